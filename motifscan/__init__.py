@@ -1,0 +1,154 @@
+"""motifscan: find a shape in long time series with a sliding sharpened cosine similarity.
+
+Python API
+----------
+scan(signal, kernel, p=1, dilation=1)      -> score track, shape (n - span + 1,) or (.., channels)
+detect(signal, kernel, p=1, ...)           -> list of Motif
+motifs_to_frame(motifs)                    -> pandas.DataFrame
+
+Both share the streaming pipeline of the ``motifscan`` command. Heavy modules are imported
+on first use so that ``motifscan --help`` starts at once.
+"""
+
+from __future__ import annotations
+
+from motifscan.errors import MotifscanError
+
+__version__ = "0.1.0"
+__all__ = ["scan", "detect", "motifs_to_frame", "Motif", "MotifscanError", "__version__"]
+
+
+def __getattr__(name):
+    if name == "Motif":
+        from motifscan.detection import Motif
+
+        return Motif
+    raise AttributeError(f"module 'motifscan' has no attribute {name!r}")
+
+
+def _as_source(signal, time, block_rows):
+    """Wrap an array, Series, DataFrame or dict of arrays as a signal source."""
+    import numpy as np
+
+    from motifscan.io.signals import signal_from_arrays
+
+    if hasattr(signal, "select_dtypes"):  # pandas DataFrame: numeric columns are channels
+        numeric = signal.select_dtypes("number")
+        channels = {str(name): numeric[name].to_numpy(dtype=np.float64) for name in numeric.columns}
+        if time is None and getattr(signal.index, "dtype", None) is not None and signal.index.dtype.kind == "M":
+            time = signal.index.to_numpy()
+    elif hasattr(signal, "to_numpy") and hasattr(signal, "name"):  # pandas Series
+        channels = {str(signal.name) if signal.name is not None else "signal": signal.to_numpy(dtype=np.float64)}
+    elif isinstance(signal, dict):
+        channels = {str(name): values for name, values in signal.items()}
+    else:
+        try:
+            array = np.asarray(signal, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise MotifscanError("signal: must be numbers (a 1-D or 2-D array)") from None
+        if array.ndim == 1:
+            channels = {"signal": array}
+        elif array.ndim == 2:
+            channels = {f"channel{i}": array[:, i] for i in range(array.shape[1])}
+        else:
+            raise MotifscanError(f"signal: expected a 1-D or 2-D array, got {array.ndim} dimensions")
+    return signal_from_arrays(channels, time=time, name="signal", block_rows=block_rows)
+
+
+def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto"):
+    """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
+
+    Parameters
+    ----------
+    signal : array_like, shape (n,) or (n, c)
+        The time series; a 2-D array is scanned column by column.
+    kernel : array_like, shape (m,)
+        The template; finite, not all zero.
+    p : float, default 1
+        Sharpness > 0: ``score = sign(cos) * |cos| ** (p*p)``.
+    dilation : int, default 1
+        Samples between kernel taps; the window spans ``(m - 1) * dilation + 1`` samples.
+    backend : {"auto", "numpy", "numba"}
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape (n - span + 1,) or (n - span + 1, c)
+        Scores in [-1, 1]; NaN where the window holds NaN or inf.
+    """
+    import numpy as np
+
+    from motifscan.config import DetectConfig
+    from motifscan.pipeline import RunSummary, score_blocks
+
+    config = DetectConfig(kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p,
+                          dilation=dilation, backend=backend)
+    was_1d = np.ndim(signal) == 1
+    source = _as_source(signal, None, None)
+    summary = RunSummary(source.name, list(source.channels), None)
+    blocks = list(score_blocks(source, config, summary))
+    tracks = [np.concatenate([b.tracks[name].score for b in blocks]) for name in source.channels]
+    return tracks[0] if was_1d else np.stack(tracks, axis=1)
+
+
+def detect(
+    signal,
+    kernel,
+    p: float = 1.0,
+    dilation: int = 1,
+    threshold: float | None = None,
+    sign: str = "any",
+    min_gap: int | None = None,
+    top: int | None = None,
+    time=None,
+    block_rows: int | None = None,
+    backend: str = "auto",
+):
+    """Find the kernel's shape in ``signal``.
+
+    Parameters
+    ----------
+    signal : array_like (n,) or (n, c), pandas Series/DataFrame, or dict of name -> array
+        Numeric columns of a DataFrame are channels; a DatetimeIndex becomes the time.
+    kernel, p, dilation, backend
+        As in :func:`scan`.
+    threshold : float, default 0.5
+        Minimum |score| of a motif.
+    sign : {"any", "positive", "negative"}
+    min_gap : int, optional
+        Minimum distance between motifs of one channel; default the span (no overlap).
+    top : int, optional
+        Keep the ``top`` strongest motifs.
+    time : array_like, shape (n,), optional
+        Time of each sample, carried to ``Motif.time``.
+    block_rows : int, optional
+        Feed the pipeline in blocks of this many rows (results never change).
+
+    Returns
+    -------
+    list of Motif
+        In signal order (start, then channel).
+    """
+    import numpy as np
+
+    from motifscan.config import DEFAULT_THRESHOLD, DetectConfig
+    from motifscan.pipeline import detect_all
+
+    config = DetectConfig(
+        kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p, dilation=dilation,
+        threshold=DEFAULT_THRESHOLD if threshold is None else threshold, sign=sign,
+        min_gap=min_gap, top=top, backend=backend,
+    )
+    motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
+    return motifs
+
+
+def motifs_to_frame(motifs):
+    """The motifs as a pandas DataFrame with one row per motif and one column per field."""
+    import dataclasses
+
+    import pandas as pd
+
+    from motifscan.detection import Motif
+
+    return pd.DataFrame([dataclasses.asdict(m) for m in motifs],
+                        columns=[f.name for f in dataclasses.fields(Motif)])

@@ -1,0 +1,173 @@
+"""Command line: options -> DetectConfig -> library calls. No arithmetic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from motifscan.errors import MotifscanError
+
+EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
+# 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
+EXIT_BROKEN_PIPE = 141
+
+
+def _input_options(command):
+    """Options shared by every command that reads a signal and a kernel."""
+    options = [
+        click.argument("file", metavar="FILE|-"),
+        click.option("--kernel", "-k", metavar="V1,V2,...", help="Kernel values, e.g. 1,2,3 or -1,2,-3."),
+        click.option("--kernel-file", metavar="PATH", help="Kernel from a file: one value per line, CSV, or a JSON list."),
+        click.option("--kernel-column", metavar="NAME", help="Column of --kernel-file to use when it has several."),
+        click.option("--p", "p", type=float, default=1.0, show_default=True,
+                     help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine."),
+        click.option("--dilation", type=int, default=1, show_default=True,
+                     help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples)."),
+        click.option("--column", "-c", "columns", multiple=True, metavar="NAME",
+                     help="Channel to scan (repeatable). Default: every numeric column."),
+        click.option("--time-column", metavar="NAME",
+                     help="Column carried to the output as time. Default: detected by type or name."),
+        click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension."),
+        click.option("--header/--no-header", default=None,
+                     help="Whether the first CSV line names the columns. Default: detected."),
+        click.option("--block-rows", type=int, default=None, metavar="N",
+                     help="Rows read per block (memory knob; results never change)."),
+        click.option("--backend", type=click.Choice(["auto", "numpy", "numba"]), default="auto",
+                     show_default=True, help="Similarity backend."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _prepare(options: dict, **detection):
+    """Turn parsed options into (config, source), the library's two inputs."""
+    from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig
+    from motifscan.io.kernels import kernel_from_text_or_file
+    from motifscan.io.signals import read_signal
+
+    kernel = kernel_from_text_or_file(options["kernel"], options["kernel_file"], options["kernel_column"])
+    block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
+    config = DetectConfig(
+        kernel=tuple(kernel), p=options["p"], dilation=options["dilation"],
+        backend=options["backend"], block_rows=block_rows, **detection,
+    )
+    source = read_signal(
+        options["file"], columns=list(options["columns"]) or None, time_column=options["time_column"],
+        delimiter=options["delimiter"], header=options["header"], block_rows=config.block_rows,
+    )
+    return config, source
+
+
+def _warn_skipped(summary) -> None:
+    if summary.skipped_windows:
+        click.echo(
+            f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
+            f"(missing or non-finite values in {summary.source})",
+            err=True,
+        )
+
+
+class _MotifscanGroup(click.Group):
+    """A Click group whose every outcome is an exit status and at most one line on stderr."""
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        try:
+            status = super().main(args=args, prog_name=prog_name or "motifscan",
+                                  standalone_mode=False, **extra)
+            sys.stdout.flush()
+        except MotifscanError as error:
+            status = _fail(str(error))
+        except click.exceptions.UsageError as error:
+            status = _fail(" ".join(error.format_message().split()))
+        except click.exceptions.Exit as done:
+            status = done.exit_code
+        except (KeyboardInterrupt, click.exceptions.Abort):
+            click.echo("motifscan: interrupted", err=True)
+            status = EXIT_INTERRUPTED
+        sys.exit(status if isinstance(status, int) else EXIT_FOUND)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`motifscan ... | head`): stop quietly with the status a
+            # shell gives a tool stopped by SIGPIPE. Caught here, before Click's own handler
+            # turns it into status 1, which means "no motif" for us.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_BROKEN_PIPE
+
+
+@click.group(cls=_MotifscanGroup,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="motifscan")
+def cli():
+    """Find a shape (a kernel) in long time series with a sliding sharpened cosine similarity.
+
+    Exit status: 0 motifs found, 1 none found, 2 error, 130 interrupted.
+    """
+
+
+@cli.command()
+@_input_options
+@click.option("--threshold", "-t", type=float, default=None,
+              help="Minimum |score| of a motif, in [0, 1].  [default: 0.5]")
+@click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
+              show_default=True, help="Report matches, inverted matches, or both.")
+@click.option("--min-gap", type=int, default=None,
+              help="Minimum distance between two motifs of a channel.  [default: the span]")
+@click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
+              help="Output format.  [default: table on a terminal, else CSV]")
+@click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
+def detect(threshold, sign, min_gap, top, fmt, output, **options):
+    """Report where the kernel's shape occurs in FILE (CSV/TSV/TXT, .gz, Parquet; - for stdin)."""
+    from motifscan.config import DEFAULT_THRESHOLD
+    from motifscan.io.output import open_output, output_format, write_motifs
+    from motifscan.pipeline import Detection
+
+    config, source = _prepare(
+        options, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        sign=sign, min_gap=min_gap, top=top,
+    )
+    fmt = output_format(fmt, output)
+    run = Detection(source, config)
+    with open_output(output) as stream:
+        write_motifs(stream, run, fmt)
+    _warn_skipped(run.summary)
+    return EXIT_FOUND if run.summary.motifs else EXIT_NONE
+
+
+@cli.command()
+@_input_options
+@click.option("--output", "-o", metavar="PATH",
+              help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
+def scores(output, **options):
+    """Write the full per-position score track of FILE (for plots and other tools)."""
+    from motifscan.io.output import open_output, score_format, write_scores
+    from motifscan.pipeline import RunSummary, score_blocks
+
+    config, source = _prepare(options)
+    summary = RunSummary(source.name, list(source.channels), source.time_column)
+    with open_output(output, binary=True) as stream:
+        write_scores(stream, score_blocks(source, config, summary), source.channels,
+                     source.time_column, score_format(output))
+    _warn_skipped(summary)
+    return EXIT_FOUND
+
+
+def _fail(message: str) -> int:
+    click.echo(f"motifscan: error: {message}", err=True)
+    return EXIT_ERROR
+
+
+def main() -> None:
+    """Console entry point (``motifscan`` and ``python -m motifscan``)."""
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The validated options of a run, as one frozen object.
+
+The command line and the Python API both build a :class:`DetectConfig`; everything after
+that trusts it. Messages name the command-line option, which is also the keyword argument
+of the Python API without the dashes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from motifscan.detection import SIGNS
+from motifscan.errors import MotifscanError
+from motifscan.io.signals import DEFAULT_BLOCK_ROWS
+from motifscan.similarity import BACKENDS, span
+
+#: Default detection threshold on |score|. The score of a window is |cosine| ** (p*p), so
+#: one number means "at least half as good as a perfect match" at every sharpness: with
+#: p = 1 it accepts cosine >= 0.5, with p = 3 cosine >= 0.926, with p = 9 cosine >= 0.9915.
+DEFAULT_THRESHOLD = 0.5
+
+
+
+def _check_number(name: str, value, *, minimum: float, inclusive: bool = True) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise MotifscanError(f"{name}: {value!r} is not a number") from None
+    too_small = number < minimum if inclusive else number <= minimum
+    if not math.isfinite(number) or too_small:
+        relation = "at least" if inclusive else "greater than"
+        raise MotifscanError(f"{name} must be a finite number {relation} {minimum:g}, got {value}")
+    return number
+
+
+def _check_integer(name: str, value, *, minimum: int) -> int:
+    try:
+        whole = not isinstance(value, bool) and float(value).is_integer()
+    except (TypeError, ValueError):
+        whole = False
+    if not whole:
+        raise MotifscanError(f"{name} must be a whole number, got {value!r}")
+    if int(value) < minimum:
+        raise MotifscanError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Everything that decides which motifs a run reports.
+
+    Attributes
+    ----------
+    kernel : tuple of float
+        The template, finite and not all zero (see :func:`motifscan.io.kernels.check_kernel`).
+    p : float
+        Sharpness, > 0.
+    dilation : int
+        Gap between kernel taps in samples, >= 1.
+    threshold : float
+        Minimum |score| of a motif, in [0, 1].
+    sign : {"any", "positive", "negative"}
+        Which matches to report: the shape, its inversion, or both.
+    min_gap : int or None
+        Minimum distance between two reported motifs of one channel; None means the span,
+        so motifs never overlap.
+    top : int or None
+        Report only the ``top`` strongest motifs (over all channels).
+    backend : {"auto", "numpy", "numba"}
+        Similarity backend.
+    block_rows : int
+        Rows per streaming block; changes memory use, never results.
+    """
+
+    kernel: tuple
+    p: float = 1.0
+    dilation: int = 1
+    threshold: float = DEFAULT_THRESHOLD
+    sign: str = "any"
+    min_gap: int | None = None
+    top: int | None = None
+    backend: str = "auto"
+    block_rows: int = DEFAULT_BLOCK_ROWS
+
+    def __post_init__(self):
+        from motifscan.io.kernels import check_kernel
+
+        set_ = object.__setattr__  # frozen: normalise the values once, here
+        set_(self, "kernel", tuple(float(v) for v in check_kernel(self.kernel, "--kernel")))
+        set_(self, "p", _check_number("--p", self.p, minimum=0, inclusive=False))
+        set_(self, "dilation", _check_integer("--dilation", self.dilation, minimum=1))
+        threshold = _check_number("--threshold", self.threshold, minimum=0)
+        if threshold > 1:
+            raise MotifscanError(f"--threshold must be at most 1 (scores lie in [-1, 1]), got {self.threshold}")
+        set_(self, "threshold", threshold)
+        if self.sign not in SIGNS:
+            raise MotifscanError(f"--sign must be one of {', '.join(SIGNS)}, got {self.sign!r}")
+        if self.min_gap is not None:
+            set_(self, "min_gap", _check_integer("--min-gap", self.min_gap, minimum=0))
+        if self.top is not None:
+            set_(self, "top", _check_integer("--top", self.top, minimum=1))
+        if self.backend not in BACKENDS:
+            raise MotifscanError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        set_(self, "block_rows", _check_integer("--block-rows", self.block_rows, minimum=1))
+
+    @property
+    def span(self) -> int:
+        """Samples covered by one window: ``(len(kernel) - 1) * dilation + 1``."""
+        return span(len(self.kernel), self.dilation)
+
+    @property
+    def gap(self) -> int:
+        """The effective ``min_gap``."""
+        return self.span if self.min_gap is None else self.min_gap
+
+    def parameters(self) -> dict:
+        """The options as plain JSON-ready values, for reports."""
+        return {
+            "kernel": list(self.kernel),
+            "p": self.p,
+            "dilation": self.dilation,
+            "span": self.span,
+            "threshold": self.threshold,
+            "sign": self.sign,
+            "min_gap": self.gap,
+            "top": self.top,
+        }

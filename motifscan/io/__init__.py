@@ -1,0 +1,1 @@
+"""Input and output: reading signals and kernels, writing results."""

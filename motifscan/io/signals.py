@@ -1,0 +1,1363 @@
+"""Read signals block by block from CSV, TSV, TXT (optionally gzip-compressed), Parquet or stdin.
+
+:func:`read_signal` checks everything it can before any data flows (the file, its format,
+header, column names and types) and returns a :class:`SignalSource`: the channel names, the
+time column, and an iterator of :class:`SignalBlock` objects of at most ``block_rows`` rows.
+Memory stays bounded by the block size whatever the length of the input.
+:func:`signal_from_arrays` wraps in-memory arrays in the same type, so files and arrays go
+through one pipeline.
+
+Column types are decided from the first MiB of a text file and the whole file is then
+streamed by pyarrow with those types fixed (numeric channels as float64, so an integer
+column that later holds ``1.5`` still reads). Every problem with the input surfaces as a
+one-line :class:`~motifscan.errors.MotifscanError` naming the file and, where it applies,
+the line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import io
+import os
+import select
+import stat
+import sys
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+
+from motifscan.errors import MotifscanError
+
+__all__ = [
+    "DEFAULT_BLOCK_ROWS",
+    "STDIN_NAME",
+    "SignalBlock",
+    "SignalSource",
+    "read_signal",
+    "signal_from_arrays",
+]
+
+DEFAULT_BLOCK_ROWS = 1 << 20
+STDIN_NAME = "<stdin>"
+ARRAY_NAME = "<array>"
+
+# How much of a text input decides the header, a .txt delimiter and the column types.
+INFERENCE_BYTES = 1 << 20
+# A first line longer than this is not a table.
+MAX_FIRST_LINE_BYTES = 64 << 20
+# Bounds on pyarrow's read block: large enough for long lines and few batches, small
+# enough that pyarrow's read-ahead of a few blocks keeps memory modest.
+MIN_ARROW_BLOCK_BYTES = 1 << 20
+MAX_ARROW_BLOCK_BYTES = 16 << 20
+# How long to wait for more piped input before deciding types from what has arrived, so
+# that `tail -f log.csv | motifscan detect -` starts without waiting for a full MiB.
+LIVE_INPUT_WAIT_S = 0.05
+# Recent stdin bytes kept to name the line of a bad cell, since stdin cannot be re-read.
+MIN_STDIN_ERROR_WINDOW_BYTES = 8 << 20
+
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+TIME_COLUMN_NAMES = frozenset({"time", "timestamp", "datetime", "date", "t"})
+TIME_COLUMN_PREFIXES = ("time_", "time ")
+DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t"}
+TXT_DELIMITER_CANDIDATES = ("\t", ",", ";")
+
+# What the first MiB says a column holds.
+_NUMBER = "number"
+_TIMESTAMP = "timestamp"
+_BAD_NUMBER = "number with a bad cell"
+_TEXT = "text"
+_OTHER = "other"
+
+# Cells per pyarrow call when re-checking timestamps on the error path.
+_TIMESTAMP_CHECK_BATCH = 4096
+
+
+# --------------------------------------------------------------------------------------
+# Public types
+
+
+@dataclass(frozen=True)
+class SignalBlock:
+    """Consecutive rows of a signal.
+
+    Attributes
+    ----------
+    channels : dict[str, numpy.ndarray]
+        Channel name -> float64 array of shape ``(rows,)``; every channel has the same
+        length. Missing cells are NaN. The arrays are read-only; copy before modifying.
+    time : numpy.ndarray or None
+        The time column for the same rows, shape ``(rows,)``: float64 for a numeric time
+        column (NaN where missing), ``datetime64[ns]`` or ``datetime64[us]`` for timestamps
+        (NaT where missing), or None when the signal has no time column.
+    """
+
+    channels: dict[str, np.ndarray]
+    time: np.ndarray | None = None
+
+    @property
+    def rows(self) -> int:
+        """Number of rows (samples) in the block."""
+        for values in self.channels.values():
+            return len(values)
+        return 0 if self.time is None else len(self.time)
+
+
+class SignalSource:
+    """A signal whose blocks can be iterated once.
+
+    Attributes
+    ----------
+    name : str
+        The path as given, ``"<stdin>"`` for standard input, or the name given to
+        :func:`signal_from_arrays`. Error messages start with it.
+    channels : list[str]
+        Channel names, in file order, or in the order of ``columns`` when given.
+    time_column : str or None
+        Name of the time column carried into the blocks, or None.
+    rows_hint : int or None
+        An upper bound on the number of rows when it is known before reading (small
+        inputs, arrays), else None. It lets a run pick its backend once, up front.
+
+    Iterating yields :class:`SignalBlock` objects of at most ``block_rows`` rows, in
+    order; an input without data rows yields nothing. Problems found while streaming (a
+    bad cell deep in the file, a corrupt gzip tail) raise
+    :class:`~motifscan.errors.MotifscanError` from the iterator.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        channels: Sequence[str],
+        time_column: str | None,
+        open_blocks: Callable[[], Iterator[SignalBlock]],
+        rows_hint: int | None = None,
+    ):
+        self.rows_hint = rows_hint
+        self.name = name
+        self.channels = list(channels)
+        self.time_column = time_column
+        self._open_blocks = open_blocks
+        self._iterated = False
+
+    def __iter__(self) -> Iterator[SignalBlock]:
+        if self._iterated:
+            # Stdin and pipes cannot be rewound; failing loudly here keeps code that
+            # iterates twice from passing on files and breaking on pipes.
+            raise RuntimeError(f"{self.name}: a SignalSource can be iterated only once")
+        self._iterated = True
+        return self._open_blocks()
+
+    def __repr__(self) -> str:
+        return (
+            f"SignalSource(name={self.name!r}, channels={self.channels!r}, "
+            f"time_column={self.time_column!r})"
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Entry points
+
+
+def read_signal(
+    path: str | os.PathLike[str],
+    *,
+    columns: Sequence[str] | None = None,
+    time_column: str | None = None,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+) -> SignalSource:
+    """Open a signal file (or ``"-"`` for stdin) for streaming.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.csv``, ``.tsv`` or ``.txt`` file, each optionally followed by ``.gz``; a
+        ``.parquet`` or ``.pq`` file; any other name is read as CSV. ``"-"`` reads CSV
+        (plain or gzip-compressed) from standard input.
+    columns : sequence of str, optional
+        Channels to read, in this order. By default every numeric column except the time
+        column is a channel, in file order; text columns (labels) are ignored.
+    time_column : str, optional
+        Column to carry as time. By default the first timestamp or date column, else the
+        first column named ``time``, ``timestamp``, ``datetime``, ``date``, ``t`` or
+        starting with ``time_`` / ``time `` (case-insensitive), else none.
+    delimiter : str, optional
+        One-character field separator (``"\\t"`` and ``"tab"`` mean tab). By default
+        ``,`` for CSV and stdin, tab for TSV, sniffed from the first line for TXT.
+        Ignored for Parquet.
+    header : bool, optional
+        Whether the first line holds column names. By default it does unless every
+        field of it is a number; headerless columns are named ``column1``, ``column2``...
+    block_rows : int, optional
+        Maximum number of rows per yielded block.
+
+    Returns
+    -------
+    SignalSource
+        Yields :class:`SignalBlock` objects whose channels are float64 arrays of shape
+        ``(rows,)``. From files every block but the last has exactly ``block_rows`` rows;
+        from stdin and pipes blocks are yielded as data arrives.
+
+    Raises
+    ------
+    MotifscanError
+        For anything wrong with the options or what the input's first MiB shows: a
+        missing, empty or unreadable file, an unknown column, no numeric column, a bad
+        cell, a row with the wrong number of fields.
+    """
+    path_text = os.fspath(path)
+    name = STDIN_NAME if path_text == "-" else path_text
+    block_rows = _checked_block_rows(block_rows)
+    delimiter = _checked_delimiter(delimiter)
+    selected = _checked_columns(columns, name)
+    if time_column is not None and not isinstance(time_column, str):
+        raise MotifscanError(f"time column must be a column name (got {time_column!r})")
+    if header is not None and not isinstance(header, bool):
+        raise MotifscanError(f"header must be True, False or None (got {header!r})")
+    options = _ReadOptions(selected, time_column, header, block_rows)
+
+    if path_text == "-":
+        return _open_csv_stream(name, _stdin_binary(), delimiter or ",", options)
+
+    file_format, compressed = _format_of(path_text)
+    mode = _stat_input(path_text, name)
+    if file_format == "parquet":
+        if compressed:
+            raise MotifscanError(
+                f"{name}: Parquet is compressed inside; give the .parquet file itself, not .gz"
+            )
+        if not stat.S_ISREG(mode):
+            raise MotifscanError(f"{name}: Parquet must be a regular file, not a pipe")
+        return _open_parquet(path_text, name, options)
+
+    if delimiter is None:
+        delimiter = {"csv": ",", "tsv": "\t", "txt": None}[file_format]
+    if not stat.S_ISREG(mode):
+        # A named pipe or process substitution cannot be re-read: stream it like stdin.
+        try:
+            stream = open(path_text, "rb")
+        except OSError as exc:
+            raise MotifscanError(f"{name}: cannot open ({_os_reason(exc)})") from None
+        return _open_csv_stream(name, stream, delimiter, options)
+    return _open_csv_file(path_text, name, delimiter, compressed, options)
+
+
+def signal_from_arrays(
+    channels: Mapping[str, Any],
+    time: Any = None,
+    name: str = ARRAY_NAME,
+    block_rows: int | None = None,
+) -> SignalSource:
+    """Wrap in-memory arrays as a :class:`SignalSource`.
+
+    Parameters
+    ----------
+    channels : mapping of str to array_like
+        Channel name -> 1-D numeric array; all of the same length ``n``. Converted to
+        float64 (no copy when already float64).
+    time : array_like, optional
+        Shape ``(n,)``: numbers (converted to float64) or ``datetime64`` values
+        (converted to ``datetime64[us]`` unless already ``[ns]`` or ``[us]``).
+    name : str, optional
+        Name used in error messages and as :attr:`SignalSource.name`.
+    block_rows : int, optional
+        Maximum rows per block; by default all rows come in one block.
+
+    Returns
+    -------
+    SignalSource
+        Yields read-only views of the arrays, ``block_rows`` rows at a time; nothing when
+        ``n == 0``. Its ``time_column`` is ``"time"`` when ``time`` is given.
+
+    Raises
+    ------
+    MotifscanError
+        When there is no channel, a channel or the time is not numeric or not 1-D, or the
+        lengths differ.
+    """
+    if block_rows is not None:
+        block_rows = _checked_block_rows(block_rows)
+    if not isinstance(channels, Mapping) or not channels:
+        raise MotifscanError(f"{name}: no channel given")
+    arrays: dict[str, np.ndarray] = {}
+    length: int | None = None
+    first_channel = ""
+    for channel, values in channels.items():
+        if not isinstance(channel, str) or not channel:
+            raise MotifscanError(
+                f"{name}: channel names must be non-empty strings (got {channel!r})"
+            )
+        array = _float64_vector(values, f"{name}: channel '{channel}'")
+        if length is None:
+            length, first_channel = len(array), channel
+        elif len(array) != length:
+            raise MotifscanError(
+                f"{name}: channel '{channel}' has {len(array)} samples "
+                f"but '{first_channel}' has {length}"
+            )
+        arrays[channel] = array
+    time_values = None if time is None else _time_vector(time, f"{name}: time")
+    if time_values is not None and len(time_values) != length:
+        raise MotifscanError(
+            f"{name}: time has {len(time_values)} values but the channels have {length}"
+        )
+    whole = SignalBlock(arrays, time_values)
+    step = block_rows or max(whole.rows, 1)
+
+    def blocks() -> Iterator[SignalBlock]:
+        return _reblock([whole], step, full_blocks=True)
+
+    return SignalSource(name, list(arrays), None if time is None else "time", blocks, length)
+
+
+# --------------------------------------------------------------------------------------
+# Option checks
+
+
+@dataclass(frozen=True)
+class _ReadOptions:
+    columns: tuple[str, ...] | None
+    time_column: str | None
+    header: bool | None
+    block_rows: int
+
+
+def _checked_block_rows(block_rows: Any) -> int:
+    is_integer = isinstance(block_rows, (int, np.integer)) and not isinstance(block_rows, bool)
+    if not is_integer or block_rows < 1:
+        raise MotifscanError(f"block_rows must be a positive integer (got {block_rows!r})")
+    return int(block_rows)
+
+
+def _checked_delimiter(delimiter: str | None) -> str | None:
+    if delimiter is None:
+        return None
+    if isinstance(delimiter, str):
+        resolved = DELIMITER_ALIASES.get(delimiter.lower(), delimiter)
+        if len(resolved) == 1 and resolved not in '\r\n"':
+            return resolved
+    raise MotifscanError(
+        f"--delimiter must be one character other than a quote or newline (got {delimiter!r})"
+    )
+
+
+def _checked_columns(columns: Sequence[str] | None, name: str) -> tuple[str, ...] | None:
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        columns = [columns]
+    chosen = tuple(columns)
+    if not chosen:
+        # An empty selection is what an unused repeatable CLI option gives: no selection.
+        return None
+    seen: set[str] = set()
+    for column in chosen:
+        if not isinstance(column, str):
+            raise MotifscanError(f"{name}: column names must be strings (got {column!r})")
+        if column in seen:
+            raise MotifscanError(f"{name}: column '{column}' is selected twice")
+        seen.add(column)
+    return chosen
+
+
+def _format_of(path: str) -> tuple[str, bool]:
+    """Return the format (csv, tsv, txt, parquet) and whether the name ends in .gz."""
+    lower = path.lower()
+    compressed = lower.endswith(".gz")
+    stem = lower[:-3] if compressed else lower
+    extension = os.path.splitext(stem)[1]
+    if extension in (".parquet", ".pq"):
+        return "parquet", compressed
+    if extension in (".tsv", ".txt"):
+        return extension[1:], compressed
+    return "csv", compressed
+
+
+def _stat_input(path: str, name: str) -> int:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise MotifscanError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise MotifscanError(f"{name}: cannot open ({_os_reason(exc)})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise MotifscanError(f"{name}: is a directory")
+    if stat.S_ISREG(info.st_mode):
+        if info.st_size == 0:
+            raise MotifscanError(f"{name}: file is empty")
+        if not os.access(path, os.R_OK):
+            raise MotifscanError(f"{name}: permission denied")
+    return info.st_mode
+
+
+def _os_reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "this input cannot be read", to be reported in one line."""
+    import pyarrow as pa
+
+    return (pa.ArrowException, OSError, EOFError, zlib.error, UnicodeError, csv.Error)
+
+
+# --------------------------------------------------------------------------------------
+# Cells
+
+
+@functools.cache
+def _null_values() -> frozenset[str]:
+    import pyarrow.csv as pacsv
+
+    # pyarrow turns these into nulls before converting, so they are missing, not bad.
+    return frozenset(pacsv.ConvertOptions().null_values)
+
+
+def _parses_as_float(text: str) -> bool:
+    # pyarrow trims spaces and tabs only; Python's float() would also accept newlines,
+    # "1_000" and non-ASCII digits.
+    text = text.strip(" \t")
+    if not text or not text.isascii() or "_" in text or not text.isprintable() or " " in text:
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_number_cell(cell: str) -> bool:
+    """Whether pyarrow reads this CSV cell into a float64 column (as a value or a null)."""
+    return cell in _null_values() or _parses_as_float(cell)
+
+
+def _column_list(names: Iterable[str]) -> str:
+    return ", ".join(names)
+
+
+# --------------------------------------------------------------------------------------
+# Reading byte streams that cannot be re-read
+
+
+def _stdin_binary() -> IO[bytes]:
+    stdin = sys.stdin
+    if stdin is None:
+        raise MotifscanError(f"{STDIN_NAME}: no standard input")
+    binary = getattr(stdin, "buffer", None)
+    if binary is not None:
+        return binary
+    # A text-only stand-in for stdin (some embedding tools) has no byte layer.
+    return io.BytesIO(stdin.read().encode("utf-8"))
+
+
+def _readiness_probe(stream: IO[bytes]) -> Callable[[float], bool]:
+    """Return ``more_ready(timeout)``: whether more input can be read without blocking."""
+    try:
+        descriptor = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        # In-memory streams never block: always read on.
+        return lambda timeout=0.0: True
+
+    def more_ready(timeout: float = 0.0) -> bool:
+        try:
+            return bool(select.select([descriptor], [], [], timeout)[0])
+        except (OSError, ValueError):
+            # select() does not support this descriptor (e.g. a Windows pipe): block.
+            return True
+
+    return more_ready
+
+
+def _read_available(stream: IO[bytes], size: int, more_ready: Callable[[float], bool]) -> bytes:
+    """Read up to ``size`` bytes: block for the first, then take only what is already there.
+
+    A live pipe thus hands pyarrow what has arrived instead of waiting for a full block,
+    while a fast pipe still gives large reads.
+    """
+    read_some = getattr(stream, "read1", None) or stream.read
+    chunk = read_some(size)
+    if not chunk or len(chunk) >= size:
+        return chunk
+    parts = [chunk]
+    received = len(chunk)
+    while received < size and more_ready(0.0):
+        more = read_some(size - received)
+        if not more:
+            break
+        parts.append(more)
+        received += len(more)
+    return b"".join(parts)
+
+
+class _ReplayStream(io.RawIOBase):
+    """A read-once byte stream: bytes already consumed (``head``), then the rest of ``source``.
+
+    It also keeps the most recent ``keep_bytes`` it handed out, with the line number
+    they start at, so a bad cell found by pyarrow can still be located on stdin.
+    """
+
+    def __init__(
+        self,
+        head: bytes,
+        source: IO[bytes],
+        more_ready: Callable[[float], bool],
+        keep_bytes: int = 0,
+    ):
+        super().__init__()
+        self._head = memoryview(head)
+        self._source = source
+        self._more_ready = more_ready
+        self._keep_bytes = keep_bytes
+        self._recent: deque[bytes] = deque()
+        self._recent_bytes = 0
+        self.recent_first_line = 1
+        self.recent_starts_at_beginning = True
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if size == 0:
+            return b""
+        if self._head:
+            data = bytes(self._head[:size])
+            self._head = self._head[size:]
+        else:
+            data = _read_available(self._source, size, self._more_ready)
+        self._remember(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        # The source (stdin) belongs to the caller; only this view of it ends.
+        super().close()
+
+    def _remember(self, data: bytes) -> None:
+        if not self._keep_bytes or not data:
+            return
+        self._recent.append(data)
+        self._recent_bytes += len(data)
+        while self._recent_bytes - len(self._recent[0]) >= self._keep_bytes:
+            dropped = self._recent.popleft()
+            self._recent_bytes -= len(dropped)
+            self.recent_first_line += dropped.count(b"\n")
+            self.recent_starts_at_beginning = False
+
+    def recent(self) -> tuple[bytes, int]:
+        """The kept bytes, cut to start at a line, and the number of that line."""
+        data = b"".join(self._recent)
+        first_line = self.recent_first_line
+        if not self.recent_starts_at_beginning:
+            cut = data.find(b"\n") + 1
+            data = data[cut:] if cut else b""
+            first_line += 1 if cut else 0
+        return data, first_line
+
+
+def _read_head(
+    read: Callable[[int], bytes], more_ready: Callable[[float], bool], name: str
+) -> tuple[bytes, bool]:
+    """Read the first MiB or so (at least one whole line); return it and whether input ended."""
+    parts: list[bytes] = []
+    size = 0
+    newlines = 0
+    while True:
+        chunk = read(INFERENCE_BYTES - size if size < INFERENCE_BYTES else INFERENCE_BYTES)
+        if not chunk:
+            return b"".join(parts), True
+        parts.append(chunk)
+        size += len(chunk)
+        newlines += chunk.count(b"\n")
+        if newlines and size >= INFERENCE_BYTES:
+            return b"".join(parts), False
+        if not newlines and size > MAX_FIRST_LINE_BYTES:
+            raise MotifscanError(
+                f"{name}: line 1 is longer than {MAX_FIRST_LINE_BYTES >> 20} MiB; is this a table?"
+            )
+        if newlines >= 2 and not more_ready(LIVE_INPUT_WAIT_S):
+            return b"".join(parts), False
+
+
+# --------------------------------------------------------------------------------------
+# Deciding the layout of a text table from its first MiB
+
+
+@dataclass(frozen=True)
+class _CsvLayout:
+    name: str
+    delimiter: str
+    names: tuple[str, ...]  # all columns, in file order
+    skip_rows: int  # physical lines pyarrow skips before data (blank lines and the header)
+    first_data_line: int  # 1-based physical line of the first data row
+    channels: tuple[str, ...]
+    time_column: str | None
+    column_types: dict[str, Any]  # column read -> pyarrow type
+    arrow_block_bytes: int
+    compressed: bool
+
+    @property
+    def read_columns(self) -> list[str]:
+        return _columns_to_read(self.channels, self.time_column)
+
+    def arrow_options(self) -> tuple[Any, Any, Any]:
+        import pyarrow.csv as pacsv
+
+        return (
+            pacsv.ReadOptions(
+                column_names=list(self.names),
+                skip_rows=self.skip_rows,
+                block_size=self.arrow_block_bytes,
+            ),
+            _parse_options(self.delimiter),
+            pacsv.ConvertOptions(column_types=self.column_types, include_columns=self.read_columns),
+        )
+
+    def checks(self) -> dict[int, tuple[str, Any]]:
+        """Column index -> (name, pyarrow type) for every column streamed."""
+        return {
+            self.names.index(column): (column, self.column_types[column])
+            for column in self.read_columns
+        }
+
+
+def _columns_to_read(channels: Sequence[str], time_column: str | None) -> list[str]:
+    """Channels then the time column, each once (a column may be both)."""
+    return list(dict.fromkeys([*channels, *([time_column] if time_column else [])]))
+
+
+def _parse_options(delimiter: str) -> Any:
+    import pyarrow.csv as pacsv
+
+    # Quoted fields may hold newlines, as in Python's csv module, which locates bad rows:
+    # both must split rows the same way for the line numbers to be right.
+    return pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+
+
+def _with_final_newline(data: bytes) -> bytes:
+    # pyarrow cannot skip a header that does not end in a newline.
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+def _decode_text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Latin-1 never fails, so a non-UTF-8 header still gives usable names.
+        return raw.decode("latin-1")
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {candidate: first_line.count(candidate) for candidate in TXT_DELIMITER_CANDIDATES}
+    best = max(TXT_DELIMITER_CANDIDATES, key=lambda candidate: counts[candidate])
+    if counts[best]:
+        return best
+    # numpy.savetxt writes several columns separated by single spaces.
+    if len(first_line.strip().split(" ")) > 1:
+        return " "
+    return ","
+
+
+def _column_names(fields: list[str]) -> list[str]:
+    """Header fields as names: blanks get ``columnN``, repeats get ``.1``, ``.2`` as in pandas."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for index, field in enumerate(fields, start=1):
+        base = field.strip() or f"column{index}"
+        candidate, repeat = base, 0
+        while candidate in taken:
+            repeat += 1
+            candidate = f"{base}.{repeat}"
+        taken.add(candidate)
+        names.append(candidate)
+    return names
+
+
+def _read_header(
+    name: str, lines: list[bytes], delimiter: str | None, header: bool | None
+) -> tuple[str, list[str], int, int]:
+    """Return the delimiter, the column names, the lines to skip and the first data line.
+
+    The first non-blank line decides: it is a header unless ``header`` says otherwise or
+    (by default) every field of it is a number.
+    """
+    first_line_index = next((i for i, line in enumerate(lines) if line not in (b"", b"\r")), None)
+    if first_line_index is None:
+        raise MotifscanError(f"{name}: {'input' if name == STDIN_NAME else 'file'} is empty")
+    first_line = _decode_text(lines[first_line_index].rstrip(b"\r"))
+    if delimiter is None:
+        delimiter = _sniff_delimiter(first_line)
+    try:
+        fields = next(csv.reader([first_line], delimiter=delimiter))
+    except (csv.Error, StopIteration) as exc:
+        problem = f"line {first_line_index + 1}: cannot parse ({_one_line(exc)})"
+        raise MotifscanError(f"{name}: {problem}") from None
+
+    if header is None:
+        values = [field for field in fields if field.strip()]
+        header = not (values and all(_parses_as_float(field) for field in values))
+    header_line = first_line_index + 1
+    if header:
+        # pyarrow counts skipped rows as raw lines, blank ones included.
+        return delimiter, _column_names(fields), header_line, header_line + 1
+    return delimiter, [f"column{i}" for i in range(1, len(fields) + 1)], 0, header_line
+
+
+def _plan_csv(
+    name: str,
+    head: bytes,
+    at_eof: bool,
+    delimiter: str | None,
+    options: _ReadOptions,
+    compressed: bool,
+) -> _CsvLayout:
+    """Decide delimiter, header, names, channels, time column and types from the head."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if head.startswith(UTF8_BOM):
+        head = head[len(UTF8_BOM) :]
+    # Type inference needs whole rows: cut the head after its last complete line.
+    sample = _with_final_newline(head) if at_eof else head[: head.rfind(b"\n") + 1]
+    lines = sample.split(b"\n")
+    delimiter, names, skip_rows, first_data_line = _read_header(
+        name, lines, delimiter, options.header
+    )
+    longest_line = max(len(line) for line in lines)
+
+    def layout_of(
+        channels: tuple[str, ...],
+        time_column: str | None,
+        column_types: dict[str, Any],
+        arrow_block_bytes: int = MIN_ARROW_BLOCK_BYTES,
+    ) -> _CsvLayout:
+        return _CsvLayout(
+            name=name,
+            delimiter=delimiter,
+            names=tuple(names),
+            skip_rows=skip_rows,
+            first_data_line=first_data_line,
+            channels=channels,
+            time_column=time_column,
+            column_types=column_types,
+            arrow_block_bytes=arrow_block_bytes,
+            compressed=compressed,
+        )
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(sample),
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                skip_rows=skip_rows,
+                block_size=max(len(sample), 2 * longest_line, 1 << 16),
+                use_threads=False,
+            ),
+            parse_options=_parse_options(delimiter),
+            # Label columns need not be UTF-8: they are only looked at, never read.
+            convert_options=pacsv.ConvertOptions(check_utf8=False),
+        )
+    except _read_errors() as exc:
+        problem = _find_bad_row(io.BytesIO(sample), layout_of((), None, {}), {}, first_line=1)
+        raise MotifscanError(
+            f"{name}: {problem or f'cannot read as CSV ({_one_line(exc)})'}"
+        ) from None
+
+    kinds: dict[str, str] = {}
+    for column, field in zip(names, table.schema):
+        kinds[column] = _arrow_kind(field.type)
+        if kinds[column] == _TEXT:
+            kinds[column] = _text_column_kind(table.column(column))
+
+    def not_numeric(column: str) -> MotifscanError:
+        layout = layout_of((column,), None, {column: pa.float64()})
+        problem = _find_bad_row(io.BytesIO(sample), layout, layout.checks(), first_line=1)
+        return MotifscanError(f"{name}: {problem or f'column {column!r} is not numeric'}")
+
+    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric)
+    column_types: dict[str, Any] = {channel: pa.float64() for channel in channels}
+    if time_column is not None:
+        time_type = table.schema.field(time_column).type
+        if kinds[time_column] == _NUMBER:
+            column_types[time_column] = pa.float64()
+        else:
+            # Nanoseconds take any fraction that later rows may bring; the zone, if the
+            # first rows had one, must be kept or pyarrow rejects the offsets.
+            column_types[time_column] = pa.timestamp("ns", tz=getattr(time_type, "tz", None))
+
+    bytes_per_row = len(sample) / max(table.num_rows, 1)
+    arrow_block_bytes = int(bytes_per_row * options.block_rows)
+    arrow_block_bytes = min(max(arrow_block_bytes, MIN_ARROW_BLOCK_BYTES), MAX_ARROW_BLOCK_BYTES)
+    arrow_block_bytes = max(arrow_block_bytes, 4 * longest_line)
+    return layout_of(tuple(channels), time_column, column_types, arrow_block_bytes)
+
+
+def _arrow_kind(arrow_type: Any) -> str:
+    import pyarrow.types as patypes
+
+    if (
+        patypes.is_integer(arrow_type)
+        or patypes.is_floating(arrow_type)
+        or patypes.is_decimal(arrow_type)
+        or patypes.is_null(arrow_type)
+    ):
+        return _NUMBER
+    if patypes.is_timestamp(arrow_type) or patypes.is_date(arrow_type):
+        return _TIMESTAMP
+    text_tests = (patypes.is_string, patypes.is_large_string, patypes.is_binary)
+    if any(is_text(arrow_type) for is_text in text_tests):
+        return _TEXT
+    return _OTHER
+
+
+def _text_column_kind(values: Any) -> str:
+    """Tell a label column from a numeric column holding a bad cell (or huge integers)."""
+    import pyarrow as pa
+
+    cells = [
+        cell.decode("utf-8", "replace")
+        for cell in values.cast(pa.binary()).to_pylist()
+        if cell is not None and cell.strip()
+    ]
+    numbers = sum(1 for cell in cells if _is_number_cell(cell))
+    if cells and numbers == len(cells):
+        # Integers beyond int64 make pyarrow infer text; float64 reads them.
+        return _NUMBER
+    if numbers * 2 > len(cells):
+        return _BAD_NUMBER
+    return _TEXT
+
+
+def _is_time_name(column: str) -> bool:
+    lowered = column.strip().lower()
+    return lowered in TIME_COLUMN_NAMES or lowered.startswith(TIME_COLUMN_PREFIXES)
+
+
+def _choose_columns(
+    name: str,
+    names: Sequence[str],
+    kinds: Mapping[str, str],
+    options: _ReadOptions,
+    not_numeric: Callable[[str], MotifscanError],
+) -> tuple[list[str], str | None]:
+    """Pick the channels and the time column; raise for names or types that do not fit."""
+    available = _column_list(names)
+    for column in options.columns or ():
+        if column not in kinds:
+            raise MotifscanError(f"{name}: unknown column '{column}' (columns: {available})")
+
+    time_column = options.time_column
+    if time_column is not None:
+        if time_column not in kinds:
+            raise MotifscanError(
+                f"{name}: unknown time column '{time_column}' (columns: {available})"
+            )
+        if kinds[time_column] == _BAD_NUMBER:
+            raise not_numeric(time_column)
+        if kinds[time_column] not in (_NUMBER, _TIMESTAMP):
+            raise MotifscanError(
+                f"{name}: time column '{time_column}' holds neither numbers nor ISO 8601 timestamps"
+            )
+    else:
+        # A column picked as a channel stays a channel; time comes from the others.
+        candidates = [column for column in names if column not in (options.columns or ())]
+        time_column = next((column for column in candidates if kinds[column] == _TIMESTAMP), None)
+        if time_column is None:
+            named = [column for column in candidates if _is_time_name(column)]
+            time_column = next(
+                (column for column in named if kinds[column] in (_NUMBER, _TIMESTAMP)), None
+            )
+
+    if options.columns is not None:
+        for column in options.columns:
+            if kinds[column] != _NUMBER:
+                raise not_numeric(column)
+        return list(options.columns), time_column
+
+    for column in names:
+        if kinds[column] == _BAD_NUMBER and column != time_column:
+            raise not_numeric(column)
+    channels = [column for column in names if kinds[column] == _NUMBER and column != time_column]
+    if not channels:
+        raise MotifscanError(f"{name}: no numeric column (columns: {available})")
+    return channels, time_column
+
+
+# --------------------------------------------------------------------------------------
+# Finding the line of a bad cell (error path only)
+
+
+def _find_bad_row(
+    binary: IO[bytes],
+    layout: _CsvLayout,
+    checks: Mapping[int, tuple[str, Any]],
+    *,
+    first_line: int,
+) -> str | None:
+    """Scan CSV bytes for the first row pyarrow would reject; describe it, or return None.
+
+    ``first_line`` is the file line ``binary`` starts at. The description names the line
+    and, for a bad cell, the column: ``line 5, column 'x': 'abc' is not a number``.
+    """
+    import pyarrow.types as patypes
+
+    encoding = "utf-8-sig" if first_line == 1 else "utf-8"
+    text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+    reader = csv.reader(text, delimiter=layout.delimiter)
+    expected_fields = len(layout.names)
+    number_checks = []
+    time_checks = []
+    for index, (column, arrow_type) in checks.items():
+        if patypes.is_timestamp(arrow_type):
+            time_checks.append((index, column, arrow_type))
+        else:
+            number_checks.append((index, column))
+    pending_times: list[tuple[int, str, str, Any]] = []
+    # pyarrow skips the header as raw lines, quotes or not: do the same.
+    while first_line < layout.first_data_line and text.readline():
+        first_line += 1
+    lines_before = 0
+    try:
+        for row in reader:
+            line = first_line + lines_before
+            lines_before = reader.line_num
+            if not row:
+                continue
+            if len(row) != expected_fields:
+                problem = f"line {line}: expected {expected_fields} fields, got {len(row)}"
+                return _first_bad_time(pending_times) or problem
+            for index, column in number_checks:
+                cell = row[index]
+                if not _is_number_cell(cell):
+                    problem = f"line {line}, column '{column}': {cell!r} is not a number"
+                    return _first_bad_time(pending_times) or problem
+            for index, column, arrow_type in time_checks:
+                if row[index] not in _null_values():
+                    pending_times.append((line, column, row[index], arrow_type))
+            if len(pending_times) >= _TIMESTAMP_CHECK_BATCH:
+                problem = _first_bad_time(pending_times)
+                if problem:
+                    return problem
+                pending_times.clear()
+    except (csv.Error, OSError, EOFError, zlib.error) as exc:
+        problem = f"line {first_line + lines_before}: cannot parse ({_one_line(exc)})"
+        return _first_bad_time(pending_times) or problem
+    return _first_bad_time(pending_times)
+
+
+def _first_bad_time(cells: list[tuple[int, str, str, Any]]) -> str | None:
+    """Check timestamp cells with pyarrow's own parser (what the CSV reader uses)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def parses(batch: list[tuple[int, str, str, Any]]) -> bool:
+        try:
+            for arrow_type in {arrow_type for _, _, _, arrow_type in batch}:
+                cells_of_type = [cell for _, _, cell, cell_type in batch if cell_type == arrow_type]
+                pc.cast(pa.array(cells_of_type, pa.string()), arrow_type)
+        except pa.ArrowException:
+            return False
+        return True
+
+    if not cells or parses(cells):
+        return None
+    for line, column, cell, arrow_type in cells:
+        if not parses([(line, column, cell, arrow_type)]):
+            return f"line {line}, column '{column}': {cell!r} is not a timestamp"
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# Streaming text tables
+
+
+def _open_csv_file(
+    path: str, name: str, delimiter: str | None, compressed_by_name: bool, options: _ReadOptions
+) -> SignalSource:
+    import pyarrow as pa
+
+    try:
+        with open(path, "rb") as raw:
+            magic = raw.read(2)
+    except OSError as exc:
+        raise MotifscanError(f"{name}: cannot open ({_os_reason(exc)})") from None
+    compressed = magic == GZIP_MAGIC
+    if compressed_by_name and not compressed:
+        raise MotifscanError(f"{name}: not a valid gzip file (no gzip header)")
+
+    def open_file() -> Any:
+        return pa.input_stream(path, compression="gzip" if compressed else None)
+
+    try:
+        with open_file() as stream:
+            head, at_eof = _read_head(stream.read, lambda timeout=0.0: True, name)
+    except MotifscanError:
+        raise
+    except _read_errors() as exc:
+        if compressed:
+            raise MotifscanError(f"{name}: not a valid gzip file ({_one_line(exc)})") from None
+        raise MotifscanError(f"{name}: cannot read ({_one_line(exc)})") from None
+    if not head:
+        raise MotifscanError(f"{name}: file is empty")
+    layout = _plan_csv(name, head, at_eof, delimiter, options, compressed)
+    # A small input is in memory already: read it from there.
+    whole = _with_final_newline(head) if at_eof else None
+
+    def open_input() -> Any:
+        return open_file() if whole is None else pa.BufferReader(whole)
+
+    def locate(rows_read: int) -> tuple[str | None, str]:
+        where = f"line {layout.first_data_line + rows_read} or later"
+        try:
+            if whole is not None:
+                binary = io.BytesIO(whole)
+            else:
+                binary = gzip.open(path, "rb") if compressed else open(path, "rb")
+            with binary:
+                return _find_bad_row(binary, layout, layout.checks(), first_line=1), where
+        except (OSError, EOFError, zlib.error):
+            return None, where
+
+    def blocks() -> Iterator[SignalBlock]:
+        reader = _CsvBlockReader(layout, open_input, locate, options.block_rows, full_blocks=True)
+        yield from reader.blocks()
+
+    rows_hint = None if whole is None else whole.count(b"\n")
+    return SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint)
+
+
+def _open_csv_stream(
+    name: str, raw: IO[bytes], delimiter: str | None, options: _ReadOptions
+) -> SignalSource:
+    more_ready = _readiness_probe(raw)
+    try:
+        magic = _read_available(raw, 2, more_ready)
+        if len(magic) == 1:
+            magic += raw.read(1)
+    except _read_errors() as exc:
+        raise MotifscanError(f"{name}: cannot read ({_one_line(exc)})") from None
+    compressed = magic == GZIP_MAGIC
+    source: IO[bytes] = _ReplayStream(magic, raw, more_ready)
+    if compressed:
+        source = gzip.GzipFile(fileobj=source, mode="rb")
+    try:
+        head, at_eof = _read_head(
+            lambda size: _read_available(source, size, more_ready), more_ready, name
+        )
+    except MotifscanError:
+        raise
+    except _read_errors() as exc:
+        if compressed:
+            raise MotifscanError(f"{name}: not a valid gzip file ({_one_line(exc)})") from None
+        raise MotifscanError(f"{name}: cannot read ({_one_line(exc)})") from None
+    if not head.strip():
+        raise MotifscanError(f"{name}: input is empty")
+    layout = _plan_csv(name, head, at_eof, delimiter, options, compressed)
+    if head.startswith(UTF8_BOM):
+        head = head[len(UTF8_BOM) :]
+    if at_eof:
+        head = _with_final_newline(head)
+    replay = _ReplayStream(
+        head,
+        source,
+        more_ready,
+        keep_bytes=max(MIN_STDIN_ERROR_WINDOW_BYTES, 4 * layout.arrow_block_bytes),
+    )
+
+    def locate(rows_read: int) -> tuple[str | None, str]:
+        data, first_line = replay.recent()
+        problem = _find_bad_row(io.BytesIO(data), layout, layout.checks(), first_line=first_line)
+        # Stdin cannot be re-read: if the bad row has left the kept bytes, name the
+        # lines between the last good row and the end of what pyarrow has read.
+        start = max(layout.first_data_line + rows_read, first_line)
+        last_line = first_line + data.count(b"\n") - 1
+        where = f"lines {start}-{last_line}" if last_line > start else f"line {start} or later"
+        return problem, where
+
+    def blocks() -> Iterator[SignalBlock]:
+        reader = _CsvBlockReader(
+            layout, lambda: replay, locate, options.block_rows, full_blocks=False
+        )
+        yield from reader.blocks()
+
+    return SignalSource(name, layout.channels, layout.time_column, blocks)
+
+
+class _CsvBlockReader:
+    """Stream a text table with pyarrow, turning batches into blocks and errors into messages."""
+
+    def __init__(
+        self,
+        layout: _CsvLayout,
+        open_input: Callable[[], Any],
+        locate: Callable[[int], tuple[str | None, str]],
+        block_rows: int,
+        full_blocks: bool,
+    ):
+        self.layout = layout
+        self.open_input = open_input
+        self.locate = locate
+        self.block_rows = block_rows
+        self.full_blocks = full_blocks
+        self.rows_read = 0
+
+    def blocks(self) -> Iterator[SignalBlock]:
+        yield from _reblock(self._pieces(), self.block_rows, self.full_blocks)
+
+    def _pieces(self) -> Iterator[SignalBlock]:
+        import pyarrow.csv as pacsv
+
+        errors = _read_errors()
+        stream = None
+        try:
+            try:
+                stream = self.open_input()
+                reader = pacsv.open_csv(stream, *self.layout.arrow_options())
+            except errors as exc:
+                raise self._error(exc) from None
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except errors as exc:
+                    raise self._error(exc) from None
+                self.rows_read += batch.num_rows
+                yield _batch_piece(batch, self.layout.channels, self.layout.time_column)
+        finally:
+            if stream is not None:
+                stream.close()
+
+    def _error(self, exc: BaseException) -> MotifscanError:
+        import pyarrow as pa
+
+        if isinstance(exc, MotifscanError):
+            return exc
+        name = self.layout.name
+        detail = _one_line(exc)
+        if self.layout.compressed and isinstance(exc, (OSError, EOFError, zlib.error)):
+            return MotifscanError(f"{name}: not a valid gzip file ({detail})")
+        if not isinstance(exc, pa.ArrowInvalid):
+            return MotifscanError(f"{name}: cannot read ({detail})")
+        if "straddling" in detail:
+            near = self.layout.first_data_line + self.rows_read
+            return MotifscanError(
+                f"{name}: a row at or after line {near} is longer than "
+                f"{self.layout.arrow_block_bytes} bytes (or a quote is never closed)"
+            )
+        problem, where = self.locate(self.rows_read)
+        if problem:
+            return MotifscanError(f"{name}: {problem}")
+        column = ""
+        prefix, _, rest = detail.partition(": ")
+        index_text = prefix.removeprefix("In CSV column #")
+        if prefix.startswith("In CSV column #") and index_text.isdigit() and rest:
+            index = int(index_text)
+            if index < len(self.layout.names):
+                column = f", column '{self.layout.names[index]}'"
+            detail = rest
+        return MotifscanError(f"{name}: {where}{column}: {detail}")
+
+
+def _batch_piece(batch: Any, channels: Sequence[str], time_column: str | None) -> SignalBlock:
+    values = {channel: _float64_from_arrow(batch.column(channel)) for channel in channels}
+    time = None if time_column is None else _time_from_arrow(batch.column(time_column))
+    return SignalBlock(values, time)
+
+
+def _float64_from_arrow(array: Any) -> np.ndarray:
+    import pyarrow as pa
+
+    if array.type != pa.float64():
+        array = array.cast(pa.float64())
+    # Nulls (empty cells) become NaN.
+    return array.to_numpy(zero_copy_only=False)
+
+
+def _time_from_arrow(array: Any) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.types as patypes
+
+    if patypes.is_date(array.type):
+        array = array.cast(pa.timestamp("us"))
+    if not patypes.is_timestamp(array.type):
+        return _float64_from_arrow(array)
+    # Zoned timestamps come out as naive UTC.
+    values = array.to_numpy(zero_copy_only=False)
+    return _datetime_ns_or_us(values)
+
+
+def _datetime_ns_or_us(values: np.ndarray) -> np.ndarray:
+    unit = np.datetime_data(values.dtype)[0]
+    if unit in ("ns", "us"):
+        return values
+    # Finer than ns cannot be kept in int64 over useful ranges; coarser fits us exactly.
+    finer = unit in ("ps", "fs", "as")
+    return values.astype("datetime64[ns]" if finer else "datetime64[us]")
+
+
+# --------------------------------------------------------------------------------------
+# Parquet
+
+
+def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
+    import pyarrow.parquet as pq
+
+    errors = _read_errors()
+    try:
+        with pq.ParquetFile(path) as parquet:
+            schema = parquet.schema_arrow
+    except errors as exc:
+        raise MotifscanError(f"{name}: not a valid Parquet file ({_one_line(exc)})") from None
+
+    names = list(schema.names)
+    if len(set(names)) != len(names):
+        duplicate = next(column for column in names if names.count(column) > 1)
+        raise MotifscanError(f"{name}: column '{duplicate}' appears twice")
+    kinds = {field.name: _arrow_kind(field.type) for field in schema}
+    # Parquet types are exact: a text column is never a numeric one with a bad cell.
+    kinds = {column: _OTHER if kind == _TEXT else kind for column, kind in kinds.items()}
+
+    def not_numeric(column: str) -> MotifscanError:
+        column_type = schema.field(column).type
+        return MotifscanError(f"{name}: column '{column}' is not numeric ({column_type})")
+
+    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric)
+    read_columns = _columns_to_read(channels, time_column)
+
+    def pieces() -> Iterator[SignalBlock]:
+        try:
+            parquet = pq.ParquetFile(path)
+        except errors as exc:
+            raise MotifscanError(f"{name}: not a valid Parquet file ({_one_line(exc)})") from None
+        try:
+            batches = parquet.iter_batches(batch_size=options.block_rows, columns=read_columns)
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    return
+                except errors as exc:
+                    problem = f"not a valid Parquet file ({_one_line(exc)})"
+                    raise MotifscanError(f"{name}: {problem}") from None
+                yield _batch_piece(batch, channels, time_column)
+        finally:
+            parquet.close()
+
+    def blocks() -> Iterator[SignalBlock]:
+        yield from _reblock(pieces(), options.block_rows, full_blocks=True)
+
+    return SignalSource(name, channels, time_column, blocks)
+
+
+# --------------------------------------------------------------------------------------
+# Blocks
+
+
+def _reblock(
+    pieces: Iterable[SignalBlock], block_rows: int, full_blocks: bool
+) -> Iterator[SignalBlock]:
+    """Cut or join pieces into read-only blocks of at most ``block_rows`` rows.
+
+    With ``full_blocks`` every block but the last has exactly ``block_rows`` rows;
+    otherwise each piece is passed on at once (cut if too long) so live input flows.
+    """
+    pending: deque[SignalBlock] = deque()
+    pending_rows = 0
+    for piece in pieces:
+        if not piece.rows:
+            continue
+        pending.append(piece)
+        pending_rows += piece.rows
+        while pending_rows >= block_rows:
+            yield _take_rows(pending, block_rows)
+            pending_rows -= block_rows
+        if not full_blocks and pending_rows:
+            yield _take_rows(pending, pending_rows)
+            pending_rows = 0
+    if pending_rows:
+        yield _take_rows(pending, pending_rows)
+
+
+def _take_rows(pending: deque[SignalBlock], count: int) -> SignalBlock:
+    """Remove the first ``count`` rows from the pending pieces and return them as a block."""
+    parts: list[SignalBlock] = []
+    needed = count
+    while needed:
+        piece = pending[0]
+        if piece.rows <= needed:
+            parts.append(pending.popleft())
+            needed -= piece.rows
+        else:
+            parts.append(_slice_rows(piece, 0, needed))
+            pending[0] = _slice_rows(piece, needed, piece.rows)
+            needed = 0
+    if len(parts) == 1:
+        channels, time = parts[0].channels, parts[0].time
+    else:
+        channels = {
+            name: np.concatenate([part.channels[name] for part in parts])
+            for name in parts[0].channels
+        }
+        time = None if parts[0].time is None else np.concatenate([part.time for part in parts])
+    return SignalBlock(
+        {name: _read_only(values) for name, values in channels.items()},
+        None if time is None else _read_only(time),
+    )
+
+
+def _slice_rows(block: SignalBlock, start: int, stop: int) -> SignalBlock:
+    return SignalBlock(
+        {name: values[start:stop] for name, values in block.channels.items()},
+        None if block.time is None else block.time[start:stop],
+    )
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
+def _float64_vector(values: Any, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise MotifscanError(f"{what} is not numeric ({_one_line(exc)})") from None
+    if array.dtype.kind not in "biuf":
+        if array.dtype.kind != "O":
+            raise MotifscanError(f"{what} is not numeric (dtype {array.dtype})")
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise MotifscanError(f"{what} is not numeric ({_one_line(exc)})") from None
+    if array.ndim != 1:
+        raise MotifscanError(f"{what} must be one-dimensional (shape {array.shape})")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _time_vector(values: Any, what: str) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype.kind == "M":
+        if array.ndim != 1:
+            raise MotifscanError(f"{what} must be one-dimensional (shape {array.shape})")
+        return _datetime_ns_or_us(array)
+    return _float64_vector(array, what)

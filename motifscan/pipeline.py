@@ -1,0 +1,162 @@
+"""The data flow: signal blocks -> scanner -> detector -> motifs.
+
+Every stage works block by block and carries across a block boundary only what it needs:
+the scanner the last ``span - 1`` samples of each channel (and of the time column), the
+detector the candidates of a cluster that may still grow. Memory is bounded by the block
+size and the results do not depend on where the blocks were cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from motifscan.config import DetectConfig
+from motifscan.detection import ChannelDetector, Motif, TopMotifs, sort_motifs
+from motifscan.errors import MotifscanError
+from motifscan.io.signals import SignalBlock, SignalSource
+from motifscan.similarity import resolve_backend, sliding_cosine
+
+
+@dataclass
+class RunSummary:
+    """What a finished run saw: filled in as the stream is consumed."""
+
+    source: str
+    channels: list
+    time_column: str | None
+    samples: int = 0
+    positions: int = 0
+    skipped_windows: int = 0
+    motifs: int = 0
+    skipped_by_channel: dict = field(default_factory=dict)
+
+
+@dataclass
+class ScoreBlock:
+    """Scores of consecutive positions ``first_position ..`` for every channel."""
+
+    first_position: int
+    tracks: dict  # channel name -> ScoreTrack, each of shape (b,)
+    time: np.ndarray | None  # time value at each window start, shape (b,)
+
+    @property
+    def positions(self) -> int:
+        return next(iter(self.tracks.values())).score.shape[0]
+
+
+class StreamScanner:
+    """Scans consecutive signal blocks, keeping the last ``span - 1`` samples between them.
+
+    Parameters
+    ----------
+    channels : list of str
+    config : DetectConfig
+    rows_hint : int, optional
+        Upper bound on the signal length, used to pick the backend once for the whole run.
+    """
+
+    def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None):
+        self.kernel = np.asarray(config.kernel)
+        self.config = config
+        self.backend = resolve_backend(config.backend, rows_hint, len(config.kernel))
+        self._tail = {name: np.empty(0) for name in channels}
+        self._tail_time: np.ndarray | None = None
+        self._first_position = 0  # global index of the first sample in the tail
+
+    def push(self, block: SignalBlock) -> ScoreBlock | None:
+        """Scan ``block``; None while fewer than ``span`` samples have arrived."""
+        keep = self.config.span - 1
+        buffers = {name: np.concatenate([self._tail[name], block.channels[name]]) for name in self._tail}
+        time = None
+        if block.time is not None:
+            time = block.time if self._tail_time is None else np.concatenate([self._tail_time, block.time])
+        length = next(iter(buffers.values())).shape[0]
+        n_out = length - keep
+        if n_out <= 0:
+            self._tail, self._tail_time = buffers, time
+            return None
+        tracks = {
+            name: sliding_cosine(values, self.kernel, self.config.p, self.config.dilation, self.backend)
+            for name, values in buffers.items()
+        }
+        result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out])
+        # Copy, so the tail does not pin the whole block in memory.
+        self._tail = {name: values[n_out:].copy() for name, values in buffers.items()}
+        self._tail_time = None if time is None else time[n_out:].copy()
+        self._first_position += n_out
+        return result
+
+
+def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary) -> Iterator[ScoreBlock]:
+    """Scan every block of ``source``, updating ``summary`` as blocks go by.
+
+    Raises MotifscanError at the end when the signal is shorter than the kernel's span.
+    """
+    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None))
+    for block in source:
+        summary.samples += block.rows
+        scored = scanner.push(block)
+        if scored is None:
+            continue
+        summary.positions += scored.positions
+        for name, track in scored.tracks.items():
+            skipped = int(np.count_nonzero(np.isnan(track.score)))
+            summary.skipped_by_channel[name] = summary.skipped_by_channel.get(name, 0) + skipped
+            summary.skipped_windows += skipped
+        yield scored
+    if summary.samples < config.span:
+        raise MotifscanError(
+            f"{source.name}: the kernel spans {config.span} samples but the signal has only "
+            f"{summary.samples}"
+        )
+
+
+class Detection:
+    """One detection run over a signal source.
+
+    Iterating yields motifs as soon as they are final (no later sample can change them),
+    each batch in signal order; with ``config.top`` they all come at the end. After the
+    iteration, :attr:`summary` describes the run.
+    """
+
+    def __init__(self, source: SignalSource, config: DetectConfig):
+        self.source = source
+        self.config = config
+        self.summary = RunSummary(source.name, list(source.channels), source.time_column)
+        self.channel_rank = {name: i for i, name in enumerate(source.channels)}
+
+    def __iter__(self) -> Iterator[Motif]:
+        config = self.config
+        detectors = [
+            ChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+            for name in self.source.channels
+        ]
+        top = None if config.top is None else TopMotifs(config.top, self.source.channels)
+
+        def release(motifs: list[Motif]) -> list[Motif]:
+            if top is not None:
+                top.add(motifs)
+                return []
+            self.summary.motifs += len(motifs)
+            return sort_motifs(motifs, self.channel_rank)
+
+        for block in score_blocks(self.source, config, self.summary):
+            found = []
+            for detector in detectors:
+                found += detector.push(block.first_position, block.tracks[detector.channel], block.time)
+            yield from release(found)
+        yield from release([motif for detector in detectors for motif in detector.finish()])
+        if top is not None:
+            best = top.motifs()
+            self.summary.motifs = len(best)
+            yield from best
+
+
+def detect_all(source: SignalSource, config: DetectConfig) -> tuple[list[Motif], RunSummary]:
+    """Run a whole detection and return every motif in signal order, with the summary."""
+    run = Detection(source, config)
+    motifs = sort_motifs(list(run), run.channel_rank)
+    return motifs, run.summary

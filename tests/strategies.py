@@ -1,0 +1,115 @@
+"""Hypothesis strategies shared by the backend tests: hostile signals and kernels.
+
+Signals are built with NumPy from drawn parameters (fast for n up to 5000) and then get
+drawn special values: NaN, +-inf, zeros, constant runs, and magnitudes from 1e-300 to 1e300,
+including segments whose magnitudes differ wildly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+SPECIALS = [np.nan, np.inf, -np.inf, 0.0, 1e300, -1e300, 1e-300, -1e-300]
+EPS = np.finfo(np.float64).eps
+
+
+@st.composite
+def signals(draw, min_size: int = 1, max_size: int = 5000, specials: bool = True) -> np.ndarray:
+    n = draw(st.integers(min_size, max_size))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["normal", "walk", "offset", "integers", "sine"]))
+    if kind == "normal":
+        x = rng.standard_normal(n)
+    elif kind == "walk":
+        x = np.cumsum(rng.standard_normal(n))
+    elif kind == "offset":
+        x = 1e6 + rng.standard_normal(n)
+    elif kind == "integers":
+        x = rng.integers(-3, 4, n).astype(np.float64)  # many zero and constant windows
+    else:
+        x = np.sin(np.arange(n) / draw(st.floats(0.5, 50))) + 0.01 * rng.standard_normal(n)
+    x = x * 10.0 ** draw(st.integers(-300, 300))
+    for _ in range(draw(st.integers(0, 3))):  # segments of another magnitude
+        a = draw(st.integers(0, n - 1))
+        b = draw(st.integers(a, n))
+        x[a:b] *= 10.0 ** draw(st.integers(-300, 300))
+        x[a:b] = np.where(np.isfinite(x[a:b]), x[a:b], 0.0)
+    if specials:
+        for _ in range(draw(st.integers(0, 6))):
+            x[draw(st.integers(0, n - 1))] = draw(st.sampled_from(SPECIALS))
+        if draw(st.booleans()):  # a constant run (zero or not)
+            a = draw(st.integers(0, n - 1))
+            b = draw(st.integers(a, min(n, a + 200)))
+            x[a:b] = draw(st.sampled_from([0.0, 1.0, -2.5, 1e200]))
+    return x
+
+
+@st.composite
+def kernels(draw, max_size: int = 64) -> np.ndarray:
+    m = draw(st.integers(1, max_size))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["normal", "integers", "constant"]))
+    if kind == "normal":
+        k = rng.standard_normal(m)
+    elif kind == "integers":
+        k = rng.integers(-3, 4, m).astype(np.float64)
+    else:
+        k = np.full(m, draw(st.sampled_from([1.0, -2.0])))
+    if not np.any(k):
+        k[0] = 1.0
+    return k * 10.0 ** draw(st.integers(-300, 300))
+
+
+def cosine_tolerance(m: int) -> float:
+    """Round-off bound for |cosine| between two correct float64 computations.
+
+    A dot product of m terms carries a relative error of at most about m*eps of
+    |w|*|k| (Higham, gamma_m), the norms add about (m/2 + 2)*eps each, and scaling the
+    window by its largest value adds one rounding per sample. 4*(m+4)*eps covers the sum with
+    a margin of about two, so it fails for real bugs (which err by far more) and not for
+    round-off.
+    """
+    return 4 * (m + 4) * EPS
+
+
+def score_tolerance(m: int, p: float) -> float:
+    """Bound on |score| differences implied by the cosine bound.
+
+    For p >= 1, |d score / d cosine| = p^2 |cosine|^(p^2-1) <= p^2, so the bound grows by
+    p^2. For p < 1 the power is steeper than linear at 0 (x -> x^(p^2) is only Hoelder
+    continuous), and the best bound is the cosine bound raised to p^2.
+    """
+    tol = cosine_tolerance(m)
+    return tol * p * p if p >= 1 else tol ** (p * p)
+
+
+def window_norms(x: np.ndarray, m: int, dilation: int) -> np.ndarray:
+    """|w| of every window, computed scaled (no overflow); NaN/inf windows give NaN."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    w = sliding_window_view(x, (m - 1) * dilation + 1)[:, ::dilation]
+    with np.errstate(invalid="ignore", over="ignore"):
+        largest = np.max(np.abs(w), axis=1)
+        safe = np.where(largest > 0, largest, 1.0)
+        norms = largest * np.sqrt(np.sum((w / safe[:, None]) ** 2, axis=1))
+    return np.where(np.isfinite(w).all(axis=1), norms, np.nan)
+
+
+def assert_tracks_close(fast, ref, x, kernel, p, dilation) -> None:
+    """Assert a backend's ScoreTrack equals the reference's within the stated tolerances."""
+    m = kernel.shape[0]
+    unscored = np.isnan(ref.score)
+    for name in ("score", "cosine", "scale"):
+        np.testing.assert_array_equal(np.isnan(getattr(fast, name)), unscored, err_msg=name)
+    ok = ~unscored
+    tol_c = cosine_tolerance(m)
+    assert np.all(np.abs(fast.cosine[ok] - ref.cosine[ok]) <= tol_c), np.max(np.abs(fast.cosine[ok] - ref.cosine[ok]))
+    assert np.all(np.abs(fast.score[ok] - ref.score[ok]) <= score_tolerance(m, p))
+    # scale = cosine * |w| / |k|: its error is the cosine's, in units of |w| / |k|.
+    largest = np.max(np.abs(kernel))
+    kernel_norm = largest * np.sqrt(np.sum((kernel / largest) ** 2))
+    unit = window_norms(x, m, dilation)[ok] / kernel_norm
+    finite = np.isfinite(unit) & np.isfinite(ref.scale[ok])
+    err = np.abs(fast.scale[ok] - ref.scale[ok])[finite]
+    assert np.all(err <= tol_c * unit[finite] * 4), np.max(err / unit[finite])

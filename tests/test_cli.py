@@ -1,0 +1,202 @@
+"""The command line, in process (Click's CliRunner) and as a real installed program."""
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from motifscan.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = str(ROOT / "sample_data" / "seed.csv")
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input)
+
+
+def installed_motifscan() -> list[str]:
+    """The console script installed next to this Python, else ``python -m motifscan``."""
+    script = Path(sys.executable).with_name("motifscan")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "motifscan"]
+
+
+def test_seed_example_reports_exactly_a_b_c():
+    result = run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    found = [(m["start"], m["sign"], m["scale"]) for m in document["motifs"]]
+    assert found == [(4, 1, 1.0), (11, -1, -1.0), (18, 1, 0.2)]  # A, B, C; not D (25), E (32)
+    assert document["samples"] == 39 and document["skipped_windows"] == 0
+    assert document["parameters"]["p"] == 9 and document["parameters"]["kernel"] == [1, 2, 3]
+
+
+def test_csv_is_the_default_when_piped_and_exit_1_when_nothing_found():
+    result = run("detect", SEED, "--kernel", "1,2,3", "--p", "9")
+    assert result.stdout.splitlines()[0] == "channel,start,end,score,cosine,sign,scale"
+    result = run("detect", SEED, "--kernel", "1,-5,1", "--p", "9")
+    assert result.exit_code == 1 and result.stdout.splitlines() == ["channel,start,end,score,cosine,sign,scale"]
+
+
+def test_negative_kernel_values_in_both_spellings():
+    for args in (["--kernel", "-1,-2,-3"], ["--kernel=-1,-2,-3"]):
+        result = run("detect", SEED, *args, "--p", "9", "--sign", "positive", "--format", "csv")
+        assert result.exit_code == 0
+        assert [line.split(",")[1] for line in result.stdout.splitlines()[1:]] == ["11"]
+
+
+def test_jsonl_top_and_min_gap(sample_data):
+    log = sample_data / "sensor_log.csv"
+    result = run("detect", log, "--kernel-file", sample_data / "pulse_kernel.txt", "--p", "3",
+                 "--format", "jsonl", "--top", "2", "--column", "load_kn")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [m["start"] for m in lines] == [1500, 2210] and lines[0]["time"] == "2025-03-14T08:25:00"
+
+
+def test_sensor_log_finds_exactly_the_planted_pulses(sample_data):
+    sys.path.insert(0, str(sample_data))
+    try:
+        from make_sensor_log import PLANTED
+    finally:
+        sys.path.pop(0)
+    result = run("detect", sample_data / "sensor_log.csv", "--kernel-file", sample_data / "pulse_kernel.txt",
+                 "--p", "3", "--format", "json")
+    motifs = json.loads(result.stdout)["motifs"]
+    assert [(m["channel"], m["start"], m["sign"]) for m in motifs] == [
+        ("load_kn", start, 1 if amplitude > 0 else -1) for start, amplitude in PLANTED]
+    for motif, (_, amplitude) in zip(motifs, PLANTED):
+        assert motif["scale"] == pytest.approx(amplitude, abs=0.05)
+
+
+def test_stdin_and_output_file(tmp_path):
+    out = tmp_path / "motifs.json"
+    result = run("detect", "-", "--kernel", "1,2,3", "--p", "9", "--output", out,
+                 input=Path(SEED).read_text())
+    assert result.exit_code == 0 and result.stdout == ""
+    assert len(json.loads(out.read_text())["motifs"]) == 3
+
+
+def test_scores_csv_and_parquet(tmp_path):
+    result = run("scores", SEED, "--kernel", "1,2,3", "--p", "9")
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and lines[0] == '"start","signal_score","signal_cosine","signal_scale"'
+    assert len(lines) == 1 + 37 and lines[5].startswith("4,1,")
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "scores.parquet"
+    assert run("scores", SEED, "--kernel", "1,2,3", "--output", out).exit_code == 0
+    table = pq.read_table(out)
+    assert table.num_rows == 37 and table.column("signal_scale")[18].as_py() == pytest.approx(0.2)
+
+
+def bad_inputs(tmp_path):
+    """(name, arguments, fragment of the message) for every kind of bad input."""
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    text_only = tmp_path / "labels.csv"
+    text_only.write_text("label\nwalk\nrun\nwalk\n")
+    bad_cell = tmp_path / "bad_cell.csv"
+    bad_cell.write_text("v\n" + "1\n" * 50 + "oops\n" + "2\n" * 50)
+    truncated = tmp_path / "cut.parquet"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"v": list(range(1000))}), tmp_path / "whole.parquet")
+    truncated.write_bytes((tmp_path / "whole.parquet").read_bytes()[:300])
+    corrupt_gz = tmp_path / "corrupt.csv.gz"
+    rows = "".join(f"{i * 0.37 % 1:.6f}\n" for i in range(20000)).encode()
+    compressed = gzip.compress(b"v\n" + rows)
+    corrupt_gz.write_bytes(compressed[: len(compressed) // 2])  # cut mid-stream
+    kernel_nan = tmp_path / "k.txt"
+    kernel_nan.write_text("1\nnan\n")
+    seed = ["detect", SEED]
+    return [
+        ("missing file", ["detect", tmp_path / "nope.csv", "--kernel", "1,2"], "nope.csv: no such file"),
+        ("empty file", ["detect", empty, "--kernel", "1,2"], "empty.csv"),
+        ("no numeric column", ["detect", text_only, "--kernel", "1,2"], "no numeric column"),
+        ("unknown column", seed + ["--kernel", "1,2", "--column", "nope"], "unknown column 'nope'"),
+        ("non-numeric cell", ["detect", bad_cell, "--kernel", "1,2"], "line 52"),
+        ("truncated parquet", ["detect", truncated, "--kernel", "1,2"], "cut.parquet"),
+        ("corrupt gzip", ["detect", corrupt_gz, "--kernel", "1,2"], "corrupt.csv.gz"),
+        ("p nan", seed + ["--kernel", "1,2", "--p", "nan"], "--p must be"),
+        ("p not a number", seed + ["--kernel", "1,2", "--p", "x"], "'--p'"),
+        ("negative threshold", seed + ["--kernel", "1,2", "--threshold", "-0.5"], "--threshold"),
+        ("all-zero kernel", seed + ["--kernel", "0,0"], "all zeros"),
+        ("empty kernel", seed + ["--kernel", ""], "empty"),
+        ("non-finite kernel", seed + ["--kernel", "1,inf"], "finite"),
+        ("non-numeric kernel", seed + ["--kernel", "1,two"], "'two' is not a number"),
+        ("non-finite kernel file", seed + ["--kernel-file", kernel_nan], "k.txt"),
+        ("missing kernel file", seed + ["--kernel-file", tmp_path / "none.txt"], "no such kernel file"),
+        ("no kernel", seed, "a kernel is required"),
+        ("span exceeds signal", seed + ["--kernel", "1,2,3", "--dilation", "20"], "spans 41 samples"),
+        ("zero dilation", seed + ["--kernel", "1,2", "--dilation", "0"], "--dilation"),
+        ("bad delimiter", seed + ["--kernel", "1,2", "--delimiter", "ab"], "--delimiter"),
+        ("bad top", seed + ["--kernel", "1,2", "--top", "0"], "--top"),
+    ]
+
+
+def test_every_bad_input_exits_2_with_one_line_and_no_output_file(tmp_path):
+    for name, args, fragment in bad_inputs(tmp_path):
+        out = tmp_path / "result.csv"
+        result = run(*args, "--output", out)
+        assert result.exit_code == 2, (name, result.output)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("motifscan: error: "), (name, result.stderr)
+        assert fragment in lines[0], (name, lines[0])
+        assert "Traceback" not in result.output
+        assert not out.exists(), name
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".motifscan-")], name
+
+
+def test_skipped_windows_are_reported(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("t,v\n0,0\n1,1\n2,2\n3,3\n4,\n5,0\n6,1\n7,2\n8,3\n9,0\n")
+    result = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "json")
+    assert json.loads(result.stdout)["skipped_windows"] == 3
+    assert "3 window(s) skipped" in result.stderr
+
+
+# Real processes of the installed program.
+
+def test_installed_program_runs_the_readme_job():
+    completed = subprocess.run(installed_motifscan() + ["detect", SEED, "--kernel", "1,2,3", "--p", "9"],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert [line.split(",")[1] for line in completed.stdout.splitlines()[1:]] == ["4", "11", "18"]
+
+
+def test_python_dash_m_and_help():
+    completed = subprocess.run([sys.executable, "-m", "motifscan", "detect", "--help"],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0 and "--kernel" in completed.stdout
+
+
+def test_closed_pipe_gives_no_traceback(tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_text("v\n" + "0\n1\n2\n3\n" * 20000)
+    command = " ".join(installed_motifscan()) + f" detect {big} --kernel 1,2,3 --p 9 --min-gap 1 | head -n 2"
+    completed = subprocess.run(["bash", "-c", "set -o pipefail; " + command], capture_output=True,
+                               text=True, timeout=120)
+    assert completed.stdout.splitlines()[0] == "channel,start,end,score,cosine,sign,scale"
+    assert "Traceback" not in completed.stderr and "Error" not in completed.stderr
+    assert completed.returncode in (0, 141)
+
+
+def test_ctrl_c_exits_130(tmp_path):
+    process = subprocess.Popen(installed_motifscan() + ["detect", "-", "--kernel", "1,2,3"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdin.write(b"v\n1\n2\n")
+    process.stdin.flush()
+    time.sleep(3)  # started and waiting for more input
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert b"Traceback" not in err

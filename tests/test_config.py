@@ -1,0 +1,48 @@
+"""Validation of the run options."""
+
+import math
+
+import pytest
+
+from motifscan.config import DEFAULT_THRESHOLD, DetectConfig
+from motifscan.errors import MotifscanError
+
+
+def test_defaults_and_span():
+    config = DetectConfig(kernel=(1, 2, 3), dilation=2)
+    assert config.p == 1.0 and config.threshold == DEFAULT_THRESHOLD
+    assert config.span == 5 and config.gap == 5
+    assert config.parameters()["min_gap"] == 5
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"p": math.nan}, "--p must be a finite number greater than 0"),
+        ({"p": 0}, "--p must be"),
+        ({"p": -1}, "--p must be"),
+        ({"p": math.inf}, "--p must be"),
+        ({"threshold": -0.1}, "--threshold must be a finite number at least 0"),
+        ({"threshold": 1.5}, "--threshold must be at most 1"),
+        ({"threshold": math.nan}, "--threshold"),
+        ({"dilation": 0}, "--dilation must be at least 1"),
+        ({"dilation": 1.5}, "--dilation must be a whole number"),
+        ({"min_gap": -1}, "--min-gap must be at least 0"),
+        ({"top": 0}, "--top must be at least 1"),
+        ({"sign": "up"}, "--sign must be one of any, positive, negative"),
+        ({"backend": "gpu"}, "--backend"),
+        ({"kernel": (0, 0)}, "all zeros"),
+        ({"kernel": ()}, "empty"),
+        ({"block_rows": 0}, "--block-rows"),
+    ],
+)
+def test_bad_options_name_the_option(changes, fragment):
+    options = {"kernel": (1, 2, 3)} | changes
+    with pytest.raises(MotifscanError, match=fragment):
+        DetectConfig(**options)
+
+
+def test_config_is_frozen():
+    config = DetectConfig(kernel=(1, 2))
+    with pytest.raises(AttributeError):
+        config.p = 3

@@ -1,0 +1,96 @@
+"""Detection: thresholding, strongest-first suppression, streaming invariance, top-k."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from motifscan.detection import (ChannelDetector, TopMotifs, candidate_mask, detect_track,
+                              suppress_overlaps)
+from motifscan.similarity import ScoreTrack
+
+
+def greedy_by_hand(positions, strengths, min_gap):
+    """Textbook O(c^2) version of the rule in DESIGN.md section 2."""
+    order = sorted(range(len(positions)), key=lambda i: (-strengths[i], positions[i]))
+    accepted = []
+    for i in order:
+        if all(abs(positions[i] - positions[j]) >= min_gap for j in accepted):
+            accepted.append(i)
+    return sorted(accepted)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.sampled_from([0.5, 0.6, 0.7, 0.9, 1.0])),
+                max_size=80, unique_by=lambda t: t[0]),
+       st.integers(0, 40))
+def test_suppress_overlaps_follows_the_rule(candidates, min_gap):
+    candidates.sort()
+    positions = np.array([c[0] for c in candidates], dtype=np.int64)
+    strengths = np.array([c[1] for c in candidates])
+    kept = np.flatnonzero(suppress_overlaps(positions, strengths, min_gap))
+    assert list(kept) == greedy_by_hand(list(positions), list(strengths), min_gap)
+
+
+def test_ties_go_to_the_earlier_position():
+    kept = suppress_overlaps(np.array([10, 12]), np.array([0.8, 0.8]), 3)
+    assert list(kept) == [True, False]
+
+
+def test_candidate_mask_signs_threshold_and_nan():
+    score = np.array([0.9, -0.9, 0.4, np.nan, 0.0, -0.5])
+    assert list(candidate_mask(score, 0.5)) == [True, True, False, False, False, True]
+    assert list(candidate_mask(score, 0.5, "positive")) == [True, False, False, False, False, False]
+    assert list(candidate_mask(score, 0.5, "negative")) == [False, True, False, False, False, True]
+    assert not candidate_mask(score, 0.0)[4]  # a zero score is no match, even at threshold 0
+
+
+def track_of(score):
+    score = np.asarray(score, dtype=float)
+    return ScoreTrack(score, score * 0.99, score * 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 600), st.integers(0, 30), st.integers(1, 12),
+       st.lists(st.integers(1, 120), min_size=1, max_size=30))
+def test_streaming_equals_whole_track_for_any_cut(seed, n, min_gap, span, cuts):
+    rng = np.random.default_rng(seed)
+    score = np.round(rng.uniform(-1, 1, n), 1)  # rounding makes many ties
+    score[rng.random(n) < 0.05] = np.nan
+    track = track_of(score)
+    time = np.arange(n) * 0.5
+    whole = detect_track(track, channel="x", span=span, threshold=0.6, min_gap=min_gap, time=time)
+
+    detector = ChannelDetector("x", span, 0.6, "any", min_gap)
+    streamed, start = [], 0
+    for size in cuts * (n // max(1, sum(cuts)) + 1):
+        stop = min(n, start + size)
+        piece = ScoreTrack(*(values[start:stop] for values in track))
+        streamed += detector.push(start, piece, time[start:stop])
+        start = stop
+        if start == n:
+            break
+    streamed += detector.finish()
+    assert sorted(streamed, key=lambda m: m.start) == whole
+
+
+def test_motif_fields():
+    motifs = detect_track(track_of([0, 0.2, 0.95, -0.7, 0, 0]), channel="c", span=3, threshold=0.5,
+                          time=np.array([10.0, 11, 12, 13, 14, 15]))
+    assert len(motifs) == 1  # -0.7 at 3 overlaps the stronger 0.95 at 2
+    m = motifs[0]
+    assert (m.channel, m.start, m.end, m.sign, m.time) == ("c", 2, 5, 1, 12.0)
+    assert m.score == 0.95 and m.cosine == pytest.approx(0.9405) and m.scale == 1.9
+
+
+def test_min_gap_zero_keeps_every_candidate():
+    motifs = detect_track(track_of([0.9, 0.8, 0.7]), channel="c", span=3, threshold=0.5, min_gap=0)
+    assert [m.start for m in motifs] == [0, 1, 2]
+
+
+def test_top_keeps_strongest_with_ties_to_earlier_start_then_channel():
+    a = detect_track(track_of([0.9, 0, 0, 0.7, 0, 0, 0.7]), channel="a", span=1, threshold=0.5)
+    b = detect_track(track_of([0, 0, 0, 0.7, 0, 0, 0.95]), channel="b", span=1, threshold=0.5)
+    top = TopMotifs(3, ["a", "b"])
+    top.add(b)
+    top.add(a)
+    assert [(m.channel, m.start) for m in top.motifs()] == [("a", 0), ("a", 3), ("b", 6)]

@@ -1,0 +1,67 @@
+"""Every ``console`` example in the README and docs runs and prints what the page shows.
+
+A block's lines starting with ``$ `` are commands (run with bash in the project root, with
+the installed ``motifscan`` first on PATH); the lines after a command, up to the next
+command or the end of the block, are its expected stdout. Commands that write to the
+terminal (no pipe, no ``--format``, no ``--output``) run as if stdout were a terminal, so
+the page can show the table a person sees; colour codes and trailing blanks are ignored.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def examples():
+    for page in PAGES:
+        for block in re.findall(r"```console\n(.*?)```", page.read_text(), re.S):
+            command, expected = None, []
+            for line in block.splitlines():
+                if line.startswith("$ "):
+                    if command is not None:
+                        yield pytest.param(command, expected, id=f"{page.name}: {command[:60]}")
+                    command, expected = line[2:], []
+                else:
+                    expected.append(line)
+            if command is not None:
+                yield pytest.param(command, expected, id=f"{page.name}: {command[:60]}")
+
+
+def writes_to_terminal(command: str) -> bool:
+    return not any(mark in command for mark in ("|", "--format", "--output", " -o ", ">"))
+
+
+@pytest.mark.parametrize("command, expected", list(examples()))
+def test_documented_example(command, expected):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               NO_COLOR="1", COLUMNS="100")
+    if writes_to_terminal(command):
+        env["TTY_COMPATIBLE"] = "1"
+    completed = subprocess.run(["bash", "-c", "set -o pipefail; " + command], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    printed = [ANSI.sub("", line).rstrip() for line in completed.stdout.splitlines()]
+    assert printed == [line.rstrip() for line in expected]
+
+
+def test_every_page_has_examples_that_are_collected():
+    assert len(list(examples())) >= 5
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_python_examples_in_docs(page):
+    import doctest
+
+    failures, attempted = doctest.testfile(str(page), module_relative=False,
+                                           optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert failures == 0
+    if page.name == "python-api.md":
+        assert attempted >= 6

@@ -1,0 +1,82 @@
+"""Writers and the atomic output file."""
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+
+from motifscan.detection import Motif
+from motifscan.errors import MotifscanError
+from motifscan.io.output import (format_time, motif_record, open_output, output_format, score_format,
+                                 write_csv, write_json, write_jsonl, write_table)
+
+MOTIFS = [Motif("x", 4, 7, 1.0, 1.0, 1, 1.0, np.datetime64("2025-03-14T08:00:04")),
+          Motif("x", 11, 14, -0.75, -0.97, -1, -2.5, np.datetime64("2025-03-14T08:00:11.250"))]
+
+
+def test_format_time():
+    assert format_time(np.datetime64("2025-03-14T08:00:04", "ns")) == "2025-03-14T08:00:04"
+    assert format_time(np.datetime64("2025-03-14T08:00:04.250", "ns")) == "2025-03-14T08:00:04.250"
+    assert format_time(np.float64(12.0)) == 12 and format_time(0.125) == 0.125
+    assert format_time(None) is None
+
+
+def test_csv_and_jsonl_and_json():
+    out = io.StringIO()
+    write_csv(out, MOTIFS, with_time=True)
+    assert out.getvalue().splitlines() == [
+        "channel,start,end,time,score,cosine,sign,scale",
+        "x,4,7,2025-03-14T08:00:04,1.0,1.0,1,1.0",
+        "x,11,14,2025-03-14T08:00:11.250,-0.75,-0.97,-1,-2.5",
+    ]
+    out = io.StringIO()
+    write_jsonl(out, MOTIFS, with_time=False)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert lines[1] == {"channel": "x", "start": 11, "end": 14, "score": -0.75, "cosine": -0.97,
+                        "sign": -1, "scale": -2.5}
+    out = io.StringIO()
+    write_json(out, MOTIFS, True, {"samples": 40})
+    document = json.loads(out.getvalue())
+    assert document["samples"] == 40 and len(document["motifs"]) == 2
+
+
+def test_non_finite_scale_becomes_null():
+    record = motif_record(Motif("x", 0, 2, 1.0, 1.0, 1, float("inf")), with_time=False)
+    assert record["scale"] is None
+
+
+def test_table_lists_every_motif():
+    out = io.StringIO()
+    write_table(out, MOTIFS, True, "2 motifs")
+    text = out.getvalue()
+    assert "2025-03-14T08:00:11.250" in text and "-0.7500" in text and "2 motifs" in text
+
+
+def test_output_file_is_replaced_only_on_success(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with open_output(str(target)) as stream:
+            stream.write("half a result")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old\n"
+    assert os.listdir(tmp_path) == ["out.csv"]  # no temporary file left behind
+    with open_output(str(target)) as stream:
+        stream.write("new\n")
+    assert target.read_text() == "new\n"
+
+
+def test_output_into_missing_directory_is_an_error(tmp_path):
+    with pytest.raises(MotifscanError, match="--output: directory .* does not exist"):
+        with open_output(str(tmp_path / "missing" / "out.csv")):
+            pass
+
+
+def test_format_choice():
+    assert output_format("json", None) == "json"
+    assert output_format(None, "motifs.jsonl") == "jsonl"
+    assert output_format(None, "motifs.json") == "json"
+    assert output_format(None, "motifs.csv") == "csv"
+    assert score_format("s.parquet") == "parquet" and score_format(None) == "csv"

@@ -1,0 +1,89 @@
+"""The streaming pipeline: results never depend on how the input is cut into blocks."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from motifscan.config import DetectConfig
+from motifscan.detection import detect_track
+from motifscan.errors import MotifscanError
+from motifscan.io.signals import read_signal, signal_from_arrays
+from motifscan.pipeline import Detection, RunSummary, detect_all, score_blocks
+from motifscan.similarity import sliding_cosine
+
+
+def planted_signal(seed: int, n: int) -> dict:
+    """Two noisy channels with copies of (1, 2, 3, 2) at random sizes and signs."""
+    rng = np.random.default_rng(seed)
+    channels = {}
+    for name in ("a", "b"):
+        x = rng.normal(0, 0.3, n)
+        for start in rng.choice(max(1, n - 8), size=min(8, n // 20), replace=False):
+            x[start : start + 4] += rng.choice([-3, -0.5, 1, 4]) * np.array([1, 2, 3, 2])
+        x[rng.random(n) < 0.002] = np.nan
+        channels[name] = x
+    return channels
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(5, 3000), st.integers(1, 700), st.integers(1, 3),
+       st.sampled_from([None, 0, 3, 25]), st.sampled_from([None, 1, 5]))
+def test_block_size_never_changes_motifs(seed, n, block_rows, dilation, min_gap, top):
+    channels = planted_signal(seed, n)
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=2, dilation=dilation, threshold=0.6,
+                          min_gap=min_gap, top=top)
+    if n < config.span:
+        return
+    whole, whole_summary = detect_all(signal_from_arrays(channels), config)
+    cut, cut_summary = detect_all(signal_from_arrays(channels, block_rows=block_rows), config)
+    assert cut == whole
+    assert (cut_summary.samples, cut_summary.positions, cut_summary.skipped_windows) == (
+        whole_summary.samples, whole_summary.positions, whole_summary.skipped_windows)
+
+
+def test_pipeline_equals_scanning_and_detecting_the_whole_track():
+    channels = planted_signal(3, 5000)
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=3, threshold=0.5, backend="numpy")
+    motifs, summary = detect_all(signal_from_arrays(channels, block_rows=333), config)
+    expected = []
+    for name, x in channels.items():
+        track = sliding_cosine(x, np.array(config.kernel), config.p, 1, "numpy")
+        expected += detect_track(track, channel=name, span=4, threshold=0.5)
+    assert motifs == sorted(expected, key=lambda m: (m.start, m.channel))
+    nan_windows = sum(int(np.isnan(sliding_cosine(x, np.ones(4), 1).score).sum()) for x in channels.values())
+    assert summary.skipped_windows == nan_windows > 0
+    assert summary.samples == 5000 and summary.positions == 4997
+
+
+def test_time_values_follow_the_motif_start_across_blocks():
+    x = np.zeros(100)
+    x[48:51] = [1, 2, 3]  # straddles the block boundary at 50
+    time = np.arange(100) * 0.25
+    source = signal_from_arrays({"x": x}, time=time, block_rows=50)
+    motifs, _ = detect_all(source, DetectConfig(kernel=(1, 2, 3), p=9))
+    assert [(m.start, m.time) for m in motifs] == [(48, 12.0)]
+
+
+def test_stream_yields_motifs_before_the_end():
+    x = np.zeros(10_000)
+    x[100:103] = [1, 2, 3]
+    run = Detection(signal_from_arrays({"x": x}, block_rows=1000), DetectConfig(kernel=(1, 2, 3), p=9))
+    first = next(iter(run))
+    assert first.start == 100 and run.summary.samples == 1000  # decided after the first block
+
+
+def test_signal_shorter_than_span_is_an_error():
+    config = DetectConfig(kernel=(1, 2, 3), dilation=5)
+    with pytest.raises(MotifscanError, match="spans 11 samples but the signal has only 10"):
+        detect_all(signal_from_arrays({"x": np.ones(10)}), config)
+
+
+def test_score_blocks_from_a_file_cover_every_position(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("v\n" + "\n".join(str(v) for v in np.sin(np.arange(1000) / 7)) + "\n")
+    config = DetectConfig(kernel=(1, 2, 3), block_rows=64)
+    summary = RunSummary("s", ["v"], None)
+    blocks = list(score_blocks(read_signal(str(path), block_rows=64), config, summary))
+    starts = [b.first_position for b in blocks]
+    assert starts[0] == 0 and sum(b.positions for b in blocks) == 998 == summary.positions
+    assert all(b.first_position + b.positions == nxt for b, nxt in zip(blocks, starts[1:]))
