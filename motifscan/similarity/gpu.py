@@ -25,7 +25,9 @@ Host
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,8 +176,10 @@ class _Lane:
 
 
 # Lanes are kept between calls: page-locked and device allocations are slow, and a run
-# scans block after block of the same size.
+# scans block after block of the same size. The lock keeps concurrent calls off each
+# other's buffers.
 _lanes: list[_Lane] = []
+_lanes_lock = threading.Lock()
 
 
 def _get_lanes(wanted: int, positions: int, samples: int) -> list[_Lane]:
@@ -222,18 +226,23 @@ def sliding_cosine_cuda(
     out = (np.empty(n_out), np.empty(n_out), np.empty(n_out))
     chunk = chunk_positions(n_out) if chunk is None else chunk
     starts = range(0, n_out, chunk)
-    lanes = _get_lanes(min(STREAMS, len(starts)), min(chunk, n_out), min(chunk, n_out) + halo)
-    device_unit = cuda.to_device(unit)
     p2 = float(p) * float(p)
-    try:
-        for index, start in enumerate(starts):
-            lane = lanes[index % len(lanes)]
-            lane.collect()
-            lane.submit(kernel_function, shape, signal, start, min(chunk, n_out - start), halo,
-                        device_unit, float(kernel_norm), int(dilation), p2, out)
-        for lane in lanes:
-            lane.collect()
-    finally:
-        for lane in lanes:  # after an error, do not leave a chunk pointing at our arrays
-            lane.pending = None
+    with _lanes_lock:
+        lanes = _get_lanes(min(STREAMS, len(starts)), min(chunk, n_out), min(chunk, n_out) + halo)
+        device_unit = cuda.to_device(unit)
+        try:
+            for index, start in enumerate(starts):
+                lane = lanes[index % len(lanes)]
+                lane.collect()
+                lane.submit(kernel_function, shape, signal, start, min(chunk, n_out - start), halo,
+                            device_unit, float(kernel_norm), int(dilation), p2, out)
+            for lane in lanes:
+                lane.collect()
+        finally:
+            # After an error (or Ctrl-C) no copy may still be using the staging buffers
+            # when the next call fills them.
+            for lane in lanes:
+                lane.pending = None
+                with contextlib.suppress(Exception):
+                    lane.stream.synchronize()
     return ScoreTrack(*out)
