@@ -89,17 +89,17 @@ def test_cpu_runs_never_import_numba_cuda():
         assert lines[-2:] == ["numba", "False"]
 
 
-def run_gpu_detect(env=None, prelude=""):
+def run_gpu_detect(prelude="", command=("detect",)):
     code = (
         "import sys\n" + prelude +
         "from motifscan.cli import main\n"
-        f"sys.argv = ['motifscan', 'detect', {SEED!r}, '--kernel', '1,2,3', '--device', 'gpu']\n"
+        f"sys.argv = ['motifscan', *{list(command)!r}, {SEED!r}, '--kernel', '1,2,3', '--device', 'gpu']\n"
         "main()\n"
     )
-    return python(code, env)
+    return python(code)
 
 
-def test_device_gpu_without_numba_cuda_names_it(tmp_path):
+def test_device_gpu_without_numba_cuda_names_it():
     completed = run_gpu_detect(prelude="sys.modules['numba.cuda'] = None  # as if it were not installed\n")
     assert completed.returncode == 2 and completed.stdout == ""
     assert completed.stderr.splitlines() == [
@@ -108,11 +108,13 @@ def test_device_gpu_without_numba_cuda_names_it(tmp_path):
     ]
 
 
-def test_device_gpu_without_a_gpu_names_what_is_missing():
-    completed = run_gpu_detect()
+@pytest.mark.parametrize("command", [("detect",), ("scores", "--output", "track.csv")])
+def test_device_gpu_without_a_gpu_names_what_is_missing(command, tmp_path):
+    completed = run_gpu_detect(f"import os; os.chdir({str(tmp_path)!r})\n", command)
     if completed.returncode == 0:
         pytest.skip("this machine has a usable GPU")
     assert completed.returncode == 2 and completed.stdout == ""
     [line] = completed.stderr.splitlines()
     assert line.startswith("motifscan: error: --device gpu: ")
     assert any(what in line for what in ("no CUDA driver", "no CUDA device", "numba.cuda", "NVVM")), line
+    assert list(tmp_path.iterdir()) == []  # no partial output file
