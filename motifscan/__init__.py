@@ -55,7 +55,7 @@ def _as_source(signal, time, block_rows):
     return signal_from_arrays(channels, time=time, name="signal", block_rows=block_rows)
 
 
-def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto"):
+def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto", device: str = "auto"):
     """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
 
     Parameters
@@ -68,7 +68,10 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
         Sharpness > 0: ``score = sign(cos) * |cos| ** (p*p)``.
     dilation : int, default 1
         Samples between kernel taps; the window spans ``(m - 1) * dilation + 1`` samples.
-    backend : {"auto", "numpy", "numba"}
+    backend : {"auto", "numpy", "numba", "cuda"}
+    device : {"auto", "cpu", "gpu"}
+        ``gpu`` runs the CUDA backend (an NVIDIA GPU and ``motifscan[gpu]``); ``auto`` does
+        so only for large inputs when a GPU is usable.
 
     Returns
     -------
@@ -81,7 +84,7 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
     from motifscan.pipeline import RunSummary, score_blocks
 
     config = DetectConfig(kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p,
-                          dilation=dilation, backend=backend)
+                          dilation=dilation, backend=backend, device=device)
     was_1d = np.ndim(signal) == 1
     source = _as_source(signal, None, None)
     summary = RunSummary(source.name, list(source.channels), None)
@@ -102,6 +105,7 @@ def detect(
     time=None,
     block_rows: int | None = None,
     backend: str = "auto",
+    device: str = "auto",
 ):
     """Find the kernel's shape in ``signal``.
 
@@ -109,7 +113,7 @@ def detect(
     ----------
     signal : array_like (n,) or (n, c), pandas Series/DataFrame, or dict of name -> array
         Numeric columns of a DataFrame are channels; a DatetimeIndex becomes the time.
-    kernel, p, dilation, backend
+    kernel, p, dilation, backend, device
         As in :func:`scan`.
     threshold : float, default 0.5
         Minimum |score| of a motif.
@@ -136,7 +140,7 @@ def detect(
     config = DetectConfig(
         kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p, dilation=dilation,
         threshold=DEFAULT_THRESHOLD if threshold is None else threshold, sign=sign,
-        min_gap=min_gap, top=top, backend=backend,
+        min_gap=min_gap, top=top, backend=backend, device=device,
     )
     motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
     return motifs

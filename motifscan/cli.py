@@ -36,6 +36,9 @@ def _input_options(command):
                      help="Rows read per block (memory knob; results never change)."),
         click.option("--backend", type=click.Choice(["auto", "numpy", "numba"]), default="auto",
                      show_default=True, help="Similarity backend."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
+                     help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "
+                          "auto takes it for large inputs when usable."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -52,7 +55,7 @@ def _prepare(options: dict, **detection):
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
     config = DetectConfig(
         kernel=tuple(kernel), p=options["p"], dilation=options["dilation"],
-        backend=options["backend"], block_rows=block_rows, **detection,
+        backend=options["backend"], device=options["device"], block_rows=block_rows, **detection,
     )
     source = read_signal(
         options["file"], columns=list(options["columns"]) or None, time_column=options["time_column"],

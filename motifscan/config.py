@@ -14,6 +14,7 @@ from motifscan.detection import SIGNS
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import DEFAULT_BLOCK_ROWS
 from motifscan.similarity import BACKENDS, span
+from motifscan.similarity.device import DEVICES
 
 #: Default detection threshold on |score|. The score of a window is |cosine| ** (p*p), so
 #: one number means "at least half as good as a perfect match" at every sharpness: with
@@ -67,8 +68,10 @@ class DetectConfig:
         so motifs never overlap.
     top : int or None
         Report only the ``top`` strongest motifs (over all channels).
-    backend : {"auto", "numpy", "numba"}
+    backend : {"auto", "numpy", "numba", "cuda"}
         Similarity backend.
+    device : {"auto", "cpu", "gpu"}
+        Where the scan runs (see :func:`motifscan.similarity.device.resolve_device`).
     block_rows : int
         Rows per streaming block; changes memory use, never results.
     """
@@ -81,6 +84,7 @@ class DetectConfig:
     min_gap: int | None = None
     top: int | None = None
     backend: str = "auto"
+    device: str = "auto"
     block_rows: int = DEFAULT_BLOCK_ROWS
 
     def __post_init__(self):
@@ -102,6 +106,8 @@ class DetectConfig:
             set_(self, "top", _check_integer("--top", self.top, minimum=1))
         if self.backend not in BACKENDS:
             raise MotifscanError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.device not in DEVICES:
+            raise MotifscanError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         set_(self, "block_rows", _check_integer("--block-rows", self.block_rows, minimum=1))
 
     @property

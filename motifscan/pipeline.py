@@ -17,7 +17,8 @@ from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import SignalBlock, SignalSource
-from motifscan.similarity import resolve_backend, sliding_cosine
+from motifscan.similarity import sliding_cosine
+from motifscan.similarity.device import device_of, resolve_device
 
 
 @dataclass
@@ -31,6 +32,7 @@ class RunSummary:
     positions: int = 0
     skipped_windows: int = 0
     motifs: int = 0
+    device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
     skipped_by_channel: dict = field(default_factory=dict)
 
 
@@ -55,13 +57,14 @@ class StreamScanner:
     channels : list of str
     config : DetectConfig
     rows_hint : int, optional
-        Upper bound on the signal length, used to pick the backend once for the whole run.
+        Upper bound on the signal length, used to pick the device and backend once for the
+        whole run.
     """
 
     def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None):
         self.kernel = np.asarray(config.kernel)
         self.config = config
-        self.backend = resolve_backend(config.backend, rows_hint, len(config.kernel))
+        self.backend = resolve_device(config.device, config.backend, rows_hint, len(config.kernel))
         self._tail = {name: np.empty(0) for name in channels}
         self._tail_time: np.ndarray | None = None
         self._first_position = 0  # global index of the first sample in the tail
@@ -96,6 +99,7 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
     Raises MotifscanError at the end when the signal is shorter than the kernel's span.
     """
     scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None))
+    summary.device = device_of(scanner.backend)
     for block in source:
         summary.samples += block.rows
         scored = scanner.push(block)

@@ -226,6 +226,7 @@ def run_report(summary, parameters: dict) -> dict:
         "channels": summary.channels,
         "time_column": summary.time_column,
         "parameters": parameters,
+        "device": summary.device,
         "samples": summary.samples,
         "positions": summary.positions,
         "skipped_windows": summary.skipped_windows,

@@ -19,7 +19,7 @@ from motifscan.errors import MotifscanError
 #: and (on a cold cache) its compilation.
 SMALL_WORK = 200_000
 
-BACKENDS = ("auto", "numpy", "numba")
+BACKENDS = ("auto", "numpy", "numba", "cuda")
 
 
 class ScoreTrack(NamedTuple):
@@ -69,9 +69,9 @@ def sliding_cosine(
         Sharpness, > 0. ``score = sign(cosine) * |cosine| ** (p * p)``.
     dilation : int
         Gap between kernel taps in samples, >= 1.
-    backend : {"auto", "numpy", "numba"}
+    backend : {"auto", "numpy", "numba", "cuda"}
         ``auto`` takes NumPy for small work and Numba otherwise (see
-        :func:`resolve_backend`).
+        :func:`resolve_backend`); ``cuda`` runs on an NVIDIA GPU (the ``gpu`` extra).
 
     Returns
     -------
@@ -93,4 +93,8 @@ def sliding_cosine(
         from motifscan.similarity.cpu import sliding_cosine_numba
 
         return sliding_cosine_numba(x, k, p, dilation)
+    if backend == "cuda":
+        from motifscan.similarity.gpu import sliding_cosine_cuda
+
+        return sliding_cosine_cuda(x, k, p, dilation)
     raise MotifscanError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -2,70 +2,34 @@
 
 Each window is computed from its own samples (no running sums across windows), so the
 result does not drift on long or offset signals. The common case squares the samples
-directly; only a window whose sum of squares is not a comfortable normal number (it
-overflowed, underflowed, is zero, or holds inf/NaN) is recomputed scaled by its largest
-magnitude, exactly as the reference does for every window.
+directly; :func:`motifscan.similarity.window.finish_window` rescues the rare window whose
+sum of squares is not a comfortable normal number.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numba import njit, prange
 
 from motifscan.similarity import ScoreTrack, span
 from motifscan.similarity.reference import unit_kernel
-
-# A sum of squares at least this large has lost nothing that matters to underflow: every
-# square below the normal range errs by < 2**-1074, i.e. < 1e-30 relative to this floor.
-_SAFE_SUMSQ = 1e-290
+from motifscan.similarity.window import finish_window
 
 # Positions per prange task: large enough to amortise scheduling, small enough to balance.
 _RUN = 4096
 
+_finish = njit(cache=True, nogil=True, inline="always")(finish_window)
+
 
 @njit(cache=True, nogil=True)
 def _window(x, unit, start, dilation, p2, kernel_norm, score, cosine, scale, i):
-    m = unit.shape[0]
     sumsq = 0.0
     dot = 0.0
-    for j in range(m):
+    for j in range(unit.shape[0]):
         v = x[start + j * dilation]
         sumsq += v * v
         dot += v * unit[j]
-    largest = 1.0
-    if not (sumsq >= _SAFE_SUMSQ and sumsq < math.inf):
-        largest = 0.0
-        for j in range(m):
-            a = abs(x[start + j * dilation])
-            if not a < math.inf:  # NaN or inf: the window has no score
-                score[i] = math.nan
-                cosine[i] = math.nan
-                scale[i] = math.nan
-                return
-            if a > largest:
-                largest = a
-        if largest == 0.0:
-            score[i] = 0.0
-            cosine[i] = 0.0
-            scale[i] = 0.0
-            return
-        sumsq = 0.0
-        dot = 0.0
-        for j in range(m):
-            v = x[start + j * dilation] / largest
-            sumsq += v * v
-            dot += v * unit[j]
-    c = dot / math.sqrt(sumsq)
-    if c > 1.0:
-        c = 1.0
-    elif c < -1.0:
-        c = -1.0
-    cosine[i] = c
-    s = abs(c) ** p2
-    score[i] = s if c >= 0.0 else -s
-    scale[i] = dot / kernel_norm * largest
+    score[i], cosine[i], scale[i] = _finish(x, start, dilation, unit, dot, sumsq, kernel_norm, p2)
 
 
 @njit(parallel=True, cache=True, nogil=True)
