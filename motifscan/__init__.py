@@ -55,7 +55,8 @@ def _as_source(signal, time, block_rows):
     return signal_from_arrays(channels, time=time, name="signal", block_rows=block_rows)
 
 
-def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto", device: str = "auto"):
+def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto", device: str = "auto",
+         normalize: str = "none", noise_floor: float = 0.0):
     """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
 
     Parameters
@@ -72,6 +73,11 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
     device : {"auto", "cpu", "gpu"}
         ``gpu`` runs the CUDA backend (an NVIDIA GPU and ``motifscan[gpu]``); ``auto`` does
         so only for large inputs when a GPU is usable.
+    normalize : {"none", "center", "zscore"}
+        ``center`` and ``zscore`` remove each window's and the kernel's mean first, so the
+        cosine is Pearson's r.
+    noise_floor : float or "auto"
+        ``q >= 0`` added to each window's norm (see docs/method.md).
 
     Returns
     -------
@@ -84,7 +90,10 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
     from motifscan.pipeline import RunSummary, score_blocks
 
     config = DetectConfig(kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p,
-                          dilation=dilation, backend=backend, device=device)
+                          dilation=dilation, backend=backend, device=device, normalize=normalize,
+                          noise_floor=noise_floor)
+    if len(config.dilations) > 1:
+        raise MotifscanError("scan: one dilation at a time (detect() searches a range)")
     was_1d = np.ndim(signal) == 1
     source = _as_source(signal, None, None)
     summary = RunSummary(source.name, list(source.channels), None)
@@ -106,6 +115,10 @@ def detect(
     block_rows: int | None = None,
     backend: str = "auto",
     device: str = "auto",
+    normalize: str = "none",
+    noise_floor: float = 0.0,
+    overlap: str = "best",
+    joint: bool = False,
 ):
     """Find the kernel's shape in ``signal``.
 
@@ -113,8 +126,17 @@ def detect(
     ----------
     signal : array_like (n,) or (n, c), pandas Series/DataFrame, or dict of name -> array
         Numeric columns of a DataFrame are channels; a DatetimeIndex becomes the time.
-    kernel, p, dilation, backend, device
+    kernel : array_like (m,), or dict of name -> array_like
+        One kernel, or several named ones (each motif then has its ``kernel`` name); with
+        ``joint=True`` each value is a dict of channel -> values (one joint kernel).
+    p, backend, device, normalize, noise_floor
         As in :func:`scan`.
+    dilation : int, sequence of int, or str such as ``"1..8"``
+        Several dilations are all scanned; each motif has the ``dilation`` that matched best.
+    overlap : {"best", "keep"}
+        Overlapping motifs of different kernels on one channel: only the strongest, or all.
+    joint : bool
+        Score each joint kernel's channels together (one cosine over all of them).
     threshold : float, default 0.5
         Minimum |score| of a motif.
     sign : {"any", "positive", "negative"}
@@ -137,10 +159,23 @@ def detect(
     from motifscan.config import DEFAULT_THRESHOLD, DetectConfig
     from motifscan.pipeline import detect_all
 
+    from motifscan.io.kernels import Kernel
+
+    kernels = ()
+    if isinstance(kernel, dict):
+        kernels = tuple(
+            Kernel(str(name), tuple(tuple(row) for row in values.values()), tuple(values))
+            if isinstance(values, dict) else Kernel(str(name), (tuple(np.asarray(values, dtype=np.float64).ravel()),))
+            for name, values in kernel.items()
+        )
+        kernel = None
+    else:
+        kernel = tuple(np.asarray(kernel, dtype=np.float64).ravel())
     config = DetectConfig(
-        kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p, dilation=dilation,
+        kernel=kernel, kernels=kernels, p=p, dilation=dilation,
         threshold=DEFAULT_THRESHOLD if threshold is None else threshold, sign=sign,
-        min_gap=min_gap, top=top, backend=backend, device=device,
+        min_gap=min_gap, top=top, backend=backend, device=device, normalize=normalize,
+        noise_floor=noise_floor, overlap=overlap, joint=joint,
     )
     motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
     return motifs
@@ -154,5 +189,9 @@ def motifs_to_frame(motifs):
 
     from motifscan.detection import Motif
 
-    return pd.DataFrame([dataclasses.asdict(m) for m in motifs],
-                        columns=[f.name for f in dataclasses.fields(Motif)])
+    records = [dataclasses.asdict(m) for m in motifs]
+    # Fields a run fills only when they mean something (kernel, dilation, distance) are
+    # columns only when some motif has them.
+    columns = [f.name for f in dataclasses.fields(Motif)
+               if f.default is not None or any(record[f.name] is not None for record in records)]
+    return pd.DataFrame(records, columns=columns)

@@ -18,13 +18,30 @@ def _input_options(command):
     """Options shared by every command that reads a signal and a kernel."""
     options = [
         click.argument("file", metavar="FILE|-"),
-        click.option("--kernel", "-k", metavar="V1,V2,...", help="Kernel values, e.g. 1,2,3 or -1,2,-3."),
-        click.option("--kernel-file", metavar="PATH", help="Kernel from a file: one value per line, CSV, or a JSON list."),
-        click.option("--kernel-column", metavar="NAME", help="Column of --kernel-file to use when it has several."),
+        click.option("--kernel", "-k", "kernels", multiple=True, metavar="[NAME=]V1,V2,...",
+                     help="Kernel values, e.g. 1,2,3 or rise=1,2,3 (repeatable: several kernels)."),
+        click.option("--kernel-file", "kernel_files", multiple=True, metavar="PATH",
+                     help="Kernels from a file: one value per line, CSV (a kernel per column), "
+                          "a JSON list or a JSON object of named lists (repeatable)."),
+        click.option("--kernel-column", "kernel_columns", multiple=True, metavar="NAME",
+                     help="Use only this column of --kernel-file (repeatable)."),
+        click.option("--kernel-from", "kernel_froms", multiple=True, metavar="[NAME=]FILE[:COLUMN]@START:END",
+                     help="Cut the kernel from a recording: rows START..END-1, or times when FILE "
+                          "has a time column (repeatable)."),
+        click.option("--joint", is_flag=True,
+                     help="Score each kernel's channels together: one cosine over all of them."),
         click.option("--p", "p", type=float, default=1.0, show_default=True,
                      help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine."),
-        click.option("--dilation", type=int, default=1, show_default=True,
-                     help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples)."),
+        click.option("--dilation", default="1", show_default=True, metavar="D|D1,D2|LOW..HIGH",
+                     help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples); "
+                          "several: scan all, report the best per motif."),
+        click.option("--normalize", type=click.Choice(["none", "center", "zscore"]), default="none",
+                     show_default=True,
+                     help="center: remove each window's mean (Pearson's r); zscore: also report "
+                          "the z-normalized distance."),
+        click.option("--noise-floor", default="0", show_default=True, metavar="Q|auto",
+                     help="Add Q to each window's norm, so flat noisy stretches stop matching; "
+                          "auto: the norm of a window of the signal's noise."),
         click.option("--column", "-c", "columns", multiple=True, metavar="NAME",
                      help="Channel to scan (repeatable). Default: every numeric column."),
         click.option("--time-column", metavar="NAME",
@@ -48,13 +65,15 @@ def _input_options(command):
 def _prepare(options: dict, **detection):
     """Turn parsed options into (config, source), the library's two inputs."""
     from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig
-    from motifscan.io.kernels import kernel_from_text_or_file
+    from motifscan.io.kernels import collect_kernels
     from motifscan.io.signals import read_signal
 
-    kernel = kernel_from_text_or_file(options["kernel"], options["kernel_file"], options["kernel_column"])
+    kernels = collect_kernels(options["kernels"], options["kernel_files"], options["kernel_columns"],
+                              options["joint"], options["columns"], options["kernel_froms"])
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
     config = DetectConfig(
-        kernel=tuple(kernel), p=options["p"], dilation=options["dilation"],
+        kernels=kernels, p=options["p"], dilation=options["dilation"], normalize=options["normalize"],
+        noise_floor=options["noise_floor"], joint=options["joint"],
         backend=options["backend"], device=options["device"], block_rows=block_rows, **detection,
     )
     source = read_signal(
@@ -123,10 +142,12 @@ def cli():
 @click.option("--min-gap", type=int, default=None,
               help="Minimum distance between two motifs of a channel.  [default: the span]")
 @click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs.")
+@click.option("--overlap", type=click.Choice(["best", "keep"]), default="best", show_default=True,
+              help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def detect(threshold, sign, min_gap, top, fmt, output, **options):
+def detect(threshold, sign, min_gap, top, overlap, fmt, output, **options):
     """Report where the kernel's shape occurs in FILE (CSV/TSV/TXT, .gz, Parquet; - for stdin)."""
     from motifscan.config import DEFAULT_THRESHOLD
     from motifscan.io.output import open_output, output_format, write_motifs
@@ -134,7 +155,7 @@ def detect(threshold, sign, min_gap, top, fmt, output, **options):
 
     config, source = _prepare(
         options, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-        sign=sign, min_gap=min_gap, top=top,
+        sign=sign, min_gap=min_gap, top=top, overlap=overlap,
     )
     fmt = output_format(fmt, output)
     run = Detection(source, config)
@@ -151,12 +172,13 @@ def detect(threshold, sign, min_gap, top, fmt, output, **options):
 def scores(output, **options):
     """Write the full per-position score track of FILE (for plots and other tools)."""
     from motifscan.io.output import open_output, score_format, write_scores
-    from motifscan.pipeline import RunSummary, score_blocks
+    from motifscan.pipeline import RunSummary, StreamScanner, score_blocks
 
     config, source = _prepare(options)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
+    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), source.name)
     with open_output(output, binary=True) as stream:
-        write_scores(stream, score_blocks(source, config, summary), source.channels,
+        write_scores(stream, score_blocks(source, config, summary, scanner), [scan.label for scan in scanner.scans],
                      source.time_column, score_format(output))
     _warn_skipped(summary)
     return EXIT_FOUND

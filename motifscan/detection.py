@@ -41,6 +41,12 @@ class Motif:
         Least-squares amplitude ``a`` in ``window ~ a * kernel``.
     time : Any
         Value of the time column at ``start`` (float or ``numpy.datetime64``), or None.
+    kernel : str or None
+        Name of the kernel that matched, when the run had several kernels.
+    dilation : int or None
+        The dilation that matched best, when the run scanned several.
+    distance : float or None
+        z-normalised Euclidean distance ``sqrt(2 m (1 - r))`` (``--normalize zscore``).
     """
 
     channel: str
@@ -51,6 +57,9 @@ class Motif:
     sign: int
     scale: float
     time: Any = None
+    kernel: str | None = None
+    dilation: int | None = None
+    distance: float | None = None
 
 
 def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np.ndarray:
@@ -68,7 +77,7 @@ def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np
         return strong & (score != 0)
 
 
-def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int) -> np.ndarray:
+def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, order=None) -> np.ndarray:
     """Strongest-first non-max suppression.
 
     Parameters
@@ -77,8 +86,13 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int
         Candidate window starts, in increasing order.
     strengths : float64 array, shape (c,)
         ``|score|`` of each candidate.
-    min_gap : int
-        A candidate closer than this (``|a - b| < min_gap``) to an accepted one is dropped.
+    min_gap : int, or int64 array of shape (c,)
+        How far each candidate reaches: a later candidate ``b`` conflicts with an earlier
+        (or equal) ``a`` when ``b - a < reach[a]``. One number is the same reach for all
+        (then conflicts are ``|a - b| < min_gap``); per-candidate spans make conflicts
+        "the windows overlap" when windows have different lengths.
+    order : int array, shape (c,), optional
+        Last tie-break (after strength, then the earlier position): lower first.
 
     Returns
     -------
@@ -86,16 +100,22 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int
         True for accepted candidates. Candidates are taken strongest first; ties go to the
         earlier position.
     """
+    reach = np.broadcast_to(np.asarray(min_gap, dtype=np.int64), positions.shape)
+    keys = (positions, -strengths) if order is None else (order, positions, -strengths)
     accepted = np.zeros(positions.shape[0], dtype=bool)
-    taken: list[int] = []  # accepted positions, kept sorted for the neighbour look-up
-    for index in np.lexsort((positions, -strengths)):
+    # Accepted candidates never conflict, so their [start, start + reach) spans are disjoint
+    # and sorted: the nearest accepted neighbour on each side is the only one to check.
+    taken: list[int] = []
+    ends: list[int] = []
+    for index in np.lexsort(keys):
         position = int(positions[index])
-        slot = bisect.bisect_left(taken, position)
-        if slot > 0 and position - taken[slot - 1] < min_gap:
+        slot = bisect.bisect_right(taken, position)
+        if slot > 0 and position < ends[slot - 1]:
             continue
-        if slot < len(taken) and taken[slot] - position < min_gap:
+        if slot < len(taken) and taken[slot] < position + int(reach[index]):
             continue
         taken.insert(slot, position)
+        ends.insert(slot, position + int(reach[index]))
         accepted[index] = True
     return accepted
 
@@ -113,27 +133,49 @@ def _take(columns: dict, index) -> dict:
     return {name: values[index] for name, values in columns.items()}
 
 
-class ChannelDetector:
-    """Streaming detector for one channel.
+@dataclass(frozen=True)
+class ScanLabel:
+    """What one score track of a detector is: its window span and what motifs report.
 
-    Feed it consecutive pieces of the channel's score track with :meth:`push`; it returns
-    the motifs that no later position can change any more, and :meth:`finish` returns the
-    rest. The concatenation of everything returned equals running :func:`detect_track` on
-    the whole track, whatever the pieces.
+    ``kernel`` and ``dilation`` are None when the run does not report them (one kernel,
+    one dilation).
     """
 
-    def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int):
+    span: int
+    kernel: str | None = None
+    dilation: int | None = None
+
+
+class ChannelDetector:
+    """Streaming detector for one channel (or one group of jointly scanned channels).
+
+    Feed it consecutive pieces of the channel's score track with :meth:`push` (or, when
+    several kernels or dilations compete on the channel, of all their tracks at once with
+    :meth:`push_scans`); it returns the motifs that no later position can change any more,
+    and :meth:`finish` returns the rest. The concatenation of everything returned equals
+    running :func:`detect_track` on the whole track, whatever the pieces.
+
+    Candidates of all tracks compete: with ``min_gap`` None two candidates conflict when
+    their windows overlap (each window spans its own track's span), else when their starts
+    are closer than ``min_gap``.
+    """
+
+    def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int | None,
+                 labels: Sequence[ScanLabel] | None = None):
         self.channel = channel
         self.span = span
         self.threshold = threshold
         self.sign = sign
         self.min_gap = min_gap
-        self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None)
+        self.labels = list(labels) if labels is not None else [ScanLabel(span)]
+        self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None,
+                                   np.empty(0, np.int64))
 
-    @staticmethod
-    def _columns(position, track: ScoreTrack, time) -> dict:
+    def _columns(self, position, track: ScoreTrack, time, scan) -> dict:
         columns = {"position": position, "score": track.score, "cosine": track.cosine,
-                   "scale": track.scale}
+                   "scale": track.scale, "scan": scan}
+        if getattr(track, "distance", None) is not None:
+            columns["distance"] = track.distance
         if time is not None:
             columns["time"] = time
         return columns
@@ -150,25 +192,49 @@ class ChannelDetector:
         time : array of shape (b,), optional
             Time value of each window start.
         """
-        chosen = np.flatnonzero(candidate_mask(track.score, self.threshold, self.sign))
-        fresh = self._columns(
-            chosen + first_position,
-            ScoreTrack(*(values[chosen] for values in track)),
-            None if time is None else time[chosen],
-        )
+        return self.push_scans(first_position, [track], time)
+
+    def push_scans(self, first_position: int, tracks: Sequence[ScoreTrack],
+                   time: np.ndarray | None = None) -> list[Motif]:
+        """Like :meth:`push`, for one track per label (in the order of ``labels``).
+
+        The tracks may differ in length at the end of a signal (a shorter window fits more
+        positions); every candidate of the shortest one's range and beyond is kept open
+        until :meth:`finish`.
+        """
+        pieces = []
+        for index, track in enumerate(tracks):
+            chosen = np.flatnonzero(candidate_mask(track.score, self.threshold, self.sign))
+            picked = type(track)(*(values[chosen] for values in track))
+            pieces.append(self._columns(chosen + first_position, picked,
+                                        None if time is None else time[chosen],
+                                        np.full(chosen.size, index, dtype=np.int64)))
+        fresh = pieces[0]
+        for piece in pieces[1:]:
+            fresh = _join(fresh, piece)
+        if len(pieces) > 1:
+            fresh = _take(fresh, np.argsort(fresh["position"], kind="stable"))
         pending = _join(self._open, fresh)
         position = pending["position"]
         if position.size == 0:
             return []
-        next_position = first_position + track.score.shape[0]
-        if position[-1] + self.min_gap <= next_position:
+        next_position = first_position + min(track.score.shape[0] for track in tracks)
+        # A candidate's window reaches to position + reach; nothing at or after the end of
+        # the farthest reach can conflict with it.
+        ends = np.maximum.accumulate(position + self._reach(pending["scan"]))
+        if ends[-1] <= next_position:
             self._open = _take(pending, slice(0, 0))
             return self._decide(pending)
         # The last cluster may still grow: keep it, decide everything before it.
-        breaks = np.flatnonzero(np.diff(position) >= self.min_gap)
+        breaks = np.flatnonzero(position[1:] >= ends[:-1])
         cut = 0 if breaks.size == 0 else int(breaks[-1]) + 1
         self._open = _take(pending, slice(cut, None))
         return self._decide(_take(pending, slice(0, cut)))
+
+    def _reach(self, scan: np.ndarray) -> np.ndarray:
+        if self.min_gap is not None:
+            return np.full(scan.shape, self.min_gap, dtype=np.int64)
+        return np.array([label.span for label in self.labels], dtype=np.int64)[scan]
 
     def finish(self) -> list[Motif]:
         """Decide the candidates still open at the end of the signal."""
@@ -178,36 +244,45 @@ class ChannelDetector:
     def _decide(self, columns: dict) -> list[Motif]:
         if columns["position"].size == 0:
             return []
-        keep = suppress_overlaps(columns["position"], np.abs(columns["score"]), self.min_gap)
+        keep = suppress_overlaps(columns["position"], np.abs(columns["score"]),
+                                 self._reach(columns["scan"]), columns["scan"])
         kept = _take(columns, keep)
         times = kept.get("time")
-        return [
-            Motif(
+        distances = kept.get("distance")
+        motifs = []
+        for i, (position, score, cosine, scale, scan) in enumerate(
+            zip(kept["position"], kept["score"], kept["cosine"], kept["scale"], kept["scan"])
+        ):
+            label = self.labels[scan]
+            motifs.append(Motif(
                 channel=self.channel,
                 start=int(position),
-                end=int(position) + self.span,
+                end=int(position) + label.span,
                 score=float(score),
                 cosine=float(cosine),
                 sign=1 if score > 0 else -1,
                 scale=float(scale),
                 time=None if times is None else times[i],
-            )
-            for i, (position, score, cosine, scale) in enumerate(
-                zip(kept["position"], kept["score"], kept["cosine"], kept["scale"])
-            )
-        ]
+                kernel=label.kernel,
+                dilation=label.dilation,
+                distance=None if distances is None else float(distances[i]),
+            ))
+        return motifs
 
 
 class TopMotifs:
-    """Keeps the ``k`` strongest motifs seen (ties: earlier start, then earlier channel)."""
+    """Keeps the ``k`` strongest motifs seen (ties: earlier start, then earlier channel,
+    then earlier kernel and smaller dilation)."""
 
-    def __init__(self, k: int, channel_order: Sequence[str]):
+    def __init__(self, k: int, channel_order: Sequence[str], kernel_order: Sequence[str] = ()):
         self.k = k
         self._rank = {name: i for i, name in enumerate(channel_order)}
+        self._kernel_rank = {name: i for i, name in enumerate(kernel_order)}
         self._heap: list = []
 
     def _key(self, motif: Motif):
-        return (abs(motif.score), -motif.start, -self._rank[motif.channel])
+        return (abs(motif.score), -motif.start, -self._rank[motif.channel],
+                -self._kernel_rank.get(motif.kernel, 0), -(motif.dilation or 0))
 
     def add(self, motifs: Sequence[Motif]) -> None:
         for motif in motifs:
@@ -219,12 +294,16 @@ class TopMotifs:
 
     def motifs(self) -> list[Motif]:
         """The kept motifs in signal order (start, then channel)."""
-        return sort_motifs([motif for _, motif in self._heap], self._rank)
+        return sort_motifs([motif for _, motif in self._heap], self._rank, self._kernel_rank)
 
 
-def sort_motifs(motifs: Sequence[Motif], channel_rank: dict[str, int]) -> list[Motif]:
-    """Motifs in signal order: by start, then by the channel's place in the input."""
-    return sorted(motifs, key=lambda motif: (motif.start, channel_rank[motif.channel]))
+def sort_motifs(motifs: Sequence[Motif], channel_rank: dict[str, int],
+                kernel_rank: dict[str, int] | None = None) -> list[Motif]:
+    """Motifs in signal order: by start, then by the channel's place in the input, then by
+    the kernel's place in the run and the dilation."""
+    kernel_rank = kernel_rank or {}
+    return sorted(motifs, key=lambda motif: (motif.start, channel_rank[motif.channel],
+                                             kernel_rank.get(motif.kernel, 0), motif.dilation or 0))
 
 
 def detect_track(
@@ -238,5 +317,5 @@ def detect_track(
     time: np.ndarray | None = None,
 ) -> list[Motif]:
     """Detect motifs in one whole score track (the one-block case of :class:`ChannelDetector`)."""
-    detector = ChannelDetector(channel, span, threshold, sign, span if min_gap is None else min_gap)
+    detector = ChannelDetector(channel, span, threshold, sign, min_gap)
     return detector.push(0, track, time) + detector.finish()

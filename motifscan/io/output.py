@@ -23,6 +23,28 @@ from motifscan.errors import MotifscanError
 
 FORMATS = ("table", "json", "jsonl", "csv")
 MOTIF_FIELDS = ("channel", "start", "end", "time", "score", "cosine", "sign", "scale")
+#: Every field a motif row can have, in column order. The ones not in MOTIF_FIELDS are
+#: written only by runs that fill them (see :func:`optional_fields`).
+ALL_MOTIF_FIELDS = ("channel", "kernel", "start", "end", "time", "dilation", "score", "cosine",
+                    "distance", "sign", "scale")
+
+
+def optional_fields(config) -> tuple:
+    """The optional motif fields a run writes: ``kernel`` with several kernels (or joint
+    kernels), ``dilation`` with several dilations, ``distance`` with ``--normalize zscore``."""
+    wanted = []
+    if len(config.kernels) > 1:
+        wanted.append("kernel")
+    if len(config.dilations) > 1:
+        wanted.append("dilation")
+    if config.normalize == "zscore":
+        wanted.append("distance")
+    return tuple(wanted)
+
+
+def motif_fields(with_time: bool, optional=()) -> list:
+    """Column names of a motif table, in order."""
+    return [f for f in ALL_MOTIF_FIELDS if (f in MOTIF_FIELDS and (with_time or f != "time")) or f in optional]
 
 
 def format_time(value):
@@ -49,49 +71,50 @@ def _number(value: float):
     return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else None
 
 
-def motif_record(motif: Motif, with_time: bool) -> dict:
-    """One motif as a dict of JSON-ready values, in :data:`MOTIF_FIELDS` order."""
-    record = {
+def motif_record(motif: Motif, with_time: bool, optional=()) -> dict:
+    """One motif as a dict of JSON-ready values, in :func:`motif_fields` order."""
+    values = {
         "channel": motif.channel,
+        "kernel": motif.kernel,
         "start": motif.start,
         "end": motif.end,
         "time": format_time(motif.time),
+        "dilation": motif.dilation,
         "score": _number(motif.score),
         "cosine": _number(motif.cosine),
+        "distance": None if motif.distance is None else _number(motif.distance),
         "sign": motif.sign,
         "scale": _number(motif.scale),
     }
-    if not with_time:
-        del record["time"]
-    return record
+    return {name: values[name] for name in motif_fields(with_time, optional)}
 
 
-def write_csv(stream: IO[str], motifs: Iterable[Motif], with_time: bool) -> None:
+def write_csv(stream: IO[str], motifs: Iterable[Motif], with_time: bool, optional=()) -> None:
     """Motifs as CSV with a header row; numbers in shortest round-trip form."""
-    fields = [f for f in MOTIF_FIELDS if with_time or f != "time"]
+    fields = motif_fields(with_time, optional)
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(fields)
     for motif in motifs:
-        record = motif_record(motif, with_time)
+        record = motif_record(motif, with_time, optional)
         writer.writerow(["" if record[f] is None else record[f] for f in fields])
 
 
-def write_jsonl(stream: IO[str], motifs: Iterable[Motif], with_time: bool) -> None:
+def write_jsonl(stream: IO[str], motifs: Iterable[Motif], with_time: bool, optional=()) -> None:
     """One JSON object per motif and line, flushed at once so pipelines see it."""
     for motif in motifs:
-        stream.write(json.dumps(motif_record(motif, with_time)) + "\n")
+        stream.write(json.dumps(motif_record(motif, with_time, optional)) + "\n")
         stream.flush()
 
 
-def write_json(stream: IO[str], motifs: Iterable[Motif], with_time: bool, report: dict) -> None:
+def write_json(stream: IO[str], motifs: Iterable[Motif], with_time: bool, report: dict, optional=()) -> None:
     """One JSON document: the run's ``report`` fields followed by ``"motifs"``."""
     document = dict(report)
-    document["motifs"] = [motif_record(motif, with_time) for motif in motifs]
+    document["motifs"] = [motif_record(motif, with_time, optional) for motif in motifs]
     json.dump(document, stream, indent=2)
     stream.write("\n")
 
 
-def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: str) -> None:
+def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: str, optional=()) -> None:
     """A Rich table for people, then the one-line ``caption`` (the run's summary).
 
     Colours only on a terminal, and never with NO_COLOR.
@@ -102,21 +125,19 @@ def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: 
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     # No "end" column: it is start + span, and the caption gives the span.
-    for name in MOTIF_FIELDS:
-        if name == "end" or (name == "time" and not with_time):
-            continue
-        table.add_column(name, justify="left" if name in ("channel", "time") else "right", no_wrap=True)
+    fields = [name for name in motif_fields(with_time, optional) if name != "end"]
+    for name in fields:
+        table.add_column(name, justify="left" if name in ("channel", "kernel", "time") else "right", no_wrap=True)
+    shown = {
+        "score": lambda motif, record: f"{motif.score:+.4f}",
+        "cosine": lambda motif, record: f"{motif.cosine:+.4f}",
+        "distance": lambda motif, record: f"{motif.distance:.4f}",
+        "sign": lambda motif, record: "+1" if motif.sign > 0 else "-1",
+        "scale": lambda motif, record: f"{motif.scale:.4g}",
+    }
     for motif in motifs:
-        record = motif_record(motif, with_time)
-        row = [
-            record["channel"],
-            str(record["start"]),
-            *([str(record["time"])] if with_time else []),
-            f"{motif.score:+.4f}",
-            f"{motif.cosine:+.4f}",
-            "+1" if motif.sign > 0 else "-1",
-            f"{motif.scale:.4g}",
-        ]
+        record = motif_record(motif, with_time, optional)
+        row = [shown[name](motif, record) if name in shown else str(record[name]) for name in fields]
         table.add_row(*row, style=None if motif.sign > 0 else "magenta")
     console = Console(file=stream)
     if not console.is_terminal:
@@ -183,9 +204,11 @@ def score_format(path: str | None) -> str:
 def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: str | None, fmt: str) -> None:
     """Write score blocks (``motifscan.pipeline.ScoreBlock``) as one CSV or Parquet table.
 
-    Columns: ``start``, the time column (when there is one), then ``<channel>_score``,
-    ``<channel>_cosine``, ``<channel>_scale`` for each channel. Unscored windows (NaN/inf in
-    the window) are empty cells in CSV and nulls in Parquet.
+    Columns: ``start``, the time column (when there is one), then ``<label>_score``,
+    ``<label>_cosine``, ``<label>_scale`` (and ``<label>_distance`` for ``--normalize
+    zscore``) for each track label in ``channels`` (the channel name, for one kernel at one
+    dilation). Unscored windows (NaN/inf in the window) are empty cells in CSV and nulls in
+    Parquet, as are the last positions of a track whose windows are longer than others'.
     """
     import pyarrow as pa
 
@@ -198,8 +221,11 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
                 columns[time_column] = pa.array(block.time)
             for name in channels:
                 track = block.tracks[name]
-                for part in ("score", "cosine", "scale"):
-                    columns[f"{name}_{part}"] = pa.array(getattr(track, part), from_pandas=True)
+                for part in track._fields:
+                    values = getattr(track, part)
+                    if values.shape[0] < block.positions:  # longer windows end earlier
+                        values = np.concatenate([values, np.full(block.positions - values.shape[0], np.nan)])
+                    columns[f"{name}_{part}"] = pa.array(values, from_pandas=True)
             table = pa.table(columns)
             if writer is None:
                 writer = _score_writer(stream, table.schema, fmt)
@@ -243,22 +269,24 @@ def write_motifs(stream: IO[str], detection, fmt: str) -> None:
     from motifscan.detection import sort_motifs
 
     with_time = detection.source.time_column is not None
+    optional = optional_fields(detection.config)
     if fmt == "jsonl":
-        write_jsonl(stream, detection, with_time)
+        write_jsonl(stream, detection, with_time, optional)
         return
-    motifs = sort_motifs(list(detection), detection.channel_rank)
+    motifs = sort_motifs(list(detection), detection.channel_rank, detection.kernel_rank)
     summary = detection.summary
     if fmt == "csv":
-        write_csv(stream, motifs, with_time)
+        write_csv(stream, motifs, with_time, optional)
     elif fmt == "json":
-        write_json(stream, motifs, with_time, run_report(summary, detection.config.parameters()))
+        write_json(stream, motifs, with_time, run_report(summary, detection.config.parameters()), optional)
     else:
         config = detection.config
+        spans = f"{config.shortest_span}–{config.span}" if config.shortest_span != config.span else f"{config.span}"
         caption = (
             f"{len(motifs)} motif{'s' * (len(motifs) != 1)} in {summary.samples} samples"
-            f" · p = {config.p:g} · threshold {config.threshold:g} · span {config.span}"
+            f" · p = {config.p:g} · threshold {config.threshold:g} · span {spans}"
         )
-        write_table(stream, motifs, with_time, caption)
+        write_table(stream, motifs, with_time, caption, optional)
 
 
 def output_format(fmt: str | None, path: str | None) -> str:
