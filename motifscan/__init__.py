@@ -147,12 +147,18 @@ def detect(
 
 
 def motifs_to_frame(motifs):
-    """The motifs as a pandas DataFrame with one row per motif and one column per field."""
+    """The motifs as a pandas DataFrame with one row per motif and one column per field.
+
+    The ``file`` column is there only when some motif has a file (runs over several inputs).
+    """
     import dataclasses
 
     import pandas as pd
 
     from motifscan.detection import Motif
 
-    return pd.DataFrame([dataclasses.asdict(m) for m in motifs],
-                        columns=[f.name for f in dataclasses.fields(Motif)])
+    motifs = list(motifs)
+    columns = [f.name for f in dataclasses.fields(Motif)]
+    if not any(m.file is not None for m in motifs):
+        columns.remove("file")
+    return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

@@ -17,7 +17,6 @@ EXIT_BROKEN_PIPE = 141
 def _input_options(command):
     """Options shared by every command that reads a signal and a kernel."""
     options = [
-        click.argument("file", metavar="FILE|-"),
         click.option("--kernel", "-k", metavar="V1,V2,...", help="Kernel values, e.g. 1,2,3 or -1,2,-3."),
         click.option("--kernel-file", metavar="PATH", help="Kernel from a file: one value per line, CSV, or a JSON list."),
         click.option("--kernel-column", metavar="NAME", help="Column of --kernel-file to use when it has several."),
@@ -46,10 +45,10 @@ def _input_options(command):
 
 
 def _prepare(options: dict, **detection):
-    """Turn parsed options into (config, source), the library's two inputs."""
+    """Turn parsed options into (config, read options), the library's two inputs."""
+    from motifscan.batch import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig
     from motifscan.io.kernels import kernel_from_text_or_file
-    from motifscan.io.signals import read_signal
 
     kernel = kernel_from_text_or_file(options["kernel"], options["kernel_file"], options["kernel_column"])
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
@@ -57,15 +56,13 @@ def _prepare(options: dict, **detection):
         kernel=tuple(kernel), p=options["p"], dilation=options["dilation"],
         backend=options["backend"], device=options["device"], block_rows=block_rows, **detection,
     )
-    source = read_signal(
-        options["file"], columns=list(options["columns"]) or None, time_column=options["time_column"],
-        delimiter=options["delimiter"], header=options["header"], block_rows=config.block_rows,
-    )
-    return config, source
+    read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
+                       options["header"])
+    return config, read
 
 
 def _warn_skipped(summary) -> None:
-    if summary.skipped_windows:
+    if summary is not None and summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
@@ -115,6 +112,7 @@ def cli():
 
 
 @cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...|-")
 @_input_options
 @click.option("--threshold", "-t", type=float, default=None,
               help="Minimum |score| of a motif, in [0, 1].  [default: 0.5]")
@@ -126,34 +124,52 @@ def cli():
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def detect(threshold, sign, min_gap, top, fmt, output, **options):
-    """Report where the kernel's shape occurs in FILE (CSV/TSV/TXT, .gz, Parquet; - for stdin)."""
-    from motifscan.config import DEFAULT_THRESHOLD
-    from motifscan.io.output import open_output, output_format, write_motifs
-    from motifscan.pipeline import Detection
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, metavar="N",
+              help="Inputs processed in parallel (worker processes); the output never changes.")
+@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
+def detect(files, threshold, sign, min_gap, top, fmt, output, jobs, quiet, **options):
+    """Report where the kernel's shape occurs in each FILE.
 
-    config, source = _prepare(
+    FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
+    of such files, or - for stdin. With several inputs each motif names its file; a bad
+    input is reported and the others still run (exit status 2 at the end).
+    """
+    from motifscan.batch import BatchRun
+    from motifscan.config import DEFAULT_THRESHOLD, BatchConfig
+    from motifscan.io.output import open_output, output_format, write_motifs
+
+    config, read = _prepare(
         options, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
         sign=sign, min_gap=min_gap, top=top,
     )
+    batch = BatchConfig(jobs=jobs)
     fmt = output_format(fmt, output)
-    run = Detection(source, config)
+
+    def file_done(run) -> None:
+        if not quiet:
+            _warn_skipped(run.summary)
+
+    run = BatchRun(files, config, read, jobs=batch.jobs, ordered=fmt != "jsonl",
+                   on_error=lambda message: _fail(message), on_file_done=file_done)
     with open_output(output) as stream:
         write_motifs(stream, run, fmt)
-    _warn_skipped(run.summary)
-    return EXIT_FOUND if run.summary.motifs else EXIT_NONE
+    if run.failed:
+        return EXIT_ERROR
+    return EXIT_FOUND if run.motif_count else EXIT_NONE
 
 
 @cli.command()
+@click.argument("file", metavar="FILE|-")
 @_input_options
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
-def scores(output, **options):
+def scores(file, output, **options):
     """Write the full per-position score track of FILE (for plots and other tools)."""
     from motifscan.io.output import open_output, score_format, write_scores
     from motifscan.pipeline import RunSummary, score_blocks
 
-    config, source = _prepare(options)
+    config, read = _prepare(options)
+    source = read.open(file, config.block_rows)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
     with open_output(output, binary=True) as stream:
         write_scores(stream, score_blocks(source, config, summary), source.channels,

@@ -132,3 +132,23 @@ class DetectConfig:
             "min_gap": self.gap,
             "top": self.top,
         }
+
+
+# Batch jobs, live logs and clusters: how a run over many inputs is carried out. None of
+# these options changes which motifs an input has.
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """How the inputs of a ``detect`` run are processed.
+
+    Attributes
+    ----------
+    jobs : int
+        Inputs processed in parallel by worker processes, >= 1.
+    """
+
+    jobs: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "jobs", _check_integer("--jobs", self.jobs, minimum=1))

@@ -41,6 +41,8 @@ class Motif:
         Least-squares amplitude ``a`` in ``window ~ a * kernel``.
     time : Any
         Value of the time column at ``start`` (float or ``numpy.datetime64``), or None.
+    file : str or None
+        The input it was found in, when a run reads several inputs; else None.
     """
 
     channel: str
@@ -51,6 +53,7 @@ class Motif:
     sign: int
     scale: float
     time: Any = None
+    file: str | None = None
 
 
 def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np.ndarray:

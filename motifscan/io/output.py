@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import tempfile
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -22,7 +22,15 @@ from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
 
 FORMATS = ("table", "json", "jsonl", "csv")
-MOTIF_FIELDS = ("channel", "start", "end", "time", "score", "cosine", "sign", "scale")
+#: Every motif column, in output order. ``file`` and ``time`` are optional: a run writes
+#: only the columns that mean something for it (see :func:`motif_fields`).
+MOTIF_FIELDS = ("file", "channel", "start", "end", "time", "score", "cosine", "sign", "scale")
+
+
+def motif_fields(*, with_time: bool, with_file: bool = False) -> tuple[str, ...]:
+    """The columns of a run: :data:`MOTIF_FIELDS` less the optional ones it does not use."""
+    used = {"time": with_time, "file": with_file}
+    return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
 def format_time(value):
@@ -30,12 +38,16 @@ def format_time(value):
     if value is None:
         return None
     if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
         nanoseconds = int(value.astype("datetime64[ns]").astype(np.int64))
         for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
             if nanoseconds % size == 0:
                 return np.datetime_as_string(value, unit=unit)
         return np.datetime_as_string(value, unit="ns")
     number = float(value)
+    if math.isnan(number):
+        return None
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
@@ -49,9 +61,10 @@ def _number(value: float):
     return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else None
 
 
-def motif_record(motif: Motif, with_time: bool) -> dict:
-    """One motif as a dict of JSON-ready values, in :data:`MOTIF_FIELDS` order."""
-    record = {
+def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
+    """One motif as a dict of JSON-ready values, with the keys ``fields`` in that order."""
+    values = {
+        "file": motif.file,
         "channel": motif.channel,
         "start": motif.start,
         "end": motif.end,
@@ -61,37 +74,41 @@ def motif_record(motif: Motif, with_time: bool) -> dict:
         "sign": motif.sign,
         "scale": _number(motif.scale),
     }
-    if not with_time:
-        del record["time"]
-    return record
+    return {name: values[name] for name in fields}
 
 
-def write_csv(stream: IO[str], motifs: Iterable[Motif], with_time: bool) -> None:
-    """Motifs as CSV with a header row; numbers in shortest round-trip form."""
-    fields = [f for f in MOTIF_FIELDS if with_time or f != "time"]
+def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *, header: bool = True,
+              flush: bool = False) -> None:
+    """Motifs as CSV (a header row unless ``header`` is False); numbers in shortest round-trip form.
+
+    With ``flush`` every row is flushed as it is written, for live pipelines.
+    """
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(fields)
+    if header:
+        writer.writerow(fields)
     for motif in motifs:
-        record = motif_record(motif, with_time)
+        record = motif_record(motif, fields)
         writer.writerow(["" if record[f] is None else record[f] for f in fields])
+        if flush:
+            stream.flush()
 
 
-def write_jsonl(stream: IO[str], motifs: Iterable[Motif], with_time: bool) -> None:
+def write_jsonl(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str]) -> None:
     """One JSON object per motif and line, flushed at once so pipelines see it."""
     for motif in motifs:
-        stream.write(json.dumps(motif_record(motif, with_time)) + "\n")
+        stream.write(json.dumps(motif_record(motif, fields)) + "\n")
         stream.flush()
 
 
-def write_json(stream: IO[str], motifs: Iterable[Motif], with_time: bool, report: dict) -> None:
+def write_json(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], report: dict) -> None:
     """One JSON document: the run's ``report`` fields followed by ``"motifs"``."""
     document = dict(report)
-    document["motifs"] = [motif_record(motif, with_time) for motif in motifs]
+    document["motifs"] = [motif_record(motif, fields) for motif in motifs]
     json.dump(document, stream, indent=2)
     stream.write("\n")
 
 
-def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: str) -> None:
+def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str) -> None:
     """A Rich table for people, then the one-line ``caption`` (the run's summary).
 
     Colours only on a terminal, and never with NO_COLOR.
@@ -102,21 +119,18 @@ def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: 
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     # No "end" column: it is start + span, and the caption gives the span.
-    for name in MOTIF_FIELDS:
-        if name == "end" or (name == "time" and not with_time):
-            continue
-        table.add_column(name, justify="left" if name in ("channel", "time") else "right", no_wrap=True)
+    columns = [name for name in fields if name != "end"]
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("file", "channel", "time") else "right", no_wrap=True)
     for motif in motifs:
-        record = motif_record(motif, with_time)
-        row = [
-            record["channel"],
-            str(record["start"]),
-            *([str(record["time"])] if with_time else []),
-            f"{motif.score:+.4f}",
-            f"{motif.cosine:+.4f}",
-            "+1" if motif.sign > 0 else "-1",
-            f"{motif.scale:.4g}",
-        ]
+        record = motif_record(motif, columns)
+        shown = {
+            "score": f"{motif.score:+.4f}",
+            "cosine": f"{motif.cosine:+.4f}",
+            "sign": "+1" if motif.sign > 0 else "-1",
+            "scale": f"{motif.scale:.4g}",
+        }
+        row = [shown.get(name, "" if record[name] is None else str(record[name])) for name in columns]
         table.add_row(*row, style=None if motif.sign > 0 else "magenta")
     console = Console(file=stream)
     if not console.is_terminal:
@@ -234,31 +248,24 @@ def run_report(summary, parameters: dict) -> dict:
     }
 
 
-def write_motifs(stream: IO[str], detection, fmt: str) -> None:
-    """Run ``detection`` (a ``motifscan.pipeline.Detection``) and write its motifs as ``fmt``.
+def write_motifs(stream: IO[str], run, fmt: str, *, header: bool = True) -> None:
+    """Run ``run`` (a :class:`motifscan.batch.BatchRun`) and write its motifs as ``fmt``.
 
     JSON Lines is written while the signal streams; the other formats wait for the end so
-    they can list the motifs in signal order.
+    they can list the motifs in order. ``header=False`` leaves out the CSV header (for
+    appending to a file that has it).
     """
-    from motifscan.detection import sort_motifs
-
-    with_time = detection.source.time_column is not None
     if fmt == "jsonl":
-        write_jsonl(stream, detection, with_time)
+        write_jsonl(stream, run, run.fields)
         return
-    motifs = sort_motifs(list(detection), detection.channel_rank)
-    summary = detection.summary
+    motifs = list(run)
+    fields = run.fields  # known for sure once every input has been read
     if fmt == "csv":
-        write_csv(stream, motifs, with_time)
+        write_csv(stream, motifs, fields, header=header)
     elif fmt == "json":
-        write_json(stream, motifs, with_time, run_report(summary, detection.config.parameters()))
+        write_json(stream, motifs, fields, run.report())
     else:
-        config = detection.config
-        caption = (
-            f"{len(motifs)} motif{'s' * (len(motifs) != 1)} in {summary.samples} samples"
-            f" · p = {config.p:g} · threshold {config.threshold:g} · span {config.span}"
-        )
-        write_table(stream, motifs, with_time, caption)
+        write_table(stream, motifs, fields, run.caption())
 
 
 def output_format(fmt: str | None, path: str | None) -> str:
