@@ -18,10 +18,13 @@ def _input_options(command):
     """Options shared by every command that reads a signal and a kernel."""
     options = [
         click.option("--kernel", "-k", metavar="V1,V2,...", help="Kernel values, e.g. 1,2,3 or -1,2,-3."),
-        click.option("--kernel-file", metavar="PATH", help="Kernel from a file: one value per line, CSV, or a JSON list."),
+        click.option("--kernel-file", metavar="PATH",
+                     help="Kernel from a file: one value per line, CSV, a JSON list, or a fitted "
+                          "kernel file from `motifscan fit` (with its p, threshold and metric)."),
         click.option("--kernel-column", metavar="NAME", help="Column of --kernel-file to use when it has several."),
-        click.option("--p", "p", type=float, default=1.0, show_default=True,
-                     help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine."),
+        click.option("--p", "p", type=float, default=None,
+                     help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine.  "
+                          "[default: 1, or the fitted kernel file's]"),
         click.option("--dilation", type=int, default=1, show_default=True,
                      help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples)."),
         click.option("--column", "-c", "columns", multiple=True, metavar="NAME",
@@ -44,17 +47,24 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, **detection):
-    """Turn parsed options into (config, read options), the library's two inputs."""
+def _prepare(options: dict, threshold=None, **detection):
+    """Turn parsed options into (config, read options), the library's two inputs.
+
+    A fitted kernel file brings its p, threshold and metric; options given on the command
+    line take precedence over the file's p and threshold.
+    """
     from motifscan.batch import ReadOptions
-    from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig
-    from motifscan.io.kernels import kernel_from_text_or_file
+    from motifscan.config import DEFAULT_BLOCK_ROWS, DEFAULT_THRESHOLD, DetectConfig
+    from motifscan.io.kernels import FittedKernel, kernel_from_text_or_file
 
     kernel = kernel_from_text_or_file(options["kernel"], options["kernel_file"], options["kernel_column"])
+    fitted = kernel if isinstance(kernel, FittedKernel) else FittedKernel(kernel, 1.0, DEFAULT_THRESHOLD)
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
     config = DetectConfig(
-        kernel=tuple(kernel), p=options["p"], dilation=options["dilation"],
-        backend=options["backend"], device=options["device"], block_rows=block_rows, **detection,
+        kernel=tuple(fitted.values), p=fitted.p if options["p"] is None else options["p"],
+        dilation=options["dilation"], backend=options["backend"], device=options["device"],
+        block_rows=block_rows, threshold=fitted.threshold if threshold is None else threshold,
+        metric=None if fitted.metric is None else fitted.metric.tolist(), **detection,
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
                        options["header"])
@@ -115,7 +125,7 @@ def cli():
 @click.argument("files", nargs=-1, required=True, metavar="FILE...|-")
 @_input_options
 @click.option("--threshold", "-t", type=float, default=None,
-              help="Minimum |score| of a motif, in [0, 1].  [default: 0.5]")
+              help="Minimum |score| of a motif, in [0, 1].  [default: 0.5, or the fitted kernel file's]")
 @click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
               show_default=True, help="Report matches, inverted matches, or both.")
 @click.option("--min-gap", type=int, default=None,
@@ -135,13 +145,10 @@ def detect(files, threshold, sign, min_gap, top, fmt, output, jobs, quiet, **opt
     input is reported and the others still run (exit status 2 at the end).
     """
     from motifscan.batch import BatchRun
-    from motifscan.config import DEFAULT_THRESHOLD, BatchConfig
+    from motifscan.config import BatchConfig
     from motifscan.io.output import open_output, output_format, write_motifs
 
-    config, read = _prepare(
-        options, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-        sign=sign, min_gap=min_gap, top=top,
-    )
+    config, read = _prepare(options, threshold=threshold, sign=sign, min_gap=min_gap, top=top)
     batch = BatchConfig(jobs=jobs)
     fmt = output_format(fmt, output)
 

@@ -74,6 +74,10 @@ class DetectConfig:
         Where the scan runs (see :func:`motifscan.similarity.device.resolve_device`).
     block_rows : int
         Rows per streaming block; changes memory use, never results.
+    metric : tuple or None
+        A learned metric from a fitted kernel file (``motifscan fit``): diagonal weights
+        (m values) or a full matrix (rows of m values); windows and kernel are compared as
+        ``M w`` and ``M k``. None compares them directly.
     """
 
     kernel: tuple
@@ -86,6 +90,8 @@ class DetectConfig:
     backend: str = "auto"
     device: str = "auto"
     block_rows: int = DEFAULT_BLOCK_ROWS
+    # Learned metric (fitted kernel files, ``motifscan fit``)
+    metric: tuple | None = None
 
     def __post_init__(self):
         from motifscan.io.kernels import check_kernel
@@ -109,6 +115,15 @@ class DetectConfig:
         if self.device not in DEVICES:
             raise MotifscanError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         set_(self, "block_rows", _check_integer("--block-rows", self.block_rows, minimum=1))
+        # Learned metric: checked here, scanned on the CPU only.
+        if self.metric is not None:
+            from motifscan.similarity.metric import check_metric
+
+            matrix = check_metric(self.metric, len(self.kernel), "metric")
+            set_(self, "metric", tuple(matrix.tolist()) if matrix.ndim == 1
+                 else tuple(tuple(row) for row in matrix.tolist()))
+            if self.device == "gpu" or self.backend == "cuda":
+                raise MotifscanError("--device gpu: a kernel with a learned metric is scanned on the CPU")
 
     @property
     def span(self) -> int:
@@ -131,8 +146,15 @@ class DetectConfig:
             "sign": self.sign,
             "min_gap": self.gap,
             "top": self.top,
+            **({} if self.metric is None else {"metric": self.metric_kind}),
         }
 
+    @property
+    def metric_kind(self) -> str | None:
+        """``"diagonal"``, ``"full"``, or None without a learned metric."""
+        if self.metric is None:
+            return None
+        return "full" if isinstance(self.metric[0], tuple) else "diagonal"
 
 # Batch jobs, live logs and clusters: how a run over many inputs is carried out. None of
 # these options changes which motifs an input has.
