@@ -15,7 +15,7 @@ import numpy as np
 
 from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, TopMotifs, sort_motifs
-from motifscan.errors import MotifscanError
+from motifscan.errors import SignalTooShort
 from motifscan.io.signals import SignalBlock, SignalSource
 from motifscan.similarity import resolve_backend, sliding_cosine
 from motifscan.similarity.metric import sliding_metric_cosine
@@ -35,6 +35,8 @@ class RunSummary:
     motifs: int = 0
     device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
     skipped_by_channel: dict = field(default_factory=dict)
+    # The last span - 1 samples, what a later run needs to go on where this one stopped.
+    tail: SignalBlock | None = None
 
 
 @dataclass
@@ -60,9 +62,11 @@ class StreamScanner:
     rows_hint : int, optional
         Upper bound on the signal length, used to pick the device and backend once for the
         whole run.
+    first_row : int, optional
+        Global index of the first sample pushed (a run that goes on where another stopped).
     """
 
-    def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None):
+    def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None, first_row: int = 0):
         self.kernel = np.asarray(config.kernel)
         self.config = config
         self.metric = None if config.metric is None else np.asarray(config.metric)
@@ -72,7 +76,7 @@ class StreamScanner:
             self.backend = resolve_backend(config.backend, rows_hint, self.metric.size)
         self._tail = {name: np.empty(0) for name in channels}
         self._tail_time: np.ndarray | None = None
-        self._first_position = 0  # global index of the first sample in the tail
+        self._first_position = first_row  # global index of the first sample in the tail
 
     def push(self, block: SignalBlock) -> ScoreBlock | None:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
@@ -94,6 +98,10 @@ class StreamScanner:
         self._first_position += n_out
         return result
 
+    def tail(self) -> SignalBlock:
+        """The samples kept for the next block (at most ``span - 1`` of each channel)."""
+        return SignalBlock(dict(self._tail), self._tail_time)
+
     def _scan(self, values: np.ndarray):
         if self.metric is None:
             return sliding_cosine(values, self.kernel, self.config.p, self.config.dilation, self.backend)
@@ -101,12 +109,15 @@ class StreamScanner:
                                      self.backend)
 
 
-def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary) -> Iterator[ScoreBlock]:
+def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
+                 first_row: int = 0) -> Iterator[ScoreBlock]:
     """Scan every block of ``source``, updating ``summary`` as blocks go by.
 
-    Raises MotifscanError at the end when the signal is shorter than the kernel's span.
+    ``first_row`` is the global index of the source's first sample. Raises
+    :class:`~motifscan.errors.SignalTooShort` at the end when the signal is shorter than the
+    kernel's span.
     """
-    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None))
+    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), first_row)
     summary.device = device_of(scanner.backend)
     for block in source:
         summary.samples += block.rows
@@ -119,8 +130,9 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
             summary.skipped_by_channel[name] = summary.skipped_by_channel.get(name, 0) + skipped
             summary.skipped_windows += skipped
         yield scored
+    summary.tail = scanner.tail()
     if summary.samples < config.span:
-        raise MotifscanError(
+        raise SignalTooShort(
             f"{source.name}: the kernel spans {config.span} samples but the signal has only "
             f"{summary.samples}"
         )
@@ -134,9 +146,10 @@ class Detection:
     iteration, :attr:`summary` describes the run.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig):
+    def __init__(self, source: SignalSource, config: DetectConfig, first_row: int = 0):
         self.source = source
         self.config = config
+        self.first_row = first_row  # global index of the source's first sample
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
 
@@ -155,7 +168,7 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank)
 
-        for block in score_blocks(self.source, config, self.summary):
+        for block in score_blocks(self.source, config, self.summary, self.first_row):
             found = []
             for detector in detectors:
                 found += detector.push(block.first_position, block.tracks[detector.channel], block.time)
