@@ -4,6 +4,7 @@ Python API
 ----------
 scan(signal, kernel, p=1, dilation=1)      -> score track, shape (n - span + 1,) or (.., channels)
 detect(signal, kernel, p=1, ...)           -> list of Motif
+(both take method="conv" for the plain convolution, the comparison mode)
 motifs_to_frame(motifs)                    -> pandas.DataFrame
 
 Both share the streaming pipeline of the ``motifscan`` command. Heavy modules are imported
@@ -55,7 +56,8 @@ def _as_source(signal, time, block_rows):
     return signal_from_arrays(channels, time=time, name="signal", block_rows=block_rows)
 
 
-def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto", device: str = "auto"):
+def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto", device: str = "auto",
+         method: str = "cosine"):
     """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
 
     Parameters
@@ -72,11 +74,14 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
     device : {"auto", "cpu", "gpu"}
         ``gpu`` runs the CUDA backend (an NVIDIA GPU and ``motifscan[gpu]``); ``auto`` does
         so only for large inputs when a GPU is usable.
+    method : {"cosine", "conv"}, default "cosine"
+        ``conv`` returns the plain convolution instead: the dot product of each window
+        with the kernel, ``numpy.correlate(signal, kernel, "valid")`` for ``dilation=1``.
 
     Returns
     -------
     numpy.ndarray, float64, shape (n - span + 1,) or (n - span + 1, c)
-        Scores in [-1, 1]; NaN where the window holds NaN or inf.
+        Scores in [-1, 1] (activations for ``conv``); NaN where the window holds NaN or inf.
     """
     import numpy as np
 
@@ -84,12 +89,16 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
     from motifscan.pipeline import RunSummary, score_blocks
 
     config = DetectConfig(kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p,
-                          dilation=dilation, backend=backend, device=device)
+                          dilation=dilation, backend=backend, device=device, method=method)
     was_1d = np.ndim(signal) == 1
     source = _as_source(signal, None, None)
     summary = RunSummary(source.name, list(source.channels), None)
     blocks = list(score_blocks(source, config, summary))
-    tracks = [np.concatenate([b.tracks[name].score for b in blocks]) for name in source.channels]
+
+    def track(block, name):
+        return block.activations[name] if method == "conv" else block.tracks[name].score
+
+    tracks = [np.concatenate([track(b, name) for b in blocks]) for name in source.channels]
     return tracks[0] if was_1d else np.stack(tracks, axis=1)
 
 
@@ -106,6 +115,7 @@ def detect(
     block_rows: int | None = None,
     backend: str = "auto",
     device: str = "auto",
+    method: str = "cosine",
 ):
     """Find the kernel's shape in ``signal``.
 
@@ -116,7 +126,8 @@ def detect(
     kernel, p, dilation, backend, device
         As in :func:`scan`.
     threshold : float, default 0.5
-        Minimum |score| of a motif.
+        Minimum |score| of a motif; with ``method="conv"``, minimum |activation| as a
+        fraction of the channel's strongest |activation|.
     sign : {"any", "positive", "negative"}
     min_gap : int, optional
         Minimum distance between motifs of one channel; default the span (no overlap).
@@ -126,6 +137,9 @@ def detect(
         Time of each sample, carried to ``Motif.time``.
     block_rows : int, optional
         Feed the pipeline in blocks of this many rows (results never change).
+    method : {"cosine", "conv"}, default "cosine"
+        Detect on the sharpened cosine score, or on the plain convolution (comparison
+        mode; motifs then carry ``activation``).
 
     Returns
     -------
@@ -140,19 +154,24 @@ def detect(
     config = DetectConfig(
         kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p, dilation=dilation,
         threshold=DEFAULT_THRESHOLD if threshold is None else threshold, sign=sign,
-        min_gap=min_gap, top=top, backend=backend, device=device,
+        min_gap=min_gap, top=top, backend=backend, device=device, method=method,
     )
     motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
     return motifs
 
 
 def motifs_to_frame(motifs):
-    """The motifs as a pandas DataFrame with one row per motif and one column per field."""
+    """The motifs as a pandas DataFrame with one row per motif and one column per field.
+
+    ``activation`` is a column only when the motifs carry it (``method="conv"``).
+    """
     import dataclasses
 
     import pandas as pd
 
     from motifscan.detection import Motif
 
-    return pd.DataFrame([dataclasses.asdict(m) for m in motifs],
-                        columns=[f.name for f in dataclasses.fields(Motif)])
+    columns = [f.name for f in dataclasses.fields(Motif)]
+    if all(m.activation is None for m in motifs):
+        columns.remove("activation")
+    return pd.DataFrame([dataclasses.asdict(m) for m in motifs], columns=columns)

@@ -114,28 +114,48 @@ def cli():
     """
 
 
+def _detection_options(command):
+    """Options that decide which motifs a detecting command reports."""
+    options = [
+        click.option("--threshold", "-t", type=float, default=None,
+                     help="Minimum |score| of a motif, in [0, 1]; with --method conv, minimum "
+                          "|activation| as a fraction of the channel's strongest.  [default: 0.5]"),
+        click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
+                     show_default=True, help="Report matches, inverted matches, or both."),
+        click.option("--min-gap", type=int, default=None,
+                     help="Minimum distance between two motifs of a channel.  [default: the span]"),
+        click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _detection(threshold, sign, min_gap, top) -> dict:
+    from motifscan.config import DEFAULT_THRESHOLD
+
+    return dict(threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+                sign=sign, min_gap=min_gap, top=top)
+
+
+_METHOD = click.option(
+    "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
+    help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+
+
 @cli.command()
 @_input_options
-@click.option("--threshold", "-t", type=float, default=None,
-              help="Minimum |score| of a motif, in [0, 1].  [default: 0.5]")
-@click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
-              show_default=True, help="Report matches, inverted matches, or both.")
-@click.option("--min-gap", type=int, default=None,
-              help="Minimum distance between two motifs of a channel.  [default: the span]")
-@click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs.")
+@_detection_options
+@_METHOD
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def detect(threshold, sign, min_gap, top, fmt, output, **options):
+def detect(threshold, sign, min_gap, top, method, fmt, output, **options):
     """Report where the kernel's shape occurs in FILE (CSV/TSV/TXT, .gz, Parquet; - for stdin)."""
-    from motifscan.config import DEFAULT_THRESHOLD
     from motifscan.io.output import open_output, output_format, write_motifs
     from motifscan.pipeline import Detection
 
-    config, source = _prepare(
-        options, threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-        sign=sign, min_gap=min_gap, top=top,
-    )
+    config, source = _prepare(options, method=method, **_detection(threshold, sign, min_gap, top))
     fmt = output_format(fmt, output)
     run = Detection(source, config)
     with open_output(output) as stream:
@@ -146,14 +166,41 @@ def detect(threshold, sign, min_gap, top, fmt, output, **options):
 
 @cli.command()
 @_input_options
+@_detection_options
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format.  [default: table on a terminal, else CSV]")
+@click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
+def compare(threshold, sign, min_gap, top, fmt, output, **options):
+    """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
+    from motifscan.compare import Comparison
+    from motifscan.io.comparison import write_comparison
+    from motifscan.io.output import open_output, output_format
+
+    config, source = _prepare(options, **_detection(threshold, sign, min_gap, top))
+    fmt = output_format(fmt, output)
+    if fmt not in ("table", "json", "csv"):
+        raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")
+    run = Comparison(source, config).run()
+    with open_output(output) as stream:
+        write_comparison(stream, run, fmt)
+    _warn_skipped(run.summary)
+    return EXIT_FOUND if run.summary.motifs else EXIT_NONE
+
+
+@cli.command()
+@_input_options
+@_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
-def scores(output, **options):
-    """Write the full per-position score track of FILE (for plots and other tools)."""
+def scores(method, output, **options):
+    """Write the full per-position score track of FILE (for plots and other tools).
+
+    With --method conv it adds the plain convolution, <channel>_activation.
+    """
     from motifscan.io.output import open_output, score_format, write_scores
     from motifscan.pipeline import RunSummary, score_blocks
 
-    config, source = _prepare(options)
+    config, source = _prepare(options, method=method)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
     with open_output(output, binary=True) as stream:
         write_scores(stream, score_blocks(source, config, summary), source.channels,

@@ -21,6 +21,11 @@ from motifscan.similarity.device import DEVICES
 #: p = 1 it accepts cosine >= 0.5, with p = 3 cosine >= 0.926, with p = 9 cosine >= 0.9915.
 DEFAULT_THRESHOLD = 0.5
 
+# Detection method (--method): what a motif is detected on.
+#: ``cosine``: the sharpened cosine score, threshold on |score|. ``conv``: the plain
+#: convolution (the activation, an unbounded dot product), threshold relative to the
+#: strongest |activation| of the channel; the comparison mode.
+METHODS = ("cosine", "conv")
 
 
 def _check_number(name: str, value, *, minimum: float, inclusive: bool = True) -> float:
@@ -60,20 +65,25 @@ class DetectConfig:
     dilation : int
         Gap between kernel taps in samples, >= 1.
     threshold : float
-        Minimum |score| of a motif, in [0, 1].
+        In [0, 1]. With ``method="cosine"`` the minimum |score| of a motif; with
+        ``method="conv"`` the minimum |activation| as a fraction of the channel's strongest
+        |activation|.
     sign : {"any", "positive", "negative"}
         Which matches to report: the shape, its inversion, or both.
     min_gap : int or None
         Minimum distance between two reported motifs of one channel; None means the span,
         so motifs never overlap.
     top : int or None
-        Report only the ``top`` strongest motifs (over all channels).
+        Report only the ``top`` strongest motifs (over all channels): by |score| with
+        ``method="cosine"``, by |activation| with ``method="conv"``.
     backend : {"auto", "numpy", "numba", "cuda"}
         Similarity backend.
     device : {"auto", "cpu", "gpu"}
         Where the scan runs (see :func:`motifscan.similarity.device.resolve_device`).
     block_rows : int
         Rows per streaming block; changes memory use, never results.
+    method : {"cosine", "conv"}
+        Detect on the sharpened cosine score, or on the plain convolution (comparison mode).
     """
 
     kernel: tuple
@@ -86,6 +96,8 @@ class DetectConfig:
     backend: str = "auto"
     device: str = "auto"
     block_rows: int = DEFAULT_BLOCK_ROWS
+    # Detection method (--method)
+    method: str = "cosine"
 
     def __post_init__(self):
         from motifscan.io.kernels import check_kernel
@@ -109,6 +121,9 @@ class DetectConfig:
         if self.device not in DEVICES:
             raise MotifscanError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         set_(self, "block_rows", _check_integer("--block-rows", self.block_rows, minimum=1))
+        # Detection method (--method)
+        if self.method not in METHODS:
+            raise MotifscanError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
 
     @property
     def span(self) -> int:
@@ -131,4 +146,5 @@ class DetectConfig:
             "sign": self.sign,
             "min_gap": self.gap,
             "top": self.top,
+            "method": self.method,
         }

@@ -46,3 +46,10 @@ def test_config_is_frozen():
     config = DetectConfig(kernel=(1, 2))
     with pytest.raises(AttributeError):
         config.p = 3
+
+
+def test_method_is_checked_and_reported():
+    assert DetectConfig(kernel=(1, 2)).parameters()["method"] == "cosine"
+    assert DetectConfig(kernel=(1, 2), method="conv").method == "conv"
+    with pytest.raises(MotifscanError, match="--method must be one of cosine, conv"):
+        DetectConfig(kernel=(1, 2), method="fft")

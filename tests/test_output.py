@@ -80,3 +80,15 @@ def test_format_choice():
     assert output_format(None, "motifs.json") == "json"
     assert output_format(None, "motifs.csv") == "csv"
     assert score_format("s.parquet") == "parquet" and score_format(None) == "csv"
+
+
+def test_activation_is_an_optional_column():
+    motifs = [Motif("x", 4, 7, 0.5, 0.9, 1, 0.8, activation=12.0)]
+    out = io.StringIO()
+    write_csv(out, motifs, with_time=False, extra=("activation",))
+    assert out.getvalue().splitlines() == ["channel,start,end,score,cosine,sign,scale,activation",
+                                           "x,4,7,0.5,0.9,1,0.8,12.0"]
+    assert "activation" not in motif_record(motifs[0], with_time=False)
+    out = io.StringIO()
+    write_table(out, motifs, False, "1 motif", extra=("activation",))
+    assert "activation" in out.getvalue() and "+12" in out.getvalue()

@@ -23,6 +23,9 @@ from motifscan.errors import MotifscanError
 
 FORMATS = ("table", "json", "jsonl", "csv")
 MOTIF_FIELDS = ("channel", "start", "end", "time", "score", "cosine", "sign", "scale")
+#: Fields a run reports only when they mean something (``extra`` in the writers below):
+#: ``activation`` with ``--method conv`` and in ``compare``.
+OPTIONAL_FIELDS = ("activation",)
 
 
 def format_time(value):
@@ -49,8 +52,16 @@ def _number(value: float):
     return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else None
 
 
-def motif_record(motif: Motif, with_time: bool) -> dict:
-    """One motif as a dict of JSON-ready values, in :data:`MOTIF_FIELDS` order."""
+def motif_fields(with_time: bool, extra=()) -> list[str]:
+    """The output columns: :data:`MOTIF_FIELDS` (``time`` only ``with_time``), then ``extra``."""
+    return [f for f in MOTIF_FIELDS if with_time or f != "time"] + [f for f in OPTIONAL_FIELDS if f in extra]
+
+
+def motif_record(motif: Motif, with_time: bool, extra=()) -> dict:
+    """One motif as a dict of JSON-ready values, in :func:`motif_fields` order.
+
+    ``extra`` names the :data:`OPTIONAL_FIELDS` to include.
+    """
     record = {
         "channel": motif.channel,
         "start": motif.start,
@@ -63,66 +74,81 @@ def motif_record(motif: Motif, with_time: bool) -> dict:
     }
     if not with_time:
         del record["time"]
+    if "activation" in extra:
+        record["activation"] = None if motif.activation is None else _number(motif.activation)
     return record
 
 
-def write_csv(stream: IO[str], motifs: Iterable[Motif], with_time: bool) -> None:
+def write_csv(stream: IO[str], motifs: Iterable[Motif], with_time: bool, extra=()) -> None:
     """Motifs as CSV with a header row; numbers in shortest round-trip form."""
-    fields = [f for f in MOTIF_FIELDS if with_time or f != "time"]
+    fields = motif_fields(with_time, extra)
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(fields)
     for motif in motifs:
-        record = motif_record(motif, with_time)
+        record = motif_record(motif, with_time, extra)
         writer.writerow(["" if record[f] is None else record[f] for f in fields])
 
 
-def write_jsonl(stream: IO[str], motifs: Iterable[Motif], with_time: bool) -> None:
+def write_jsonl(stream: IO[str], motifs: Iterable[Motif], with_time: bool, extra=()) -> None:
     """One JSON object per motif and line, flushed at once so pipelines see it."""
     for motif in motifs:
-        stream.write(json.dumps(motif_record(motif, with_time)) + "\n")
+        stream.write(json.dumps(motif_record(motif, with_time, extra)) + "\n")
         stream.flush()
 
 
-def write_json(stream: IO[str], motifs: Iterable[Motif], with_time: bool, report: dict) -> None:
+def write_json(stream: IO[str], motifs: Iterable[Motif], with_time: bool, report: dict, extra=()) -> None:
     """One JSON document: the run's ``report`` fields followed by ``"motifs"``."""
     document = dict(report)
-    document["motifs"] = [motif_record(motif, with_time) for motif in motifs]
+    document["motifs"] = [motif_record(motif, with_time, extra) for motif in motifs]
     json.dump(document, stream, indent=2)
     stream.write("\n")
 
 
-def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: str) -> None:
-    """A Rich table for people, then the one-line ``caption`` (the run's summary).
+def table_cell(motif: Motif, field: str, with_time: bool) -> str:
+    """One field of a motif as the table shows it (4 decimals for scores and cosines)."""
+    if field == "score" or field == "cosine":
+        return f"{getattr(motif, field):+.4f}"
+    if field == "sign":
+        return "+1" if motif.sign > 0 else "-1"
+    if field == "scale":
+        return f"{motif.scale:.4g}"
+    if field == "activation":
+        return f"{motif.activation:+.4g}"
+    return str(motif_record(motif, with_time)[field])
 
-    Colours only on a terminal, and never with NO_COLOR.
-    """
-    from rich import box
+
+def table_console(stream: IO[str]):
+    """A Rich console for ``stream``: colours only on a terminal, never with NO_COLOR."""
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    # No "end" column: it is start + span, and the caption gives the span.
-    for name in MOTIF_FIELDS:
-        if name == "end" or (name == "time" and not with_time):
-            continue
-        table.add_column(name, justify="left" if name in ("channel", "time") else "right", no_wrap=True)
-    for motif in motifs:
-        record = motif_record(motif, with_time)
-        row = [
-            record["channel"],
-            str(record["start"]),
-            *([str(record["time"])] if with_time else []),
-            f"{motif.score:+.4f}",
-            f"{motif.cosine:+.4f}",
-            "+1" if motif.sign > 0 else "-1",
-            f"{motif.scale:.4g}",
-        ]
-        table.add_row(*row, style=None if motif.sign > 0 else "magenta")
     console = Console(file=stream)
     if not console.is_terminal:
         # A file or a pipe has no width to respect: never wrap a timestamp into two lines.
         console = Console(file=stream, width=200)
+    return console
+
+
+def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: str, extra=(),
+                footer=()) -> None:
+    """A Rich table for people, then the ``footer`` lines and the one-line ``caption``.
+
+    Colours only on a terminal, and never with NO_COLOR.
+    """
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    # No "end" column: it is start + span, and the caption gives the span.
+    fields = [f for f in motif_fields(with_time, extra) if f != "end"]
+    for name in fields:
+        table.add_column(name, justify="left" if name in ("channel", "time") else "right", no_wrap=True)
+    for motif in motifs:
+        table.add_row(*(table_cell(motif, name, with_time) for name in fields),
+                      style=None if motif.sign > 0 else "magenta")
+    console = table_console(stream)
     console.print(table)
+    for line in footer:
+        console.print(line, highlight=False)
     console.print(caption, style="dim", highlight=False)
 
 
@@ -184,8 +210,9 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
     """Write score blocks (``motifscan.pipeline.ScoreBlock``) as one CSV or Parquet table.
 
     Columns: ``start``, the time column (when there is one), then ``<channel>_score``,
-    ``<channel>_cosine``, ``<channel>_scale`` for each channel. Unscored windows (NaN/inf in
-    the window) are empty cells in CSV and nulls in Parquet.
+    ``<channel>_cosine``, ``<channel>_scale`` for each channel, and ``<channel>_activation``
+    when the blocks carry the plain convolution (``--method conv``). Unscored windows
+    (NaN/inf in the window) are empty cells in CSV and nulls in Parquet.
     """
     import pyarrow as pa
 
@@ -200,6 +227,8 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
                 track = block.tracks[name]
                 for part in ("score", "cosine", "scale"):
                     columns[f"{name}_{part}"] = pa.array(getattr(track, part), from_pandas=True)
+                if block.activations is not None:
+                    columns[f"{name}_activation"] = pa.array(block.activations[name], from_pandas=True)
             table = pa.table(columns)
             if writer is None:
                 writer = _score_writer(stream, table.schema, fmt)
@@ -234,31 +263,40 @@ def run_report(summary, parameters: dict) -> dict:
     }
 
 
-def write_motifs(stream: IO[str], detection, fmt: str) -> None:
+def write_motifs(stream: IO[str], detection, fmt: str, footer=None) -> None:
     """Run ``detection`` (a ``motifscan.pipeline.Detection``) and write its motifs as ``fmt``.
 
     JSON Lines is written while the signal streams; the other formats wait for the end so
-    they can list the motifs in signal order.
+    they can list the motifs in signal order. ``footer``, a callable, gives the lines to
+    print under a table once the run is over (the score sparkline).
     """
     from motifscan.detection import sort_motifs
 
     with_time = detection.source.time_column is not None
+    config = detection.config
+    extra = ("activation",) if config.method == "conv" else ()
     if fmt == "jsonl":
-        write_jsonl(stream, detection, with_time)
+        write_jsonl(stream, detection, with_time, extra)
         return
     motifs = sort_motifs(list(detection), detection.channel_rank)
     summary = detection.summary
     if fmt == "csv":
-        write_csv(stream, motifs, with_time)
+        write_csv(stream, motifs, with_time, extra)
     elif fmt == "json":
-        write_json(stream, motifs, with_time, run_report(summary, detection.config.parameters()))
+        report = run_report(summary, config.parameters())
+        if config.method == "conv":
+            report["strongest_activation"] = {name: _number(value) for name, value
+                                              in detection.strongest_activation.items()}
+        write_json(stream, motifs, with_time, report, extra)
     else:
-        config = detection.config
+        threshold = f"threshold {config.threshold:g}"
+        if config.method == "conv":
+            threshold = f"conv · threshold {config.threshold:g} × strongest |activation|"
         caption = (
             f"{len(motifs)} motif{'s' * (len(motifs) != 1)} in {summary.samples} samples"
-            f" · p = {config.p:g} · threshold {config.threshold:g} · span {config.span}"
+            f" · p = {config.p:g} · {threshold} · span {config.span}"
         )
-        write_table(stream, motifs, with_time, caption)
+        write_table(stream, motifs, with_time, caption, extra, footer() if footer else ())
 
 
 def output_format(fmt: str | None, path: str | None) -> str:
