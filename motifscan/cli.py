@@ -19,10 +19,13 @@ def _input_options(command):
     options = [
         click.argument("file", metavar="FILE|-"),
         click.option("--kernel", "-k", metavar="V1,V2,...", help="Kernel values, e.g. 1,2,3 or -1,2,-3."),
-        click.option("--kernel-file", metavar="PATH", help="Kernel from a file: one value per line, CSV, or a JSON list."),
+        click.option("--kernel-file", metavar="PATH",
+                     help="Kernel from a file: one value per line, CSV, a JSON list, or a fitted "
+                          "kernel file from `motifscan fit` (with its p, threshold and metric)."),
         click.option("--kernel-column", metavar="NAME", help="Column of --kernel-file to use when it has several."),
-        click.option("--p", "p", type=float, default=1.0, show_default=True,
-                     help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine."),
+        click.option("--p", "p", type=float, default=None,
+                     help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine.  "
+                          "[default: 1, or the fitted kernel file's]"),
         click.option("--dilation", type=int, default=1, show_default=True,
                      help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples)."),
         click.option("--column", "-c", "columns", multiple=True, metavar="NAME",
@@ -45,17 +48,24 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, **detection):
-    """Turn parsed options into (config, source), the library's two inputs."""
-    from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig
-    from motifscan.io.kernels import kernel_from_text_or_file
+def _prepare(options: dict, threshold=None, **detection):
+    """Turn parsed options into (config, source), the library's two inputs.
+
+    A fitted kernel file brings its p, threshold and metric; options given on the command
+    line take precedence over the file's p and threshold.
+    """
+    from motifscan.config import DEFAULT_BLOCK_ROWS, DEFAULT_THRESHOLD, DetectConfig
+    from motifscan.io.kernels import FittedKernel, kernel_from_text_or_file
     from motifscan.io.signals import read_signal
 
     kernel = kernel_from_text_or_file(options["kernel"], options["kernel_file"], options["kernel_column"])
+    fitted = kernel if isinstance(kernel, FittedKernel) else FittedKernel(kernel, 1.0, DEFAULT_THRESHOLD)
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
     config = DetectConfig(
-        kernel=tuple(kernel), p=options["p"], dilation=options["dilation"],
-        backend=options["backend"], device=options["device"], block_rows=block_rows, **detection,
+        kernel=tuple(fitted.values), p=fitted.p if options["p"] is None else options["p"],
+        dilation=options["dilation"], backend=options["backend"], device=options["device"],
+        block_rows=block_rows, threshold=fitted.threshold if threshold is None else threshold,
+        metric=None if fitted.metric is None else fitted.metric.tolist(), **detection,
     )
     source = read_signal(
         options["file"], columns=list(options["columns"]) or None, time_column=options["time_column"],
@@ -119,7 +129,8 @@ def _detection_options(command):
     options = [
         click.option("--threshold", "-t", type=float, default=None,
                      help="Minimum |score| of a motif, in [0, 1]; with --method conv, minimum "
-                          "|activation| as a fraction of the channel's strongest.  [default: 0.5]"),
+                          "|activation| as a fraction of the channel's strongest.  "
+                          "[default: 0.5, or the fitted kernel file's]"),
         click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
                      show_default=True, help="Report matches, inverted matches, or both."),
         click.option("--min-gap", type=int, default=None,
@@ -131,11 +142,13 @@ def _detection_options(command):
     return command
 
 
-def _detection(threshold, sign, min_gap, top) -> dict:
+def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
     from motifscan.config import DEFAULT_THRESHOLD
 
-    return dict(threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-                sign=sign, min_gap=min_gap, top=top)
+    if threshold is None and method == "conv":
+        # A fitted kernel's threshold is on the score; the convolution's is a fraction.
+        threshold = DEFAULT_THRESHOLD
+    return dict(threshold=threshold, sign=sign, min_gap=min_gap, top=top, method=method)
 
 
 _METHOD = click.option(
@@ -155,7 +168,7 @@ def detect(threshold, sign, min_gap, top, method, fmt, output, **options):
     from motifscan.io.output import open_output, output_format, write_motifs
     from motifscan.pipeline import Detection
 
-    config, source = _prepare(options, method=method, **_detection(threshold, sign, min_gap, top))
+    config, source = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
     fmt = output_format(fmt, output)
     run = Detection(source, config)
     with open_output(output) as stream:

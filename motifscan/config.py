@@ -84,6 +84,10 @@ class DetectConfig:
         Rows per streaming block; changes memory use, never results.
     method : {"cosine", "conv"}
         Detect on the sharpened cosine score, or on the plain convolution (comparison mode).
+    metric : tuple or None
+        A learned metric from a fitted kernel file (``motifscan fit``): diagonal weights
+        (m values) or a full matrix (rows of m values); windows and kernel are compared as
+        ``M w`` and ``M k``. None compares them directly.
     """
 
     kernel: tuple
@@ -98,6 +102,8 @@ class DetectConfig:
     block_rows: int = DEFAULT_BLOCK_ROWS
     # Detection method (--method)
     method: str = "cosine"
+    # Learned metric (fitted kernel files, ``motifscan fit``)
+    metric: tuple | None = None
 
     def __post_init__(self):
         from motifscan.io.kernels import check_kernel
@@ -124,6 +130,15 @@ class DetectConfig:
         # Detection method (--method)
         if self.method not in METHODS:
             raise MotifscanError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        # Learned metric: checked here, scanned on the CPU only.
+        if self.metric is not None:
+            from motifscan.similarity.metric import check_metric
+
+            matrix = check_metric(self.metric, len(self.kernel), "metric")
+            set_(self, "metric", tuple(matrix.tolist()) if matrix.ndim == 1
+                 else tuple(tuple(row) for row in matrix.tolist()))
+            if self.device == "gpu" or self.backend == "cuda":
+                raise MotifscanError("--device gpu: a kernel with a learned metric is scanned on the CPU")
 
     @property
     def span(self) -> int:
@@ -147,4 +162,12 @@ class DetectConfig:
             "min_gap": self.gap,
             "top": self.top,
             "method": self.method,
+            **({} if self.metric is None else {"metric": self.metric_kind}),
         }
+
+    @property
+    def metric_kind(self) -> str | None:
+        """``"diagonal"``, ``"full"``, or None without a learned metric."""
+        if self.metric is None:
+            return None
+        return "full" if isinstance(self.metric[0], tuple) else "diagonal"

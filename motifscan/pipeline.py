@@ -17,8 +17,9 @@ from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import SignalBlock, SignalSource
-from motifscan.similarity import sliding_cosine
+from motifscan.similarity import resolve_backend, sliding_cosine
 from motifscan.similarity.activation import sliding_activation
+from motifscan.similarity.metric import sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
 
 
@@ -70,8 +71,12 @@ class StreamScanner:
                  activation: bool = False):
         self.kernel = np.asarray(config.kernel)
         self.config = config
+        self.metric = None if config.metric is None else np.asarray(config.metric)
+        if self.metric is None:
+            self.backend = resolve_device(config.device, config.backend, rows_hint, len(config.kernel))
+        else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
+            self.backend = resolve_backend(config.backend, rows_hint, self.metric.size)
         self.activation = activation
-        self.backend = resolve_device(config.device, config.backend, rows_hint, len(config.kernel))
         self._tail = {name: np.empty(0) for name in channels}
         self._tail_time: np.ndarray | None = None
         self._first_position = 0  # global index of the first sample in the tail
@@ -88,10 +93,7 @@ class StreamScanner:
         if n_out <= 0:
             self._tail, self._tail_time = buffers, time
             return None
-        tracks = {
-            name: sliding_cosine(values, self.kernel, self.config.p, self.config.dilation, self.backend)
-            for name, values in buffers.items()
-        }
+        tracks = {name: self._scan(values) for name, values in buffers.items()}
         activations = None
         if self.activation:
             activations = {name: sliding_activation(values, self.kernel, self.config.dilation)
@@ -102,6 +104,12 @@ class StreamScanner:
         self._tail_time = None if time is None else time[n_out:].copy()
         self._first_position += n_out
         return result
+
+    def _scan(self, values: np.ndarray):
+        if self.metric is None:
+            return sliding_cosine(values, self.kernel, self.config.p, self.config.dilation, self.backend)
+        return sliding_metric_cosine(values, self.kernel, self.metric, self.config.p, self.config.dilation,
+                                     self.backend)
 
 
 def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,

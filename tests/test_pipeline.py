@@ -101,3 +101,28 @@ def test_conv_method_thresholds_relative_to_each_channels_strongest_activation()
     # quiet channel is judged against its own strongest activation, not the loud one's.
     assert [(m.channel, m.start, m.activation) for m in motifs] == [("loud", 40, 140), ("quiet", 40, 1.4)]
     assert run.strongest_activation == pytest.approx({"loud": 140.0, "quiet": 1.4})
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(20, 2000), st.integers(1, 500),
+       st.sampled_from(["numpy", "numba"]), st.booleans())
+def test_block_size_never_changes_motifs_with_a_learned_metric(seed, n, block_rows, backend, diagonal):
+    channels = planted_signal(seed, n)
+    rng = np.random.default_rng(seed)
+    metric = rng.uniform(0.2, 1, 4) if diagonal else np.eye(4) + 0.2 * rng.standard_normal((4, 4))
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6, backend=backend,
+                          metric=metric.tolist())
+    whole, _ = detect_all(signal_from_arrays(channels), config)
+    cut, _ = detect_all(signal_from_arrays(channels, block_rows=block_rows), config)
+    assert cut == whole
+
+
+def test_a_learned_metric_changes_what_is_found():
+    # Window (1, 2, 3, 0) against kernel (1, 2, 3, 2): cosine 0.85 plainly, but a metric
+    # that looks only at the first three taps sees a perfect match.
+    x = np.array([0, 0, 1, 2, 3, 0, 0, 0, 0], dtype=float)
+    plain = detect_all(signal_from_arrays({"x": x}), DetectConfig(kernel=(1, 2, 3, 2), p=3, threshold=0.9))[0]
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=3, threshold=0.9, metric=[1, 1, 1, 0])
+    weighted, _ = detect_all(signal_from_arrays({"x": x}), config)
+    assert plain == [] and [(m.start, round(m.cosine, 12)) for m in weighted] == [(2, 1.0)]
+    assert config.parameters()["metric"] == "diagonal"
