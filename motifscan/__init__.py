@@ -202,6 +202,7 @@ def motifs_to_frame(motifs):
     """The motifs as a pandas DataFrame with one row per motif and one column per field.
 
     ``activation`` is a column only when the motifs carry it (``method="conv"``).
+    The ``file`` column is there only when some motif has a file (runs over several inputs).
     """
     import dataclasses
 
@@ -209,7 +210,10 @@ def motifs_to_frame(motifs):
 
     from motifscan.detection import Motif
 
+    motifs = list(motifs)
     columns = [f.name for f in dataclasses.fields(Motif)]
+    if not any(m.file is not None for m in motifs):
+        columns.remove("file")
     if all(m.activation is None for m in motifs):
         columns.remove("activation")
-    return pd.DataFrame([dataclasses.asdict(m) for m in motifs], columns=columns)
+    return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

@@ -17,7 +17,6 @@ EXIT_BROKEN_PIPE = 141
 def _input_options(command):
     """Options shared by every command that reads a signal and a kernel."""
     options = [
-        click.argument("file", metavar="FILE|-"),
         click.option("--kernel", "-k", metavar="V1,V2,...", help="Kernel values, e.g. 1,2,3 or -1,2,-3."),
         click.option("--kernel-file", metavar="PATH",
                      help="Kernel from a file: one value per line, CSV, a JSON list, or a fitted "
@@ -49,14 +48,14 @@ def _input_options(command):
 
 
 def _prepare(options: dict, threshold=None, **detection):
-    """Turn parsed options into (config, source), the library's two inputs.
+    """Turn parsed options into (config, read options), the library's two inputs.
 
     A fitted kernel file brings its p, threshold and metric; options given on the command
     line take precedence over the file's p and threshold.
     """
+    from motifscan.batch import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DEFAULT_THRESHOLD, DetectConfig
     from motifscan.io.kernels import FittedKernel, kernel_from_text_or_file
-    from motifscan.io.signals import read_signal
 
     kernel = kernel_from_text_or_file(options["kernel"], options["kernel_file"], options["kernel_column"])
     fitted = kernel if isinstance(kernel, FittedKernel) else FittedKernel(kernel, 1.0, DEFAULT_THRESHOLD)
@@ -67,15 +66,13 @@ def _prepare(options: dict, threshold=None, **detection):
         block_rows=block_rows, threshold=fitted.threshold if threshold is None else threshold,
         metric=None if fitted.metric is None else fitted.metric.tolist(), **detection,
     )
-    source = read_signal(
-        options["file"], columns=list(options["columns"]) or None, time_column=options["time_column"],
-        delimiter=options["delimiter"], header=options["header"], block_rows=config.block_rows,
-    )
-    return config, source
+    read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
+                       options["header"])
+    return config, read
 
 
 def _warn_skipped(summary) -> None:
-    if summary.skipped_windows:
+    if summary is not None and summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
@@ -157,43 +154,62 @@ _METHOD = click.option(
 
 
 @cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...|-")
 @_input_options
 @_detection_options
 @_METHOD
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def detect(threshold, sign, min_gap, top, method, fmt, output, **options):
-    """Report where the kernel's shape occurs in FILE (CSV/TSV/TXT, .gz, Parquet; - for stdin)."""
-    from motifscan.io.output import open_output, output_format, write_motifs
-    from motifscan.pipeline import Detection
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, metavar="N",
+              help="Inputs processed in parallel (worker processes); the output never changes.")
+@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, quiet, **options):
+    """Report where the kernel's shape occurs in each FILE.
 
-    config, source = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
+    FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
+    of such files, or - for stdin. With several inputs each motif names its file; a bad
+    input is reported and the others still run (exit status 2 at the end).
+    """
+    from motifscan.batch import BatchRun
+    from motifscan.config import BatchConfig
+    from motifscan.io.output import open_output, output_format, write_motifs
+
+    config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
+    batch = BatchConfig(jobs=jobs)
     fmt = output_format(fmt, output)
-    run = Detection(source, config)
+
+    def file_done(run) -> None:
+        if not quiet:
+            _warn_skipped(run.summary)
+
+    run = BatchRun(files, config, read, jobs=batch.jobs, ordered=fmt != "jsonl",
+                   on_error=lambda message: _fail(message), on_file_done=file_done)
     with open_output(output) as stream:
         write_motifs(stream, run, fmt)
-    _warn_skipped(run.summary)
-    return EXIT_FOUND if run.summary.motifs else EXIT_NONE
+    if run.failed:
+        return EXIT_ERROR
+    return EXIT_FOUND if run.motif_count else EXIT_NONE
 
 
 @cli.command()
+@click.argument("file", metavar="FILE|-")
 @_input_options
 @_detection_options
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def compare(threshold, sign, min_gap, top, fmt, output, **options):
+def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
     from motifscan.io.comparison import write_comparison
     from motifscan.io.output import open_output, output_format
 
-    config, source = _prepare(options, **_detection(threshold, sign, min_gap, top))
+    config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
     fmt = output_format(fmt, output)
     if fmt not in ("table", "json", "csv"):
         raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")
-    run = Comparison(source, config).run()
+    run = Comparison(read.open(file, config.block_rows), config).run()
     with open_output(output) as stream:
         write_comparison(stream, run, fmt)
     _warn_skipped(run.summary)
@@ -201,11 +217,12 @@ def compare(threshold, sign, min_gap, top, fmt, output, **options):
 
 
 @cli.command()
+@click.argument("file", metavar="FILE|-")
 @_input_options
 @_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
-def scores(method, output, **options):
+def scores(file, method, output, **options):
     """Write the full per-position score track of FILE (for plots and other tools).
 
     With --method conv it adds the plain convolution, <channel>_activation.
@@ -213,7 +230,8 @@ def scores(method, output, **options):
     from motifscan.io.output import open_output, score_format, write_scores
     from motifscan.pipeline import RunSummary, score_blocks
 
-    config, source = _prepare(options, method=method)
+    config, read = _prepare(options, method=method)
+    source = read.open(file, config.block_rows)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
     with open_output(output, binary=True) as stream:
         write_scores(stream, score_blocks(source, config, summary), source.channels,

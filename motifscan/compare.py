@@ -104,9 +104,9 @@ class Comparison:
     """Both methods over one signal source, in one pass.
 
     :meth:`run` reads the whole signal; afterwards :attr:`motifs` maps ``"cosine"`` and
-    ``"conv"`` to each method's motifs (signal order), :attr:`rows` pairs them up,
-    :attr:`strongest_activation` gives each channel's strongest |activation| (the base of
-    the convolution's relative threshold) and :attr:`summary` describes the run.
+    ``"conv"`` to each method's motifs (signal order), :attr:`rows` pairs them up, and
+    :attr:`summary` describes the run, with each channel's strongest |activation| (the
+    base of the convolution's relative threshold).
     ``config.threshold``, ``sign``, ``min_gap`` and ``top`` apply to each method in its own
     terms; ``config.method`` is ignored.
 
@@ -122,7 +122,6 @@ class Comparison:
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
         self.motifs: dict[str, list[Motif]] = {method: [] for method in COMPARED}
         self.rows: list[ComparisonRow] = []
-        self.strongest_activation: dict[str, float] = {}
 
     def run(self) -> "Comparison":
         """Scan the signal once and detect with both methods."""
@@ -142,7 +141,7 @@ class Comparison:
                 top.add(found[method])
                 found[method] = top.motifs()
             self.motifs[method] = sort_motifs(found[method], self.channel_rank)
-        self.strongest_activation = {
+        self.summary.strongest_activation = {
             detector.channel: detector.strongest for detector in detectors["conv"]
             if isinstance(detector, RelativeChannelDetector)
         }

@@ -171,3 +171,22 @@ class DetectConfig:
         if self.metric is None:
             return None
         return "full" if isinstance(self.metric[0], tuple) else "diagonal"
+
+# Batch jobs, live logs and clusters: how a run over many inputs is carried out. None of
+# these options changes which motifs an input has.
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """How the inputs of a ``detect`` run are processed.
+
+    Attributes
+    ----------
+    jobs : int
+        Inputs processed in parallel by worker processes, >= 1.
+    """
+
+    jobs: int = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "jobs", _check_integer("--jobs", self.jobs, minimum=1))

@@ -41,6 +41,8 @@ class Motif:
         Least-squares amplitude ``a`` in ``window ~ a * kernel``.
     time : Any
         Value of the time column at ``start`` (float or ``numpy.datetime64``), or None.
+    file : str or None
+        The input it was found in, when a run reads several inputs; else None.
     activation : float or None
         The plain convolution (dot product of window and kernel) when the run computed it
         (``method="conv"`` and ``compare``), else None.
@@ -54,6 +56,7 @@ class Motif:
     sign: int
     scale: float
     time: Any = None
+    file: str | None = None
     activation: float | None = None
 
     def strength(self, by: str = "score") -> float:

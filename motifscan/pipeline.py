@@ -36,6 +36,8 @@ class RunSummary:
     motifs: int = 0
     device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
     skipped_by_channel: dict = field(default_factory=dict)
+    # channel -> strongest finite |activation|, when the run detected on the convolution
+    strongest_activation: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -162,8 +164,8 @@ class Detection:
     Iterating yields motifs as soon as they are final (no later sample can change them),
     each batch in signal order; with ``config.top`` or ``method="conv"`` (whose threshold
     depends on the strongest activation of the whole signal) they all come at the end.
-    After the iteration, :attr:`summary` describes the run and, for ``conv``,
-    :attr:`strongest_activation` maps each channel to its strongest |activation|.
+    After the iteration, :attr:`summary` describes the run (for ``conv``, with each
+    channel's strongest |activation|).
 
     ``on_scores``, when given, is called with every :class:`ScoreBlock` as the run goes,
     e.g. to draw a figure.
@@ -176,7 +178,6 @@ class Detection:
         self.on_scores = on_scores
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
-        self.strongest_activation: dict[str, float] = {}
 
     def __iter__(self) -> Iterator[Motif]:
         config = self.config
@@ -201,7 +202,7 @@ class Detection:
         yield from release([motif for detector in detectors for motif in detector.finish()])
         for detector in detectors:
             if isinstance(detector, RelativeChannelDetector):
-                self.strongest_activation[detector.channel] = detector.strongest
+                self.summary.strongest_activation[detector.channel] = detector.strongest
         if top is not None:
             best = top.motifs()
             self.summary.motifs = len(best)

@@ -58,7 +58,7 @@ def test_seed_cosine_finds_a_b_c_and_conv_d_e_but_not_c():
     assert [(m.start, m.sign) for m in run.motifs["cosine"]] == [(4, 1), (11, -1), (18, 1)]
     assert [(m.start, m.activation) for m in run.motifs["conv"]] == [(4, 14), (11, -14), (25, 12), (31, 12)]
     assert [row.found_by for row in run.rows] == ["both", "both", "cosine only", "conv only", "conv only"]
-    assert run.strongest_activation == {"signal": 14.0}
+    assert run.summary.strongest_activation == {"signal": 14.0}
     assert run.summary.samples == 39 and run.summary.motifs == 7
 
 

@@ -100,7 +100,7 @@ def test_conv_method_thresholds_relative_to_each_channels_strongest_activation()
     # Only the loud copy at 40: the copy at 10 has a tenth of its activation, and the
     # quiet channel is judged against its own strongest activation, not the loud one's.
     assert [(m.channel, m.start, m.activation) for m in motifs] == [("loud", 40, 140), ("quiet", 40, 1.4)]
-    assert run.strongest_activation == pytest.approx({"loud": 140.0, "quiet": 1.4})
+    assert run.summary.strongest_activation == pytest.approx({"loud": 140.0, "quiet": 1.4})
 
 
 @settings(max_examples=25, deadline=None)

@@ -12,7 +12,7 @@ import json
 from typing import IO, Callable
 
 from motifscan.compare import COMPARED, Comparison
-from motifscan.io.output import _number, motif_record, run_report, table_cell, table_console
+from motifscan.io.output import motif_fields, motif_record, run_report, table_cells, table_console
 
 COMPARE_FORMATS = ("table", "json", "csv")
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
@@ -22,16 +22,16 @@ FOUND_BY = ("both", "cosine only", "conv only")
 
 def comparison_report(comparison: Comparison) -> dict:
     """The comparison as one JSON-ready document (the ``--format json`` output)."""
-    with_time = comparison.source.time_column is not None
-    extra = ("activation",)
+    fields = motif_fields(with_time=comparison.source.time_column is not None, with_activation=True)
 
     def record(motif):
-        return None if motif is None else motif_record(motif, with_time, extra)
+        return None if motif is None else motif_record(motif, fields)
 
     parameters = comparison.config.parameters()
     del parameters["method"]  # both methods run
     report = run_report(comparison.summary, parameters)
     del report["motif_count"]  # one count per method, below
+    strongest = report.pop("strongest_activation", {})
     report["cosine"] = {
         "threshold": comparison.config.threshold,
         "motif_count": len(comparison.motifs["cosine"]),
@@ -39,8 +39,7 @@ def comparison_report(comparison: Comparison) -> dict:
     }
     report["conv"] = {
         "threshold": comparison.config.threshold,
-        "strongest_activation": {name: _number(value)
-                                 for name, value in comparison.strongest_activation.items()},
+        "strongest_activation": strongest,
         "motif_count": len(comparison.motifs["conv"]),
         "motifs": [record(m) for m in comparison.motifs["conv"]],
     }
@@ -68,16 +67,15 @@ def write_comparison(stream: IO[str], comparison: Comparison, fmt: str,
 
 
 def _write_csv(stream: IO[str], comparison: Comparison) -> None:
-    with_time = comparison.source.time_column is not None
     fields = list(ROW_FIELDS)
-    if with_time:
+    if comparison.source.time_column is not None:
         fields.insert(2, "time")
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["channel", "found_by"] + [f"{method}_{f}" for method in COMPARED for f in fields])
     for row in comparison.rows:
         cells = [row.channel, row.found_by]
         for motif in (row.cosine, row.conv):
-            record = {} if motif is None else motif_record(motif, with_time, ("activation",))
+            record = {} if motif is None else motif_record(motif, fields)
             cells += ["" if record.get(f) is None else record[f] for f in fields]
         writer.writerow(cells)
 
@@ -99,7 +97,7 @@ def _write_table(stream: IO[str], comparison: Comparison, footer) -> None:
     for row in comparison.rows:
         cells = [row.channel, row.found_by]
         for motif in (row.cosine, row.conv):
-            cells += ["" if motif is None else table_cell(motif, name, with_time) for name in fields]
+            cells += [""] * len(fields) if motif is None else table_cells(motif, fields)
         table.add_row(*cells, style=None if row.found_by == "both" else "bold")
     console = table_console(stream)
     console.print(table)

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 import tempfile
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -22,10 +22,18 @@ from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
 
 FORMATS = ("table", "json", "jsonl", "csv")
-MOTIF_FIELDS = ("channel", "start", "end", "time", "score", "cosine", "sign", "scale")
-#: Fields a run reports only when they mean something (``extra`` in the writers below):
-#: ``activation`` with ``--method conv`` and in ``compare``.
-OPTIONAL_FIELDS = ("activation",)
+#: Every motif column, in output order. ``file``, ``time`` and ``activation`` are optional:
+#: a run writes only the columns that mean something for it (see :func:`motif_fields`).
+MOTIF_FIELDS = ("file", "channel", "start", "end", "time", "score", "cosine", "sign", "scale", "activation")
+
+
+def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: bool = False) -> tuple[str, ...]:
+    """The columns of a run: :data:`MOTIF_FIELDS` less the optional ones it does not use.
+
+    ``activation`` (the plain convolution) is used by ``--method conv`` and ``compare``.
+    """
+    used = {"time": with_time, "file": with_file, "activation": with_activation}
+    return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
 def format_time(value):
@@ -33,12 +41,16 @@ def format_time(value):
     if value is None:
         return None
     if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
         nanoseconds = int(value.astype("datetime64[ns]").astype(np.int64))
         for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
             if nanoseconds % size == 0:
                 return np.datetime_as_string(value, unit=unit)
         return np.datetime_as_string(value, unit="ns")
     number = float(value)
+    if math.isnan(number):
+        return None
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
@@ -52,17 +64,10 @@ def _number(value: float):
     return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else None
 
 
-def motif_fields(with_time: bool, extra=()) -> list[str]:
-    """The output columns: :data:`MOTIF_FIELDS` (``time`` only ``with_time``), then ``extra``."""
-    return [f for f in MOTIF_FIELDS if with_time or f != "time"] + [f for f in OPTIONAL_FIELDS if f in extra]
-
-
-def motif_record(motif: Motif, with_time: bool, extra=()) -> dict:
-    """One motif as a dict of JSON-ready values, in :func:`motif_fields` order.
-
-    ``extra`` names the :data:`OPTIONAL_FIELDS` to include.
-    """
-    record = {
+def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
+    """One motif as a dict of JSON-ready values, with the keys ``fields`` in that order."""
+    values = {
+        "file": motif.file,
         "channel": motif.channel,
         "start": motif.start,
         "end": motif.end,
@@ -71,54 +76,57 @@ def motif_record(motif: Motif, with_time: bool, extra=()) -> dict:
         "cosine": _number(motif.cosine),
         "sign": motif.sign,
         "scale": _number(motif.scale),
+        "activation": None if motif.activation is None else _number(motif.activation),
     }
-    if not with_time:
-        del record["time"]
-    if "activation" in extra:
-        record["activation"] = None if motif.activation is None else _number(motif.activation)
-    return record
+    return {name: values[name] for name in fields}
 
 
-def write_csv(stream: IO[str], motifs: Iterable[Motif], with_time: bool, extra=()) -> None:
-    """Motifs as CSV with a header row; numbers in shortest round-trip form."""
-    fields = motif_fields(with_time, extra)
+def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *, header: bool = True,
+              flush: bool = False) -> None:
+    """Motifs as CSV (a header row unless ``header`` is False); numbers in shortest round-trip form.
+
+    With ``flush`` every row is flushed as it is written, for live pipelines.
+    """
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(fields)
+    if header:
+        writer.writerow(fields)
     for motif in motifs:
-        record = motif_record(motif, with_time, extra)
+        record = motif_record(motif, fields)
         writer.writerow(["" if record[f] is None else record[f] for f in fields])
+        if flush:
+            stream.flush()
 
 
-def write_jsonl(stream: IO[str], motifs: Iterable[Motif], with_time: bool, extra=()) -> None:
+def write_jsonl(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str]) -> None:
     """One JSON object per motif and line, flushed at once so pipelines see it."""
     for motif in motifs:
-        stream.write(json.dumps(motif_record(motif, with_time, extra)) + "\n")
+        stream.write(json.dumps(motif_record(motif, fields)) + "\n")
         stream.flush()
 
 
-def write_json(stream: IO[str], motifs: Iterable[Motif], with_time: bool, report: dict, extra=()) -> None:
+def write_json(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], report: dict) -> None:
     """One JSON document: the run's ``report`` fields followed by ``"motifs"``."""
     document = dict(report)
-    document["motifs"] = [motif_record(motif, with_time, extra) for motif in motifs]
+    document["motifs"] = [motif_record(motif, fields) for motif in motifs]
     json.dump(document, stream, indent=2)
     stream.write("\n")
 
 
-def table_cell(motif: Motif, field: str, with_time: bool) -> str:
-    """One field of a motif as the table shows it (4 decimals for scores and cosines)."""
-    if field == "score" or field == "cosine":
-        return f"{getattr(motif, field):+.4f}"
-    if field == "sign":
-        return "+1" if motif.sign > 0 else "-1"
-    if field == "scale":
-        return f"{motif.scale:.4g}"
-    if field == "activation":
-        return f"{motif.activation:+.4g}"
-    return str(motif_record(motif, with_time)[field])
+def table_cells(motif: Motif, columns: Sequence[str]) -> list[str]:
+    """The motif's ``columns`` as the table shows them (4 decimals for scores and cosines)."""
+    record = motif_record(motif, columns)
+    shown = {
+        "score": f"{motif.score:+.4f}",
+        "cosine": f"{motif.cosine:+.4f}",
+        "sign": "+1" if motif.sign > 0 else "-1",
+        "scale": f"{motif.scale:.4g}",
+        "activation": "" if motif.activation is None else f"{motif.activation:+.4g}",
+    }
+    return [shown.get(name, "" if record[name] is None else str(record[name])) for name in columns]
 
 
 def table_console(stream: IO[str]):
-    """A Rich console for ``stream``: colours only on a terminal, never with NO_COLOR."""
+    """A Rich console for ``stream``: colours only on a terminal, and never with NO_COLOR."""
     from rich.console import Console
 
     console = Console(file=stream)
@@ -128,8 +136,8 @@ def table_console(stream: IO[str]):
     return console
 
 
-def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: str, extra=(),
-                footer=()) -> None:
+def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str,
+                footer: Sequence[str] = ()) -> None:
     """A Rich table for people, then the ``footer`` lines and the one-line ``caption``.
 
     Colours only on a terminal, and never with NO_COLOR.
@@ -139,12 +147,11 @@ def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: 
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     # No "end" column: it is start + span, and the caption gives the span.
-    fields = [f for f in motif_fields(with_time, extra) if f != "end"]
-    for name in fields:
-        table.add_column(name, justify="left" if name in ("channel", "time") else "right", no_wrap=True)
+    columns = [name for name in fields if name != "end"]
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("file", "channel", "time") else "right", no_wrap=True)
     for motif in motifs:
-        table.add_row(*(table_cell(motif, name, with_time) for name in fields),
-                      style=None if motif.sign > 0 else "magenta")
+        table.add_row(*table_cells(motif, columns), style=None if motif.sign > 0 else "magenta")
     console = table_console(stream)
     console.print(table)
     for line in footer:
@@ -249,8 +256,11 @@ def _score_writer(stream, schema, fmt: str):
 
 
 def run_report(summary, parameters: dict) -> dict:
-    """The JSON header of a run: where the data came from, the options, what was seen."""
-    return {
+    """The JSON header of a run: where the data came from, the options, what was seen.
+
+    A run that computed the plain convolution adds ``strongest_activation`` per channel.
+    """
+    report = {
         "source": summary.source,
         "channels": summary.channels,
         "time_column": summary.time_column,
@@ -261,42 +271,31 @@ def run_report(summary, parameters: dict) -> dict:
         "skipped_windows": summary.skipped_windows,
         "motif_count": summary.motifs,
     }
+    if summary.strongest_activation:
+        report["strongest_activation"] = {name: _number(value)
+                                          for name, value in summary.strongest_activation.items()}
+    return report
 
 
-def write_motifs(stream: IO[str], detection, fmt: str, footer=None) -> None:
-    """Run ``detection`` (a ``motifscan.pipeline.Detection``) and write its motifs as ``fmt``.
+def write_motifs(stream: IO[str], run, fmt: str, *, header: bool = True, footer=None) -> None:
+    """Run ``run`` (a :class:`motifscan.batch.BatchRun`) and write its motifs as ``fmt``.
 
     JSON Lines is written while the signal streams; the other formats wait for the end so
-    they can list the motifs in signal order. ``footer``, a callable, gives the lines to
-    print under a table once the run is over (the score sparkline).
+    they can list the motifs in order. ``header=False`` leaves out the CSV header (for
+    appending to a file that has it). ``footer``, a callable, gives the lines printed
+    under a table once the run is over (the score sparkline).
     """
-    from motifscan.detection import sort_motifs
-
-    with_time = detection.source.time_column is not None
-    config = detection.config
-    extra = ("activation",) if config.method == "conv" else ()
     if fmt == "jsonl":
-        write_jsonl(stream, detection, with_time, extra)
+        write_jsonl(stream, run, run.fields)
         return
-    motifs = sort_motifs(list(detection), detection.channel_rank)
-    summary = detection.summary
+    motifs = list(run)
+    fields = run.fields  # known for sure once every input has been read
     if fmt == "csv":
-        write_csv(stream, motifs, with_time, extra)
+        write_csv(stream, motifs, fields, header=header)
     elif fmt == "json":
-        report = run_report(summary, config.parameters())
-        if config.method == "conv":
-            report["strongest_activation"] = {name: _number(value) for name, value
-                                              in detection.strongest_activation.items()}
-        write_json(stream, motifs, with_time, report, extra)
+        write_json(stream, motifs, fields, run.report())
     else:
-        threshold = f"threshold {config.threshold:g}"
-        if config.method == "conv":
-            threshold = f"conv · threshold {config.threshold:g} × strongest |activation|"
-        caption = (
-            f"{len(motifs)} motif{'s' * (len(motifs) != 1)} in {summary.samples} samples"
-            f" · p = {config.p:g} · {threshold} · span {config.span}"
-        )
-        write_table(stream, motifs, with_time, caption, extra, footer() if footer else ())
+        write_table(stream, motifs, fields, run.caption(), footer() if footer else ())
 
 
 def output_format(fmt: str | None, path: str | None) -> str:

@@ -36,15 +36,23 @@ from motifscan.errors import MotifscanError
 
 __all__ = [
     "DEFAULT_BLOCK_ROWS",
+    "SIGNAL_EXTENSIONS",
     "STDIN_NAME",
     "SignalBlock",
     "SignalSource",
+    "is_parquet_dataset",
+    "parquet_dataset_files",
     "read_signal",
     "signal_from_arrays",
 ]
 
 DEFAULT_BLOCK_ROWS = 1 << 20
 STDIN_NAME = "<stdin>"
+#: File name endings read as signals when a directory is given (each also with ``.gz``,
+#: except Parquet, which is compressed inside).
+SIGNAL_EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+# Files that writers of Parquet datasets (Spark, Dask, pyarrow) leave beside the parts.
+DATASET_MARKERS = frozenset({"_SUCCESS", "_metadata", "_common_metadata"})
 ARRAY_NAME = "<array>"
 
 # How much of a text input decides the header, a .txt delimiter and the column types.
@@ -226,6 +234,8 @@ def read_signal(
 
     if path_text == "-":
         return _open_csv_stream(name, _stdin_binary(), delimiter or ",", options)
+    if is_parquet_dataset(path_text):
+        return _open_parquet_dataset(path_text, name, options)
 
     file_format, compressed = _format_of(path_text)
     mode = _stat_input(path_text, name)
@@ -1266,6 +1276,64 @@ def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
         yield from _reblock(pieces(), options.block_rows, full_blocks=True)
 
     return SignalSource(name, channels, time_column, blocks)
+
+
+def is_parquet_dataset(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a directory holding one Parquet dataset (one signal in parts).
+
+    A directory is a dataset when its name ends in ``.parquet`` or ``.pq``, or it holds a
+    ``_SUCCESS``, ``_metadata`` or ``_common_metadata`` file, or Hive-style ``key=value``
+    subdirectories, or only files named ``part-*`` / ``part.*``; and it holds at least one
+    Parquet part. Any other directory is a folder of separate inputs.
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return False
+    try:
+        entries = sorted(os.scandir(path), key=lambda entry: entry.name)
+    except OSError:
+        return False
+    names = [entry.name for entry in entries if not entry.name.startswith(".")]
+    partitioned = any(entry.is_dir() and "=" in entry.name for entry in entries)
+    files = [name for name in names if name not in DATASET_MARKERS and os.path.isfile(os.path.join(path, name))]
+    marked = (
+        path.rstrip(os.sep).lower().endswith((".parquet", ".pq"))
+        or bool(DATASET_MARKERS.intersection(names))
+        or partitioned
+        or (files and all(name.startswith(("part-", "part.")) for name in files))
+    )
+    return marked and bool(parquet_dataset_files(path))
+
+
+def parquet_dataset_files(path: str) -> list[str]:
+    """The Parquet parts of a dataset directory, in the order they are read (by path)."""
+    parts = []
+    for folder, subfolders, files in os.walk(path):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith((".", "_")))
+        for name in sorted(files):
+            if name.startswith((".", "_")) or name.endswith(".crc"):
+                continue
+            parts.append(os.path.join(folder, name))
+    return [part for part in parts if _format_of(part) == ("parquet", False) or "." not in os.path.basename(part)]
+
+
+def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> SignalSource:
+    """A dataset directory read as one signal: its parts one after the other, by path."""
+    parts = parquet_dataset_files(path)
+    sources = [_open_parquet(part, f"{name}: {os.path.relpath(part, path)}", options) for part in parts]
+    first = sources[0]
+    for other in sources[1:]:
+        if (other.channels, other.time_column) != (first.channels, first.time_column):
+            raise MotifscanError(
+                f"{other.name}: columns differ from {os.path.relpath(parts[0], path)} "
+                f"(channels {', '.join(other.channels)} vs {', '.join(first.channels)})"
+            )
+
+    def blocks() -> Iterator[SignalBlock]:
+        pieces = (block for source in sources for block in source)
+        yield from _reblock(pieces, options.block_rows, full_blocks=True)
+
+    return SignalSource(name, first.channels, first.time_column, blocks)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,299 @@
+"""Many inputs in one run: files, folders and Parquet datasets, one after the other or in parallel.
+
+Every input goes through the one pipeline (:class:`motifscan.pipeline.Detection`) on its
+own, exactly as if it were run alone; this module only expands the arguments into inputs,
+runs them (``jobs`` worker processes at most) and hands their motifs on in a fixed order:
+input order, then signal order, whatever the parallelism. A bad input is reported through
+a callback and the others still run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+from motifscan.config import DetectConfig
+from motifscan.detection import Motif, sort_motifs
+from motifscan.errors import MotifscanError
+from motifscan.io.signals import SIGNAL_EXTENSIONS, is_parquet_dataset, read_signal
+from motifscan.pipeline import Detection, RunSummary
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read every input: the keyword arguments of :func:`motifscan.io.signals.read_signal`."""
+
+    columns: tuple = ()
+    time_column: str | None = None
+    delimiter: str | None = None
+    header: bool | None = None
+
+    def open(self, name: str, block_rows: int):
+        """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory)."""
+        return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
+                           delimiter=self.delimiter, header=self.header, block_rows=block_rows)
+
+
+@dataclass
+class FileRun:
+    """What one input gave: its motifs, or the one-line reason it failed.
+
+    Attributes
+    ----------
+    name : str
+        The input as named in the output's ``file`` column.
+    motifs : list of Motif
+        In signal order (``ordered``) or in the order they became final.
+    summary : RunSummary or None
+        None when the input could not be opened.
+    error : str or None
+        The error message (it starts with the input's name), or None.
+    """
+
+    name: str
+    motifs: list
+    summary: RunSummary | None
+    error: str | None = None
+
+
+def _is_signal_file(name: str) -> bool:
+    lowered = name.lower()
+    if lowered.endswith(".gz"):
+        lowered = lowered[:-3]
+        if lowered.endswith((".parquet", ".pq")):
+            return False
+    return lowered.endswith(SIGNAL_EXTENSIONS)
+
+
+def expand_inputs(arguments: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Turn FILE arguments into inputs: ``(name, problem)`` pairs in a fixed order.
+
+    A file (or ``-``) is itself; a Parquet dataset directory (see
+    :func:`motifscan.io.signals.is_parquet_dataset`) is one input; any other directory
+    stands for the signal files below it (``.csv``, ``.tsv``, ``.txt``, each optionally
+    ``.gz``, and ``.parquet``/``.pq``; hidden names and names starting with ``_`` are
+    skipped), sorted by path, datasets inside it counting as one input each. An input named
+    twice is read once. ``problem`` is a one-line error for an argument that gives no input
+    (a folder without signal files); other problems are found when the input is read.
+    """
+    inputs: dict[str, str | None] = {}
+    for argument in arguments:
+        if argument == "-" or not os.path.isdir(argument) or is_parquet_dataset(argument):
+            inputs.setdefault(argument, None)
+            continue
+        found = list(_signals_below(argument))
+        if not found:
+            inputs.setdefault(argument, f"{argument}: no CSV, TSV, TXT or Parquet file in this directory")
+        for name in found:
+            inputs.setdefault(name, None)
+    return list(inputs.items())
+
+
+def _signals_below(directory: str) -> Iterator[str]:
+    entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.startswith((".", "_")):
+            continue
+        path = os.path.join(directory, entry.name)
+        if entry.is_dir():
+            if is_parquet_dataset(path):
+                yield path
+            else:
+                yield from _signals_below(path)
+        elif _is_signal_file(entry.name):
+            yield path
+
+
+def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool, ordered: bool) -> FileRun:
+    """Detect motifs in one input, catching its error.
+
+    Parameters
+    ----------
+    name : str
+        Path, ``-`` or dataset directory.
+    label : bool
+        Set each motif's ``file`` to ``name``.
+    ordered : bool
+        Return the motifs in signal order rather than in the order they became final.
+    """
+    try:
+        source = read.open(name, config.block_rows)
+        run = Detection(source, config)
+        motifs = list(run)
+    except MotifscanError as error:
+        return FileRun(name, [], None, str(error))
+    if ordered:
+        motifs = sort_motifs(motifs, run.channel_rank)
+    if label:
+        motifs = [dataclasses.replace(motif, file=name) for motif in motifs]
+    return FileRun(name, motifs, run.summary)
+
+
+def _run_file_job(job) -> FileRun:
+    """Entry point of a worker process (a top-level function, so it can be pickled)."""
+    return run_file(*job[:3], label=job[3], ordered=job[4])
+
+
+def _pool(jobs: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Never fork: the parent may hold pyarrow or Numba threads, and a forked child can
+    # inherit one of their locks held. The fork server starts clean workers cheaply.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+
+
+class BatchRun:
+    """One detection over several inputs.
+
+    Iterating yields every motif: with one input (not a folder) as
+    :class:`~motifscan.pipeline.Detection` does (as soon as final, or in signal order with
+    ``ordered``), its errors raised; with several, input by input, each input's motifs once
+    it has been read to its end, a failed input contributing none and its error going to
+    ``on_error``. After the iteration, :attr:`files` holds one :class:`FileRun` per input.
+
+    Parameters
+    ----------
+    arguments : sequence of str
+        FILE arguments (see :func:`expand_inputs`).
+    config : DetectConfig
+    read : ReadOptions
+    jobs : int
+        Worker processes; 1 runs everything in this process.
+    ordered : bool
+        List each input's motifs in signal order (start, then channel).
+    on_error : callable(str), optional
+        Called with each failed input's message, in input order.
+    on_file_done : callable(FileRun), optional
+        Called after each input, in input order.
+    """
+
+    def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
+                 ordered: bool = True, on_error: Callable[[str], None] | None = None,
+                 on_file_done: Callable[[FileRun], None] | None = None):
+        self.config = config
+        self.read = read
+        self.jobs = jobs
+        self.ordered = ordered
+        self.inputs = expand_inputs(arguments)
+        self.several = len(arguments) > 1 or any(
+            name != "-" and os.path.isdir(name) and not is_parquet_dataset(name) for name in arguments)
+        if self.several and "-" in arguments:
+            raise MotifscanError("- (standard input) must be the only FILE")
+        self.on_error = on_error or (lambda message: None)
+        self.on_file_done = on_file_done or (lambda run: None)
+        self.files: list[FileRun] = []
+        self._single = None
+        if not self.several:
+            # Open it now: a bad single input is an error before any output exists.
+            name = self.inputs[0][0]
+            self._single = Detection(read.open(name, config.block_rows), config)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The output columns: ``file`` with several inputs; ``time`` when an input has one
+        (before all inputs are read, always with several inputs)."""
+        from motifscan.io.output import motif_fields
+
+        with_activation = self.config.method == "conv"
+        if self._single is not None:
+            return motif_fields(with_time=self._single.source.time_column is not None,
+                                with_activation=with_activation)
+        if len(self.files) < len(self.inputs):
+            # Not all read yet (JSON Lines streams): keep the key, null where there is no time.
+            return motif_fields(with_time=True, with_file=True, with_activation=with_activation)
+        with_time = any(run.summary.time_column is not None for run in self.files if run.summary is not None)
+        return motif_fields(with_time=with_time, with_file=True, with_activation=with_activation)
+
+    @property
+    def failed(self) -> list[FileRun]:
+        return [run for run in self.files if run.error is not None]
+
+    @property
+    def motif_count(self) -> int:
+        return sum(run.summary.motifs for run in self.files if run.summary is not None)
+
+    def __iter__(self) -> Iterator[Motif]:
+        if self._single is not None:
+            yield from self._run_single()
+            return
+        for run in self._runs():
+            self.files.append(run)
+            if run.error is not None:
+                self.on_error(run.error)
+            self.on_file_done(run)
+            yield from run.motifs
+
+    def _run_single(self) -> Iterator[Motif]:
+        detection = self._single
+        name = self.inputs[0][0]
+        if self.ordered:
+            yield from sort_motifs(list(detection), detection.channel_rank)
+        else:
+            yield from detection
+        run = FileRun(name, [], detection.summary)
+        self.files.append(run)
+        self.on_file_done(run)
+
+    def _runs(self) -> Iterator[FileRun]:
+        jobs = [(name, self.config, self.read, True, self.ordered) for name, problem in self.inputs
+                if problem is None]
+        if self.jobs > 1 and len(jobs) > 1:
+            pool = _pool(min(self.jobs, len(jobs)))
+            # map() hands results back in input order, whichever worker finishes first.
+            results = pool.map(_run_file_job, jobs, chunksize=1)
+        else:
+            pool = None
+            results = map(_run_file_job, jobs)
+        try:
+            for name, problem in self.inputs:
+                yield FileRun(name, [], None, problem) if problem is not None else next(results)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def report(self) -> dict:
+        """The JSON header: per input what was seen (or its error), then the totals."""
+        from motifscan.io.output import run_report
+
+        parameters = self.config.parameters()
+        if self._single is not None:
+            return run_report(self._single.summary, parameters)
+        files = []
+        for run in self.files:
+            if run.error is not None:
+                files.append({"file": run.name, "error": run.error})
+                continue
+            entry = run_report(run.summary, parameters)
+            del entry["parameters"], entry["source"]
+            files.append({"file": run.name, **entry})
+        done = [run.summary for run in self.files if run.summary is not None]
+        return {
+            "files": files,
+            "parameters": parameters,
+            "samples": sum(summary.samples for summary in done),
+            "positions": sum(summary.positions for summary in done),
+            "skipped_windows": sum(summary.skipped_windows for summary in done),
+            "failed_files": len(self.failed),
+            "motif_count": self.motif_count,
+        }
+
+    def caption(self) -> str:
+        """The one-line summary under a table."""
+        config = self.config
+        count = self.motif_count
+        samples = sum(run.summary.samples for run in self.files if run.summary is not None)
+        where = f"{samples} samples"
+        if self.several:
+            where += f" of {len(self.files)} file{'s' * (len(self.files) != 1)}"
+            if self.failed:
+                where += f" ({len(self.failed)} failed)"
+        threshold = f"threshold {config.threshold:g}"
+        if config.method == "conv":
+            threshold = f"conv · threshold {config.threshold:g} × strongest |activation|"
+        return (f"{count} motif{'s' * (count != 1)} in {where}"
+                f" · p = {config.p:g} · {threshold} · span {config.span}")
