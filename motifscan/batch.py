@@ -140,7 +140,7 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
                 source = drop_rows(source, resume.skip_rows)
             if resume.carry is not None:
                 source = prepend_rows(source, resume.carry)
-        run = Detection(source, config, 0 if resume is None else resume.first_row)
+        run = Detection(source, config, first_row=0 if resume is None else resume.first_row)
         motifs = list(run)
     except SignalTooShort as error:
         if resume is None:
@@ -228,15 +228,18 @@ class BatchRun:
         (before all inputs are read, always with several inputs)."""
         from motifscan.io.output import motif_fields
 
+        with_activation = self.config.method == "conv"
         if self._single is not None:
-            return motif_fields(with_time=self._single.source.time_column is not None)
+            return motif_fields(with_time=self._single.source.time_column is not None,
+                                with_activation=with_activation)
         if not self.several:
-            return motif_fields(with_time=self._single_time_column() is not None)
+            return motif_fields(with_time=self._single_time_column() is not None,
+                                with_activation=with_activation)
         if len(self.files) < len(self.inputs):
             # Not all read yet (JSON Lines streams): keep the key, null where there is no time.
-            return motif_fields(with_time=True, with_file=True)
+            return motif_fields(with_time=True, with_file=True, with_activation=with_activation)
         with_time = any(run.summary.time_column is not None for run in self.files if run.summary is not None)
-        return motif_fields(with_time=with_time, with_file=True)
+        return motif_fields(with_time=with_time, with_file=True, with_activation=with_activation)
 
     def _single_time_column(self) -> str | None:
         summary = self.files[0].summary if self.files else None
@@ -354,5 +357,8 @@ class BatchRun:
             where += f" of {len(self.files)} file{'s' * (len(self.files) != 1)}"
             if self.failed:
                 where += f" ({len(self.failed)} failed)"
+        threshold = f"threshold {config.threshold:g}"
+        if config.method == "conv":
+            threshold = f"conv · threshold {config.threshold:g} × strongest |activation|"
         return (f"{count} motif{'s' * (count != 1)} in {where}"
-                f" · p = {config.p:g} · threshold {config.threshold:g} · span {config.span}")
+                f" · p = {config.p:g} · {threshold} · span {config.span}")

@@ -121,16 +121,43 @@ def cli():
     """
 
 
+def _detection_options(command):
+    """Options that decide which motifs a detecting command reports."""
+    options = [
+        click.option("--threshold", "-t", type=float, default=None,
+                     help="Minimum |score| of a motif, in [0, 1]; with --method conv, minimum "
+                          "|activation| as a fraction of the channel's strongest.  "
+                          "[default: 0.5, or the fitted kernel file's]"),
+        click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
+                     show_default=True, help="Report matches, inverted matches, or both."),
+        click.option("--min-gap", type=int, default=None,
+                     help="Minimum distance between two motifs of a channel.  [default: the span]"),
+        click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
+    from motifscan.config import DEFAULT_THRESHOLD
+
+    if threshold is None and method == "conv":
+        # A fitted kernel's threshold is on the score; the convolution's is a fraction.
+        threshold = DEFAULT_THRESHOLD
+    return dict(threshold=threshold, sign=sign, min_gap=min_gap, top=top, method=method)
+
+
+_METHOD = click.option(
+    "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
+    help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+
+
 @cli.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE...|-")
 @_input_options
-@click.option("--threshold", "-t", type=float, default=None,
-              help="Minimum |score| of a motif, in [0, 1].  [default: 0.5, or the fitted kernel file's]")
-@click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
-              show_default=True, help="Report matches, inverted matches, or both.")
-@click.option("--min-gap", type=int, default=None,
-              help="Minimum distance between two motifs of a channel.  [default: the span]")
-@click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs.")
+@_detection_options
+@_METHOD
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
@@ -141,7 +168,7 @@ def cli():
 @click.option("--state", metavar="FILE",
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
-def detect(files, threshold, sign, min_gap, top, fmt, output, jobs, append, state, quiet, **options):
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, quiet, **options):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
@@ -155,7 +182,7 @@ def detect(files, threshold, sign, min_gap, top, fmt, output, jobs, append, stat
     from motifscan.io.output import first_line, open_output, output_format, write_motifs
     from motifscan.state import StateFile
 
-    config, read = _prepare(options, threshold=threshold, sign=sign, min_gap=min_gap, top=top)
+    config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
     batch = BatchConfig(jobs=jobs, state=state, output=output, append=append)
     fmt = output_format(fmt, output)
     batch.check_format(fmt, config)
@@ -189,14 +216,42 @@ def detect(files, threshold, sign, min_gap, top, fmt, output, jobs, append, stat
 @cli.command()
 @click.argument("file", metavar="FILE|-")
 @_input_options
+@_detection_options
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format.  [default: table on a terminal, else CSV]")
+@click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
+def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
+    """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
+    from motifscan.compare import Comparison
+    from motifscan.io.comparison import write_comparison
+    from motifscan.io.output import open_output, output_format
+
+    config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
+    fmt = output_format(fmt, output)
+    if fmt not in ("table", "json", "csv"):
+        raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")
+    run = Comparison(read.open(file, config.block_rows), config).run()
+    with open_output(output) as stream:
+        write_comparison(stream, run, fmt)
+    _warn_skipped(run.summary)
+    return EXIT_FOUND if run.summary.motifs else EXIT_NONE
+
+
+@cli.command()
+@click.argument("file", metavar="FILE|-")
+@_input_options
+@_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
-def scores(file, output, **options):
-    """Write the full per-position score track of FILE (for plots and other tools)."""
+def scores(file, method, output, **options):
+    """Write the full per-position score track of FILE (for plots and other tools).
+
+    With --method conv it adds the plain convolution, <channel>_activation.
+    """
     from motifscan.io.output import open_output, score_format, write_scores
     from motifscan.pipeline import RunSummary, score_blocks
 
-    config, read = _prepare(options)
+    config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
     with open_output(output, binary=True) as stream:

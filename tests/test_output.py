@@ -93,3 +93,17 @@ def test_format_choice():
     assert output_format(None, "motifs.json") == "json"
     assert output_format(None, "motifs.csv") == "csv"
     assert score_format("s.parquet") == "parquet" and score_format(None) == "csv"
+
+
+def test_activation_is_an_optional_column():
+    motifs = [Motif("x", 4, 7, 0.5, 0.9, 1, 0.8, activation=12.0)]
+    fields = motif_fields(with_time=False, with_activation=True)
+    out = io.StringIO()
+    write_csv(out, motifs, fields)
+    assert out.getvalue().splitlines() == ["channel,start,end,score,cosine,sign,scale,activation",
+                                           "x,4,7,0.5,0.9,1,0.8,12.0"]
+    assert "activation" not in motif_fields(with_time=True, with_file=True)
+    out = io.StringIO()
+    write_table(out, motifs, fields, "1 motif", footer=["a footer line"])
+    text = out.getvalue()
+    assert "activation" in text and "+12" in text and text.index("a footer line") < text.index("1 motif")

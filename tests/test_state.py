@@ -143,6 +143,7 @@ def test_state_of_other_parameters_or_not_a_state_is_refused(tmp_path):
     (["--state", "{tmp}/missing/state.json"], "--state: directory"),
     (["--state", "{tmp}"], "is a directory"),
     (["--state", "{tmp}/s.json", "--top", "1"], "--top cannot be combined with --state"),
+    (["--state", "{tmp}/s.json", "--method", "conv"], "--method conv cannot be combined with --state"),
     (["--append"], "--append needs --output FILE"),
     (["--append", "--output", "{tmp}/out.json"], "--append cannot add to a JSON document"),
 ])

@@ -23,14 +23,17 @@ from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
 
 FORMATS = ("table", "json", "jsonl", "csv")
-#: Every motif column, in output order. ``file`` and ``time`` are optional: a run writes
-#: only the columns that mean something for it (see :func:`motif_fields`).
-MOTIF_FIELDS = ("file", "channel", "start", "end", "time", "score", "cosine", "sign", "scale")
+#: Every motif column, in output order. ``file``, ``time`` and ``activation`` are optional:
+#: a run writes only the columns that mean something for it (see :func:`motif_fields`).
+MOTIF_FIELDS = ("file", "channel", "start", "end", "time", "score", "cosine", "sign", "scale", "activation")
 
 
-def motif_fields(*, with_time: bool, with_file: bool = False) -> tuple[str, ...]:
-    """The columns of a run: :data:`MOTIF_FIELDS` less the optional ones it does not use."""
-    used = {"time": with_time, "file": with_file}
+def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: bool = False) -> tuple[str, ...]:
+    """The columns of a run: :data:`MOTIF_FIELDS` less the optional ones it does not use.
+
+    ``activation`` (the plain convolution) is used by ``--method conv`` and ``compare``.
+    """
+    used = {"time": with_time, "file": with_file, "activation": with_activation}
     return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
@@ -74,6 +77,7 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
         "cosine": _number(motif.cosine),
         "sign": motif.sign,
         "scale": _number(motif.scale),
+        "activation": None if motif.activation is None else _number(motif.activation),
     }
     return {name: values[name] for name in fields}
 
@@ -109,13 +113,37 @@ def write_json(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], 
     stream.write("\n")
 
 
-def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str) -> None:
-    """A Rich table for people, then the one-line ``caption`` (the run's summary).
+def table_cells(motif: Motif, columns: Sequence[str]) -> list[str]:
+    """The motif's ``columns`` as the table shows them (4 decimals for scores and cosines)."""
+    record = motif_record(motif, columns)
+    shown = {
+        "score": f"{motif.score:+.4f}",
+        "cosine": f"{motif.cosine:+.4f}",
+        "sign": "+1" if motif.sign > 0 else "-1",
+        "scale": f"{motif.scale:.4g}",
+        "activation": "" if motif.activation is None else f"{motif.activation:+.4g}",
+    }
+    return [shown.get(name, "" if record[name] is None else str(record[name])) for name in columns]
+
+
+def table_console(stream: IO[str]):
+    """A Rich console for ``stream``: colours only on a terminal, and never with NO_COLOR."""
+    from rich.console import Console
+
+    console = Console(file=stream)
+    if not console.is_terminal:
+        # A file or a pipe has no width to respect: never wrap a timestamp into two lines.
+        console = Console(file=stream, width=200)
+    return console
+
+
+def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str,
+                footer: Sequence[str] = ()) -> None:
+    """A Rich table for people, then the ``footer`` lines and the one-line ``caption``.
 
     Colours only on a terminal, and never with NO_COLOR.
     """
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -124,20 +152,11 @@ def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], cap
     for name in columns:
         table.add_column(name, justify="left" if name in ("file", "channel", "time") else "right", no_wrap=True)
     for motif in motifs:
-        record = motif_record(motif, columns)
-        shown = {
-            "score": f"{motif.score:+.4f}",
-            "cosine": f"{motif.cosine:+.4f}",
-            "sign": "+1" if motif.sign > 0 else "-1",
-            "scale": f"{motif.scale:.4g}",
-        }
-        row = [shown.get(name, "" if record[name] is None else str(record[name])) for name in columns]
-        table.add_row(*row, style=None if motif.sign > 0 else "magenta")
-    console = Console(file=stream)
-    if not console.is_terminal:
-        # A file or a pipe has no width to respect: never wrap a timestamp into two lines.
-        console = Console(file=stream, width=200)
+        table.add_row(*table_cells(motif, columns), style=None if motif.sign > 0 else "magenta")
+    console = table_console(stream)
     console.print(table)
+    for line in footer:
+        console.print(line, highlight=False)
     console.print(caption, style="dim", highlight=False)
 
 
@@ -205,8 +224,9 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
     """Write score blocks (``motifscan.pipeline.ScoreBlock``) as one CSV or Parquet table.
 
     Columns: ``start``, the time column (when there is one), then ``<channel>_score``,
-    ``<channel>_cosine``, ``<channel>_scale`` for each channel. Unscored windows (NaN/inf in
-    the window) are empty cells in CSV and nulls in Parquet.
+    ``<channel>_cosine``, ``<channel>_scale`` for each channel, and ``<channel>_activation``
+    when the blocks carry the plain convolution (``--method conv``). Unscored windows
+    (NaN/inf in the window) are empty cells in CSV and nulls in Parquet.
     """
     import pyarrow as pa
 
@@ -221,6 +241,8 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
                 track = block.tracks[name]
                 for part in ("score", "cosine", "scale"):
                     columns[f"{name}_{part}"] = pa.array(getattr(track, part), from_pandas=True)
+                if block.activations is not None:
+                    columns[f"{name}_activation"] = pa.array(block.activations[name], from_pandas=True)
             table = pa.table(columns)
             if writer is None:
                 writer = _score_writer(stream, table.schema, fmt)
@@ -241,8 +263,11 @@ def _score_writer(stream, schema, fmt: str):
 
 
 def run_report(summary, parameters: dict) -> dict:
-    """The JSON header of a run: where the data came from, the options, what was seen."""
-    return {
+    """The JSON header of a run: where the data came from, the options, what was seen.
+
+    A run that computed the plain convolution adds ``strongest_activation`` per channel.
+    """
+    report = {
         "source": summary.source,
         "channels": summary.channels,
         "time_column": summary.time_column,
@@ -253,6 +278,10 @@ def run_report(summary, parameters: dict) -> dict:
         "skipped_windows": summary.skipped_windows,
         "motif_count": summary.motifs,
     }
+    if summary.strongest_activation:
+        report["strongest_activation"] = {name: _number(value)
+                                          for name, value in summary.strongest_activation.items()}
+    return report
 
 
 def first_line(path: str | None) -> str | None:
@@ -264,12 +293,14 @@ def first_line(path: str | None) -> str | None:
     return line or None
 
 
-def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = None) -> None:
+def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = None, footer=None) -> None:
     """Run ``run`` (a :class:`motifscan.batch.BatchRun`) and write its motifs as ``fmt``.
 
     JSON Lines is written while the signal streams; the other formats wait for the end so
     they can list the motifs in order. ``after_header`` is the header line of the CSV that
     the motifs are appended to: it must be this run's, and is not written again.
+    ``footer``, a callable, gives the lines printed under a table once the run is over
+    (the score sparkline).
     """
     if fmt == "jsonl":
         write_jsonl(stream, run, run.fields)
@@ -284,7 +315,7 @@ def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = N
     elif fmt == "json":
         write_json(stream, motifs, fields, run.report())
     else:
-        write_table(stream, motifs, fields, run.caption())
+        write_table(stream, motifs, fields, run.caption(), footer() if footer else ())
 
 
 def output_format(fmt: str | None, path: str | None) -> str:
