@@ -4,7 +4,9 @@ Python API
 ----------
 scan(signal, kernel, p=1, dilation=1)      -> score track, shape (n - span + 1,) or (.., channels)
 detect(signal, kernel, p=1, ...)           -> list of Motif
+(both take method="conv" for the plain convolution, the comparison mode)
 motifs_to_frame(motifs)                    -> pandas.DataFrame
+read_kernel(path)                          -> kernel values, or a FittedKernel from `motifscan fit`
 
 Both share the streaming pipeline of the ``motifscan`` command. Heavy modules are imported
 on first use so that ``motifscan --help`` starts at once.
@@ -15,7 +17,8 @@ from __future__ import annotations
 from motifscan.errors import MotifscanError
 
 __version__ = "0.1.0"
-__all__ = ["scan", "detect", "motifs_to_frame", "Motif", "MotifscanError", "__version__"]
+__all__ = ["scan", "detect", "motifs_to_frame", "read_kernel", "Motif", "FittedKernel",
+           "MotifscanError", "__version__"]
 
 
 def __getattr__(name):
@@ -23,6 +26,10 @@ def __getattr__(name):
         from motifscan.detection import Motif
 
         return Motif
+    if name == "FittedKernel":
+        from motifscan.io.kernels import FittedKernel
+
+        return FittedKernel
     raise AttributeError(f"module 'motifscan' has no attribute {name!r}")
 
 
@@ -55,16 +62,41 @@ def _as_source(signal, time, block_rows):
     return signal_from_arrays(channels, time=time, name="signal", block_rows=block_rows)
 
 
-def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto", device: str = "auto",
-         normalize: str = "none", noise_floor: float = 0.0):
+def _kernel_settings(kernel, p, threshold, metric):
+    """``(values, p, threshold, metric)``: a FittedKernel supplies what is not given."""
+    import numpy as np
+
+    from motifscan.config import DEFAULT_THRESHOLD
+    from motifscan.io.kernels import FittedKernel
+
+    if isinstance(kernel, FittedKernel):
+        return (tuple(kernel.values), kernel.p if p is None else p,
+                kernel.threshold if threshold is None else threshold,
+                kernel.metric if metric is None else metric)
+    return (tuple(np.asarray(kernel, dtype=np.float64).ravel()), 1.0 if p is None else p,
+            DEFAULT_THRESHOLD if threshold is None else threshold, metric)
+
+
+def read_kernel(path):
+    """Read a kernel file: the values (float64, shape (m,)), or a :class:`FittedKernel`
+    (values, p, threshold, metric) for a file written by ``motifscan fit``."""
+    from motifscan.io.kernels import read_kernel as read
+
+    return read(str(path))
+
+
+def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str = "auto", device: str = "auto",
+         metric=None, method: str = "cosine", normalize: str = "none", noise_floor: float = 0.0):
     """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
 
     Parameters
     ----------
     signal : array_like, shape (n,) or (n, c)
         The time series; a 2-D array is scanned column by column.
-    kernel : array_like, shape (m,)
-        The template; finite, not all zero.
+    kernel : array_like, shape (m,), or FittedKernel
+        The template; finite, not all zero. A :class:`FittedKernel` (from :func:`read_kernel`
+        or ``motifscan.fitting.fit``) also supplies ``p`` and ``metric`` when they are not
+        given.
     p : float, default 1
         Sharpness > 0: ``score = sign(cos) * |cos| ** (p*p)``.
     dilation : int, default 1
@@ -73,6 +105,12 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
     device : {"auto", "cpu", "gpu"}
         ``gpu`` runs the CUDA backend (an NVIDIA GPU and ``motifscan[gpu]``); ``auto`` does
         so only for large inputs when a GPU is usable.
+    metric : array_like, shape (m,) or (r, m), optional
+        A learned metric ``M`` (diagonal weights or a matrix): windows and kernel are
+        compared as ``M w`` and ``M k``. Scanned on the CPU.
+    method : {"cosine", "conv"}, default "cosine"
+        ``conv`` returns the plain convolution instead: the dot product of each window
+        with the kernel, ``numpy.correlate(signal, kernel, "valid")`` for ``dilation=1``.
     normalize : {"none", "center", "zscore"}
         ``center`` and ``zscore`` remove each window's and the kernel's mean first, so the
         cosine is Pearson's r.
@@ -82,30 +120,35 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
     Returns
     -------
     numpy.ndarray, float64, shape (n - span + 1,) or (n - span + 1, c)
-        Scores in [-1, 1]; NaN where the window holds NaN or inf.
+        Scores in [-1, 1] (activations for ``conv``); NaN where the window holds NaN or inf.
     """
     import numpy as np
 
     from motifscan.config import DetectConfig
     from motifscan.pipeline import RunSummary, score_blocks
 
-    config = DetectConfig(kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p,
-                          dilation=dilation, backend=backend, device=device, normalize=normalize,
-                          noise_floor=noise_floor)
+    values, p, _, metric = _kernel_settings(kernel, p, None, metric)
+    config = DetectConfig(kernel=values, p=p, dilation=dilation, backend=backend, device=device,
+                          metric=None if metric is None else np.asarray(metric).tolist(), method=method,
+                          normalize=normalize, noise_floor=noise_floor)
     if len(config.dilations) > 1:
         raise MotifscanError("scan: one dilation at a time (detect() searches a range)")
     was_1d = np.ndim(signal) == 1
     source = _as_source(signal, None, None)
     summary = RunSummary(source.name, list(source.channels), None)
     blocks = list(score_blocks(source, config, summary))
-    tracks = [np.concatenate([b.tracks[name].score for b in blocks]) for name in source.channels]
+
+    def track(block, name):
+        return block.activations[name] if method == "conv" else block.tracks[name].score
+
+    tracks = [np.concatenate([track(b, name) for b in blocks]) for name in source.channels]
     return tracks[0] if was_1d else np.stack(tracks, axis=1)
 
 
 def detect(
     signal,
     kernel,
-    p: float = 1.0,
+    p: float | None = None,
     dilation: int = 1,
     threshold: float | None = None,
     sign: str = "any",
@@ -115,6 +158,8 @@ def detect(
     block_rows: int | None = None,
     backend: str = "auto",
     device: str = "auto",
+    metric=None,
+    method: str = "cosine",
     normalize: str = "none",
     noise_floor: float = 0.0,
     overlap: str = "best",
@@ -126,10 +171,10 @@ def detect(
     ----------
     signal : array_like (n,) or (n, c), pandas Series/DataFrame, or dict of name -> array
         Numeric columns of a DataFrame are channels; a DatetimeIndex becomes the time.
-    kernel : array_like (m,), or dict of name -> array_like
-        One kernel, or several named ones (each motif then has its ``kernel`` name); with
-        ``joint=True`` each value is a dict of channel -> values (one joint kernel).
-    p, backend, device, normalize, noise_floor
+    kernel : array_like (m,), FittedKernel, or dict of name -> array_like
+        One kernel (see :func:`scan`), or several named ones (each motif then has its
+        ``kernel`` name); with ``joint=True`` each value is a dict of channel -> values.
+    p, backend, device, metric, normalize, noise_floor
         As in :func:`scan`.
     dilation : int, sequence of int, or str such as ``"1..8"``
         Several dilations are all scanned; each motif has the ``dilation`` that matched best.
@@ -138,7 +183,9 @@ def detect(
     joint : bool
         Score each joint kernel's channels together (one cosine over all of them).
     threshold : float, default 0.5
-        Minimum |score| of a motif.
+        Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
+        ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
+        |activation|.
     sign : {"any", "positive", "negative"}
     min_gap : int, optional
         Minimum distance between motifs of one channel; default the span (no overlap).
@@ -148,6 +195,9 @@ def detect(
         Time of each sample, carried to ``Motif.time``.
     block_rows : int, optional
         Feed the pipeline in blocks of this many rows (results never change).
+    method : {"cosine", "conv"}, default "cosine"
+        Detect on the sharpened cosine score, or on the plain convolution (comparison
+        mode; motifs then carry ``activation``).
 
     Returns
     -------
@@ -156,7 +206,7 @@ def detect(
     """
     import numpy as np
 
-    from motifscan.config import DEFAULT_THRESHOLD, DetectConfig
+    from motifscan.config import DetectConfig
     from motifscan.pipeline import detect_all
 
     from motifscan.io.kernels import Kernel
@@ -168,30 +218,36 @@ def detect(
             if isinstance(values, dict) else Kernel(str(name), (tuple(np.asarray(values, dtype=np.float64).ravel()),))
             for name, values in kernel.items()
         )
-        kernel = None
-    else:
-        kernel = tuple(np.asarray(kernel, dtype=np.float64).ravel())
+        kernel = [1.0]  # placeholder for the settings below; the named kernels are used
+    values, p, threshold, metric = _kernel_settings(kernel, p, threshold, metric)
     config = DetectConfig(
-        kernel=kernel, kernels=kernels, p=p, dilation=dilation,
-        threshold=DEFAULT_THRESHOLD if threshold is None else threshold, sign=sign,
-        min_gap=min_gap, top=top, backend=backend, device=device, normalize=normalize,
-        noise_floor=noise_floor, overlap=overlap, joint=joint,
+        kernel=None if kernels else values, kernels=kernels, p=p, dilation=dilation, threshold=threshold,
+        sign=sign, min_gap=min_gap, top=top, backend=backend, device=device,
+        metric=None if metric is None else np.asarray(metric).tolist(), method=method,
+        normalize=normalize, noise_floor=noise_floor, overlap=overlap, joint=joint,
     )
     motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
     return motifs
 
 
 def motifs_to_frame(motifs):
-    """The motifs as a pandas DataFrame with one row per motif and one column per field."""
+    """The motifs as a pandas DataFrame with one row per motif and one column per field.
+
+    ``activation`` is a column only when the motifs carry it (``method="conv"``).
+    The ``file`` column is there only when some motif has a file (runs over several inputs).
+    """
     import dataclasses
 
     import pandas as pd
 
     from motifscan.detection import Motif
 
-    records = [dataclasses.asdict(m) for m in motifs]
-    # Fields a run fills only when they mean something (kernel, dilation, distance) are
-    # columns only when some motif has them.
-    columns = [f.name for f in dataclasses.fields(Motif)
-               if f.default is not None or any(record[f.name] is not None for record in records)]
-    return pd.DataFrame(records, columns=columns)
+    motifs = list(motifs)
+    columns = [f.name for f in dataclasses.fields(Motif)]
+    if not any(m.file is not None for m in motifs):
+        columns.remove("file")
+    # Likewise kernel, dilation and distance: only when the run filled them.
+    for name in ("activation", "kernel", "dilation", "distance"):
+        if all(getattr(m, name) is None for m in motifs):
+            columns.remove(name)
+    return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

@@ -41,6 +41,11 @@ class Motif:
         Least-squares amplitude ``a`` in ``window ~ a * kernel``.
     time : Any
         Value of the time column at ``start`` (float or ``numpy.datetime64``), or None.
+    file : str or None
+        The input it was found in, when a run reads several inputs; else None.
+    activation : float or None
+        The plain convolution (dot product of window and kernel) when the run computed it
+        (``method="conv"`` and ``compare``), else None.
     kernel : str or None
         Name of the kernel that matched, when the run had several kernels.
     dilation : int or None
@@ -57,9 +62,15 @@ class Motif:
     sign: int
     scale: float
     time: Any = None
+    file: str | None = None
+    activation: float | None = None
     kernel: str | None = None
     dilation: int | None = None
     distance: float | None = None
+
+    def strength(self, by: str = "score") -> float:
+        """``|score|`` or ``|activation|`` (``by``): what detection ranked the motif by."""
+        return abs(self.score if by == "score" else self.activation)
 
 
 def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np.ndarray:
@@ -158,29 +169,36 @@ class ChannelDetector:
     Candidates of all tracks compete: with ``min_gap`` None two candidates conflict when
     their windows overlap (each window spans its own track's span), else when their starts
     are closer than ``min_gap``.
+
+    ``by="score"`` thresholds and ranks on the sharpened cosine score; ``by="activation"``
+    on the plain convolution, which :meth:`push` then needs.
     """
 
     def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int | None,
-                 labels: Sequence[ScanLabel] | None = None):
+                 by: str = "score", labels: Sequence[ScanLabel] | None = None):
         self.channel = channel
         self.span = span
         self.threshold = threshold
         self.sign = sign
         self.min_gap = min_gap
+        self.by = by
         self.labels = list(labels) if labels is not None else [ScanLabel(span)]
         self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None,
-                                   np.empty(0, np.int64))
+                                   np.empty(0, np.int64), None)
 
-    def _columns(self, position, track: ScoreTrack, time, scan) -> dict:
+    def _columns(self, position, track: ScoreTrack, time, scan, activation) -> dict:
         columns = {"position": position, "score": track.score, "cosine": track.cosine,
                    "scale": track.scale, "scan": scan}
         if getattr(track, "distance", None) is not None:
             columns["distance"] = track.distance
         if time is not None:
             columns["time"] = time
+        if activation is not None:
+            columns["activation"] = activation
         return columns
 
-    def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None) -> list[Motif]:
+    def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
+             activation: np.ndarray | None = None) -> list[Motif]:
         """Add the scores of positions ``first_position .. first_position + len(track) - 1``.
 
         Parameters
@@ -191,11 +209,14 @@ class ChannelDetector:
             Arrays of shape (b,).
         time : array of shape (b,), optional
             Time value of each window start.
+        activation : float64 array of shape (b,), optional
+            The plain convolution at each position; required with ``by="activation"``.
+            Pass it for every piece or for none.
         """
-        return self.push_scans(first_position, [track], time)
+        return self.push_scans(first_position, [track], time, None if activation is None else [activation])
 
     def push_scans(self, first_position: int, tracks: Sequence[ScoreTrack],
-                   time: np.ndarray | None = None) -> list[Motif]:
+                   time: np.ndarray | None = None, activations=None) -> list[Motif]:
         """Like :meth:`push`, for one track per label (in the order of ``labels``).
 
         The tracks may differ in length at the end of a signal (a shorter window fits more
@@ -204,11 +225,14 @@ class ChannelDetector:
         """
         pieces = []
         for index, track in enumerate(tracks):
-            chosen = np.flatnonzero(candidate_mask(track.score, self.threshold, self.sign))
+            activation = None if activations is None else activations[index]
+            ranked = track.score if self.by == "score" else activation
+            chosen = np.flatnonzero(candidate_mask(ranked, self.threshold, self.sign))
             picked = type(track)(*(values[chosen] for values in track))
             pieces.append(self._columns(chosen + first_position, picked,
                                         None if time is None else time[chosen],
-                                        np.full(chosen.size, index, dtype=np.int64)))
+                                        np.full(chosen.size, index, dtype=np.int64),
+                                        None if activation is None else activation[chosen]))
         fresh = pieces[0]
         for piece in pieces[1:]:
             fresh = _join(fresh, piece)
@@ -244,14 +268,15 @@ class ChannelDetector:
     def _decide(self, columns: dict) -> list[Motif]:
         if columns["position"].size == 0:
             return []
-        keep = suppress_overlaps(columns["position"], np.abs(columns["score"]),
+        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]),
                                  self._reach(columns["scan"]), columns["scan"])
         kept = _take(columns, keep)
         times = kept.get("time")
         distances = kept.get("distance")
+        activations = kept.get("activation")
         motifs = []
-        for i, (position, score, cosine, scale, scan) in enumerate(
-            zip(kept["position"], kept["score"], kept["cosine"], kept["scale"], kept["scan"])
+        for i, (position, ranked, score, cosine, scale, scan) in enumerate(
+            zip(kept["position"], kept[self.by], kept["score"], kept["cosine"], kept["scale"], kept["scan"])
         ):
             label = self.labels[scan]
             motifs.append(Motif(
@@ -260,9 +285,10 @@ class ChannelDetector:
                 end=int(position) + label.span,
                 score=float(score),
                 cosine=float(cosine),
-                sign=1 if score > 0 else -1,
+                sign=1 if ranked > 0 else -1,
                 scale=float(scale),
                 time=None if times is None else times[i],
+                activation=None if activations is None else float(activations[i]),
                 kernel=label.kernel,
                 dilation=label.dilation,
                 distance=None if distances is None else float(distances[i]),
@@ -270,18 +296,69 @@ class ChannelDetector:
         return motifs
 
 
-class TopMotifs:
-    """Keeps the ``k`` strongest motifs seen (ties: earlier start, then earlier channel,
-    then earlier kernel and smaller dilation)."""
+class RelativeChannelDetector(ChannelDetector):
+    """Streaming detector on the activation with a threshold relative to the strongest one.
 
-    def __init__(self, k: int, channel_order: Sequence[str], kernel_order: Sequence[str] = ()):
+    A convolution is unbounded, so its threshold is a ``fraction`` of the channel's
+    strongest ``|activation|``, which is known only at the end of the signal. The detector
+    runs with the threshold ``fraction * (strongest so far)``, which only rises, so its
+    candidates are a superset of the final ones. Strongest-first suppression decides a
+    candidate only by stronger candidates, which all pass the final threshold too, so
+    suppressing among the superset and then dropping what fails the final threshold gives
+    exactly the motifs of the final threshold, whatever the block cuts. Motifs therefore
+    come only from :meth:`finish`; those already below the rising threshold are dropped on
+    the way, so memory holds only plausible motifs.
+    """
+
+    def __init__(self, channel: str, span: int, fraction: float, sign: str, min_gap: int):
+        super().__init__(channel, span, 0.0, sign, min_gap, by="activation")
+        self.fraction = fraction
+        #: The strongest finite |activation| seen so far (0 before any).
+        self.strongest = 0.0
+        self._held: list[Motif] = []
+
+    def _raise_threshold(self, activation: np.ndarray) -> None:
+        with np.errstate(invalid="ignore"):
+            magnitude = np.abs(activation)
+            magnitude = magnitude[np.isfinite(magnitude)]
+        if magnitude.size:
+            self.strongest = max(self.strongest, float(magnitude.max()))
+        # A zero strongest activation (silence so far) admits no candidate: zero is no match.
+        self.threshold = self.fraction * self.strongest
+
+    def _keep_plausible(self, motifs: list[Motif]) -> None:
+        self._held = [m for m in self._held + motifs if abs(m.activation) >= self.threshold]
+
+    def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
+             activation: np.ndarray | None = None) -> list[Motif]:
+        """Like :meth:`ChannelDetector.push`, but returns nothing: see :meth:`finish`."""
+        self._raise_threshold(activation)
+        self._keep_plausible(super().push(first_position, track, time, activation))
+        return []
+
+    def finish(self) -> list[Motif]:
+        """Every motif with ``|activation| >= fraction * strongest``, in signal order."""
+        self._keep_plausible(super().finish())
+        held, self._held = self._held, []
+        return sorted(held, key=lambda motif: motif.start)
+
+
+class TopMotifs:
+    """Keeps the ``k`` strongest motifs seen (ties: earlier start, then earlier channel).
+
+    ``by`` is ``"score"`` (rank by |score|) or ``"activation"`` (by |activation|).
+    """
+
+    def __init__(self, k: int, channel_order: Sequence[str], by: str = "score", kernel_order: Sequence[str] = ()):
         self.k = k
+        self.by = by
         self._rank = {name: i for i, name in enumerate(channel_order)}
         self._kernel_rank = {name: i for i, name in enumerate(kernel_order)}
         self._heap: list = []
 
     def _key(self, motif: Motif):
-        return (abs(motif.score), -motif.start, -self._rank[motif.channel],
+        # Ties: earlier start, earlier channel, earlier kernel, smaller dilation.
+        return (motif.strength(self.by), -motif.start, -self._rank[motif.channel],
                 -self._kernel_rank.get(motif.kernel, 0), -(motif.dilation or 0))
 
     def add(self, motifs: Sequence[Motif]) -> None:

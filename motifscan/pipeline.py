@@ -9,16 +9,18 @@ size and the results do not depend on where the blocks were cut.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from motifscan.config import DetectConfig
-from motifscan.detection import ChannelDetector, Motif, ScanLabel, TopMotifs, sort_motifs
-from motifscan.errors import MotifscanError
+from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, ScanLabel, TopMotifs, sort_motifs
+from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.io.signals import SignalBlock, SignalSource
-from motifscan.similarity import sliding_cosine, span
+from motifscan.similarity import resolve_backend, sliding_cosine, span
 from motifscan.similarity.multi import scan_kernels
+from motifscan.similarity.activation import sliding_activation
+from motifscan.similarity.metric import sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
 
 
@@ -35,6 +37,10 @@ class RunSummary:
     motifs: int = 0
     device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
     skipped_by_channel: dict = field(default_factory=dict)
+    # channel -> strongest finite |activation|, when the run detected on the convolution
+    strongest_activation: dict = field(default_factory=dict)
+    # The last span - 1 samples, what a later run needs to go on where this one stopped.
+    tail: SignalBlock | None = None
 
 
 @dataclass
@@ -49,6 +55,8 @@ class ScoreBlock:
     first_position: int
     tracks: dict  # scan label -> ScoreTrack, each of shape (b,) (b may differ at the end)
     time: np.ndarray | None  # time value at each window start, shape (max b,)
+    # channel name -> plain convolution, shape (b,); only when the run needs it (conv, compare)
+    activations: dict | None = None
 
     @property
     def positions(self) -> int:
@@ -132,6 +140,11 @@ class StreamScanner:
     rows_hint : int, optional
         Upper bound on the signal length, used to pick the device and backend once for the
         whole run.
+    activation : bool
+        Also compute the plain convolution of every window (``ScoreBlock.activations``;
+        one kernel at one dilation only).
+    first_row : int, optional
+        Global index of the first sample pushed (a run that goes on where another stopped).
     source_name : str
         Named in messages.
 
@@ -141,12 +154,17 @@ class StreamScanner:
     """
 
     def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None,
-                 source_name: str = "the signal"):
+                 activation: bool = False, first_row: int = 0, source_name: str = "the signal"):
         self.config = config
         self.scans = plan_scans(list(channels), config, source_name)
         self.kernel = np.asarray(config.kernel)
+        self.metric = None if config.metric is None else np.asarray(config.metric)
         taps = max(kernel.length * len(kernel.values) for kernel in config.kernels) * len(config.kernels)
-        self.backend = resolve_device(config.device, config.backend, rows_hint, taps)
+        if self.metric is None:
+            self.backend = resolve_device(config.device, config.backend, rows_hint, taps)
+        else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
+            self.backend = resolve_backend(config.backend, rows_hint, self.metric.size)
+        self.activation = activation
         self.general = config.normalize != "none" or config.noise_floor != 0 or config.joint
         if self.backend == "cuda" and self.general:
             raise MotifscanError("--device gpu runs the plain scan only (no --normalize, --noise-floor "
@@ -159,7 +177,7 @@ class StreamScanner:
         used = {name for scan in self.scans for name in scan.channels}
         self._tail = {name: np.empty(0) for name in channels if name in used}
         self._tail_time: np.ndarray | None = None
-        self._first_position = 0  # global index of the first sample in the tail
+        self._first_position = first_row  # global index of the first sample in the tail
         self._seen = 0
         #: The noise floor of each channel group; None until ``--noise-floor auto`` has seen
         #: the samples it is estimated from.
@@ -186,13 +204,30 @@ class StreamScanner:
             signal = np.stack([buffers[name][: n_out + span(taps, dilation) - 1] for name in channels])
             kernels = [config.kernels[scan.kernel] for scan in scans]
             if not self.general and (len(scans) == 1 or self.backend == "cuda"):
-                found = [sliding_cosine(signal[0], kernel.array()[0], config.p, dilation, self.backend)
-                         for kernel in kernels]
+                found = [self._plain(signal[0], kernel.array()[0], dilation) for kernel in kernels]
             else:
                 found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p,
                                      dilation, config.normalize, self._floor(channels), self.backend)
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
         return tracks
+
+    def _plain(self, values: np.ndarray, kernel: np.ndarray, dilation: int):
+        if self.metric is None:
+            return sliding_cosine(values, kernel, self.config.p, dilation, self.backend)
+        return sliding_metric_cosine(values, kernel, self.metric, self.config.p, dilation, self.backend)
+
+    def _activations(self, buffers: dict, n_out: int) -> dict | None:
+        """The plain convolution of each channel (the config allows it for one kernel at one
+        dilation only)."""
+        if not self.activation:
+            return None
+        keep = self.config.span - 1
+        return {name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilation)
+                for name, values in buffers.items()}
+
+    def tail(self) -> SignalBlock:
+        """The samples kept for the next block (at most ``span - 1`` of each channel)."""
+        return SignalBlock(dict(self._tail), self._tail_time)
 
     def push(self, block: SignalBlock) -> ScoreBlock | None:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
@@ -215,7 +250,8 @@ class StreamScanner:
             self._tail, self._tail_time = buffers, time
             return None
         tracks = self._score(buffers, [n_out] * len(self.batches))
-        result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out])
+        result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out],
+                            self._activations(buffers, n_out))
         # Copy, so the tail does not pin the whole block in memory.
         self._tail = {name: values[n_out:].copy() for name, values in buffers.items()}
         self._tail_time = None if time is None else time[n_out:].copy()
@@ -233,20 +269,29 @@ class StreamScanner:
             return None
         tracks = self._score(self._tail, lengths)
         time = None if self._tail_time is None else self._tail_time[: max(lengths)]
-        result = ScoreBlock(self._first_position, tracks, time)
+        result = ScoreBlock(self._first_position, tracks, time,
+                            None if self.activation is False else self._activations(self._tail, max(lengths)))
         self._first_position += max(lengths)
         return result
 
 
 def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
+                 activation: bool | None = None, first_row: int = 0,
                  scanner: StreamScanner | None = None) -> Iterator[ScoreBlock]:
     """Scan every block of ``source``, updating ``summary`` as blocks go by.
 
-    Raises MotifscanError at the end when the signal is shorter than the shortest window.
-    Skipped windows (NaN or inf inside) are counted once per channel and dilation.
+    ``activation`` asks for the plain convolution too; by default it is computed when
+    ``config.method`` is ``"conv"``. ``first_row`` is the global index of the source's first
+    sample. ``scanner`` is the run's :class:`StreamScanner` when the caller made it. Raises
+    :class:`~motifscan.errors.SignalTooShort` at the end when the signal is shorter than the
+    shortest window. Skipped windows (NaN or inf inside) are counted once per channel and
+    dilation.
     """
+    if activation is None:
+        activation = config.method == "conv"
     if scanner is None:
-        scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), source.name)
+        scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation,
+                                first_row, source.name)
     summary.device = device_of(scanner.backend)
     counted = {}
     for scan in scanner.scans:  # one kernel per channel and dilation sees every window
@@ -265,8 +310,9 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
         scored = scanner.push(block)
         if scored is not None:
             yield account(scored)
+    summary.tail = scanner.tail()
     if summary.samples < config.shortest_span:
-        raise MotifscanError(
+        raise SignalTooShort(
             f"{source.name}: the kernel spans {config.shortest_span} samples but the signal has only "
             f"{summary.samples}"
         )
@@ -275,17 +321,42 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
         yield account(scored)
 
 
+def channel_detectors(channels, config: DetectConfig, method: str) -> list[ChannelDetector]:
+    """One streaming detector per channel for ``method`` (``"cosine"`` or ``"conv"``), for
+    a run of one kernel at one dilation (see :meth:`Detection._detectors` for the rest)."""
+    if len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint:
+        raise MotifscanError("comparing with the convolution works with one kernel at one dilation")
+    if method == "conv":
+        return [RelativeChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+                for name in channels]
+    return [ChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+            for name in channels]
+
+
+def ranked_by(method: str) -> str:
+    """The motif field a method thresholds and ranks on."""
+    return "activation" if method == "conv" else "score"
+
+
 class Detection:
     """One detection run over a signal source.
 
     Iterating yields motifs as soon as they are final (no later sample can change them),
-    each batch in signal order; with ``config.top`` they all come at the end. After the
-    iteration, :attr:`summary` describes the run.
+    each batch in signal order; with ``config.top`` or ``method="conv"`` (whose threshold
+    depends on the strongest activation of the whole signal) they all come at the end.
+    After the iteration, :attr:`summary` describes the run (for ``conv``, with each
+    channel's strongest |activation|).
+
+    ``on_scores``, when given, is called with every :class:`ScoreBlock` as the run goes,
+    e.g. to draw a figure.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig):
+    def __init__(self, source: SignalSource, config: DetectConfig,
+                 on_scores: Callable[[ScoreBlock], None] | None = None, first_row: int = 0):
         self.source = source
         self.config = config
+        self.on_scores = on_scores
+        self.first_row = first_row  # global index of the source's first sample
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         scans = plan_scans(list(source.channels), config, source.name)
         self.channel_order = list(dict.fromkeys(scan.channel for scan in scans))
@@ -297,6 +368,9 @@ class Detection:
         """(detector, track labels) pairs: one detector per channel, or per channel and
         kernel with ``overlap="keep"``; the dilations of a kernel always compete."""
         config = self.config
+        if config.method == "conv":
+            return [(detector, [detector.channel])
+                    for detector in channel_detectors(self.source.channels, config, "conv")]
         label_kernels = len(config.kernels) > 1
         label_dilations = len(config.dilations) > 1
         groups: dict = {}
@@ -308,16 +382,17 @@ class Detection:
             labels = [ScanLabel(scan.span, config.kernels[scan.kernel].name if label_kernels else None,
                                 scan.dilation if label_dilations else None) for scan in members]
             detector = ChannelDetector(key[0], members[0].span, config.threshold, config.sign,
-                                       config.min_gap, labels)
+                                       config.min_gap, labels=labels)
             detectors.append((detector, [scan.label for scan in members]))
         return detectors
 
     def __iter__(self) -> Iterator[Motif]:
         config = self.config
         scanner = StreamScanner(self.source.channels, config, getattr(self.source, "rows_hint", None),
-                                self.source.name)
+                                config.method == "conv", self.first_row, self.source.name)
         detectors = self._detectors(scanner.scans)
-        top = None if config.top is None else TopMotifs(config.top, self.channel_order, self.kernel_order)
+        top = None if config.top is None else TopMotifs(config.top, self.channel_order,
+                                                         ranked_by(config.method), self.kernel_order)
 
         def release(motifs: list[Motif]) -> list[Motif]:
             if top is not None:
@@ -326,17 +401,33 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank, self.kernel_rank)
 
-        for block in score_blocks(self.source, config, self.summary, scanner):
+        for block in score_blocks(self.source, config, self.summary, first_row=self.first_row, scanner=scanner):
+            if self.on_scores is not None:
+                self.on_scores(block)
             found = []
             for detector, labels in detectors:
-                found += detector.push_scans(block.first_position, [block.tracks[label] for label in labels],
-                                             block.time)
+                if len(labels) == 1:  # (the conv detector holds its motifs in push)
+                    activation = None if block.activations is None else block.activations[detector.channel]
+                    found += detector.push(block.first_position, block.tracks[labels[0]], block.time, activation)
+                else:
+                    found += detector.push_scans(block.first_position, [block.tracks[label] for label in labels],
+                                                 block.time)
             yield from release(found)
         yield from release([motif for detector, _ in detectors for motif in detector.finish()])
+        for detector, _ in detectors:
+            if isinstance(detector, RelativeChannelDetector):
+                self.summary.strongest_activation[detector.channel] = detector.strongest
         if top is not None:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+
+def push_block(detector: ChannelDetector, block: ScoreBlock) -> list[Motif]:
+    """Feed one channel's part of ``block`` to its detector."""
+    name = detector.channel
+    activation = None if block.activations is None else block.activations[name]
+    return detector.push(block.first_position, block.tracks[name], block.time, activation)
 
 
 def detect_all(source: SignalSource, config: DetectConfig) -> tuple[list[Motif], RunSummary]:

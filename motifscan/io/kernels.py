@@ -1,6 +1,10 @@
 """Kernel (template) parsing: ``--kernel [NAME=]1,2,3`` and ``--kernel-file``.
 
-Kernel files are tiny, so they are read whole with the standard library.
+Kernel files are tiny, so they are read whole with the standard library. Besides plain
+lists of values, a kernel file may be a *fitted kernel* written by ``motifscan fit``: a JSON
+object with ``"format": "motifscan-kernel"`` that also carries the sharpness, the
+threshold, the normalisation, an optional learned metric and a summary of the training
+(see :class:`FittedKernel`).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -148,15 +152,23 @@ def _file_stem(path: str) -> str:
     return name or "kernel"
 
 
-def read_kernel_file(path: str, column: str | None = None) -> np.ndarray:
-    """Read one kernel from a file (see :func:`read_kernel_columns` for the forms).
+def read_kernel(path: str, column: str | None = None) -> "np.ndarray | FittedKernel":
+    """Read one kernel from a file: its values, or the whole fitted kernel.
 
-    ``column`` picks one column (or JSON key) when the file holds several.
+    Accepted forms: those of :func:`read_kernel_columns`, of which ``column`` picks one
+    when the file holds several, and a fitted kernel file (JSON with ``"format":
+    "motifscan-kernel"``).
 
     Returns
     -------
-    float64 array, shape (m,)
+    float64 array, shape (m,), or FittedKernel
+        A :class:`FittedKernel` for a fitted kernel file, else the values.
     """
+    fitted = read_fitted_kernel(path)
+    if fitted is not None:
+        if column is not None:
+            raise MotifscanError(f"{path}: --kernel-column does not apply to a fitted kernel file")
+        return fitted
     columns, _ = read_kernel_columns(path)
     if column is not None:
         return check_kernel(_pick(columns, [column], path)[column], f"{path}: column {column!r}")
@@ -166,6 +178,31 @@ def read_kernel_file(path: str, column: str | None = None) -> np.ndarray:
             "choose one with --kernel-column"
         )
     return check_kernel(next(iter(columns.values())), path)
+
+
+def read_fitted_kernel(path: str) -> "FittedKernel | None":
+    """The fitted kernel (``motifscan fit``) in ``path``, or None for a plain kernel file."""
+    text = _read_text(path)
+    if text.lstrip()[:1] != "{":
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None  # the plain readers say what is wrong
+    return fitted_kernel_from_json(data, path) if isinstance(data, dict) and "format" in data else None
+
+
+def read_kernel_file(path: str, column: str | None = None) -> np.ndarray:
+    """Read a kernel's values from a file (of a fitted kernel file, its ``values``).
+
+    See :func:`read_kernel` for the accepted forms.
+
+    Returns
+    -------
+    float64 array, shape (m,)
+    """
+    kernel = read_kernel(path, column)
+    return kernel.values if isinstance(kernel, FittedKernel) else kernel
 
 
 def _pick(columns: dict, names, path: str) -> dict:
@@ -212,6 +249,8 @@ def _kernels_from_json(text: str, path: str) -> tuple[dict, bool]:
     except json.JSONDecodeError as error:
         raise MotifscanError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
     named = isinstance(data, dict)
+    if named and "format" in data:
+        raise MotifscanError(f"{path}: a fitted kernel file (motifscan fit) must be the run's only kernel")
     if not named:
         data = {_file_stem(path): data}
     if not data:
@@ -323,5 +362,139 @@ def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channel
     return tuple(kernels)
 
 
+# --------------------------------------------------------------------------------------
+# Fitted kernel files (``motifscan fit``)
+
+KERNEL_FORMAT = "motifscan-kernel"
+KERNEL_FORMAT_VERSION = 1
+#: Window normalisations a fitted kernel may ask for; "none" compares the raw windows.
+NORMALIZATIONS = ("none",)
+METRIC_KINDS = ("diagonal", "full")
+_KEYS = ("format", "version", "values", "p", "threshold", "normalize", "metric", "training")
+
+
+@dataclass(frozen=True, eq=False)
+class FittedKernel:
+    """A kernel with everything ``detect`` needs to use it as it was fitted.
+
+    Attributes
+    ----------
+    values : float64 array, shape (m,)
+        The kernel.
+    p : float
+        Sharpness, > 0.
+    threshold : float
+        Detection threshold on ``abs(score)``, in [0, 1].
+    normalize : str
+        Window normalisation, one of :data:`NORMALIZATIONS`.
+    metric : float64 array, shape (m,) or (r, m), or None
+        The learned linear map ``M`` (diagonal weights or a full matrix); the scan compares
+        ``M w`` with ``M k``. None compares the windows themselves.
+    training : dict
+        JSON-ready summary of how the kernel was fitted (free form, for people).
+    """
+
+    values: np.ndarray
+    p: float
+    threshold: float
+    normalize: str = "none"
+    metric: np.ndarray | None = None
+    training: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The kernel file's text: a JSON object, one key per line, floats that round-trip."""
+        from motifscan.similarity.metric import metric_kind
+
+        metric = None
+        if self.metric is not None:
+            metric = {"kind": metric_kind(self.metric), "values": np.asarray(self.metric).tolist()}
+        document = {
+            "format": KERNEL_FORMAT,
+            "version": KERNEL_FORMAT_VERSION,
+            "values": np.asarray(self.values, dtype=np.float64).tolist(),
+            "p": float(self.p),
+            "threshold": float(self.threshold),
+            "normalize": self.normalize,
+            "metric": metric,
+            "training": self.training,
+        }
+        return json.dumps(document, indent=1) + "\n"
+
+
+def _fitted_number(data: dict, key: str, path: str) -> float:
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise MotifscanError(f"{path}: \"{key}\" must be a finite number, got {json.dumps(value)}")
+    return float(value)
+
+
+def _fitted_metric(value, kernel_length: int, path: str) -> np.ndarray | None:
+    from motifscan.similarity.metric import check_metric
+
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"kind", "values"}:
+        raise MotifscanError(f"{path}: \"metric\" must be null or an object with \"kind\" and \"values\"")
+    kind = value["kind"]
+    if kind not in METRIC_KINDS:
+        raise MotifscanError(f"{path}: metric kind must be one of {', '.join(METRIC_KINDS)}, got {json.dumps(kind)}")
+    values = value["values"]
+    rows = values if kind == "full" and isinstance(values, list) else [values]
+    if not isinstance(values, list) or not all(
+        isinstance(row, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row)
+        for row in rows
+    ):
+        shape = "a list of rows of numbers" if kind == "full" else "a list of numbers"
+        raise MotifscanError(f"{path}: the {kind} metric's \"values\" must be {shape}")
+    if kind == "full" and len({len(row) for row in rows}) > 1:
+        raise MotifscanError(f"{path}: the rows of the full metric differ in length")
+    return check_metric(values, kernel_length, f"{path}: {kind} metric")
+
+
+def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
+    """Check a parsed fitted kernel file and return it; every fault names ``path``."""
+    from motifscan.similarity.metric import project
+
+    if data.get("format") != KERNEL_FORMAT:
+        raise MotifscanError(
+            f"{path}: unknown kernel file format {json.dumps(data.get('format'))} (expected \"{KERNEL_FORMAT}\")"
+        )
+    version = data.get("version")
+    if version != KERNEL_FORMAT_VERSION or isinstance(version, bool):
+        raise MotifscanError(
+            f"{path}: kernel file version {json.dumps(version)} is not supported "
+            f"(this motifscan reads version {KERNEL_FORMAT_VERSION})"
+        )
+    unknown = [key for key in data if key not in _KEYS]
+    if unknown:
+        raise MotifscanError(f"{path}: unknown key \"{unknown[0]}\" in a fitted kernel file")
+    missing = [key for key in _KEYS if key not in data]
+    if missing:
+        raise MotifscanError(f"{path}: the fitted kernel file has no \"{missing[0]}\"")
+    values = data["values"]
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
+        raise MotifscanError(f"{path}: \"values\" must be a list of numbers")
+    values = check_kernel(values, path)
+    p = _fitted_number(data, "p", path)
+    if p <= 0:
+        raise MotifscanError(f"{path}: \"p\" must be greater than 0, got {json.dumps(data['p'])}")
+    threshold = _fitted_number(data, "threshold", path)
+    if not 0 <= threshold <= 1:
+        raise MotifscanError(f"{path}: \"threshold\" must lie in [0, 1], got {json.dumps(data['threshold'])}")
+    if data["normalize"] not in NORMALIZATIONS:
+        raise MotifscanError(
+            f"{path}: \"normalize\" must be one of {', '.join(NORMALIZATIONS)}, got {json.dumps(data['normalize'])}"
+        )
+    metric = _fitted_metric(data["metric"], values.size, path)
+    if metric is not None and not np.any(project(values, metric / np.max(np.abs(metric)))):
+        raise MotifscanError(f"{path}: the metric maps the kernel to zero, so it has no shape to match")
+    if not isinstance(data["training"], dict):
+        raise MotifscanError(f"{path}: \"training\" must be a JSON object")
+    return FittedKernel(values, p, threshold, data["normalize"], metric, data["training"])
+
+
 __all__: Sequence[str] = ["Kernel", "check_kernel", "parse_kernel", "parse_named_kernel", "read_kernel_columns",
-                          "read_kernel_file", "kernels_from_file", "collect_kernels"]
+                          "read_kernel", "read_fitted_kernel", "read_kernel_file", "kernels_from_file", "collect_kernels",
+                          "FittedKernel", "fitted_kernel_from_json"]

@@ -43,7 +43,8 @@ def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots
     if center:
         constant = True
         finite = True
-        spread = 0.0
+        spread = 0.0  # the largest deviation from a channel's mean
+        magnitude = 0.0  # the largest |sample|
         for c in range(n_channels):
             lo = x[c, i]
             hi = lo
@@ -57,14 +58,17 @@ def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots
                 finite = False
                 break
             mean = total / m
-            if not abs(mean) < math.inf:  # the sum overflowed: average scaled values
+            if hi == lo:  # a flat channel: exactly zero deviations, whatever the rounding
+                mean = lo
+            elif not abs(mean) < math.inf:  # the sum overflowed: average scaled values
                 mean = 0.0
                 for j in range(m):
                     mean += x[c, i + j * dilation] / m
             means[c] = mean
             if hi > lo:
                 constant = False
-            spread = max(spread, hi - mean, mean - lo)
+            spread = max(spread, hi - mean, mean - lo)  # inf when it overflows
+            magnitude = max(magnitude, abs(hi), abs(lo))
         if not finite:
             for k in range(n_kernels):
                 score[k, i] = cosine[k, i] = scale[k, i] = math.nan
@@ -77,14 +81,27 @@ def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots
                 if zscore:
                     distance[k, i] = math.sqrt(taps)
             return
-        if spread > _BIG or spread < _SMALL:
+        # Subtract first (exact for close values: 1e6 + noise keeps its digits), then scale
+        # when the squares would overflow or underflow. Only when a deviation itself
+        # overflows (samples near +-1e308 of both signs) divide before subtracting.
+        overflow = not spread < math.inf
+        if overflow:
+            largest = magnitude
+        elif spread > _BIG or spread < _SMALL:
             largest = spread
-        inverse = 1.0 / largest  # a multiply per sample instead of a divide
         for k in range(n_kernels):
             dots[k] = 0.0
         for c in range(n_channels):
+            scaled_mean = means[c] / largest
             for j in range(m):
-                v = (x[c, i + j * dilation] - means[c]) * inverse
+                # (Divisions, not a reciprocal: 1 / 5e-309 overflows. The common window
+                # has largest == 1 and takes the first branch.)
+                if largest == 1.0:
+                    v = x[c, i + j * dilation] - means[c]
+                elif overflow:
+                    v = x[c, i + j * dilation] / largest - scaled_mean
+                else:
+                    v = (x[c, i + j * dilation] - means[c]) / largest
                 sumsq += v * v
                 for k in range(n_kernels):
                     dots[k] += v * units[c, j, k]

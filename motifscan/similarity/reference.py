@@ -92,9 +92,26 @@ def scan_kernels_reference(
     finite = np.isfinite(windows).all(axis=(1, 2))
     windows = np.where(finite[:, None, None], windows, 0.0)
     constant = np.zeros(n_out, dtype=bool)
+    unit = np.ones(n_out)  # the units of ``windows`` per row, in signal units
     if center:
-        constant = (windows.max(axis=2) == windows.min(axis=2)).all(axis=1)
-        windows = windows - windows.mean(axis=2, keepdims=True)
+        flat = windows.max(axis=2) == windows.min(axis=2)  # (n_out, C)
+        constant = flat.all(axis=1)
+        # Each channel's mean from the channel scaled by its own largest magnitude: it never
+        # overflows nor sinks into subnormals. A flat channel's deviations are exactly zero,
+        # whatever the mean's rounding.
+        channel_level = np.max(np.abs(windows), axis=2, keepdims=True)
+        channel_level[channel_level == 0] = 1.0
+        means = channel_level * (windows / channel_level).mean(axis=2, keepdims=True)
+        means = np.where(flat[:, :, None], windows[:, :, :1], means)
+        level = np.max(channel_level, axis=(1, 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            deviations = windows - means  # exact for close values: 1e6 + noise keeps its digits
+        overflowed = ~np.isfinite(deviations).all(axis=(1, 2))
+        # Deviations of samples near +-1e308 of both signs: divide before subtracting.
+        scaled = windows[overflowed] / level[overflowed, None, None]
+        deviations[overflowed] = scaled - means[overflowed] / level[overflowed, None, None]
+        unit[overflowed] = level[overflowed]
+        windows = deviations
     windows = windows.reshape(n_out, n_channels * m)
     units, kernel_norms = prepare_kernels(kernels, center)
     units = units.reshape(n_kernels, n_channels * m)
@@ -102,6 +119,7 @@ def scan_kernels_reference(
     largest = np.max(np.abs(windows), axis=1)
     largest[largest == 0] = 1.0
     shrunk = windows / largest[:, None]
+    largest = largest * unit
     shrunk_sumsq = np.zeros(n_out)
     shrunk_dot = np.zeros((n_out, n_kernels))
     for j in range(n_channels * m):  # tap by tap: the same order for every window
