@@ -4,7 +4,9 @@ Python API
 ----------
 scan(signal, kernel, p=1, dilation=1)      -> score track, shape (n - span + 1,) or (.., channels)
 detect(signal, kernel, p=1, ...)           -> list of Motif
+(both take method="conv" for the plain convolution, the comparison mode)
 motifs_to_frame(motifs)                    -> pandas.DataFrame
+read_kernel(path)                          -> kernel values, or a FittedKernel from `motifscan fit`
 
 Both share the streaming pipeline of the ``motifscan`` command. Heavy modules are imported
 on first use so that ``motifscan --help`` starts at once.
@@ -15,7 +17,8 @@ from __future__ import annotations
 from motifscan.errors import MotifscanError
 
 __version__ = "0.1.0"
-__all__ = ["scan", "detect", "motifs_to_frame", "Motif", "MotifscanError", "__version__"]
+__all__ = ["scan", "detect", "motifs_to_frame", "read_kernel", "Motif", "FittedKernel",
+           "MotifscanError", "__version__"]
 
 
 def __getattr__(name):
@@ -23,6 +26,10 @@ def __getattr__(name):
         from motifscan.detection import Motif
 
         return Motif
+    if name == "FittedKernel":
+        from motifscan.io.kernels import FittedKernel
+
+        return FittedKernel
     raise AttributeError(f"module 'motifscan' has no attribute {name!r}")
 
 
@@ -55,15 +62,41 @@ def _as_source(signal, time, block_rows):
     return signal_from_arrays(channels, time=time, name="signal", block_rows=block_rows)
 
 
-def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto", device: str = "auto"):
+def _kernel_settings(kernel, p, threshold, metric):
+    """``(values, p, threshold, metric)``: a FittedKernel supplies what is not given."""
+    import numpy as np
+
+    from motifscan.config import DEFAULT_THRESHOLD
+    from motifscan.io.kernels import FittedKernel
+
+    if isinstance(kernel, FittedKernel):
+        return (tuple(kernel.values), kernel.p if p is None else p,
+                kernel.threshold if threshold is None else threshold,
+                kernel.metric if metric is None else metric)
+    return (tuple(np.asarray(kernel, dtype=np.float64).ravel()), 1.0 if p is None else p,
+            DEFAULT_THRESHOLD if threshold is None else threshold, metric)
+
+
+def read_kernel(path):
+    """Read a kernel file: the values (float64, shape (m,)), or a :class:`FittedKernel`
+    (values, p, threshold, metric) for a file written by ``motifscan fit``."""
+    from motifscan.io.kernels import read_kernel as read
+
+    return read(str(path))
+
+
+def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str = "auto", device: str = "auto",
+         metric=None, method: str = "cosine"):
     """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
 
     Parameters
     ----------
     signal : array_like, shape (n,) or (n, c)
         The time series; a 2-D array is scanned column by column.
-    kernel : array_like, shape (m,)
-        The template; finite, not all zero.
+    kernel : array_like, shape (m,), or FittedKernel
+        The template; finite, not all zero. A :class:`FittedKernel` (from :func:`read_kernel`
+        or ``motifscan.fitting.fit``) also supplies ``p`` and ``metric`` when they are not
+        given.
     p : float, default 1
         Sharpness > 0: ``score = sign(cos) * |cos| ** (p*p)``.
     dilation : int, default 1
@@ -72,31 +105,42 @@ def scan(signal, kernel, p: float = 1.0, dilation: int = 1, backend: str = "auto
     device : {"auto", "cpu", "gpu"}
         ``gpu`` runs the CUDA backend (an NVIDIA GPU and ``motifscan[gpu]``); ``auto`` does
         so only for large inputs when a GPU is usable.
+    metric : array_like, shape (m,) or (r, m), optional
+        A learned metric ``M`` (diagonal weights or a matrix): windows and kernel are
+        compared as ``M w`` and ``M k``. Scanned on the CPU.
+    method : {"cosine", "conv"}, default "cosine"
+        ``conv`` returns the plain convolution instead: the dot product of each window
+        with the kernel, ``numpy.correlate(signal, kernel, "valid")`` for ``dilation=1``.
 
     Returns
     -------
     numpy.ndarray, float64, shape (n - span + 1,) or (n - span + 1, c)
-        Scores in [-1, 1]; NaN where the window holds NaN or inf.
+        Scores in [-1, 1] (activations for ``conv``); NaN where the window holds NaN or inf.
     """
     import numpy as np
 
     from motifscan.config import DetectConfig
     from motifscan.pipeline import RunSummary, score_blocks
 
-    config = DetectConfig(kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p,
-                          dilation=dilation, backend=backend, device=device)
+    values, p, _, metric = _kernel_settings(kernel, p, None, metric)
+    config = DetectConfig(kernel=values, p=p, dilation=dilation, backend=backend, device=device,
+                          metric=None if metric is None else np.asarray(metric).tolist(), method=method)
     was_1d = np.ndim(signal) == 1
     source = _as_source(signal, None, None)
     summary = RunSummary(source.name, list(source.channels), None)
     blocks = list(score_blocks(source, config, summary))
-    tracks = [np.concatenate([b.tracks[name].score for b in blocks]) for name in source.channels]
+
+    def track(block, name):
+        return block.activations[name] if method == "conv" else block.tracks[name].score
+
+    tracks = [np.concatenate([track(b, name) for b in blocks]) for name in source.channels]
     return tracks[0] if was_1d else np.stack(tracks, axis=1)
 
 
 def detect(
     signal,
     kernel,
-    p: float = 1.0,
+    p: float | None = None,
     dilation: int = 1,
     threshold: float | None = None,
     sign: str = "any",
@@ -106,6 +150,8 @@ def detect(
     block_rows: int | None = None,
     backend: str = "auto",
     device: str = "auto",
+    metric=None,
+    method: str = "cosine",
 ):
     """Find the kernel's shape in ``signal``.
 
@@ -113,10 +159,12 @@ def detect(
     ----------
     signal : array_like (n,) or (n, c), pandas Series/DataFrame, or dict of name -> array
         Numeric columns of a DataFrame are channels; a DatetimeIndex becomes the time.
-    kernel, p, dilation, backend, device
+    kernel, p, dilation, backend, device, metric
         As in :func:`scan`.
     threshold : float, default 0.5
-        Minimum |score| of a motif.
+        Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
+        ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
+        |activation|.
     sign : {"any", "positive", "negative"}
     min_gap : int, optional
         Minimum distance between motifs of one channel; default the span (no overlap).
@@ -126,6 +174,9 @@ def detect(
         Time of each sample, carried to ``Motif.time``.
     block_rows : int, optional
         Feed the pipeline in blocks of this many rows (results never change).
+    method : {"cosine", "conv"}, default "cosine"
+        Detect on the sharpened cosine score, or on the plain convolution (comparison
+        mode; motifs then carry ``activation``).
 
     Returns
     -------
@@ -134,25 +185,35 @@ def detect(
     """
     import numpy as np
 
-    from motifscan.config import DEFAULT_THRESHOLD, DetectConfig
+    from motifscan.config import DetectConfig
     from motifscan.pipeline import detect_all
 
+    values, p, threshold, metric = _kernel_settings(kernel, p, threshold, metric)
     config = DetectConfig(
-        kernel=tuple(np.asarray(kernel, dtype=np.float64).ravel()), p=p, dilation=dilation,
-        threshold=DEFAULT_THRESHOLD if threshold is None else threshold, sign=sign,
+        kernel=values, p=p, dilation=dilation, threshold=threshold, sign=sign,
         min_gap=min_gap, top=top, backend=backend, device=device,
+        metric=None if metric is None else np.asarray(metric).tolist(), method=method,
     )
     motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
     return motifs
 
 
 def motifs_to_frame(motifs):
-    """The motifs as a pandas DataFrame with one row per motif and one column per field."""
+    """The motifs as a pandas DataFrame with one row per motif and one column per field.
+
+    ``activation`` is a column only when the motifs carry it (``method="conv"``).
+    The ``file`` column is there only when some motif has a file (runs over several inputs).
+    """
     import dataclasses
 
     import pandas as pd
 
     from motifscan.detection import Motif
 
-    return pd.DataFrame([dataclasses.asdict(m) for m in motifs],
-                        columns=[f.name for f in dataclasses.fields(Motif)])
+    motifs = list(motifs)
+    columns = [f.name for f in dataclasses.fields(Motif)]
+    if not any(m.file is not None for m in motifs):
+        columns.remove("file")
+    if all(m.activation is None for m in motifs):
+        columns.remove("activation")
+    return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

@@ -46,3 +46,29 @@ def test_bad_arguments_raise_motifscan_error():
         motifscan.scan(SEED, [0, 0])
     with pytest.raises(motifscan.MotifscanError):
         motifscan.scan(np.ones((2, 2, 2)), [1, 2])
+
+
+def test_method_conv_scans_and_detects_on_the_plain_convolution():
+    activations = motifscan.scan(SEED, [1, 2, 3], method="conv")
+    np.testing.assert_allclose(activations, np.correlate(SEED, [1, 2, 3], "valid"), rtol=1e-15)
+    motifs = motifscan.detect(SEED, [1, 2, 3], p=9, method="conv")
+    assert [(m.start, m.activation) for m in motifs] == [(4, 14), (11, -14), (25, 12), (31, 12)]
+    assert "activation" in motifscan.motifs_to_frame(motifs).columns
+
+
+def test_a_fitted_kernel_brings_its_p_threshold_and_metric(tmp_path):
+    from motifscan.io.kernels import FittedKernel
+
+    seed = np.zeros(39)
+    seed[4:7], seed[11:14], seed[18:21], seed[25:28] = [1, 2, 3], [-1, -2, -3], [0.2, 0.4, 0.6], 2
+    fitted = FittedKernel(np.array([1.0, 1.0, 9.0]), 2.0, 0.99, metric=np.array([1.0, 1.0, 0.0]))
+    path = tmp_path / "k.json"
+    path.write_text(fitted.to_json())
+    loaded = motifscan.read_kernel(path)
+    assert isinstance(loaded, motifscan.FittedKernel)
+    assert [m.start for m in motifscan.detect(seed, loaded)] == [25]
+    # Given arguments win over the fitted kernel's: (2, 3) of [2, 3, 0] is close to (1, 1).
+    assert [m.start for m in motifscan.detect(seed, loaded, threshold=0.9)] == [5, 12, 19, 25]
+    assert motifscan.scan(seed, loaded)[25] == pytest.approx(1.0, abs=1e-12)
+    plain_cosine = 22 / np.sqrt(12 * 83)  # [2, 2, 2] against [1, 1, 9]
+    assert motifscan.scan(seed, loaded, metric=[1, 1, 1])[25] == pytest.approx(plain_cosine ** 4, rel=1e-12)

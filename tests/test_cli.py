@@ -200,3 +200,56 @@ def test_ctrl_c_exits_130(tmp_path):
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert b"Traceback" not in err
+
+
+# Fitted kernel files -----------------------------------------------------------------------
+
+from test_kernels import FITTED, MALFORMED_FITTED, write_document  # noqa: E402
+
+
+def fitted_file(tmp_path, **changes) -> str:
+    return write_document(tmp_path / "fitted.json", {**FITTED, **changes})
+
+
+def test_detect_takes_p_threshold_and_metric_from_a_fitted_kernel_file(tmp_path):
+    path = fitted_file(tmp_path, values=[1, 2, 3], p=9, threshold=0.5, metric={"kind": "diagonal", "values": [1, 1, 1]})
+    result = run("detect", SEED, "--kernel-file", path, "--format", "json")
+    report = json.loads(result.output)
+    assert result.exit_code == 0, result.output
+    assert report["parameters"]["p"] == 9 and report["parameters"]["metric"] == "diagonal"
+    assert [(m["start"], m["sign"]) for m in report["motifs"]] == [(4, 1), (11, -1), (18, 1)]
+    # Options on the command line win over the file's p and threshold.
+    result = run("detect", SEED, "--kernel-file", path, "--p", "1", "--threshold", "0.99", "--format", "json")
+    report = json.loads(result.output)
+    assert (report["parameters"]["p"], report["parameters"]["threshold"]) == (1, 0.99)
+
+
+def test_scores_apply_the_fitted_metric(tmp_path):
+    # The metric ignores the last tap, so [2, 2, 2] (D) matches [1, 1, 9] perfectly.
+    path = fitted_file(tmp_path, values=[1, 1, 9], p=1, metric={"kind": "diagonal", "values": [1, 1, 0]})
+    result = run("scores", SEED, "--kernel-file", path)
+    rows = [line.split(",") for line in result.output.splitlines()[1:]]
+    assert result.exit_code == 0
+    assert float(rows[25][1]) == pytest.approx(1.0)  # D starts at sample 25
+
+
+@pytest.mark.parametrize("document, fragment", MALFORMED_FITTED)
+def test_malformed_fitted_kernel_file_exits_2(tmp_path, document, fragment):
+    import re
+
+    path = write_document(tmp_path / "fitted.json", document)
+    out = tmp_path / "out.csv"
+    for command in ("detect", "scores"):
+        result = run(command, SEED, "--kernel-file", path, "--output", out)
+        assert result.exit_code == 2
+        assert re.search(fragment, result.output) and "Traceback" not in result.output
+        assert result.output.startswith(f"motifscan: error: {path}: ") and result.output.count("\n") == 1
+        assert not out.exists()
+
+
+def test_fitted_kernel_file_with_gpu_or_kernel_column_exits_2(tmp_path):
+    path = fitted_file(tmp_path)
+    result = run("detect", SEED, "--kernel-file", path, "--device", "gpu")
+    assert result.exit_code == 2 and "learned metric is scanned on the CPU" in result.output
+    result = run("detect", SEED, "--kernel-file", path, "--kernel-column", "a")
+    assert result.exit_code == 2 and "--kernel-column does not apply" in result.output

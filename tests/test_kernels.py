@@ -100,3 +100,95 @@ def test_missing_kernel_file_and_option_conflicts(tmp_path):
 def test_check_kernel_rejects_non_flat():
     with pytest.raises(MotifscanError, match="flat"):
         check_kernel(np.ones((2, 2)), "k")
+
+
+# Fitted kernel files (motifscan fit) -------------------------------------------------------
+
+from motifscan.io.kernels import FittedKernel, read_kernel  # noqa: E402
+
+FITTED = {"format": "motifscan-kernel", "version": 1, "values": [0.1, 2.0, 3.0], "p": 2.5,
+          "threshold": 0.4, "normalize": "none",
+          "metric": {"kind": "full", "values": [[1, 0, 0], [0, 1, 0.5]]}, "training": {"positives": 5}}
+
+
+def fitted_with(**changes) -> dict:
+    document = {**FITTED, **changes}
+    return {key: value for key, value in document.items() if value is not ...}
+
+
+#: (document or text, fragment of the one-line message): every way a fitted kernel file can be
+#: malformed, each caught with a message naming what is wrong. Also used by test_cli.
+MALFORMED_FITTED = [
+    ('{"format": "motifscan-kernel", "version": 1,', "not valid JSON"),
+    (fitted_with(format="other"), 'unknown kernel file format "other"'),
+    (fitted_with(version=2), "version 2 is not supported"),
+    (fitted_with(version=...), "version null is not supported"),
+    (fitted_with(version=True), "version true is not supported"),
+    (fitted_with(threshold=...), 'has no "threshold"'),
+    (fitted_with(values=...), 'has no "values"'),
+    (fitted_with(tresh=0.5), 'unknown key "tresh"'),
+    (fitted_with(values="1,2,3"), '"values" must be a list of numbers'),
+    (fitted_with(values=[1, "a", 3]), '"values" must be a list of numbers'),
+    (fitted_with(values=[]), "the kernel is empty"),
+    (fitted_with(values=[0, 0, 0]), "all zeros"),
+    (fitted_with(p=0), '"p" must be greater than 0'),
+    (fitted_with(p="9"), '"p" must be a finite number'),
+    (fitted_with(p=True), '"p" must be a finite number'),
+    (fitted_with(threshold=1.5), '"threshold" must lie in \\[0, 1\\]'),
+    ('{"format": "motifscan-kernel", "version": 1, "values": [1, 2], "p": NaN, "threshold": 0.5, '
+     '"normalize": "none", "metric": null, "training": {}}', '"p" must be a finite number, got NaN'),
+    (fitted_with(normalize="zscore"), '"normalize" must be one of none'),
+    (fitted_with(metric=[1, 2, 3]), '"metric" must be null or an object'),
+    (fitted_with(metric={"kind": "circular", "values": [1, 2, 3]}), "metric kind must be one of"),
+    (fitted_with(metric={"kind": "diagonal", "values": [1, 2]}), "diagonal metric: the metric must have 3 values"),
+    (fitted_with(metric={"kind": "diagonal", "values": [[1, 2, 3]]}), "must be a list of numbers"),
+    (fitted_with(metric={"kind": "full", "values": [1, 2, 3]}), "must be a list of rows of numbers"),
+    (fitted_with(metric={"kind": "full", "values": [[1, 2, 3], [1, 2]]}), "rows of the full metric differ"),
+    (fitted_with(metric={"kind": "full", "values": [[0, 0, 0]]}), "all zeros"),
+    (fitted_with(metric={"kind": "diagonal", "values": [1, 0, 0]}, values=[0, 1, 1]), "maps the kernel to zero"),
+    (fitted_with(training=[]), '"training" must be a JSON object'),
+]
+
+
+def write_document(path, document) -> str:
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return str(path)
+
+
+def test_fitted_kernel_round_trips_exactly(tmp_path):
+    rng = np.random.default_rng(1)
+    kernel = FittedKernel(rng.standard_normal(5), 3.7, 0.123456789, "none", rng.standard_normal((5, 5)),
+                          {"positives": 5, "loss": [0.5, 0.01]})
+    path = tmp_path / "k.json"
+    path.write_text(kernel.to_json())
+    back = read_kernel(str(path))
+    assert isinstance(back, FittedKernel)
+    np.testing.assert_array_equal(back.values, kernel.values)
+    np.testing.assert_array_equal(back.metric, kernel.metric)
+    assert (back.p, back.threshold, back.normalize, back.training) == (3.7, 0.123456789, "none", kernel.training)
+    np.testing.assert_array_equal(read_kernel_file(str(path)), kernel.values)
+    document = json.loads(path.read_text())
+    assert list(document)[:2] == ["format", "version"] and document["metric"]["kind"] == "full"
+    diagonal = FittedKernel(np.ones(3), 1.0, 0.5, metric=np.array([1.0, 2.0, 3.0]))
+    path.write_text(diagonal.to_json())
+    assert read_kernel(str(path)).metric.shape == (3,)
+    assert json.loads(FittedKernel(np.ones(3), 1.0, 0.5).to_json())["metric"] is None
+
+
+def test_a_plain_json_object_is_still_a_plain_kernel(tmp_path):
+    path = write_document(tmp_path / "k.json", {"kernel": [1, 2, 3]})
+    assert list(read_kernel(path)) == [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("document, fragment", MALFORMED_FITTED)
+def test_malformed_fitted_kernel_files(tmp_path, document, fragment):
+    path = write_document(tmp_path / "fitted.json", document)
+    with pytest.raises(MotifscanError, match=fragment) as error:
+        read_kernel(path)
+    assert str(error.value).startswith(path) and "\n" not in str(error.value)
+
+
+def test_kernel_column_does_not_apply_to_a_fitted_kernel(tmp_path):
+    path = write_document(tmp_path / "fitted.json", FITTED)
+    with pytest.raises(MotifscanError, match="--kernel-column does not apply"):
+        kernel_from_text_or_file(None, path, "a")

@@ -1,6 +1,10 @@
 """Kernel (template) parsing: ``--kernel 1,2,3`` and ``--kernel-file``.
 
-Kernel files are tiny, so they are read whole with the standard library.
+Kernel files are tiny, so they are read whole with the standard library. Besides plain
+lists of values, a kernel file may be a *fitted kernel* written by ``motifscan fit``: a JSON
+object with ``"format": "motifscan-kernel"`` that also carries the sharpness, the
+threshold, the normalisation, an optional learned metric and a summary of the training
+(see :class:`FittedKernel`).
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import csv
 import io
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -65,15 +70,30 @@ def parse_kernel(text: str) -> np.ndarray:
 
 
 def read_kernel_file(path: str, column: str | None = None) -> np.ndarray:
-    """Read a kernel from a file.
+    """Read a kernel's values from a file (of a fitted kernel file, its ``values``).
 
-    Accepted forms: a JSON list of numbers (or an object with a ``"kernel"`` list); one
-    value per line; a CSV/TSV with one column (optionally with a header); a CSV with
-    several named columns, of which ``column`` picks one; a single line of values.
+    See :func:`read_kernel` for the accepted forms.
 
     Returns
     -------
     float64 array, shape (m,)
+    """
+    kernel = read_kernel(path, column)
+    return kernel.values if isinstance(kernel, FittedKernel) else kernel
+
+
+def read_kernel(path: str, column: str | None = None) -> "np.ndarray | FittedKernel":
+    """Read a kernel from a file: its values, or the whole fitted kernel.
+
+    Accepted forms: a JSON list of numbers (or an object with a ``"kernel"`` list); one
+    value per line; a CSV/TSV with one column (optionally with a header); a CSV with
+    several named columns, of which ``column`` picks one; a single line of values; a fitted
+    kernel file (JSON with ``"format": "motifscan-kernel"``).
+
+    Returns
+    -------
+    float64 array, shape (m,), or FittedKernel
+        A :class:`FittedKernel` for a fitted kernel file, else the values.
     """
     if path != "-" and not os.path.exists(path):
         raise MotifscanError(f"{path}: no such kernel file")
@@ -90,15 +110,19 @@ def read_kernel_file(path: str, column: str | None = None) -> np.ndarray:
     if not text.strip():
         raise MotifscanError(f"{path}: kernel file is empty")
     if text.lstrip()[:1] in "[{":
-        return _kernel_from_json(text, path)
+        return _kernel_from_json(text, path, column)
     return _kernel_from_table(text, path, column)
 
 
-def _kernel_from_json(text: str, path: str) -> np.ndarray:
+def _kernel_from_json(text: str, path: str, column: str | None = None) -> "np.ndarray | FittedKernel":
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise MotifscanError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
+    if isinstance(data, dict) and "format" in data:
+        if column is not None:
+            raise MotifscanError(f"{path}: --kernel-column does not apply to a fitted kernel file")
+        return fitted_kernel_from_json(data, path)
     if isinstance(data, dict):
         if "kernel" not in data:
             raise MotifscanError(f"{path}: a JSON kernel file needs a \"kernel\" list")
@@ -166,8 +190,10 @@ def _kernel_from_table(text: str, path: str, column: str | None) -> np.ndarray:
     return check_kernel(values, path)
 
 
-def kernel_from_text_or_file(text: str | None, path: str | None, column: str | None = None) -> np.ndarray:
-    """Resolve ``--kernel`` / ``--kernel-file`` / ``--kernel-column`` into one kernel."""
+def kernel_from_text_or_file(text: str | None, path: str | None,
+                             column: str | None = None) -> "np.ndarray | FittedKernel":
+    """Resolve ``--kernel`` / ``--kernel-file`` / ``--kernel-column`` into one kernel: its
+    values, shape (m,), or a :class:`FittedKernel` read from a fitted kernel file."""
     if text is not None and path is not None:
         raise MotifscanError("give either --kernel or --kernel-file, not both")
     if column is not None and path is None:
@@ -175,8 +201,142 @@ def kernel_from_text_or_file(text: str | None, path: str | None, column: str | N
     if text is not None:
         return parse_kernel(text)
     if path is not None:
-        return read_kernel_file(path, column)
+        return read_kernel(path, column)
     raise MotifscanError("a kernel is required: give --kernel 1,2,3 or --kernel-file FILE")
 
 
-__all__: Sequence[str] = ["check_kernel", "parse_kernel", "read_kernel_file", "kernel_from_text_or_file"]
+# --------------------------------------------------------------------------------------
+# Fitted kernel files (``motifscan fit``)
+
+KERNEL_FORMAT = "motifscan-kernel"
+KERNEL_FORMAT_VERSION = 1
+#: Window normalisations a fitted kernel may ask for; "none" compares the raw windows.
+NORMALIZATIONS = ("none",)
+METRIC_KINDS = ("diagonal", "full")
+_KEYS = ("format", "version", "values", "p", "threshold", "normalize", "metric", "training")
+
+
+@dataclass(frozen=True, eq=False)
+class FittedKernel:
+    """A kernel with everything ``detect`` needs to use it as it was fitted.
+
+    Attributes
+    ----------
+    values : float64 array, shape (m,)
+        The kernel.
+    p : float
+        Sharpness, > 0.
+    threshold : float
+        Detection threshold on ``abs(score)``, in [0, 1].
+    normalize : str
+        Window normalisation, one of :data:`NORMALIZATIONS`.
+    metric : float64 array, shape (m,) or (r, m), or None
+        The learned linear map ``M`` (diagonal weights or a full matrix); the scan compares
+        ``M w`` with ``M k``. None compares the windows themselves.
+    training : dict
+        JSON-ready summary of how the kernel was fitted (free form, for people).
+    """
+
+    values: np.ndarray
+    p: float
+    threshold: float
+    normalize: str = "none"
+    metric: np.ndarray | None = None
+    training: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The kernel file's text: a JSON object, one key per line, floats that round-trip."""
+        from motifscan.similarity.metric import metric_kind
+
+        metric = None
+        if self.metric is not None:
+            metric = {"kind": metric_kind(self.metric), "values": np.asarray(self.metric).tolist()}
+        document = {
+            "format": KERNEL_FORMAT,
+            "version": KERNEL_FORMAT_VERSION,
+            "values": np.asarray(self.values, dtype=np.float64).tolist(),
+            "p": float(self.p),
+            "threshold": float(self.threshold),
+            "normalize": self.normalize,
+            "metric": metric,
+            "training": self.training,
+        }
+        return json.dumps(document, indent=1) + "\n"
+
+
+def _fitted_number(data: dict, key: str, path: str) -> float:
+    value = data[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise MotifscanError(f"{path}: \"{key}\" must be a finite number, got {json.dumps(value)}")
+    return float(value)
+
+
+def _fitted_metric(value, kernel_length: int, path: str) -> np.ndarray | None:
+    from motifscan.similarity.metric import check_metric
+
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"kind", "values"}:
+        raise MotifscanError(f"{path}: \"metric\" must be null or an object with \"kind\" and \"values\"")
+    kind = value["kind"]
+    if kind not in METRIC_KINDS:
+        raise MotifscanError(f"{path}: metric kind must be one of {', '.join(METRIC_KINDS)}, got {json.dumps(kind)}")
+    values = value["values"]
+    rows = values if kind == "full" and isinstance(values, list) else [values]
+    if not isinstance(values, list) or not all(
+        isinstance(row, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row)
+        for row in rows
+    ):
+        shape = "a list of rows of numbers" if kind == "full" else "a list of numbers"
+        raise MotifscanError(f"{path}: the {kind} metric's \"values\" must be {shape}")
+    if kind == "full" and len({len(row) for row in rows}) > 1:
+        raise MotifscanError(f"{path}: the rows of the full metric differ in length")
+    return check_metric(values, kernel_length, f"{path}: {kind} metric")
+
+
+def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
+    """Check a parsed fitted kernel file and return it; every fault names ``path``."""
+    from motifscan.similarity.metric import project
+
+    if data.get("format") != KERNEL_FORMAT:
+        raise MotifscanError(
+            f"{path}: unknown kernel file format {json.dumps(data.get('format'))} (expected \"{KERNEL_FORMAT}\")"
+        )
+    version = data.get("version")
+    if version != KERNEL_FORMAT_VERSION or isinstance(version, bool):
+        raise MotifscanError(
+            f"{path}: kernel file version {json.dumps(version)} is not supported "
+            f"(this motifscan reads version {KERNEL_FORMAT_VERSION})"
+        )
+    unknown = [key for key in data if key not in _KEYS]
+    if unknown:
+        raise MotifscanError(f"{path}: unknown key \"{unknown[0]}\" in a fitted kernel file")
+    missing = [key for key in _KEYS if key not in data]
+    if missing:
+        raise MotifscanError(f"{path}: the fitted kernel file has no \"{missing[0]}\"")
+    values = data["values"]
+    if not isinstance(values, list) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+    ):
+        raise MotifscanError(f"{path}: \"values\" must be a list of numbers")
+    values = check_kernel(values, path)
+    p = _fitted_number(data, "p", path)
+    if p <= 0:
+        raise MotifscanError(f"{path}: \"p\" must be greater than 0, got {json.dumps(data['p'])}")
+    threshold = _fitted_number(data, "threshold", path)
+    if not 0 <= threshold <= 1:
+        raise MotifscanError(f"{path}: \"threshold\" must lie in [0, 1], got {json.dumps(data['threshold'])}")
+    if data["normalize"] not in NORMALIZATIONS:
+        raise MotifscanError(
+            f"{path}: \"normalize\" must be one of {', '.join(NORMALIZATIONS)}, got {json.dumps(data['normalize'])}"
+        )
+    metric = _fitted_metric(data["metric"], values.size, path)
+    if metric is not None and not np.any(project(values, metric / np.max(np.abs(metric)))):
+        raise MotifscanError(f"{path}: the metric maps the kernel to zero, so it has no shape to match")
+    if not isinstance(data["training"], dict):
+        raise MotifscanError(f"{path}: \"training\" must be a JSON object")
+    return FittedKernel(values, p, threshold, data["normalize"], metric, data["training"])
+
+
+__all__: Sequence[str] = ["check_kernel", "parse_kernel", "read_kernel", "read_kernel_file",
+                           "kernel_from_text_or_file", "FittedKernel", "fitted_kernel_from_json"]
