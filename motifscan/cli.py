@@ -52,7 +52,7 @@ def _input_options(command):
                      help="Whether the first CSV line names the columns. Default: detected."),
         click.option("--block-rows", type=int, default=None, metavar="N",
                      help="Rows read per block (memory knob; results never change)."),
-        click.option("--backend", type=click.Choice(["auto", "numpy", "numba"]), default="auto",
+        click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "fft"]), default="auto",
                      show_default=True, help="Similarity backend."),
         click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
                      help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "
@@ -194,10 +194,12 @@ _METHOD = click.option(
               help="Add to the --output file (atomically: the old file and the new motifs, renamed into place).")
 @click.option("--state", metavar="FILE",
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
+@click.option("--follow", is_flag=True,
+              help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 @click.option("--overlap", type=click.Choice(["best", "keep"]), default="best", show_default=True,
               help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
-def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, quiet, overlap,
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, quiet, overlap,
            **options):
     """Report where the kernel's shape occurs in each FILE.
 
@@ -213,8 +215,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.state import StateFile
 
     config, read = _prepare(options, overlap=overlap, **_detection(threshold, sign, min_gap, top, method))
-    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append)
-    fmt = output_format(fmt, output)
+    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow)
+    fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
     batch.check_format(fmt, config)
 
     def file_done(run) -> None:
@@ -230,8 +232,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         if batch.state is not None:
             memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
                                                        config.span, config.gap, on_wait=waiting))
-        run = BatchRun(files, config, read, jobs=batch.jobs, ordered=fmt != "jsonl",
-                       on_error=lambda message: _fail(message), on_file_done=file_done, state=memory)
+        run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
+                       on_file_done=file_done, state=memory, follow=batch.follow)
         # Under the state's lock: another run may just have appended.
         header = first_line(output) if batch.append and fmt == "csv" else None
         with open_output(output, append=batch.append) as stream:

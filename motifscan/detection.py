@@ -88,7 +88,8 @@ def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np
         return strong & (score != 0)
 
 
-def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, order=None) -> np.ndarray:
+def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, order=None,
+                      taken: Sequence[tuple[int, int]] = ()) -> np.ndarray:
     """Strongest-first non-max suppression.
 
     Parameters
@@ -104,6 +105,9 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, ord
         "the windows overlap" when windows have different lengths.
     order : int array, shape (c,), optional
         Last tie-break (after strength, then the earlier position): lower first.
+    taken : sequence of (int, int), optional
+        ``(position, position + reach)`` of candidates accepted before, sorted: they
+        suppress candidates near them too.
 
     Returns
     -------
@@ -116,8 +120,8 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, ord
     accepted = np.zeros(positions.shape[0], dtype=bool)
     # Accepted candidates never conflict, so their [start, start + reach) spans are disjoint
     # and sorted: the nearest accepted neighbour on each side is the only one to check.
-    taken: list[int] = []
-    ends: list[int] = []
+    ends = [end for _, end in taken]
+    taken = [position for position, _ in taken]
     for index in np.lexsort(keys):
         position = int(positions[index])
         slot = bisect.bisect_right(taken, position)
@@ -164,11 +168,18 @@ class ChannelDetector:
     several kernels or dilations compete on the channel, of all their tracks at once with
     :meth:`push_scans`); it returns the motifs that no later position can change any more,
     and :meth:`finish` returns the rest. The concatenation of everything returned equals
-    running :func:`detect_track` on the whole track, whatever the pieces.
+    running :func:`detect_track` on the whole track, whatever the pieces, as long as no
+    cluster (a chain of candidates each reaching the next) holds more than :attr:`max_open`
+    candidates.
 
     Candidates of all tracks compete: with ``min_gap`` None two candidates conflict when
     their windows overlap (each window spans its own track's span), else when their starts
     are closer than ``min_gap``.
+
+    Memory stays bounded on endless input: a cluster that grows past :attr:`max_open`
+    candidates (a low threshold on a periodic signal can chain forever) has its older half
+    decided as if the signal ended there; the motifs accepted then still suppress their
+    neighbours in the rest.
 
     ``by="score"`` thresholds and ranks on the sharpened cosine score; ``by="activation"``
     on the plain convolution, which :meth:`push` then needs.
@@ -185,6 +196,12 @@ class ChannelDetector:
         self.labels = list(labels) if labels is not None else [ScanLabel(span)]
         self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None,
                                    np.empty(0, np.int64), None)
+        # (position, end of reach) of accepted candidates that may still suppress open ones
+        # (after a forced decision).
+        self._taken: list[tuple[int, int]] = []
+
+    #: Most candidates an open cluster keeps (40 bytes each) before its older half is decided.
+    max_open = 1 << 16
 
     def _columns(self, position, track: ScoreTrack, time, scan, activation) -> dict:
         columns = {"position": position, "score": track.score, "cosine": track.cosine,
@@ -252,6 +269,8 @@ class ChannelDetector:
         # The last cluster may still grow: keep it, decide everything before it.
         breaks = np.flatnonzero(position[1:] >= ends[:-1])
         cut = 0 if breaks.size == 0 else int(breaks[-1]) + 1
+        if position.size - cut > self.max_open:
+            cut = position.size - self.max_open // 2
         self._open = _take(pending, slice(cut, None))
         return self._decide(_take(pending, slice(0, cut)))
 
@@ -268,9 +287,14 @@ class ChannelDetector:
     def _decide(self, columns: dict) -> list[Motif]:
         if columns["position"].size == 0:
             return []
-        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]),
-                                 self._reach(columns["scan"]), columns["scan"])
+        reach = self._reach(columns["scan"])
+        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), reach, columns["scan"],
+                                 self._taken)
         kept = _take(columns, keep)
+        # Only accepted candidates reaching past the last decided position can still matter.
+        horizon = int(columns["position"][-1])
+        ends = (kept["position"] + reach[keep]).tolist()
+        self._taken = [(p, e) for p, e in [*self._taken, *zip(kept["position"].tolist(), ends)] if e > horizon]
         times = kept.get("time")
         distances = kept.get("distance")
         activations = kept.get("activation")
