@@ -119,14 +119,16 @@ def assert_tracks_close(fast, ref, x, kernel, p, dilation, cosine_tol=None) -> N
     assert np.all(err <= tol_c * unit[finite] * 4), np.max(err / unit[finite])
 
 
-def assert_dots_close(fast, ref, x, kernel, dilation, relative=None) -> None:
+def assert_dots_close(fast, ref, x, kernel, dilation, relative=None, by_norms=False) -> None:
     """Assert plain dot products agree.
 
     Windows holding NaN are NaN in both. Where the reference is not finite (an inf in the
     window, or an overflow, whose sign or NaN-ness depends on the summation order) the
     fast value is not finite either, or beyond 1e300. Elsewhere they agree within ``relative`` (default
     ``4 * (m + 4) * eps``) of ``sum_j |kernel[j] * w[j]|``, the scale of a dot product's
-    round-off (Higham), or within the subnormal range.
+    round-off (Higham), or within the subnormal range. With ``by_norms`` the unit is
+    ``|w| |kernel|`` instead: the scale of an FFT's round-off, which mixes every tap with
+    every sample (a zero tap facing a loud sample adds to it, not to the direct sum).
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -140,7 +142,12 @@ def assert_dots_close(fast, ref, x, kernel, dilation, relative=None) -> None:
     # (a fused multiply-add can keep a sum finite that overflows in the reference's order)
     assert not np.any(np.isfinite(fast[~finite]) & (np.abs(fast[~finite]) < 1e300))
     with np.errstate(over="ignore", invalid="ignore"):
-        bound = np.sum(np.abs(windows[finite] * kernel), axis=1) * relative
+        if by_norms:  # (norms taken scaled: neither factor may underflow or overflow)
+            largest = np.max(np.abs(kernel))
+            kernel_norm = largest * np.sqrt(np.sum((kernel / largest) ** 2))
+            bound = window_norms(np.where(np.isnan(x), 0.0, x), m, dilation)[finite] * kernel_norm * relative
+        else:
+            bound = np.sum(np.abs(windows[finite] * kernel), axis=1) * relative
     bound = np.where(np.isfinite(bound), bound, np.inf)
     err = np.abs(fast[finite] - ref[finite])
     assert np.all((err <= bound) | (err <= 1e-300 * m)), np.max(err - bound)
