@@ -170,11 +170,14 @@ class BatchRun:
         Called with each failed input's message, in input order.
     on_file_done : callable(FileRun), optional
         Called after each input, in input order.
+    watch : optional
+        Sees every block of a single input (see :class:`motifscan.pipeline.Detection`);
+        for a figure or a sparkline, which draw one input.
     """
 
     def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
                  ordered: bool = True, on_error: Callable[[str], None] | None = None,
-                 on_file_done: Callable[[FileRun], None] | None = None):
+                 on_file_done: Callable[[FileRun], None] | None = None, watch=None):
         self.config = config
         self.read = read
         self.jobs = jobs
@@ -191,7 +194,7 @@ class BatchRun:
         if not self.several:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
-            self._single = Detection(read.open(name, config.block_rows), config)
+            self._single = Detection(read.open(name, config.block_rows), config, watch)
 
     @property
     def fields(self) -> tuple[str, ...]:

@@ -151,6 +151,20 @@ def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
 _METHOD = click.option(
     "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
     help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+_PLOT = click.option(
+    "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
+
+
+def _watch(plot, fmt: str, output):
+    """What the run must record for the figure and the table's sparkline: a RunRecorder, or
+    None. The sparkline goes under a table on a terminal only."""
+    from motifscan.envelope import RunRecorder
+    from motifscan.io.output import stdout_is_terminal
+
+    sparkline = fmt == "table" and output in (None, "-") and stdout_is_terminal()
+    if plot is None and not sparkline:
+        return None, False
+    return RunRecorder(with_signal=plot is not None), sparkline
 
 
 @cli.command()
@@ -164,7 +178,8 @@ _METHOD = click.option(
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, metavar="N",
               help="Inputs processed in parallel (worker processes); the output never changes.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
-def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, quiet, **options):
+@_PLOT
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, quiet, plot, **options):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
@@ -174,19 +189,28 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, quie
     from motifscan.batch import BatchRun
     from motifscan.config import BatchConfig
     from motifscan.io.output import open_output, output_format, write_motifs
+    from motifscan.io.sparkline import detection_sparklines
+    from motifscan.plot import detection_figure, figure_output
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
     batch = BatchConfig(jobs=jobs)
     fmt = output_format(fmt, output)
+    recorder, sparkline = _watch(plot, fmt, output)
 
     def file_done(run) -> None:
         if not quiet:
             _warn_skipped(run.summary)
 
     run = BatchRun(files, config, read, jobs=batch.jobs, ordered=fmt != "jsonl",
-                   on_error=lambda message: _fail(message), on_file_done=file_done)
-    with open_output(output) as stream:
-        write_motifs(stream, run, fmt)
+                   on_error=lambda message: _fail(message), on_file_done=file_done, watch=recorder)
+    if plot is not None and run.several:
+        raise MotifscanError("--plot draws one input; several were given")
+    motifs = [] if plot is not None else None
+    footer = detection_sparklines(recorder, config.method) if sparkline else None
+    with open_output(output) as stream, figure_output(plot) as (figure, figure_format):
+        write_motifs(stream, run, fmt, footer=footer, keep=motifs)
+        if figure is not None:
+            detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
     if run.failed:
         return EXIT_ERROR
     return EXIT_FOUND if run.motif_count else EXIT_NONE
@@ -199,19 +223,26 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, quie
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
+@_PLOT
+def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
     from motifscan.io.comparison import write_comparison
     from motifscan.io.output import open_output, output_format
+    from motifscan.io.sparkline import comparison_sparklines
+    from motifscan.plot import comparison_figure, figure_output
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
     fmt = output_format(fmt, output)
     if fmt not in ("table", "json", "csv"):
         raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")
-    run = Comparison(read.open(file, config.block_rows), config).run()
-    with open_output(output) as stream:
-        write_comparison(stream, run, fmt)
+    recorder, sparkline = _watch(plot, fmt, output)
+    run = Comparison(read.open(file, config.block_rows), config, recorder)
+    with open_output(output) as stream, figure_output(plot) as (figure, figure_format):
+        run.run()
+        write_comparison(stream, run, fmt, comparison_sparklines(recorder) if sparkline else None)
+        if figure is not None:
+            comparison_figure(figure, figure_format, recorder, run)
     _warn_skipped(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
@@ -222,20 +253,26 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
 @_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
-def scores(file, method, output, **options):
+@_PLOT
+def scores(file, method, output, plot, **options):
     """Write the full per-position score track of FILE (for plots and other tools).
 
     With --method conv it adds the plain convolution, <channel>_activation.
     """
+    from motifscan.envelope import RunRecorder
     from motifscan.io.output import open_output, score_format, write_scores
-    from motifscan.pipeline import RunSummary, score_blocks
+    from motifscan.pipeline import RunSummary, watched_blocks
+    from motifscan.plot import figure_output, scores_figure
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
-    with open_output(output, binary=True) as stream:
-        write_scores(stream, score_blocks(source, config, summary), source.channels,
+    recorder = None if plot is None else RunRecorder()
+    with open_output(output, binary=True) as stream, figure_output(plot) as (figure, figure_format):
+        write_scores(stream, watched_blocks(source, config, summary, recorder), source.channels,
                      source.time_column, score_format(output))
+        if figure is not None:
+            scores_figure(figure, figure_format, recorder, config, summary)
     _warn_skipped(summary)
     return EXIT_FOUND
 

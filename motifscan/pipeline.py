@@ -9,7 +9,7 @@ size and the results do not depend on where the blocks were cut.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -167,15 +167,14 @@ class Detection:
     After the iteration, :attr:`summary` describes the run (for ``conv``, with each
     channel's strongest |activation|).
 
-    ``on_scores``, when given, is called with every :class:`ScoreBlock` as the run goes,
-    e.g. to draw a figure.
+    ``watch``, when given, sees every signal block and score block as the run goes (see
+    :func:`watched_blocks`), e.g. a :class:`motifscan.envelope.RunRecorder` for a figure.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig,
-                 on_scores: Callable[[ScoreBlock], None] | None = None):
+    def __init__(self, source: SignalSource, config: DetectConfig, watch=None):
         self.source = source
         self.config = config
-        self.on_scores = on_scores
+        self.watch = watch
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
 
@@ -192,9 +191,7 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank)
 
-        for block in score_blocks(self.source, config, self.summary):
-            if self.on_scores is not None:
-                self.on_scores(block)
+        for block in watched_blocks(self.source, config, self.summary, self.watch):
             found = []
             for detector in detectors:
                 found += push_block(detector, block)
@@ -207,6 +204,34 @@ class Detection:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+
+class _WatchedSource:
+    """A signal source that shows each block to ``watch.signal_block`` as it is read."""
+
+    def __init__(self, source: SignalSource, watch):
+        self._source = source
+        self._watch = watch
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def __iter__(self):
+        for block in self._source:
+            self._watch.signal_block(block)
+            yield block
+
+
+def watched_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary, watch=None,
+                   activation: bool | None = None) -> Iterator[ScoreBlock]:
+    """:func:`score_blocks`, showing every signal block to ``watch.signal_block`` and every
+    score block to ``watch.score_block`` on the way (nothing when ``watch`` is None)."""
+    if watch is None:
+        yield from score_blocks(source, config, summary, activation)
+        return
+    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation):
+        watch.score_block(block)
+        yield block
 
 
 def push_block(detector: ChannelDetector, block: ScoreBlock) -> list[Motif]:
