@@ -16,8 +16,8 @@ from typing import Callable, Iterator, Sequence
 
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif, sort_motifs
-from motifscan.errors import MotifscanError
-from motifscan.io.signals import SIGNAL_EXTENSIONS, is_parquet_dataset, read_signal
+from motifscan.errors import MotifscanError, SignalTooShort
+from motifscan.io.signals import SIGNAL_EXTENSIONS, drop_rows, is_parquet_dataset, prepend_rows, read_signal
 from motifscan.pipeline import Detection, RunSummary
 
 
@@ -30,10 +30,16 @@ class ReadOptions:
     delimiter: str | None = None
     header: bool | None = None
 
-    def open(self, name: str, block_rows: int):
+    def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None):
         """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory)."""
         return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
-                           delimiter=self.delimiter, header=self.header, block_rows=block_rows)
+                           delimiter=self.delimiter, header=self.header, block_rows=block_rows,
+                           byte_range=byte_range)
+
+    def parameters(self) -> dict:
+        """The options that decide what is read, as JSON-ready values."""
+        return {"columns": list(self.columns), "time_column": self.time_column,
+                "delimiter": self.delimiter, "header": self.header}
 
 
 @dataclass
@@ -50,12 +56,15 @@ class FileRun:
         None when the input could not be opened.
     error : str or None
         The error message (it starts with the input's name), or None.
+    resume : Resume or None
+        With ``--state``: where this run started in the input (None: nothing new to read).
     """
 
     name: str
     motifs: list
     summary: RunSummary | None
     error: str | None = None
+    resume: object = None
 
 
 def _is_signal_file(name: str) -> bool:
@@ -106,7 +115,8 @@ def _signals_below(directory: str) -> Iterator[str]:
             yield path
 
 
-def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool, ordered: bool) -> FileRun:
+def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool, ordered: bool,
+             resume=None) -> FileRun:
     """Detect motifs in one input, catching its error.
 
     Parameters
@@ -117,23 +127,37 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
         Set each motif's ``file`` to ``name``.
     ordered : bool
         Return the motifs in signal order rather than in the order they became final.
+    resume : motifscan.state.Resume, optional
+        Go on where an earlier run stopped (``--state``). A signal still shorter than the
+        kernel is then no error: it gives no motif and is read again next time.
     """
     try:
-        source = read.open(name, config.block_rows)
-        run = Detection(source, config)
+        if resume is None:
+            source = read.open(name, config.block_rows)
+        else:
+            source = read.open(name, config.block_rows, resume.byte_range)
+            if resume.skip_rows:
+                source = drop_rows(source, resume.skip_rows)
+            if resume.carry is not None:
+                source = prepend_rows(source, resume.carry)
+        run = Detection(source, config, first_row=0 if resume is None else resume.first_row)
         motifs = list(run)
+    except SignalTooShort as error:
+        if resume is None:
+            return FileRun(name, [], None, str(error))
+        return FileRun(name, [], None)
     except MotifscanError as error:
         return FileRun(name, [], None, str(error))
     if ordered:
         motifs = sort_motifs(motifs, run.channel_rank)
     if label:
         motifs = [dataclasses.replace(motif, file=name) for motif in motifs]
-    return FileRun(name, motifs, run.summary)
+    return FileRun(name, motifs, run.summary, resume=resume)
 
 
 def _run_file_job(job) -> FileRun:
     """Entry point of a worker process (a top-level function, so it can be pickled)."""
-    return run_file(*job[:3], label=job[3], ordered=job[4])
+    return run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5])
 
 
 def _pool(jobs: int):
@@ -171,14 +195,18 @@ class BatchRun:
     on_file_done : callable(FileRun), optional
         Called after each input, in input order.
     watch : optional
-        Sees every block of a single input (see :class:`motifscan.pipeline.Detection`);
-        for a figure or a sparkline, which draw one input.
+        Sees every block of a single input without ``state`` (see
+        :class:`motifscan.pipeline.Detection`); for a figure or a sparkline, which draw one
+        input.
+    state : motifscan.state.StateFile, optional
+        Read only what earlier runs over this state have not; the caller saves it.
     """
 
     def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
                  ordered: bool = True, on_error: Callable[[str], None] | None = None,
-                 on_file_done: Callable[[FileRun], None] | None = None, watch=None):
+                 on_file_done: Callable[[FileRun], None] | None = None, state=None, watch=None):
         self.config = config
+        self.state = state
         self.read = read
         self.jobs = jobs
         self.ordered = ordered
@@ -187,11 +215,13 @@ class BatchRun:
             name != "-" and os.path.isdir(name) and not is_parquet_dataset(name) for name in arguments)
         if self.several and "-" in arguments:
             raise MotifscanError("- (standard input) must be the only FILE")
+        if state is not None and "-" in arguments:
+            raise MotifscanError("--state needs files: standard input cannot be read again")
         self.on_error = on_error or (lambda message: None)
         self.on_file_done = on_file_done or (lambda run: None)
         self.files: list[FileRun] = []
         self._single = None
-        if not self.several:
+        if not self.several and state is None:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
             self._single = Detection(read.open(name, config.block_rows), config, watch)
@@ -206,11 +236,23 @@ class BatchRun:
         if self._single is not None:
             return motif_fields(with_time=self._single.source.time_column is not None,
                                 with_activation=with_activation)
+        if not self.several:
+            return motif_fields(with_time=self._single_time_column() is not None,
+                                with_activation=with_activation)
         if len(self.files) < len(self.inputs):
             # Not all read yet (JSON Lines streams): keep the key, null where there is no time.
             return motif_fields(with_time=True, with_file=True, with_activation=with_activation)
         with_time = any(run.summary.time_column is not None for run in self.files if run.summary is not None)
         return motif_fields(with_time=with_time, with_file=True, with_activation=with_activation)
+
+    def _single_time_column(self) -> str | None:
+        summary = self.files[0].summary if self.files else None
+        if summary is not None:
+            return summary.time_column
+        try:  # nothing new was read (--state): the columns are still those of the input
+            return self.read.open(self.inputs[0][0], self.config.block_rows).time_column
+        except MotifscanError:
+            return None
 
     @property
     def failed(self) -> list[FileRun]:
@@ -225,6 +267,12 @@ class BatchRun:
             yield from self._run_single()
             return
         for run in self._runs():
+            if run.error is not None and not self.several:
+                raise MotifscanError(run.error)
+            if self.state is not None and run.resume is not None and run.summary is not None:
+                run.motifs = self.state.keep_new(run.motifs, run.resume)
+                run.summary.motifs = len(run.motifs)
+                self.state.record(run.name, run.resume, run.summary, run.motifs)
             self.files.append(run)
             if run.error is not None:
                 self.on_error(run.error)
@@ -243,8 +291,15 @@ class BatchRun:
         self.on_file_done(run)
 
     def _runs(self) -> Iterator[FileRun]:
-        jobs = [(name, self.config, self.read, True, self.ordered) for name, problem in self.inputs
-                if problem is None]
+        jobs, unchanged = [], set()
+        for name, problem in self.inputs:
+            if problem is not None:
+                continue
+            resume = None if self.state is None else self.state.plan(name)
+            if self.state is not None and resume is None:
+                unchanged.add(name)
+                continue
+            jobs.append((name, self.config, self.read, self.several, self.ordered, resume))
         if self.jobs > 1 and len(jobs) > 1:
             pool = _pool(min(self.jobs, len(jobs)))
             # map() hands results back in input order, whichever worker finishes first.
@@ -254,7 +309,12 @@ class BatchRun:
             results = map(_run_file_job, jobs)
         try:
             for name, problem in self.inputs:
-                yield FileRun(name, [], None, problem) if problem is not None else next(results)
+                if problem is not None:
+                    yield FileRun(name, [], None, problem)
+                elif name in unchanged:
+                    yield FileRun(name, [], None)
+                else:
+                    yield next(results)
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
@@ -266,10 +326,16 @@ class BatchRun:
         parameters = self.config.parameters()
         if self._single is not None:
             return run_report(self._single.summary, parameters)
+        if not self.several:
+            run = self.files[0]
+            return run_report(run.summary or RunSummary(run.name, [], None), parameters)
         files = []
         for run in self.files:
             if run.error is not None:
                 files.append({"file": run.name, "error": run.error})
+                continue
+            if run.summary is None:
+                files.append({"file": run.name, "unchanged": True})
                 continue
             entry = run_report(run.summary, parameters)
             del entry["parameters"], entry["source"]

@@ -36,7 +36,7 @@ def _input_options(command):
                      help="Whether the first CSV line names the columns. Default: detected."),
         click.option("--block-rows", type=int, default=None, metavar="N",
                      help="Rows read per block (memory knob; results never change)."),
-        click.option("--backend", type=click.Choice(["auto", "numpy", "numba"]), default="auto",
+        click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "fft"]), default="auto",
                      show_default=True, help="Similarity backend."),
         click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
                      help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "
@@ -177,40 +177,64 @@ def _watch(plot, fmt: str, output):
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, metavar="N",
               help="Inputs processed in parallel (worker processes); the output never changes.")
+@click.option("--append", is_flag=True,
+              help="Add to the --output file (atomically: the old file and the new motifs, renamed into place).")
+@click.option("--state", metavar="FILE",
+              help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 @_PLOT
-def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, quiet, plot, **options):
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, quiet, plot, **options):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
     of such files, or - for stdin. With several inputs each motif names its file; a bad
     input is reported and the others still run (exit status 2 at the end).
     """
+    import contextlib
+
     from motifscan.batch import BatchRun
     from motifscan.config import BatchConfig
-    from motifscan.io.output import open_output, output_format, write_motifs
+    from motifscan.io.output import first_line, open_output, output_format, write_motifs
     from motifscan.io.sparkline import detection_sparklines
     from motifscan.plot import detection_figure, figure_output
+    from motifscan.state import StateFile
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
-    batch = BatchConfig(jobs=jobs)
+    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append)
     fmt = output_format(fmt, output)
+    batch.check_format(fmt, config)
     recorder, sparkline = _watch(plot, fmt, output)
+    if plot is not None and batch.state is not None:
+        raise MotifscanError("--plot draws one whole input, not the new part that --state reads")
 
     def file_done(run) -> None:
         if not quiet:
             _warn_skipped(run.summary)
 
-    run = BatchRun(files, config, read, jobs=batch.jobs, ordered=fmt != "jsonl",
-                   on_error=lambda message: _fail(message), on_file_done=file_done, watch=recorder)
-    if plot is not None and run.several:
-        raise MotifscanError("--plot draws one input; several were given")
-    motifs = [] if plot is not None else None
-    footer = detection_sparklines(recorder, config.method) if sparkline else None
-    with open_output(output) as stream, figure_output(plot) as (figure, figure_format):
-        write_motifs(stream, run, fmt, footer=footer, keep=motifs)
-        if figure is not None:
-            detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
+    def waiting() -> None:
+        if not quiet:
+            click.echo(f"motifscan: waiting for another run to finish with {batch.state}", err=True)
+
+    with contextlib.ExitStack() as held:
+        memory = None
+        if batch.state is not None:
+            memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
+                                                       config.span, config.gap, on_wait=waiting))
+        run = BatchRun(files, config, read, jobs=batch.jobs, ordered=fmt != "jsonl",
+                       on_error=lambda message: _fail(message), on_file_done=file_done, state=memory,
+                       watch=recorder)
+        if plot is not None and run.several:
+            raise MotifscanError("--plot draws one input; several were given")
+        # Under the state's lock: another run may just have appended.
+        header = first_line(output) if batch.append and fmt == "csv" else None
+        motifs = [] if plot is not None else None
+        footer = detection_sparklines(recorder, config.method) if sparkline else None
+        with open_output(output, append=batch.append) as stream, figure_output(plot) as (figure, figure_format):
+            write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
+            if figure is not None:
+                detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
+        if memory is not None:
+            memory.save()  # after the output: a crash in between repeats motifs, never loses them
     if run.failed:
         return EXIT_ERROR
     return EXIT_FOUND if run.motif_count else EXIT_NONE

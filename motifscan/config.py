@@ -184,9 +184,33 @@ class BatchConfig:
     ----------
     jobs : int
         Inputs processed in parallel by worker processes, >= 1.
+    state : str or None
+        State file remembering what earlier runs read (``--state``).
+    output : str or None
+        Where the motifs go (None or ``-``: stdout).
+    append : bool
+        Append to ``output`` instead of replacing it.
     """
 
     jobs: int = 1
+    state: str | None = None
+    output: str | None = None
+    append: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "jobs", _check_integer("--jobs", self.jobs, minimum=1))
+        if self.append and self.output in (None, "-"):
+            raise MotifscanError("--append needs --output FILE")
+        if self.state is not None and self.state in ("", "-"):
+            raise MotifscanError(f"--state must name a file, got {self.state!r}")
+
+    def check_format(self, fmt: str, config: DetectConfig) -> None:
+        """Refuse combinations that cannot work with the output format or the detection."""
+        if self.append and fmt == "json":
+            raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
+        if self.state is not None and getattr(config, "method", "cosine") == "conv":
+            raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
+                                 "relative to the strongest activation of the whole signal")
+        if self.state is not None and config.top is not None:
+            raise MotifscanError("--top cannot be combined with --state: the strongest of new data only "
+                                 "is rarely what is meant")

@@ -15,7 +15,7 @@ import numpy as np
 
 from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, TopMotifs, sort_motifs
-from motifscan.errors import MotifscanError
+from motifscan.errors import SignalTooShort
 from motifscan.io.signals import SignalBlock, SignalSource
 from motifscan.similarity import resolve_backend, sliding_cosine
 from motifscan.similarity.activation import sliding_activation
@@ -38,6 +38,8 @@ class RunSummary:
     skipped_by_channel: dict = field(default_factory=dict)
     # channel -> strongest finite |activation|, when the run detected on the convolution
     strongest_activation: dict = field(default_factory=dict)
+    # The last span - 1 samples, what a later run needs to go on where this one stopped.
+    tail: SignalBlock | None = None
 
 
 @dataclass
@@ -67,10 +69,12 @@ class StreamScanner:
         whole run.
     activation : bool
         Also compute the plain convolution of every window (``ScoreBlock.activations``).
+    first_row : int, optional
+        Global index of the first sample pushed (a run that goes on where another stopped).
     """
 
     def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None,
-                 activation: bool = False):
+                 activation: bool = False, first_row: int = 0):
         self.kernel = np.asarray(config.kernel)
         self.config = config
         self.metric = None if config.metric is None else np.asarray(config.metric)
@@ -81,7 +85,7 @@ class StreamScanner:
         self.activation = activation
         self._tail = {name: np.empty(0) for name in channels}
         self._tail_time: np.ndarray | None = None
-        self._first_position = 0  # global index of the first sample in the tail
+        self._first_position = first_row  # global index of the first sample in the tail
 
     def push(self, block: SignalBlock) -> ScoreBlock | None:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
@@ -107,6 +111,10 @@ class StreamScanner:
         self._first_position += n_out
         return result
 
+    def tail(self) -> SignalBlock:
+        """The samples kept for the next block (at most ``span - 1`` of each channel)."""
+        return SignalBlock(dict(self._tail), self._tail_time)
+
     def _scan(self, values: np.ndarray):
         if self.metric is None:
             return sliding_cosine(values, self.kernel, self.config.p, self.config.dilation, self.backend)
@@ -115,16 +123,17 @@ class StreamScanner:
 
 
 def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
-                 activation: bool | None = None) -> Iterator[ScoreBlock]:
+                 activation: bool | None = None, first_row: int = 0) -> Iterator[ScoreBlock]:
     """Scan every block of ``source``, updating ``summary`` as blocks go by.
 
     ``activation`` asks for the plain convolution too; by default it is computed when
-    ``config.method`` is ``"conv"``. Raises MotifscanError at the end when the signal is
+    ``config.method`` is ``"conv"``. ``first_row`` is the global index of the source's first
+    sample. Raises :class:`~motifscan.errors.SignalTooShort` at the end when the signal is
     shorter than the kernel's span.
     """
     if activation is None:
         activation = config.method == "conv"
-    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation)
+    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation, first_row)
     summary.device = device_of(scanner.backend)
     for block in source:
         summary.samples += block.rows
@@ -137,8 +146,9 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
             summary.skipped_by_channel[name] = summary.skipped_by_channel.get(name, 0) + skipped
             summary.skipped_windows += skipped
         yield scored
+    summary.tail = scanner.tail()
     if summary.samples < config.span:
-        raise MotifscanError(
+        raise SignalTooShort(
             f"{source.name}: the kernel spans {config.span} samples but the signal has only "
             f"{summary.samples}"
         )
@@ -171,10 +181,11 @@ class Detection:
     :func:`watched_blocks`), e.g. a :class:`motifscan.envelope.RunRecorder` for a figure.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig, watch=None):
+    def __init__(self, source: SignalSource, config: DetectConfig, watch=None, first_row: int = 0):
         self.source = source
         self.config = config
         self.watch = watch
+        self.first_row = first_row  # global index of the source's first sample
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
 
@@ -191,7 +202,7 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank)
 
-        for block in watched_blocks(self.source, config, self.summary, self.watch):
+        for block in watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row):
             found = []
             for detector in detectors:
                 found += push_block(detector, block)
@@ -223,13 +234,13 @@ class _WatchedSource:
 
 
 def watched_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary, watch=None,
-                   activation: bool | None = None) -> Iterator[ScoreBlock]:
+                   activation: bool | None = None, first_row: int = 0) -> Iterator[ScoreBlock]:
     """:func:`score_blocks`, showing every signal block to ``watch.signal_block`` and every
     score block to ``watch.score_block`` on the way (nothing when ``watch`` is None)."""
     if watch is None:
-        yield from score_blocks(source, config, summary, activation)
+        yield from score_blocks(source, config, summary, activation, first_row)
         return
-    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation):
+    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row):
         watch.score_block(block)
         yield block
 

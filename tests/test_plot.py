@@ -69,7 +69,9 @@ def test_without_matplotlib_plot_says_how_to_install_and_exits_2(tmp_path, monke
 @pytest.mark.parametrize("args, fragment", [
     (["detect", SEED, "--kernel", "1,2,3", "--plot", "figure.jpg"], "--plot: figure.jpg: the name must end in"),
     (["compare", SEED, "--kernel", "1,2,3", "--plot", "missing/figure.png"], "--plot: directory missing does not exist"),
-    (["detect", SEED, SEED, "--kernel", "1,2,3", "--plot", "figure.png"], "--plot draws one input"),
+    (["detect", SEED, SEED, "--kernel", "1,2,3", "--plot", "figure.png"], "--plot draws one input; several were given"),
+    (["detect", SEED, "--kernel", "1,2,3", "--state", "state.json", "--plot", "figure.png"],
+     "--plot draws one whole input, not the new part that --state reads"),
 ])
 def test_bad_plot_options_exit_2_with_one_line_and_no_file(tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)

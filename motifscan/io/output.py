@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
 from typing import IO, Iterable, Iterator, Sequence
@@ -174,11 +175,14 @@ def stdout_is_terminal() -> bool:
 
 
 @contextlib.contextmanager
-def open_output(path: str | None, binary: bool = False, option: str = "--output") -> Iterator[IO]:
+def open_output(path: str | None, binary: bool = False, append: bool = False,
+                option: str = "--output") -> Iterator[IO]:
     """Yield a stream for the result: stdout, or a temporary file renamed to ``path`` on success.
 
-    On any exception (including KeyboardInterrupt) the temporary file is removed and the
-    target is left as it was. ``option`` names the option in error messages.
+    With ``append`` the temporary file starts as a copy of ``path`` (when it exists), so the
+    result is appended and readers see the old or the new whole file, never a mix. On any
+    exception (including KeyboardInterrupt) the temporary file is removed and the target is
+    left as it was. ``option`` names the option in error messages.
     """
     if path is None or path == "-":
         yield sys.stdout.buffer if binary else sys.stdout
@@ -195,6 +199,10 @@ def open_output(path: str | None, binary: bool = False, option: str = "--output"
     try:
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
                        newline=None if binary else "") as stream:
+            if append and os.path.isfile(path):
+                stream.flush()
+                with open(path, "rb") as previous:
+                    shutil.copyfileobj(previous, stream.buffer if not binary else stream)
             yield stream
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
@@ -284,15 +292,24 @@ def run_report(summary, parameters: dict) -> dict:
     return report
 
 
-def write_motifs(stream: IO[str], run, fmt: str, *, header: bool = True, footer=None,
+def first_line(path: str | None) -> str | None:
+    """The first line of the file at ``path`` without its newline; None when there is none."""
+    if path is None or not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8", errors="replace", newline="") as stream:
+        line = stream.readline().rstrip("\r\n")
+    return line or None
+
+
+def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = None, footer=None,
                  keep: list | None = None) -> None:
     """Run ``run`` (a :class:`motifscan.batch.BatchRun`) and write its motifs as ``fmt``.
 
     JSON Lines is written while the signal streams; the other formats wait for the end so
-    they can list the motifs in order. ``header=False`` leaves out the CSV header (for
-    appending to a file that has it). ``footer`` gives the lines printed under a table
-    once the run is over (see :func:`write_table`). ``keep``, a list, receives every
-    motif written (for a figure).
+    they can list the motifs in order. ``after_header`` is the header line of the CSV that
+    the motifs are appended to: it must be this run's, and is not written again.
+    ``footer`` gives the lines printed under a table once the run is over (see
+    :func:`write_table`). ``keep``, a list, receives every motif written (for a figure).
     """
     if fmt == "jsonl":
         write_jsonl(stream, run if keep is None else _kept(run, keep), run.fields)
@@ -302,7 +319,10 @@ def write_motifs(stream: IO[str], run, fmt: str, *, header: bool = True, footer=
         keep += motifs
     fields = run.fields  # known for sure once every input has been read
     if fmt == "csv":
-        write_csv(stream, motifs, fields, header=header)
+        if after_header is not None and after_header != ",".join(fields):
+            raise MotifscanError(f"--append: the output's columns are {after_header}, "
+                                 f"this run's are {','.join(fields)}")
+        write_csv(stream, motifs, fields, header=after_header is None)
     elif fmt == "json":
         write_json(stream, motifs, fields, run.report())
     else:

@@ -27,6 +27,7 @@ import sys
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -181,6 +182,7 @@ def read_signal(
     delimiter: str | None = None,
     header: bool | None = None,
     block_rows: int = DEFAULT_BLOCK_ROWS,
+    byte_range: tuple[int, int] | None = None,
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -206,6 +208,10 @@ def read_signal(
         field of it is a number; headerless columns are named ``column1``, ``column2``...
     block_rows : int, optional
         Maximum number of rows per yielded block.
+    byte_range : (int, int), optional
+        Read only the rows in bytes ``start .. stop`` of an uncompressed text file (see
+        :func:`byte_resumable`); both must be 0 or just after a newline. Header and types
+        still come from the start of the file; bytes beyond ``stop`` are never looked at.
 
     Returns
     -------
@@ -239,6 +245,11 @@ def read_signal(
 
     file_format, compressed = _format_of(path_text)
     mode = _stat_input(path_text, name)
+    if byte_range is not None:
+        if not byte_resumable(path_text):
+            raise MotifscanError(f"{name}: byte ranges can only be read from uncompressed text files")
+        return _open_csv_file(path_text, name, delimiter or {"tsv": "\t", "txt": None}.get(file_format, ","),
+                              False, options, byte_range)
     if file_format == "parquet":
         if compressed:
             raise MotifscanError(
@@ -999,8 +1010,48 @@ def _first_bad_time(cells: list[tuple[int, str, str, Any]]) -> str | None:
 # Streaming text tables
 
 
+def byte_resumable(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an uncompressed CSV/TSV/TXT regular file, readable by byte range."""
+    path = os.fspath(path)
+    file_format, compressed = _format_of(path)
+    if file_format == "parquet" or compressed or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as raw:
+            return raw.read(2) != GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def complete_lines_end(path: str, size: int) -> int:
+    """The byte offset just after the last newline in the first ``size`` bytes of ``path``.
+
+    A log that is being written may end in half a line; only whole lines are read.
+    """
+    with open(path, "rb") as raw:
+        end = size
+        while end > 0:
+            start = max(0, end - (1 << 16))
+            raw.seek(start)
+            chunk = raw.read(end - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            end = start
+    return 0
+
+
+def _range_stream(path: str, start: int, stop: int) -> Any:
+    import pyarrow as pa
+
+    # A memory map hands pyarrow the range without copying it; pages are read as parsed.
+    with pa.memory_map(path) as mapped:
+        return pa.BufferReader(mapped.read_at(stop - start, start))
+
+
 def _open_csv_file(
-    path: str, name: str, delimiter: str | None, compressed_by_name: bool, options: _ReadOptions
+    path: str, name: str, delimiter: str | None, compressed_by_name: bool, options: _ReadOptions,
+    byte_range: tuple[int, int] | None = None,
 ) -> SignalSource:
     import pyarrow as pa
 
@@ -1025,13 +1076,22 @@ def _open_csv_file(
         if compressed:
             raise MotifscanError(f"{name}: not a valid gzip file ({_one_line(exc)})") from None
         raise MotifscanError(f"{name}: cannot read ({_one_line(exc)})") from None
+    if byte_range is not None and len(head) >= byte_range[1] and byte_range[1] > 0:
+        # Decide types from whole lines only: the file may end in half a line being written.
+        head, at_eof = head[: byte_range[1]], True
     if not head:
         raise MotifscanError(f"{name}: file is empty")
     layout = _plan_csv(name, head, at_eof, delimiter, options, compressed)
     # A small input is in memory already: read it from there.
-    whole = _with_final_newline(head) if at_eof else None
+    whole = _with_final_newline(head) if at_eof and byte_range is None else None
+    read_layout = layout
+    if byte_range is not None and byte_range[0] > 0:
+        # Past the header: every line of the range is a row.
+        read_layout = dataclasses.replace(layout, skip_rows=0)
 
     def open_input() -> Any:
+        if byte_range is not None:
+            return _range_stream(path, *byte_range)
         return open_file() if whole is None else pa.BufferReader(whole)
 
     def locate(rows_read: int) -> tuple[str | None, str]:
@@ -1047,7 +1107,7 @@ def _open_csv_file(
             return None, where
 
     def blocks() -> Iterator[SignalBlock]:
-        reader = _CsvBlockReader(layout, open_input, locate, options.block_rows, full_blocks=True)
+        reader = _CsvBlockReader(read_layout, open_input, locate, options.block_rows, full_blocks=True)
         yield from reader.blocks()
 
     rows_hint = None if whole is None else whole.count(b"\n")
@@ -1334,6 +1394,31 @@ def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> Signal
         yield from _reblock(pieces, options.block_rows, full_blocks=True)
 
     return SignalSource(name, first.channels, first.time_column, blocks)
+
+
+def drop_rows(source: SignalSource, count: int) -> SignalSource:
+    """``source`` without its first ``count`` rows."""
+    def blocks() -> Iterator[SignalBlock]:
+        left = count
+        for block in source:
+            if left >= block.rows:
+                left -= block.rows
+                continue
+            yield _slice_rows(block, left, block.rows) if left else block
+            left = 0
+
+    hint = None if source.rows_hint is None else max(source.rows_hint - count, 0)
+    return SignalSource(source.name, source.channels, source.time_column, blocks, hint)
+
+
+def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
+    """``source`` with the rows of ``first`` (same channels) before its own."""
+    def blocks() -> Iterator[SignalBlock]:
+        if first.rows:
+            yield first
+        yield from source
+
+    return SignalSource(source.name, source.channels, source.time_column, blocks, None)
 
 
 # --------------------------------------------------------------------------------------
