@@ -81,6 +81,12 @@ def test_bad_plot_options_exit_2_with_one_line_and_no_file(tmp_path, monkeypatch
     assert not list(tmp_path.iterdir())
 
 
+def test_plot_refuses_follow(tmp_path):
+    result = run("detect", SEED, "--kernel", "1,2,3", "--follow", "--plot", tmp_path / "figure.png")
+    assert result.exit_code == 2 and "--plot draws one whole input, but --follow never ends" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_too_many_channels_for_one_figure(tmp_path):
     path = tmp_path / "wide.csv"
     path.write_text(",".join(f"c{i}" for i in range(13)) + "\n" + "\n".join(",".join(["1"] * 13) for _ in range(9)))

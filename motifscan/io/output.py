@@ -312,16 +312,19 @@ def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = N
     :func:`write_table`). ``keep``, a list, receives every motif written (for a figure).
     """
     if fmt == "jsonl":
-        write_jsonl(stream, run if keep is None else _kept(run, keep), run.fields)
+        write_jsonl(stream, _kept(run.as_found(), keep), run.fields)
+        return
+    if fmt == "csv" and run.live:
+        # A live input may never end: each row as soon as its motif is final.
+        _check_header(after_header, run.fields)
+        write_csv(stream, _kept(run.as_found(), keep), run.fields, header=after_header is None, flush=True)
         return
     motifs = list(run)
     if keep is not None:
         keep += motifs
     fields = run.fields  # known for sure once every input has been read
     if fmt == "csv":
-        if after_header is not None and after_header != ",".join(fields):
-            raise MotifscanError(f"--append: the output's columns are {after_header}, "
-                                 f"this run's are {','.join(fields)}")
+        _check_header(after_header, fields)
         write_csv(stream, motifs, fields, header=after_header is None)
     elif fmt == "json":
         write_json(stream, motifs, fields, run.report())
@@ -329,10 +332,23 @@ def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = N
         write_table(stream, motifs, fields, run.caption(), footer)
 
 
-def _kept(motifs: Iterable[Motif], keep: list) -> Iterator[Motif]:
+def _kept(motifs: Iterable[Motif], keep: list | None) -> Iterable[Motif]:
+    """``motifs``, each also appended to ``keep`` on the way (unless it is None)."""
+    if keep is None:
+        return motifs
+    return _keeping(motifs, keep)
+
+
+def _keeping(motifs: Iterable[Motif], keep: list) -> Iterator[Motif]:
     for motif in motifs:
         keep.append(motif)
         yield motif
+
+
+def _check_header(after_header: str | None, fields: Sequence[str]) -> None:
+    if after_header is not None and after_header != ",".join(fields):
+        raise MotifscanError(f"--append: the output's columns are {after_header}, "
+                             f"this run's are {','.join(fields)}")
 
 
 def output_format(fmt: str | None, path: str | None) -> str:
