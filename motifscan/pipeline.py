@@ -8,9 +8,7 @@ size and the results do not depend on where the blocks were cut.
 
 from __future__ import annotations
 
-import os
 import queue
-import stat
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -138,13 +136,6 @@ _END = object()
 READ_AHEAD_JOIN_S = 5.0
 
 
-def _is_regular_file(name: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(name).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
 def read_ahead(blocks: Iterable) -> Iterator:
     """Yield the items of ``blocks``, reading the next one in a thread while the caller works.
 
@@ -153,8 +144,9 @@ def read_ahead(blocks: Iterable) -> Iterator:
     about the larger of the two instead of their sum. At most one block is read ahead, so
     memory stays bounded by the block size. An error raised by the reader is raised here,
     in order; when the caller stops early, the reader stops after its current block.
-    Used for regular files only: a pipe or stdin is read as data arrives, in the caller's
-    thread, so a reader never waits for input the run no longer wants.
+    Used for sources that end (``SignalSource.read_ahead``): a pipe, stdin or a followed
+    file is read as data arrives, in the caller's thread, so no reader waits for input the
+    run no longer wants.
     """
     handoff: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
@@ -205,7 +197,7 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
         activation = config.method == "conv"
     scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation, first_row)
     summary.device = device_of(scanner.backend)
-    for block in (read_ahead(source) if _is_regular_file(source.name) else source):
+    for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
         summary.samples += block.rows
         scored = scanner.push(block)
         if scored is None:
