@@ -8,8 +8,10 @@ size and the results do not depend on where the blocks were cut.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -165,6 +167,9 @@ class StreamScanner:
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
             self.backend = resolve_backend(config.backend, rows_hint, self.metric.size)
         self.activation = activation
+        # --threads applies to the compiled backends, per calling thread (Numba's setting is
+        # thread-local), so it is set again before every block.
+        self._threads = config.threads if self.backend in ("numba", "fft") else None
         self.general = config.normalize != "none" or config.noise_floor != 0 or config.joint
         if self.backend == "cuda" and self.general:
             raise MotifscanError("--device gpu runs the plain scan only (no --normalize, --noise-floor "
@@ -199,6 +204,10 @@ class StreamScanner:
     def _score(self, buffers: dict, lengths) -> dict:
         """Score ``lengths[batch]`` positions of each batch from the start of ``buffers``."""
         config = self.config
+        if self._threads is not None:
+            from motifscan.similarity.cpu import use_threads
+
+            use_threads(self._threads)
         tracks = {}
         for ((channels, dilation, taps), scans), n_out in zip(self.batches, lengths):
             signal = np.stack([buffers[name][: n_out + span(taps, dilation) - 1] for name in channels])
@@ -275,6 +284,59 @@ class StreamScanner:
         return result
 
 
+_END = object()
+#: How long a stopped run waits for the reader thread to finish the block it is parsing.
+READ_AHEAD_JOIN_S = 5.0
+
+
+def read_ahead(blocks: Iterable) -> Iterator:
+    """Yield the items of ``blocks``, reading the next one in a thread while the caller works.
+
+    Reading (pyarrow parsing CSV or Parquet) and scanning (compiled kernels) both release
+    the GIL, so the next block is parsed while the previous one is scanned, and a run costs
+    about the larger of the two instead of their sum. At most one block is read ahead, so
+    memory stays bounded by the block size. An error raised by the reader is raised here,
+    in order; when the caller stops early, the reader stops after its current block.
+    Used for sources that end (``SignalSource.read_ahead``): a pipe, stdin or a followed
+    file is read as data arrives, in the caller's thread, so no reader waits for input the
+    run no longer wants.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in blocks:
+                while not stop.is_set():
+                    try:
+                        handoff.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((_END, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            handoff.put((_END, error))
+
+    reader = threading.Thread(target=produce, name="motifscan-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        # Wait for the block being parsed: a thread still inside pyarrow when the
+        # interpreter shuts down (after Ctrl-C, or `| head`) can crash it. Bounded, so that
+        # a reader waiting for input can never hold up the exit.
+        stop.set()
+        reader.join(timeout=READ_AHEAD_JOIN_S)
+
+
 def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
                  activation: bool | None = None, first_row: int = 0,
                  scanner: StreamScanner | None = None) -> Iterator[ScoreBlock]:
@@ -305,7 +367,7 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
             summary.skipped_windows += skipped
         return scored
 
-    for block in source:
+    for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
         summary.samples += block.rows
         scored = scanner.push(block)
         if scored is not None:
@@ -347,15 +409,14 @@ class Detection:
     After the iteration, :attr:`summary` describes the run (for ``conv``, with each
     channel's strongest |activation|).
 
-    ``on_scores``, when given, is called with every :class:`ScoreBlock` as the run goes,
-    e.g. to draw a figure.
+    ``watch``, when given, sees every signal block and score block as the run goes (see
+    :func:`watched_blocks`), e.g. a :class:`motifscan.envelope.RunRecorder` for a figure.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig,
-                 on_scores: Callable[[ScoreBlock], None] | None = None, first_row: int = 0):
+    def __init__(self, source: SignalSource, config: DetectConfig, watch=None, first_row: int = 0):
         self.source = source
         self.config = config
-        self.on_scores = on_scores
+        self.watch = watch
         self.first_row = first_row  # global index of the source's first sample
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         scans = plan_scans(list(source.channels), config, source.name)
@@ -401,9 +462,8 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank, self.kernel_rank)
 
-        for block in score_blocks(self.source, config, self.summary, first_row=self.first_row, scanner=scanner):
-            if self.on_scores is not None:
-                self.on_scores(block)
+        for block in watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
+                                    scanner=scanner):
             found = []
             for detector, labels in detectors:
                 if len(labels) == 1:  # (the conv detector holds its motifs in push)
@@ -421,6 +481,35 @@ class Detection:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+
+class _WatchedSource:
+    """A signal source that shows each block to ``watch.signal_block`` as it is read."""
+
+    def __init__(self, source: SignalSource, watch):
+        self._source = source
+        self._watch = watch
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def __iter__(self):
+        for block in self._source:
+            self._watch.signal_block(block)
+            yield block
+
+
+def watched_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary, watch=None,
+                   activation: bool | None = None, first_row: int = 0,
+                   scanner: StreamScanner | None = None) -> Iterator[ScoreBlock]:
+    """:func:`score_blocks`, showing every signal block to ``watch.signal_block`` and every
+    score block to ``watch.score_block`` on the way (nothing when ``watch`` is None)."""
+    if watch is None:
+        yield from score_blocks(source, config, summary, activation, first_row, scanner)
+        return
+    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row, scanner):
+        watch.score_block(block)
+        yield block
 
 
 def push_block(detector: ChannelDetector, block: ScoreBlock) -> list[Motif]:
