@@ -96,12 +96,14 @@ def test_cli_many_files_and_a_bad_one_on_a_cluster(client, tmp_path):
     (["--dask", "local", "--split-bytes", "lots"], "--split-bytes must be a number of bytes"),
     (["--dask", "local", "--split-bytes", "0"], "--split-bytes must be at least 1 byte"),
     (["--dask", "local", "--follow"], "--dask needs files"),
+    (["--dask", "local", "--plot", "{tmp}/figure.png"], "--plot draws the scores of this machine's scan"),
     (["--dask", "tcp://127.0.0.1:9"], "--dask: cannot reach the scheduler at tcp://127.0.0.1:9"),
 ])
 def test_bad_dask_options(tmp_path, monkeypatch, args, fragment):
     monkeypatch.setattr("motifscan.distributed.CONNECT_TIMEOUT_S", 0.5)
     log = tmp_path / "log.csv"
     log.write_text("v\n1\n2\n3\n4\n")
-    result = CliRunner().invoke(cli, ["detect", str(log), "--kernel", "1,2,3", *args])
+    result = CliRunner().invoke(cli, ["detect", str(log), "--kernel", "1,2,3",
+                                      *[a.format(tmp=tmp_path) for a in args]])
     assert result.exit_code == 2 and fragment in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1
