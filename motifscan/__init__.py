@@ -4,6 +4,7 @@ Python API
 ----------
 scan(signal, kernel, p=1, dilation=1)      -> score track, shape (n - span + 1,) or (.., channels)
 detect(signal, kernel, p=1, ...)           -> list of Motif
+(both take method="conv" for the plain convolution, the comparison mode)
 motifs_to_frame(motifs)                    -> pandas.DataFrame
 read_kernel(path)                          -> kernel values, or a FittedKernel from `motifscan fit`
 
@@ -85,7 +86,7 @@ def read_kernel(path):
 
 
 def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str = "auto", device: str = "auto",
-         metric=None):
+         metric=None, method: str = "cosine"):
     """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
 
     Parameters
@@ -107,11 +108,14 @@ def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str
     metric : array_like, shape (m,) or (r, m), optional
         A learned metric ``M`` (diagonal weights or a matrix): windows and kernel are
         compared as ``M w`` and ``M k``. Scanned on the CPU.
+    method : {"cosine", "conv"}, default "cosine"
+        ``conv`` returns the plain convolution instead: the dot product of each window
+        with the kernel, ``numpy.correlate(signal, kernel, "valid")`` for ``dilation=1``.
 
     Returns
     -------
     numpy.ndarray, float64, shape (n - span + 1,) or (n - span + 1, c)
-        Scores in [-1, 1]; NaN where the window holds NaN or inf.
+        Scores in [-1, 1] (activations for ``conv``); NaN where the window holds NaN or inf.
     """
     import numpy as np
 
@@ -120,12 +124,16 @@ def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str
 
     values, p, _, metric = _kernel_settings(kernel, p, None, metric)
     config = DetectConfig(kernel=values, p=p, dilation=dilation, backend=backend, device=device,
-                          metric=None if metric is None else np.asarray(metric).tolist())
+                          metric=None if metric is None else np.asarray(metric).tolist(), method=method)
     was_1d = np.ndim(signal) == 1
     source = _as_source(signal, None, None)
     summary = RunSummary(source.name, list(source.channels), None)
     blocks = list(score_blocks(source, config, summary))
-    tracks = [np.concatenate([b.tracks[name].score for b in blocks]) for name in source.channels]
+
+    def track(block, name):
+        return block.activations[name] if method == "conv" else block.tracks[name].score
+
+    tracks = [np.concatenate([track(b, name) for b in blocks]) for name in source.channels]
     return tracks[0] if was_1d else np.stack(tracks, axis=1)
 
 
@@ -143,6 +151,7 @@ def detect(
     backend: str = "auto",
     device: str = "auto",
     metric=None,
+    method: str = "cosine",
 ):
     """Find the kernel's shape in ``signal``.
 
@@ -153,7 +162,9 @@ def detect(
     kernel, p, dilation, backend, device, metric
         As in :func:`scan`.
     threshold : float, default 0.5
-        Minimum |score| of a motif (a FittedKernel's own threshold when not given).
+        Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
+        ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
+        |activation|.
     sign : {"any", "positive", "negative"}
     min_gap : int, optional
         Minimum distance between motifs of one channel; default the span (no overlap).
@@ -163,6 +174,9 @@ def detect(
         Time of each sample, carried to ``Motif.time``.
     block_rows : int, optional
         Feed the pipeline in blocks of this many rows (results never change).
+    method : {"cosine", "conv"}, default "cosine"
+        Detect on the sharpened cosine score, or on the plain convolution (comparison
+        mode; motifs then carry ``activation``).
 
     Returns
     -------
@@ -178,19 +192,28 @@ def detect(
     config = DetectConfig(
         kernel=values, p=p, dilation=dilation, threshold=threshold, sign=sign,
         min_gap=min_gap, top=top, backend=backend, device=device,
-        metric=None if metric is None else np.asarray(metric).tolist(),
+        metric=None if metric is None else np.asarray(metric).tolist(), method=method,
     )
     motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
     return motifs
 
 
 def motifs_to_frame(motifs):
-    """The motifs as a pandas DataFrame with one row per motif and one column per field."""
+    """The motifs as a pandas DataFrame with one row per motif and one column per field.
+
+    ``activation`` is a column only when the motifs carry it (``method="conv"``).
+    The ``file`` column is there only when some motif has a file (runs over several inputs).
+    """
     import dataclasses
 
     import pandas as pd
 
     from motifscan.detection import Motif
 
-    return pd.DataFrame([dataclasses.asdict(m) for m in motifs],
-                        columns=[f.name for f in dataclasses.fields(Motif)])
+    motifs = list(motifs)
+    columns = [f.name for f in dataclasses.fields(Motif)]
+    if not any(m.file is not None for m in motifs):
+        columns.remove("file")
+    if all(m.activation is None for m in motifs):
+        columns.remove("activation")
+    return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

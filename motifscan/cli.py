@@ -17,7 +17,6 @@ EXIT_BROKEN_PIPE = 141
 def _input_options(command):
     """Options shared by every command that reads a signal and a kernel."""
     options = [
-        click.argument("file", metavar="FILE|-"),
         click.option("--kernel", "-k", metavar="V1,V2,...", help="Kernel values, e.g. 1,2,3 or -1,2,-3."),
         click.option("--kernel-file", metavar="PATH",
                      help="Kernel from a file: one value per line, CSV, a JSON list, or a fitted "
@@ -49,14 +48,14 @@ def _input_options(command):
 
 
 def _prepare(options: dict, threshold=None, **detection):
-    """Turn parsed options into (config, source), the library's two inputs.
+    """Turn parsed options into (config, read options), the library's two inputs.
 
     A fitted kernel file brings its p, threshold and metric; options given on the command
     line take precedence over the file's p and threshold.
     """
+    from motifscan.batch import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DEFAULT_THRESHOLD, DetectConfig
     from motifscan.io.kernels import FittedKernel, kernel_from_text_or_file
-    from motifscan.io.signals import read_signal
 
     kernel = kernel_from_text_or_file(options["kernel"], options["kernel_file"], options["kernel_column"])
     fitted = kernel if isinstance(kernel, FittedKernel) else FittedKernel(kernel, 1.0, DEFAULT_THRESHOLD)
@@ -67,15 +66,13 @@ def _prepare(options: dict, threshold=None, **detection):
         block_rows=block_rows, threshold=fitted.threshold if threshold is None else threshold,
         metric=None if fitted.metric is None else fitted.metric.tolist(), **detection,
     )
-    source = read_signal(
-        options["file"], columns=list(options["columns"]) or None, time_column=options["time_column"],
-        delimiter=options["delimiter"], header=options["header"], block_rows=config.block_rows,
-    )
-    return config, source
+    read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
+                       options["header"])
+    return config, read
 
 
 def _warn_skipped(summary) -> None:
-    if summary.skipped_windows:
+    if summary is not None and summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
@@ -124,42 +121,138 @@ def cli():
     """
 
 
+def _detection_options(command):
+    """Options that decide which motifs a detecting command reports."""
+    options = [
+        click.option("--threshold", "-t", type=float, default=None,
+                     help="Minimum |score| of a motif, in [0, 1]; with --method conv, minimum "
+                          "|activation| as a fraction of the channel's strongest.  "
+                          "[default: 0.5, or the fitted kernel file's]"),
+        click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
+                     show_default=True, help="Report matches, inverted matches, or both."),
+        click.option("--min-gap", type=int, default=None,
+                     help="Minimum distance between two motifs of a channel.  [default: the span]"),
+        click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
+    from motifscan.config import DEFAULT_THRESHOLD
+
+    if threshold is None and method == "conv":
+        # A fitted kernel's threshold is on the score; the convolution's is a fraction.
+        threshold = DEFAULT_THRESHOLD
+    return dict(threshold=threshold, sign=sign, min_gap=min_gap, top=top, method=method)
+
+
+_METHOD = click.option(
+    "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
+    help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+
+
 @cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...|-")
 @_input_options
-@click.option("--threshold", "-t", type=float, default=None,
-              help="Minimum |score| of a motif, in [0, 1].  [default: 0.5, or the fitted kernel file's]")
-@click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
-              show_default=True, help="Report matches, inverted matches, or both.")
-@click.option("--min-gap", type=int, default=None,
-              help="Minimum distance between two motifs of a channel.  [default: the span]")
-@click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs.")
+@_detection_options
+@_METHOD
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def detect(threshold, sign, min_gap, top, fmt, output, **options):
-    """Report where the kernel's shape occurs in FILE (CSV/TSV/TXT, .gz, Parquet; - for stdin)."""
-    from motifscan.io.output import open_output, output_format, write_motifs
-    from motifscan.pipeline import Detection
+@click.option("--jobs", "-j", type=int, default=1, show_default=True, metavar="N",
+              help="Inputs processed in parallel (worker processes); the output never changes.")
+@click.option("--append", is_flag=True,
+              help="Add to the --output file (atomically: the old file and the new motifs, renamed into place).")
+@click.option("--state", metavar="FILE",
+              help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
+@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, quiet, **options):
+    """Report where the kernel's shape occurs in each FILE.
 
-    config, source = _prepare(options, threshold=threshold, sign=sign, min_gap=min_gap, top=top)
+    FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
+    of such files, or - for stdin. With several inputs each motif names its file; a bad
+    input is reported and the others still run (exit status 2 at the end).
+    """
+    import contextlib
+
+    from motifscan.batch import BatchRun
+    from motifscan.config import BatchConfig
+    from motifscan.io.output import first_line, open_output, output_format, write_motifs
+    from motifscan.state import StateFile
+
+    config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
+    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append)
     fmt = output_format(fmt, output)
-    run = Detection(source, config)
+    batch.check_format(fmt, config)
+
+    def file_done(run) -> None:
+        if not quiet:
+            _warn_skipped(run.summary)
+
+    def waiting() -> None:
+        if not quiet:
+            click.echo(f"motifscan: waiting for another run to finish with {batch.state}", err=True)
+
+    with contextlib.ExitStack() as held:
+        memory = None
+        if batch.state is not None:
+            memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
+                                                       config.span, config.gap, on_wait=waiting))
+        run = BatchRun(files, config, read, jobs=batch.jobs, ordered=fmt != "jsonl",
+                       on_error=lambda message: _fail(message), on_file_done=file_done, state=memory)
+        # Under the state's lock: another run may just have appended.
+        header = first_line(output) if batch.append and fmt == "csv" else None
+        with open_output(output, append=batch.append) as stream:
+            write_motifs(stream, run, fmt, after_header=header)
+        if memory is not None:
+            memory.save()  # after the output: a crash in between repeats motifs, never loses them
+    if run.failed:
+        return EXIT_ERROR
+    return EXIT_FOUND if run.motif_count else EXIT_NONE
+
+
+@cli.command()
+@click.argument("file", metavar="FILE|-")
+@_input_options
+@_detection_options
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format.  [default: table on a terminal, else CSV]")
+@click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
+def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
+    """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
+    from motifscan.compare import Comparison
+    from motifscan.io.comparison import write_comparison
+    from motifscan.io.output import open_output, output_format
+
+    config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
+    fmt = output_format(fmt, output)
+    if fmt not in ("table", "json", "csv"):
+        raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")
+    run = Comparison(read.open(file, config.block_rows), config).run()
     with open_output(output) as stream:
-        write_motifs(stream, run, fmt)
+        write_comparison(stream, run, fmt)
     _warn_skipped(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
 
 @cli.command()
+@click.argument("file", metavar="FILE|-")
 @_input_options
+@_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
-def scores(output, **options):
-    """Write the full per-position score track of FILE (for plots and other tools)."""
+def scores(file, method, output, **options):
+    """Write the full per-position score track of FILE (for plots and other tools).
+
+    With --method conv it adds the plain convolution, <channel>_activation.
+    """
     from motifscan.io.output import open_output, score_format, write_scores
     from motifscan.pipeline import RunSummary, score_blocks
 
-    config, source = _prepare(options)
+    config, read = _prepare(options, method=method)
+    source = read.open(file, config.block_rows)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
     with open_output(output, binary=True) as stream:
         write_scores(stream, score_blocks(source, config, summary), source.channels,

@@ -21,6 +21,11 @@ from motifscan.similarity.device import DEVICES
 #: p = 1 it accepts cosine >= 0.5, with p = 3 cosine >= 0.926, with p = 9 cosine >= 0.9915.
 DEFAULT_THRESHOLD = 0.5
 
+# Detection method (--method): what a motif is detected on.
+#: ``cosine``: the sharpened cosine score, threshold on |score|. ``conv``: the plain
+#: convolution (the activation, an unbounded dot product), threshold relative to the
+#: strongest |activation| of the channel; the comparison mode.
+METHODS = ("cosine", "conv")
 
 
 def _check_number(name: str, value, *, minimum: float, inclusive: bool = True) -> float:
@@ -60,20 +65,25 @@ class DetectConfig:
     dilation : int
         Gap between kernel taps in samples, >= 1.
     threshold : float
-        Minimum |score| of a motif, in [0, 1].
+        In [0, 1]. With ``method="cosine"`` the minimum |score| of a motif; with
+        ``method="conv"`` the minimum |activation| as a fraction of the channel's strongest
+        |activation|.
     sign : {"any", "positive", "negative"}
         Which matches to report: the shape, its inversion, or both.
     min_gap : int or None
         Minimum distance between two reported motifs of one channel; None means the span,
         so motifs never overlap.
     top : int or None
-        Report only the ``top`` strongest motifs (over all channels).
+        Report only the ``top`` strongest motifs (over all channels): by |score| with
+        ``method="cosine"``, by |activation| with ``method="conv"``.
     backend : {"auto", "numpy", "numba", "cuda"}
         Similarity backend.
     device : {"auto", "cpu", "gpu"}
         Where the scan runs (see :func:`motifscan.similarity.device.resolve_device`).
     block_rows : int
         Rows per streaming block; changes memory use, never results.
+    method : {"cosine", "conv"}
+        Detect on the sharpened cosine score, or on the plain convolution (comparison mode).
     metric : tuple or None
         A learned metric from a fitted kernel file (``motifscan fit``): diagonal weights
         (m values) or a full matrix (rows of m values); windows and kernel are compared as
@@ -90,6 +100,8 @@ class DetectConfig:
     backend: str = "auto"
     device: str = "auto"
     block_rows: int = DEFAULT_BLOCK_ROWS
+    # Detection method (--method)
+    method: str = "cosine"
     # Learned metric (fitted kernel files, ``motifscan fit``)
     metric: tuple | None = None
 
@@ -115,6 +127,9 @@ class DetectConfig:
         if self.device not in DEVICES:
             raise MotifscanError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         set_(self, "block_rows", _check_integer("--block-rows", self.block_rows, minimum=1))
+        # Detection method (--method)
+        if self.method not in METHODS:
+            raise MotifscanError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
         # Learned metric: checked here, scanned on the CPU only.
         if self.metric is not None:
             from motifscan.similarity.metric import check_metric
@@ -146,6 +161,7 @@ class DetectConfig:
             "sign": self.sign,
             "min_gap": self.gap,
             "top": self.top,
+            "method": self.method,
             **({} if self.metric is None else {"metric": self.metric_kind}),
         }
 
@@ -155,3 +171,46 @@ class DetectConfig:
         if self.metric is None:
             return None
         return "full" if isinstance(self.metric[0], tuple) else "diagonal"
+
+# Batch jobs, live logs and clusters: how a run over many inputs is carried out. None of
+# these options changes which motifs an input has.
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    """How the inputs of a ``detect`` run are processed.
+
+    Attributes
+    ----------
+    jobs : int
+        Inputs processed in parallel by worker processes, >= 1.
+    state : str or None
+        State file remembering what earlier runs read (``--state``).
+    output : str or None
+        Where the motifs go (None or ``-``: stdout).
+    append : bool
+        Append to ``output`` instead of replacing it.
+    """
+
+    jobs: int = 1
+    state: str | None = None
+    output: str | None = None
+    append: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "jobs", _check_integer("--jobs", self.jobs, minimum=1))
+        if self.append and self.output in (None, "-"):
+            raise MotifscanError("--append needs --output FILE")
+        if self.state is not None and self.state in ("", "-"):
+            raise MotifscanError(f"--state must name a file, got {self.state!r}")
+
+    def check_format(self, fmt: str, config: DetectConfig) -> None:
+        """Refuse combinations that cannot work with the output format or the detection."""
+        if self.append and fmt == "json":
+            raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
+        if self.state is not None and getattr(config, "method", "cosine") == "conv":
+            raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
+                                 "relative to the strongest activation of the whole signal")
+        if self.state is not None and config.top is not None:
+            raise MotifscanError("--top cannot be combined with --state: the strongest of new data only "
+                                 "is rarely what is meant")

@@ -41,6 +41,11 @@ class Motif:
         Least-squares amplitude ``a`` in ``window ~ a * kernel``.
     time : Any
         Value of the time column at ``start`` (float or ``numpy.datetime64``), or None.
+    file : str or None
+        The input it was found in, when a run reads several inputs; else None.
+    activation : float or None
+        The plain convolution (dot product of window and kernel) when the run computed it
+        (``method="conv"`` and ``compare``), else None.
     """
 
     channel: str
@@ -51,6 +56,12 @@ class Motif:
     sign: int
     scale: float
     time: Any = None
+    file: str | None = None
+    activation: float | None = None
+
+    def strength(self, by: str = "score") -> float:
+        """``|score|`` or ``|activation|`` (``by``): what detection ranked the motif by."""
+        return abs(self.score if by == "score" else self.activation)
 
 
 def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np.ndarray:
@@ -120,25 +131,33 @@ class ChannelDetector:
     the motifs that no later position can change any more, and :meth:`finish` returns the
     rest. The concatenation of everything returned equals running :func:`detect_track` on
     the whole track, whatever the pieces.
+
+    ``by="score"`` thresholds and ranks on the sharpened cosine score; ``by="activation"``
+    on the plain convolution, which :meth:`push` then needs.
     """
 
-    def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int):
+    def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int,
+                 by: str = "score"):
         self.channel = channel
         self.span = span
         self.threshold = threshold
         self.sign = sign
         self.min_gap = min_gap
-        self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None)
+        self.by = by
+        self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None, None)
 
     @staticmethod
-    def _columns(position, track: ScoreTrack, time) -> dict:
+    def _columns(position, track: ScoreTrack, time, activation) -> dict:
         columns = {"position": position, "score": track.score, "cosine": track.cosine,
                    "scale": track.scale}
         if time is not None:
             columns["time"] = time
+        if activation is not None:
+            columns["activation"] = activation
         return columns
 
-    def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None) -> list[Motif]:
+    def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
+             activation: np.ndarray | None = None) -> list[Motif]:
         """Add the scores of positions ``first_position .. first_position + len(track) - 1``.
 
         Parameters
@@ -149,12 +168,17 @@ class ChannelDetector:
             Arrays of shape (b,).
         time : array of shape (b,), optional
             Time value of each window start.
+        activation : float64 array of shape (b,), optional
+            The plain convolution at each position; required with ``by="activation"``.
+            Pass it for every piece or for none.
         """
-        chosen = np.flatnonzero(candidate_mask(track.score, self.threshold, self.sign))
+        ranked = track.score if self.by == "score" else activation
+        chosen = np.flatnonzero(candidate_mask(ranked, self.threshold, self.sign))
         fresh = self._columns(
             chosen + first_position,
             ScoreTrack(*(values[chosen] for values in track)),
             None if time is None else time[chosen],
+            None if activation is None else activation[chosen],
         )
         pending = _join(self._open, fresh)
         position = pending["position"]
@@ -178,9 +202,10 @@ class ChannelDetector:
     def _decide(self, columns: dict) -> list[Motif]:
         if columns["position"].size == 0:
             return []
-        keep = suppress_overlaps(columns["position"], np.abs(columns["score"]), self.min_gap)
+        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), self.min_gap)
         kept = _take(columns, keep)
         times = kept.get("time")
+        activations = kept.get("activation")
         return [
             Motif(
                 channel=self.channel,
@@ -188,26 +213,78 @@ class ChannelDetector:
                 end=int(position) + self.span,
                 score=float(score),
                 cosine=float(cosine),
-                sign=1 if score > 0 else -1,
+                sign=1 if ranked > 0 else -1,
                 scale=float(scale),
                 time=None if times is None else times[i],
+                activation=None if activations is None else float(activations[i]),
             )
-            for i, (position, score, cosine, scale) in enumerate(
-                zip(kept["position"], kept["score"], kept["cosine"], kept["scale"])
+            for i, (position, ranked, score, cosine, scale) in enumerate(
+                zip(kept["position"], kept[self.by], kept["score"], kept["cosine"], kept["scale"])
             )
         ]
 
 
-class TopMotifs:
-    """Keeps the ``k`` strongest motifs seen (ties: earlier start, then earlier channel)."""
+class RelativeChannelDetector(ChannelDetector):
+    """Streaming detector on the activation with a threshold relative to the strongest one.
 
-    def __init__(self, k: int, channel_order: Sequence[str]):
+    A convolution is unbounded, so its threshold is a ``fraction`` of the channel's
+    strongest ``|activation|``, which is known only at the end of the signal. The detector
+    runs with the threshold ``fraction * (strongest so far)``, which only rises, so its
+    candidates are a superset of the final ones. Strongest-first suppression decides a
+    candidate only by stronger candidates, which all pass the final threshold too, so
+    suppressing among the superset and then dropping what fails the final threshold gives
+    exactly the motifs of the final threshold, whatever the block cuts. Motifs therefore
+    come only from :meth:`finish`; those already below the rising threshold are dropped on
+    the way, so memory holds only plausible motifs.
+    """
+
+    def __init__(self, channel: str, span: int, fraction: float, sign: str, min_gap: int):
+        super().__init__(channel, span, 0.0, sign, min_gap, by="activation")
+        self.fraction = fraction
+        #: The strongest finite |activation| seen so far (0 before any).
+        self.strongest = 0.0
+        self._held: list[Motif] = []
+
+    def _raise_threshold(self, activation: np.ndarray) -> None:
+        with np.errstate(invalid="ignore"):
+            magnitude = np.abs(activation)
+            magnitude = magnitude[np.isfinite(magnitude)]
+        if magnitude.size:
+            self.strongest = max(self.strongest, float(magnitude.max()))
+        # A zero strongest activation (silence so far) admits no candidate: zero is no match.
+        self.threshold = self.fraction * self.strongest
+
+    def _keep_plausible(self, motifs: list[Motif]) -> None:
+        self._held = [m for m in self._held + motifs if abs(m.activation) >= self.threshold]
+
+    def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
+             activation: np.ndarray | None = None) -> list[Motif]:
+        """Like :meth:`ChannelDetector.push`, but returns nothing: see :meth:`finish`."""
+        self._raise_threshold(activation)
+        self._keep_plausible(super().push(first_position, track, time, activation))
+        return []
+
+    def finish(self) -> list[Motif]:
+        """Every motif with ``|activation| >= fraction * strongest``, in signal order."""
+        self._keep_plausible(super().finish())
+        held, self._held = self._held, []
+        return sorted(held, key=lambda motif: motif.start)
+
+
+class TopMotifs:
+    """Keeps the ``k`` strongest motifs seen (ties: earlier start, then earlier channel).
+
+    ``by`` is ``"score"`` (rank by |score|) or ``"activation"`` (by |activation|).
+    """
+
+    def __init__(self, k: int, channel_order: Sequence[str], by: str = "score"):
         self.k = k
+        self.by = by
         self._rank = {name: i for i, name in enumerate(channel_order)}
         self._heap: list = []
 
     def _key(self, motif: Motif):
-        return (abs(motif.score), -motif.start, -self._rank[motif.channel])
+        return (motif.strength(self.by), -motif.start, -self._rank[motif.channel])
 
     def add(self, motifs: Sequence[Motif]) -> None:
         for motif in motifs:

@@ -13,3 +13,7 @@ class MotifscanError(ValueError):
     def __init__(self, message: str):
         # One line by contract: the CLI prints it as it is.
         super().__init__(" ".join(str(message).split()))
+
+
+class SignalTooShort(MotifscanError):
+    """The signal has fewer samples than the kernel spans (a growing log may not yet)."""

@@ -9,15 +9,16 @@ size and the results do not depend on where the blocks were cut.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
 from motifscan.config import DetectConfig
-from motifscan.detection import ChannelDetector, Motif, TopMotifs, sort_motifs
-from motifscan.errors import MotifscanError
+from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, TopMotifs, sort_motifs
+from motifscan.errors import SignalTooShort
 from motifscan.io.signals import SignalBlock, SignalSource
 from motifscan.similarity import resolve_backend, sliding_cosine
+from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.metric import sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
 
@@ -35,6 +36,10 @@ class RunSummary:
     motifs: int = 0
     device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
     skipped_by_channel: dict = field(default_factory=dict)
+    # channel -> strongest finite |activation|, when the run detected on the convolution
+    strongest_activation: dict = field(default_factory=dict)
+    # The last span - 1 samples, what a later run needs to go on where this one stopped.
+    tail: SignalBlock | None = None
 
 
 @dataclass
@@ -44,6 +49,8 @@ class ScoreBlock:
     first_position: int
     tracks: dict  # channel name -> ScoreTrack, each of shape (b,)
     time: np.ndarray | None  # time value at each window start, shape (b,)
+    # channel name -> plain convolution, shape (b,); only when the run needs it (conv, compare)
+    activations: dict | None = None
 
     @property
     def positions(self) -> int:
@@ -60,9 +67,14 @@ class StreamScanner:
     rows_hint : int, optional
         Upper bound on the signal length, used to pick the device and backend once for the
         whole run.
+    activation : bool
+        Also compute the plain convolution of every window (``ScoreBlock.activations``).
+    first_row : int, optional
+        Global index of the first sample pushed (a run that goes on where another stopped).
     """
 
-    def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None):
+    def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None,
+                 activation: bool = False, first_row: int = 0):
         self.kernel = np.asarray(config.kernel)
         self.config = config
         self.metric = None if config.metric is None else np.asarray(config.metric)
@@ -70,9 +82,10 @@ class StreamScanner:
             self.backend = resolve_device(config.device, config.backend, rows_hint, len(config.kernel))
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
             self.backend = resolve_backend(config.backend, rows_hint, self.metric.size)
+        self.activation = activation
         self._tail = {name: np.empty(0) for name in channels}
         self._tail_time: np.ndarray | None = None
-        self._first_position = 0  # global index of the first sample in the tail
+        self._first_position = first_row  # global index of the first sample in the tail
 
     def push(self, block: SignalBlock) -> ScoreBlock | None:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
@@ -87,12 +100,20 @@ class StreamScanner:
             self._tail, self._tail_time = buffers, time
             return None
         tracks = {name: self._scan(values) for name, values in buffers.items()}
-        result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out])
+        activations = None
+        if self.activation:
+            activations = {name: sliding_activation(values, self.kernel, self.config.dilation)
+                           for name, values in buffers.items()}
+        result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out], activations)
         # Copy, so the tail does not pin the whole block in memory.
         self._tail = {name: values[n_out:].copy() for name, values in buffers.items()}
         self._tail_time = None if time is None else time[n_out:].copy()
         self._first_position += n_out
         return result
+
+    def tail(self) -> SignalBlock:
+        """The samples kept for the next block (at most ``span - 1`` of each channel)."""
+        return SignalBlock(dict(self._tail), self._tail_time)
 
     def _scan(self, values: np.ndarray):
         if self.metric is None:
@@ -101,12 +122,18 @@ class StreamScanner:
                                      self.backend)
 
 
-def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary) -> Iterator[ScoreBlock]:
+def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
+                 activation: bool | None = None, first_row: int = 0) -> Iterator[ScoreBlock]:
     """Scan every block of ``source``, updating ``summary`` as blocks go by.
 
-    Raises MotifscanError at the end when the signal is shorter than the kernel's span.
+    ``activation`` asks for the plain convolution too; by default it is computed when
+    ``config.method`` is ``"conv"``. ``first_row`` is the global index of the source's first
+    sample. Raises :class:`~motifscan.errors.SignalTooShort` at the end when the signal is
+    shorter than the kernel's span.
     """
-    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None))
+    if activation is None:
+        activation = config.method == "conv"
+    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation, first_row)
     summary.device = device_of(scanner.backend)
     for block in source:
         summary.samples += block.rows
@@ -119,34 +146,55 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
             summary.skipped_by_channel[name] = summary.skipped_by_channel.get(name, 0) + skipped
             summary.skipped_windows += skipped
         yield scored
+    summary.tail = scanner.tail()
     if summary.samples < config.span:
-        raise MotifscanError(
+        raise SignalTooShort(
             f"{source.name}: the kernel spans {config.span} samples but the signal has only "
             f"{summary.samples}"
         )
+
+
+def channel_detectors(channels, config: DetectConfig, method: str) -> list[ChannelDetector]:
+    """One streaming detector per channel for ``method`` (``"cosine"`` or ``"conv"``)."""
+    if method == "conv":
+        return [RelativeChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+                for name in channels]
+    return [ChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+            for name in channels]
+
+
+def ranked_by(method: str) -> str:
+    """The motif field a method thresholds and ranks on."""
+    return "activation" if method == "conv" else "score"
 
 
 class Detection:
     """One detection run over a signal source.
 
     Iterating yields motifs as soon as they are final (no later sample can change them),
-    each batch in signal order; with ``config.top`` they all come at the end. After the
-    iteration, :attr:`summary` describes the run.
+    each batch in signal order; with ``config.top`` or ``method="conv"`` (whose threshold
+    depends on the strongest activation of the whole signal) they all come at the end.
+    After the iteration, :attr:`summary` describes the run (for ``conv``, with each
+    channel's strongest |activation|).
+
+    ``on_scores``, when given, is called with every :class:`ScoreBlock` as the run goes,
+    e.g. to draw a figure.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig):
+    def __init__(self, source: SignalSource, config: DetectConfig,
+                 on_scores: Callable[[ScoreBlock], None] | None = None, first_row: int = 0):
         self.source = source
         self.config = config
+        self.on_scores = on_scores
+        self.first_row = first_row  # global index of the source's first sample
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
 
     def __iter__(self) -> Iterator[Motif]:
         config = self.config
-        detectors = [
-            ChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
-            for name in self.source.channels
-        ]
-        top = None if config.top is None else TopMotifs(config.top, self.source.channels)
+        detectors = channel_detectors(self.source.channels, config, config.method)
+        top = None if config.top is None else TopMotifs(config.top, self.source.channels,
+                                                         ranked_by(config.method))
 
         def release(motifs: list[Motif]) -> list[Motif]:
             if top is not None:
@@ -155,16 +203,28 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank)
 
-        for block in score_blocks(self.source, config, self.summary):
+        for block in score_blocks(self.source, config, self.summary, first_row=self.first_row):
+            if self.on_scores is not None:
+                self.on_scores(block)
             found = []
             for detector in detectors:
-                found += detector.push(block.first_position, block.tracks[detector.channel], block.time)
+                found += push_block(detector, block)
             yield from release(found)
         yield from release([motif for detector in detectors for motif in detector.finish()])
+        for detector in detectors:
+            if isinstance(detector, RelativeChannelDetector):
+                self.summary.strongest_activation[detector.channel] = detector.strongest
         if top is not None:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+
+def push_block(detector: ChannelDetector, block: ScoreBlock) -> list[Motif]:
+    """Feed one channel's part of ``block`` to its detector."""
+    name = detector.channel
+    activation = None if block.activations is None else block.activations[name]
+    return detector.push(block.first_position, block.tracks[name], block.time, activation)
 
 
 def detect_all(source: SignalSource, config: DetectConfig) -> tuple[list[Motif], RunSummary]:

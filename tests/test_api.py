@@ -48,6 +48,14 @@ def test_bad_arguments_raise_motifscan_error():
         motifscan.scan(np.ones((2, 2, 2)), [1, 2])
 
 
+def test_method_conv_scans_and_detects_on_the_plain_convolution():
+    activations = motifscan.scan(SEED, [1, 2, 3], method="conv")
+    np.testing.assert_allclose(activations, np.correlate(SEED, [1, 2, 3], "valid"), rtol=1e-15)
+    motifs = motifscan.detect(SEED, [1, 2, 3], p=9, method="conv")
+    assert [(m.start, m.activation) for m in motifs] == [(4, 14), (11, -14), (25, 12), (31, 12)]
+    assert "activation" in motifscan.motifs_to_frame(motifs).columns
+
+
 def test_a_fitted_kernel_brings_its_p_threshold_and_metric(tmp_path):
     from motifscan.io.kernels import FittedKernel
 

@@ -283,7 +283,7 @@ def test_fit_then_detect_equals_the_in_memory_detector(tmp_path, metric):
     in_memory = motifscan.detect({"value": values}, fitted)
     from motifscan.io.output import motif_record
 
-    assert from_file == [motif_record(m, with_time=False) for m in in_memory]
+    assert from_file == [motif_record(m, list(from_file[0])) for m in in_memory]
     assert len(from_file) == 24  # the 5 training and 19 held-out positives, nothing else
 
 

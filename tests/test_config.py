@@ -48,6 +48,13 @@ def test_config_is_frozen():
         config.p = 3
 
 
+def test_method_is_checked_and_reported():
+    assert DetectConfig(kernel=(1, 2)).parameters()["method"] == "cosine"
+    assert DetectConfig(kernel=(1, 2), method="conv").method == "conv"
+    with pytest.raises(MotifscanError, match="--method must be one of cosine, conv"):
+        DetectConfig(kernel=(1, 2), method="fft")
+
+
 def test_learned_metric_is_checked_and_frozen():
     config = DetectConfig(kernel=(1, 2, 3), metric=[[1, 0, 0], [0, 1, 0]])
     assert config.metric == ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)) and config.metric_kind == "full"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motifscan.detection import (ChannelDetector, TopMotifs, candidate_mask, detect_track,
-                              suppress_overlaps)
+from motifscan.detection import (ChannelDetector, Motif, RelativeChannelDetector, TopMotifs,
+                                 candidate_mask, detect_track, suppress_overlaps)
 from motifscan.similarity import ScoreTrack
 
 
@@ -94,3 +94,50 @@ def test_top_keeps_strongest_with_ties_to_earlier_start_then_channel():
     top.add(b)
     top.add(a)
     assert [(m.channel, m.start) for m in top.motifs()] == [("a", 0), ("a", 3), ("b", 6)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 500), st.integers(0, 20), st.integers(1, 8),
+       st.sampled_from([0.3, 0.5, 0.8, 1.0]), st.sampled_from(["any", "positive", "negative"]),
+       st.lists(st.integers(1, 90), min_size=1, max_size=20))
+def test_relative_threshold_streaming_equals_the_rule_on_the_whole_track(
+        seed, n, min_gap, span, fraction, sign, cuts):
+    rng = np.random.default_rng(seed)
+    # Loudness that grows along the signal, so the strongest activation arrives late and
+    # early blocks run with a lower threshold than the final one.
+    activation = np.round(rng.uniform(-1, 1, n) * np.linspace(1, rng.uniform(1, 20), n), 1)
+    activation[rng.random(n) < 0.05] = np.nan
+    track = track_of(np.clip(activation / 20, -1, 1))
+
+    strongest = np.nanmax(np.abs(activation)) if np.any(np.isfinite(activation)) else 0.0
+    mask = candidate_mask(activation, fraction * strongest, sign)
+    positions = np.flatnonzero(mask)
+    expected = [int(positions[i]) for i in greedy_by_hand(list(positions), list(np.abs(activation[mask])), min_gap)]
+
+    detector = RelativeChannelDetector("x", span, fraction, sign, min_gap)
+    streamed, start = [], 0
+    while start < n:
+        stop = min(n, start + cuts[len(streamed) % len(cuts)])
+        piece = ScoreTrack(*(values[start:stop] for values in track))
+        assert detector.push(start, piece, None, activation[start:stop]) == []  # all at the end
+        streamed.append(stop)
+        start = stop
+    motifs = detector.finish()
+    assert [m.start for m in motifs] == expected
+    assert detector.strongest == strongest
+    for motif in motifs:
+        assert motif.activation == activation[motif.start]
+        assert motif.sign == (1 if activation[motif.start] > 0 else -1)
+        assert motif.score == track.score[motif.start]
+
+
+def test_top_by_activation():
+    motifs = [Motif("a", 0, 1, 0.9, 0.9, 1, 1.0, activation=2.0),
+              Motif("a", 5, 6, 0.1, 0.1, 1, 1.0, activation=-7.0),
+              Motif("a", 9, 10, 0.5, 0.5, 1, 1.0, activation=3.0)]
+    top = TopMotifs(2, ["a"], by="activation")
+    top.add(motifs)
+    assert [m.start for m in top.motifs()] == [5, 9]
+    top = TopMotifs(2, ["a"])
+    top.add(motifs)
+    assert [m.start for m in top.motifs()] == [0, 9]

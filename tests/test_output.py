@@ -9,9 +9,11 @@ import pytest
 
 from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
-from motifscan.io.output import (format_time, motif_record, open_output, output_format, score_format,
-                                 write_csv, write_json, write_jsonl, write_table)
+from motifscan.io.output import (format_time, motif_fields, motif_record, open_output, output_format,
+                                 score_format, write_csv, write_json, write_jsonl, write_table)
 
+WITH_TIME = motif_fields(with_time=True)
+NO_TIME = motif_fields(with_time=False)
 MOTIFS = [Motif("x", 4, 7, 1.0, 1.0, 1, 1.0, np.datetime64("2025-03-14T08:00:04")),
           Motif("x", 11, 14, -0.75, -0.97, -1, -2.5, np.datetime64("2025-03-14T08:00:11.250"))]
 
@@ -21,35 +23,46 @@ def test_format_time():
     assert format_time(np.datetime64("2025-03-14T08:00:04.250", "ns")) == "2025-03-14T08:00:04.250"
     assert format_time(np.float64(12.0)) == 12 and format_time(0.125) == 0.125
     assert format_time(None) is None
+    assert format_time(np.datetime64("NaT", "ns")) is None and format_time(float("nan")) is None
+
+
+def test_optional_fields_come_only_when_asked():
+    assert motif_fields(with_time=False) == ("channel", "start", "end", "score", "cosine", "sign", "scale")
+    assert motif_fields(with_time=True, with_file=True)[:5] == ("file", "channel", "start", "end", "time")
+    record = motif_record(Motif("x", 4, 7, 1.0, 1.0, 1, 1.0, None, "a.csv"), motif_fields(with_time=True, with_file=True))
+    assert record["file"] == "a.csv" and record["time"] is None
+    out = io.StringIO()
+    write_csv(out, MOTIFS[:1], WITH_TIME, header=False)
+    assert out.getvalue() == "x,4,7,2025-03-14T08:00:04,1.0,1.0,1,1.0\n"
 
 
 def test_csv_and_jsonl_and_json():
     out = io.StringIO()
-    write_csv(out, MOTIFS, with_time=True)
+    write_csv(out, MOTIFS, WITH_TIME)
     assert out.getvalue().splitlines() == [
         "channel,start,end,time,score,cosine,sign,scale",
         "x,4,7,2025-03-14T08:00:04,1.0,1.0,1,1.0",
         "x,11,14,2025-03-14T08:00:11.250,-0.75,-0.97,-1,-2.5",
     ]
     out = io.StringIO()
-    write_jsonl(out, MOTIFS, with_time=False)
+    write_jsonl(out, MOTIFS, NO_TIME)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert lines[1] == {"channel": "x", "start": 11, "end": 14, "score": -0.75, "cosine": -0.97,
                         "sign": -1, "scale": -2.5}
     out = io.StringIO()
-    write_json(out, MOTIFS, True, {"samples": 40})
+    write_json(out, MOTIFS, WITH_TIME, {"samples": 40})
     document = json.loads(out.getvalue())
     assert document["samples"] == 40 and len(document["motifs"]) == 2
 
 
 def test_non_finite_scale_becomes_null():
-    record = motif_record(Motif("x", 0, 2, 1.0, 1.0, 1, float("inf")), with_time=False)
+    record = motif_record(Motif("x", 0, 2, 1.0, 1.0, 1, float("inf")), NO_TIME)
     assert record["scale"] is None
 
 
 def test_table_lists_every_motif():
     out = io.StringIO()
-    write_table(out, MOTIFS, True, "2 motifs")
+    write_table(out, MOTIFS, WITH_TIME, "2 motifs")
     text = out.getvalue()
     assert "2025-03-14T08:00:11.250" in text and "-0.7500" in text and "2 motifs" in text
 
@@ -80,3 +93,17 @@ def test_format_choice():
     assert output_format(None, "motifs.json") == "json"
     assert output_format(None, "motifs.csv") == "csv"
     assert score_format("s.parquet") == "parquet" and score_format(None) == "csv"
+
+
+def test_activation_is_an_optional_column():
+    motifs = [Motif("x", 4, 7, 0.5, 0.9, 1, 0.8, activation=12.0)]
+    fields = motif_fields(with_time=False, with_activation=True)
+    out = io.StringIO()
+    write_csv(out, motifs, fields)
+    assert out.getvalue().splitlines() == ["channel,start,end,score,cosine,sign,scale,activation",
+                                           "x,4,7,0.5,0.9,1,0.8,12.0"]
+    assert "activation" not in motif_fields(with_time=True, with_file=True)
+    out = io.StringIO()
+    write_table(out, motifs, fields, "1 motif", footer=["a footer line"])
+    text = out.getvalue()
+    assert "activation" in text and "+12" in text and text.index("a footer line") < text.index("1 motif")

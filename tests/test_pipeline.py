@@ -27,11 +27,11 @@ def planted_signal(seed: int, n: int) -> dict:
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 10_000), st.integers(5, 3000), st.integers(1, 700), st.integers(1, 3),
-       st.sampled_from([None, 0, 3, 25]), st.sampled_from([None, 1, 5]))
-def test_block_size_never_changes_motifs(seed, n, block_rows, dilation, min_gap, top):
+       st.sampled_from([None, 0, 3, 25]), st.sampled_from([None, 1, 5]), st.sampled_from(["cosine", "conv"]))
+def test_block_size_never_changes_motifs(seed, n, block_rows, dilation, min_gap, top, method):
     channels = planted_signal(seed, n)
     config = DetectConfig(kernel=(1, 2, 3, 2), p=2, dilation=dilation, threshold=0.6,
-                          min_gap=min_gap, top=top)
+                          min_gap=min_gap, top=top, method=method)
     if n < config.span:
         return
     whole, whole_summary = detect_all(signal_from_arrays(channels), config)
@@ -87,6 +87,20 @@ def test_score_blocks_from_a_file_cover_every_position(tmp_path):
     starts = [b.first_position for b in blocks]
     assert starts[0] == 0 and sum(b.positions for b in blocks) == 998 == summary.positions
     assert all(b.first_position + b.positions == nxt for b, nxt in zip(blocks, starts[1:]))
+
+
+def test_conv_method_thresholds_relative_to_each_channels_strongest_activation():
+    x = np.zeros(60)
+    x[10:13] = [1, 2, 3]
+    x[40:43] = [10, 20, 30]
+    quiet = x / 100  # the same shapes a hundred times smaller: the same motifs
+    config = DetectConfig(kernel=(1, 2, 3), method="conv", threshold=0.5)
+    run = Detection(signal_from_arrays({"loud": x, "quiet": quiet}), config)
+    motifs = list(run)
+    # Only the loud copy at 40: the copy at 10 has a tenth of its activation, and the
+    # quiet channel is judged against its own strongest activation, not the loud one's.
+    assert [(m.channel, m.start, m.activation) for m in motifs] == [("loud", 40, 140), ("quiet", 40, 1.4)]
+    assert run.summary.strongest_activation == pytest.approx({"loud": 140.0, "quiet": 1.4})
 
 
 @settings(max_examples=25, deadline=None)

@@ -12,9 +12,10 @@ import csv
 import json
 import math
 import os
+import shutil
 import sys
 import tempfile
-from typing import IO, Iterable, Iterator
+from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -22,7 +23,18 @@ from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
 
 FORMATS = ("table", "json", "jsonl", "csv")
-MOTIF_FIELDS = ("channel", "start", "end", "time", "score", "cosine", "sign", "scale")
+#: Every motif column, in output order. ``file``, ``time`` and ``activation`` are optional:
+#: a run writes only the columns that mean something for it (see :func:`motif_fields`).
+MOTIF_FIELDS = ("file", "channel", "start", "end", "time", "score", "cosine", "sign", "scale", "activation")
+
+
+def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: bool = False) -> tuple[str, ...]:
+    """The columns of a run: :data:`MOTIF_FIELDS` less the optional ones it does not use.
+
+    ``activation`` (the plain convolution) is used by ``--method conv`` and ``compare``.
+    """
+    used = {"time": with_time, "file": with_file, "activation": with_activation}
+    return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
 def format_time(value):
@@ -30,12 +42,16 @@ def format_time(value):
     if value is None:
         return None
     if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
         nanoseconds = int(value.astype("datetime64[ns]").astype(np.int64))
         for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
             if nanoseconds % size == 0:
                 return np.datetime_as_string(value, unit=unit)
         return np.datetime_as_string(value, unit="ns")
     number = float(value)
+    if math.isnan(number):
+        return None
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
@@ -49,9 +65,10 @@ def _number(value: float):
     return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else None
 
 
-def motif_record(motif: Motif, with_time: bool) -> dict:
-    """One motif as a dict of JSON-ready values, in :data:`MOTIF_FIELDS` order."""
-    record = {
+def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
+    """One motif as a dict of JSON-ready values, with the keys ``fields`` in that order."""
+    values = {
+        "file": motif.file,
         "channel": motif.channel,
         "start": motif.start,
         "end": motif.end,
@@ -60,69 +77,86 @@ def motif_record(motif: Motif, with_time: bool) -> dict:
         "cosine": _number(motif.cosine),
         "sign": motif.sign,
         "scale": _number(motif.scale),
+        "activation": None if motif.activation is None else _number(motif.activation),
     }
-    if not with_time:
-        del record["time"]
-    return record
+    return {name: values[name] for name in fields}
 
 
-def write_csv(stream: IO[str], motifs: Iterable[Motif], with_time: bool) -> None:
-    """Motifs as CSV with a header row; numbers in shortest round-trip form."""
-    fields = [f for f in MOTIF_FIELDS if with_time or f != "time"]
+def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *, header: bool = True,
+              flush: bool = False) -> None:
+    """Motifs as CSV (a header row unless ``header`` is False); numbers in shortest round-trip form.
+
+    With ``flush`` every row is flushed as it is written, for live pipelines.
+    """
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(fields)
+    if header:
+        writer.writerow(fields)
     for motif in motifs:
-        record = motif_record(motif, with_time)
+        record = motif_record(motif, fields)
         writer.writerow(["" if record[f] is None else record[f] for f in fields])
+        if flush:
+            stream.flush()
 
 
-def write_jsonl(stream: IO[str], motifs: Iterable[Motif], with_time: bool) -> None:
+def write_jsonl(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str]) -> None:
     """One JSON object per motif and line, flushed at once so pipelines see it."""
     for motif in motifs:
-        stream.write(json.dumps(motif_record(motif, with_time)) + "\n")
+        stream.write(json.dumps(motif_record(motif, fields)) + "\n")
         stream.flush()
 
 
-def write_json(stream: IO[str], motifs: Iterable[Motif], with_time: bool, report: dict) -> None:
+def write_json(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], report: dict) -> None:
     """One JSON document: the run's ``report`` fields followed by ``"motifs"``."""
     document = dict(report)
-    document["motifs"] = [motif_record(motif, with_time) for motif in motifs]
+    document["motifs"] = [motif_record(motif, fields) for motif in motifs]
     json.dump(document, stream, indent=2)
     stream.write("\n")
 
 
-def write_table(stream: IO[str], motifs: list[Motif], with_time: bool, caption: str) -> None:
-    """A Rich table for people, then the one-line ``caption`` (the run's summary).
+def table_cells(motif: Motif, columns: Sequence[str]) -> list[str]:
+    """The motif's ``columns`` as the table shows them (4 decimals for scores and cosines)."""
+    record = motif_record(motif, columns)
+    shown = {
+        "score": f"{motif.score:+.4f}",
+        "cosine": f"{motif.cosine:+.4f}",
+        "sign": "+1" if motif.sign > 0 else "-1",
+        "scale": f"{motif.scale:.4g}",
+        "activation": "" if motif.activation is None else f"{motif.activation:+.4g}",
+    }
+    return [shown.get(name, "" if record[name] is None else str(record[name])) for name in columns]
 
-    Colours only on a terminal, and never with NO_COLOR.
-    """
-    from rich import box
+
+def table_console(stream: IO[str]):
+    """A Rich console for ``stream``: colours only on a terminal, and never with NO_COLOR."""
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    # No "end" column: it is start + span, and the caption gives the span.
-    for name in MOTIF_FIELDS:
-        if name == "end" or (name == "time" and not with_time):
-            continue
-        table.add_column(name, justify="left" if name in ("channel", "time") else "right", no_wrap=True)
-    for motif in motifs:
-        record = motif_record(motif, with_time)
-        row = [
-            record["channel"],
-            str(record["start"]),
-            *([str(record["time"])] if with_time else []),
-            f"{motif.score:+.4f}",
-            f"{motif.cosine:+.4f}",
-            "+1" if motif.sign > 0 else "-1",
-            f"{motif.scale:.4g}",
-        ]
-        table.add_row(*row, style=None if motif.sign > 0 else "magenta")
     console = Console(file=stream)
     if not console.is_terminal:
         # A file or a pipe has no width to respect: never wrap a timestamp into two lines.
         console = Console(file=stream, width=200)
+    return console
+
+
+def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str,
+                footer: Sequence[str] = ()) -> None:
+    """A Rich table for people, then the ``footer`` lines and the one-line ``caption``.
+
+    Colours only on a terminal, and never with NO_COLOR.
+    """
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    # No "end" column: it is start + span, and the caption gives the span.
+    columns = [name for name in fields if name != "end"]
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("file", "channel", "time") else "right", no_wrap=True)
+    for motif in motifs:
+        table.add_row(*table_cells(motif, columns), style=None if motif.sign > 0 else "magenta")
+    console = table_console(stream)
     console.print(table)
+    for line in footer:
+        console.print(line, highlight=False)
     console.print(caption, style="dim", highlight=False)
 
 
@@ -134,11 +168,13 @@ def stdout_is_terminal() -> bool:
 
 
 @contextlib.contextmanager
-def open_output(path: str | None, binary: bool = False) -> Iterator[IO]:
+def open_output(path: str | None, binary: bool = False, append: bool = False) -> Iterator[IO]:
     """Yield a stream for the result: stdout, or a temporary file renamed to ``path`` on success.
 
-    On any exception (including KeyboardInterrupt) the temporary file is removed and the
-    target is left as it was.
+    With ``append`` the temporary file starts as a copy of ``path`` (when it exists), so the
+    result is appended and readers see the old or the new whole file, never a mix. On any
+    exception (including KeyboardInterrupt) the temporary file is removed and the target is
+    left as it was.
     """
     if path is None or path == "-":
         yield sys.stdout.buffer if binary else sys.stdout
@@ -155,6 +191,10 @@ def open_output(path: str | None, binary: bool = False) -> Iterator[IO]:
     try:
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
                        newline=None if binary else "") as stream:
+            if append and os.path.isfile(path):
+                stream.flush()
+                with open(path, "rb") as previous:
+                    shutil.copyfileobj(previous, stream.buffer if not binary else stream)
             yield stream
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
@@ -184,8 +224,9 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
     """Write score blocks (``motifscan.pipeline.ScoreBlock``) as one CSV or Parquet table.
 
     Columns: ``start``, the time column (when there is one), then ``<channel>_score``,
-    ``<channel>_cosine``, ``<channel>_scale`` for each channel. Unscored windows (NaN/inf in
-    the window) are empty cells in CSV and nulls in Parquet.
+    ``<channel>_cosine``, ``<channel>_scale`` for each channel, and ``<channel>_activation``
+    when the blocks carry the plain convolution (``--method conv``). Unscored windows
+    (NaN/inf in the window) are empty cells in CSV and nulls in Parquet.
     """
     import pyarrow as pa
 
@@ -200,6 +241,8 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
                 track = block.tracks[name]
                 for part in ("score", "cosine", "scale"):
                     columns[f"{name}_{part}"] = pa.array(getattr(track, part), from_pandas=True)
+                if block.activations is not None:
+                    columns[f"{name}_activation"] = pa.array(block.activations[name], from_pandas=True)
             table = pa.table(columns)
             if writer is None:
                 writer = _score_writer(stream, table.schema, fmt)
@@ -220,8 +263,11 @@ def _score_writer(stream, schema, fmt: str):
 
 
 def run_report(summary, parameters: dict) -> dict:
-    """The JSON header of a run: where the data came from, the options, what was seen."""
-    return {
+    """The JSON header of a run: where the data came from, the options, what was seen.
+
+    A run that computed the plain convolution adds ``strongest_activation`` per channel.
+    """
+    report = {
         "source": summary.source,
         "channels": summary.channels,
         "time_column": summary.time_column,
@@ -232,33 +278,44 @@ def run_report(summary, parameters: dict) -> dict:
         "skipped_windows": summary.skipped_windows,
         "motif_count": summary.motifs,
     }
+    if summary.strongest_activation:
+        report["strongest_activation"] = {name: _number(value)
+                                          for name, value in summary.strongest_activation.items()}
+    return report
 
 
-def write_motifs(stream: IO[str], detection, fmt: str) -> None:
-    """Run ``detection`` (a ``motifscan.pipeline.Detection``) and write its motifs as ``fmt``.
+def first_line(path: str | None) -> str | None:
+    """The first line of the file at ``path`` without its newline; None when there is none."""
+    if path is None or not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8", errors="replace", newline="") as stream:
+        line = stream.readline().rstrip("\r\n")
+    return line or None
+
+
+def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = None, footer=None) -> None:
+    """Run ``run`` (a :class:`motifscan.batch.BatchRun`) and write its motifs as ``fmt``.
 
     JSON Lines is written while the signal streams; the other formats wait for the end so
-    they can list the motifs in signal order.
+    they can list the motifs in order. ``after_header`` is the header line of the CSV that
+    the motifs are appended to: it must be this run's, and is not written again.
+    ``footer``, a callable, gives the lines printed under a table once the run is over
+    (the score sparkline).
     """
-    from motifscan.detection import sort_motifs
-
-    with_time = detection.source.time_column is not None
     if fmt == "jsonl":
-        write_jsonl(stream, detection, with_time)
+        write_jsonl(stream, run, run.fields)
         return
-    motifs = sort_motifs(list(detection), detection.channel_rank)
-    summary = detection.summary
+    motifs = list(run)
+    fields = run.fields  # known for sure once every input has been read
     if fmt == "csv":
-        write_csv(stream, motifs, with_time)
+        if after_header is not None and after_header != ",".join(fields):
+            raise MotifscanError(f"--append: the output's columns are {after_header}, "
+                                 f"this run's are {','.join(fields)}")
+        write_csv(stream, motifs, fields, header=after_header is None)
     elif fmt == "json":
-        write_json(stream, motifs, with_time, run_report(summary, detection.config.parameters()))
+        write_json(stream, motifs, fields, run.report())
     else:
-        config = detection.config
-        caption = (
-            f"{len(motifs)} motif{'s' * (len(motifs) != 1)} in {summary.samples} samples"
-            f" · p = {config.p:g} · threshold {config.threshold:g} · span {config.span}"
-        )
-        write_table(stream, motifs, with_time, caption)
+        write_table(stream, motifs, fields, run.caption(), footer() if footer else ())
 
 
 def output_format(fmt: str | None, path: str | None) -> str:

@@ -27,6 +27,7 @@ import sys
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -36,15 +37,23 @@ from motifscan.errors import MotifscanError
 
 __all__ = [
     "DEFAULT_BLOCK_ROWS",
+    "SIGNAL_EXTENSIONS",
     "STDIN_NAME",
     "SignalBlock",
     "SignalSource",
+    "is_parquet_dataset",
+    "parquet_dataset_files",
     "read_signal",
     "signal_from_arrays",
 ]
 
 DEFAULT_BLOCK_ROWS = 1 << 20
 STDIN_NAME = "<stdin>"
+#: File name endings read as signals when a directory is given (each also with ``.gz``,
+#: except Parquet, which is compressed inside).
+SIGNAL_EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet", ".pq")
+# Files that writers of Parquet datasets (Spark, Dask, pyarrow) leave beside the parts.
+DATASET_MARKERS = frozenset({"_SUCCESS", "_metadata", "_common_metadata"})
 ARRAY_NAME = "<array>"
 
 # How much of a text input decides the header, a .txt delimiter and the column types.
@@ -173,6 +182,7 @@ def read_signal(
     delimiter: str | None = None,
     header: bool | None = None,
     block_rows: int = DEFAULT_BLOCK_ROWS,
+    byte_range: tuple[int, int] | None = None,
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -198,6 +208,10 @@ def read_signal(
         field of it is a number; headerless columns are named ``column1``, ``column2``...
     block_rows : int, optional
         Maximum number of rows per yielded block.
+    byte_range : (int, int), optional
+        Read only the rows in bytes ``start .. stop`` of an uncompressed text file (see
+        :func:`byte_resumable`); both must be 0 or just after a newline. Header and types
+        still come from the start of the file; bytes beyond ``stop`` are never looked at.
 
     Returns
     -------
@@ -226,9 +240,16 @@ def read_signal(
 
     if path_text == "-":
         return _open_csv_stream(name, _stdin_binary(), delimiter or ",", options)
+    if is_parquet_dataset(path_text):
+        return _open_parquet_dataset(path_text, name, options)
 
     file_format, compressed = _format_of(path_text)
     mode = _stat_input(path_text, name)
+    if byte_range is not None:
+        if not byte_resumable(path_text):
+            raise MotifscanError(f"{name}: byte ranges can only be read from uncompressed text files")
+        return _open_csv_file(path_text, name, delimiter or {"tsv": "\t", "txt": None}.get(file_format, ","),
+                              False, options, byte_range)
     if file_format == "parquet":
         if compressed:
             raise MotifscanError(
@@ -989,8 +1010,48 @@ def _first_bad_time(cells: list[tuple[int, str, str, Any]]) -> str | None:
 # Streaming text tables
 
 
+def byte_resumable(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an uncompressed CSV/TSV/TXT regular file, readable by byte range."""
+    path = os.fspath(path)
+    file_format, compressed = _format_of(path)
+    if file_format == "parquet" or compressed or not os.path.isfile(path):
+        return False
+    try:
+        with open(path, "rb") as raw:
+            return raw.read(2) != GZIP_MAGIC
+    except OSError:
+        return False
+
+
+def complete_lines_end(path: str, size: int) -> int:
+    """The byte offset just after the last newline in the first ``size`` bytes of ``path``.
+
+    A log that is being written may end in half a line; only whole lines are read.
+    """
+    with open(path, "rb") as raw:
+        end = size
+        while end > 0:
+            start = max(0, end - (1 << 16))
+            raw.seek(start)
+            chunk = raw.read(end - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            end = start
+    return 0
+
+
+def _range_stream(path: str, start: int, stop: int) -> Any:
+    import pyarrow as pa
+
+    # A memory map hands pyarrow the range without copying it; pages are read as parsed.
+    with pa.memory_map(path) as mapped:
+        return pa.BufferReader(mapped.read_at(stop - start, start))
+
+
 def _open_csv_file(
-    path: str, name: str, delimiter: str | None, compressed_by_name: bool, options: _ReadOptions
+    path: str, name: str, delimiter: str | None, compressed_by_name: bool, options: _ReadOptions,
+    byte_range: tuple[int, int] | None = None,
 ) -> SignalSource:
     import pyarrow as pa
 
@@ -1015,13 +1076,22 @@ def _open_csv_file(
         if compressed:
             raise MotifscanError(f"{name}: not a valid gzip file ({_one_line(exc)})") from None
         raise MotifscanError(f"{name}: cannot read ({_one_line(exc)})") from None
+    if byte_range is not None and len(head) >= byte_range[1] and byte_range[1] > 0:
+        # Decide types from whole lines only: the file may end in half a line being written.
+        head, at_eof = head[: byte_range[1]], True
     if not head:
         raise MotifscanError(f"{name}: file is empty")
     layout = _plan_csv(name, head, at_eof, delimiter, options, compressed)
     # A small input is in memory already: read it from there.
-    whole = _with_final_newline(head) if at_eof else None
+    whole = _with_final_newline(head) if at_eof and byte_range is None else None
+    read_layout = layout
+    if byte_range is not None and byte_range[0] > 0:
+        # Past the header: every line of the range is a row.
+        read_layout = dataclasses.replace(layout, skip_rows=0)
 
     def open_input() -> Any:
+        if byte_range is not None:
+            return _range_stream(path, *byte_range)
         return open_file() if whole is None else pa.BufferReader(whole)
 
     def locate(rows_read: int) -> tuple[str | None, str]:
@@ -1037,7 +1107,7 @@ def _open_csv_file(
             return None, where
 
     def blocks() -> Iterator[SignalBlock]:
-        reader = _CsvBlockReader(layout, open_input, locate, options.block_rows, full_blocks=True)
+        reader = _CsvBlockReader(read_layout, open_input, locate, options.block_rows, full_blocks=True)
         yield from reader.blocks()
 
     rows_hint = None if whole is None else whole.count(b"\n")
@@ -1266,6 +1336,89 @@ def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
         yield from _reblock(pieces(), options.block_rows, full_blocks=True)
 
     return SignalSource(name, channels, time_column, blocks)
+
+
+def is_parquet_dataset(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a directory holding one Parquet dataset (one signal in parts).
+
+    A directory is a dataset when its name ends in ``.parquet`` or ``.pq``, or it holds a
+    ``_SUCCESS``, ``_metadata`` or ``_common_metadata`` file, or Hive-style ``key=value``
+    subdirectories, or only files named ``part-*`` / ``part.*``; and it holds at least one
+    Parquet part. Any other directory is a folder of separate inputs.
+    """
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        return False
+    try:
+        entries = sorted(os.scandir(path), key=lambda entry: entry.name)
+    except OSError:
+        return False
+    names = [entry.name for entry in entries if not entry.name.startswith(".")]
+    partitioned = any(entry.is_dir() and "=" in entry.name for entry in entries)
+    files = [name for name in names if name not in DATASET_MARKERS and os.path.isfile(os.path.join(path, name))]
+    marked = (
+        path.rstrip(os.sep).lower().endswith((".parquet", ".pq"))
+        or bool(DATASET_MARKERS.intersection(names))
+        or partitioned
+        or (files and all(name.startswith(("part-", "part.")) for name in files))
+    )
+    return marked and bool(parquet_dataset_files(path))
+
+
+def parquet_dataset_files(path: str) -> list[str]:
+    """The Parquet parts of a dataset directory, in the order they are read (by path)."""
+    parts = []
+    for folder, subfolders, files in os.walk(path):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith((".", "_")))
+        for name in sorted(files):
+            if name.startswith((".", "_")) or name.endswith(".crc"):
+                continue
+            parts.append(os.path.join(folder, name))
+    return [part for part in parts if _format_of(part) == ("parquet", False) or "." not in os.path.basename(part)]
+
+
+def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> SignalSource:
+    """A dataset directory read as one signal: its parts one after the other, by path."""
+    parts = parquet_dataset_files(path)
+    sources = [_open_parquet(part, f"{name}: {os.path.relpath(part, path)}", options) for part in parts]
+    first = sources[0]
+    for other in sources[1:]:
+        if (other.channels, other.time_column) != (first.channels, first.time_column):
+            raise MotifscanError(
+                f"{other.name}: columns differ from {os.path.relpath(parts[0], path)} "
+                f"(channels {', '.join(other.channels)} vs {', '.join(first.channels)})"
+            )
+
+    def blocks() -> Iterator[SignalBlock]:
+        pieces = (block for source in sources for block in source)
+        yield from _reblock(pieces, options.block_rows, full_blocks=True)
+
+    return SignalSource(name, first.channels, first.time_column, blocks)
+
+
+def drop_rows(source: SignalSource, count: int) -> SignalSource:
+    """``source`` without its first ``count`` rows."""
+    def blocks() -> Iterator[SignalBlock]:
+        left = count
+        for block in source:
+            if left >= block.rows:
+                left -= block.rows
+                continue
+            yield _slice_rows(block, left, block.rows) if left else block
+            left = 0
+
+    hint = None if source.rows_hint is None else max(source.rows_hint - count, 0)
+    return SignalSource(source.name, source.channels, source.time_column, blocks, hint)
+
+
+def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
+    """``source`` with the rows of ``first`` (same channels) before its own."""
+    def blocks() -> Iterator[SignalBlock]:
+        if first.rows:
+            yield first
+        yield from source
+
+    return SignalSource(source.name, source.channels, source.time_column, blocks, None)
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,364 @@
+"""Many inputs in one run: files, folders and Parquet datasets, one after the other or in parallel.
+
+Every input goes through the one pipeline (:class:`motifscan.pipeline.Detection`) on its
+own, exactly as if it were run alone; this module only expands the arguments into inputs,
+runs them (``jobs`` worker processes at most) and hands their motifs on in a fixed order:
+input order, then signal order, whatever the parallelism. A bad input is reported through
+a callback and the others still run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+from motifscan.config import DetectConfig
+from motifscan.detection import Motif, sort_motifs
+from motifscan.errors import MotifscanError, SignalTooShort
+from motifscan.io.signals import SIGNAL_EXTENSIONS, drop_rows, is_parquet_dataset, prepend_rows, read_signal
+from motifscan.pipeline import Detection, RunSummary
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read every input: the keyword arguments of :func:`motifscan.io.signals.read_signal`."""
+
+    columns: tuple = ()
+    time_column: str | None = None
+    delimiter: str | None = None
+    header: bool | None = None
+
+    def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None):
+        """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory)."""
+        return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
+                           delimiter=self.delimiter, header=self.header, block_rows=block_rows,
+                           byte_range=byte_range)
+
+    def parameters(self) -> dict:
+        """The options that decide what is read, as JSON-ready values."""
+        return {"columns": list(self.columns), "time_column": self.time_column,
+                "delimiter": self.delimiter, "header": self.header}
+
+
+@dataclass
+class FileRun:
+    """What one input gave: its motifs, or the one-line reason it failed.
+
+    Attributes
+    ----------
+    name : str
+        The input as named in the output's ``file`` column.
+    motifs : list of Motif
+        In signal order (``ordered``) or in the order they became final.
+    summary : RunSummary or None
+        None when the input could not be opened.
+    error : str or None
+        The error message (it starts with the input's name), or None.
+    resume : Resume or None
+        With ``--state``: where this run started in the input (None: nothing new to read).
+    """
+
+    name: str
+    motifs: list
+    summary: RunSummary | None
+    error: str | None = None
+    resume: object = None
+
+
+def _is_signal_file(name: str) -> bool:
+    lowered = name.lower()
+    if lowered.endswith(".gz"):
+        lowered = lowered[:-3]
+        if lowered.endswith((".parquet", ".pq")):
+            return False
+    return lowered.endswith(SIGNAL_EXTENSIONS)
+
+
+def expand_inputs(arguments: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Turn FILE arguments into inputs: ``(name, problem)`` pairs in a fixed order.
+
+    A file (or ``-``) is itself; a Parquet dataset directory (see
+    :func:`motifscan.io.signals.is_parquet_dataset`) is one input; any other directory
+    stands for the signal files below it (``.csv``, ``.tsv``, ``.txt``, each optionally
+    ``.gz``, and ``.parquet``/``.pq``; hidden names and names starting with ``_`` are
+    skipped), sorted by path, datasets inside it counting as one input each. An input named
+    twice is read once. ``problem`` is a one-line error for an argument that gives no input
+    (a folder without signal files); other problems are found when the input is read.
+    """
+    inputs: dict[str, str | None] = {}
+    for argument in arguments:
+        if argument == "-" or not os.path.isdir(argument) or is_parquet_dataset(argument):
+            inputs.setdefault(argument, None)
+            continue
+        found = list(_signals_below(argument))
+        if not found:
+            inputs.setdefault(argument, f"{argument}: no CSV, TSV, TXT or Parquet file in this directory")
+        for name in found:
+            inputs.setdefault(name, None)
+    return list(inputs.items())
+
+
+def _signals_below(directory: str) -> Iterator[str]:
+    entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.startswith((".", "_")):
+            continue
+        path = os.path.join(directory, entry.name)
+        if entry.is_dir():
+            if is_parquet_dataset(path):
+                yield path
+            else:
+                yield from _signals_below(path)
+        elif _is_signal_file(entry.name):
+            yield path
+
+
+def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool, ordered: bool,
+             resume=None) -> FileRun:
+    """Detect motifs in one input, catching its error.
+
+    Parameters
+    ----------
+    name : str
+        Path, ``-`` or dataset directory.
+    label : bool
+        Set each motif's ``file`` to ``name``.
+    ordered : bool
+        Return the motifs in signal order rather than in the order they became final.
+    resume : motifscan.state.Resume, optional
+        Go on where an earlier run stopped (``--state``). A signal still shorter than the
+        kernel is then no error: it gives no motif and is read again next time.
+    """
+    try:
+        if resume is None:
+            source = read.open(name, config.block_rows)
+        else:
+            source = read.open(name, config.block_rows, resume.byte_range)
+            if resume.skip_rows:
+                source = drop_rows(source, resume.skip_rows)
+            if resume.carry is not None:
+                source = prepend_rows(source, resume.carry)
+        run = Detection(source, config, first_row=0 if resume is None else resume.first_row)
+        motifs = list(run)
+    except SignalTooShort as error:
+        if resume is None:
+            return FileRun(name, [], None, str(error))
+        return FileRun(name, [], None)
+    except MotifscanError as error:
+        return FileRun(name, [], None, str(error))
+    if ordered:
+        motifs = sort_motifs(motifs, run.channel_rank)
+    if label:
+        motifs = [dataclasses.replace(motif, file=name) for motif in motifs]
+    return FileRun(name, motifs, run.summary, resume=resume)
+
+
+def _run_file_job(job) -> FileRun:
+    """Entry point of a worker process (a top-level function, so it can be pickled)."""
+    return run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5])
+
+
+def _pool(jobs: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Never fork: the parent may hold pyarrow or Numba threads, and a forked child can
+    # inherit one of their locks held. The fork server starts clean workers cheaply.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+
+
+class BatchRun:
+    """One detection over several inputs.
+
+    Iterating yields every motif: with one input (not a folder) as
+    :class:`~motifscan.pipeline.Detection` does (as soon as final, or in signal order with
+    ``ordered``), its errors raised; with several, input by input, each input's motifs once
+    it has been read to its end, a failed input contributing none and its error going to
+    ``on_error``. After the iteration, :attr:`files` holds one :class:`FileRun` per input.
+
+    Parameters
+    ----------
+    arguments : sequence of str
+        FILE arguments (see :func:`expand_inputs`).
+    config : DetectConfig
+    read : ReadOptions
+    jobs : int
+        Worker processes; 1 runs everything in this process.
+    ordered : bool
+        List each input's motifs in signal order (start, then channel).
+    on_error : callable(str), optional
+        Called with each failed input's message, in input order.
+    on_file_done : callable(FileRun), optional
+        Called after each input, in input order.
+    state : motifscan.state.StateFile, optional
+        Read only what earlier runs over this state have not; the caller saves it.
+    """
+
+    def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
+                 ordered: bool = True, on_error: Callable[[str], None] | None = None,
+                 on_file_done: Callable[[FileRun], None] | None = None, state=None):
+        self.config = config
+        self.state = state
+        self.read = read
+        self.jobs = jobs
+        self.ordered = ordered
+        self.inputs = expand_inputs(arguments)
+        self.several = len(arguments) > 1 or any(
+            name != "-" and os.path.isdir(name) and not is_parquet_dataset(name) for name in arguments)
+        if self.several and "-" in arguments:
+            raise MotifscanError("- (standard input) must be the only FILE")
+        if state is not None and "-" in arguments:
+            raise MotifscanError("--state needs files: standard input cannot be read again")
+        self.on_error = on_error or (lambda message: None)
+        self.on_file_done = on_file_done or (lambda run: None)
+        self.files: list[FileRun] = []
+        self._single = None
+        if not self.several and state is None:
+            # Open it now: a bad single input is an error before any output exists.
+            name = self.inputs[0][0]
+            self._single = Detection(read.open(name, config.block_rows), config)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The output columns: ``file`` with several inputs; ``time`` when an input has one
+        (before all inputs are read, always with several inputs)."""
+        from motifscan.io.output import motif_fields
+
+        with_activation = self.config.method == "conv"
+        if self._single is not None:
+            return motif_fields(with_time=self._single.source.time_column is not None,
+                                with_activation=with_activation)
+        if not self.several:
+            return motif_fields(with_time=self._single_time_column() is not None,
+                                with_activation=with_activation)
+        if len(self.files) < len(self.inputs):
+            # Not all read yet (JSON Lines streams): keep the key, null where there is no time.
+            return motif_fields(with_time=True, with_file=True, with_activation=with_activation)
+        with_time = any(run.summary.time_column is not None for run in self.files if run.summary is not None)
+        return motif_fields(with_time=with_time, with_file=True, with_activation=with_activation)
+
+    def _single_time_column(self) -> str | None:
+        summary = self.files[0].summary if self.files else None
+        if summary is not None:
+            return summary.time_column
+        try:  # nothing new was read (--state): the columns are still those of the input
+            return self.read.open(self.inputs[0][0], self.config.block_rows).time_column
+        except MotifscanError:
+            return None
+
+    @property
+    def failed(self) -> list[FileRun]:
+        return [run for run in self.files if run.error is not None]
+
+    @property
+    def motif_count(self) -> int:
+        return sum(run.summary.motifs for run in self.files if run.summary is not None)
+
+    def __iter__(self) -> Iterator[Motif]:
+        if self._single is not None:
+            yield from self._run_single()
+            return
+        for run in self._runs():
+            if run.error is not None and not self.several:
+                raise MotifscanError(run.error)
+            if self.state is not None and run.resume is not None and run.summary is not None:
+                run.motifs = self.state.keep_new(run.motifs, run.resume)
+                run.summary.motifs = len(run.motifs)
+                self.state.record(run.name, run.resume, run.summary, run.motifs)
+            self.files.append(run)
+            if run.error is not None:
+                self.on_error(run.error)
+            self.on_file_done(run)
+            yield from run.motifs
+
+    def _run_single(self) -> Iterator[Motif]:
+        detection = self._single
+        name = self.inputs[0][0]
+        if self.ordered:
+            yield from sort_motifs(list(detection), detection.channel_rank)
+        else:
+            yield from detection
+        run = FileRun(name, [], detection.summary)
+        self.files.append(run)
+        self.on_file_done(run)
+
+    def _runs(self) -> Iterator[FileRun]:
+        jobs, unchanged = [], set()
+        for name, problem in self.inputs:
+            if problem is not None:
+                continue
+            resume = None if self.state is None else self.state.plan(name)
+            if self.state is not None and resume is None:
+                unchanged.add(name)
+                continue
+            jobs.append((name, self.config, self.read, self.several, self.ordered, resume))
+        if self.jobs > 1 and len(jobs) > 1:
+            pool = _pool(min(self.jobs, len(jobs)))
+            # map() hands results back in input order, whichever worker finishes first.
+            results = pool.map(_run_file_job, jobs, chunksize=1)
+        else:
+            pool = None
+            results = map(_run_file_job, jobs)
+        try:
+            for name, problem in self.inputs:
+                if problem is not None:
+                    yield FileRun(name, [], None, problem)
+                elif name in unchanged:
+                    yield FileRun(name, [], None)
+                else:
+                    yield next(results)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+
+    def report(self) -> dict:
+        """The JSON header: per input what was seen (or its error), then the totals."""
+        from motifscan.io.output import run_report
+
+        parameters = self.config.parameters()
+        if self._single is not None:
+            return run_report(self._single.summary, parameters)
+        if not self.several:
+            run = self.files[0]
+            return run_report(run.summary or RunSummary(run.name, [], None), parameters)
+        files = []
+        for run in self.files:
+            if run.error is not None:
+                files.append({"file": run.name, "error": run.error})
+                continue
+            if run.summary is None:
+                files.append({"file": run.name, "unchanged": True})
+                continue
+            entry = run_report(run.summary, parameters)
+            del entry["parameters"], entry["source"]
+            files.append({"file": run.name, **entry})
+        done = [run.summary for run in self.files if run.summary is not None]
+        return {
+            "files": files,
+            "parameters": parameters,
+            "samples": sum(summary.samples for summary in done),
+            "positions": sum(summary.positions for summary in done),
+            "skipped_windows": sum(summary.skipped_windows for summary in done),
+            "failed_files": len(self.failed),
+            "motif_count": self.motif_count,
+        }
+
+    def caption(self) -> str:
+        """The one-line summary under a table."""
+        config = self.config
+        count = self.motif_count
+        samples = sum(run.summary.samples for run in self.files if run.summary is not None)
+        where = f"{samples} samples"
+        if self.several:
+            where += f" of {len(self.files)} file{'s' * (len(self.files) != 1)}"
+            if self.failed:
+                where += f" ({len(self.failed)} failed)"
+        threshold = f"threshold {config.threshold:g}"
+        if config.method == "conv":
+            threshold = f"conv · threshold {config.threshold:g} × strongest |activation|"
+        return (f"{count} motif{'s' * (count != 1)} in {where}"
+                f" · p = {config.p:g} · {threshold} · span {config.span}")

@@ -1,0 +1,164 @@
+"""Many inputs in one run: folders, gzip, Parquet, datasets, a corrupt file, --jobs."""
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from motifscan.batch import BatchRun, ReadOptions, expand_inputs
+from motifscan.cli import cli
+from motifscan.config import BatchConfig, DetectConfig
+from motifscan.errors import MotifscanError
+from motifscan.io.signals import is_parquet_dataset
+
+KERNEL = ["--kernel", "1,2,3,2", "--p", "2", "--threshold", "0.8"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def planted(seed: int, n: int = 400) -> pd.DataFrame:
+    """Noise with copies of (1, 2, 3, 2) at random places, sizes and signs; two channels."""
+    rng = np.random.default_rng(seed)
+    frame = {}
+    for name in ("a", "b"):
+        x = rng.normal(0, 0.2, n)
+        for start in rng.choice(n - 4, size=6, replace=False):
+            x[start:start + 4] += rng.choice([-2, 0.5, 3]) * np.array([1, 2, 3, 2])
+        frame[name] = x
+    return pd.DataFrame({"t": np.arange(n) * 0.5, **frame})
+
+
+def make_folder(root):
+    """A folder of small inputs: plain, gzipped, TSV, Parquet, a nested one, a corrupt one."""
+    (root / "logs" / "nested").mkdir(parents=True)
+    planted(1).to_csv(root / "logs" / "day1.csv", index=False)
+    (root / "logs" / "day2.csv.gz").write_bytes(gzip.compress(planted(2).to_csv(index=False).encode()))
+    planted(3).to_csv(root / "logs" / "day3.tsv", index=False, sep="\t")
+    pq.write_table(pa.Table.from_pandas(planted(4), preserve_index=False), root / "logs" / "day4.parquet")
+    planted(5).drop(columns="t").to_csv(root / "logs" / "nested" / "day5.txt.gz", index=False, compression="gzip")
+    bad = planted(6).to_csv(index=False).splitlines()
+    bad[200] = "100.0,oops,1.0"
+    (root / "logs" / "corrupt.csv").write_text("\n".join(bad) + "\n")
+    (root / "logs" / "notes.md").write_text("not a signal\n")
+    (root / "logs" / ".hidden.csv").write_text("v\n1\n")
+    return root / "logs"
+
+
+EXPECTED_ORDER = ["corrupt.csv", "day1.csv", "day2.csv.gz", "day3.tsv", "day4.parquet", "nested/day5.txt.gz"]
+
+
+def test_folder_expands_to_signal_files_in_path_order(tmp_path):
+    folder = make_folder(tmp_path)
+    inputs = expand_inputs([str(folder)])
+    assert [name.removeprefix(str(folder) + "/") for name, _ in inputs] == EXPECTED_ORDER
+    assert all(problem is None for _, problem in inputs)
+    # Named twice: read once. An empty folder is a problem of its own.
+    (tmp_path / "empty").mkdir()
+    twice = expand_inputs([str(folder / "day1.csv"), str(folder), str(tmp_path / "empty")])
+    assert [name for name, _ in twice].count(str(folder / "day1.csv")) == 1
+    assert "no CSV, TSV, TXT or Parquet file" in twice[-1][1]
+
+
+def test_folder_gives_each_file_alone_with_file_set_and_reports_the_corrupt_one(tmp_path):
+    folder = make_folder(tmp_path)
+    result = run("detect", folder, *KERNEL, "--format", "json")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"motifscan: error: {folder}/corrupt.csv: line 201, column 'a': 'oops' is not a number"]
+    document = json.loads(result.stdout)
+    assert document["failed_files"] == 1 and document["files"][0]["error"].endswith("is not a number")
+    motifs = document["motifs"]
+    assert motifs and {m["file"] for m in motifs} == {f"{folder}/{name}" for name in EXPECTED_ORDER[1:]}
+    for name in EXPECTED_ORDER[1:]:
+        alone = run("detect", folder / name, *KERNEL, "--format", "json")
+        assert alone.exit_code == 0, alone.output
+        expected = [{"file": f"{folder}/{name}", **m} for m in json.loads(alone.stdout)["motifs"]]
+        for m in expected:
+            m.setdefault("time", None)  # day5 has no time column; the others do
+        assert [m for m in motifs if m["file"] == f"{folder}/{name}"] == expected
+    assert document["motif_count"] == len(motifs)
+
+
+def test_jobs_2_equals_jobs_1_byte_for_byte(tmp_path):
+    folder = make_folder(tmp_path)
+    for fmt in ("jsonl", "json"):
+        one = run("detect", folder, *KERNEL, "--format", fmt, "--jobs", "1")
+        two = run("detect", folder, *KERNEL, "--format", fmt, "--jobs", "2")
+        assert one.exit_code == two.exit_code == 2
+        assert one.stdout == two.stdout and one.stdout.count("day") > 10
+        assert one.stderr == two.stderr
+
+
+def test_parquet_dataset_directory_is_one_signal(tmp_path):
+    frame = planted(7)
+    dataset = tmp_path / "plant" / "year=2025"
+    dataset.mkdir(parents=True)
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        pq.write_table(pa.Table.from_pandas(frame.iloc[part], preserve_index=False), dataset / f"part-{i}.parquet")
+    (tmp_path / "plant" / "_SUCCESS").write_text("")
+    frame.to_csv(tmp_path / "whole.csv", index=False)
+    assert is_parquet_dataset(tmp_path / "plant") and not is_parquet_dataset(tmp_path)
+    whole = run("detect", tmp_path / "whole.csv", *KERNEL, "--format", "csv")
+    parts = run("detect", tmp_path / "plant", *KERNEL, "--format", "csv")
+    assert parts.exit_code == 0 and parts.stdout == whole.stdout
+    # In a folder, the dataset is one input.
+    inputs = [name for name, _ in expand_inputs([str(tmp_path)])]
+    assert inputs == [str(tmp_path / "plant"), str(tmp_path / "whole.csv")]
+
+
+def test_quiet_silences_warnings_not_errors(tmp_path):
+    gaps = tmp_path / "gaps.csv"
+    gaps.write_text("v\n0\n1\n2\n3\nnan\n0\n1\n2\n3\n")
+    assert "skipped" in run("detect", gaps, "--kernel", "1,2,3").stderr
+    assert run("detect", gaps, "--kernel", "1,2,3", "-q").stderr == ""
+    result = run("detect", gaps, tmp_path / "nope.csv", "--kernel", "1,2,3", "--quiet")
+    assert result.exit_code == 2 and result.stderr == f"motifscan: error: {tmp_path}/nope.csv: no such file\n"
+
+
+def test_exit_status_with_several_inputs(tmp_path):
+    planted(1).to_csv(tmp_path / "x.csv", index=False)
+    flat = tmp_path / "flat.csv"
+    flat.write_text("v\n" + "1\n" * 50)
+    assert run("detect", tmp_path / "x.csv", flat, *KERNEL).exit_code == 0
+    assert run("detect", flat, flat.with_name("flat2.csv"), *KERNEL).exit_code == 2
+    flat.with_name("flat2.csv").write_text("v\n" + "2\n" * 50)
+    result = run("detect", flat, flat.with_name("flat2.csv"), *KERNEL)
+    assert result.exit_code == 1 and result.stdout == "file,channel,start,end,score,cosine,sign,scale\n"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--jobs", "0"], "--jobs must be at least 1"),
+    (["--jobs", "x"], "'--jobs'"),
+])
+def test_bad_jobs(tmp_path, args, fragment):
+    planted(1).to_csv(tmp_path / "x.csv", index=False)
+    result = run("detect", tmp_path / "x.csv", *KERNEL, *args)
+    assert result.exit_code == 2 and fragment in result.stderr
+
+
+def test_stdin_must_be_the_only_input(tmp_path):
+    planted(1).to_csv(tmp_path / "x.csv", index=False)
+    result = run("detect", "-", tmp_path / "x.csv", *KERNEL)
+    assert result.exit_code == 2 and "- (standard input) must be the only FILE" in result.stderr
+    with pytest.raises(MotifscanError):
+        BatchConfig(jobs=-1)
+
+
+def test_batch_run_in_python(tmp_path):
+    planted(1).to_csv(tmp_path / "x.csv", index=False)
+    planted(2).to_csv(tmp_path / "y.csv", index=False)
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.8)
+    done = []
+    batch = BatchRun([str(tmp_path)], config, ReadOptions(), on_file_done=done.append)
+    motifs = list(batch)
+    assert [run.name for run in done] == [str(tmp_path / "x.csv"), str(tmp_path / "y.csv")]
+    assert batch.motif_count == len(motifs) and not batch.failed
+    assert [m.start for m in motifs if m.file.endswith("x.csv")] == sorted(
+        m.start for m in motifs if m.file.endswith("x.csv"))

@@ -1,0 +1,238 @@
+"""--state: later runs read only new data and never report a motif twice; the lock; --append."""
+
+import fcntl
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from motifscan.cli import cli
+from motifscan.state import StateFile
+
+KERNEL = ["--kernel", "1,2,3", "--p", "9"]
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def installed_motifscan() -> list[str]:
+    script = Path(sys.executable).with_name("motifscan")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "motifscan"]
+
+
+def signal_with(n: int, shapes: dict, seed: int = 0) -> np.ndarray:
+    """A small zigzag (no window of it looks like 1,2,3) with shapes planted at the given starts."""
+    x = 0.01 * (1 + seed) * (-1.0) ** np.arange(n)
+    for start, values in shapes.items():
+        x[start:start + len(values)] = values
+    return x
+
+
+def csv_lines(x: np.ndarray, first: int = 0) -> str:
+    return "".join(f"{first + i},{float(v)!r}\n" for i, v in enumerate(x))
+
+
+def starts(result) -> list[int]:
+    return [int(line.split(",")[1]) for line in result.stdout.splitlines()[1:]]
+
+
+SHAPES = {20: [1, 2, 3], 70: [-1, -2, -3], 138: [0.5, 1, 1.5], 200: [2, 4, 6], 262: [-3, -6, -9]}
+
+
+def test_second_run_reports_nothing_and_a_new_state_reports_all(tmp_path):
+    x = signal_with(300, SHAPES)
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x))
+    state = tmp_path / "state.json"
+    first = run("detect", log, *KERNEL, "--state", state, "--format", "csv")
+    assert first.exit_code == 0 and starts(first) == sorted(SHAPES)
+    second = run("detect", log, *KERNEL, "--state", state, "--format", "csv")
+    assert second.exit_code == 1 and starts(second) == []
+    assert second.stdout.splitlines()[0] == first.stdout.splitlines()[0]  # same columns, time too
+    assert json.loads(state.read_text())["format"] == "motifscan-state"
+
+
+@pytest.mark.parametrize("cut", [139, 140, 150, 201])
+def test_appended_rows_give_only_new_motifs_including_the_one_across_the_old_end(tmp_path, cut):
+    """Cut inside a motif (139, 140: it straddles the old end), just after one, and anywhere."""
+    x = signal_with(300, SHAPES)
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x[:cut]))
+    state = tmp_path / "state.json"
+    before = run("detect", log, *KERNEL, "--state", state, "--format", "csv")
+    with open(log, "a") as stream:
+        stream.write(csv_lines(x[cut:], cut))
+    after = run("detect", log, *KERNEL, "--state", state, "--format", "csv")
+    assert after.exit_code == 0
+    assert starts(before) + starts(after) == sorted(SHAPES)
+    assert all(s >= cut - 2 for s in starts(after))
+    # The motif across the old end carries its time, as in one run over the whole file.
+    whole = tmp_path / "whole.csv"
+    whole.write_text("t,v\n" + csv_lines(x))
+    alone = run("detect", whole, *KERNEL, "--format", "csv").stdout.splitlines()
+    assert before.stdout.splitlines() + after.stdout.splitlines()[1:] == alone
+
+
+def test_half_written_last_line_waits_for_its_newline(tmp_path):
+    x = signal_with(100, {50: [1, 2, 3]})
+    log = tmp_path / "log.csv"
+    text = "t,v\n" + csv_lines(x)
+    cut = text.index("\n52,") + 4  # "52," written, the value not yet
+    log.write_text(text[:cut])
+    state = tmp_path / "state.json"
+    assert starts(run("detect", log, *KERNEL, "--state", state, "--format", "csv")) == []
+    log.write_text(text)
+    assert starts(run("detect", log, *KERNEL, "--state", state, "--format", "csv")) == [50]
+
+
+def test_folder_with_gzip_and_parquet_and_new_files(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    x = signal_with(300, SHAPES)
+    (folder / "a.csv.gz").write_bytes(gzip.compress(("t,v\n" + csv_lines(x[:150])).encode()))
+    pq.write_table(pa.table({"v": x}), folder / "b.parquet")
+    state = tmp_path / "state.json"
+    first = run("detect", folder, *KERNEL, "--state", state, "--format", "csv", "--jobs", "1")
+    assert first.exit_code == 0 and len(first.stdout.splitlines()) == 1 + 3 + 5
+    assert run("detect", folder, *KERNEL, "--state", state, "--format", "csv").exit_code == 1
+    # The gzip file grows (a gzip member appended, as `gzip -c >> a.csv.gz` does), a new
+    # file appears: only what is new comes out.
+    with open(folder / "a.csv.gz", "ab") as stream:
+        stream.write(gzip.compress(csv_lines(x[150:], 150).encode()))
+    (folder / "c.csv").write_text("v\n" + "".join(f"{float(v)!r}\n" for v in x[:100]))
+    third = run("detect", folder, *KERNEL, "--state", state, "--format", "csv")
+    files_starts = [(line.split(",")[0].rsplit("/", 1)[1], int(line.split(",")[2]))
+                    for line in third.stdout.splitlines()[1:]]
+    assert files_starts == [("a.csv.gz", 200), ("a.csv.gz", 262), ("c.csv", 20), ("c.csv", 70)]
+
+
+def test_rotated_log_is_read_from_the_start(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(signal_with(100, {10: [1, 2, 3]})))
+    state = tmp_path / "state.json"
+    assert starts(run("detect", log, *KERNEL, "--state", state, "--format", "csv")) == [10]
+    log.write_text("t,v\n" + csv_lines(signal_with(60, {30: [1, 2, 3]}, seed=1)))
+    assert starts(run("detect", log, *KERNEL, "--state", state, "--format", "csv")) == [30]
+
+
+def test_state_of_other_parameters_or_not_a_state_is_refused(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(signal_with(100, {10: [1, 2, 3]})))
+    state = tmp_path / "state.json"
+    run("detect", log, *KERNEL, "--state", state)
+    result = run("detect", log, "--kernel", "1,2,4", "--p", "9", "--state", state)
+    assert result.exit_code == 2 and "other parameters (kernel)" in result.stderr
+    state.write_text("[1, 2]")
+    result = run("detect", log, *KERNEL, "--state", state)
+    assert result.exit_code == 2 and "not a motifscan state file" in result.stderr
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--state", "-"], "--state must name a file"),
+    (["--state", "{tmp}/missing/state.json"], "--state: directory"),
+    (["--state", "{tmp}"], "is a directory"),
+    (["--state", "{tmp}/s.json", "--top", "1"], "--top cannot be combined with --state"),
+    (["--state", "{tmp}/s.json", "--method", "conv"], "--method conv cannot be combined with --state"),
+    (["--append"], "--append needs --output FILE"),
+    (["--append", "--output", "{tmp}/out.json"], "--append cannot add to a JSON document"),
+])
+def test_bad_state_and_append_options(tmp_path, args, fragment):
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(signal_with(100, {10: [1, 2, 3]})))
+    result = run("detect", log, *KERNEL, *[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2 and fragment in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_state_with_stdin_is_an_error(tmp_path):
+    result = CliRunner().invoke(cli, ["detect", "-", *KERNEL, "--state", str(tmp_path / "s.json")],
+                                input="v\n1\n2\n3\n")
+    assert result.exit_code == 2 and "--state needs files" in result.stderr
+
+
+def test_append_adds_rows_under_one_header_and_refuses_other_columns(tmp_path):
+    x = signal_with(300, SHAPES)
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x[:150]))
+    out = tmp_path / "motifs.csv"
+    state = tmp_path / "state.json"
+    args = ["detect", log, *KERNEL, "--state", state, "--output", out, "--append"]
+    assert run(*args).exit_code == 0
+    assert run(*args).exit_code == 1  # nothing new: the file stays as it was
+    with open(log, "a") as stream:
+        stream.write(csv_lines(x[150:], 150))
+    assert run(*args).exit_code == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "channel,start,end,time,score,cosine,sign,scale"
+    assert [int(line.split(",")[1]) for line in lines[1:]] == sorted(SHAPES)
+    other = tmp_path / "other.csv"
+    other.write_text("v\n" + "".join(f"{float(v)!r}\n" for v in x))
+    result = run("detect", other, *KERNEL, "--output", out, "--append")
+    assert result.exit_code == 2 and "--append: the output's columns are" in result.stderr
+    assert out.read_text().splitlines() == lines
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".motifscan-")]
+
+
+def test_jsonl_append_keeps_the_old_lines(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(signal_with(100, {10: [1, 2, 3]})))
+    out = tmp_path / "motifs.jsonl"
+    out.write_text('{"old": 1}\n')
+    assert run("detect", log, *KERNEL, "--output", out, "--append").exit_code == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == '{"old": 1}' and json.loads(lines[1])["start"] == 10
+
+
+def test_a_run_waits_for_the_lock_of_another(tmp_path):
+    x = signal_with(300, SHAPES)
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x))
+    state = tmp_path / "state.json"
+    lock = os.open(str(state) + ".lock", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # another run holds the state
+    process = subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--state", str(state),
+                                                        "--format", "csv"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert process.poll() is None and not state.exists()  # still waiting
+    os.close(lock)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and "waiting for another run" in err
+    assert [int(line.split(",")[1]) for line in out.splitlines()[1:]] == sorted(SHAPES)
+
+
+def test_overlapping_runs_report_each_motif_once(tmp_path):
+    x = signal_with(300, SHAPES)
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x))
+    state = tmp_path / "state.json"
+    command = installed_motifscan() + ["detect", str(log), *KERNEL, "--state", str(state), "--format", "csv", "-q"]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    found = [int(line.split(",")[1]) for out in outputs for line in out.splitlines()[1:]]
+    assert sorted(found) == sorted(SHAPES)
+    assert sorted(process.returncode for process in processes) == [0, 1, 1]
+
+
+def test_state_file_round_trips_the_carried_rows(tmp_path):
+    from motifscan.io.signals import SignalBlock
+    from motifscan.state import _decode_block, _encode_block
+
+    block = SignalBlock({"v": np.array([1.5, np.nan, np.inf])},
+                        np.array(["2025-01-01T00:00:00.5", "NaT", "2025-01-02"], dtype="datetime64[ns]"))
+    back = _decode_block(json.loads(json.dumps(_encode_block(block))))
+    np.testing.assert_array_equal(back.channels["v"], block.channels["v"])
+    np.testing.assert_array_equal(back.time, block.time)
+    with StateFile.open(str(tmp_path / "s.json"), {"kernel": [1.0]}, span=3, gap=3) as state:
+        assert state.files == {}
