@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from motifscan.errors import MotifscanError
+from motifscan.similarity.metric import project
 
 METRICS = ("none", "diagonal", "full")
 #: Margin of the triplet loss, in cosine distance (1 - cosine).
@@ -147,15 +148,6 @@ def starting_kernel(positives: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------
 # The loss and its gradient
-
-
-def project(vectors: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
-    """``M v`` for each row of ``vectors``: identity (None), diagonal (m,), full (r, m)."""
-    if metric is None:
-        return vectors
-    if metric.ndim == 1:
-        return vectors * metric
-    return vectors @ metric.T
 
 
 def cosines(kernel: np.ndarray, windows: np.ndarray, metric: np.ndarray | None) -> np.ndarray:

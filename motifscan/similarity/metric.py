@@ -64,8 +64,13 @@ def metric_kind(metric: np.ndarray) -> str:
     return "diagonal" if np.ndim(metric) == 1 else "full"
 
 
-def project(vectors: np.ndarray, metric: np.ndarray) -> np.ndarray:
-    """``M v`` for each row ``v`` of ``vectors`` (shape (..., m)); result shape (..., r)."""
+def project(vectors: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
+    """``M v`` for each row ``v`` of ``vectors`` (shape (..., m)); result shape (..., r).
+
+    ``metric`` is diagonal weights (m,), a matrix (r, m), or None for the identity.
+    """
+    if metric is None:
+        return vectors
     if metric.ndim == 1:
         return vectors * metric
     return vectors @ metric.T
