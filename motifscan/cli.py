@@ -36,7 +36,7 @@ def _input_options(command):
                      help="Whether the first CSV line names the columns. Default: detected."),
         click.option("--block-rows", type=int, default=None, metavar="N",
                      help="Rows read per block (memory knob; results never change)."),
-        click.option("--backend", type=click.Choice(["auto", "numpy", "numba"]), default="auto",
+        click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "fft"]), default="auto",
                      show_default=True, help="Similarity backend."),
         click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
                      help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "

@@ -17,9 +17,9 @@ from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, TopMotifs, sort_motifs
 from motifscan.errors import SignalTooShort
 from motifscan.io.signals import SignalBlock, SignalSource
-from motifscan.similarity import resolve_backend, sliding_cosine
+from motifscan.similarity import sliding_cosine
 from motifscan.similarity.activation import sliding_activation
-from motifscan.similarity.metric import sliding_metric_cosine
+from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
 
 
@@ -81,7 +81,7 @@ class StreamScanner:
         if self.metric is None:
             self.backend = resolve_device(config.device, config.backend, rows_hint, len(config.kernel))
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
-            self.backend = resolve_backend(config.backend, rows_hint, self.metric.size)
+            self.backend = resolve_metric_backend(config.backend, rows_hint, self.metric)
         self.activation = activation
         self._tail = {name: np.empty(0) for name in channels}
         self._tail_time: np.ndarray | None = None

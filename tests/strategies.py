@@ -73,14 +73,14 @@ def cosine_tolerance(m: int) -> float:
     return 4 * (m + 4) * EPS
 
 
-def score_tolerance(m: int, p: float) -> float:
+def score_tolerance(m: int, p: float, cosine_tol: float | None = None) -> float:
     """Bound on |score| differences implied by the cosine bound.
 
     For p >= 1, |d score / d cosine| = p^2 |cosine|^(p^2-1) <= p^2, so the bound grows by
     p^2. For p < 1 the power is steeper than linear at 0 (x -> x^(p^2) is only Hoelder
     continuous), and the best bound is the cosine bound raised to p^2.
     """
-    tol = cosine_tolerance(m)
+    tol = cosine_tolerance(m) if cosine_tol is None else cosine_tol
     return tol * p * p if p >= 1 else tol ** (p * p)
 
 
@@ -96,16 +96,20 @@ def window_norms(x: np.ndarray, m: int, dilation: int) -> np.ndarray:
     return np.where(np.isfinite(w).all(axis=1), norms, np.nan)
 
 
-def assert_tracks_close(fast, ref, x, kernel, p, dilation) -> None:
-    """Assert a backend's ScoreTrack equals the reference's within the stated tolerances."""
+def assert_tracks_close(fast, ref, x, kernel, p, dilation, cosine_tol=None) -> None:
+    """Assert a backend's ScoreTrack equals the reference's within the stated tolerances.
+
+    ``cosine_tol`` defaults to :func:`cosine_tolerance` (direct sums); the FFT backend
+    states its own.
+    """
     m = kernel.shape[0]
     unscored = np.isnan(ref.score)
     for name in ("score", "cosine", "scale"):
         np.testing.assert_array_equal(np.isnan(getattr(fast, name)), unscored, err_msg=name)
     ok = ~unscored
-    tol_c = cosine_tolerance(m)
+    tol_c = cosine_tolerance(m) if cosine_tol is None else cosine_tol
     assert np.all(np.abs(fast.cosine[ok] - ref.cosine[ok]) <= tol_c), np.max(np.abs(fast.cosine[ok] - ref.cosine[ok]))
-    assert np.all(np.abs(fast.score[ok] - ref.score[ok]) <= score_tolerance(m, p))
+    assert np.all(np.abs(fast.score[ok] - ref.score[ok]) <= score_tolerance(m, p, tol_c))
     # scale = cosine * |w| / |k|: its error is the cosine's, in units of |w| / |k|.
     largest = np.max(np.abs(kernel))
     kernel_norm = largest * np.sqrt(np.sum((kernel / largest) ** 2))
@@ -113,3 +117,30 @@ def assert_tracks_close(fast, ref, x, kernel, p, dilation) -> None:
     finite = np.isfinite(unit) & np.isfinite(ref.scale[ok])
     err = np.abs(fast.scale[ok] - ref.scale[ok])[finite]
     assert np.all(err <= tol_c * unit[finite] * 4), np.max(err / unit[finite])
+
+
+def assert_dots_close(fast, ref, x, kernel, dilation, relative=None) -> None:
+    """Assert plain dot products agree.
+
+    Windows holding NaN are NaN in both. Where the reference is not finite (an inf in the
+    window, or an overflow, whose sign or NaN-ness depends on the summation order) the
+    fast value is not finite either, or beyond 1e300. Elsewhere they agree within ``relative`` (default
+    ``4 * (m + 4) * eps``) of ``sum_j |kernel[j] * w[j]|``, the scale of a dot product's
+    round-off (Higham), or within the subnormal range.
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    m = kernel.shape[0]
+    relative = 4 * (m + 4) * EPS if relative is None else relative
+    assert fast.shape == ref.shape
+    windows = sliding_window_view(x, (m - 1) * dilation + 1)[:, ::dilation]
+    has_nan = np.isnan(windows).any(axis=1)
+    assert np.all(np.isnan(fast[has_nan])) and np.all(np.isnan(ref[has_nan]))
+    finite = np.isfinite(ref)
+    # (a fused multiply-add can keep a sum finite that overflows in the reference's order)
+    assert not np.any(np.isfinite(fast[~finite]) & (np.abs(fast[~finite]) < 1e300))
+    with np.errstate(over="ignore", invalid="ignore"):
+        bound = np.sum(np.abs(windows[finite] * kernel), axis=1) * relative
+    bound = np.where(np.isfinite(bound), bound, np.inf)
+    err = np.abs(fast[finite] - ref[finite])
+    assert np.all((err <= bound) | (err <= 1e-300 * m)), np.max(err - bound)

@@ -19,7 +19,11 @@ from motifscan.errors import MotifscanError
 #: and (on a cold cache) its compilation.
 SMALL_WORK = 200_000
 
-BACKENDS = ("auto", "numpy", "numba", "cuda")
+#: From this many kernel taps on, ``backend="auto"`` takes the FFT backend rather than the
+#: direct Numba scan: measured crossover, see docs/performance.md ("Direct or FFT").
+FFT_MIN_TAPS = 512
+
+BACKENDS = ("auto", "numpy", "numba", "fft", "cuda")
 
 
 class ScoreTrack(NamedTuple):
@@ -43,11 +47,14 @@ def resolve_backend(backend: str, rows: int | None, kernel_length: int) -> str:
 
     A run uses one backend from start to end, so that every window is computed the same
     way whatever block it falls in (backends agree only to round-off). ``rows`` is an upper
-    bound on the signal's length, or None when unknown (a stream): then Numba.
+    bound on the signal's length, or None when unknown (a stream): then a compiled backend,
+    the direct Numba scan below :data:`FFT_MIN_TAPS` taps and the FFT from there on.
     """
     if backend != "auto":
         return backend
-    return "numpy" if rows is not None and rows * kernel_length < SMALL_WORK else "numba"
+    if rows is not None and rows * kernel_length < SMALL_WORK:
+        return "numpy"
+    return "fft" if kernel_length >= FFT_MIN_TAPS else "numba"
 
 
 def sliding_cosine(
@@ -69,9 +76,11 @@ def sliding_cosine(
         Sharpness, > 0. ``score = sign(cosine) * |cosine| ** (p * p)``.
     dilation : int
         Gap between kernel taps in samples, >= 1.
-    backend : {"auto", "numpy", "numba", "cuda"}
-        ``auto`` takes NumPy for small work and Numba otherwise (see
-        :func:`resolve_backend`); ``cuda`` runs on an NVIDIA GPU (the ``gpu`` extra).
+    backend : {"auto", "numpy", "numba", "fft", "cuda"}
+        ``numba`` is the direct multicore scan, ``fft`` the overlap-save FFT scan; ``auto``
+        takes NumPy for small work and otherwise the faster of the two for the kernel's
+        length (see :func:`resolve_backend`); ``cuda`` runs on an NVIDIA GPU (the ``gpu``
+        extra).
 
     Returns
     -------
@@ -93,8 +102,57 @@ def sliding_cosine(
         from motifscan.similarity.cpu import sliding_cosine_numba
 
         return sliding_cosine_numba(x, k, p, dilation)
+    if backend == "fft":
+        from motifscan.similarity.fft import sliding_cosine_fft
+
+        return sliding_cosine_fft(x, k, p, dilation)
     if backend == "cuda":
         from motifscan.similarity.gpu import sliding_cosine_cuda
 
         return sliding_cosine_cuda(x, k, p, dilation)
     raise MotifscanError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
+
+
+def sliding_dot(
+    signal: np.ndarray, kernel: np.ndarray, dilation: int = 1, backend: str = "auto"
+) -> np.ndarray:
+    """Plain dot product of ``kernel`` with every window: the convolution of deep learning.
+
+    ``dot[i] = sum_j kernel[j] * signal[i + j * dilation]`` (cross-correlation, the kernel
+    is not flipped).
+
+    Parameters
+    ----------
+    signal : float64 array, shape (n,)
+    kernel : float64 array, shape (m,), finite
+    dilation : int
+        Gap between kernel taps in samples, >= 1.
+    backend : {"auto", "numpy", "numba", "fft"}
+        As for :func:`sliding_cosine` (no GPU version).
+
+    Returns
+    -------
+    float64 array, shape (max(n - span + 1, 0),)
+        IEEE arithmetic: a window holding NaN gives NaN, one holding inf gives +-inf or NaN,
+        huge values may overflow to +-inf. The backends agree within round-off relative to
+        ``sum_j |kernel[j] * w[j]|`` (direct) or ``|w| * |kernel|`` (FFT).
+    """
+    x = np.ascontiguousarray(signal, dtype=np.float64)
+    k = np.ascontiguousarray(kernel, dtype=np.float64)
+    n_out = x.shape[0] - span(k.shape[0], dilation) + 1
+    if n_out <= 0:
+        return np.empty(0)
+    backend = resolve_backend(backend, n_out, k.shape[0])
+    if backend == "numpy":
+        from motifscan.similarity.reference import sliding_dot_reference
+
+        return sliding_dot_reference(x, k, dilation)
+    if backend == "numba":
+        from motifscan.similarity.cpu import sliding_dot_numba
+
+        return sliding_dot_numba(x, k, dilation)
+    if backend == "fft":
+        from motifscan.similarity.fft import sliding_dot_fft
+
+        return sliding_dot_fft(x, k, dilation)
+    raise MotifscanError(f"sliding_dot: unknown backend {backend!r} (choose from auto, numpy, numba, fft)")

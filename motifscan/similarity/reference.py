@@ -32,6 +32,20 @@ def sharpen(cosine: np.ndarray, p: float) -> np.ndarray:
     return np.sign(cosine) * np.abs(cosine) ** (p * p)
 
 
+def sliding_dot_reference(signal: np.ndarray, kernel: np.ndarray, dilation: int) -> np.ndarray:
+    """``sum_j kernel[j] * signal[i + j * dilation]`` for every valid ``i``, tap by tap.
+
+    Shape (n - span + 1,); assumes ``n >= span``. IEEE arithmetic, as the fast backends.
+    """
+    m = kernel.shape[0]
+    windows = sliding_window_view(signal, span(m, dilation))[:, ::dilation]
+    dot = np.zeros(windows.shape[0])
+    with np.errstate(invalid="ignore", over="ignore"):
+        for j in range(m):
+            dot += windows[:, j] * kernel[j]
+    return dot
+
+
 def sliding_cosine_reference(
     signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int
 ) -> ScoreTrack:
@@ -68,3 +82,42 @@ def sliding_cosine_reference(
     cosine[~finite] = np.nan
     scale[~finite] = np.nan
     return ScoreTrack(sharpen(cosine, p), cosine, scale)
+
+
+def sliding_cosine_longdouble(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1) -> np.ndarray:
+    """Cosine of every window in ``numpy.longdouble`` (80-bit on x86-64 Linux): the yardstick.
+
+    For finite signals of moderate magnitude (no overflow when squared); windows of norm 0
+    give 0. Slow (no BLAS): for measuring the error of the float64 backends on test signals.
+    Shape (n - span + 1,), float64.
+    """
+    m = kernel.shape[0]
+    x = signal.astype(np.longdouble)
+    k = kernel.astype(np.longdouble)
+    windows = sliding_window_view(x, span(m, dilation))[:, ::dilation]
+    dot = np.zeros(windows.shape[0], dtype=np.longdouble)
+    sumsq = np.zeros(windows.shape[0], dtype=np.longdouble)
+    for j in range(m):
+        dot += windows[:, j] * k[j]
+        sumsq += windows[:, j] * windows[:, j]
+    norm = np.sqrt(sumsq) * np.sqrt(np.sum(k * k))
+    safe = np.where(norm > 0, norm, 1)
+    return np.where(norm > 0, dot / safe, 0).astype(np.float64)
+
+
+def precision_signals(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """The three signals on which every backend's precision is judged, each of shape (n,).
+
+    ``walk``: a random walk (drifts far from zero: a running sum of squares would cancel);
+    ``offset``: ``1e6 + noise`` (the shape rides on a huge constant);
+    ``segments``: noise whose segments of 1000 samples alternate between scales 1 and 1e6
+    (quiet windows right next to loud ones).
+    """
+    rng = np.random.default_rng(seed)
+    segments = rng.standard_normal(n)
+    segments[(np.arange(n) // 1000) % 2 == 1] *= 1e6
+    return {
+        "walk": np.cumsum(rng.standard_normal(n)),
+        "offset": 1e6 + rng.standard_normal(n),
+        "segments": segments,
+    }

@@ -1,0 +1,249 @@
+"""FFT overlap-save backend for long kernels (scipy.fft), block by block.
+
+The output positions are cut into segments of ``B = N - L + 1`` positions (``N`` the FFT
+length, ``L`` the kernel's span); segment ``g`` needs the samples ``x[s_g : s_g + N]``,
+and its ``B`` dot products are the first ``B`` values of the circular cross-correlation
+``irfft(rfft(segment) * conj(rfft(dilated kernel)))``, which never wrap. Segments are
+transformed a batch at a time (a 2-D ``rfft`` with ``workers`` threads over the rows), so
+the work buffers are bounded by :data:`BATCH_SAMPLES` whatever the signal's length.
+
+Round-off
+    Each segment is scaled by a power of two (exact) so that its largest finite sample
+    lies in [0.5, 1); non-finite samples enter the transform as 0. The FFT's error in a dot
+    product is then about ``eps * log2(N)`` times ``|segment| * |kernel|``: the *segment's*
+    scale, not the window's. A window whose own norm is far below its segment's (a quiet
+    stretch next to a loud burst) would lose digits, so every window with
+    ``|w| < |segment| / QUIET_RATIO`` is recomputed directly, as is every window holding
+    NaN or +-inf or whose sum of squares overflows. The remaining windows err by at most
+    about ``eps * log2(N) * QUIET_RATIO`` of ``|w| * |k|``: ~1e-11 in cosine.
+
+Window norms and the last step (cosine, scale, sharpening, rescue of odd windows) are
+those of the direct backend (:mod:`motifscan.similarity.cpu`), so both backends treat
+zero, constant, huge and tiny windows with the same code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from motifscan.similarity import ScoreTrack, span
+from motifscan.similarity.cpu import (
+    BLOCK,
+    SAFE_SUMSQ,
+    finish_run,
+    integer_power,
+    threads,
+    window_sumsq,
+)
+from motifscan.similarity.reference import unit_kernel
+
+#: A window is recomputed directly when its norm is below its segment's norm divided by
+#: this. The FFT's error, relative to the window, is ~ eps * log2(N) * (segment / window),
+#: so this bounds it by ~ 2.2e-16 * 16 * 1e4 ~ 4e-11. On ordinary signals no window comes
+#: near it (for m >= 3, a window's share of a segment's energy is rarely below 1e-8).
+QUIET_RATIO = 1e4
+
+#: Samples transformed per batch (all segments of a batch together): 2**20 float64 is 8 MiB
+#: per buffer, so the work memory stays below ~40 MiB for any signal length.
+BATCH_SAMPLES = 1 << 20
+
+#: Smallest FFT length: below it scipy's per-call overhead dominates.
+MIN_FFT = 1 << 12
+
+
+def fft_length(window_span: int) -> int:
+    """FFT length for a kernel spanning ``window_span`` samples.
+
+    A power of two at least ``8 * span`` (so at least 7/8 of each transform yields
+    outputs) and at least :data:`MIN_FFT`. Measured on the development machine, larger
+    transforms cost more per output than they save (cache misses).
+    """
+    return max(MIN_FFT, 1 << (8 * window_span - 1).bit_length())
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _power_of_two(exponent):
+    """``2.0 ** exponent`` as two factors, each within the normal range for |exponent| < 2100."""
+    half = exponent // 2
+    return math.ldexp(1.0, half), math.ldexp(1.0, exponent - half)
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _fill(x, first, segment_step, segments, buffer, exponents, energies):
+    """Copy segment g (samples ``first + g * step ..``) scaled into ``buffer[g]``."""
+    n = x.shape[0]
+    width = buffer.shape[1]
+    for g in prange(segments):
+        start = first + g * segment_step
+        take = min(width, n - start)
+        largest = 0.0
+        for i in range(take):
+            a = abs(x[start + i])
+            if a < math.inf and a > largest:
+                largest = a
+        exponent = math.frexp(largest)[1] if largest > 0.0 else 0
+        f1, f2 = _power_of_two(-exponent)
+        energy = 0.0
+        row = buffer[g]
+        for i in range(take):
+            v = x[start + i]
+            y = v * f1 * f2 if abs(v) < math.inf else 0.0
+            row[i] = y
+            energy += y * y
+        for i in range(take, width):
+            row[i] = 0.0
+        exponents[g] = exponent
+        energies[g] = energy
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _collect(x, kernel, dilation, kernel_exponent, first, segment_step, segments, n_out,
+             correlation, exponents, energies, sumsq, dot, odd_later):
+    """Unscale segment g's dot products into ``dot`` and fix the windows the FFT cannot.
+
+    ``dot`` and ``sumsq`` hold positions ``first ..``. With ``odd_later`` the windows whose
+    sum of squares is not a safe normal number are left alone (the caller's finishing step
+    recomputes them); otherwise they are recomputed here, like the quiet ones.
+    """
+    m = kernel.shape[0]
+    quiet2 = QUIET_RATIO * QUIET_RATIO
+    for g in prange(segments):
+        start = g * segment_step
+        count = min(segment_step, n_out - first - start)
+        exponent = exponents[g]
+        u1, u2 = _power_of_two(exponent + kernel_exponent)
+        d1, d2 = _power_of_two(-exponent)
+        energy = energies[g]
+        row = correlation[g]
+        for i in range(count):
+            dot[start + i] = row[i] * u1 * u2
+        for i in range(count):
+            q = sumsq[start + i]
+            safe = q >= SAFE_SUMSQ and q < math.inf
+            if safe:
+                if not (q * d1 * d1 * d2 * d2 * quiet2 < energy):
+                    continue
+            elif odd_later:
+                continue
+            # Quiet, or (for plain dot products) holding NaN, inf, huge or tiny values:
+            # the direct sum, tap by tap, in IEEE arithmetic.
+            base = first + start + i
+            total = 0.0
+            for j in range(m):
+                total += kernel[j] * x[base + j * dilation]
+            dot[start + i] = total
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _finish_all(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, score, cosine, scale):
+    count = dot.shape[0]
+    n_runs = (count + BLOCK - 1) // BLOCK
+    for r in prange(n_runs):
+        start = r * BLOCK
+        stop = min(count, start + BLOCK)
+        finish_run(x, unit, dilation, kernel_norm, p2, power, first + start, dot[start:stop],
+                   sumsq[start:stop], score, cosine, scale)
+
+
+class _Plan:
+    """The FFT length, the kernel's spectrum and the batch buffers of one scan."""
+
+    def __init__(self, kernel: np.ndarray, dilation: int, n_out: int, workers: int | None):
+        import scipy.fft
+
+        self.fft = scipy.fft
+        m = kernel.shape[0]
+        self.span = span(m, dilation)
+        self.length = fft_length(self.span)
+        self.step = self.length - self.span + 1  # outputs per segment
+        self.workers = threads() if workers is None else workers
+        largest = float(np.max(np.abs(kernel)))
+        self.kernel_exponent = math.frexp(largest)[1] if largest > 0 else 0
+        dilated = np.zeros(self.length)
+        dilated[: self.span : dilation] = np.ldexp(kernel, -self.kernel_exponent)
+        self.spectrum = np.conj(scipy.fft.rfft(dilated))
+        total_segments = -(-n_out // self.step)
+        self.batch = max(1, min(total_segments, BATCH_SAMPLES // self.length))
+        self.buffer = np.empty((self.batch, self.length))
+        self.exponents = np.empty(self.batch, dtype=np.int64)
+        self.energies = np.empty(self.batch)
+
+    def batches(self, n_out: int):
+        """``(first position, segments)`` of each batch."""
+        per_batch = self.batch * self.step
+        for first in range(0, n_out, per_batch):
+            yield first, min(self.batch, -(-(n_out - first) // self.step))
+
+    def dots(self, x, kernel, dilation, first, segments, n_out, sumsq, dot, odd_later):
+        """Dot products of positions ``first ..`` of this batch into ``dot``."""
+        buffer = self.buffer[:segments]
+        _fill(x, first, self.step, segments, buffer, self.exponents, self.energies)
+        spectra = self.fft.rfft(buffer, axis=1, workers=self.workers)
+        spectra *= self.spectrum
+        correlation = self.fft.irfft(spectra, n=self.length, axis=1, workers=self.workers,
+                                     overwrite_x=True)
+        _collect(x, kernel, dilation, self.kernel_exponent, first, self.step, segments, n_out,
+                 correlation, self.exponents, self.energies, sumsq, dot, odd_later)
+
+
+def sliding_dot_fft(
+    signal: np.ndarray, kernel: np.ndarray, dilation: int, workers: int | None = None
+) -> np.ndarray:
+    """Plain dot products by overlap-save FFT; same result as the direct backend within round-off.
+
+    Parameters
+    ----------
+    signal : float64 array, shape (n,), contiguous
+    kernel : float64 array, shape (m,), finite
+    dilation : int
+    workers : int, optional
+        Threads for the transforms; default: as many as the Numba kernels use.
+
+    Returns
+    -------
+    float64 array, shape (n - span + 1,)
+        Windows holding NaN or +-inf, and windows too quiet for the FFT (see the module
+        notes), are summed directly in IEEE arithmetic, as the direct backend does.
+    """
+    m = kernel.shape[0]
+    n_out = signal.shape[0] - span(m, dilation) + 1
+    dot = np.empty(max(n_out, 0))
+    if n_out <= 0:
+        return dot
+    plan = _Plan(kernel, dilation, n_out, workers)
+    sumsq = np.empty(min(n_out, plan.batch * plan.step))
+    for first, segments in plan.batches(n_out):
+        count = min(n_out - first, segments * plan.step)
+        window_sumsq(signal[first:], m, dilation, sumsq[:count])
+        plan.dots(signal, kernel, dilation, first, segments, n_out, sumsq, dot[first:first + count],
+                  False)
+    return dot
+
+
+def sliding_cosine_fft(
+    signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int, workers: int | None = None
+) -> ScoreTrack:
+    """FFT version of :func:`motifscan.similarity.reference.sliding_cosine_reference`.
+
+    Same arguments and result; assumes ``n >= span``. Agrees with the reference within
+    the FFT tolerance of ``docs/method.md`` ("Tolerances"). ``workers`` as in
+    :func:`sliding_dot_fft`.
+    """
+    m = kernel.shape[0]
+    n_out = signal.shape[0] - span(m, dilation) + 1
+    unit, kernel_norm = unit_kernel(kernel)
+    p2, power = integer_power(p)
+    score, cosine, scale = np.empty(n_out), np.empty(n_out), np.empty(n_out)
+    plan = _Plan(unit, dilation, n_out, workers)
+    size = min(n_out, plan.batch * plan.step)
+    sumsq, dot = np.empty(size), np.empty(size)
+    for first, segments in plan.batches(n_out):
+        count = min(n_out - first, segments * plan.step)
+        window_sumsq(signal[first:], m, dilation, sumsq[:count])
+        plan.dots(signal, unit, dilation, first, segments, n_out, sumsq, dot, True)
+        _finish_all(signal, unit, dilation, kernel_norm, p2, power, first, dot[:count],
+                    sumsq[:count], score, cosine, scale)
+    return ScoreTrack(score, cosine, scale)

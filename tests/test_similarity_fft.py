@@ -1,0 +1,108 @@
+"""The FFT overlap-save backend against the NumPy oracle and a long-double reference."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from motifscan.similarity import fft, resolve_backend, sliding_cosine, sliding_dot, span, FFT_MIN_TAPS
+from motifscan.similarity.fft import sliding_cosine_fft, sliding_dot_fft
+from motifscan.similarity.reference import (
+    precision_signals,
+    sliding_cosine_longdouble,
+    sliding_cosine_reference,
+    sliding_dot_reference,
+)
+from strategies import assert_dots_close, assert_tracks_close, kernels, signals
+
+# The FFT's round-off in a dot product is ~ eps * log2(N) of |segment| * |kernel|, and
+# windows quieter than their segment by more than QUIET_RATIO are recomputed directly,
+# so relative to a window it is at most ~ eps * log2(N) * QUIET_RATIO ~ 4e-11 (module
+# notes of fft.py). 1e-9 is the project's promise for every backend and leaves a margin
+# of 25 for the constant of the FFT's error bound; bugs err by far more.
+FFT_COSINE_TOL = 1e-9
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    # Several segments per batch and several batches, on inputs a test can afford.
+    monkeypatch.setattr(fft, "MIN_FFT", 64)
+    monkeypatch.setattr(fft, "BATCH_SAMPLES", 512)
+
+
+@settings(max_examples=120, deadline=None)
+@given(signals(), kernels(), st.integers(1, 5), st.sampled_from([0.5, 1.0, 3.0, 9.0]))
+def test_fft_equals_reference(x, kernel, dilation, p):
+    if x.size < span(kernel.size, dilation):
+        return
+    fast = sliding_cosine_fft(x, kernel, p, dilation)
+    ref = sliding_cosine_reference(x, kernel, p, dilation)
+    assert_tracks_close(fast, ref, x, kernel, p, dilation, cosine_tol=FFT_COSINE_TOL)
+
+
+@settings(max_examples=60, deadline=None)
+@given(signals(max_size=1500), kernels(max_size=20), st.integers(1, 3))
+def test_segment_and_batch_boundaries_do_not_matter(x, kernel, dilation):
+    if x.size < span(kernel.size, dilation):
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fft, "MIN_FFT", 64)
+        patch.setattr(fft, "BATCH_SAMPLES", 512)
+        fast = sliding_cosine_fft(x, kernel, 2.0, dilation)
+        dots = sliding_dot_fft(x, kernel, dilation)
+    ref = sliding_cosine_reference(x, kernel, 2.0, dilation)
+    assert_tracks_close(fast, ref, x, kernel, 2.0, dilation, cosine_tol=FFT_COSINE_TOL)
+    # |w| * |k| bounds the FFT's error; it is at most sqrt(m) times sum |k_j w_j|... the
+    # other way round, so compare in the direct sums' own unit with the FFT's factor.
+    assert_dots_close(dots, sliding_dot_reference(x, kernel, dilation), x, kernel, dilation,
+                      relative=FFT_COSINE_TOL)
+
+
+@settings(max_examples=80, deadline=None)
+@given(signals(), kernels(), st.integers(1, 5))
+def test_fft_dot_equals_reference(x, kernel, dilation):
+    if x.size < span(kernel.size, dilation):
+        return
+    assert_dots_close(sliding_dot_fft(x, kernel, dilation), sliding_dot_reference(x, kernel, dilation),
+                      x, kernel, dilation, relative=FFT_COSINE_TOL)
+
+
+def test_quiet_window_next_to_a_loud_burst(small_batches):
+    # A burst 1e8 times louder than the rest shares FFT segments with quiet windows; those
+    # are recomputed directly, so their cosine keeps its own scale's precision.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(3000) * 1e-3
+    x[1000:1100] *= 1e11
+    kernel = rng.standard_normal(24)
+    err = np.max(np.abs(sliding_cosine_fft(x, kernel, 1.0, 1).cosine - sliding_cosine_longdouble(x, kernel)))
+    assert err <= 1e-12
+
+
+@pytest.mark.parametrize("m", [3, 16, 64, 256, 1024])
+def test_precision_signals(m):
+    # The three signals of docs/method.md against a long-double reference.
+    kernel = np.random.default_rng(m).standard_normal(m)
+    n = 5000 if m < 1024 else 3000
+    for name, x in precision_signals(n, seed=m).items():
+        err = np.max(np.abs(sliding_cosine_fft(x, kernel, 1.0, 1).cosine - sliding_cosine_longdouble(x, kernel)))
+        assert err <= FFT_COSINE_TOL, (name, err)
+
+
+def test_auto_choice_by_kernel_length():
+    assert resolve_backend("auto", 10, 3) == "numpy"
+    assert resolve_backend("auto", None, 3) == "numba"
+    assert resolve_backend("auto", 10**7, FFT_MIN_TAPS - 1) == "numba"
+    assert resolve_backend("auto", 10**7, FFT_MIN_TAPS) == "fft"
+    assert resolve_backend("fft", 10, 3) == "fft"
+
+
+@pytest.mark.parametrize("backend", ["auto", "numpy", "numba", "fft"])
+def test_public_functions_agree(backend):
+    rng = np.random.default_rng(5)
+    x = np.cumsum(rng.standard_normal(4000))
+    kernel = rng.standard_normal(300)
+    ref = sliding_cosine_reference(x, kernel, 3.0, 2)
+    assert_tracks_close(sliding_cosine(x, kernel, 3.0, 2, backend), ref, x, kernel, 3.0, 2,
+                        cosine_tol=FFT_COSINE_TOL)
+    assert_dots_close(sliding_dot(x, kernel, 2, backend), sliding_dot_reference(x, kernel, 2), x,
+                      kernel, 2, relative=FFT_COSINE_TOL)
+    assert sliding_dot(x[:10], kernel, 2, backend).shape == (0,)
