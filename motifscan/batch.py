@@ -30,11 +30,12 @@ class ReadOptions:
     delimiter: str | None = None
     header: bool | None = None
 
-    def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None):
+    def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None,
+             follow: bool = False):
         """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory)."""
         return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
                            delimiter=self.delimiter, header=self.header, block_rows=block_rows,
-                           byte_range=byte_range)
+                           byte_range=byte_range, follow=follow)
 
     def parameters(self) -> dict:
         """The options that decide what is read, as JSON-ready values."""
@@ -189,20 +190,25 @@ class BatchRun:
     jobs : int
         Worker processes; 1 runs everything in this process.
     ordered : bool
-        List each input's motifs in signal order (start, then channel).
+        List each input's motifs in signal order (start, then channel); see also
+        :meth:`as_found`.
     on_error : callable(str), optional
         Called with each failed input's message, in input order.
     on_file_done : callable(FileRun), optional
         Called after each input, in input order.
     state : motifscan.state.StateFile, optional
         Read only what earlier runs over this state have not; the caller saves it.
+    follow : bool
+        Follow the one input like ``tail -f`` (see :func:`motifscan.io.signals.read_signal`).
     """
 
     def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
                  ordered: bool = True, on_error: Callable[[str], None] | None = None,
-                 on_file_done: Callable[[FileRun], None] | None = None, state=None):
+                 on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False):
         self.config = config
         self.state = state
+        #: Whether the input is live (stdin or followed): motifs are written as they come.
+        self.live = follow or list(arguments) == ["-"]
         self.read = read
         self.jobs = jobs
         self.ordered = ordered
@@ -213,6 +219,8 @@ class BatchRun:
             raise MotifscanError("- (standard input) must be the only FILE")
         if state is not None and "-" in arguments:
             raise MotifscanError("--state needs files: standard input cannot be read again")
+        if follow and (self.several or arguments[0] == "-" or state is not None):
+            raise MotifscanError("--follow reads one FILE (not -, a directory or several; no --state)")
         self.on_error = on_error or (lambda message: None)
         self.on_file_done = on_file_done or (lambda run: None)
         self.files: list[FileRun] = []
@@ -220,7 +228,7 @@ class BatchRun:
         if not self.several and state is None:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
-            self._single = Detection(read.open(name, config.block_rows), config)
+            self._single = Detection(read.open(name, config.block_rows, follow=follow), config)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -257,6 +265,11 @@ class BatchRun:
     @property
     def motif_count(self) -> int:
         return sum(run.summary.motifs for run in self.files if run.summary is not None)
+
+    def as_found(self) -> Iterator[Motif]:
+        """Iterate the motifs in the order they become final (for streaming formats)."""
+        self.ordered = False
+        return iter(self)
 
     def __iter__(self) -> Iterator[Motif]:
         if self._single is not None:

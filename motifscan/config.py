@@ -192,12 +192,15 @@ class BatchConfig:
         Where the motifs go (None or ``-``: stdout).
     append : bool
         Append to ``output`` instead of replacing it.
+    follow : bool
+        Follow the one input like ``tail -f`` (``--follow``).
     """
 
     jobs: int = 1
     state: str | None = None
     output: str | None = None
     append: bool = False
+    follow: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "jobs", _check_integer("--jobs", self.jobs, minimum=1))
@@ -208,6 +211,12 @@ class BatchConfig:
 
     def check_format(self, fmt: str, config: DetectConfig) -> None:
         """Refuse combinations that cannot work with the output format or the detection."""
+        if self.follow and fmt not in ("jsonl", "csv"):
+            raise MotifscanError(f"--follow never ends, so it writes jsonl or csv, not {fmt}")
+        if self.follow and self.output not in (None, "-"):
+            raise MotifscanError("--follow writes to stdout: --output is renamed into place only at the end")
+        if self.follow and config.top is not None:
+            raise MotifscanError("--top waits for the end of the input, which --follow never reaches")
         if self.append and fmt == "json":
             raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
         if self.state is not None and getattr(config, "method", "cosine") == "conv":

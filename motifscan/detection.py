@@ -79,7 +79,8 @@ def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np
         return strong & (score != 0)
 
 
-def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int) -> np.ndarray:
+def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int,
+                      taken: Sequence[int] = ()) -> np.ndarray:
     """Strongest-first non-max suppression.
 
     Parameters
@@ -90,6 +91,8 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int
         ``|score|`` of each candidate.
     min_gap : int
         A candidate closer than this (``|a - b| < min_gap``) to an accepted one is dropped.
+    taken : sequence of int, optional
+        Positions accepted before (sorted): they suppress candidates near them too.
 
     Returns
     -------
@@ -98,7 +101,7 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int
         earlier position.
     """
     accepted = np.zeros(positions.shape[0], dtype=bool)
-    taken: list[int] = []  # accepted positions, kept sorted for the neighbour look-up
+    taken = list(taken)  # accepted positions, kept sorted for the neighbour look-up
     for index in np.lexsort((positions, -strengths)):
         position = int(positions[index])
         slot = bisect.bisect_left(taken, position)
@@ -130,7 +133,13 @@ class ChannelDetector:
     Feed it consecutive pieces of the channel's score track with :meth:`push`; it returns
     the motifs that no later position can change any more, and :meth:`finish` returns the
     rest. The concatenation of everything returned equals running :func:`detect_track` on
-    the whole track, whatever the pieces.
+    the whole track, whatever the pieces, as long as no cluster (a chain of candidates each
+    closer than ``min_gap`` to the next) holds more than :attr:`max_open` candidates.
+
+    Memory stays bounded on endless input: a cluster that grows past :attr:`max_open`
+    candidates (a low threshold on a periodic signal can chain forever) has its older half
+    decided as if the signal ended there; the motifs accepted then still suppress their
+    neighbours in the rest.
 
     ``by="score"`` thresholds and ranks on the sharpened cosine score; ``by="activation"``
     on the plain convolution, which :meth:`push` then needs.
@@ -145,6 +154,11 @@ class ChannelDetector:
         self.min_gap = min_gap
         self.by = by
         self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None, None)
+        # Accepted positions that may still suppress open candidates (after a forced decision).
+        self._taken: list[int] = []
+
+    #: Most candidates an open cluster keeps (40 bytes each) before its older half is decided.
+    max_open = 1 << 16
 
     @staticmethod
     def _columns(position, track: ScoreTrack, time, activation) -> dict:
@@ -191,6 +205,8 @@ class ChannelDetector:
         # The last cluster may still grow: keep it, decide everything before it.
         breaks = np.flatnonzero(np.diff(position) >= self.min_gap)
         cut = 0 if breaks.size == 0 else int(breaks[-1]) + 1
+        if position.size - cut > self.max_open:
+            cut = position.size - self.max_open // 2
         self._open = _take(pending, slice(cut, None))
         return self._decide(_take(pending, slice(0, cut)))
 
@@ -202,8 +218,11 @@ class ChannelDetector:
     def _decide(self, columns: dict) -> list[Motif]:
         if columns["position"].size == 0:
             return []
-        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), self.min_gap)
+        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), self.min_gap, self._taken)
         kept = _take(columns, keep)
+        # Only accepted positions within min_gap of the last decided one can still matter.
+        horizon = int(columns["position"][-1]) - self.min_gap
+        self._taken = [p for p in [*self._taken, *map(int, kept["position"])] if p > horizon]
         times = kept.get("time")
         activations = kept.get("activation")
         return [

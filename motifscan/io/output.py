@@ -303,19 +303,28 @@ def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = N
     (the score sparkline).
     """
     if fmt == "jsonl":
-        write_jsonl(stream, run, run.fields)
+        write_jsonl(stream, run.as_found(), run.fields)
+        return
+    if fmt == "csv" and run.live:
+        # A live input may never end: each row as soon as its motif is final.
+        _check_header(after_header, run.fields)
+        write_csv(stream, run.as_found(), run.fields, header=after_header is None, flush=True)
         return
     motifs = list(run)
     fields = run.fields  # known for sure once every input has been read
     if fmt == "csv":
-        if after_header is not None and after_header != ",".join(fields):
-            raise MotifscanError(f"--append: the output's columns are {after_header}, "
-                                 f"this run's are {','.join(fields)}")
+        _check_header(after_header, fields)
         write_csv(stream, motifs, fields, header=after_header is None)
     elif fmt == "json":
         write_json(stream, motifs, fields, run.report())
     else:
         write_table(stream, motifs, fields, run.caption(), footer() if footer else ())
+
+
+def _check_header(after_header: str | None, fields: Sequence[str]) -> None:
+    if after_header is not None and after_header != ",".join(fields):
+        raise MotifscanError(f"--append: the output's columns are {after_header}, "
+                             f"this run's are {','.join(fields)}")
 
 
 def output_format(fmt: str | None, path: str | None) -> str:

@@ -17,6 +17,7 @@ the line and column.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import gzip
 import io
@@ -24,10 +25,10 @@ import os
 import select
 import stat
 import sys
+import time
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -183,6 +184,7 @@ def read_signal(
     header: bool | None = None,
     block_rows: int = DEFAULT_BLOCK_ROWS,
     byte_range: tuple[int, int] | None = None,
+    follow: bool = False,
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -212,6 +214,9 @@ def read_signal(
         Read only the rows in bytes ``start .. stop`` of an uncompressed text file (see
         :func:`byte_resumable`); both must be 0 or just after a newline. Header and types
         still come from the start of the file; bytes beyond ``stop`` are never looked at.
+    follow : bool, optional
+        Read an uncompressed text file like ``tail -f``: at its end, wait for more lines
+        instead of ending (blocks are yielded as lines arrive; the iteration never ends).
 
     Returns
     -------
@@ -245,6 +250,11 @@ def read_signal(
 
     file_format, compressed = _format_of(path_text)
     mode = _stat_input(path_text, name)
+    if follow:
+        if not byte_resumable(path_text):
+            raise MotifscanError(f"{name}: --follow reads uncompressed CSV, TSV or TXT files")
+        default = {"tsv": "\t", "txt": None}.get(file_format, ",")
+        return _open_csv_stream(name, _FollowedFile(path_text, name), delimiter or default, options)
     if byte_range is not None:
         if not byte_resumable(path_text):
             raise MotifscanError(f"{name}: byte ranges can only be read from uncompressed text files")
@@ -486,6 +496,8 @@ def _stdin_binary() -> IO[bytes]:
 
 def _readiness_probe(stream: IO[bytes]) -> Callable[[float], bool]:
     """Return ``more_ready(timeout)``: whether more input can be read without blocking."""
+    if isinstance(stream, _FollowedFile):
+        return stream.more_ready
     try:
         descriptor = stream.fileno()
     except (AttributeError, OSError, ValueError):
@@ -521,6 +533,59 @@ def _read_available(stream: IO[bytes], size: int, more_ready: Callable[[float], 
         parts.append(more)
         received += len(more)
     return b"".join(parts)
+
+
+#: How often a followed file is checked for new lines.
+FOLLOW_POLL_S = 0.1
+
+
+class _FollowedFile(io.RawIOBase):
+    """A regular file read like ``tail -f``: at its end, wait for it to grow instead of ending."""
+
+    def __init__(self, path: str, name: str, poll_s: float = FOLLOW_POLL_S):
+        super().__init__()
+        try:
+            self._file = open(path, "rb", buffering=0)
+        except OSError as exc:
+            raise MotifscanError(f"{name}: cannot open ({_os_reason(exc)})") from None
+        self._name = name
+        self._poll_s = poll_s
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = size if size is not None and size > 0 else 1 << 16
+        while True:
+            data = self._file.read(size)
+            if data:
+                return data
+            self._check_not_truncated()
+            time.sleep(self._poll_s)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def more_ready(self, timeout: float = 0.0) -> bool:
+        """Whether the file holds bytes not read yet, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if os.fstat(self._file.fileno()).st_size > self._file.tell():
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(self._poll_s, left))
+
+    def _check_not_truncated(self) -> None:
+        if os.fstat(self._file.fileno()).st_size < self._file.tell():
+            raise MotifscanError(f"{self._name}: the file was truncated while followed")
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 class _ReplayStream(io.RawIOBase):
@@ -1163,7 +1228,7 @@ def _open_csv_stream(
         return problem, where
 
     def blocks() -> Iterator[SignalBlock]:
-        reader = _CsvBlockReader(
+        reader = _LiveCsvBlockReader(
             layout, lambda: replay, locate, options.block_rows, full_blocks=False
         )
         yield from reader.blocks()
@@ -1245,6 +1310,57 @@ class _CsvBlockReader:
                 column = f", column '{self.layout.names[index]}'"
             detail = rest
         return MotifscanError(f"{name}: {where}{column}: {detail}")
+
+
+class _LiveCsvBlockReader(_CsvBlockReader):
+    """Parse the whole lines of a stream as soon as they arrive.
+
+    pyarrow's streaming reader holds each block back until it has read the next one (to
+    finish a row cut at the block's end); on a live pipe the next one may come in an hour.
+    Here every read (whatever is available, see :func:`_read_available`) is cut after its
+    last newline and those lines are parsed at once, with the layout's fixed types.
+    """
+
+    def _pieces(self) -> Iterator[SignalBlock]:
+        import pyarrow.csv as pacsv
+
+        errors = _read_errors()
+        layout = self.layout
+        _, parse_options, convert_options = layout.arrow_options()
+        skip = layout.skip_rows  # header lines still to skip
+        pending = b""
+        stream = self.open_input()
+        try:
+            while True:
+                try:
+                    chunk = stream.read(layout.arrow_block_bytes)
+                except errors as exc:
+                    raise self._error(exc) from None
+                if chunk:
+                    pending += chunk
+                    cut = pending.rfind(b"\n") + 1
+                    if not cut:
+                        continue
+                    data, pending = pending[:cut], pending[cut:]
+                else:
+                    data, pending = (_with_final_newline(pending) if pending.strip() else b""), b""
+                lines = data.count(b"\n")
+                if lines > skip:
+                    read_options = pacsv.ReadOptions(column_names=list(layout.names), skip_rows=skip,
+                                                      block_size=max(len(data), 1 << 16), use_threads=False)
+                    try:
+                        table = pacsv.read_csv(io.BytesIO(data), read_options=read_options,
+                                               parse_options=parse_options, convert_options=convert_options)
+                    except errors as exc:
+                        raise self._error(exc) from None
+                    for batch in table.to_batches():
+                        self.rows_read += batch.num_rows
+                        yield _batch_piece(batch, layout.channels, layout.time_column)
+                skip = max(0, skip - lines)
+                if not chunk:
+                    return
+        finally:
+            stream.close()
 
 
 def _batch_piece(batch: Any, channels: Sequence[str], time_column: str | None) -> SignalBlock:

@@ -1,0 +1,129 @@
+"""Live logs: an endless stdin and --follow report each motif as soon as it is final."""
+
+import json
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from motifscan.cli import cli
+from motifscan.detection import ChannelDetector, detect_track
+from motifscan.similarity import ScoreTrack
+
+KERNEL = ["--kernel", "1,2,3", "--p", "9"]
+
+
+def installed_motifscan() -> list[str]:
+    script = Path(sys.executable).with_name("motifscan")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "motifscan"]
+
+
+def rows(first: int, values) -> bytes:
+    return "".join(f"{first + i},{v}\n" for i, v in enumerate(values)).encode()
+
+
+def read_line(stream, timeout: float) -> bytes:
+    """One line from an unbuffered pipe (nothing read ahead), or b"" when none comes in time."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    return stream.readline() if ready else b""
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_slow_stream_gets_its_motif_before_the_stream_ends(fmt):
+    process = subprocess.Popen(installed_motifscan() + ["detect", "-", *KERNEL, "--format", fmt],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    try:
+        process.stdin.write(b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0]))
+        process.stdin.flush()
+        time.sleep(0.2)  # a slow writer: the rest comes later
+        process.stdin.write(rows(7, [0, 0, 0]))
+        process.stdin.flush()
+        if fmt == "csv":
+            assert read_line(process.stdout, 60) == b"channel,start,end,time,score,cosine,sign,scale\n"
+        line = read_line(process.stdout, 60)
+        assert process.poll() is None  # the stream has not ended, the motif is out
+        if fmt == "jsonl":
+            assert json.loads(line)["start"] == 2
+        else:
+            assert line.startswith(b"v,2,5,2,1.0")
+        process.stdin.write(rows(10, [0, -1, -2, -3, 0]))
+        process.stdin.close()
+        rest = process.stdout.read()
+        assert process.wait(timeout=60) == 0
+        assert rest.count(b"\n") == 1 and b"-1.0" in rest
+    finally:
+        process.kill()
+
+
+def test_follow_reports_new_lines_as_they_are_appended_and_ctrl_c_ends_it(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0, 0]))
+    process = subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    try:
+        assert json.loads(read_line(process.stdout, 60))["start"] == 2
+        with open(log, "ab") as stream:
+            stream.write(rows(8, [0, -1, -2, -3, 0, 0]) + b"14,")  # the last line half written
+        assert json.loads(read_line(process.stdout, 30))["start"] == 9
+        assert read_line(process.stdout, 0.5) == b""  # nothing more is final
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+        assert process.returncode == 130 and b"Traceback" not in err
+    finally:
+        process.kill()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["-"], "--follow reads one FILE"),
+    (["{log}", "{log}2"], "--follow reads one FILE"),
+    (["{log}", "--format", "json"], "--follow never ends, so it writes jsonl or csv, not json"),
+    (["{log}", "--output", "{log}.out"], "--follow writes to stdout"),
+    (["{log}", "--top", "1"], "--top waits for the end"),
+    (["{log}.gz"], "--follow reads uncompressed CSV, TSV or TXT files"),
+])
+def test_bad_follow(tmp_path, args, fragment):
+    import gzip
+
+    log = tmp_path / "log.csv"
+    log.write_text("v\n1\n2\n3\n")
+    (tmp_path / "log.csv2").write_text("v\n1\n2\n3\n")
+    (tmp_path / "log.csv.gz").write_bytes(gzip.compress(b"v\n1\n2\n3\n"))
+    result = CliRunner().invoke(cli, ["detect", *[a.format(log=log) for a in args], *KERNEL, "--follow"])
+    assert result.exit_code == 2 and fragment in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_endless_chain_of_candidates_keeps_memory_bounded():
+    """Every position a candidate, each within min_gap of the next: one cluster forever."""
+    detector = ChannelDetector("x", span=4, threshold=0.1, sign="any", min_gap=4)
+    detector.max_open = 64
+    rng = np.random.default_rng(0)
+    found = []
+    for block in range(200):
+        score = 0.5 + 0.4 * rng.random(50)
+        found += detector.push(block * 50, ScoreTrack(score, score, score))
+        assert detector._open["position"].size <= detector.max_open
+    found += detector.finish()
+    starts = [m.start for m in found]
+    assert starts == sorted(starts) and min(np.diff(starts)) >= 4  # never overlapping
+    assert len(found) > 200 * 50 / 8  # and the chain was decided as it went
+
+
+def test_cap_changes_nothing_when_clusters_stay_small():
+    rng = np.random.default_rng(1)
+    score = np.where(rng.random(5000) < 0.05, rng.uniform(-1, 1, 5000), 0.0)
+    track = ScoreTrack(score, score, score)
+    whole = detect_track(track, channel="x", span=3, threshold=0.2)
+    detector = ChannelDetector("x", span=3, threshold=0.2, sign="any", min_gap=3)
+    detector.max_open = 16
+    cut = []
+    for first in range(0, 5000, 37):
+        piece = ScoreTrack(*(values[first:first + 37] for values in track))
+        cut += detector.push(first, piece)
+    assert cut + detector.finish() == whole
