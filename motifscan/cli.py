@@ -41,6 +41,8 @@ def _input_options(command):
         click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
                      help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "
                           "auto takes it for large inputs when usable."),
+        click.option("--threads", type=int, default=None, metavar="N",
+                     help="Threads of the CPU scan (at most NUMBA_NUM_THREADS).  [default: all cores]"),
     ]
     for option in reversed(options):
         command = option(command)
@@ -63,7 +65,7 @@ def _prepare(options: dict, threshold=None, **detection):
     config = DetectConfig(
         kernel=tuple(fitted.values), p=fitted.p if options["p"] is None else options["p"],
         dilation=options["dilation"], backend=options["backend"], device=options["device"],
-        block_rows=block_rows, threshold=fitted.threshold if threshold is None else threshold,
+        threads=options["threads"], block_rows=block_rows, threshold=fitted.threshold if threshold is None else threshold,
         metric=None if fitted.metric is None else fitted.metric.tolist(), **detection,
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],

@@ -88,6 +88,9 @@ class DetectConfig:
         A learned metric from a fitted kernel file (``motifscan fit``): diagonal weights
         (m values) or a full matrix (rows of m values); windows and kernel are compared as
         ``M w`` and ``M k``. None compares them directly.
+    threads : int or None
+        Threads of the compiled CPU scans (at most ``NUMBA_NUM_THREADS``, which defaults
+        to the number of cores); None uses them all. Never changes results.
     """
 
     kernel: tuple
@@ -104,6 +107,8 @@ class DetectConfig:
     method: str = "cosine"
     # Learned metric (fitted kernel files, ``motifscan fit``)
     metric: tuple | None = None
+    # Speed (--threads): threads of the compiled scans; None: NUMBA_NUM_THREADS or all cores
+    threads: int | None = None
 
     def __post_init__(self):
         from motifscan.io.kernels import check_kernel
@@ -127,6 +132,9 @@ class DetectConfig:
         if self.device not in DEVICES:
             raise MotifscanError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         set_(self, "block_rows", _check_integer("--block-rows", self.block_rows, minimum=1))
+        # Speed (--threads)
+        if self.threads is not None:
+            set_(self, "threads", _check_integer("--threads", self.threads, minimum=1))
         # Detection method (--method)
         if self.method not in METHODS:
             raise MotifscanError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")

@@ -8,8 +8,10 @@ size and the results do not depend on where the blocks were cut.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -83,6 +85,9 @@ class StreamScanner:
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
             self.backend = resolve_metric_backend(config.backend, rows_hint, self.metric)
         self.activation = activation
+        # --threads applies to the compiled backends, per calling thread (Numba's setting is
+        # thread-local), so it is set again before every block.
+        self._threads = config.threads if self.backend in ("numba", "fft") else None
         self._tail = {name: np.empty(0) for name in channels}
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
@@ -99,6 +104,10 @@ class StreamScanner:
         if n_out <= 0:
             self._tail, self._tail_time = buffers, time
             return None
+        if self._threads is not None:
+            from motifscan.similarity.cpu import use_threads
+
+            use_threads(self._threads)
         tracks = {name: self._scan(values) for name, values in buffers.items()}
         activations = None
         if self.activation:
@@ -122,6 +131,59 @@ class StreamScanner:
                                      self.backend)
 
 
+_END = object()
+#: How long a stopped run waits for the reader thread to finish the block it is parsing.
+READ_AHEAD_JOIN_S = 5.0
+
+
+def read_ahead(blocks: Iterable) -> Iterator:
+    """Yield the items of ``blocks``, reading the next one in a thread while the caller works.
+
+    Reading (pyarrow parsing CSV or Parquet) and scanning (compiled kernels) both release
+    the GIL, so the next block is parsed while the previous one is scanned, and a run costs
+    about the larger of the two instead of their sum. At most one block is read ahead, so
+    memory stays bounded by the block size. An error raised by the reader is raised here,
+    in order; when the caller stops early, the reader stops after its current block.
+    Used for sources that end (``SignalSource.read_ahead``): a pipe, stdin or a followed
+    file is read as data arrives, in the caller's thread, so no reader waits for input the
+    run no longer wants.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in blocks:
+                while not stop.is_set():
+                    try:
+                        handoff.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((_END, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            handoff.put((_END, error))
+
+    reader = threading.Thread(target=produce, name="motifscan-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        # Wait for the block being parsed: a thread still inside pyarrow when the
+        # interpreter shuts down (after Ctrl-C, or `| head`) can crash it. Bounded, so that
+        # a reader waiting for input can never hold up the exit.
+        stop.set()
+        reader.join(timeout=READ_AHEAD_JOIN_S)
+
+
 def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
                  activation: bool | None = None, first_row: int = 0) -> Iterator[ScoreBlock]:
     """Scan every block of ``source``, updating ``summary`` as blocks go by.
@@ -135,7 +197,7 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
         activation = config.method == "conv"
     scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation, first_row)
     summary.device = device_of(scanner.backend)
-    for block in source:
+    for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
         summary.samples += block.rows
         scored = scanner.push(block)
         if scored is None:

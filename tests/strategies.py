@@ -119,14 +119,15 @@ def assert_tracks_close(fast, ref, x, kernel, p, dilation, cosine_tol=None) -> N
     assert np.all(err <= tol_c * unit[finite] * 4), np.max(err / unit[finite])
 
 
-def assert_dots_close(fast, ref, x, kernel, dilation, relative=None) -> None:
+def assert_dots_close(fast, ref, x, kernel, dilation, relative=None, norms=False) -> None:
     """Assert plain dot products agree.
 
     Windows holding NaN are NaN in both. Where the reference is not finite (an inf in the
     window, or an overflow, whose sign or NaN-ness depends on the summation order) the
     fast value is not finite either, or beyond 1e300. Elsewhere they agree within ``relative`` (default
     ``4 * (m + 4) * eps``) of ``sum_j |kernel[j] * w[j]|``, the scale of a dot product's
-    round-off (Higham), or within the subnormal range.
+    round-off (Higham), or within the subnormal range. With ``norms`` the unit is
+    ``|w| * |kernel|`` instead, the scale of an FFT's round-off.
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -140,7 +141,12 @@ def assert_dots_close(fast, ref, x, kernel, dilation, relative=None) -> None:
     # (a fused multiply-add can keep a sum finite that overflows in the reference's order)
     assert not np.any(np.isfinite(fast[~finite]) & (np.abs(fast[~finite]) < 1e300))
     with np.errstate(over="ignore", invalid="ignore"):
-        bound = np.sum(np.abs(windows[finite] * kernel), axis=1) * relative
+        if norms:
+            largest = np.max(np.abs(kernel))  # scaled: the norm of 1e-162 must not underflow
+            kernel_norm = largest * np.sqrt(np.sum((kernel / largest) ** 2))
+            bound = window_norms(x, m, dilation)[finite] * kernel_norm * relative
+        else:
+            bound = np.sum(np.abs(windows[finite] * kernel), axis=1) * relative
     bound = np.where(np.isfinite(bound), bound, np.inf)
     err = np.abs(fast[finite] - ref[finite])
     assert np.all((err <= bound) | (err <= 1e-300 * m)), np.max(err - bound)

@@ -140,6 +140,8 @@ def bad_inputs(tmp_path):
         ("zero dilation", seed + ["--kernel", "1,2", "--dilation", "0"], "--dilation"),
         ("bad delimiter", seed + ["--kernel", "1,2", "--delimiter", "ab"], "--delimiter"),
         ("bad top", seed + ["--kernel", "1,2", "--top", "0"], "--top"),
+        ("zero threads", seed + ["--kernel", "1,2", "--threads", "0"], "--threads must be at least 1"),
+        ("threads not a number", seed + ["--kernel", "1,2", "--threads", "two"], "'--threads'"),
     ]
 
 
@@ -253,6 +255,23 @@ def test_fitted_kernel_file_with_gpu_or_kernel_column_exits_2(tmp_path):
     assert result.exit_code == 2 and "learned metric is scanned on the CPU" in result.output
     result = run("detect", SEED, "--kernel-file", path, "--kernel-column", "a")
     assert result.exit_code == 2 and "--kernel-column does not apply" in result.output
+
+
+def test_threads_never_change_the_result(tmp_path):
+    import numpy as np
+
+    # A signal long enough for the compiled backends (not the small-input NumPy path).
+    path = tmp_path / "walk.csv"
+    x = np.cumsum(np.random.default_rng(2).standard_normal(50_000))
+    path.write_text("v\n" + "\n".join(f"{v:.6f}" for v in x) + "\n")
+    for backend in ("numba", "fft"):
+        outputs = set()
+        for threads in ("1", "2"):
+            result = run("detect", path, "--kernel", "1,2,3,2,1", "--p", "3", "--backend", backend,
+                         "--threads", threads, "--format", "csv")
+            assert result.exit_code == 0, result.output
+            outputs.add(result.stdout)
+        assert len(outputs) == 1, backend
 
 
 # motifscan fit ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from motifscan.config import DetectConfig
 from motifscan.detection import detect_track
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import read_signal, signal_from_arrays
-from motifscan.pipeline import Detection, RunSummary, detect_all, score_blocks
+from motifscan.pipeline import Detection, RunSummary, detect_all, read_ahead, score_blocks
 from motifscan.similarity import sliding_cosine
 
 
@@ -126,3 +126,50 @@ def test_a_learned_metric_changes_what_is_found():
     weighted, _ = detect_all(signal_from_arrays({"x": x}), config)
     assert plain == [] and [(m.start, round(m.cosine, 12)) for m in weighted] == [(2, 1.0)]
     assert config.parameters()["metric"] == "diagonal"
+
+
+def test_read_ahead_keeps_order_and_raises_errors_in_place():
+    assert list(read_ahead(iter(range(50)))) == list(range(50))
+    assert list(read_ahead(iter([]))) == []
+
+    def failing():
+        yield 1
+        yield 2
+        raise MotifscanError("bad cell on line 3")
+
+    seen = []
+    with pytest.raises(MotifscanError, match="line 3"):
+        for item in read_ahead(failing()):
+            seen.append(item)
+    assert seen == [1, 2]
+
+
+def test_read_ahead_stops_reading_when_the_consumer_stops():
+    import itertools
+
+    consumed = []
+
+    def endless():
+        for i in itertools.count():
+            consumed.append(i)
+            yield i
+
+    ahead = read_ahead(endless())
+    assert next(ahead) == 0
+    ahead.close()
+    import time
+
+    time.sleep(0.3)
+    settled = len(consumed)
+    time.sleep(0.3)
+    assert len(consumed) == settled <= 4  # at most a block or two read ahead, then it stops
+
+
+def test_threads_option_is_validated_and_keeps_results():
+    with pytest.raises(MotifscanError, match="--threads must be at least 1"):
+        DetectConfig(kernel=(1, 2), threads=0)
+    channels = planted_signal(4, 30_000)
+    results = [detect_all(signal_from_arrays(channels), DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6,
+                                                                     backend="numba", threads=threads))[0]
+               for threads in (None, 1, 2)]
+    assert results[0] == results[1] == results[2]

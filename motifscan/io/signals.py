@@ -134,6 +134,10 @@ class SignalSource:
     rows_hint : int or None
         An upper bound on the number of rows when it is known before reading (small
         inputs, arrays), else None. It lets a run pick its backend once, up front.
+    read_ahead : bool
+        True when the blocks come from a file that ends (a regular CSV or Parquet file, not
+        a pipe, stdin or a followed file): the pipeline then parses the next block in a
+        thread while it scans the previous one, since reading it can never wait for input.
 
     Iterating yields :class:`SignalBlock` objects of at most ``block_rows`` rows, in
     order; an input without data rows yields nothing. Problems found while streaming (a
@@ -148,8 +152,10 @@ class SignalSource:
         time_column: str | None,
         open_blocks: Callable[[], Iterator[SignalBlock]],
         rows_hint: int | None = None,
+        read_ahead: bool = False,
     ):
         self.rows_hint = rows_hint
+        self.read_ahead = read_ahead
         self.name = name
         self.channels = list(channels)
         self.time_column = time_column
@@ -1176,7 +1182,7 @@ def _open_csv_file(
         yield from reader.blocks()
 
     rows_hint = None if whole is None else whole.count(b"\n")
-    return SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint)
+    return SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint, read_ahead=True)
 
 
 def _open_csv_stream(
@@ -1451,7 +1457,7 @@ def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
     def blocks() -> Iterator[SignalBlock]:
         yield from _reblock(pieces(), options.block_rows, full_blocks=True)
 
-    return SignalSource(name, channels, time_column, blocks)
+    return SignalSource(name, channels, time_column, blocks, read_ahead=True)
 
 
 def is_parquet_dataset(path: str | os.PathLike[str]) -> bool:
@@ -1524,7 +1530,8 @@ def drop_rows(source: SignalSource, count: int) -> SignalSource:
             left = 0
 
     hint = None if source.rows_hint is None else max(source.rows_hint - count, 0)
-    return SignalSource(source.name, source.channels, source.time_column, blocks, hint)
+    return SignalSource(source.name, source.channels, source.time_column, blocks, hint,
+                        read_ahead=source.read_ahead)
 
 
 def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
@@ -1534,7 +1541,8 @@ def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
             yield first
         yield from source
 
-    return SignalSource(source.name, source.channels, source.time_column, blocks, None)
+    return SignalSource(source.name, source.channels, source.time_column, blocks, None,
+                        read_ahead=source.read_ahead)
 
 
 # --------------------------------------------------------------------------------------

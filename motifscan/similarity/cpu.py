@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import config, get_num_threads, njit, prange, set_num_threads
 
 from motifscan.similarity import ScoreTrack, span
 from motifscan.similarity.reference import unit_kernel
@@ -296,3 +296,12 @@ def sliding_cosine_numba(
 def threads() -> int:
     """Threads the Numba kernels use now (``--threads``, ``NUMBA_NUM_THREADS`` or the cores)."""
     return get_num_threads()
+
+
+def use_threads(count: int) -> None:
+    """Run the compiled scans of the calling thread on ``count`` threads.
+
+    Capped at ``NUMBA_NUM_THREADS`` (the size of Numba's pool, by default the number of
+    cores); the FFT backend gives scipy.fft the same number of workers.
+    """
+    set_num_threads(max(1, min(int(count), config.NUMBA_NUM_THREADS)))

@@ -31,7 +31,6 @@ from numba import njit, prange
 
 from motifscan.similarity import ScoreTrack, span
 from motifscan.similarity.cpu import (
-    BLOCK,
     SAFE_SUMSQ,
     finish_run,
     integer_power,
@@ -50,16 +49,16 @@ QUIET_RATIO = 1e4
 #: per buffer, so the work memory stays below ~40 MiB for any signal length.
 BATCH_SAMPLES = 1 << 20
 
-#: Smallest FFT length: below it scipy's per-call overhead dominates.
-MIN_FFT = 1 << 12
+#: Smallest FFT length. Measured on the development machine (one thread, n = 2e6): the
+#: cost per output is flat from 2**13 to 2**15 for m <= 1024 and rises on either side.
+MIN_FFT = 1 << 14
 
 
 def fft_length(window_span: int) -> int:
     """FFT length for a kernel spanning ``window_span`` samples.
 
     A power of two at least ``8 * span`` (so at least 7/8 of each transform yields
-    outputs) and at least :data:`MIN_FFT`. Measured on the development machine, larger
-    transforms cost more per output than they save (cache misses).
+    outputs) and at least :data:`MIN_FFT`.
     """
     return max(MIN_FFT, 1 << (8 * window_span - 1).bit_length())
 
@@ -99,53 +98,65 @@ def _fill(x, first, segment_step, segments, buffer, exponents, energies):
         energies[g] = energy
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _collect(x, kernel, dilation, kernel_exponent, first, segment_step, segments, n_out,
-             correlation, exponents, energies, sumsq, dot, odd_later):
-    """Unscale segment g's dot products into ``dot`` and fix the windows the FFT cannot.
+@njit(cache=True, nogil=True, error_model="numpy")
+def _segment_dots(x, kernel, dilation, kernel_exponent, first, start, count, row, exponent,
+                  energy, sumsq, dot, odd_later):
+    """Unscale one segment's dot products into ``dot[start : start + count]`` and fix the
+    windows the FFT cannot (positions are ``first + start + i``; ``dot`` and ``sumsq`` hold
+    positions ``first ..``).
 
-    ``dot`` and ``sumsq`` hold positions ``first ..``. With ``odd_later`` the windows whose
-    sum of squares is not a safe normal number are left alone (the caller's finishing step
-    recomputes them); otherwise they are recomputed here, like the quiet ones.
+    With ``odd_later`` the windows whose sum of squares is not a safe normal number are
+    left alone (the caller's finishing step recomputes them); otherwise they are
+    recomputed here, like the quiet ones.
     """
     m = kernel.shape[0]
     quiet2 = QUIET_RATIO * QUIET_RATIO
-    for g in prange(segments):
-        start = g * segment_step
-        count = min(segment_step, n_out - first - start)
-        exponent = exponents[g]
-        u1, u2 = _power_of_two(exponent + kernel_exponent)
-        d1, d2 = _power_of_two(-exponent)
-        energy = energies[g]
-        row = correlation[g]
-        for i in range(count):
-            dot[start + i] = row[i] * u1 * u2
-        for i in range(count):
-            q = sumsq[start + i]
-            safe = q >= SAFE_SUMSQ and q < math.inf
-            if safe:
-                if not (q * d1 * d1 * d2 * d2 * quiet2 < energy):
-                    continue
-            elif odd_later:
+    u1, u2 = _power_of_two(exponent + kernel_exponent)
+    d1, d2 = _power_of_two(-exponent)
+    out = dot[start: start + count]
+    sums = sumsq[start: start + count]
+    for i in range(count):
+        out[i] = row[i] * u1 * u2
+    for i in range(count):
+        q = sums[i]
+        safe = q >= SAFE_SUMSQ and q < math.inf
+        if safe:
+            if not (q * d1 * d1 * d2 * d2 * quiet2 < energy):
                 continue
-            # Quiet, or (for plain dot products) holding NaN, inf, huge or tiny values:
-            # the direct sum, tap by tap, in IEEE arithmetic.
-            base = first + start + i
-            total = 0.0
-            for j in range(m):
-                total += kernel[j] * x[base + j * dilation]
-            dot[start + i] = total
+        elif odd_later:
+            continue
+        # Quiet, or (for plain dot products) holding NaN, inf, huge or tiny values:
+        # the direct sum, tap by tap, in IEEE arithmetic.
+        base = first + start + i
+        total = 0.0
+        for j in range(m):
+            total += kernel[j] * x[base + j * dilation]
+        out[i] = total
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _finish_all(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, score, cosine, scale):
-    count = dot.shape[0]
-    n_runs = (count + BLOCK - 1) // BLOCK
-    for r in prange(n_runs):
-        start = r * BLOCK
-        stop = min(count, start + BLOCK)
-        finish_run(x, unit, dilation, kernel_norm, p2, power, first + start, dot[start:stop],
-                   sumsq[start:stop], score, cosine, scale)
+def _collect(x, kernel, dilation, kernel_exponent, first, segment_step, segments, n_out,
+             correlation, exponents, energies, sumsq, dot):
+    """Plain dot products of a batch: :func:`_segment_dots` for every segment."""
+    for g in prange(segments):
+        start = g * segment_step
+        count = min(segment_step, n_out - first - start)
+        _segment_dots(x, kernel, dilation, kernel_exponent, first, start, count, correlation[g],
+                      exponents[g], energies[g], sumsq, dot, False)
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _collect_and_finish(x, unit, dilation, kernel_exponent, first, segment_step, segments, n_out,
+                        correlation, exponents, energies, sumsq, dot, kernel_norm, p2, power,
+                        score, cosine, scale):
+    """Scores of a batch: each segment's dot products, then its last step while in cache."""
+    for g in prange(segments):
+        start = g * segment_step
+        count = min(segment_step, n_out - first - start)
+        _segment_dots(x, unit, dilation, kernel_exponent, first, start, count, correlation[g],
+                      exponents[g], energies[g], sumsq, dot, True)
+        finish_run(x, unit, dilation, kernel_norm, p2, power, first + start,
+                   dot[start: start + count], sumsq[start: start + count], score, cosine, scale)
 
 
 class _Plan:
@@ -177,16 +188,13 @@ class _Plan:
         for first in range(0, n_out, per_batch):
             yield first, min(self.batch, -(-(n_out - first) // self.step))
 
-    def dots(self, x, kernel, dilation, first, segments, n_out, sumsq, dot, odd_later):
-        """Dot products of positions ``first ..`` of this batch into ``dot``."""
+    def transform(self, x, first, segments):
+        """The circular cross-correlations of this batch's segments, shape (segments, N)."""
         buffer = self.buffer[:segments]
         _fill(x, first, self.step, segments, buffer, self.exponents, self.energies)
         spectra = self.fft.rfft(buffer, axis=1, workers=self.workers)
         spectra *= self.spectrum
-        correlation = self.fft.irfft(spectra, n=self.length, axis=1, workers=self.workers,
-                                     overwrite_x=True)
-        _collect(x, kernel, dilation, self.kernel_exponent, first, self.step, segments, n_out,
-                 correlation, self.exponents, self.energies, sumsq, dot, odd_later)
+        return self.fft.irfft(spectra, n=self.length, axis=1, workers=self.workers, overwrite_x=True)
 
 
 def sliding_dot_fft(
@@ -218,8 +226,9 @@ def sliding_dot_fft(
     for first, segments in plan.batches(n_out):
         count = min(n_out - first, segments * plan.step)
         window_sumsq(signal[first:], m, dilation, sumsq[:count])
-        plan.dots(signal, kernel, dilation, first, segments, n_out, sumsq, dot[first:first + count],
-                  False)
+        correlation = plan.transform(signal, first, segments)
+        _collect(signal, kernel, dilation, plan.kernel_exponent, first, plan.step, segments, n_out,
+                 correlation, plan.exponents, plan.energies, sumsq, dot[first:first + count])
     return dot
 
 
@@ -243,7 +252,8 @@ def sliding_cosine_fft(
     for first, segments in plan.batches(n_out):
         count = min(n_out - first, segments * plan.step)
         window_sumsq(signal[first:], m, dilation, sumsq[:count])
-        plan.dots(signal, unit, dilation, first, segments, n_out, sumsq, dot, True)
-        _finish_all(signal, unit, dilation, kernel_norm, p2, power, first, dot[:count],
-                    sumsq[:count], score, cosine, scale)
+        correlation = plan.transform(signal, first, segments)
+        _collect_and_finish(signal, unit, dilation, plan.kernel_exponent, first, plan.step,
+                            segments, n_out, correlation, plan.exponents, plan.energies, sumsq,
+                            dot, kernel_norm, p2, power, score, cosine, scale)
     return ScoreTrack(score, cosine, scale)
