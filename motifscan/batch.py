@@ -196,6 +196,10 @@ class BatchRun:
         Called with each failed input's message, in input order.
     on_file_done : callable(FileRun), optional
         Called after each input, in input order.
+    watch : optional
+        Sees every block of a single input without ``state`` (see
+        :class:`motifscan.pipeline.Detection`); for a figure or a sparkline, which draw one
+        input.
     state : motifscan.state.StateFile, optional
         Read only what earlier runs over this state have not; the caller saves it.
     follow : bool
@@ -204,7 +208,8 @@ class BatchRun:
 
     def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
                  ordered: bool = True, on_error: Callable[[str], None] | None = None,
-                 on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False):
+                 on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False,
+                 watch=None):
         self.config = config
         self.state = state
         #: Whether the input is live (stdin or followed): motifs are written as they come.
@@ -228,7 +233,7 @@ class BatchRun:
         if not self.several and state is None:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
-            self._single = Detection(read.open(name, config.block_rows, follow=follow), config)
+            self._single = Detection(read.open(name, config.block_rows, follow=follow), config, watch)
 
     @property
     def fields(self) -> tuple[str, ...]:

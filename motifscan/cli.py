@@ -153,6 +153,20 @@ def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
 _METHOD = click.option(
     "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
     help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+_PLOT = click.option(
+    "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
+
+
+def _watch(plot, fmt: str, output):
+    """What the run must record for the figure and the table's sparkline: a RunRecorder, or
+    None. The sparkline goes under a table on a terminal only."""
+    from motifscan.envelope import RunRecorder
+    from motifscan.io.output import stdout_is_terminal
+
+    sparkline = fmt == "table" and output in (None, "-") and stdout_is_terminal()
+    if plot is None and not sparkline:
+        return None, False
+    return RunRecorder(with_signal=plot is not None), sparkline
 
 
 @cli.command()
@@ -172,8 +186,9 @@ _METHOD = click.option(
 @click.option("--follow", is_flag=True,
               help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
+@_PLOT
 def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, quiet,
-           **options):
+           plot, **options):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
@@ -185,12 +200,19 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.batch import BatchRun
     from motifscan.config import BatchConfig
     from motifscan.io.output import first_line, open_output, output_format, write_motifs
+    from motifscan.io.sparkline import detection_sparklines
+    from motifscan.plot import detection_figure, figure_output
     from motifscan.state import StateFile
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
     batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
     batch.check_format(fmt, config)
+    recorder, sparkline = _watch(plot, fmt, output)
+    if plot is not None and batch.state is not None:
+        raise MotifscanError("--plot draws one whole input, not the new part that --state reads")
+    if plot is not None and batch.follow:
+        raise MotifscanError("--plot draws one whole input, but --follow never ends")
 
     def file_done(run) -> None:
         if not quiet:
@@ -206,11 +228,17 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
             memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
                                                        config.span, config.gap, on_wait=waiting))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
-                       on_file_done=file_done, state=memory, follow=batch.follow)
+                       on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder)
+        if plot is not None and run.several:
+            raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.
         header = first_line(output) if batch.append and fmt == "csv" else None
-        with open_output(output, append=batch.append) as stream:
-            write_motifs(stream, run, fmt, after_header=header)
+        motifs = [] if plot is not None else None
+        footer = detection_sparklines(recorder, config.method) if sparkline else None
+        with open_output(output, append=batch.append) as stream, figure_output(plot) as (figure, figure_format):
+            write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
+            if figure is not None:
+                detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
         if memory is not None:
             memory.save()  # after the output: a crash in between repeats motifs, never loses them
     if run.failed:
@@ -225,19 +253,26 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
+@_PLOT
+def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
     from motifscan.io.comparison import write_comparison
     from motifscan.io.output import open_output, output_format
+    from motifscan.io.sparkline import comparison_sparklines
+    from motifscan.plot import comparison_figure, figure_output
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
     fmt = output_format(fmt, output)
     if fmt not in ("table", "json", "csv"):
         raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")
-    run = Comparison(read.open(file, config.block_rows), config).run()
-    with open_output(output) as stream:
-        write_comparison(stream, run, fmt)
+    recorder, sparkline = _watch(plot, fmt, output)
+    run = Comparison(read.open(file, config.block_rows), config, recorder)
+    with open_output(output) as stream, figure_output(plot) as (figure, figure_format):
+        run.run()
+        write_comparison(stream, run, fmt, comparison_sparklines(recorder) if sparkline else None)
+        if figure is not None:
+            comparison_figure(figure, figure_format, recorder, run)
     _warn_skipped(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
@@ -248,20 +283,26 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
 @_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
-def scores(file, method, output, **options):
+@_PLOT
+def scores(file, method, output, plot, **options):
     """Write the full per-position score track of FILE (for plots and other tools).
 
     With --method conv it adds the plain convolution, <channel>_activation.
     """
+    from motifscan.envelope import RunRecorder
     from motifscan.io.output import open_output, score_format, write_scores
-    from motifscan.pipeline import RunSummary, score_blocks
+    from motifscan.pipeline import RunSummary, watched_blocks
+    from motifscan.plot import figure_output, scores_figure
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
-    with open_output(output, binary=True) as stream:
-        write_scores(stream, score_blocks(source, config, summary), source.channels,
+    recorder = None if plot is None else RunRecorder()
+    with open_output(output, binary=True) as stream, figure_output(plot) as (figure, figure_format):
+        write_scores(stream, watched_blocks(source, config, summary, recorder), source.channels,
                      source.time_column, score_format(output))
+        if figure is not None:
+            scores_figure(figure, figure_format, recorder, config, summary)
     _warn_skipped(summary)
     return EXIT_FOUND
 
