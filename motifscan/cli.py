@@ -212,12 +212,16 @@ def _watch(plot, fmt: str, output):
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--follow", is_flag=True,
               help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
+@click.option("--dask", metavar="ADDRESS|local",
+              help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
+@click.option("--split-bytes", metavar="N",
+              help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 @_PLOT
 @click.option("--overlap", type=click.Choice(["best", "keep"]), default="best", show_default=True,
               help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
-def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, quiet,
-           plot, overlap, **options):
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, dask,
+           split_bytes, quiet, plot, overlap, **options):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
@@ -234,7 +238,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.state import StateFile
 
     config, read = _prepare(options, overlap=overlap, **_detection(threshold, sign, min_gap, top, method))
-    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow)
+    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
+                        split_bytes=split_bytes)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
     batch.check_format(fmt, config)
     recorder, sparkline = _watch(plot, fmt, output)
@@ -242,6 +247,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         raise MotifscanError("--plot draws one whole input, not the new part that --state reads")
     if plot is not None and batch.follow:
         raise MotifscanError("--plot draws one whole input, but --follow never ends")
+    if plot is not None and batch.dask is not None:
+        raise MotifscanError("--plot draws the scores of this machine's scan, not a cluster's")
 
     def file_done(run) -> None:
         if not quiet:
@@ -257,7 +264,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
             memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
                                                        config.span, config.gap, on_wait=waiting))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
-                       on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder)
+                       on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
+                       dask=batch.dask, split_bytes=batch.split_bytes)
         if plot is not None and run.several:
             raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.
@@ -335,6 +343,46 @@ def scores(file, method, output, plot, **options):
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
     _warn_skipped(summary)
+    return EXIT_FOUND
+
+
+@cli.command()
+@click.argument("file", metavar="FILE")
+@click.option("--labels", metavar="PATH", help="CSV of labelled windows: start[,end],label (positive or negative).")
+@click.option("--positives", metavar="R1,R2,...", help="Starts of windows that hold the shape (rows or times).")
+@click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
+@click.option("--length", type=int, default=None, metavar="M",
+              help="Window (kernel) length in samples.  [default: end - start of the labels]")
+@click.option("--metric", type=click.Choice(["none", "diagonal", "full"]), default="none", show_default=True,
+              help="Also learn a linear map M: the scan then compares M w with M k.")
+@click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
+@click.option("--mine", type=int, default=20, show_default=True, metavar="N",
+              help="Hard negatives mined from the training signal per round (0: none).")
+@click.option("--split", type=float, default=None, metavar="F",
+              help="Learn from the first F of the rows, judge on the rest (held-out labels).")
+@click.option("--validate", metavar="FILE", help="A held-out recording to judge the fit on (with --validate-labels).")
+@click.option("--validate-labels", metavar="PATH", help="Labels CSV of the --validate recording.")
+@click.option("--column", "-c", metavar="NAME", help="The channel to learn from. Default: the only numeric column.")
+@click.option("--time-column", metavar="NAME", help="Column read as time (for positions given as times).")
+@click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension.")
+@click.option("--header/--no-header", default=None, help="Whether the first CSV line names the columns.")
+@click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Report format.  [default: table on a terminal, else JSON]")
+def fit(file, output, fmt, **options):
+    """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
+
+    Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall
+    and F1 of the fitted detector against the starting point (the mean of the positives).
+    """
+    from motifscan.io.output import open_output, stdout_is_terminal, write_fit_report
+    from motifscan.training import FitConfig, run_fit
+
+    outcome = run_fit(FitConfig(file=file, **options))
+    with open_output(output) as stream:
+        stream.write(outcome.kernel.to_json())
+    report = {"kernel_file": output, **outcome.report}
+    write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
     return EXIT_FOUND
 
 

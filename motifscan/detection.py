@@ -230,36 +230,49 @@ class ChannelDetector:
             The plain convolution at each position; required with ``by="activation"``.
             Pass it for every piece or for none.
         """
-        return self.push_scans(first_position, [track], time, None if activation is None else [activation])
+        return self.push_candidates(self.candidates(first_position, track, time, activation),
+                                    first_position + track.score.shape[0])
+
+    def candidates(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
+                   activation: np.ndarray | None = None, scan: int = 0) -> dict:
+        """The candidates among positions ``first_position ..`` (arguments as :meth:`push`;
+        ``scan`` the track's index in ``labels``), as a dict of column arrays
+        (``position``, ``score``, ``cosine``, ``scale``, ``scan``, and ``time``,
+        ``activation``, ``distance`` when there are such values)."""
+        ranked = track.score if self.by == "score" else activation
+        chosen = np.flatnonzero(candidate_mask(ranked, self.threshold, self.sign))
+        return self._columns(
+            chosen + first_position,
+            type(track)(*(values[chosen] for values in track)),
+            None if time is None else time[chosen],
+            np.full(chosen.size, scan, dtype=np.int64),
+            None if activation is None else activation[chosen],
+        )
 
     def push_scans(self, first_position: int, tracks: Sequence[ScoreTrack],
-                   time: np.ndarray | None = None, activations=None) -> list[Motif]:
+                   time: np.ndarray | None = None) -> list[Motif]:
         """Like :meth:`push`, for one track per label (in the order of ``labels``).
 
         The tracks may differ in length at the end of a signal (a shorter window fits more
         positions); every candidate of the shortest one's range and beyond is kept open
         until :meth:`finish`.
         """
-        pieces = []
-        for index, track in enumerate(tracks):
-            activation = None if activations is None else activations[index]
-            ranked = track.score if self.by == "score" else activation
-            chosen = np.flatnonzero(candidate_mask(ranked, self.threshold, self.sign))
-            picked = type(track)(*(values[chosen] for values in track))
-            pieces.append(self._columns(chosen + first_position, picked,
-                                        None if time is None else time[chosen],
-                                        np.full(chosen.size, index, dtype=np.int64),
-                                        None if activation is None else activation[chosen]))
+        pieces = [self.candidates(first_position, track, time, scan=index) for index, track in enumerate(tracks)]
         fresh = pieces[0]
         for piece in pieces[1:]:
             fresh = _join(fresh, piece)
         if len(pieces) > 1:
             fresh = _take(fresh, np.argsort(fresh["position"], kind="stable"))
+        return self.push_candidates(fresh, first_position + min(track.score.shape[0] for track in tracks))
+
+    def push_candidates(self, fresh: dict, next_position: int) -> list[Motif]:
+        """Add candidates (from :meth:`candidates`, sorted by position) of the positions
+        before ``next_position``, all after those added before; return the motifs that are
+        now final."""
         pending = _join(self._open, fresh)
         position = pending["position"]
         if position.size == 0:
             return []
-        next_position = first_position + min(track.score.shape[0] for track in tracks)
         # A candidate's window reaches to position + reach; nothing at or after the end of
         # the farthest reach can conflict with it.
         ends = np.maximum.accumulate(position + self._reach(pending["scan"]))
