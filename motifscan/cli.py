@@ -307,6 +307,46 @@ def scores(file, method, output, plot, **options):
     return EXIT_FOUND
 
 
+@cli.command()
+@click.argument("file", metavar="FILE")
+@click.option("--labels", metavar="PATH", help="CSV of labelled windows: start[,end],label (positive or negative).")
+@click.option("--positives", metavar="R1,R2,...", help="Starts of windows that hold the shape (rows or times).")
+@click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
+@click.option("--length", type=int, default=None, metavar="M",
+              help="Window (kernel) length in samples.  [default: end - start of the labels]")
+@click.option("--metric", type=click.Choice(["none", "diagonal", "full"]), default="none", show_default=True,
+              help="Also learn a linear map M: the scan then compares M w with M k.")
+@click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
+@click.option("--mine", type=int, default=20, show_default=True, metavar="N",
+              help="Hard negatives mined from the training signal per round (0: none).")
+@click.option("--split", type=float, default=None, metavar="F",
+              help="Learn from the first F of the rows, judge on the rest (held-out labels).")
+@click.option("--validate", metavar="FILE", help="A held-out recording to judge the fit on (with --validate-labels).")
+@click.option("--validate-labels", metavar="PATH", help="Labels CSV of the --validate recording.")
+@click.option("--column", "-c", metavar="NAME", help="The channel to learn from. Default: the only numeric column.")
+@click.option("--time-column", metavar="NAME", help="Column read as time (for positions given as times).")
+@click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension.")
+@click.option("--header/--no-header", default=None, help="Whether the first CSV line names the columns.")
+@click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Report format.  [default: table on a terminal, else JSON]")
+def fit(file, output, fmt, **options):
+    """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
+
+    Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall
+    and F1 of the fitted detector against the starting point (the mean of the positives).
+    """
+    from motifscan.io.output import open_output, stdout_is_terminal, write_fit_report
+    from motifscan.training import FitConfig, run_fit
+
+    outcome = run_fit(FitConfig(file=file, **options))
+    with open_output(output) as stream:
+        stream.write(outcome.kernel.to_json())
+    report = {"kernel_file": output, **outcome.report}
+    write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
+    return EXIT_FOUND
+
+
 def _fail(message: str) -> int:
     click.echo(f"motifscan: error: {message}", err=True)
     return EXIT_ERROR

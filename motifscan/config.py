@@ -140,13 +140,15 @@ class DetectConfig:
             raise MotifscanError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
         # Learned metric: checked here, scanned on the CPU only.
         if self.metric is not None:
-            from motifscan.similarity.metric import check_metric
+            from motifscan.similarity.metric import METRIC_BACKENDS, check_metric
 
             matrix = check_metric(self.metric, len(self.kernel), "metric")
             set_(self, "metric", tuple(matrix.tolist()) if matrix.ndim == 1
                  else tuple(tuple(row) for row in matrix.tolist()))
             if self.device == "gpu" or self.backend == "cuda":
                 raise MotifscanError("--device gpu: a kernel with a learned metric is scanned on the CPU")
+            if self.backend not in METRIC_BACKENDS:
+                raise MotifscanError(f"--backend {self.backend}: a learned metric is scanned with numpy or numba")
 
     @property
     def span(self) -> int:

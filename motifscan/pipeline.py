@@ -19,9 +19,9 @@ from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, TopMotifs, sort_motifs
 from motifscan.errors import SignalTooShort
 from motifscan.io.signals import SignalBlock, SignalSource
-from motifscan.similarity import resolve_backend, sliding_cosine
+from motifscan.similarity import sliding_cosine
 from motifscan.similarity.activation import sliding_activation
-from motifscan.similarity.metric import sliding_metric_cosine
+from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
 
 
@@ -83,7 +83,7 @@ class StreamScanner:
         if self.metric is None:
             self.backend = resolve_device(config.device, config.backend, rows_hint, len(config.kernel))
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
-            self.backend = resolve_backend(config.backend, rows_hint, self.metric.size)
+            self.backend = resolve_metric_backend(config.backend, rows_hint, self.metric)
         self.activation = activation
         # --threads applies to the compiled backends, per calling thread (Numba's setting is
         # thread-local), so it is set again before every block.

@@ -363,3 +363,35 @@ def output_format(fmt: str | None, path: str | None) -> str:
                 return name
         return "csv"
     return "table" if stdout_is_terminal() else "csv"
+
+
+def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
+    """The report of ``motifscan fit``: JSON, or a table comparing the starting point (the
+    mean of the positives, p = 1, threshold 0.5) with the fitted detector."""
+    if fmt == "json":
+        json.dump(report, stream, indent=2)
+        stream.write("\n")
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    evaluation = report["evaluation"]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("detector", "p", "threshold", "found", "precision", "recall", "F1"):
+        table.add_column(name, justify="left" if name == "detector" else "right", no_wrap=True)
+    for key, title in (("starting_point", "starting point"), ("fitted", "fitted")):
+        row = evaluation[key]
+        table.add_row(title, f"{row['p']:.3g}", f"{row['threshold']:.3g}", str(row["found"]),
+                      f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}")
+    console = Console(file=stream)
+    if not console.is_terminal:
+        console = Console(file=stream, width=200)
+    console.print(table)
+    console.print(
+        f"judged on {evaluation['on']} labels: {evaluation['source']}, {evaluation['positives']} positives\n"
+        f"learned from {report['positives']} positives, {report['negatives']} negatives,"
+        f" {report['mined_negatives']} mined · metric {report['metric']}"
+        f" · cut-off cosine {report['cutoff_cosine']:.3f}",
+        style="dim", highlight=False, soft_wrap=True,
+    )
