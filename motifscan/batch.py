@@ -204,14 +204,23 @@ class BatchRun:
         Read only what earlier runs over this state have not; the caller saves it.
     follow : bool
         Follow the one input like ``tail -f`` (see :func:`motifscan.io.signals.read_signal`).
+    dask : str or distributed.Client, optional
+        Run the inputs as tasks on a Dask cluster: ``"local"``, a scheduler address, or a
+        client (see :mod:`motifscan.distributed`).
+    split_bytes : int, optional
+        With ``dask``, inputs larger than this are split into ranges of about this size.
     """
 
     def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
                  ordered: bool = True, on_error: Callable[[str], None] | None = None,
                  on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False,
-                 watch=None):
+                 watch=None, dask=None, split_bytes: int | None = None):
+        from motifscan.distributed import DEFAULT_SPLIT_BYTES
+
         self.config = config
         self.state = state
+        self.dask = dask
+        self.split_bytes = split_bytes or DEFAULT_SPLIT_BYTES
         #: Whether the input is live (stdin or followed): motifs are written as they come.
         self.live = follow or list(arguments) == ["-"]
         self.read = read
@@ -226,11 +235,14 @@ class BatchRun:
             raise MotifscanError("--state needs files: standard input cannot be read again")
         if follow and (self.several or arguments[0] == "-" or state is not None):
             raise MotifscanError("--follow reads one FILE (not -, a directory or several; no --state)")
+        if dask is not None and (follow or "-" in arguments):
+            raise MotifscanError("--dask needs files: a cluster cannot read this machine's "
+                                 "standard input or follow a file")
         self.on_error = on_error or (lambda message: None)
         self.on_file_done = on_file_done or (lambda run: None)
         self.files: list[FileRun] = []
         self._single = None
-        if not self.several and state is None:
+        if not self.several and state is None and dask is None:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
             self._single = Detection(read.open(name, config.block_rows, follow=follow), config, watch)
@@ -314,13 +326,20 @@ class BatchRun:
                 unchanged.add(name)
                 continue
             jobs.append((name, self.config, self.read, self.several, self.ordered, resume))
-        if self.jobs > 1 and len(jobs) > 1:
+        if self.jobs > 1 and len(jobs) > 1 and self.dask is None:
             pool = _pool(min(self.jobs, len(jobs)))
             # map() hands results back in input order, whichever worker finishes first.
             results = pool.map(_run_file_job, jobs, chunksize=1)
         else:
             pool = None
             results = map(_run_file_job, jobs)
+        client, owned = None, False
+        if self.dask is not None:
+            from motifscan.distributed import connect, run_on_dask
+
+            client, owned = connect(self.dask)
+            results = run_on_dask(client, [(job[0], job[5]) for job in jobs], self.config, self.read,
+                                  self.split_bytes, self.several, self.ordered)
         try:
             for name, problem in self.inputs:
                 if problem is not None:
@@ -332,6 +351,11 @@ class BatchRun:
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+            if owned:
+                cluster = client.cluster
+                client.close()
+                if cluster is not None:
+                    cluster.close()
 
     def report(self) -> dict:
         """The JSON header: per input what was seen (or its error), then the totals."""

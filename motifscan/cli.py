@@ -185,10 +185,14 @@ def _watch(plot, fmt: str, output):
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--follow", is_flag=True,
               help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
+@click.option("--dask", metavar="ADDRESS|local",
+              help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
+@click.option("--split-bytes", metavar="N",
+              help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 @_PLOT
-def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, quiet,
-           plot, **options):
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, dask,
+           split_bytes, quiet, plot, **options):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
@@ -205,7 +209,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.state import StateFile
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
-    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow)
+    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
+                        split_bytes=split_bytes)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
     batch.check_format(fmt, config)
     recorder, sparkline = _watch(plot, fmt, output)
@@ -213,6 +218,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         raise MotifscanError("--plot draws one whole input, not the new part that --state reads")
     if plot is not None and batch.follow:
         raise MotifscanError("--plot draws one whole input, but --follow never ends")
+    if plot is not None and batch.dask is not None:
+        raise MotifscanError("--plot draws the scores of this machine's scan, not a cluster's")
 
     def file_done(run) -> None:
         if not quiet:
@@ -228,7 +235,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
             memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
                                                        config.span, config.gap, on_wait=waiting))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
-                       on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder)
+                       on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
+                       dask=batch.dask, split_bytes=batch.split_bytes)
         if plot is not None and run.several:
             raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.

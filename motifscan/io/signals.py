@@ -42,8 +42,13 @@ __all__ = [
     "STDIN_NAME",
     "SignalBlock",
     "SignalSource",
+    "byte_resumable",
+    "complete_lines_end",
+    "drop_rows",
     "is_parquet_dataset",
     "parquet_dataset_files",
+    "parquet_row_groups",
+    "prepend_rows",
     "read_signal",
     "signal_from_arrays",
 ]
@@ -191,6 +196,7 @@ def read_signal(
     block_rows: int = DEFAULT_BLOCK_ROWS,
     byte_range: tuple[int, int] | None = None,
     follow: bool = False,
+    row_groups: tuple[int, int] | None = None,
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -220,6 +226,8 @@ def read_signal(
         Read only the rows in bytes ``start .. stop`` of an uncompressed text file (see
         :func:`byte_resumable`); both must be 0 or just after a newline. Header and types
         still come from the start of the file; bytes beyond ``stop`` are never looked at.
+    row_groups : (int, int), optional
+        Read only row groups ``start .. stop - 1`` of a Parquet file.
     follow : bool, optional
         Read an uncompressed text file like ``tail -f``: at its end, wait for more lines
         instead of ending (blocks are yielded as lines arrive; the iteration never ends).
@@ -273,7 +281,9 @@ def read_signal(
             )
         if not stat.S_ISREG(mode):
             raise MotifscanError(f"{name}: Parquet must be a regular file, not a pipe")
-        return _open_parquet(path_text, name, options)
+        return _open_parquet(path_text, name, options, row_groups)
+    if row_groups is not None:
+        raise MotifscanError(f"{name}: row groups can only be read from Parquet files")
 
     if delimiter is None:
         delimiter = {"csv": ",", "tsv": "\t", "txt": None}[file_format]
@@ -1410,7 +1420,20 @@ def _datetime_ns_or_us(values: np.ndarray) -> np.ndarray:
 # Parquet
 
 
-def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
+def parquet_row_groups(path: str) -> list[int]:
+    """The number of rows in each row group of a Parquet file."""
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(path) as parquet:
+            metadata = parquet.metadata
+            return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    except _read_errors() as exc:
+        raise MotifscanError(f"{path}: not a valid Parquet file ({_one_line(exc)})") from None
+
+
+def _open_parquet(path: str, name: str, options: _ReadOptions,
+                  row_groups: tuple[int, int] | None = None) -> SignalSource:
     import pyarrow.parquet as pq
 
     errors = _read_errors()
@@ -1441,7 +1464,9 @@ def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
         except errors as exc:
             raise MotifscanError(f"{name}: not a valid Parquet file ({_one_line(exc)})") from None
         try:
-            batches = parquet.iter_batches(batch_size=options.block_rows, columns=read_columns)
+            groups = None if row_groups is None else list(range(*row_groups))
+            batches = parquet.iter_batches(batch_size=options.block_rows, columns=read_columns,
+                                           row_groups=groups)
             while True:
                 try:
                     batch = next(batches)
