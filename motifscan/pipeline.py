@@ -231,7 +231,10 @@ class StreamScanner:
         if not self.activation:
             return None
         keep = self.config.span - 1
-        return {name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilation)
+        # Direct sums, compiled unless the run is small enough for NumPy (never the FFT: see
+        # sliding_activation).
+        direct = "numpy" if self.backend == "numpy" else "numba"
+        return {name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilation, direct)
                 for name, values in buffers.items()}
 
     def tail(self) -> SignalBlock:
