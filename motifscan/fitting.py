@@ -249,6 +249,12 @@ def peaks(track: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
     return positions[accepted], strength[positions[accepted]]
 
 
+def _strongest(track: np.ndarray) -> float:
+    """The largest ``|cosine|`` of a stretch of the track; unscored (NaN) windows count 0."""
+    strength = np.abs(track)
+    return float(np.max(np.where(np.isnan(strength), 0.0, strength), initial=0.0))
+
+
 def near(positions: np.ndarray, labels: np.ndarray, distance: int) -> np.ndarray:
     """True for each position closer than ``distance`` to some label."""
     if labels.size == 0 or positions.size == 0:
@@ -423,8 +429,7 @@ def fit_kernel(signal: np.ndarray, positive_starts, negative_starts, length: int
         losses.append([before, after])
 
     track = cosine_track(signal, kernel, weights)
-    positive_values = np.array([np.max(np.abs(track[max(0, s - length // 2):s + length // 2 + 1]))
-                                for s in aligned])
+    positive_values = np.array([_strongest(track[max(0, s - length // 2):s + length // 2 + 1]) for s in aligned])
     positions, strength = peaks(track, length)
     negative_values = strength[~near(positions, aligned, length // 2 + 1)]
     cutoff = choose_cutoff(positive_values, negative_values)

@@ -197,3 +197,16 @@ def test_the_sample_files_are_what_the_generator_makes(sample_data):
     np.testing.assert_allclose(np.array(lines[1:], dtype=float), values, atol=5e-5)
     rows = (sample_data / "lookalikes_labels.csv").read_text().splitlines()
     assert rows[1:] == [f"{s},{s + module.LENGTH},{label}" for s, label in labels]
+
+
+def test_missing_values_in_the_training_signal_are_skipped():
+    module = generator()
+    values, labels = module.make_recording()
+    values = values[:3000].copy()
+    positives = [s for s, label in labels if label == "positive" and s < 3000]
+    negatives = [s for s, label in labels if label == "negative" and s < 3000]
+    values[positives[0] + 45] = np.nan  # next to a positive: its neighbourhood has unscored windows
+    values[100:110] = np.nan
+    result = fit_kernel(values, positives, negatives, module.LENGTH)
+    assert np.all(np.isfinite(result.kernel)) and 0 < result.cutoff < 1
+    assert not np.any((result.mined > 60) & (result.mined < 110))  # no window over the gap
