@@ -111,7 +111,10 @@ class StreamScanner:
         tracks = {name: self._scan(values) for name, values in buffers.items()}
         activations = None
         if self.activation:
-            activations = {name: sliding_activation(values, self.kernel, self.config.dilation)
+            # Direct sums, compiled unless the run is small enough for NumPy (never the FFT:
+            # see sliding_activation).
+            direct = "numpy" if self.backend == "numpy" else "numba"
+            activations = {name: sliding_activation(values, self.kernel, self.config.dilation, direct)
                            for name, values in buffers.items()}
         result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out], activations)
         # Copy, so the tail does not pin the whole block in memory.
