@@ -17,7 +17,8 @@ from typing import Callable, Iterator, Sequence
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif, sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
-from motifscan.io.signals import SIGNAL_EXTENSIONS, drop_rows, is_parquet_dataset, prepend_rows, read_signal
+from motifscan.io.signals import (SIGNAL_EXTENSIONS, SignalSource, drop_rows, is_parquet_dataset, prepend_rows,
+                                  read_signal)
 from motifscan.pipeline import Detection, RunSummary
 
 
@@ -116,8 +117,21 @@ def _signals_below(directory: str) -> Iterator[str]:
             yield path
 
 
+def _counted(source: SignalSource, on_rows: Callable[[int], None]) -> SignalSource:
+    """``source``, calling ``on_rows`` with the row count of each block as it goes by."""
+    def blocks() -> Iterator:
+        for block in source:
+            on_rows(block.rows)
+            yield block
+
+    counted = SignalSource(source.name, source.channels, source.time_column, blocks, source.rows_hint,
+                           read_ahead=source.read_ahead)
+    counted.rows_estimate = source.rows_estimate
+    return counted
+
+
 def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool, ordered: bool,
-             resume=None) -> FileRun:
+             resume=None, on_rows: Callable[[int], None] | None = None) -> FileRun:
     """Detect motifs in one input, catching its error.
 
     Parameters
@@ -131,6 +145,8 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
     resume : motifscan.state.Resume, optional
         Go on where an earlier run stopped (``--state``). A signal still shorter than the
         kernel is then no error: it gives no motif and is read again next time.
+    on_rows : callable(int), optional
+        Called with the number of rows of each block read (for a progress bar).
     """
     try:
         if resume is None:
@@ -141,6 +157,8 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
                 source = drop_rows(source, resume.skip_rows)
             if resume.carry is not None:
                 source = prepend_rows(source, resume.carry)
+        if on_rows is not None:
+            source = _counted(source, on_rows)
         run = Detection(source, config, first_row=0 if resume is None else resume.first_row)
         motifs = list(run)
     except SignalTooShort as error:
@@ -221,6 +239,8 @@ class BatchRun:
         self.state = state
         self.dask = dask
         self.split_bytes = split_bytes or DEFAULT_SPLIT_BYTES
+        #: A :class:`motifscan.progress.RunProgress` to feed, or None.
+        self.progress = None
         #: Whether the input is live (stdin or followed): motifs are written as they come.
         self.live = follow or list(arguments) == ["-"]
         self.read = read
@@ -300,6 +320,9 @@ class BatchRun:
                 run.summary.motifs = len(run.motifs)
                 self.state.record(run.name, run.resume, run.summary, run.motifs)
             self.files.append(run)
+            if self.progress is not None:
+                counted = self.jobs == 1 and self.dask is None
+                self.progress.file_done(0 if counted or run.summary is None else run.summary.samples)
             if run.error is not None:
                 self.on_error(run.error)
             self.on_file_done(run)
@@ -308,6 +331,9 @@ class BatchRun:
     def _run_single(self) -> Iterator[Motif]:
         detection = self._single
         name = self.inputs[0][0]
+        if self.progress is not None:
+            self.progress.rows_total(detection.source.rows_estimate)
+            detection.source = _counted(detection.source, self.progress.add_rows)
         if self.ordered:
             yield from sort_motifs(list(detection), detection.channel_rank)
         else:
@@ -332,7 +358,9 @@ class BatchRun:
             results = pool.map(_run_file_job, jobs, chunksize=1)
         else:
             pool = None
-            results = map(_run_file_job, jobs)
+            on_rows = None if self.progress is None else self.progress.add_rows
+            results = (run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5], on_rows=on_rows)
+                       for job in jobs)
         client, owned = None, False
         if self.dask is not None:
             from motifscan.distributed import connect, run_on_dask

@@ -207,6 +207,7 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.io.output import first_line, open_output, output_format, write_motifs
     from motifscan.io.sparkline import detection_sparklines
     from motifscan.plot import detection_figure, figure_output
+    from motifscan.progress import RunProgress
     from motifscan.state import StateFile
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
@@ -244,7 +245,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         header = first_line(output) if batch.append and fmt == "csv" else None
         motifs = [] if plot is not None else None
         footer = detection_sparklines(recorder, config.method) if sparkline else None
-        with open_output(output, append=batch.append) as stream, figure_output(plot) as (figure, figure_format):
+        with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
+                open_output(output, append=batch.append) as stream, figure_output(plot) as (figure, figure_format):
             write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
             if figure is not None:
                 detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)

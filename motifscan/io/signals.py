@@ -143,6 +143,9 @@ class SignalSource:
         True when the blocks come from a file that ends (a regular CSV or Parquet file, not
         a pipe, stdin or a followed file): the pipeline then parses the next block in a
         thread while it scans the previous one, since reading it can never wait for input.
+    rows_estimate : int or None
+        About how many rows the input holds, for a progress bar: exact for Parquet,
+        estimated from the first MiB for an uncompressed text file, else None.
 
     Iterating yields :class:`SignalBlock` objects of at most ``block_rows`` rows, in
     order; an input without data rows yields nothing. Problems found while streaming (a
@@ -166,6 +169,8 @@ class SignalSource:
         self.time_column = time_column
         self._open_blocks = open_blocks
         self._iterated = False
+
+    rows_estimate: int | None = None
 
     def __iter__(self) -> Iterator[SignalBlock]:
         if self._iterated:
@@ -1192,7 +1197,14 @@ def _open_csv_file(
         yield from reader.blocks()
 
     rows_hint = None if whole is None else whole.count(b"\n")
-    return SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint, read_ahead=True)
+    estimate = rows_hint
+    if estimate is None and not compressed:
+        head_rows = max(head.count(b"\n") - layout.skip_rows, 1)
+        span = (byte_range[1] - byte_range[0]) if byte_range is not None else os.path.getsize(path)
+        estimate = int(span * head_rows / len(head))
+    source = SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint, read_ahead=True)
+    source.rows_estimate = estimate
+    return source
 
 
 def _open_csv_stream(
@@ -1482,7 +1494,10 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
     def blocks() -> Iterator[SignalBlock]:
         yield from _reblock(pieces(), options.block_rows, full_blocks=True)
 
-    return SignalSource(name, channels, time_column, blocks, read_ahead=True)
+    source = SignalSource(name, channels, time_column, blocks, read_ahead=True)
+    groups = parquet_row_groups(path)
+    source.rows_estimate = sum(groups if row_groups is None else groups[slice(*row_groups)])
+    return source
 
 
 def is_parquet_dataset(path: str | os.PathLike[str]) -> bool:
@@ -1540,7 +1555,9 @@ def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> Signal
         pieces = (block for source in sources for block in source)
         yield from _reblock(pieces, options.block_rows, full_blocks=True)
 
-    return SignalSource(name, first.channels, first.time_column, blocks)
+    dataset = SignalSource(name, first.channels, first.time_column, blocks, read_ahead=True)
+    dataset.rows_estimate = sum(source.rows_estimate for source in sources)
+    return dataset
 
 
 def drop_rows(source: SignalSource, count: int) -> SignalSource:
