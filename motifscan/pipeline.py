@@ -209,9 +209,10 @@ class StreamScanner:
         for ((channels, dilation, taps), scans), n_out in zip(self.batches, lengths):
             signal = np.stack([buffers[name][: n_out + span(taps, dilation) - 1] for name in channels])
             kernels = [config.kernels[scan.kernel] for scan in scans]
-            # The plain scan of one kernel, or of each kernel on the GPU or by FFT (long
-            # kernels), is the plain backend's; the rest is the shared-norm batch scan.
-            if not self.general and (len(scans) == 1 or self.backend in ("cuda", "fft")):
+            # The plain scan is the plain backends' (blocked direct, FFT or GPU), one kernel at
+            # a time: their blocked sums beat sharing the norm when nothing else is shared.
+            # Centred, floored and joint scans take the batch scan with shared window stats.
+            if not self.general:
                 found = [self._plain(signal[0], kernel.array()[0], dilation) for kernel in kernels]
             else:
                 found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p, dilation,
