@@ -245,23 +245,32 @@ class FittedKernel:
     training: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """The kernel file's text: a JSON object, one key per line, floats that round-trip."""
+        """The kernel file's text: a JSON object with one key per line (the kernel on one
+        line, a full metric one row per line), floats written so they read back exactly."""
         from motifscan.similarity.metric import metric_kind
 
-        metric = None
+        def compact(value) -> str:
+            return json.dumps(value)
+
+        metric = "null"
         if self.metric is not None:
-            metric = {"kind": metric_kind(self.metric), "values": np.asarray(self.metric).tolist()}
-        document = {
-            "format": KERNEL_FORMAT,
-            "version": KERNEL_FORMAT_VERSION,
-            "values": np.asarray(self.values, dtype=np.float64).tolist(),
-            "p": float(self.p),
-            "threshold": float(self.threshold),
-            "normalize": self.normalize,
-            "metric": metric,
-            "training": self.training,
-        }
-        return json.dumps(document, indent=1) + "\n"
+            matrix = np.asarray(self.metric, dtype=np.float64)
+            if matrix.ndim == 1:
+                rows = compact(matrix.tolist())
+            else:
+                rows = "[\n" + ",\n".join("   " + compact(row) for row in matrix.tolist()) + "\n  ]"
+            metric = f'{{"kind": "{metric_kind(matrix)}", "values": {rows}}}'
+        fields = [
+            ("format", compact(KERNEL_FORMAT)),
+            ("version", compact(KERNEL_FORMAT_VERSION)),
+            ("values", compact(np.asarray(self.values, dtype=np.float64).tolist())),
+            ("p", compact(float(self.p))),
+            ("threshold", compact(float(self.threshold))),
+            ("normalize", compact(self.normalize)),
+            ("metric", metric),
+            ("training", compact(self.training)),
+        ]
+        return "{\n" + ",\n".join(f" {compact(key)}: {text}" for key, text in fields) + "\n}\n"
 
 
 def _fitted_number(data: dict, key: str, path: str) -> float:

@@ -46,6 +46,42 @@ def sliding_dot_reference(signal: np.ndarray, kernel: np.ndarray, dilation: int)
     return dot
 
 
+def scaled_windows(signal: np.ndarray, m: int, dilation: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every valid window divided by its largest magnitude, so nothing overflows when squared.
+
+    Returns
+    -------
+    shrunk : float64 array, shape (n - span + 1, m)
+        The windows scaled into [-1, 1]; windows holding NaN or inf are zeros.
+    largest : float64 array, shape (n - span + 1,)
+        Each window's largest magnitude (1 for an all-zero or non-finite window).
+    finite : bool array, shape (n - span + 1,)
+        False where the window holds NaN or inf.
+    """
+    windows = sliding_window_view(signal, span(m, dilation))[:, ::dilation]
+    finite = np.isfinite(windows).all(axis=1)
+    windows = np.where(finite[:, None], windows, 0.0)
+    largest = np.max(np.abs(windows), axis=1)
+    largest[largest == 0] = 1.0
+    return windows / largest[:, None], largest, finite
+
+
+def finish_tracks(shrunk_dot: np.ndarray, shrunk_sumsq: np.ndarray, largest: np.ndarray, finite: np.ndarray,
+                  kernel_norm: float, p: float) -> ScoreTrack:
+    """The score track from each scaled window's ``dot`` with the unit kernel and ``sumsq``
+    (see :func:`scaled_windows`); 0 for a window of norm 0, NaN where not ``finite``."""
+    shrunk_norm = np.sqrt(shrunk_sumsq)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = np.where(shrunk_norm > 0, shrunk_dot / shrunk_norm, 0.0)
+    # Round-off can push |cosine| a hair past 1; the sharpened power would amplify it.
+    cosine = np.clip(cosine, -1.0, 1.0)
+    with np.errstate(over="ignore"):
+        scale = shrunk_dot / kernel_norm * largest
+    cosine[~finite] = np.nan
+    scale[~finite] = np.nan
+    return ScoreTrack(sharpen(cosine, p), cosine, scale)
+
+
 def sliding_cosine_reference(
     signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int
 ) -> ScoreTrack:
@@ -55,33 +91,17 @@ def sliding_cosine_reference(
     the result; this function assumes ``n >= span``.
     """
     m = kernel.shape[0]
-    windows = sliding_window_view(signal, span(m, dilation))[:, ::dilation]
-    finite = np.isfinite(windows).all(axis=1)
-    windows = np.where(finite[:, None], windows, 0.0)
-
-    largest = np.max(np.abs(windows), axis=1)
-    largest[largest == 0] = 1.0
-    shrunk = windows / largest[:, None]
+    shrunk, largest, finite = scaled_windows(signal, m, dilation)
     unit, kernel_norm = unit_kernel(kernel)
     # Sums run tap by tap, in the same order for every window, so a window scores
     # bit-identically whatever block it is in (BLAS and einsum change their summation
     # order with the array's shape).
-    shrunk_sumsq = np.zeros(windows.shape[0])
-    shrunk_dot = np.zeros(windows.shape[0])
+    shrunk_sumsq = np.zeros(shrunk.shape[0])
+    shrunk_dot = np.zeros(shrunk.shape[0])
     for j in range(m):
         shrunk_sumsq += shrunk[:, j] * shrunk[:, j]
         shrunk_dot += shrunk[:, j] * unit[j]
-    shrunk_norm = np.sqrt(shrunk_sumsq)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = np.where(shrunk_norm > 0, shrunk_dot / shrunk_norm, 0.0)
-    # Round-off can push |cosine| a hair past 1; the sharpened power would amplify it.
-    cosine = np.clip(cosine, -1.0, 1.0)
-    with np.errstate(over="ignore"):
-        scale = shrunk_dot / kernel_norm * largest
-
-    cosine[~finite] = np.nan
-    scale[~finite] = np.nan
-    return ScoreTrack(sharpen(cosine, p), cosine, scale)
+    return finish_tracks(shrunk_dot, shrunk_sumsq, largest, finite, kernel_norm, p)
 
 
 def sliding_cosine_longdouble(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1) -> np.ndarray:
