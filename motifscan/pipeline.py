@@ -88,12 +88,33 @@ class StreamScanner:
         # --threads applies to the compiled backends, per calling thread (Numba's setting is
         # thread-local), so it is set again before every block.
         self._threads = config.threads if self.backend in ("numba", "fft") else None
+        self._warm_up = None
+        if self.backend in ("numba", "fft") and self.metric is None:
+            # Importing Numba and loading the cached machine code takes a good part of a
+            # second: do it in a thread while the reader parses the first block.
+            self._warm_up = threading.Thread(target=self._warm, args=(config.span + 1,),
+                                             name="motifscan-warm-up", daemon=True)
+            self._warm_up.start()
         self._tail = {name: np.empty(0) for name in channels}
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
 
+    def _warm(self, samples: int) -> None:
+        try:
+            self._scan(np.zeros(samples))
+        except Exception:  # the first real scan raises it again, in the caller's thread
+            pass
+
+    def ready(self) -> None:
+        """Wait for the warm-up: before scanning, and before the run ends (a thread still
+        inside the compiler at interpreter shutdown could crash it)."""
+        if self._warm_up is not None:
+            self._warm_up.join()
+            self._warm_up = None
+
     def push(self, block: SignalBlock) -> ScoreBlock | None:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
+        self.ready()
         keep = self.config.span - 1
         buffers = {name: np.concatenate([self._tail[name], block.channels[name]]) for name in self._tail}
         time = None
@@ -197,6 +218,13 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
         activation = config.method == "conv"
     scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation, first_row)
     summary.device = device_of(scanner.backend)
+    try:
+        yield from _score_all(source, config, summary, scanner)
+    finally:
+        scanner.ready()
+
+
+def _score_all(source, config, summary, scanner) -> Iterator[ScoreBlock]:
     for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
         summary.samples += block.rows
         scored = scanner.push(block)
