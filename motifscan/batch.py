@@ -17,7 +17,8 @@ from typing import Callable, Iterator, Sequence
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif, sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
-from motifscan.io.signals import SIGNAL_EXTENSIONS, drop_rows, is_parquet_dataset, prepend_rows, read_signal
+from motifscan.io.signals import (SIGNAL_EXTENSIONS, SignalSource, drop_rows, is_parquet_dataset, prepend_rows,
+                                  read_signal)
 from motifscan.pipeline import Detection, RunSummary
 
 
@@ -116,8 +117,21 @@ def _signals_below(directory: str) -> Iterator[str]:
             yield path
 
 
+def _counted(source: SignalSource, on_rows: Callable[[int], None]) -> SignalSource:
+    """``source``, calling ``on_rows`` with the row count of each block as it goes by."""
+    def blocks() -> Iterator:
+        for block in source:
+            on_rows(block.rows)
+            yield block
+
+    counted = SignalSource(source.name, source.channels, source.time_column, blocks, source.rows_hint,
+                           read_ahead=source.read_ahead)
+    counted.rows_estimate = source.rows_estimate
+    return counted
+
+
 def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool, ordered: bool,
-             resume=None) -> FileRun:
+             resume=None, on_rows: Callable[[int], None] | None = None) -> FileRun:
     """Detect motifs in one input, catching its error.
 
     Parameters
@@ -131,6 +145,8 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
     resume : motifscan.state.Resume, optional
         Go on where an earlier run stopped (``--state``). A signal still shorter than the
         kernel is then no error: it gives no motif and is read again next time.
+    on_rows : callable(int), optional
+        Called with the number of rows of each block read (for a progress bar).
     """
     try:
         if resume is None:
@@ -141,6 +157,8 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
                 source = drop_rows(source, resume.skip_rows)
             if resume.carry is not None:
                 source = prepend_rows(source, resume.carry)
+        if on_rows is not None:
+            source = _counted(source, on_rows)
         run = Detection(source, config, first_row=0 if resume is None else resume.first_row)
         motifs = list(run)
     except SignalTooShort as error:
@@ -196,17 +214,33 @@ class BatchRun:
         Called with each failed input's message, in input order.
     on_file_done : callable(FileRun), optional
         Called after each input, in input order.
+    watch : optional
+        Sees every block of a single input without ``state`` (see
+        :class:`motifscan.pipeline.Detection`); for a figure or a sparkline, which draw one
+        input.
     state : motifscan.state.StateFile, optional
         Read only what earlier runs over this state have not; the caller saves it.
     follow : bool
         Follow the one input like ``tail -f`` (see :func:`motifscan.io.signals.read_signal`).
+    dask : str or distributed.Client, optional
+        Run the inputs as tasks on a Dask cluster: ``"local"``, a scheduler address, or a
+        client (see :mod:`motifscan.distributed`).
+    split_bytes : int, optional
+        With ``dask``, inputs larger than this are split into ranges of about this size.
     """
 
     def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
                  ordered: bool = True, on_error: Callable[[str], None] | None = None,
-                 on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False):
+                 on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False,
+                 watch=None, dask=None, split_bytes: int | None = None):
+        from motifscan.distributed import DEFAULT_SPLIT_BYTES
+
         self.config = config
         self.state = state
+        self.dask = dask
+        self.split_bytes = split_bytes or DEFAULT_SPLIT_BYTES
+        #: A :class:`motifscan.progress.RunProgress` to feed, or None.
+        self.progress = None
         #: Whether the input is live (stdin or followed): motifs are written as they come.
         self.live = follow or list(arguments) == ["-"]
         self.read = read
@@ -221,14 +255,17 @@ class BatchRun:
             raise MotifscanError("--state needs files: standard input cannot be read again")
         if follow and (self.several or arguments[0] == "-" or state is not None):
             raise MotifscanError("--follow reads one FILE (not -, a directory or several; no --state)")
+        if dask is not None and (follow or "-" in arguments):
+            raise MotifscanError("--dask needs files: a cluster cannot read this machine's "
+                                 "standard input or follow a file")
         self.on_error = on_error or (lambda message: None)
         self.on_file_done = on_file_done or (lambda run: None)
         self.files: list[FileRun] = []
         self._single = None
-        if not self.several and state is None:
+        if not self.several and state is None and dask is None:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
-            self._single = Detection(read.open(name, config.block_rows, follow=follow), config)
+            self._single = Detection(read.open(name, config.block_rows, follow=follow), config, watch)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -283,6 +320,9 @@ class BatchRun:
                 run.summary.motifs = len(run.motifs)
                 self.state.record(run.name, run.resume, run.summary, run.motifs)
             self.files.append(run)
+            if self.progress is not None:
+                counted = self.jobs == 1 and self.dask is None
+                self.progress.file_done(0 if counted or run.summary is None else run.summary.samples)
             if run.error is not None:
                 self.on_error(run.error)
             self.on_file_done(run)
@@ -291,6 +331,9 @@ class BatchRun:
     def _run_single(self) -> Iterator[Motif]:
         detection = self._single
         name = self.inputs[0][0]
+        if self.progress is not None:
+            self.progress.rows_total(detection.source.rows_estimate)
+            detection.source = _counted(detection.source, self.progress.add_rows)
         if self.ordered:
             yield from sort_motifs(list(detection), detection.channel_rank)
         else:
@@ -309,13 +352,22 @@ class BatchRun:
                 unchanged.add(name)
                 continue
             jobs.append((name, self.config, self.read, self.several, self.ordered, resume))
-        if self.jobs > 1 and len(jobs) > 1:
+        if self.jobs > 1 and len(jobs) > 1 and self.dask is None:
             pool = _pool(min(self.jobs, len(jobs)))
             # map() hands results back in input order, whichever worker finishes first.
             results = pool.map(_run_file_job, jobs, chunksize=1)
         else:
             pool = None
-            results = map(_run_file_job, jobs)
+            on_rows = None if self.progress is None else self.progress.add_rows
+            results = (run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5], on_rows=on_rows)
+                       for job in jobs)
+        client, owned = None, False
+        if self.dask is not None:
+            from motifscan.distributed import connect, run_on_dask
+
+            client, owned = connect(self.dask)
+            results = run_on_dask(client, [(job[0], job[5]) for job in jobs], self.config, self.read,
+                                  self.split_bytes, self.several, self.ordered)
         try:
             for name, problem in self.inputs:
                 if problem is not None:
@@ -327,6 +379,11 @@ class BatchRun:
         finally:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+            if owned:
+                cluster = client.cluster
+                client.close()
+                if cluster is not None:
+                    cluster.close()
 
     def report(self) -> dict:
         """The JSON header: per input what was seen (or its error), then the totals."""

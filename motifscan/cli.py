@@ -127,8 +127,9 @@ def _detection_options(command):
     """Options that decide which motifs a detecting command reports."""
     options = [
         click.option("--threshold", "-t", type=float, default=None,
-                     help="Minimum |score| of a motif, in [0, 1]; with --method conv, minimum "
-                          "|activation| as a fraction of the channel's strongest.  "
+                     help="Minimum |score| of a motif, in [0, 1]; for the convolution (--method conv, "
+                          "and the conv side of compare), minimum |activation| as a fraction of the "
+                          "channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
         click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
                      show_default=True, help="Report matches, inverted matches, or both."),
@@ -153,6 +154,20 @@ def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
 _METHOD = click.option(
     "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
     help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+_PLOT = click.option(
+    "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
+
+
+def _watch(plot, fmt: str, output):
+    """What the run must record for the figure and the table's sparkline: a RunRecorder, or
+    None. The sparkline goes under a table on a terminal only."""
+    from motifscan.envelope import RunRecorder
+    from motifscan.io.output import stdout_is_terminal
+
+    sparkline = fmt == "table" and output in (None, "-") and stdout_is_terminal()
+    if plot is None and not sparkline:
+        return None, False
+    return RunRecorder(with_signal=plot is not None), sparkline
 
 
 @cli.command()
@@ -171,9 +186,14 @@ _METHOD = click.option(
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--follow", is_flag=True,
               help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
+@click.option("--dask", metavar="ADDRESS|local",
+              help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
+@click.option("--split-bytes", metavar="N",
+              help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
-def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, quiet,
-           **options):
+@_PLOT
+def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, dask,
+           split_bytes, quiet, plot, **options):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
@@ -185,12 +205,23 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.batch import BatchRun
     from motifscan.config import BatchConfig
     from motifscan.io.output import first_line, open_output, output_format, write_motifs
+    from motifscan.io.sparkline import detection_sparklines
+    from motifscan.plot import detection_figure, figure_output
+    from motifscan.progress import RunProgress
     from motifscan.state import StateFile
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
-    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow)
+    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
+                        split_bytes=split_bytes)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
     batch.check_format(fmt, config)
+    recorder, sparkline = _watch(plot, fmt, output)
+    if plot is not None and batch.state is not None:
+        raise MotifscanError("--plot draws one whole input, not the new part that --state reads")
+    if plot is not None and batch.follow:
+        raise MotifscanError("--plot draws one whole input, but --follow never ends")
+    if plot is not None and batch.dask is not None:
+        raise MotifscanError("--plot draws the scores of this machine's scan, not a cluster's")
 
     def file_done(run) -> None:
         if not quiet:
@@ -206,11 +237,19 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
             memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
                                                        config.span, config.gap, on_wait=waiting))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
-                       on_file_done=file_done, state=memory, follow=batch.follow)
+                       on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
+                       dask=batch.dask, split_bytes=batch.split_bytes)
+        if plot is not None and run.several:
+            raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.
         header = first_line(output) if batch.append and fmt == "csv" else None
-        with open_output(output, append=batch.append) as stream:
-            write_motifs(stream, run, fmt, after_header=header)
+        motifs = [] if plot is not None else None
+        footer = detection_sparklines(recorder, config.method) if sparkline else None
+        with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
+                open_output(output, append=batch.append) as stream, figure_output(plot) as (figure, figure_format):
+            write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
+            if figure is not None:
+                detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
         if memory is not None:
             memory.save()  # after the output: a crash in between repeats motifs, never loses them
     if run.failed:
@@ -225,19 +264,26 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
+@_PLOT
+def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
     from motifscan.io.comparison import write_comparison
     from motifscan.io.output import open_output, output_format
+    from motifscan.io.sparkline import comparison_sparklines
+    from motifscan.plot import comparison_figure, figure_output
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
     fmt = output_format(fmt, output)
     if fmt not in ("table", "json", "csv"):
         raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")
-    run = Comparison(read.open(file, config.block_rows), config).run()
-    with open_output(output) as stream:
-        write_comparison(stream, run, fmt)
+    recorder, sparkline = _watch(plot, fmt, output)
+    run = Comparison(read.open(file, config.block_rows), config, recorder)
+    with open_output(output) as stream, figure_output(plot) as (figure, figure_format):
+        run.run()
+        write_comparison(stream, run, fmt, comparison_sparklines(recorder) if sparkline else None)
+        if figure is not None:
+            comparison_figure(figure, figure_format, recorder, run)
     _warn_skipped(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
@@ -248,21 +294,67 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, **options):
 @_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
-def scores(file, method, output, **options):
+@_PLOT
+def scores(file, method, output, plot, **options):
     """Write the full per-position score track of FILE (for plots and other tools).
 
     With --method conv it adds the plain convolution, <channel>_activation.
     """
+    from motifscan.envelope import RunRecorder
     from motifscan.io.output import open_output, score_format, write_scores
-    from motifscan.pipeline import RunSummary, score_blocks
+    from motifscan.pipeline import RunSummary, watched_blocks
+    from motifscan.plot import figure_output, scores_figure
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
-    with open_output(output, binary=True) as stream:
-        write_scores(stream, score_blocks(source, config, summary), source.channels,
+    recorder = None if plot is None else RunRecorder()
+    with open_output(output, binary=True) as stream, figure_output(plot) as (figure, figure_format):
+        write_scores(stream, watched_blocks(source, config, summary, recorder), source.channels,
                      source.time_column, score_format(output))
+        if figure is not None:
+            scores_figure(figure, figure_format, recorder, config, summary)
     _warn_skipped(summary)
+    return EXIT_FOUND
+
+
+@cli.command()
+@click.argument("file", metavar="FILE")
+@click.option("--labels", metavar="PATH", help="CSV of labelled windows: start[,end],label (positive or negative).")
+@click.option("--positives", metavar="R1,R2,...", help="Starts of windows that hold the shape (rows or times).")
+@click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
+@click.option("--length", type=int, default=None, metavar="M",
+              help="Window (kernel) length in samples.  [default: end - start of the labels]")
+@click.option("--metric", type=click.Choice(["none", "diagonal", "full"]), default="none", show_default=True,
+              help="Also learn a linear map M: the scan then compares M w with M k.")
+@click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
+@click.option("--mine", type=int, default=20, show_default=True, metavar="N",
+              help="Hard negatives mined from the training signal per round (0: none).")
+@click.option("--split", type=float, default=None, metavar="F",
+              help="Learn from the first F of the rows, judge on the rest (held-out labels).")
+@click.option("--validate", metavar="FILE", help="A held-out recording to judge the fit on (with --validate-labels).")
+@click.option("--validate-labels", metavar="PATH", help="Labels CSV of the --validate recording.")
+@click.option("--column", "-c", metavar="NAME", help="The channel to learn from. Default: the only numeric column.")
+@click.option("--time-column", metavar="NAME", help="Column read as time (for positions given as times).")
+@click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension.")
+@click.option("--header/--no-header", default=None, help="Whether the first CSV line names the columns.")
+@click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
+@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Report format.  [default: table on a terminal, else JSON]")
+def fit(file, output, fmt, **options):
+    """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
+
+    Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall
+    and F1 of the fitted detector against the starting point (the mean of the positives).
+    """
+    from motifscan.io.output import open_output, stdout_is_terminal, write_fit_report
+    from motifscan.training import FitConfig, run_fit
+
+    outcome = run_fit(FitConfig(file=file, **options))
+    with open_output(output) as stream:
+        stream.write(outcome.kernel.to_json())
+    report = {"kernel_file": output, **outcome.report}
+    write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
     return EXIT_FOUND
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif, RelativeChannelDetector, TopMotifs, sort_motifs
 from motifscan.io.signals import SignalSource
-from motifscan.pipeline import (RunSummary, ScoreBlock, channel_detectors, push_block, ranked_by,
-                                score_blocks)
+from motifscan.pipeline import RunSummary, channel_detectors, push_block, ranked_by, watched_blocks
 
 #: The two methods, in the order they are shown.
 COMPARED = ("cosine", "conv")
@@ -110,14 +109,13 @@ class Comparison:
     ``config.threshold``, ``sign``, ``min_gap`` and ``top`` apply to each method in its own
     terms; ``config.method`` is ignored.
 
-    ``on_scores``, when given, is called with every :class:`~motifscan.pipeline.ScoreBlock`.
+    ``watch`` sees every block, as in :class:`~motifscan.pipeline.Detection`.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig,
-                 on_scores: Callable[[ScoreBlock], None] | None = None):
+    def __init__(self, source: SignalSource, config: DetectConfig, watch=None):
         self.source = source
         self.config = config
-        self.on_scores = on_scores
+        self.watch = watch
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
         self.motifs: dict[str, list[Motif]] = {method: [] for method in COMPARED}
@@ -128,9 +126,7 @@ class Comparison:
         config, channels = self.config, self.source.channels
         detectors = {method: channel_detectors(channels, config, method) for method in COMPARED}
         found: dict[str, list[Motif]] = {method: [] for method in COMPARED}
-        for block in score_blocks(self.source, config, self.summary, activation=True):
-            if self.on_scores is not None:
-                self.on_scores(block)
+        for block in watched_blocks(self.source, config, self.summary, self.watch, activation=True):
             for method in COMPARED:
                 for detector in detectors[method]:
                     found[method] += push_block(detector, block)

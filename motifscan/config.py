@@ -140,13 +140,15 @@ class DetectConfig:
             raise MotifscanError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
         # Learned metric: checked here, scanned on the CPU only.
         if self.metric is not None:
-            from motifscan.similarity.metric import check_metric
+            from motifscan.similarity.metric import METRIC_BACKENDS, check_metric
 
             matrix = check_metric(self.metric, len(self.kernel), "metric")
             set_(self, "metric", tuple(matrix.tolist()) if matrix.ndim == 1
                  else tuple(tuple(row) for row in matrix.tolist()))
             if self.device == "gpu" or self.backend == "cuda":
                 raise MotifscanError("--device gpu: a kernel with a learned metric is scanned on the CPU")
+            if self.backend not in METRIC_BACKENDS:
+                raise MotifscanError(f"--backend {self.backend}: a learned metric is scanned with numpy or numba")
 
     @property
     def span(self) -> int:
@@ -184,6 +186,21 @@ class DetectConfig:
 # these options changes which motifs an input has.
 
 
+def _check_size(name: str, value) -> int:
+    text = str(value).strip().upper()
+    factor = 1
+    if text[-1:] in ("K", "M", "G"):
+        factor = 1024 ** ("KMG".index(text[-1]) + 1)
+        text = text[:-1]
+    try:
+        number = float(text)
+    except ValueError:
+        raise MotifscanError(f"{name} must be a number of bytes such as 268435456 or 256M, got {value!r}") from None
+    if not math.isfinite(number) or number * factor < 1:
+        raise MotifscanError(f"{name} must be at least 1 byte, got {value!r}")
+    return int(number * factor)
+
+
 @dataclass(frozen=True)
 class BatchConfig:
     """How the inputs of a ``detect`` run are processed.
@@ -200,6 +217,11 @@ class BatchConfig:
         Append to ``output`` instead of replacing it.
     follow : bool
         Follow the one input like ``tail -f`` (``--follow``).
+    dask : str or None
+        ``"local"`` or the address of a Dask scheduler to run the work on (``--dask``).
+    split_bytes : int or None
+        With ``dask``, inputs larger than this many bytes are split into ranges
+        (``--split-bytes``; a number with an optional K, M or G suffix, powers of 1024).
     """
 
     jobs: int = 1
@@ -207,9 +229,17 @@ class BatchConfig:
     output: str | None = None
     append: bool = False
     follow: bool = False
+    dask: str | None = None
+    split_bytes: int | str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "jobs", _check_integer("--jobs", self.jobs, minimum=1))
+        if self.dask is not None and not str(self.dask).strip():
+            raise MotifscanError("--dask needs a scheduler address or local")
+        if self.split_bytes is not None:
+            if self.dask is None:
+                raise MotifscanError("--split-bytes only applies with --dask")
+            object.__setattr__(self, "split_bytes", _check_size("--split-bytes", self.split_bytes))
         if self.append and self.output in (None, "-"):
             raise MotifscanError("--append needs --output FILE")
         if self.state is not None and self.state in ("", "-"):

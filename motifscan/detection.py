@@ -186,19 +186,30 @@ class ChannelDetector:
             The plain convolution at each position; required with ``by="activation"``.
             Pass it for every piece or for none.
         """
+        return self.push_candidates(self.candidates(first_position, track, time, activation),
+                                    first_position + track.score.shape[0])
+
+    def candidates(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
+                   activation: np.ndarray | None = None) -> dict:
+        """The candidates among positions ``first_position ..`` (arguments as :meth:`push`),
+        as a dict of column arrays (``position``, ``score``, ``cosine``, ``scale``, and
+        ``time``/``activation`` when given)."""
         ranked = track.score if self.by == "score" else activation
         chosen = np.flatnonzero(candidate_mask(ranked, self.threshold, self.sign))
-        fresh = self._columns(
+        return self._columns(
             chosen + first_position,
             ScoreTrack(*(values[chosen] for values in track)),
             None if time is None else time[chosen],
             None if activation is None else activation[chosen],
         )
+
+    def push_candidates(self, fresh: dict, next_position: int) -> list[Motif]:
+        """Add candidates (from :meth:`candidates`) of the positions before ``next_position``,
+        all after those added before; return the motifs that are now final."""
         pending = _join(self._open, fresh)
         position = pending["position"]
         if position.size == 0:
             return []
-        next_position = first_position + track.score.shape[0]
         if position[-1] + self.min_gap <= next_position:
             self._open = _take(pending, slice(0, 0))
             return self._decide(pending)

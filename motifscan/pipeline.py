@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -19,9 +19,9 @@ from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, TopMotifs, sort_motifs
 from motifscan.errors import SignalTooShort
 from motifscan.io.signals import SignalBlock, SignalSource
-from motifscan.similarity import resolve_backend, sliding_cosine
+from motifscan.similarity import sliding_cosine
 from motifscan.similarity.activation import sliding_activation
-from motifscan.similarity.metric import sliding_metric_cosine
+from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
 
 
@@ -83,7 +83,7 @@ class StreamScanner:
         if self.metric is None:
             self.backend = resolve_device(config.device, config.backend, rows_hint, len(config.kernel))
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
-            self.backend = resolve_backend(config.backend, rows_hint, self.metric.size)
+            self.backend = resolve_metric_backend(config.backend, rows_hint, self.metric)
         self.activation = activation
         # --threads applies to the compiled backends, per calling thread (Numba's setting is
         # thread-local), so it is set again before every block.
@@ -132,7 +132,10 @@ class StreamScanner:
         tracks = {name: self._scan(values) for name, values in buffers.items()}
         activations = None
         if self.activation:
-            activations = {name: sliding_activation(values, self.kernel, self.config.dilation)
+            # Direct sums, compiled unless the run is small enough for NumPy (never the FFT:
+            # see sliding_activation).
+            direct = "numpy" if self.backend == "numpy" else "numba"
+            activations = {name: sliding_activation(values, self.kernel, self.config.dilation, direct)
                            for name, values in buffers.items()}
         result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out], activations)
         # Copy, so the tail does not pin the whole block in memory.
@@ -267,15 +270,14 @@ class Detection:
     After the iteration, :attr:`summary` describes the run (for ``conv``, with each
     channel's strongest |activation|).
 
-    ``on_scores``, when given, is called with every :class:`ScoreBlock` as the run goes,
-    e.g. to draw a figure.
+    ``watch``, when given, sees every signal block and score block as the run goes (see
+    :func:`watched_blocks`), e.g. a :class:`motifscan.envelope.RunRecorder` for a figure.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig,
-                 on_scores: Callable[[ScoreBlock], None] | None = None, first_row: int = 0):
+    def __init__(self, source: SignalSource, config: DetectConfig, watch=None, first_row: int = 0):
         self.source = source
         self.config = config
-        self.on_scores = on_scores
+        self.watch = watch
         self.first_row = first_row  # global index of the source's first sample
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
@@ -293,9 +295,7 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank)
 
-        for block in score_blocks(self.source, config, self.summary, first_row=self.first_row):
-            if self.on_scores is not None:
-                self.on_scores(block)
+        for block in watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row):
             found = []
             for detector in detectors:
                 found += push_block(detector, block)
@@ -308,6 +308,34 @@ class Detection:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+
+class _WatchedSource:
+    """A signal source that shows each block to ``watch.signal_block`` as it is read."""
+
+    def __init__(self, source: SignalSource, watch):
+        self._source = source
+        self._watch = watch
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def __iter__(self):
+        for block in self._source:
+            self._watch.signal_block(block)
+            yield block
+
+
+def watched_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary, watch=None,
+                   activation: bool | None = None, first_row: int = 0) -> Iterator[ScoreBlock]:
+    """:func:`score_blocks`, showing every signal block to ``watch.signal_block`` and every
+    score block to ``watch.score_block`` on the way (nothing when ``watch`` is None)."""
+    if watch is None:
+        yield from score_blocks(source, config, summary, activation, first_row)
+        return
+    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row):
+        watch.score_block(block)
+        yield block
 
 
 def push_block(detector: ChannelDetector, block: ScoreBlock) -> list[Motif]:

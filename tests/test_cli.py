@@ -272,3 +272,81 @@ def test_threads_never_change_the_result(tmp_path):
             assert result.exit_code == 0, result.output
             outputs.add(result.stdout)
         assert len(outputs) == 1, backend
+
+
+# motifscan fit ---------------------------------------------------------------------------------
+
+LOOKALIKES = str(ROOT / "sample_data" / "lookalikes.csv")
+LOOKALIKE_LABELS = str(ROOT / "sample_data" / "lookalikes_labels.csv")
+
+
+@pytest.mark.parametrize("metric", ["none", "full"])
+def test_fit_then_detect_equals_the_in_memory_detector(tmp_path, metric):
+    import numpy as np
+
+    import motifscan
+
+    kernel_file = tmp_path / "fitted.json"
+    result = run("fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.25", "--metric", metric,
+                 "-o", kernel_file, "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["kernel_file"] == str(kernel_file) and report["evaluation"]["fitted"]["f1"] >= 0.95
+    fitted = motifscan.read_kernel(kernel_file)
+    assert fitted.training == {k: v for k, v in report.items() if k != "kernel_file"}
+
+    detected = run("detect", LOOKALIKES, "--kernel-file", kernel_file, "--format", "json")
+    assert detected.exit_code == 0
+    from_file = json.loads(detected.output)["motifs"]
+    values = np.loadtxt(LOOKALIKES, skiprows=1)
+    in_memory = motifscan.detect({"value": values}, fitted)
+    from motifscan.io.output import motif_record
+
+    assert from_file == [motif_record(m, list(from_file[0])) for m in in_memory]
+    assert len(from_file) == 24  # the 5 training and 19 held-out positives, nothing else
+
+
+def test_fit_writes_a_table_on_a_terminal_and_nothing_on_error(tmp_path):
+    kernel_file = tmp_path / "fitted.json"
+    result = run("fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.25", "-o", kernel_file,
+                 "--format", "table")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[2].split()[:2] == ["starting", "point"]
+    assert "judged on held-out labels" in result.output and kernel_file.exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--length", "40"], "examples are required"),
+    (["--positives", "100", "--length", "1"], "--length must be at least 2"),
+    (["--positives", "100", "--length", "40", "--split", "2"], "--split must lie between 0 and 1"),
+    (["--positives", "100", "--length", "40", "--margin", "-1"], "--margin must be a finite number"),
+    (["--positives", "100", "--length", "40", "--mine", "-2"], "--mine must be at least 0"),
+    (["--positives", "100", "--length", "40", "--metric", "cosine"], "'cosine' is not one of"),
+    (["--positives", "1,,2", "--length", "40"], "--positives: position 2 is missing"),
+    (["--positives", "100", "--length", "40", "--validate", SEED], "go together"),
+    (["--labels", "missing.csv"], "missing.csv: no such labels file"),
+    (["--positives", "100"], "--length is required"),
+])
+def test_fit_bad_options_exit_2_without_a_kernel_file(tmp_path, args, fragment):
+    kernel_file = tmp_path / "fitted.json"
+    result = run("fit", LOOKALIKES, *args, "-o", kernel_file)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and result.output.startswith("motifscan: error: ")
+    assert "Traceback" not in result.output and not kernel_file.exists()
+
+
+def test_fit_needs_an_output_file():
+    result = run("fit", LOOKALIKES, "--positives", "100", "--length", "40")
+    assert result.exit_code == 2 and "--output" in result.output
+
+
+def test_fit_then_detect_as_real_processes(tmp_path):
+    kernel_file = tmp_path / "fitted.json"
+    fitted = subprocess.run(installed_motifscan() + ["fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS,
+                                                     "--split", "0.25", "-o", str(kernel_file)],
+                            capture_output=True, text=True, timeout=300)
+    assert fitted.returncode == 0, fitted.stderr
+    assert json.loads(fitted.stdout)["evaluation"]["fitted"]["f1"] >= 0.95  # JSON when piped
+    detected = subprocess.run(installed_motifscan() + ["detect", LOOKALIKES, "--kernel-file", str(kernel_file)],
+                              capture_output=True, text=True, timeout=300)
+    assert detected.returncode == 0 and len(detected.stdout.splitlines()) == 25

@@ -64,3 +64,5 @@ def test_learned_metric_is_checked_and_frozen():
         DetectConfig(kernel=(1, 2, 3), metric=[1, 2])
     with pytest.raises(MotifscanError, match="scanned on the CPU"):
         DetectConfig(kernel=(1, 2, 3), metric=[1, 2, 3], device="gpu")
+    with pytest.raises(MotifscanError, match="--backend fft: a learned metric is scanned with numpy or numba"):
+        DetectConfig(kernel=(1, 2, 3), metric=[1, 2, 3], backend="fft")

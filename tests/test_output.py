@@ -104,6 +104,6 @@ def test_activation_is_an_optional_column():
                                            "x,4,7,0.5,0.9,1,0.8,12.0"]
     assert "activation" not in motif_fields(with_time=True, with_file=True)
     out = io.StringIO()
-    write_table(out, motifs, fields, "1 motif", footer=["a footer line"])
+    write_table(out, motifs, fields, "1 motif", footer=lambda width: ["a footer line"])
     text = out.getvalue()
     assert "activation" in text and "+12" in text and text.index("a footer line") < text.index("1 motif")

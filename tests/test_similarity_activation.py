@@ -29,11 +29,11 @@ def test_seed_activations_reward_loud_windows():
 
 
 @settings(max_examples=150, deadline=None)
-@given(signals(max_size=400), kernels(max_size=12), st.integers(1, 5))
-def test_equals_numpy_correlate_with_the_dilated_kernel(x, kernel, dilation):
+@given(signals(max_size=400), kernels(max_size=12), st.integers(1, 5), st.sampled_from(["numpy", "numba"]))
+def test_equals_numpy_correlate_with_the_dilated_kernel(x, kernel, dilation, backend):
     m = kernel.shape[0]
     if x.shape[0] < span(m, dilation):
-        assert sliding_activation(x, kernel, dilation).shape == (0,)
+        assert sliding_activation(x, kernel, dilation, backend).shape == (0,)
         return
     finite = np.isfinite(x)
     clean = np.where(finite, x, 0.0)
@@ -41,7 +41,7 @@ def test_equals_numpy_correlate_with_the_dilated_kernel(x, kernel, dilation):
         expected = np.correlate(clean, dilated(kernel, dilation), "valid")
         # sum_j |w_j k_j|: the scale of a dot product's round-off (Higham's gamma_m bound).
         magnitude = np.correlate(np.abs(clean), dilated(np.abs(kernel), dilation), "valid")
-    got = sliding_activation(x, kernel, dilation)
+    got = sliding_activation(x, kernel, dilation, backend)
 
     unscored = np.isnan(sliding_cosine_reference(x, kernel, 1.0, dilation).score)
     assert np.all(np.isnan(got[unscored]))  # a window with NaN/inf has no activation
@@ -53,8 +53,9 @@ def test_equals_numpy_correlate_with_the_dilated_kernel(x, kernel, dilation):
 
 
 @settings(max_examples=60, deadline=None)
-@given(signals(min_size=20, max_size=300), kernels(max_size=6), st.integers(1, 3), st.integers(1, 200))
-def test_a_window_has_the_same_activation_in_every_block(x, kernel, dilation, cut):
-    whole = sliding_activation(x, kernel, dilation)
+@given(signals(min_size=20, max_size=3000), kernels(max_size=9), st.integers(1, 3), st.integers(1, 2500),
+       st.sampled_from(["numpy", "numba"]))
+def test_a_window_has_the_same_activation_in_every_block(x, kernel, dilation, cut, backend):
+    whole = sliding_activation(x, kernel, dilation, backend)
     cut = min(cut, whole.shape[0])
-    np.testing.assert_array_equal(sliding_activation(x[cut:], kernel, dilation), whole[cut:])
+    np.testing.assert_array_equal(sliding_activation(x[cut:], kernel, dilation, backend), whole[cut:])

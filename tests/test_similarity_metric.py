@@ -147,5 +147,15 @@ def test_checks_name_the_problem():
 def test_short_signal_gives_empty_tracks_and_gpu_is_refused():
     track = sliding_metric_cosine(np.ones(2), np.ones(3), np.ones(3))
     assert track.score.shape == (0,)
-    with pytest.raises(MotifscanError, match="CPU"):
-        sliding_metric_cosine(np.ones(5), np.ones(3), np.ones(3), backend="cuda")
+    for backend in ("cuda", "fft"):
+        with pytest.raises(MotifscanError, match="scanned with numpy or numba"):
+            sliding_metric_cosine(np.ones(5), np.ones(3), np.ones(3), backend=backend)
+
+
+def test_auto_takes_numpy_for_small_work_and_numba_otherwise():
+    from motifscan.similarity.metric import resolve_metric_backend
+
+    assert resolve_metric_backend("auto", 100, np.eye(40)) == "numpy"
+    # A full 40 x 40 metric is 1600 multiply-adds a window: never the FFT backend.
+    assert resolve_metric_backend("auto", 10_000, np.eye(40)) == "numba"
+    assert resolve_metric_backend("auto", None, np.ones(3)) == "numba"

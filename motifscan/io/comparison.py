@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO, Callable
+from typing import IO
 
 from motifscan.compare import COMPARED, Comparison
-from motifscan.io.output import motif_fields, motif_record, run_report, table_cells, table_console
+from motifscan.io.output import motif_fields, motif_record, print_footer, run_report, table_cells, table_console
 
 COMPARE_FORMATS = ("table", "json", "csv")
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
@@ -51,11 +51,11 @@ def comparison_report(comparison: Comparison) -> dict:
     return report
 
 
-def write_comparison(stream: IO[str], comparison: Comparison, fmt: str,
-                     footer: Callable[[], list[str]] | None = None) -> None:
+def write_comparison(stream: IO[str], comparison: Comparison, fmt: str, footer=None) -> None:
     """Write a finished :class:`~motifscan.compare.Comparison` as ``table``, ``json`` or ``csv``.
 
-    ``footer`` gives the lines printed under a table (the sparklines).
+    ``footer`` gives the lines printed under a table (the sparklines; see
+    :func:`motifscan.io.output.write_table`).
     """
     if fmt == "json":
         json.dump(comparison_report(comparison), stream, indent=2)
@@ -63,7 +63,7 @@ def write_comparison(stream: IO[str], comparison: Comparison, fmt: str,
     elif fmt == "csv":
         _write_csv(stream, comparison)
     else:
-        _write_table(stream, comparison, footer() if footer else ())
+        _write_table(stream, comparison, footer)
 
 
 def _write_csv(stream: IO[str], comparison: Comparison) -> None:
@@ -101,8 +101,7 @@ def _write_table(stream: IO[str], comparison: Comparison, footer) -> None:
         table.add_row(*cells, style=None if row.found_by == "both" else "bold")
     console = table_console(stream)
     console.print(table)
-    for line in footer:
-        console.print(line, highlight=False)
+    print_footer(console, footer)
     for line in _caption(comparison):
         console.print(line, style="dim", highlight=False)
 

@@ -138,10 +138,12 @@ def table_console(stream: IO[str]):
 
 
 def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str,
-                footer: Sequence[str] = ()) -> None:
+                footer=None) -> None:
     """A Rich table for people, then the ``footer`` lines and the one-line ``caption``.
 
-    Colours only on a terminal, and never with NO_COLOR.
+    ``footer``, a callable, gets the console's width and gives the lines (str or Rich
+    ``Text``) printed under the table (the sparkline). Colours only on a terminal, and
+    never with NO_COLOR.
     """
     from rich import box
     from rich.table import Table
@@ -155,9 +157,14 @@ def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], cap
         table.add_row(*table_cells(motif, columns), style=None if motif.sign > 0 else "magenta")
     console = table_console(stream)
     console.print(table)
-    for line in footer:
-        console.print(line, highlight=False)
+    print_footer(console, footer)
     console.print(caption, style="dim", highlight=False)
+
+
+def print_footer(console, footer) -> None:
+    """Print ``footer(console.width)``'s lines, unwrapped (see :func:`write_table`)."""
+    for line in footer(console.width) if footer else ():
+        console.print(line, highlight=False, no_wrap=True, crop=True)
 
 
 def stdout_is_terminal() -> bool:
@@ -168,26 +175,27 @@ def stdout_is_terminal() -> bool:
 
 
 @contextlib.contextmanager
-def open_output(path: str | None, binary: bool = False, append: bool = False) -> Iterator[IO]:
+def open_output(path: str | None, binary: bool = False, append: bool = False,
+                option: str = "--output") -> Iterator[IO]:
     """Yield a stream for the result: stdout, or a temporary file renamed to ``path`` on success.
 
     With ``append`` the temporary file starts as a copy of ``path`` (when it exists), so the
     result is appended and readers see the old or the new whole file, never a mix. On any
     exception (including KeyboardInterrupt) the temporary file is removed and the target is
-    left as it was.
+    left as it was. ``option`` names the option in error messages.
     """
     if path is None or path == "-":
         yield sys.stdout.buffer if binary else sys.stdout
         return
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise MotifscanError(f"--output: directory {os.path.dirname(path) or '.'} does not exist")
+        raise MotifscanError(f"{option}: directory {os.path.dirname(path) or '.'} does not exist")
     if os.path.isdir(path):
-        raise MotifscanError(f"--output: {path} is a directory")
+        raise MotifscanError(f"{option}: {path} is a directory")
     try:
         handle, temporary = tempfile.mkstemp(prefix=".motifscan-", suffix=".part", dir=directory)
     except OSError as error:
-        raise MotifscanError(f"--output: cannot write in {directory} ({error.strerror})") from None
+        raise MotifscanError(f"{option}: cannot write in {directory} ({error.strerror})") from None
     try:
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
                        newline=None if binary else "") as stream:
@@ -293,24 +301,27 @@ def first_line(path: str | None) -> str | None:
     return line or None
 
 
-def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = None, footer=None) -> None:
+def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = None, footer=None,
+                 keep: list | None = None) -> None:
     """Run ``run`` (a :class:`motifscan.batch.BatchRun`) and write its motifs as ``fmt``.
 
     JSON Lines is written while the signal streams; the other formats wait for the end so
     they can list the motifs in order. ``after_header`` is the header line of the CSV that
     the motifs are appended to: it must be this run's, and is not written again.
-    ``footer``, a callable, gives the lines printed under a table once the run is over
-    (the score sparkline).
+    ``footer`` gives the lines printed under a table once the run is over (see
+    :func:`write_table`). ``keep``, a list, receives every motif written (for a figure).
     """
     if fmt == "jsonl":
-        write_jsonl(stream, run.as_found(), run.fields)
+        write_jsonl(stream, _kept(run.as_found(), keep), run.fields)
         return
     if fmt == "csv" and run.live:
         # A live input may never end: each row as soon as its motif is final.
         _check_header(after_header, run.fields)
-        write_csv(stream, run.as_found(), run.fields, header=after_header is None, flush=True)
+        write_csv(stream, _kept(run.as_found(), keep), run.fields, header=after_header is None, flush=True)
         return
     motifs = list(run)
+    if keep is not None:
+        keep += motifs
     fields = run.fields  # known for sure once every input has been read
     if fmt == "csv":
         _check_header(after_header, fields)
@@ -318,7 +329,20 @@ def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = N
     elif fmt == "json":
         write_json(stream, motifs, fields, run.report())
     else:
-        write_table(stream, motifs, fields, run.caption(), footer() if footer else ())
+        write_table(stream, motifs, fields, run.caption(), footer)
+
+
+def _kept(motifs: Iterable[Motif], keep: list | None) -> Iterable[Motif]:
+    """``motifs``, each also appended to ``keep`` on the way (unless it is None)."""
+    if keep is None:
+        return motifs
+    return _keeping(motifs, keep)
+
+
+def _keeping(motifs: Iterable[Motif], keep: list) -> Iterator[Motif]:
+    for motif in motifs:
+        keep.append(motif)
+        yield motif
 
 
 def _check_header(after_header: str | None, fields: Sequence[str]) -> None:
@@ -339,3 +363,35 @@ def output_format(fmt: str | None, path: str | None) -> str:
                 return name
         return "csv"
     return "table" if stdout_is_terminal() else "csv"
+
+
+def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
+    """The report of ``motifscan fit``: JSON, or a table comparing the starting point (the
+    mean of the positives, p = 1, threshold 0.5) with the fitted detector."""
+    if fmt == "json":
+        json.dump(report, stream, indent=2)
+        stream.write("\n")
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    evaluation = report["evaluation"]
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name in ("detector", "p", "threshold", "found", "precision", "recall", "F1"):
+        table.add_column(name, justify="left" if name == "detector" else "right", no_wrap=True)
+    for key, title in (("starting_point", "starting point"), ("fitted", "fitted")):
+        row = evaluation[key]
+        table.add_row(title, f"{row['p']:.3g}", f"{row['threshold']:.3g}", str(row["found"]),
+                      f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}")
+    console = Console(file=stream)
+    if not console.is_terminal:
+        console = Console(file=stream, width=200)
+    console.print(table)
+    console.print(
+        f"judged on {evaluation['on']} labels: {evaluation['source']}, {evaluation['positives']} positives\n"
+        f"learned from {report['positives']} positives, {report['negatives']} negatives,"
+        f" {report['mined_negatives']} mined · metric {report['metric']}"
+        f" · cut-off cosine {report['cutoff_cosine']:.3f}",
+        style="dim", highlight=False, soft_wrap=True,
+    )

@@ -42,8 +42,13 @@ __all__ = [
     "STDIN_NAME",
     "SignalBlock",
     "SignalSource",
+    "byte_resumable",
+    "complete_lines_end",
+    "drop_rows",
     "is_parquet_dataset",
     "parquet_dataset_files",
+    "parquet_row_groups",
+    "prepend_rows",
     "read_signal",
     "signal_from_arrays",
 ]
@@ -140,6 +145,9 @@ class SignalSource:
         True when the blocks come from a file that ends (a regular CSV or Parquet file, not
         a pipe, stdin or a followed file): the pipeline then parses the next block in a
         thread while it scans the previous one, since reading it can never wait for input.
+    rows_estimate : int or None
+        About how many rows the input holds, for a progress bar: exact for Parquet,
+        estimated from the first MiB for an uncompressed text file, else None.
 
     Iterating yields :class:`SignalBlock` objects of at most ``block_rows`` rows, in
     order; an input without data rows yields nothing. Problems found while streaming (a
@@ -163,6 +171,8 @@ class SignalSource:
         self.time_column = time_column
         self._open_blocks = open_blocks
         self._iterated = False
+
+    rows_estimate: int | None = None
 
     def __iter__(self) -> Iterator[SignalBlock]:
         if self._iterated:
@@ -193,6 +203,7 @@ def read_signal(
     block_rows: int = DEFAULT_BLOCK_ROWS,
     byte_range: tuple[int, int] | None = None,
     follow: bool = False,
+    row_groups: tuple[int, int] | None = None,
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -222,6 +233,8 @@ def read_signal(
         Read only the rows in bytes ``start .. stop`` of an uncompressed text file (see
         :func:`byte_resumable`); both must be 0 or just after a newline. Header and types
         still come from the start of the file; bytes beyond ``stop`` are never looked at.
+    row_groups : (int, int), optional
+        Read only row groups ``start .. stop - 1`` of a Parquet file.
     follow : bool, optional
         Read an uncompressed text file like ``tail -f``: at its end, wait for more lines
         instead of ending (blocks are yielded as lines arrive; the iteration never ends).
@@ -275,7 +288,9 @@ def read_signal(
             )
         if not stat.S_ISREG(mode):
             raise MotifscanError(f"{name}: Parquet must be a regular file, not a pipe")
-        return _open_parquet(path_text, name, options)
+        return _open_parquet(path_text, name, options, row_groups)
+    if row_groups is not None:
+        raise MotifscanError(f"{name}: row groups can only be read from Parquet files")
 
     if delimiter is None:
         delimiter = {"csv": ",", "tsv": "\t", "txt": None}[file_format]
@@ -1184,7 +1199,14 @@ def _open_csv_file(
         yield from reader.blocks()
 
     rows_hint = None if whole is None else whole.count(b"\n")
-    return SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint, read_ahead=True)
+    estimate = rows_hint
+    if estimate is None and not compressed:
+        head_rows = max(head.count(b"\n") - layout.skip_rows, 1)
+        span = (byte_range[1] - byte_range[0]) if byte_range is not None else os.path.getsize(path)
+        estimate = int(span * head_rows / len(head))
+    source = SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint, read_ahead=True)
+    source.rows_estimate = estimate
+    return source
 
 
 def _open_csv_stream(
@@ -1421,7 +1443,20 @@ def _datetime_ns_or_us(values: np.ndarray) -> np.ndarray:
 # Parquet
 
 
-def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
+def parquet_row_groups(path: str) -> list[int]:
+    """The number of rows in each row group of a Parquet file."""
+    import pyarrow.parquet as pq
+
+    try:
+        with pq.ParquetFile(path) as parquet:
+            metadata = parquet.metadata
+            return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    except _read_errors() as exc:
+        raise MotifscanError(f"{path}: not a valid Parquet file ({_one_line(exc)})") from None
+
+
+def _open_parquet(path: str, name: str, options: _ReadOptions,
+                  row_groups: tuple[int, int] | None = None) -> SignalSource:
     import pyarrow.parquet as pq
 
     errors = _read_errors()
@@ -1452,7 +1487,9 @@ def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
         except errors as exc:
             raise MotifscanError(f"{name}: not a valid Parquet file ({_one_line(exc)})") from None
         try:
-            batches = parquet.iter_batches(batch_size=options.block_rows, columns=read_columns)
+            groups = None if row_groups is None else list(range(*row_groups))
+            batches = parquet.iter_batches(batch_size=options.block_rows, columns=read_columns,
+                                           row_groups=groups)
             while True:
                 try:
                     batch = next(batches)
@@ -1468,7 +1505,10 @@ def _open_parquet(path: str, name: str, options: _ReadOptions) -> SignalSource:
     def blocks() -> Iterator[SignalBlock]:
         yield from _reblock(pieces(), options.block_rows, full_blocks=True)
 
-    return SignalSource(name, channels, time_column, blocks, read_ahead=True)
+    source = SignalSource(name, channels, time_column, blocks, read_ahead=True)
+    groups = parquet_row_groups(path)
+    source.rows_estimate = sum(groups if row_groups is None else groups[slice(*row_groups)])
+    return source
 
 
 def is_parquet_dataset(path: str | os.PathLike[str]) -> bool:
@@ -1526,7 +1566,9 @@ def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> Signal
         pieces = (block for source in sources for block in source)
         yield from _reblock(pieces, options.block_rows, full_blocks=True)
 
-    return SignalSource(name, first.channels, first.time_column, blocks)
+    dataset = SignalSource(name, first.channels, first.time_column, blocks, read_ahead=True)
+    dataset.rows_estimate = sum(source.rows_estimate for source in sources)
+    return dataset
 
 
 def drop_rows(source: SignalSource, count: int) -> SignalSource:

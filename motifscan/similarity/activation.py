@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from motifscan.similarity import span
+from motifscan.similarity import sliding_dot, span
 
 
-def sliding_activation(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1) -> np.ndarray:
+def sliding_activation(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1,
+                       backend: str = "numpy") -> np.ndarray:
     """Dot product of ``kernel`` with every valid window of ``signal``.
 
     Parameters
@@ -25,30 +26,28 @@ def sliding_activation(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1
         The template.
     dilation : int
         Gap between kernel taps in samples, >= 1.
+    backend : {"numpy", "numba"}
+        The direct sums of :func:`motifscan.similarity.sliding_dot`. Both add up each
+        window tap by tap in a fixed order, so a window's activation is bit-identical
+        whatever block it falls in, and detection never depends on where blocks were cut
+        (the FFT's round-off depends on the segment, so it is not used here).
 
     Returns
     -------
     float64 array, shape (max(n - span + 1, 0),)
         ``numpy.correlate(signal, dilated_kernel, "valid")`` within round-off, where the
         dilated kernel has ``dilation - 1`` zeros between taps. A finite window whose dot
-        product exceeds the float64 range is +-inf.
+        product exceeds the float64 range is +-inf (or NaN when it overflows both ways).
     """
-    x = np.asarray(signal, dtype=np.float64)
-    k = np.asarray(kernel, dtype=np.float64)
-    n_out = x.shape[0] - span(k.shape[0], dilation) + 1
-    if n_out <= 0:
+    x = np.ascontiguousarray(signal, dtype=np.float64)
+    k = np.ascontiguousarray(kernel, dtype=np.float64)
+    if x.shape[0] < span(k.shape[0], dilation):
         return np.empty(0)
     finite = np.isfinite(x)
-    clean = np.where(finite, x, 0.0)
-    activation = np.zeros(n_out)
-    unscored = np.zeros(n_out, dtype=bool)
-    # Tap by tap, in the same order for every window, so a window's activation is
-    # bit-identical whatever block it falls in (np.correlate's dot may use SIMD paths that
-    # depend on the array's alignment, and detection ties must not depend on block cuts).
     with np.errstate(over="ignore", invalid="ignore"):
-        for j, tap in enumerate(k):
-            offset = j * dilation
-            activation += clean[offset:offset + n_out] * tap
-            unscored |= ~finite[offset:offset + n_out]
-    activation[unscored] = np.nan
+        activation = sliding_dot(np.where(finite, x, 0.0), k, dilation, backend)
+    if not finite.all():
+        # Count the non-finite samples under each window's taps (exact small integers).
+        unscored = sliding_dot((~finite).astype(np.float64), np.ones(k.shape[0]), dilation, backend) > 0
+        activation[unscored] = np.nan
     return activation

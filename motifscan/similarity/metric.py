@@ -26,7 +26,23 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from motifscan.errors import MotifscanError
-from motifscan.similarity import ScoreTrack, resolve_backend, span
+from motifscan.similarity import SMALL_WORK, ScoreTrack, span
+
+#: Backends that can scan with a learned metric.
+METRIC_BACKENDS = ("auto", "numpy", "numba")
+
+
+def resolve_metric_backend(backend: str, rows: int | None, metric: np.ndarray) -> str:
+    """``"numpy"`` or ``"numba"`` for a whole run with a learned metric.
+
+    ``auto`` takes the NumPy reference for small work, as the plain scan does; the work
+    per window grows with the metric's size (``m`` or ``r * m``), not with the kernel's.
+    """
+    if backend not in METRIC_BACKENDS:
+        raise MotifscanError(f"--backend {backend}: a learned metric is scanned with numpy or numba")
+    if backend != "auto":
+        return backend
+    return "numpy" if rows is not None and rows * np.size(metric) < SMALL_WORK else "numba"
 from motifscan.similarity.reference import sharpen
 
 
@@ -64,8 +80,13 @@ def metric_kind(metric: np.ndarray) -> str:
     return "diagonal" if np.ndim(metric) == 1 else "full"
 
 
-def project(vectors: np.ndarray, metric: np.ndarray) -> np.ndarray:
-    """``M v`` for each row ``v`` of ``vectors`` (shape (..., m)); result shape (..., r)."""
+def project(vectors: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
+    """``M v`` for each row ``v`` of ``vectors`` (shape (..., m)); result shape (..., r).
+
+    ``metric`` is diagonal weights (m,), a matrix (r, m), or None for the identity.
+    """
+    if metric is None:
+        return vectors
     if metric.ndim == 1:
         return vectors * metric
     return vectors @ metric.T
@@ -152,12 +173,9 @@ def sliding_metric_cosine(signal: np.ndarray, kernel: np.ndarray, metric: np.nda
         empty = np.empty(0)
         return ScoreTrack(empty, empty.copy(), empty.copy())
     metric = np.asarray(metric, dtype=np.float64)
-    # The work per window grows with the metric's size, not with the kernel's alone.
-    backend = resolve_backend(backend, n_out, metric.size)
+    backend = resolve_metric_backend(backend, n_out, metric)
     if backend == "numpy":
         return metric_cosine_reference(x, k, metric, p, dilation)
-    if backend == "numba":
-        from motifscan.similarity.metric_cpu import metric_cosine_numba
+    from motifscan.similarity.metric_cpu import metric_cosine_numba
 
-        return metric_cosine_numba(x, k, metric, p, dilation)
-    raise MotifscanError(f"the learned metric is scanned on the CPU (numpy or numba), not with {backend!r}")
+    return metric_cosine_numba(x, k, metric, p, dilation)

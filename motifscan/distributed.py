@@ -1,0 +1,253 @@
+"""``--dask``: the same detection, run as tasks on a Dask distributed cluster.
+
+Dask schedules; motifscan only cuts the work into tasks and puts the answers together:
+
+- every input is one task (:func:`motifscan.batch.run_file`, as on one machine);
+- an input larger than ``split_bytes`` (an uncompressed text file, or a Parquet file with
+  several row groups) is cut into ranges of whole lines or whole row groups. A range task
+  reads its rows plus the next ``span - 1`` rows (the windows that start in the range and
+  end in the next one), scans them with the one pipeline and returns the candidates
+  (positions over the threshold with their scores). The client feeds the candidates of the
+  ranges, in order, to the same streaming detector a single run uses, so the motifs are
+  exactly those of the single-machine run.
+
+The ``dask[distributed]`` package is the optional extra ``motifscan[dask]``; it is imported
+only when a run asks for a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Iterator
+
+import numpy as np
+
+from motifscan.batch import FileRun, ReadOptions, run_file
+from motifscan.config import DetectConfig
+from motifscan.detection import ChannelDetector, sort_motifs
+from motifscan.errors import MotifscanError, SignalTooShort
+from motifscan.io.signals import (SignalBlock, SignalSource, byte_resumable, is_parquet_dataset,
+                                  parquet_row_groups)
+from motifscan.pipeline import RunSummary, score_blocks
+
+#: Inputs larger than this are split into ranges of about this size (``--split-bytes``).
+DEFAULT_SPLIT_BYTES = 256 << 20
+#: How long to try to reach a scheduler before giving up.
+CONNECT_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class Part:
+    """One range of an input: bytes ``[start, stop)`` of a text file, or row groups
+    ``[start, stop)`` of a Parquet file, followed by the ``overlap`` rows after it."""
+
+    name: str
+    kind: str  # "bytes" or "row_groups"
+    start: int
+    stop: int
+    end: int  # the input's end (bytes or row groups): where the overlap rows stop
+    overlap: int
+
+    def open(self, read: ReadOptions, block_rows: int, after: bool = False) -> SignalSource:
+        span = (self.stop, self.end) if after else (self.start, self.stop)
+        if self.kind == "bytes":
+            return read.open(self.name, block_rows, byte_range=span)
+        from motifscan.io.signals import read_signal
+
+        return read_signal(self.name, columns=list(read.columns) or None, time_column=read.time_column,
+                           block_rows=block_rows, row_groups=span)
+
+
+@dataclass
+class PartResult:
+    """What a range task found: its rows' candidates per channel, and its counts."""
+
+    rows: int
+    summary: RunSummary
+    candidates: dict = field(default_factory=dict)  # channel -> columns, positions in the range
+
+
+def _line_start_after(raw, offset: int) -> int:
+    """The offset of the first line that starts at or after ``offset``."""
+    raw.seek(offset - 1)
+    while True:
+        chunk = raw.read(1 << 16)
+        if not chunk:
+            return raw.tell()
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return raw.tell() - len(chunk) + newline + 1
+
+
+def plan_parts(name: str, config: DetectConfig, split_bytes: int) -> list[Part] | None:
+    """Cut input ``name`` into ranges of about ``split_bytes``; None when it stays one task."""
+    if name == "-" or os.path.isdir(name) or is_parquet_dataset(name):
+        return None
+    try:
+        size = os.path.getsize(name)
+    except OSError:
+        return None
+    if size <= split_bytes or getattr(config, "method", "cosine") == "conv":
+        # conv thresholds on the whole signal's strongest activation: one task sees it all.
+        return None
+    overlap = config.span - 1
+    if byte_resumable(name):
+        with open(name, "rb") as raw:
+            # The first line may be the header: no range starts before its end.
+            floor = _line_start_after(raw, 1)
+            cuts = [0]
+            for nominal in range(split_bytes, size, split_bytes):
+                cut = _line_start_after(raw, max(nominal, floor))
+                if cuts[-1] < cut < size:
+                    cuts.append(cut)
+        cuts.append(size)
+        if len(cuts) < 3:
+            return None
+        return [Part(name, "bytes", a, b, size, overlap) for a, b in zip(cuts, cuts[1:])]
+    if name.lower().endswith((".parquet", ".pq")):
+        groups = parquet_row_groups(name)
+        if len(groups) < 2:
+            return None
+        per_group = size / len(groups)
+        step = max(1, int(split_bytes // max(per_group, 1)))
+        cuts = list(range(0, len(groups), step)) + [len(groups)]
+        if len(cuts) < 3:
+            return None
+        return [Part(name, "row_groups", a, b, len(groups), overlap) for a, b in zip(cuts, cuts[1:])]
+    return None
+
+
+def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult:
+    """The task of one range: scan its rows (and the overlap after it), keep the candidates."""
+    own = part.open(read, config.block_rows)
+    counted = {"rows": 0}
+
+    def blocks() -> Iterator[SignalBlock]:
+        for block in own:
+            counted["rows"] += block.rows
+            yield block
+        if part.overlap and part.stop < part.end:
+            after = part.open(read, max(part.overlap, 1), after=True)
+            taken = 0
+            for block in islice(after, part.overlap):
+                need = part.overlap - taken
+                if block.rows > need:
+                    block = SignalBlock({k: v[:need] for k, v in block.channels.items()},
+                                        None if block.time is None else block.time[:need])
+                taken += block.rows
+                yield block
+                if taken >= part.overlap:
+                    break
+
+    source = SignalSource(own.name, own.channels, own.time_column, blocks)
+    summary = RunSummary(own.name, list(own.channels), own.time_column)
+    detectors = {name: ChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+                 for name in own.channels}
+    found: dict = {name: [] for name in own.channels}
+    try:
+        for block in score_blocks(source, config, summary):
+            for name, detector in detectors.items():
+                found[name].append(detector.candidates(block.first_position, block.tracks[name], block.time))
+    except SignalTooShort:
+        pass  # a range (with its overlap) shorter than the kernel: no window starts in it
+    candidates = {}
+    for name, pieces in found.items():
+        if pieces:
+            candidates[name] = {key: np.concatenate([piece[key] for piece in pieces]) for key in pieces[0]}
+    # The overlap rows were counted as samples: the range's own rows are what it adds.
+    summary.samples = counted["rows"]
+    summary.tail = None
+    return PartResult(counted["rows"], summary, candidates)
+
+
+def join_parts(name: str, results: list[PartResult], config: DetectConfig, label: bool) -> FileRun:
+    """Put the range results of one input together: the single-machine run's motifs, in
+    signal order."""
+    import dataclasses
+
+    first = results[0].summary
+    summary = RunSummary(name, list(first.channels), first.time_column, device=first.device)
+    detectors = {channel: ChannelDetector(channel, config.span, config.threshold, config.sign, config.gap)
+                 for channel in first.channels}
+    motifs = []
+    offset = 0
+    for result in results:
+        summary.samples += result.summary.samples
+        summary.positions += result.summary.positions
+        summary.skipped_windows += result.summary.skipped_windows
+        for channel, skipped in result.summary.skipped_by_channel.items():
+            summary.skipped_by_channel[channel] = summary.skipped_by_channel.get(channel, 0) + skipped
+        for channel, detector in detectors.items():
+            columns = result.candidates.get(channel)
+            if columns is not None:
+                columns = dict(columns, position=columns["position"] + offset)
+                motifs += detector.push_candidates(columns, offset + result.summary.positions)
+        offset += result.rows
+    for detector in detectors.values():
+        motifs += detector.finish()
+    if summary.samples < config.span:
+        return FileRun(name, [], None, f"{name}: the kernel spans {config.span} samples but the signal "
+                                       f"has only {summary.samples}")
+    # Ranges are joined channel by channel: signal order is the one order both runs share.
+    motifs = sort_motifs(motifs, {channel: i for i, channel in enumerate(first.channels)})
+    if config.top is not None:
+        from motifscan.detection import TopMotifs
+
+        top = TopMotifs(config.top, first.channels)
+        top.add(motifs)
+        motifs = top.motifs()
+    summary.motifs = len(motifs)
+    if label:
+        motifs = [dataclasses.replace(motif, file=name) for motif in motifs]
+    return FileRun(name, motifs, summary)
+
+
+def connect(address):
+    """A ``distributed.Client``: ``"local"`` starts a local cluster; an address connects."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise MotifscanError("--dask needs dask.distributed: pip install \"motifscan[dask]\"") from None
+    if not isinstance(address, str):
+        return address, False  # a Client already
+    try:
+        if address == "local":
+            return Client(LocalCluster()), True
+        return Client(address, timeout=CONNECT_TIMEOUT_S), True
+    except (OSError, TimeoutError, ValueError) as error:
+        raise MotifscanError(f"--dask: cannot reach the scheduler at {address} ({error})") from None
+
+
+def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, split_bytes: int,
+                label: bool, ordered: bool) -> Iterator[FileRun]:
+    """Submit every input (``jobs``: ``(name, resume)`` pairs) to the cluster and yield
+    their :class:`~motifscan.batch.FileRun` in input order."""
+    submitted = []
+    for name, resume in jobs:
+        parts = None if resume is not None else _safe_plan(name, config, split_bytes)
+        if parts is None:
+            future = client.submit(run_file, name, config, read, label=label, ordered=ordered,
+                                   resume=resume, pure=False)
+            submitted.append((name, None, [future]))
+        else:
+            futures = [client.submit(scan_part, part, config, read, pure=False) for part in parts]
+            submitted.append((name, parts, futures))
+    for name, parts, futures in submitted:
+        if parts is None:
+            yield futures[0].result()
+            continue
+        try:
+            results = [future.result() for future in futures]
+        except MotifscanError as error:
+            yield FileRun(name, [], None, str(error))
+            continue
+        yield join_parts(name, results, config, label)
+
+
+def _safe_plan(name, config, split_bytes):
+    try:
+        return plan_parts(name, config, split_bytes)
+    except (MotifscanError, OSError):
+        return None  # the task reading it whole reports the problem

@@ -1,0 +1,47 @@
+"""The one-line sparkline under the terminal table."""
+
+import numpy as np
+
+from motifscan.envelope import MinMaxEnvelope
+from motifscan.io.sparkline import BLOCKS, peak_columns, sparkline_lines, sparkline_text
+
+from test_cli import SEED, run
+
+
+def envelope_of(values) -> MinMaxEnvelope:
+    envelope = MinMaxEnvelope(64)
+    envelope.push(np.asarray(values, dtype=float))
+    return envelope
+
+
+def test_levels_signs_and_gaps():
+    text = sparkline_text(np.array([0.0, 0.1, 0.5, 1.0, -1.0, np.nan, 2.0]), scale=1.0)
+    assert text.plain == "▁▁▄██ █"
+    assert [span.style for span in text.spans if span.start == 4] == ["magenta"]  # inverted match
+
+
+def test_a_narrow_peak_is_never_averaged_away():
+    values = np.zeros(100_000)
+    values[54_321] = -0.9
+    columns = peak_columns(envelope_of(values), 40)
+    assert columns.shape == (40,) and columns.min() == -0.9 and np.count_nonzero(columns) == 1
+
+
+def test_short_tracks_get_one_character_per_position_and_lines_fit_the_width():
+    lines = sparkline_lines([("a", envelope_of([0, 1, 0]), 1.0), ("long name", envelope_of(np.ones(500)), None)], 60)
+    assert [line.plain for line in lines][0] == "a          ▁█▁"
+    assert all(len(line.plain) <= 60 for line in lines) and set(lines[1].plain[11:]) == {BLOCKS[-1]}
+
+
+def test_the_table_on_a_terminal_ends_with_the_sparkline(monkeypatch):
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("NO_COLOR", "1")
+    lines = run("detect", SEED, "--kernel", "1,2,3", "--p", "9").stdout.splitlines()
+    assert lines[-2] == "signal  ▁▁▁▁█▁▁▁▁▁▁█▁▁▁▁▁▁█▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁"  # A, B and C; 37 positions
+    compared = run("compare", SEED, "--kernel", "1,2,3", "--p", "9").stdout
+    assert "signal conv    " in compared and "signal cosine  ▁▁▁▁█" in compared
+    # Not on a pipe, nor in a file: a table there has no sparkline.
+    monkeypatch.delenv("TTY_COMPATIBLE")
+    piped = run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "table").stdout
+    assert "█" not in piped
