@@ -71,25 +71,47 @@ def _power_of_two(exponent):
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _fill(x, first, segment_step, segments, buffer, exponents, energies):
-    """Copy segment g (samples ``first + g * step ..``) scaled into ``buffer[g]``."""
+def _fill(x, first, segment_step, segments, buffer, exponents, energies, shifted):
+    """Copy segment g (samples ``first + g * step ..``) scaled into ``buffer[g]``.
+
+    With ``shifted`` the median of the segment's finite samples is subtracted first, so
+    the transform's round-off scales with the samples' deviations, not with an offset such
+    as 1e6 (used with kernels of sum 0, whose dot products the shift does not change). A
+    deviation that overflows makes the segment's energy infinite: all its windows are then
+    recomputed directly.
+    """
     n = x.shape[0]
     width = buffer.shape[1]
     for g in prange(segments):
         start = first + g * segment_step
         take = min(width, n - start)
+        row = buffer[g]
+        shift = 0.0
+        if shifted:
+            count = 0
+            for i in range(take):
+                if abs(x[start + i]) < math.inf:
+                    row[count] = x[start + i]
+                    count += 1
+            if count > 0:
+                shift = np.median(row[:count])
         largest = 0.0
         for i in range(take):
-            a = abs(x[start + i])
+            a = abs(x[start + i] - shift)
             if a < math.inf and a > largest:
                 largest = a
         exponent = math.frexp(largest)[1] if largest > 0.0 else 0
         f1, f2 = _power_of_two(-exponent)
         energy = 0.0
-        row = buffer[g]
         for i in range(take):
             v = x[start + i]
-            y = v * f1 * f2 if abs(v) < math.inf else 0.0
+            d = v - shift
+            if abs(d) < math.inf:
+                y = d * f1 * f2
+            else:
+                y = 0.0
+                if abs(v) < math.inf:  # finite, but its deviation overflows
+                    energy = math.inf
             row[i] = y
             energy += y * y
         for i in range(take, width):
@@ -171,11 +193,7 @@ class _Plan:
         self.length = fft_length(self.span)
         self.step = self.length - self.span + 1  # outputs per segment
         self.workers = threads() if workers is None else workers
-        largest = float(np.max(np.abs(kernel)))
-        self.kernel_exponent = math.frexp(largest)[1] if largest > 0 else 0
-        dilated = np.zeros(self.length)
-        dilated[: self.span : dilation] = np.ldexp(kernel, -self.kernel_exponent)
-        self.spectrum = np.conj(scipy.fft.rfft(dilated))
+        self.spectrum, self.kernel_exponent = self.kernel_spectrum(kernel, dilation)
         total_segments = -(-n_out // self.step)
         self.batch = max(1, min(total_segments, BATCH_SAMPLES // self.length))
         self.buffer = np.empty((self.batch, self.length))
@@ -188,13 +206,29 @@ class _Plan:
         for first in range(0, n_out, per_batch):
             yield first, min(self.batch, -(-(n_out - first) // self.step))
 
+    def kernel_spectrum(self, kernel, dilation):
+        """``(conj(rfft(dilated kernel)), exponent)``: the kernel is scaled by ``2**-exponent``
+        (exact) so that its largest tap lies in [0.5, 1)."""
+        largest = float(np.max(np.abs(kernel)))
+        exponent = math.frexp(largest)[1] if largest > 0 else 0
+        dilated = np.zeros(self.length)
+        dilated[: self.span : dilation] = np.ldexp(kernel, -exponent)
+        return np.conj(self.fft.rfft(dilated)), exponent
+
+    def segment_spectra(self, x, first, segments, shifted=False):
+        """The spectra of this batch's (scaled, with ``shifted`` median-shifted) segments."""
+        buffer = self.buffer[:segments]
+        _fill(x, first, self.step, segments, buffer, self.exponents, self.energies, shifted)
+        return self.fft.rfft(buffer, axis=1, workers=self.workers)
+
+    def correlate(self, spectra, spectrum, overwrite=False):
+        """Circular cross-correlations of the segments with a kernel, shape (segments, N)."""
+        product = np.multiply(spectra, spectrum, out=spectra if overwrite else None)
+        return self.fft.irfft(product, n=self.length, axis=1, workers=self.workers, overwrite_x=True)
+
     def transform(self, x, first, segments):
         """The circular cross-correlations of this batch's segments, shape (segments, N)."""
-        buffer = self.buffer[:segments]
-        _fill(x, first, self.step, segments, buffer, self.exponents, self.energies)
-        spectra = self.fft.rfft(buffer, axis=1, workers=self.workers)
-        spectra *= self.spectrum
-        return self.fft.irfft(spectra, n=self.length, axis=1, workers=self.workers, overwrite_x=True)
+        return self.correlate(self.segment_spectra(x, first, segments), self.spectrum, overwrite=True)
 
 
 def sliding_dot_fft(

@@ -104,7 +104,10 @@ def scan_kernels(
     noise_floor : float
         ``q >= 0``, in the signal's units, added to each window's norm.
     backend : {"auto", "numpy", "numba", "fft"}
-        ``fft`` runs the direct Numba scan too: the batch scan has no FFT path (yet).
+        ``auto`` as for :func:`motifscan.similarity.sliding_cosine`. ``fft`` takes the
+        overlap-save FFT for one channel with ``center``/``zscore``
+        (:mod:`motifscan.similarity.multi_fft`), and the direct Numba scan otherwise
+        (plain or joint batch scans have no FFT path).
 
     Returns
     -------
@@ -128,6 +131,10 @@ def scan_kernels(
         from motifscan.similarity.reference import scan_kernels_reference
 
         return scan_kernels_reference(x, k, p, dilation, normalize, noise_floor)
+    if backend == "fft" and x.shape[0] == 1 and normalize != "none":
+        from motifscan.similarity.multi_fft import scan_kernels_fft
+
+        return scan_kernels_fft(x, k, p, dilation, normalize, noise_floor)
     if backend in ("numba", "fft"):
         from motifscan.similarity.multi_cpu import scan_kernels_numba
 

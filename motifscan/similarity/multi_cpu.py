@@ -213,18 +213,29 @@ def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor,
             _window(x, units, kernel_norms, position, dilation, center, zscore, floor, p2, dots, means,
                     score, cosine, scale, distance)
             continue
-        norm = math.sqrt(q)
-        for k in range(n_kernels):
-            d = acc[k, i]
-            r = min(1.0, max(-1.0, d / norm))
-            f = r if floor == 0.0 else min(1.0, max(-1.0, d / (norm + floor)))
-            s = abs(f) ** p2
-            score[k, position] = s if f >= 0.0 else -s
-            cosine[k, position] = r
-            scale[k, position] = d / kernel_norms[k]
-            if zscore:
-                squared = 2.0 * taps * (1.0 - r)
-                distance[k, position] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
+        finish_position(acc, i, position, q, kernel_norms, taps, floor, p2, zscore, score, cosine,
+                        scale, distance)
+
+
+@njit(cache=True, nogil=True)
+def finish_position(dots, column, position, sumsq, kernel_norms, taps, floor, p2, zscore, score,
+                    cosine, scale, distance):
+    """The last step of an ordinary window (sum of squares a safe normal number): from its
+    K dot products ``dots[:, column]`` with the unit kernels and its (centred) sum of
+    squares, write the cosine, sharpened score, scale and (``zscore``) distance of every
+    kernel at ``position``."""
+    norm = math.sqrt(sumsq)
+    for k in range(kernel_norms.shape[0]):
+        d = dots[k, column]
+        r = min(1.0, max(-1.0, d / norm))
+        f = r if floor == 0.0 else min(1.0, max(-1.0, d / (norm + floor)))
+        s = abs(f) ** p2
+        score[k, position] = s if f >= 0.0 else -s
+        cosine[k, position] = r
+        scale[k, position] = d / kernel_norms[k]
+        if zscore:
+            squared = 2.0 * taps * (1.0 - r)
+            distance[k, position] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
 
 
 @njit(parallel=True, cache=True, nogil=True)

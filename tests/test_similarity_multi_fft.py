@@ -1,0 +1,152 @@
+"""The FFT path of the centred one-channel scan against the NumPy oracle, STUMPY and exact
+Pearson r, on hostile inputs and at the seams of its blocks."""
+
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from numpy.lib.stride_tricks import sliding_window_view
+
+from motifscan.similarity import FFT_MIN_TAPS, fft, span
+from motifscan.similarity import multi_fft
+from motifscan.similarity.multi import scan_kernels
+from motifscan.similarity.multi_cpu import scan_kernels_numba
+from motifscan.similarity.reference import scan_kernels_reference
+from strategies import signals
+from test_similarity_multi import kernel_banks, pearson_exact, stumpy_inputs
+
+#: Cosine tolerance of the FFT path. Its dot products err by about eps * log2(N) times the
+#: shifted segment's norm, and a window below 1/QUIET_RATIO of that norm is recomputed, so
+#: <= 2.2e-16 * 20 * 1e4 ~ 5e-11 of |w||k|; the rolling centred norms err by at most
+#: 1/CANCEL_RATIO = 1e-10 relative before a window is recomputed. 1e-9 is that sum with a
+#: margin of about seven, and far below what a wrong formula or a lost digit of a 1e6
+#: offset costs (~1e-6 and more).
+COSINE_TOL = 1e-9
+
+
+def small_segments():
+    """Short FFT segments and batches, so small hypothesis inputs cross their seams."""
+    return mock.patch.multiple(fft, MIN_FFT=16, BATCH_SAMPLES=1024)
+
+
+def assert_fft_close(fast, ref, taps, p):
+    for f, r in zip(fast, ref):
+        assert type(f) is type(r)
+        unscored = np.isnan(r.score)
+        for name in r._fields:
+            np.testing.assert_array_equal(np.isnan(getattr(f, name)), unscored, err_msg=name)
+        ok = ~unscored
+        bad = np.flatnonzero(np.abs(f.cosine[ok] - r.cosine[ok]) > COSINE_TOL)
+        assert bad.size == 0, (bad[:3], f.cosine[ok][bad[:3]], r.cosine[ok][bad[:3]])
+        # |d score / d cosine| <= p^2 for p >= 1.
+        assert np.all(np.abs(f.score[ok] - r.score[ok]) <= p * p * COSINE_TOL)
+        both = ok & np.isfinite(r.scale) & np.isfinite(f.scale)
+        scale = np.abs(r.scale[both])
+        # scale = r |w| / |k|: the cosine's error relative to the largest scale of the scan.
+        assert np.all(np.abs(f.scale[both] - r.scale[both]) <= 4 * COSINE_TOL * scale.max(initial=0.0))
+        if hasattr(r, "distance"):
+            # d = sqrt(2M(1 - r)): |dd| <= M |dr| / d, and <= sqrt(2M |dr|) near d = 0.
+            d = r.distance[ok]
+            bound = np.minimum(taps * COSINE_TOL / np.maximum(d, 1e-300), np.sqrt(2 * taps * COSINE_TOL))
+            assert np.all(np.abs(f.distance[ok] - d) <= bound + 1e-12)
+
+
+def constant_windows(x, m, dilation):
+    windows = sliding_window_view(x, span(m, dilation))[:, ::dilation]
+    return np.isfinite(windows).all(axis=1) & (windows.max(axis=1) == windows.min(axis=1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(signals(max_size=2000), st.data(), st.integers(1, 3), st.sampled_from(["center", "zscore"]),
+       st.sampled_from([0.0, 0.5]), st.sampled_from([1.0, 3.0]))
+def test_fft_equals_reference(x, data, dilation, normalize, noise_floor, p):
+    bank = data.draw(kernel_banks(1))
+    m = bank.shape[2]
+    if x.size < span(m, dilation):
+        return
+    with small_segments():
+        fast = multi_fft.scan_kernels_fft(x[None, :], bank, p, dilation, normalize, noise_floor)
+    ref = scan_kernels_reference(x[None, :], bank, p, dilation, normalize, noise_floor)
+    assert_fft_close(fast, ref, m, p)
+    constant = constant_windows(x, m, dilation)
+    for track in fast:  # exactly 0, as the direct scan gives them
+        assert np.all(track.score[constant] == 0) and np.all(track.cosine[constant] == 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(stumpy_inputs())
+def test_zscore_distance_equals_stumpy_mass(data):
+    stumpy = pytest.importorskip("stumpy")
+    x, kernel = data
+    with small_segments():
+        (track,) = scan_kernels(x, kernel[None, :], 1.0, 1, "zscore", 0.0, "fft")
+    expected = stumpy.mass(kernel, x, normalize=True)
+    (oracle,) = scan_kernels(x, kernel[None, :], 1.0, 1, "zscore", 0.0, "numpy")
+    # The promise of docs/method.md. Near d = 0 STUMPY's own rolling statistics err by
+    # about 1e-8 (a drawn window of 1e3 + noise: 9.39665e-5 where exact rational arithmetic
+    # gives 9.39547e-5, as do all our backends), so there the NumPy oracle is the judge.
+    far = expected > 1e-3
+    np.testing.assert_allclose(track.distance[far], expected[far], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(track.distance, oracle.distance, rtol=0, atol=1e-8)
+
+
+def test_center_is_pearson_r_on_a_large_offset():
+    # 1e6 + noise: an FFT of the raw samples would keep only ~6 digits of the noise's dot
+    # products; the median shift keeps them all.
+    rng = np.random.default_rng(3)
+    x = 1e6 + rng.standard_normal(3000) + np.linspace(0, 50, 3000)
+    kernel = rng.standard_normal(40)
+    with small_segments():
+        (track,) = scan_kernels(x, kernel[None, :], 1.0, 2, "center", 0.0, "fft")
+    for i in range(0, track.cosine.size, 41):
+        window = x[i : i + span(40, 2) : 2]
+        assert track.cosine[i] == pytest.approx(pearson_exact(window, kernel), abs=COSINE_TOL)
+
+
+@pytest.mark.parametrize("normalize", ["center", "zscore"])
+def test_segments_a_million_apart_at_the_seams(normalize):
+    # Real segment lengths (FFT of 2**14): a level jump of 1e6, a part scaled by 1e6, NaN,
+    # inf, constant runs and 1e+-300 values across the FFT segments' and rolling blocks' seams.
+    rng = np.random.default_rng(8)
+    m, dilation = 700, 2
+    x = np.cumsum(rng.standard_normal(60_000)) + rng.standard_normal(60_000)
+    step = fft.fft_length(span(m, dilation)) - span(m, dilation) + 1
+    x[step - 3000 : step + 2000] += 1e6
+    x[2 * step - 500 : 2 * step + 4000] *= 1e6
+    x[step + 5000] = np.nan
+    x[2 * step + 7000] = np.inf
+    x[3 * step - 2000 : 3 * step + 1500] = 1e6 + 0.1
+    x[52_000:54_000] *= 1e-300
+    x[56_000:57_000] = 1e300 * rng.standard_normal(1000)
+    bank = rng.standard_normal((3, 1, m))
+    fast = scan_kernels(x, bank, 3.0, dilation, normalize, 0.0, "fft")
+    # The direct scan is the oracle here (it equals the NumPy one, test_similarity_multi,
+    # which would need gigabytes for 60 000 windows of 700 taps).
+    direct = scan_kernels_numba(x[None, :], bank, 3.0, dilation, normalize, 0.0)
+    assert_fft_close(fast, direct, m, 3.0)
+    assert np.all(fast[0].cosine[constant_windows(x, m, dilation)] == 0)
+
+
+def test_auto_takes_the_fft_for_a_long_kernel():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(5000)
+    bank = rng.standard_normal((2, 1, FFT_MIN_TAPS))
+    with mock.patch.object(multi_fft, "scan_kernels_fft", wraps=multi_fft.scan_kernels_fft) as spy:
+        scan_kernels(x, bank, 2.0, 1, "center", 0.0, "auto")
+        assert spy.call_count == 1
+        scan_kernels(x, bank[:, :, :64], 2.0, 1, "center", 0.0, "auto")  # short: direct
+        scan_kernels(np.stack([x, x]), np.concatenate([bank, bank], axis=1), 2.0, 1, "center", 0.0, "auto")
+        scan_kernels(x, bank, 2.0, 1, "none", 0.0, "auto")  # the plain batch scan: direct
+        assert spy.call_count == 1
+
+
+def test_segments_are_shifted_by_their_median():
+    # What keeps 1e6 + noise on the FFT (not recomputed directly as too quiet for its
+    # segment): the transformed segment holds the deviations from its median.
+    x = 1e6 + np.random.default_rng(10).standard_normal(20_000)
+    plan = fft._Plan(np.ones(8), 1, 1000, 1)
+    segment = x[: plan.length]
+    for shifted, expected in [(True, np.sum((segment - np.median(segment)) ** 2)), (False, np.sum(segment**2))]:
+        plan.segment_spectra(x, 0, 1, shifted)
+        assert plan.energies[0] * 4.0 ** plan.exponents[0] == pytest.approx(expected, rel=1e-12)
