@@ -54,10 +54,7 @@ class Part:
         span = (self.stop, self.end) if after else (self.start, self.stop)
         if self.kind == "bytes":
             return read.open(self.name, block_rows, byte_range=span)
-        from motifscan.io.signals import read_signal
-
-        return read_signal(self.name, columns=list(read.columns) or None, time_column=read.time_column,
-                           block_rows=block_rows, row_groups=span)
+        return read.open(self.name, block_rows, row_groups=span)
 
 
 @dataclass
@@ -226,13 +223,13 @@ def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, spl
     their :class:`~motifscan.batch.FileRun` in input order."""
     submitted = []
     for name, resume in jobs:
-        parts = None if resume is not None else _safe_plan(name, config, split_bytes)
+        parts, pinned = (None, config) if resume is not None else _safe_plan(name, config, read, split_bytes)
         if parts is None:
             future = client.submit(run_file, name, config, read, label=label, ordered=ordered,
                                    resume=resume, pure=False)
             submitted.append((name, None, [future]))
         else:
-            futures = [client.submit(scan_part, part, config, read, pure=False) for part in parts]
+            futures = [client.submit(scan_part, part, pinned, read, pure=False) for part in parts]
             submitted.append((name, parts, futures))
     for name, parts, futures in submitted:
         if parts is None:
@@ -246,8 +243,20 @@ def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, spl
         yield join_parts(name, results, config, label)
 
 
-def _safe_plan(name, config, split_bytes):
+def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: int):
+    """The ranges of ``name`` (None: one task) and the config its range tasks scan with."""
+    import dataclasses
+
+    from motifscan.similarity.device import resolve_device
+
     try:
-        return plan_parts(name, config, split_bytes)
+        parts = plan_parts(name, config, split_bytes)
+        if parts is None:
+            return None, config
+        # Every range scans with the backend the whole file would get, so that the scores
+        # agree to the last bit with the single-machine run.
+        hint = read.open(name, config.block_rows).rows_hint
     except (MotifscanError, OSError):
-        return None  # the task reading it whole reports the problem
+        return None, config  # the task reading it whole reports the problem
+    backend = resolve_device(config.device, config.backend, hint, len(config.kernel))
+    return parts, dataclasses.replace(config, backend=backend) if backend in ("numpy", "numba") else config
