@@ -127,8 +127,9 @@ def _detection_options(command):
     """Options that decide which motifs a detecting command reports."""
     options = [
         click.option("--threshold", "-t", type=float, default=None,
-                     help="Minimum |score| of a motif, in [0, 1]; with --method conv, minimum "
-                          "|activation| as a fraction of the channel's strongest.  "
+                     help="Minimum |score| of a motif, in [0, 1]; for the convolution (--method conv, "
+                          "and the conv side of compare), minimum |activation| as a fraction of the "
+                          "channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
         click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
                      show_default=True, help="Report matches, inverted matches, or both."),

@@ -125,6 +125,7 @@ class RunRecorder:
 
     @property
     def channels(self) -> list[str]:
+        """The channels seen so far, in input order."""
         return list(self.score or self.signal)
 
     def _push(self, envelopes: dict, name: str, values) -> None:
@@ -133,11 +134,13 @@ class RunRecorder:
         envelopes[name].push(values)
 
     def signal_block(self, block) -> None:
+        """Add a :class:`~motifscan.io.signals.SignalBlock`'s samples (unless ``with_signal`` is off)."""
         if self.with_signal:
             for name, values in block.channels.items():
                 self._push(self.signal, name, values)
 
     def score_block(self, block) -> None:
+        """Add a :class:`~motifscan.pipeline.ScoreBlock`'s scores (and activations)."""
         for name, track in block.tracks.items():
             self._push(self.score, name, track.score)
         for name, values in (block.activations or {}).items():

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ElementTree
 import numpy as np
 import pytest
 
-from test_cli import SEED, run
+from test_cli import SEED, installed_motifscan, run
 
 pytest.importorskip("matplotlib")
 
@@ -113,3 +113,14 @@ def test_many_motifs_are_shaded_as_merged_runs_that_cover_the_same_samples():
         i = np.searchsorted(lefts, motif.start - 0.5, side="right") - 1
         assert lefts[i] <= motif.start - 0.5 and motif.end - 0.5 <= rights[i]
     assert all(np.any((starts >= left) & (starts < right)) for left, right in zip(lefts, rights))
+
+
+def test_installed_program_draws_a_figure(tmp_path):
+    import subprocess
+
+    figure = tmp_path / "seed.pdf"
+    completed = subprocess.run(installed_motifscan() + ["compare", SEED, "--kernel", "1,2,3", "--p", "9",
+                                                        "--format", "json", "--plot", str(figure)],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert figure.read_bytes().startswith(b"%PDF") and '"found_by"' in completed.stdout

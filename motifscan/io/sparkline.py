@@ -54,13 +54,21 @@ def sparkline_text(values: np.ndarray, scale: float):
     from rich.text import Text
 
     text = Text()
+    run, run_style = "", None  # consecutive characters of one style, appended together
     for value in values:
-        if not np.isfinite(value):
-            text.append(" " if np.isnan(value) else BLOCKS[-1])
-            continue
-        fraction = abs(value) / scale if scale > 0 else 0.0
-        level = min(len(BLOCKS) - 1, max(0, int(np.ceil(fraction * len(BLOCKS))) - 1))
-        text.append(BLOCKS[level], style="magenta" if value < 0 else None)
+        if np.isnan(value):
+            char = " "
+        elif not np.isfinite(value):
+            char = BLOCKS[-1]
+        else:
+            fraction = abs(value) / scale if scale > 0 else 0.0
+            char = BLOCKS[min(len(BLOCKS) - 1, max(0, int(np.ceil(fraction * len(BLOCKS))) - 1))]
+        style = "magenta" if value < 0 else None
+        if style != run_style and run:
+            text.append(run, style=run_style)
+            run = ""
+        run, run_style = run + char, style
+    text.append(run, style=run_style)
     return text
 
 
