@@ -86,7 +86,7 @@ def read_kernel(path):
 
 
 def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str = "auto", device: str = "auto",
-         metric=None, method: str = "cosine"):
+         metric=None, method: str = "cosine", normalize: str = "none", noise_floor: float = 0.0):
     """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
 
     Parameters
@@ -111,6 +111,11 @@ def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str
     method : {"cosine", "conv"}, default "cosine"
         ``conv`` returns the plain convolution instead: the dot product of each window
         with the kernel, ``numpy.correlate(signal, kernel, "valid")`` for ``dilation=1``.
+    normalize : {"none", "center", "zscore"}
+        ``center`` and ``zscore`` remove each window's and the kernel's mean first, so the
+        cosine is Pearson's r.
+    noise_floor : float or "auto"
+        ``q >= 0`` added to each window's norm (see docs/method.md).
 
     Returns
     -------
@@ -124,7 +129,10 @@ def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str
 
     values, p, _, metric = _kernel_settings(kernel, p, None, metric)
     config = DetectConfig(kernel=values, p=p, dilation=dilation, backend=backend, device=device,
-                          metric=None if metric is None else np.asarray(metric).tolist(), method=method)
+                          metric=None if metric is None else np.asarray(metric).tolist(), method=method,
+                          normalize=normalize, noise_floor=noise_floor)
+    if len(config.dilations) > 1:
+        raise MotifscanError("scan: one dilation at a time (detect() searches a range)")
     was_1d = np.ndim(signal) == 1
     source = _as_source(signal, None, None)
     summary = RunSummary(source.name, list(source.channels), None)
@@ -152,6 +160,10 @@ def detect(
     device: str = "auto",
     metric=None,
     method: str = "cosine",
+    normalize: str = "none",
+    noise_floor: float = 0.0,
+    overlap: str = "best",
+    joint: bool = False,
 ):
     """Find the kernel's shape in ``signal``.
 
@@ -159,8 +171,17 @@ def detect(
     ----------
     signal : array_like (n,) or (n, c), pandas Series/DataFrame, or dict of name -> array
         Numeric columns of a DataFrame are channels; a DatetimeIndex becomes the time.
-    kernel, p, dilation, backend, device, metric
+    kernel : array_like (m,), FittedKernel, or dict of name -> array_like
+        One kernel (see :func:`scan`), or several named ones (each motif then has its
+        ``kernel`` name); with ``joint=True`` each value is a dict of channel -> values.
+    p, backend, device, metric, normalize, noise_floor
         As in :func:`scan`.
+    dilation : int, sequence of int, or str such as ``"1..8"``
+        Several dilations are all scanned; each motif has the ``dilation`` that matched best.
+    overlap : {"best", "keep"}
+        Overlapping motifs of different kernels on one channel: only the strongest, or all.
+    joint : bool
+        Score each joint kernel's channels together (one cosine over all of them).
     threshold : float, default 0.5
         Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
@@ -188,11 +209,22 @@ def detect(
     from motifscan.config import DetectConfig
     from motifscan.pipeline import detect_all
 
+    from motifscan.io.kernels import Kernel
+
+    kernels = ()
+    if isinstance(kernel, dict):
+        kernels = tuple(
+            Kernel(str(name), tuple(tuple(row) for row in values.values()), tuple(values))
+            if isinstance(values, dict) else Kernel(str(name), (tuple(np.asarray(values, dtype=np.float64).ravel()),))
+            for name, values in kernel.items()
+        )
+        kernel = [1.0]  # placeholder for the settings below; the named kernels are used
     values, p, threshold, metric = _kernel_settings(kernel, p, threshold, metric)
     config = DetectConfig(
-        kernel=values, p=p, dilation=dilation, threshold=threshold, sign=sign,
-        min_gap=min_gap, top=top, backend=backend, device=device,
+        kernel=None if kernels else values, kernels=kernels, p=p, dilation=dilation, threshold=threshold,
+        sign=sign, min_gap=min_gap, top=top, backend=backend, device=device,
         metric=None if metric is None else np.asarray(metric).tolist(), method=method,
+        normalize=normalize, noise_floor=noise_floor, overlap=overlap, joint=joint,
     )
     motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
     return motifs
@@ -214,6 +246,8 @@ def motifs_to_frame(motifs):
     columns = [f.name for f in dataclasses.fields(Motif)]
     if not any(m.file is not None for m in motifs):
         columns.remove("file")
-    if all(m.activation is None for m in motifs):
-        columns.remove("activation")
+    # Likewise kernel, dilation and distance: only when the run filled them.
+    for name in ("activation", "kernel", "dilation", "distance"):
+        if all(getattr(m, name) is None for m in motifs):
+            columns.remove(name)
     return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

@@ -169,7 +169,7 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
     except MotifscanError as error:
         return FileRun(name, [], None, str(error))
     if ordered:
-        motifs = sort_motifs(motifs, run.channel_rank)
+        motifs = sort_motifs(motifs, run.channel_rank, run.kernel_rank)
     if label:
         motifs = [dataclasses.replace(motif, file=name) for motif in motifs]
     return FileRun(name, motifs, run.summary, resume=resume)
@@ -272,20 +272,21 @@ class BatchRun:
     def fields(self) -> tuple[str, ...]:
         """The output columns: ``file`` with several inputs; ``time`` when an input has one
         (before all inputs are read, always with several inputs)."""
-        from motifscan.io.output import motif_fields
+        from motifscan.io.output import motif_fields, optional_fields
 
         with_activation = self.config.method == "conv"
+        optional = optional_fields(self.config)
         if self._single is not None:
             return motif_fields(with_time=self._single.source.time_column is not None,
-                                with_activation=with_activation)
+                                with_activation=with_activation, optional=optional)
         if not self.several:
             return motif_fields(with_time=self._single_time_column() is not None,
-                                with_activation=with_activation)
+                                with_activation=with_activation, optional=optional)
         if len(self.files) < len(self.inputs):
             # Not all read yet (JSON Lines streams): keep the key, null where there is no time.
-            return motif_fields(with_time=True, with_file=True, with_activation=with_activation)
+            return motif_fields(with_time=True, with_file=True, with_activation=with_activation, optional=optional)
         with_time = any(run.summary.time_column is not None for run in self.files if run.summary is not None)
-        return motif_fields(with_time=with_time, with_file=True, with_activation=with_activation)
+        return motif_fields(with_time=with_time, with_file=True, with_activation=with_activation, optional=optional)
 
     def _single_time_column(self) -> str | None:
         summary = self.files[0].summary if self.files else None
@@ -336,7 +337,7 @@ class BatchRun:
             self.progress.rows_total(detection.source.rows_estimate)
             detection.source = _counted(detection.source, self.progress.add_rows)
         if self.ordered:
-            yield from sort_motifs(list(detection), detection.channel_rank)
+            yield from sort_motifs(list(detection), detection.channel_rank, detection.kernel_rank)
         else:
             yield from detection
         run = FileRun(name, [], detection.summary)
@@ -431,5 +432,6 @@ class BatchRun:
         threshold = f"threshold {config.threshold:g}"
         if config.method == "conv":
             threshold = f"conv · threshold {config.threshold:g} × strongest |activation|"
+        spans = f"{config.shortest_span}–{config.span}" if config.shortest_span != config.span else f"{config.span}"
         return (f"{count} motif{'s' * (count != 1)} in {where}"
-                f" · p = {config.p:g} · {threshold} · span {config.span}")
+                f" · p = {config.p:g} · {threshold} · span {spans}")

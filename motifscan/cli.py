@@ -17,16 +17,32 @@ EXIT_BROKEN_PIPE = 141
 def _input_options(command):
     """Options shared by every command that reads a signal and a kernel."""
     options = [
-        click.option("--kernel", "-k", metavar="V1,V2,...", help="Kernel values, e.g. 1,2,3 or -1,2,-3."),
-        click.option("--kernel-file", metavar="PATH",
-                     help="Kernel from a file: one value per line, CSV, a JSON list, or a fitted "
-                          "kernel file from `motifscan fit` (with its p, threshold and metric)."),
-        click.option("--kernel-column", metavar="NAME", help="Column of --kernel-file to use when it has several."),
+        click.option("--kernel", "-k", "kernels", multiple=True, metavar="[NAME=]V1,V2,...",
+                     help="Kernel values, e.g. 1,2,3 or rise=1,2,3 (repeatable: several kernels)."),
+        click.option("--kernel-file", "kernel_files", multiple=True, metavar="PATH",
+                     help="Kernels from a file: one value per line, CSV (a kernel per column), a JSON "
+                          "list or object of named lists (repeatable), or a fitted kernel file from "
+                          "`motifscan fit` (with its p, threshold and metric)."),
+        click.option("--kernel-column", "kernel_columns", multiple=True, metavar="NAME",
+                     help="Use only this column of --kernel-file (repeatable)."),
+        click.option("--kernel-from", "kernel_froms", multiple=True, metavar="[NAME=]FILE[:COLUMN]@START:END",
+                     help="Cut the kernel from a recording: rows START..END-1, or times when FILE "
+                          "has a time column (repeatable)."),
+        click.option("--joint", is_flag=True,
+                     help="Score each kernel's channels together: one cosine over all of them."),
         click.option("--p", "p", type=float, default=None,
                      help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine.  "
                           "[default: 1, or the fitted kernel file's]"),
-        click.option("--dilation", type=int, default=1, show_default=True,
-                     help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples)."),
+        click.option("--dilation", default="1", show_default=True, metavar="D|D1,D2|LOW..HIGH",
+                     help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples); "
+                          "several: scan all, report the best per motif."),
+        click.option("--normalize", type=click.Choice(["none", "center", "zscore"]), default="none",
+                     show_default=True,
+                     help="center: remove each window's mean (Pearson's r); zscore: also report "
+                          "the z-normalized distance."),
+        click.option("--noise-floor", default="0", show_default=True, metavar="Q|auto",
+                     help="Add Q to each window's norm, so flat noisy stretches stop matching; "
+                          "auto: the norm of a window of the signal's noise."),
         click.option("--column", "-c", "columns", multiple=True, metavar="NAME",
                      help="Channel to scan (repeatable). Default: every numeric column."),
         click.option("--time-column", metavar="NAME",
@@ -57,16 +73,27 @@ def _prepare(options: dict, threshold=None, **detection):
     """
     from motifscan.batch import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DEFAULT_THRESHOLD, DetectConfig
-    from motifscan.io.kernels import FittedKernel, kernel_from_text_or_file
+    from motifscan.io.kernels import Kernel, collect_kernels, read_fitted_kernel
 
-    kernel = kernel_from_text_or_file(options["kernel"], options["kernel_file"], options["kernel_column"])
-    fitted = kernel if isinstance(kernel, FittedKernel) else FittedKernel(kernel, 1.0, DEFAULT_THRESHOLD)
+    files = options["kernel_files"]
+    fitted = None
+    if len(files) == 1 and not options["kernels"] and not options["kernel_froms"]:
+        fitted = read_fitted_kernel(files[0])
+    if fitted is not None:
+        if options["kernel_columns"]:
+            raise MotifscanError(f"{files[0]}: --kernel-column does not apply to a fitted kernel file")
+        kernels = (Kernel("kernel", (tuple(fitted.values.tolist()),)),)
+    else:
+        kernels = collect_kernels(options["kernels"], files, options["kernel_columns"], options["joint"],
+                                  options["columns"], options["kernel_froms"])
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
     config = DetectConfig(
-        kernel=tuple(fitted.values), p=fitted.p if options["p"] is None else options["p"],
+        kernels=kernels, p=(1.0 if fitted is None else fitted.p) if options["p"] is None else options["p"],
         dilation=options["dilation"], backend=options["backend"], device=options["device"],
-        threads=options["threads"], block_rows=block_rows, threshold=fitted.threshold if threshold is None else threshold,
-        metric=None if fitted.metric is None else fitted.metric.tolist(), **detection,
+        threads=options["threads"], block_rows=block_rows,
+        threshold=(DEFAULT_THRESHOLD if fitted is None else fitted.threshold) if threshold is None else threshold,
+        metric=None if fitted is None or fitted.metric is None else fitted.metric.tolist(),
+        normalize=options["normalize"], noise_floor=options["noise_floor"], joint=options["joint"], **detection,
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
                        options["header"])
@@ -192,8 +219,10 @@ def _watch(plot, fmt: str, output):
               help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 @_PLOT
+@click.option("--overlap", type=click.Choice(["best", "keep"]), default="best", show_default=True,
+              help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
 def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, dask,
-           split_bytes, quiet, plot, **options):
+           split_bytes, quiet, plot, overlap, **options):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
@@ -210,7 +239,7 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.progress import RunProgress
     from motifscan.state import StateFile
 
-    config, read = _prepare(options, **_detection(threshold, sign, min_gap, top, method))
+    config, read = _prepare(options, overlap=overlap, **_detection(threshold, sign, min_gap, top, method))
     batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
                         split_bytes=split_bytes)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
@@ -302,16 +331,18 @@ def scores(file, method, output, plot, **options):
     """
     from motifscan.envelope import RunRecorder
     from motifscan.io.output import open_output, score_format, write_scores
-    from motifscan.pipeline import RunSummary, watched_blocks
+    from motifscan.pipeline import RunSummary, StreamScanner, watched_blocks
     from motifscan.plot import figure_output, scores_figure
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
     summary = RunSummary(source.name, list(source.channels), source.time_column)
+    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), method == "conv",
+                            source_name=source.name)
     recorder = None if plot is None else RunRecorder()
     with open_output(output, binary=True) as stream, figure_output(plot) as (figure, figure_format):
-        write_scores(stream, watched_blocks(source, config, summary, recorder), source.channels,
-                     source.time_column, score_format(output))
+        write_scores(stream, watched_blocks(source, config, summary, recorder, scanner=scanner),
+                     [scan.label for scan in scanner.scans], source.time_column, score_format(output))
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
     _warn_skipped(summary)

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from motifscan.detection import SIGNS
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import DEFAULT_BLOCK_ROWS
+from motifscan.io.kernels import Kernel
 from motifscan.similarity import BACKENDS, span
 from motifscan.similarity.device import DEVICES
+from motifscan.similarity.multi import NORMALIZE
+
+#: How motifs of different kernels that overlap on one channel are resolved: ``keep`` them
+#: all, or keep only the ``best`` (strongest) one per span.
+OVERLAP = ("keep", "best")
 
 #: Default detection threshold on |score|. The score of a window is |cosine| ** (p*p), so
 #: one number means "at least half as good as a perfect match" at every sharpness: with
@@ -52,6 +58,78 @@ def _check_integer(name: str, value, *, minimum: int) -> int:
     return int(value)
 
 
+def parse_dilations(value) -> tuple[int, ...]:
+    """``--dilation`` as a sorted tuple of distinct dilations.
+
+    Accepts an int, a sequence of ints, or text: ``3``, a list ``1,2,4`` or a range
+    ``1..8`` (both ends included; items of a list may be ranges too: ``1..3,6``).
+    """
+    if isinstance(value, str):
+        values = []
+        for item in value.split(","):
+            item = item.strip()
+            if ".." in item:
+                low, _, high = item.partition("..")
+                if not low.strip() or not high.strip():
+                    raise MotifscanError(f"--dilation: the range {item!r} needs both ends (write LOW..HIGH)")
+                low = _check_integer("--dilation", low.strip(), minimum=1)
+                high = _check_integer("--dilation", high.strip(), minimum=1)
+                if high < low:
+                    raise MotifscanError(f"--dilation: the range {item} is empty (write LOW..HIGH)")
+                values += range(low, high + 1)
+            elif not item:
+                raise MotifscanError(f"--dilation: empty item in {value!r}")
+            else:
+                values.append(_check_integer("--dilation", item, minimum=1))
+    elif isinstance(value, (int, float)) or hasattr(value, "__index__"):
+        values = [_check_integer("--dilation", value, minimum=1)]
+    else:
+        try:
+            values = [_check_integer("--dilation", v, minimum=1) for v in value]
+        except TypeError:
+            raise MotifscanError(f"--dilation must be a whole number, a list or a range, got {value!r}") from None
+    if not values:
+        raise MotifscanError("--dilation: no dilation given")
+    return tuple(sorted(set(values)))
+
+
+def _as_kernels(kernels) -> tuple:
+    """Kernels given as Kernel objects, or as a dict of name -> values."""
+    if isinstance(kernels, dict):
+        kernels = [Kernel(str(name), (tuple(values),)) for name, values in kernels.items()]
+    out = []
+    for kernel in kernels:
+        if not isinstance(kernel, Kernel):
+            raise MotifscanError("kernels must be Kernel objects or a dict of name -> values")
+        out.append(kernel)
+    return tuple(out)
+
+
+def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
+    """Validate one kernel; its values come back as tuples of floats."""
+    from motifscan.io.kernels import check_kernel
+
+    if not isinstance(kernel.name, str) or not kernel.name.strip():
+        raise MotifscanError("a kernel name must not be empty")
+    where = "--kernel" if kernel.name == "kernel" else f"kernel {kernel.name!r}"
+    rows = tuple(tuple(float(v) for v in check_kernel(row, where, allow_zeros=joint)) for row in kernel.values)
+    if joint and rows and not any(any(row) for row in rows):
+        raise MotifscanError(f"{where}: the kernel is all zeros, so it has no shape to match")
+    if not rows or len({len(row) for row in rows}) != 1:
+        raise MotifscanError(f"{where}: every channel of a kernel needs the same number of values")
+    channels = tuple(str(name) for name in kernel.channels)
+    if channels and len(channels) != len(rows):
+        raise MotifscanError(f"{where}: {len(rows)} rows of values but {len(channels)} channel names")
+    if joint and not channels:
+        raise MotifscanError(f"--joint: kernel {kernel.name!r} has no channels; give a kernel file "
+                             "with one column per channel")
+    if not joint and len(rows) > 1:
+        raise MotifscanError(f"{where} has {len(rows)} channels: scan them together with --joint")
+    if center and all(min(row) == max(row) for row in rows):  # (one flat channel of several is fine)
+        raise MotifscanError(f"{where} is constant, so once centred (--normalize) it has no shape to match")
+    return Kernel(kernel.name, rows, channels)
+
+
 @dataclass(frozen=True)
 class DetectConfig:
     """Everything that decides which motifs a run reports.
@@ -82,6 +160,22 @@ class DetectConfig:
         Where the scan runs (see :func:`motifscan.similarity.device.resolve_device`).
     block_rows : int
         Rows per streaming block; changes memory use, never results.
+    kernels : tuple of Kernel
+        Every kernel of the run, named; built from ``kernel`` (named ``kernel``) when not
+        given. ``kernel`` is then the first kernel's values.
+    normalize : {"none", "center", "zscore"}
+        Remove each window's and kernel's mean first (Pearson's r); ``zscore`` also
+        reports the z-normalised Euclidean distance.
+    noise_floor : float or "auto"
+        ``q >= 0`` added to each window's norm: ``score = sharpen(w·k / ((|w| + q) |k|))``.
+    overlap : {"keep", "best"}
+        Overlapping motifs of different kernels on one channel: keep them all, or only the
+        strongest.
+    joint : bool
+        Each kernel has one row per channel and scores the channels' windows together.
+
+    ``dilation`` may be one dilation or several (a tuple, or text such as ``"1..8"``):
+    every one is scanned and each motif reports the dilation that matched best.
     method : {"cosine", "conv"}
         Detect on the sharpened cosine score, or on the plain convolution (comparison mode).
     metric : tuple or None
@@ -93,9 +187,9 @@ class DetectConfig:
         to the number of cores); None uses them all. Never changes results.
     """
 
-    kernel: tuple
+    kernel: tuple | None = None
     p: float = 1.0
-    dilation: int = 1
+    dilation: int | tuple = 1
     threshold: float = DEFAULT_THRESHOLD
     sign: str = "any"
     min_gap: int | None = None
@@ -103,6 +197,13 @@ class DetectConfig:
     backend: str = "auto"
     device: str = "auto"
     block_rows: int = DEFAULT_BLOCK_ROWS
+    # Matching real shapes: several named kernels, normalisation, noise floor, joint
+    # channels (dilation ranges live in ``dilation``). See docs/method.md.
+    kernels: tuple = ()
+    normalize: str = "none"
+    noise_floor: float | str = 0.0
+    overlap: str = "best"
+    joint: bool = False
     # Detection method (--method)
     method: str = "cosine"
     # Learned metric (fitted kernel files, ``motifscan fit``)
@@ -114,9 +215,31 @@ class DetectConfig:
         from motifscan.io.kernels import check_kernel
 
         set_ = object.__setattr__  # frozen: normalise the values once, here
-        set_(self, "kernel", tuple(float(v) for v in check_kernel(self.kernel, "--kernel")))
+        if self.normalize not in NORMALIZE:
+            raise MotifscanError(f"--normalize must be one of {', '.join(NORMALIZE)}, got {self.normalize!r}")
+        if self.overlap not in OVERLAP:
+            raise MotifscanError(f"--overlap must be one of {', '.join(OVERLAP)}, got {self.overlap!r}")
+        set_(self, "joint", bool(self.joint))
+        kernels = _as_kernels(self.kernels)
+        if kernels and self.kernel is not None:
+            raise MotifscanError("give either kernel or kernels, not both")
+        if not kernels:
+            if self.kernel is None:
+                raise MotifscanError("a kernel is required: give --kernel 1,2,3 or --kernel-file FILE")
+            kernels = (Kernel("kernel", (tuple(float(v) for v in check_kernel(self.kernel, "--kernel")),)),)
+        center = self.normalize != "none"
+        kernels = tuple(_check_named_kernel(kernel, center, self.joint) for kernel in kernels)
+        names = [kernel.name for kernel in kernels]
+        if len(set(names)) != len(names):
+            twice = next(name for name in names if names.count(name) > 1)
+            raise MotifscanError(f"two kernels are named {twice!r}; name them apart (NAME=...)")
+        set_(self, "kernels", kernels)
+        set_(self, "kernel", kernels[0].values[0])
+        if self.noise_floor != "auto":
+            set_(self, "noise_floor", _check_number("--noise-floor", self.noise_floor, minimum=0))
         set_(self, "p", _check_number("--p", self.p, minimum=0, inclusive=False))
-        set_(self, "dilation", _check_integer("--dilation", self.dilation, minimum=1))
+        dilations = parse_dilations(self.dilation)
+        set_(self, "dilation", dilations[0] if len(dilations) == 1 else dilations)
         threshold = _check_number("--threshold", self.threshold, minimum=0)
         if threshold > 1:
             raise MotifscanError(f"--threshold must be at most 1 (scores lie in [-1, 1]), got {self.threshold}")
@@ -149,11 +272,27 @@ class DetectConfig:
                 raise MotifscanError("--device gpu: a kernel with a learned metric is scanned on the CPU")
             if self.backend not in METRIC_BACKENDS:
                 raise MotifscanError(f"--backend {self.backend}: a learned metric is scanned with numpy or numba")
+        # The convolution and a learned metric apply to one plain kernel at one dilation.
+        for option, used in (("--method conv", self.method == "conv"), ("a learned metric", self.metric is not None)):
+            if used and (len(self.kernels) > 1 or len(self.dilations) > 1 or self.normalize != "none"
+                         or self.noise_floor != 0 or self.joint):
+                raise MotifscanError(f"{option} works with one kernel at one dilation, without "
+                                     "--normalize, --noise-floor or --joint")
+
+    @property
+    def dilations(self) -> tuple[int, ...]:
+        """Every dilation scanned, ascending."""
+        return self.dilation if isinstance(self.dilation, tuple) else (self.dilation,)
 
     @property
     def span(self) -> int:
-        """Samples covered by one window: ``(len(kernel) - 1) * dilation + 1``."""
-        return span(len(self.kernel), self.dilation)
+        """Samples covered by the longest window: ``(m - 1) * dilation + 1`` at its largest."""
+        return max(span(kernel.length, d) for kernel in self.kernels for d in self.dilations)
+
+    @property
+    def shortest_span(self) -> int:
+        """Samples covered by the shortest window of the run."""
+        return min(span(kernel.length, d) for kernel in self.kernels for d in self.dilations)
 
     @property
     def gap(self) -> int:
@@ -162,18 +301,32 @@ class DetectConfig:
 
     def parameters(self) -> dict:
         """The options as plain JSON-ready values, for reports."""
-        return {
+        several = len(self.kernels) > 1 or self.joint
+        parameters = {
             "kernel": list(self.kernel),
             "p": self.p,
-            "dilation": self.dilation,
+            "dilation": list(self.dilations) if isinstance(self.dilation, tuple) else self.dilation,
             "span": self.span,
             "threshold": self.threshold,
             "sign": self.sign,
             "min_gap": self.gap,
             "top": self.top,
-            "method": self.method,
-            **({} if self.metric is None else {"metric": self.metric_kind}),
+            "normalize": self.normalize,
+            "noise_floor": self.noise_floor,
         }
+        if several:
+            del parameters["kernel"]
+            parameters["kernels"] = {
+                kernel.name: ({name: list(row) for name, row in zip(kernel.channels, kernel.values)}
+                              if self.joint else list(kernel.values[0]))
+                for kernel in self.kernels
+            }
+            parameters["overlap"] = self.overlap
+            parameters["joint"] = self.joint
+        parameters["method"] = self.method
+        if self.metric is not None:
+            parameters["metric"] = self.metric_kind
+        return parameters
 
     @property
     def metric_kind(self) -> str | None:
@@ -258,6 +411,12 @@ class BatchConfig:
         if self.state is not None and getattr(config, "method", "cosine") == "conv":
             raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
                                  "relative to the strongest activation of the whole signal")
+        if self.state is not None and (config.shortest_span != config.span or config.noise_floor == "auto"):
+            raise MotifscanError("--state needs windows of one span and a fixed noise floor: one kernel "
+                                 "length, one dilation, no --noise-floor auto")
+        if self.dask is not None and (len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint
+                                      or config.noise_floor == "auto"):
+            raise MotifscanError("--dask scans one kernel at one dilation (no --joint, no --noise-floor auto)")
         if self.state is not None and config.top is not None:
             raise MotifscanError("--top cannot be combined with --state: the strongest of new data only "
                                  "is rarely what is meant")

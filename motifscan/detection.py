@@ -46,6 +46,12 @@ class Motif:
     activation : float or None
         The plain convolution (dot product of window and kernel) when the run computed it
         (``method="conv"`` and ``compare``), else None.
+    kernel : str or None
+        Name of the kernel that matched, when the run had several kernels.
+    dilation : int or None
+        The dilation that matched best, when the run scanned several.
+    distance : float or None
+        z-normalised Euclidean distance ``sqrt(2 m (1 - r))`` (``--normalize zscore``).
     """
 
     channel: str
@@ -58,6 +64,9 @@ class Motif:
     time: Any = None
     file: str | None = None
     activation: float | None = None
+    kernel: str | None = None
+    dilation: int | None = None
+    distance: float | None = None
 
     def strength(self, by: str = "score") -> float:
         """``|score|`` or ``|activation|`` (``by``): what detection ranked the motif by."""
@@ -79,8 +88,8 @@ def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np
         return strong & (score != 0)
 
 
-def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int,
-                      taken: Sequence[int] = ()) -> np.ndarray:
+def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, order=None,
+                      taken: Sequence[tuple[int, int]] = ()) -> np.ndarray:
     """Strongest-first non-max suppression.
 
     Parameters
@@ -89,10 +98,16 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int
         Candidate window starts, in increasing order.
     strengths : float64 array, shape (c,)
         ``|score|`` of each candidate.
-    min_gap : int
-        A candidate closer than this (``|a - b| < min_gap``) to an accepted one is dropped.
-    taken : sequence of int, optional
-        Positions accepted before (sorted): they suppress candidates near them too.
+    min_gap : int, or int64 array of shape (c,)
+        How far each candidate reaches: a later candidate ``b`` conflicts with an earlier
+        (or equal) ``a`` when ``b - a < reach[a]``. One number is the same reach for all
+        (then conflicts are ``|a - b| < min_gap``); per-candidate spans make conflicts
+        "the windows overlap" when windows have different lengths.
+    order : int array, shape (c,), optional
+        Last tie-break (after strength, then the earlier position): lower first.
+    taken : sequence of (int, int), optional
+        ``(position, position + reach)`` of candidates accepted before, sorted: they
+        suppress candidates near them too.
 
     Returns
     -------
@@ -100,16 +115,22 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap: int
         True for accepted candidates. Candidates are taken strongest first; ties go to the
         earlier position.
     """
+    reach = np.broadcast_to(np.asarray(min_gap, dtype=np.int64), positions.shape)
+    keys = (positions, -strengths) if order is None else (order, positions, -strengths)
     accepted = np.zeros(positions.shape[0], dtype=bool)
-    taken = list(taken)  # accepted positions, kept sorted for the neighbour look-up
-    for index in np.lexsort((positions, -strengths)):
+    # Accepted candidates never conflict, so their [start, start + reach) spans are disjoint
+    # and sorted: the nearest accepted neighbour on each side is the only one to check.
+    ends = [end for _, end in taken]
+    taken = [position for position, _ in taken]
+    for index in np.lexsort(keys):
         position = int(positions[index])
-        slot = bisect.bisect_left(taken, position)
-        if slot > 0 and position - taken[slot - 1] < min_gap:
+        slot = bisect.bisect_right(taken, position)
+        if slot > 0 and position < ends[slot - 1]:
             continue
-        if slot < len(taken) and taken[slot] - position < min_gap:
+        if slot < len(taken) and taken[slot] < position + int(reach[index]):
             continue
         taken.insert(slot, position)
+        ends.insert(slot, position + int(reach[index]))
         accepted[index] = True
     return accepted
 
@@ -127,14 +148,33 @@ def _take(columns: dict, index) -> dict:
     return {name: values[index] for name, values in columns.items()}
 
 
-class ChannelDetector:
-    """Streaming detector for one channel.
+@dataclass(frozen=True)
+class ScanLabel:
+    """What one score track of a detector is: its window span and what motifs report.
 
-    Feed it consecutive pieces of the channel's score track with :meth:`push`; it returns
-    the motifs that no later position can change any more, and :meth:`finish` returns the
-    rest. The concatenation of everything returned equals running :func:`detect_track` on
-    the whole track, whatever the pieces, as long as no cluster (a chain of candidates each
-    closer than ``min_gap`` to the next) holds more than :attr:`max_open` candidates.
+    ``kernel`` and ``dilation`` are None when the run does not report them (one kernel,
+    one dilation).
+    """
+
+    span: int
+    kernel: str | None = None
+    dilation: int | None = None
+
+
+class ChannelDetector:
+    """Streaming detector for one channel (or one group of jointly scanned channels).
+
+    Feed it consecutive pieces of the channel's score track with :meth:`push` (or, when
+    several kernels or dilations compete on the channel, of all their tracks at once with
+    :meth:`push_scans`); it returns the motifs that no later position can change any more,
+    and :meth:`finish` returns the rest. The concatenation of everything returned equals
+    running :func:`detect_track` on the whole track, whatever the pieces, as long as no
+    cluster (a chain of candidates each reaching the next) holds more than :attr:`max_open`
+    candidates.
+
+    Candidates of all tracks compete: with ``min_gap`` None two candidates conflict when
+    their windows overlap (each window spans its own track's span), else when their starts
+    are closer than ``min_gap``.
 
     Memory stays bounded on endless input: a cluster that grows past :attr:`max_open`
     candidates (a low threshold on a periodic signal can chain forever) has its older half
@@ -145,25 +185,29 @@ class ChannelDetector:
     on the plain convolution, which :meth:`push` then needs.
     """
 
-    def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int,
-                 by: str = "score"):
+    def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int | None,
+                 by: str = "score", labels: Sequence[ScanLabel] | None = None):
         self.channel = channel
         self.span = span
         self.threshold = threshold
         self.sign = sign
         self.min_gap = min_gap
         self.by = by
-        self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None, None)
-        # Accepted positions that may still suppress open candidates (after a forced decision).
-        self._taken: list[int] = []
+        self.labels = list(labels) if labels is not None else [ScanLabel(span)]
+        self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None,
+                                   np.empty(0, np.int64), None)
+        # (position, end of reach) of accepted candidates that may still suppress open ones
+        # (after a forced decision).
+        self._taken: list[tuple[int, int]] = []
 
     #: Most candidates an open cluster keeps (40 bytes each) before its older half is decided.
     max_open = 1 << 16
 
-    @staticmethod
-    def _columns(position, track: ScoreTrack, time, activation) -> dict:
+    def _columns(self, position, track: ScoreTrack, time, scan, activation) -> dict:
         columns = {"position": position, "score": track.score, "cosine": track.cosine,
-                   "scale": track.scale}
+                   "scale": track.scale, "scan": scan}
+        if getattr(track, "distance", None) is not None:
+            columns["distance"] = track.distance
         if time is not None:
             columns["time"] = time
         if activation is not None:
@@ -190,36 +234,63 @@ class ChannelDetector:
                                     first_position + track.score.shape[0])
 
     def candidates(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
-                   activation: np.ndarray | None = None) -> dict:
-        """The candidates among positions ``first_position ..`` (arguments as :meth:`push`),
-        as a dict of column arrays (``position``, ``score``, ``cosine``, ``scale``, and
-        ``time``/``activation`` when given)."""
+                   activation: np.ndarray | None = None, scan: int = 0) -> dict:
+        """The candidates among positions ``first_position ..`` (arguments as :meth:`push`;
+        ``scan`` the track's index in ``labels``), as a dict of column arrays
+        (``position``, ``score``, ``cosine``, ``scale``, ``scan``, and ``time``,
+        ``activation``, ``distance`` when there are such values)."""
         ranked = track.score if self.by == "score" else activation
         chosen = np.flatnonzero(candidate_mask(ranked, self.threshold, self.sign))
         return self._columns(
             chosen + first_position,
-            ScoreTrack(*(values[chosen] for values in track)),
+            type(track)(*(values[chosen] for values in track)),
             None if time is None else time[chosen],
+            np.full(chosen.size, scan, dtype=np.int64),
             None if activation is None else activation[chosen],
         )
 
+    def push_scans(self, first_position: int, tracks: Sequence[ScoreTrack],
+                   time: np.ndarray | None = None) -> list[Motif]:
+        """Like :meth:`push`, for one track per label (in the order of ``labels``).
+
+        The tracks may differ in length at the end of a signal (a shorter window fits more
+        positions); every candidate of the shortest one's range and beyond is kept open
+        until :meth:`finish`.
+        """
+        pieces = [self.candidates(first_position, track, time, scan=index) for index, track in enumerate(tracks)]
+        fresh = pieces[0]
+        for piece in pieces[1:]:
+            fresh = _join(fresh, piece)
+        if len(pieces) > 1:
+            fresh = _take(fresh, np.argsort(fresh["position"], kind="stable"))
+        return self.push_candidates(fresh, first_position + min(track.score.shape[0] for track in tracks))
+
     def push_candidates(self, fresh: dict, next_position: int) -> list[Motif]:
-        """Add candidates (from :meth:`candidates`) of the positions before ``next_position``,
-        all after those added before; return the motifs that are now final."""
+        """Add candidates (from :meth:`candidates`, sorted by position) of the positions
+        before ``next_position``, all after those added before; return the motifs that are
+        now final."""
         pending = _join(self._open, fresh)
         position = pending["position"]
         if position.size == 0:
             return []
-        if position[-1] + self.min_gap <= next_position:
+        # A candidate's window reaches to position + reach; nothing at or after the end of
+        # the farthest reach can conflict with it.
+        ends = np.maximum.accumulate(position + self._reach(pending["scan"]))
+        if ends[-1] <= next_position:
             self._open = _take(pending, slice(0, 0))
             return self._decide(pending)
         # The last cluster may still grow: keep it, decide everything before it.
-        breaks = np.flatnonzero(np.diff(position) >= self.min_gap)
+        breaks = np.flatnonzero(position[1:] >= ends[:-1])
         cut = 0 if breaks.size == 0 else int(breaks[-1]) + 1
         if position.size - cut > self.max_open:
             cut = position.size - self.max_open // 2
         self._open = _take(pending, slice(cut, None))
         return self._decide(_take(pending, slice(0, cut)))
+
+    def _reach(self, scan: np.ndarray) -> np.ndarray:
+        if self.min_gap is not None:
+            return np.full(scan.shape, self.min_gap, dtype=np.int64)
+        return np.array([label.span for label in self.labels], dtype=np.int64)[scan]
 
     def finish(self) -> list[Motif]:
         """Decide the candidates still open at the end of the signal."""
@@ -229,29 +300,37 @@ class ChannelDetector:
     def _decide(self, columns: dict) -> list[Motif]:
         if columns["position"].size == 0:
             return []
-        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), self.min_gap, self._taken)
+        reach = self._reach(columns["scan"])
+        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), reach, columns["scan"],
+                                 self._taken)
         kept = _take(columns, keep)
-        # Only accepted positions within min_gap of the last decided one can still matter.
-        horizon = int(columns["position"][-1]) - self.min_gap
-        self._taken = [p for p in [*self._taken, *map(int, kept["position"])] if p > horizon]
+        # Only accepted candidates reaching past the last decided position can still matter.
+        horizon = int(columns["position"][-1])
+        ends = (kept["position"] + reach[keep]).tolist()
+        self._taken = [(p, e) for p, e in [*self._taken, *zip(kept["position"].tolist(), ends)] if e > horizon]
         times = kept.get("time")
+        distances = kept.get("distance")
         activations = kept.get("activation")
-        return [
-            Motif(
+        motifs = []
+        for i, (position, ranked, score, cosine, scale, scan) in enumerate(
+            zip(kept["position"], kept[self.by], kept["score"], kept["cosine"], kept["scale"], kept["scan"])
+        ):
+            label = self.labels[scan]
+            motifs.append(Motif(
                 channel=self.channel,
                 start=int(position),
-                end=int(position) + self.span,
+                end=int(position) + label.span,
                 score=float(score),
                 cosine=float(cosine),
                 sign=1 if ranked > 0 else -1,
                 scale=float(scale),
                 time=None if times is None else times[i],
                 activation=None if activations is None else float(activations[i]),
-            )
-            for i, (position, ranked, score, cosine, scale) in enumerate(
-                zip(kept["position"], kept[self.by], kept["score"], kept["cosine"], kept["scale"])
-            )
-        ]
+                kernel=label.kernel,
+                dilation=label.dilation,
+                distance=None if distances is None else float(distances[i]),
+            ))
+        return motifs
 
 
 class RelativeChannelDetector(ChannelDetector):
@@ -307,14 +386,17 @@ class TopMotifs:
     ``by`` is ``"score"`` (rank by |score|) or ``"activation"`` (by |activation|).
     """
 
-    def __init__(self, k: int, channel_order: Sequence[str], by: str = "score"):
+    def __init__(self, k: int, channel_order: Sequence[str], by: str = "score", kernel_order: Sequence[str] = ()):
         self.k = k
         self.by = by
         self._rank = {name: i for i, name in enumerate(channel_order)}
+        self._kernel_rank = {name: i for i, name in enumerate(kernel_order)}
         self._heap: list = []
 
     def _key(self, motif: Motif):
-        return (motif.strength(self.by), -motif.start, -self._rank[motif.channel])
+        # Ties: earlier start, earlier channel, earlier kernel, smaller dilation.
+        return (motif.strength(self.by), -motif.start, -self._rank[motif.channel],
+                -self._kernel_rank.get(motif.kernel, 0), -(motif.dilation or 0))
 
     def add(self, motifs: Sequence[Motif]) -> None:
         for motif in motifs:
@@ -326,12 +408,16 @@ class TopMotifs:
 
     def motifs(self) -> list[Motif]:
         """The kept motifs in signal order (start, then channel)."""
-        return sort_motifs([motif for _, motif in self._heap], self._rank)
+        return sort_motifs([motif for _, motif in self._heap], self._rank, self._kernel_rank)
 
 
-def sort_motifs(motifs: Sequence[Motif], channel_rank: dict[str, int]) -> list[Motif]:
-    """Motifs in signal order: by start, then by the channel's place in the input."""
-    return sorted(motifs, key=lambda motif: (motif.start, channel_rank[motif.channel]))
+def sort_motifs(motifs: Sequence[Motif], channel_rank: dict[str, int],
+                kernel_rank: dict[str, int] | None = None) -> list[Motif]:
+    """Motifs in signal order: by start, then by the channel's place in the input, then by
+    the kernel's place in the run and the dilation."""
+    kernel_rank = kernel_rank or {}
+    return sorted(motifs, key=lambda motif: (motif.start, channel_rank[motif.channel],
+                                             kernel_rank.get(motif.kernel, 0), motif.dilation or 0))
 
 
 def detect_track(
@@ -345,5 +431,5 @@ def detect_track(
     time: np.ndarray | None = None,
 ) -> list[Motif]:
     """Detect motifs in one whole score track (the one-block case of :class:`ChannelDetector`)."""
-    detector = ChannelDetector(channel, span, threshold, sign, span if min_gap is None else min_gap)
+    detector = ChannelDetector(channel, span, threshold, sign, min_gap)
     return detector.push(0, track, time) + detector.finish()

@@ -16,10 +16,11 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from motifscan.config import DetectConfig
-from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, TopMotifs, sort_motifs
-from motifscan.errors import SignalTooShort
+from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, ScanLabel, TopMotifs, sort_motifs
+from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.io.signals import SignalBlock, SignalSource
-from motifscan.similarity import sliding_cosine
+from motifscan.similarity import sliding_cosine, span
+from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
@@ -46,17 +47,89 @@ class RunSummary:
 
 @dataclass
 class ScoreBlock:
-    """Scores of consecutive positions ``first_position ..`` for every channel."""
+    """Scores of consecutive positions ``first_position ..`` for every scan.
+
+    ``tracks`` maps each :class:`Scan`'s label (the channel name, for a run of one kernel
+    at one dilation) to its :class:`ScoreTrack`. At the end of a signal the tracks of
+    shorter windows hold more positions than those of longer ones.
+    """
 
     first_position: int
-    tracks: dict  # channel name -> ScoreTrack, each of shape (b,)
-    time: np.ndarray | None  # time value at each window start, shape (b,)
+    tracks: dict  # scan label -> ScoreTrack, each of shape (b,) (b may differ at the end)
+    time: np.ndarray | None  # time value at each window start, shape (max b,)
     # channel name -> plain convolution, shape (b,); only when the run needs it (conv, compare)
     activations: dict | None = None
 
     @property
     def positions(self) -> int:
-        return next(iter(self.tracks.values())).score.shape[0]
+        return max(track.score.shape[0] for track in self.tracks.values())
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One score track of a run: one kernel at one dilation on one channel or joint group.
+
+    Attributes
+    ----------
+    label : str
+        Key of the track in :attr:`ScoreBlock.tracks` and prefix of its ``scores`` columns:
+        the channel, then ``_<kernel>`` when the run has several kernels and ``_d<D>`` when
+        it has several dilations.
+    channel : str
+        What motifs report as their channel: the channel name, or the joint group's names
+        joined by ``+``.
+    channels : tuple of str
+        The signal channels read (one, or the joint group).
+    kernel : int
+        Index into ``config.kernels``.
+    dilation, span : int
+    """
+
+    label: str
+    channel: str
+    channels: tuple
+    kernel: int
+    dilation: int
+    span: int
+
+
+def _joint_channels(kernel, channels: list, source_name: str) -> tuple:
+    """The signal channels a joint kernel's rows belong to: by name, else by position."""
+    known = [name for name in kernel.channels if name in channels]
+    if len(known) == len(kernel.channels):
+        return tuple(kernel.channels)
+    if known:
+        missing = next(name for name in kernel.channels if name not in channels)
+        raise MotifscanError(f"--joint: kernel {kernel.name!r} has channel {missing!r}, which "
+                             f"{source_name} does not have (channels: {', '.join(channels)})")
+    if len(kernel.channels) != len(channels):
+        raise MotifscanError(
+            f"--joint: kernel {kernel.name!r} has {len(kernel.channels)} channels but {source_name} "
+            f"has {len(channels)} ({', '.join(channels)}); pick {len(kernel.channels)} with --column"
+        )
+    return tuple(channels)
+
+
+def plan_scans(channels: list, config: DetectConfig, source_name: str = "the signal") -> list[Scan]:
+    """Every (channel or joint group) x kernel x dilation of a run, in output order."""
+    several_kernels = len(config.kernels) > 1
+    several_dilations = len(config.dilations) > 1
+    groups = []
+    if config.joint:
+        for index, kernel in enumerate(config.kernels):
+            groups.append((_joint_channels(kernel, channels, source_name), [index]))
+    else:
+        groups = [((name,), list(range(len(config.kernels)))) for name in channels]
+    scans = []
+    for group, kernel_indices in groups:
+        channel = "+".join(group)
+        for index in kernel_indices:
+            kernel = config.kernels[index]
+            for dilation in config.dilations:
+                label = channel + (f"_{kernel.name}" if several_kernels else "") + (
+                    f"_d{dilation}" if several_dilations else "")
+                scans.append(Scan(label, channel, group, index, dilation, span(kernel.length, dilation)))
+    return scans
 
 
 class StreamScanner:
@@ -70,27 +143,103 @@ class StreamScanner:
         Upper bound on the signal length, used to pick the device and backend once for the
         whole run.
     activation : bool
-        Also compute the plain convolution of every window (``ScoreBlock.activations``).
+        Also compute the plain convolution of every window (``ScoreBlock.activations``;
+        one kernel at one dilation only).
     first_row : int, optional
         Global index of the first sample pushed (a run that goes on where another stopped).
+    source_name : str
+        Named in messages.
+
+    Several kernels of one length at one dilation on one channel (or joint group) are
+    scanned in one batch that shares the window norms. Windows shorter than the longest
+    are scored up to the end of the signal by :meth:`finish`.
     """
 
     def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None,
-                 activation: bool = False, first_row: int = 0):
-        self.kernel = np.asarray(config.kernel)
+                 activation: bool = False, first_row: int = 0, source_name: str = "the signal"):
         self.config = config
+        self.scans = plan_scans(list(channels), config, source_name)
+        self.kernel = np.asarray(config.kernel)
         self.metric = None if config.metric is None else np.asarray(config.metric)
+        taps = max(kernel.length * len(kernel.values) for kernel in config.kernels) * len(config.kernels)
         if self.metric is None:
-            self.backend = resolve_device(config.device, config.backend, rows_hint, len(config.kernel))
+            self.backend = resolve_device(config.device, config.backend, rows_hint, taps)
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
             self.backend = resolve_metric_backend(config.backend, rows_hint, self.metric)
         self.activation = activation
         # --threads applies to the compiled backends, per calling thread (Numba's setting is
         # thread-local), so it is set again before every block.
         self._threads = config.threads if self.backend in ("numba", "fft") else None
-        self._tail = {name: np.empty(0) for name in channels}
+        self.general = config.normalize != "none" or config.noise_floor != 0 or config.joint
+        if self.backend == "cuda" and self.general:
+            raise MotifscanError("--device gpu runs the plain scan only (no --normalize, --noise-floor "
+                                 "or --joint); use --device cpu")
+        batches: dict = {}
+        for scan in self.scans:
+            kernel = config.kernels[scan.kernel]
+            batches.setdefault((scan.channels, scan.dilation, kernel.length), []).append(scan)
+        self.batches = list(batches.items())
+        used = {name for scan in self.scans for name in scan.channels}
+        self._tail = {name: np.empty(0) for name in channels if name in used}
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
+        self._seen = 0
+        #: The noise floor of each channel group; None until ``--noise-floor auto`` has seen
+        #: the samples it is estimated from.
+        self.noise_floor = None if config.noise_floor == "auto" else {
+            scan.channels: config.noise_floor for scan in self.scans}
+
+    def _floor(self, channels: tuple) -> float:
+        return self.noise_floor[channels]
+
+    def _decide_noise_floor(self, buffers: dict) -> None:
+        from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
+
+        floors = {}
+        for (channels, _, taps), _ in self.batches:
+            samples = np.stack([buffers[name][:AUTO_NOISE_SAMPLES] for name in channels])
+            floors[channels] = estimate_noise_floor(samples, taps)
+        self.noise_floor = floors
+
+    def _score(self, buffers: dict, lengths) -> dict:
+        """Score ``lengths[batch]`` positions of each batch from the start of ``buffers``."""
+        config = self.config
+        if self._threads is not None:
+            from motifscan.similarity.cpu import use_threads
+
+            use_threads(self._threads)
+        tracks = {}
+        for ((channels, dilation, taps), scans), n_out in zip(self.batches, lengths):
+            signal = np.stack([buffers[name][: n_out + span(taps, dilation) - 1] for name in channels])
+            kernels = [config.kernels[scan.kernel] for scan in scans]
+            if not self.general and (len(scans) == 1 or self.backend == "cuda"):
+                found = [self._plain(signal[0], kernel.array()[0], dilation) for kernel in kernels]
+            else:
+                found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p,
+                                     dilation, config.normalize, self._floor(channels), self.backend)
+            tracks.update((scan.label, track) for scan, track in zip(scans, found))
+        return tracks
+
+    def _plain(self, values: np.ndarray, kernel: np.ndarray, dilation: int):
+        if self.metric is None:
+            return sliding_cosine(values, kernel, self.config.p, dilation, self.backend)
+        return sliding_metric_cosine(values, kernel, self.metric, self.config.p, dilation, self.backend)
+
+    def _activations(self, buffers: dict, n_out: int) -> dict | None:
+        """The plain convolution of each channel (the config allows it for one kernel at one
+        dilation only)."""
+        if not self.activation:
+            return None
+        keep = self.config.span - 1
+        # Direct sums, compiled unless the run is small enough for NumPy (never the FFT: see
+        # sliding_activation).
+        direct = "numpy" if self.backend == "numpy" else "numba"
+        return {name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilation, direct)
+                for name, values in buffers.items()}
+
+    def tail(self) -> SignalBlock:
+        """The samples kept for the next block (at most ``span - 1`` of each channel)."""
+        return SignalBlock(dict(self._tail), self._tail_time)
 
     def push(self, block: SignalBlock) -> ScoreBlock | None:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
@@ -100,38 +249,42 @@ class StreamScanner:
         if block.time is not None:
             time = block.time if self._tail_time is None else np.concatenate([self._tail_time, block.time])
         length = next(iter(buffers.values())).shape[0]
+        self._seen += block.rows
+        if self.noise_floor is None:
+            from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
+
+            if self._seen < AUTO_NOISE_SAMPLES:  # wait for the samples the floor is taken from
+                self._tail, self._tail_time = buffers, time
+                return None
+            self._decide_noise_floor(buffers)
         n_out = length - keep
         if n_out <= 0:
             self._tail, self._tail_time = buffers, time
             return None
-        if self._threads is not None:
-            from motifscan.similarity.cpu import use_threads
-
-            use_threads(self._threads)
-        tracks = {name: self._scan(values) for name, values in buffers.items()}
-        activations = None
-        if self.activation:
-            # Direct sums, compiled unless the run is small enough for NumPy (never the FFT:
-            # see sliding_activation).
-            direct = "numpy" if self.backend == "numpy" else "numba"
-            activations = {name: sliding_activation(values, self.kernel, self.config.dilation, direct)
-                           for name, values in buffers.items()}
-        result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out], activations)
+        tracks = self._score(buffers, [n_out] * len(self.batches))
+        result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out],
+                            self._activations(buffers, n_out))
         # Copy, so the tail does not pin the whole block in memory.
         self._tail = {name: values[n_out:].copy() for name, values in buffers.items()}
         self._tail_time = None if time is None else time[n_out:].copy()
         self._first_position += n_out
         return result
 
-    def tail(self) -> SignalBlock:
-        """The samples kept for the next block (at most ``span - 1`` of each channel)."""
-        return SignalBlock(dict(self._tail), self._tail_time)
-
-    def _scan(self, values: np.ndarray):
-        if self.metric is None:
-            return sliding_cosine(values, self.kernel, self.config.p, self.config.dilation, self.backend)
-        return sliding_metric_cosine(values, self.kernel, self.metric, self.config.p, self.config.dilation,
-                                     self.backend)
+    def finish(self) -> ScoreBlock | None:
+        """Score the windows that fit in the last samples only because they are shorter than
+        the longest window (several kernel lengths or dilations); None when there are none."""
+        if self.noise_floor is None:
+            self._decide_noise_floor(self._tail)
+        length = next(iter(self._tail.values())).shape[0]
+        lengths = [max(0, length - span(taps, dilation) + 1) for (_, dilation, taps), _ in self.batches]
+        if max(lengths) == 0:
+            return None
+        tracks = self._score(self._tail, lengths)
+        time = None if self._tail_time is None else self._tail_time[: max(lengths)]
+        result = ScoreBlock(self._first_position, tracks, time,
+                            None if self.activation is False else self._activations(self._tail, max(lengths)))
+        self._first_position += max(lengths)
+        return result
 
 
 _END = object()
@@ -188,39 +341,56 @@ def read_ahead(blocks: Iterable) -> Iterator:
 
 
 def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
-                 activation: bool | None = None, first_row: int = 0) -> Iterator[ScoreBlock]:
+                 activation: bool | None = None, first_row: int = 0,
+                 scanner: StreamScanner | None = None) -> Iterator[ScoreBlock]:
     """Scan every block of ``source``, updating ``summary`` as blocks go by.
 
     ``activation`` asks for the plain convolution too; by default it is computed when
     ``config.method`` is ``"conv"``. ``first_row`` is the global index of the source's first
-    sample. Raises :class:`~motifscan.errors.SignalTooShort` at the end when the signal is
-    shorter than the kernel's span.
+    sample. ``scanner`` is the run's :class:`StreamScanner` when the caller made it. Raises
+    :class:`~motifscan.errors.SignalTooShort` at the end when the signal is shorter than the
+    shortest window. Skipped windows (NaN or inf inside) are counted once per channel and
+    dilation.
     """
     if activation is None:
         activation = config.method == "conv"
-    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation, first_row)
+    if scanner is None:
+        scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation,
+                                first_row, source.name)
     summary.device = device_of(scanner.backend)
+    counted = {}
+    for scan in scanner.scans:  # one kernel per channel and dilation sees every window
+        counted.setdefault((scan.channel, scan.dilation), scan)
+
+    def account(scored: ScoreBlock) -> ScoreBlock:
+        summary.positions += scored.positions
+        for scan in counted.values():
+            skipped = int(np.count_nonzero(np.isnan(scored.tracks[scan.label].score)))
+            summary.skipped_by_channel[scan.channel] = summary.skipped_by_channel.get(scan.channel, 0) + skipped
+            summary.skipped_windows += skipped
+        return scored
+
     for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
         summary.samples += block.rows
         scored = scanner.push(block)
-        if scored is None:
-            continue
-        summary.positions += scored.positions
-        for name, track in scored.tracks.items():
-            skipped = int(np.count_nonzero(np.isnan(track.score)))
-            summary.skipped_by_channel[name] = summary.skipped_by_channel.get(name, 0) + skipped
-            summary.skipped_windows += skipped
-        yield scored
+        if scored is not None:
+            yield account(scored)
     summary.tail = scanner.tail()
-    if summary.samples < config.span:
+    if summary.samples < config.shortest_span:
         raise SignalTooShort(
-            f"{source.name}: the kernel spans {config.span} samples but the signal has only "
+            f"{source.name}: the kernel spans {config.shortest_span} samples but the signal has only "
             f"{summary.samples}"
         )
+    scored = scanner.finish()
+    if scored is not None:
+        yield account(scored)
 
 
 def channel_detectors(channels, config: DetectConfig, method: str) -> list[ChannelDetector]:
-    """One streaming detector per channel for ``method`` (``"cosine"`` or ``"conv"``)."""
+    """One streaming detector per channel for ``method`` (``"cosine"`` or ``"conv"``), for
+    a run of one kernel at one dilation (see :meth:`Detection._detectors` for the rest)."""
+    if len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint:
+        raise MotifscanError("comparing with the convolution works with one kernel at one dilation")
     if method == "conv":
         return [RelativeChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
                 for name in channels]
@@ -252,28 +422,62 @@ class Detection:
         self.watch = watch
         self.first_row = first_row  # global index of the source's first sample
         self.summary = RunSummary(source.name, list(source.channels), source.time_column)
-        self.channel_rank = {name: i for i, name in enumerate(source.channels)}
+        scans = plan_scans(list(source.channels), config, source.name)
+        self.channel_order = list(dict.fromkeys(scan.channel for scan in scans))
+        self.channel_rank = {name: i for i, name in enumerate(self.channel_order)}
+        self.kernel_order = [kernel.name for kernel in config.kernels]
+        self.kernel_rank = {name: i for i, name in enumerate(self.kernel_order)}
+
+    def _detectors(self, scans) -> list:
+        """(detector, track labels) pairs: one detector per channel, or per channel and
+        kernel with ``overlap="keep"``; the dilations of a kernel always compete."""
+        config = self.config
+        if config.method == "conv":
+            return [(detector, [detector.channel])
+                    for detector in channel_detectors(self.source.channels, config, "conv")]
+        label_kernels = len(config.kernels) > 1
+        label_dilations = len(config.dilations) > 1
+        groups: dict = {}
+        for scan in scans:
+            key = (scan.channel,) if config.overlap == "best" else (scan.channel, scan.kernel)
+            groups.setdefault(key, []).append(scan)
+        detectors = []
+        for key, members in groups.items():
+            labels = [ScanLabel(scan.span, config.kernels[scan.kernel].name if label_kernels else None,
+                                scan.dilation if label_dilations else None) for scan in members]
+            detector = ChannelDetector(key[0], members[0].span, config.threshold, config.sign,
+                                       config.min_gap, labels=labels)
+            detectors.append((detector, [scan.label for scan in members]))
+        return detectors
 
     def __iter__(self) -> Iterator[Motif]:
         config = self.config
-        detectors = channel_detectors(self.source.channels, config, config.method)
-        top = None if config.top is None else TopMotifs(config.top, self.source.channels,
-                                                         ranked_by(config.method))
+        scanner = StreamScanner(self.source.channels, config, getattr(self.source, "rows_hint", None),
+                                config.method == "conv", self.first_row, self.source.name)
+        detectors = self._detectors(scanner.scans)
+        top = None if config.top is None else TopMotifs(config.top, self.channel_order,
+                                                         ranked_by(config.method), self.kernel_order)
 
         def release(motifs: list[Motif]) -> list[Motif]:
             if top is not None:
                 top.add(motifs)
                 return []
             self.summary.motifs += len(motifs)
-            return sort_motifs(motifs, self.channel_rank)
+            return sort_motifs(motifs, self.channel_rank, self.kernel_rank)
 
-        for block in watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row):
+        for block in watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
+                                    scanner=scanner):
             found = []
-            for detector in detectors:
-                found += push_block(detector, block)
+            for detector, labels in detectors:
+                if len(labels) == 1:  # (the conv detector holds its motifs in push)
+                    activation = None if block.activations is None else block.activations[detector.channel]
+                    found += detector.push(block.first_position, block.tracks[labels[0]], block.time, activation)
+                else:
+                    found += detector.push_scans(block.first_position, [block.tracks[label] for label in labels],
+                                                 block.time)
             yield from release(found)
-        yield from release([motif for detector in detectors for motif in detector.finish()])
-        for detector in detectors:
+        yield from release([motif for detector, _ in detectors for motif in detector.finish()])
+        for detector, _ in detectors:
             if isinstance(detector, RelativeChannelDetector):
                 self.summary.strongest_activation[detector.channel] = detector.strongest
         if top is not None:
@@ -299,13 +503,14 @@ class _WatchedSource:
 
 
 def watched_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary, watch=None,
-                   activation: bool | None = None, first_row: int = 0) -> Iterator[ScoreBlock]:
+                   activation: bool | None = None, first_row: int = 0,
+                   scanner: StreamScanner | None = None) -> Iterator[ScoreBlock]:
     """:func:`score_blocks`, showing every signal block to ``watch.signal_block`` and every
     score block to ``watch.score_block`` on the way (nothing when ``watch`` is None)."""
     if watch is None:
-        yield from score_blocks(source, config, summary, activation, first_row)
+        yield from score_blocks(source, config, summary, activation, first_row, scanner)
         return
-    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row):
+    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row, scanner):
         watch.score_block(block)
         yield block
 
@@ -320,5 +525,5 @@ def push_block(detector: ChannelDetector, block: ScoreBlock) -> list[Motif]:
 def detect_all(source: SignalSource, config: DetectConfig) -> tuple[list[Motif], RunSummary]:
     """Run a whole detection and return every motif in signal order, with the summary."""
     run = Detection(source, config)
-    motifs = sort_motifs(list(run), run.channel_rank)
+    motifs = sort_motifs(list(run), run.channel_rank, run.kernel_rank)
     return motifs, run.summary

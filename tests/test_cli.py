@@ -204,6 +204,98 @@ def test_ctrl_c_exits_130(tmp_path):
     assert b"Traceback" not in err
 
 
+# Matching real shapes: --normalize, --noise-floor, several kernels, --kernel-from, --joint,
+# dilation ranges.
+
+BASIC = ROOT / "sample_data" / "basicmotions_interleaved_10hz.csv"
+WALKING = ROOT / "sample_data" / "kernel_basicmotions_walking.csv"
+LOG = ROOT / "sample_data" / "sensor_log.csv"
+
+
+def bad_shape_options(tmp_path):
+    """(name, arguments, fragment of the message) for every new option's bad values."""
+    kernels = tmp_path / "kernels.json"
+    kernels.write_text('{"rise": [1, 2, 3], "fall": [3, 2, 1]}')
+    three = tmp_path / "three.csv"
+    three.write_text("1,2,0\n2,1,0\n3,0,1\n")
+    seed = ["detect", SEED]
+    return [
+        ("unknown kernel name", seed + ["--kernel-file", kernels, "--kernel-column", "jump"], "no column 'jump'"),
+        ("kernel column without file", seed + ["--kernel", "1,2", "--kernel-column", "a"], "needs --kernel-file"),
+        ("duplicate kernel names", seed + ["--kernel", "a=1,2", "--kernel", "a=2,1"], "two kernels are named 'a'"),
+        ("empty kernel name", seed + ["--kernel", "=1,2"], "name before '=' is empty"),
+        ("bad named kernel", seed + ["--kernel", "rise=1,x"], "'x' is not a number"),
+        ("joint channel count", ["detect", BASIC, "--kernel-file", three, "--joint"], "has 3 channels but"),
+        ("joint unknown channel", ["detect", BASIC, "--kernel-file", WALKING, "--joint"], "channel 'k'"),
+        ("joint inline kernel", seed + ["--kernel", "1,2", "--joint"], "--joint needs kernels"),
+        ("empty range", seed + ["--kernel", "1,2", "--dilation", "8..1"], "range 8..1 is empty"),
+        ("open range", seed + ["--kernel", "1,2", "--dilation", "2.."], "needs both ends"),
+        ("dilation list item", seed + ["--kernel", "1,2", "--dilation", "1,x"], "--dilation must be a whole"),
+        ("range past the signal", seed + ["--kernel", "1,2,3", "--dilation", "20..30"], "spans 41 samples"),
+        ("rows past the end", seed + ["--kernel-from", f"{LOG}:load_kn@3000:5000"], "run past the end"),
+        ("empty rows", seed + ["--kernel-from", f"{LOG}:load_kn@30:30"], "range 30:30 is empty"),
+        ("times outside", seed + ["--kernel-from", f"{BASIC}:acc_x@900:901"], "no row of"),
+        ("kernel-from column", seed + ["--kernel-from", f"{LOG}:nope@1:4"], "unknown column 'nope'"),
+        ("kernel-from several channels", seed + ["--kernel-from", f"{LOG}@1:4"], "several channels"),
+        ("kernel-from syntax", seed + ["--kernel-from", f"{LOG}:load_kn"], "expected [NAME=]FILE"),
+        ("kernel-from limits", seed + ["--kernel-from", f"{LOG}:load_kn@a:b"], "cannot read 'a:b'"),
+        ("normalize", seed + ["--kernel", "1,2", "--normalize", "mean"], "'--normalize'"),
+        ("constant kernel centred", seed + ["--kernel", "2,2,2", "--normalize", "center"], "is constant"),
+        ("noise floor negative", seed + ["--kernel", "1,2", "--noise-floor", "-1"], "--noise-floor must be"),
+        ("noise floor text", seed + ["--kernel", "1,2", "--noise-floor", "loud"], "--noise-floor: 'loud'"),
+        ("overlap", seed + ["--kernel", "1,2", "--overlap", "all"], "'--overlap'"),
+    ]
+
+
+def test_every_bad_shape_option_exits_2_with_one_line(tmp_path):
+    for name, args, fragment in bad_shape_options(tmp_path):
+        out = tmp_path / "result.csv"
+        result = run(*args, "--output", out)
+        assert result.exit_code == 2, (name, result.output)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("motifscan: error: "), (name, result.stderr)
+        assert fragment in lines[0], (name, lines[0])
+        assert not out.exists(), name
+
+
+def test_named_kernels_and_dilation_range_add_columns():
+    result = run("detect", SEED, "--kernel", "rise=1,2,3", "--kernel", "fall=3,2,1", "--p", "9",
+                 "--dilation", "1..2", "--sign", "positive", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "channel,kernel,start,end,dilation,score,cosine,sign,scale"
+    assert [line.split(",")[1:3] + [line.split(",")[4]] for line in lines[1:]] == [
+        ["rise", "4", "1"], ["rise", "18", "1"], ["fall", "32", "1"]]
+
+
+def test_zscore_adds_distance_and_json_parameters():
+    result = run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--normalize", "zscore", "--format", "json")
+    document = json.loads(result.stdout)
+    assert document["parameters"]["normalize"] == "zscore"
+    assert [m["distance"] for m in document["motifs"]][:1] == [0.0]
+    assert all("kernel" not in m and "dilation" not in m for m in document["motifs"])
+
+
+def test_scores_of_several_kernels_and_dilations_have_one_column_set_each():
+    result = run("scores", SEED, "--kernel", "a=1,2,3", "--kernel", "b=1,2", "--dilation", "1,3",
+                 "--normalize", "zscore")
+    header, *rows = result.stdout.splitlines()
+    assert header.startswith('"start","signal_a_d1_score","signal_a_d1_cosine","signal_a_d1_scale",'
+                             '"signal_a_d1_distance","signal_a_d3_score"')
+    # Position 37 fits only kernel b at dilation 1 (2 samples); the others' cells are empty.
+    assert len(rows) == 38 and rows[-1] == "37" + "," * 8 + ",0,0,0,1.4142135623730951,,,,"
+
+
+def test_installed_program_finds_walking_with_a_joint_kernel():
+    # Every walking segment of the BasicMotions recording, found once on x, y and z together.
+    completed = subprocess.run(
+        installed_motifscan() + ["detect", str(BASIC), "--kernel-file", str(WALKING), "--joint",
+                                 "-c", "acc_x", "-c", "acc_y", "-c", "acc_z", "--normalize", "center",
+                                 "--p", "2", "--threshold", "0.4", "--dilation", "1..2", "--format", "jsonl"],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    motifs = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert motifs and {m["channel"] for m in motifs} == {"acc_x+acc_y+acc_z"}
 # Fitted kernel files -----------------------------------------------------------------------
 
 from test_kernels import FITTED, MALFORMED_FITTED, write_document  # noqa: E402

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from motifscan.errors import MotifscanError
-from motifscan.io.kernels import check_kernel, kernel_from_text_or_file, parse_kernel, read_kernel_file
+from motifscan.io.excerpt import kernel_from_recording
+from motifscan.io.kernels import (Kernel, check_kernel, collect_kernels, kernels_from_file, parse_kernel,
+                                  parse_named_kernel, read_kernel_file)
 
 
 def test_parse_kernel_with_negatives_and_spaces():
@@ -71,7 +73,8 @@ def test_real_kernel_file_from_sample_data(sample_data):
         ("1\nx\n3\n", "line 2.*'x' is not a number"),
         ("[1, \"a\"]", "list of numbers"),
         ("[1, 2", "not valid JSON"),
-        ('{"values": [1]}', "\"kernel\" list"),
+        ('{"rise": [1, "x"]}', "kernel 'rise' must be a list of numbers"),
+        ("{}", "names no kernel"),
         ("[0, 0]", "all zeros"),
         ("[]", "empty"),
         ("a,b\n1,2\n3\n", "line 3: expected 2 fields"),
@@ -89,12 +92,10 @@ def test_bad_kernel_files(tmp_path, content, fragment):
 def test_missing_kernel_file_and_option_conflicts(tmp_path):
     with pytest.raises(MotifscanError, match="no such kernel file"):
         read_kernel_file(str(tmp_path / "nope.txt"))
-    with pytest.raises(MotifscanError, match="either --kernel or --kernel-file"):
-        kernel_from_text_or_file("1,2", "k.txt")
     with pytest.raises(MotifscanError, match="kernel is required"):
-        kernel_from_text_or_file(None, None)
+        collect_kernels()
     with pytest.raises(MotifscanError, match="--kernel-column needs --kernel-file"):
-        kernel_from_text_or_file("1,2", None, "x")
+        collect_kernels(["1,2"], columns=["x"])
 
 
 def test_check_kernel_rejects_non_flat():
@@ -102,6 +103,46 @@ def test_check_kernel_rejects_non_flat():
         check_kernel(np.ones((2, 2)), "k")
 
 
+def test_named_kernels_from_options_and_files(tmp_path):
+    assert parse_named_kernel("rise=1,2,3", "kernel") == Kernel("rise", ((1.0, 2.0, 3.0),))
+    assert parse_named_kernel("-1,2", "kernel").name == "kernel"
+    named = tmp_path / "shapes.json"
+    named.write_text('{"rise": [1, 2, 3], "fall": [3, 2, 1]}')
+    table = tmp_path / "pulse.csv"
+    table.write_text("up,down\n1,3\n2,2\n3,1\n")
+    kernels = collect_kernels(["1,2"], [str(named), str(table)])
+    assert [k.name for k in kernels] == ["kernel1", "rise", "fall", "up", "down"]
+    assert [k.name for k in collect_kernels(["5,6"])] == ["kernel"]
+    assert [k.name for k in collect_kernels((), [str(table)], ["down"])] == ["down"]
+    lone = tmp_path / "pulse_kernel.txt"
+    lone.write_text("1\n2\n")
+    assert [k.name for k in collect_kernels((), [str(lone)])] == ["pulse_kernel"]
+
+
+def test_joint_kernel_from_a_file(tmp_path, sample_data):
+    (walk,) = kernels_from_file(str(sample_data / "kernel_basicmotions_walking.csv"), joint=True,
+                                channels=["acc_x", "acc_z"])
+    assert walk.name == "kernel_basicmotions_walking" and walk.channels == ("acc_x", "acc_z")
+    assert walk.array().shape == (2, 30) and walk.values[0][0] == pytest.approx(1.245053)
+    headerless = tmp_path / "xyz.csv"
+    headerless.write_text("1,2,0\n2,1,0\n")
+    assert kernels_from_file(str(headerless), joint=True)[0].channels == ("column1", "column2", "column3")
+    ragged = tmp_path / "ragged.json"
+    ragged.write_text('{"x": [1, 2], "y": [1, 2, 3]}')
+    with pytest.raises(MotifscanError, match="columns of one length"):
+        kernels_from_file(str(ragged), joint=True)
+
+
+def test_kernel_cut_from_a_recording(sample_data):
+    log = sample_data / "sensor_log.csv"
+    by_rows = kernel_from_recording(f"{log}:load_kn@300:308")
+    by_time = kernel_from_recording(f"{log}:load_kn@2025-03-14T08:05:00:2025-03-14T08:05:08")
+    assert by_rows.name == "load_kn@300:308" and by_rows.length == 8 and by_rows.values == by_time.values
+    seconds = kernel_from_recording(f"walk={sample_data / 'basicmotions_interleaved_10hz.csv'}:acc_x@5:8")
+    assert seconds.name == "walk" and seconds.length == 30  # time_s in [5, 8): 30 rows at 10 Hz
+    joint = kernel_from_recording(f"{sample_data / 'basicmotions_interleaved_10hz.csv'}@5:8", joint=True,
+                                  channels=["acc_x", "acc_y"])
+    assert joint.channels == ("acc_x", "acc_y") and joint.array().shape == (2, 30)
 # Fitted kernel files (motifscan fit) -------------------------------------------------------
 
 from motifscan.io.kernels import FittedKernel, read_kernel  # noqa: E402
@@ -191,4 +232,4 @@ def test_malformed_fitted_kernel_files(tmp_path, document, fragment):
 def test_kernel_column_does_not_apply_to_a_fitted_kernel(tmp_path):
     path = write_document(tmp_path / "fitted.json", FITTED)
     with pytest.raises(MotifscanError, match="--kernel-column does not apply"):
-        kernel_from_text_or_file(None, path, "a")
+        read_kernel(path, "a")

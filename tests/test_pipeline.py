@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from motifscan.config import DetectConfig
 from motifscan.detection import detect_track
 from motifscan.errors import MotifscanError
+from motifscan.io.kernels import Kernel
 from motifscan.io.signals import read_signal, signal_from_arrays
 from motifscan.pipeline import Detection, RunSummary, detect_all, read_ahead, score_blocks
 from motifscan.similarity import sliding_cosine
@@ -89,6 +90,116 @@ def test_score_blocks_from_a_file_cover_every_position(tmp_path):
     assert all(b.first_position + b.positions == nxt for b, nxt in zip(blocks, starts[1:]))
 
 
+# --- Matching real shapes: several kernels, dilation ranges, normalisation, joint channels
+
+BUMP = np.array([0.0, 2, 4, 2, 0])
+RAMP = np.array([0.0, 1, 2, 3, 4])
+WIGGLE = np.array([0.0, 3, 0, -3, 0])
+
+
+def slowed(kernel, dilation):
+    """The kernel played ``dilation`` times slower (linear interpolation between taps)."""
+    return np.interp(np.arange((kernel.size - 1) * dilation + 1) / dilation, np.arange(kernel.size), kernel)
+
+
+def planted_recording(n=2400, seed=11):
+    """Three channels on drifting baselines with motifs at two sizes and two speeds on x,
+    a joint event on x, y and z at 1700, and a decoy on y alone at 1900."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    channels = {name: offset + 0.004 * t + 2 * np.sin(t / 250 + offset) + 0.02 * rng.standard_normal(n)
+                for name, offset in (("x", 20.0), ("y", -5.0), ("z", 3.0))}
+    planted = [  # (start, kernel, amplitude, dilation)
+        (200, "bump", 1.0, 1), (400, "bump", 0.3, 1), (600, "ramp", 1.0, 1), (800, "bump", -1.0, 3),
+        (1000, "ramp", 0.3, 3), (1200, "ramp", -1.0, 3), (1400, "bump", 1.0, 3),
+    ]
+    shapes = {"bump": BUMP, "ramp": RAMP}
+    for start, name, amplitude, dilation in planted:
+        shape = amplitude * slowed(shapes[name], dilation)
+        channels["x"][start : start + shape.size] += shape
+    for name, shape in (("x", WIGGLE), ("y", RAMP), ("z", -BUMP)):
+        channels[name][1700:1705] += shape
+    channels["y"][1900:1905] += RAMP
+    return channels, planted
+
+
+@pytest.mark.parametrize("block_rows", [None, 97])
+def test_planted_motifs_are_found_once_with_kernel_sign_and_dilation(block_rows):
+    channels, planted = planted_recording()
+    config = DetectConfig(kernels={"bump": BUMP, "ramp": RAMP}, p=3, dilation="1..3",
+                          normalize="center", noise_floor="auto", threshold=0.5)
+    motifs, summary = detect_all(signal_from_arrays({"x": channels["x"]}, block_rows=block_rows), config)
+    found = [(m.start, m.kernel, m.sign, m.dilation) for m in motifs]
+    expected = [(start, name, 1 if amplitude > 0 else -1, dilation) for start, name, amplitude, dilation in planted]
+    # The joint event's x part (a wiggle) is neither a bump nor a ramp: not found here.
+    assert found == expected
+    assert summary.skipped_windows == 0
+
+    joint = DetectConfig(kernels=[Kernel("wave", (tuple(WIGGLE), tuple(RAMP), tuple(-BUMP)), ("x", "y", "z"))],
+                         joint=True, p=3, dilation="1..3", normalize="center", noise_floor="auto")
+    motifs, _ = detect_all(signal_from_arrays(channels, block_rows=block_rows), joint)
+    assert [(m.channel, m.start, m.sign, m.dilation, m.kernel) for m in motifs] == [("x+y+z", 1700, 1, 1, None)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(30, 1500), st.integers(1, 400), st.sampled_from(["keep", "best"]),
+       st.sampled_from(["none", "center", "zscore"]), st.sampled_from([0.0, "auto"]))
+def test_block_size_never_changes_motifs_of_many_kernels(seed, n, block_rows, overlap, normalize, floor):
+    channels = planted_signal(seed, n)
+    config = DetectConfig(kernels={"up": (1, 2, 3, 2), "down": (3, 1, 0), "long": (1, 2, 3, 2, 1, 0, 0)}, p=2,
+                          dilation=(1, 2, 4), threshold=0.6, overlap=overlap, normalize=normalize,
+                          noise_floor=floor)
+    if n < config.shortest_span:
+        return
+    whole, whole_summary = detect_all(signal_from_arrays(channels), config)
+    cut, cut_summary = detect_all(signal_from_arrays(channels, block_rows=block_rows), config)
+    assert cut == whole
+    assert (cut_summary.positions, cut_summary.skipped_windows) == (whole_summary.positions,
+                                                                     whole_summary.skipped_windows)
+
+
+def test_overlap_keep_and_best():
+    x = np.zeros(40)
+    x[10:13] = [1, 2, 3]
+    kernels = {"rise": (1, 2, 3), "flat_rise": (1, 2, 2.5)}
+    best, _ = detect_all(signal_from_arrays({"x": x}), DetectConfig(kernels=kernels, p=1, threshold=0.9))
+    assert [(m.kernel, m.start) for m in best] == [("rise", 10)]
+    kept, _ = detect_all(signal_from_arrays({"x": x}),
+                         DetectConfig(kernels=kernels, p=1, threshold=0.9, overlap="keep"))
+    assert sorted((m.kernel, m.start) for m in kept) == [("flat_rise", 10), ("rise", 10)]
+
+
+def test_shorter_windows_are_scored_to_the_end_of_the_signal():
+    x = np.zeros(30)
+    x[25:28] = [1, 2, 3]  # fits dilation 1 only: dilation 3 spans 7 samples
+    config = DetectConfig(kernel=(1, 2, 3), dilation="1..3", p=9)
+    for block_rows in (None, 4):
+        motifs, summary = detect_all(signal_from_arrays({"x": x}, block_rows=block_rows), config)
+        assert [(m.start, m.dilation) for m in motifs] == [(25, 1)]
+        assert summary.positions == 28
+
+
+def test_joint_kernel_channels_must_match_the_signal():
+    signal = {"a": np.ones(20), "b": np.arange(20.0), "c": np.zeros(20)}
+    kernel = Kernel("k", ((1, 2), (2, 1)), ("a", "nope"))
+    with pytest.raises(MotifscanError, match="channel 'nope'"):
+        detect_all(signal_from_arrays(signal), DetectConfig(kernels=[kernel], joint=True))
+    positional = Kernel("k", ((1, 2), (2, 1)), ("column1", "column2"))
+    with pytest.raises(MotifscanError, match="has 2 channels but .* has 3"):
+        detect_all(signal_from_arrays(signal), DetectConfig(kernels=[positional], joint=True))
+    motifs, _ = detect_all(signal_from_arrays({"a": signal["a"], "b": signal["b"]}),
+                           DetectConfig(kernels=[positional], joint=True, threshold=0.1))
+    assert {m.channel for m in motifs} == {"a+b"}
+
+
+def test_noise_floor_auto_is_estimated_from_the_first_samples():
+    rng = np.random.default_rng(0)
+    x = 0.1 * rng.standard_normal(1000)
+    x[500:503] += [1, 2, 3]
+    plain, _ = detect_all(signal_from_arrays({"x": x}), DetectConfig(kernel=(1, 2, 3), p=2))
+    floored, _ = detect_all(signal_from_arrays({"x": x}, block_rows=7),
+                            DetectConfig(kernel=(1, 2, 3), p=2, noise_floor="auto"))
+    assert len(plain) > 20 and [m.start for m in floored] == [500]
 def test_conv_method_thresholds_relative_to_each_channels_strongest_activation():
     x = np.zeros(60)
     x[10:13] = [1, 2, 3]

@@ -1,4 +1,4 @@
-"""Kernel (template) parsing: ``--kernel 1,2,3`` and ``--kernel-file``.
+"""Kernel (template) parsing: ``--kernel [NAME=]1,2,3`` and ``--kernel-file``.
 
 Kernel files are tiny, so they are read whole with the standard library. Besides plain
 lists of values, a kernel file may be a *fitted kernel* written by ``motifscan fit``: a JSON
@@ -21,7 +21,7 @@ import numpy as np
 from motifscan.errors import MotifscanError
 
 
-def check_kernel(values: Iterable, where: str) -> np.ndarray:
+def check_kernel(values: Iterable, where: str, allow_zeros: bool = False) -> np.ndarray:
     """Return ``values`` as a float64 array, or raise if it cannot be a kernel.
 
     Parameters
@@ -30,6 +30,8 @@ def check_kernel(values: Iterable, where: str) -> np.ndarray:
         The template, shape (m,).
     where : str
         What to name in messages (the option or file the values came from).
+    allow_zeros : bool
+        Accept all zeros (one channel of a joint kernel may be flat).
     """
     try:
         kernel = np.asarray(list(values), dtype=np.float64)
@@ -44,7 +46,7 @@ def check_kernel(values: Iterable, where: str) -> np.ndarray:
         raise MotifscanError(
             f"{where}: kernel value {bad[0] + 1} is {kernel[bad[0]]}; every value must be finite"
         )
-    if not np.any(kernel):
+    if not allow_zeros and not np.any(kernel):
         raise MotifscanError(f"{where}: the kernel is all zeros, so it has no shape to match")
     return kernel
 
@@ -69,32 +71,38 @@ def parse_kernel(text: str) -> np.ndarray:
     return check_kernel(values, "--kernel")
 
 
-def read_kernel_file(path: str, column: str | None = None) -> np.ndarray:
-    """Read a kernel's values from a file (of a fitted kernel file, its ``values``).
+@dataclass(frozen=True)
+class Kernel:
+    """A named kernel (template).
 
-    See :func:`read_kernel` for the accepted forms.
-
-    Returns
-    -------
-    float64 array, shape (m,)
+    Attributes
+    ----------
+    name : str
+        What motifs found with it are labelled (the ``kernel`` output column).
+    values : tuple of tuple of float
+        One row of m values per channel: a single row for a one-channel kernel, one row per
+        channel for a joint kernel.
+    channels : tuple of str
+        The channel name of each row of a joint kernel (matched to the signal's channels
+        by name, or by position when none of the names occurs); empty for a one-channel
+        kernel, which scans every channel on its own.
     """
-    kernel = read_kernel(path, column)
-    return kernel.values if isinstance(kernel, FittedKernel) else kernel
+
+    name: str
+    values: tuple
+    channels: tuple = ()
+
+    @property
+    def length(self) -> int:
+        """Taps per channel, m."""
+        return len(self.values[0])
+
+    def array(self) -> np.ndarray:
+        """The values as a float64 array of shape (C, m)."""
+        return np.array(self.values, dtype=np.float64)
 
 
-def read_kernel(path: str, column: str | None = None) -> "np.ndarray | FittedKernel":
-    """Read a kernel from a file: its values, or the whole fitted kernel.
-
-    Accepted forms: a JSON list of numbers (or an object with a ``"kernel"`` list); one
-    value per line; a CSV/TSV with one column (optionally with a header); a CSV with
-    several named columns, of which ``column`` picks one; a single line of values; a fitted
-    kernel file (JSON with ``"format": "motifscan-kernel"``).
-
-    Returns
-    -------
-    float64 array, shape (m,), or FittedKernel
-        A :class:`FittedKernel` for a fitted kernel file, else the values.
-    """
+def _read_text(path: str) -> str:
     if path != "-" and not os.path.exists(path):
         raise MotifscanError(f"{path}: no such kernel file")
     try:
@@ -109,29 +117,154 @@ def read_kernel(path: str, column: str | None = None) -> "np.ndarray | FittedKer
         raise MotifscanError(f"{path}: cannot read kernel file ({error})") from None
     if not text.strip():
         raise MotifscanError(f"{path}: kernel file is empty")
+    return text
+
+
+def read_kernel_columns(path: str) -> tuple[dict, bool]:
+    """Every column of a kernel file, by name.
+
+    Accepted forms: a JSON list of numbers; a JSON object of named lists (``{"rise": [1, 2,
+    3], "fall": [3, 2, 1]}``); one value per line; a single line of values; a CSV/TSV with
+    one or several columns, with or without a header (headerless columns are ``column1``,
+    ``column2``, ...). ``#`` starts a comment line.
+
+    Returns
+    -------
+    columns : dict of str -> float64 array of shape (m,)
+        In file order; an unnamed single kernel is named after the file (``pulse`` for
+        ``pulse.txt``).
+    named : bool
+        Whether the file named its columns (a header or JSON keys).
+    """
+    text = _read_text(path)
     if text.lstrip()[:1] in "[{":
-        return _kernel_from_json(text, path, column)
-    return _kernel_from_table(text, path, column)
+        return _kernels_from_json(text, path)
+    return _kernels_from_table(text, path)
 
 
-def _kernel_from_json(text: str, path: str, column: str | None = None) -> "np.ndarray | FittedKernel":
+def _file_stem(path: str) -> str:
+    if path == "-":
+        return "stdin"
+    name = os.path.basename(path)
+    for extension in (".gz", ".csv", ".tsv", ".txt", ".json"):
+        if name.lower().endswith(extension):
+            name = name[: -len(extension)]
+    return name or "kernel"
+
+
+def read_kernel(path: str, column: str | None = None) -> "np.ndarray | FittedKernel":
+    """Read one kernel from a file: its values, or the whole fitted kernel.
+
+    Accepted forms: those of :func:`read_kernel_columns`, of which ``column`` picks one
+    when the file holds several, and a fitted kernel file (JSON with ``"format":
+    "motifscan-kernel"``).
+
+    Returns
+    -------
+    float64 array, shape (m,), or FittedKernel
+        A :class:`FittedKernel` for a fitted kernel file, else the values.
+    """
+    fitted = read_fitted_kernel(path)
+    if fitted is not None:
+        if column is not None:
+            raise MotifscanError(f"{path}: --kernel-column does not apply to a fitted kernel file")
+        return fitted
+    columns, _ = read_kernel_columns(path)
+    if column is not None:
+        return check_kernel(_pick(columns, [column], path)[column], f"{path}: column {column!r}")
+    if len(columns) > 1:
+        raise MotifscanError(
+            f"{path}: kernel file has {len(columns)} columns ({', '.join(columns)}); "
+            "choose one with --kernel-column"
+        )
+    return check_kernel(next(iter(columns.values())), path)
+
+
+def read_fitted_kernel(path: str) -> "FittedKernel | None":
+    """The fitted kernel (``motifscan fit``) in ``path``, or None for a plain kernel file."""
+    text = _read_text(path)
+    if text.lstrip()[:1] != "{":
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None  # the plain readers say what is wrong
+    return fitted_kernel_from_json(data, path) if isinstance(data, dict) and "format" in data else None
+
+
+def read_kernel_file(path: str, column: str | None = None) -> np.ndarray:
+    """Read a kernel's values from a file (of a fitted kernel file, its ``values``).
+
+    See :func:`read_kernel` for the accepted forms.
+
+    Returns
+    -------
+    float64 array, shape (m,)
+    """
+    kernel = read_kernel(path, column)
+    return kernel.values if isinstance(kernel, FittedKernel) else kernel
+
+
+def _pick(columns: dict, names, path: str) -> dict:
+    for name in names:
+        if name not in columns:
+            raise MotifscanError(f"{path}: no column {name!r} (columns: {', '.join(columns)})")
+    return {name: columns[name] for name in names}
+
+
+def kernels_from_file(path: str, columns=(), joint: bool = False, channels=()) -> list[Kernel]:
+    """The kernels a kernel file holds.
+
+    Parameters
+    ----------
+    path : str
+    columns : sequence of str
+        Pick these columns (``--kernel-column``); default every column.
+    joint : bool
+        Read the file as ONE joint kernel whose columns are channels (``--joint``), named
+        after the file; otherwise every column is a kernel of its own, named after the
+        column.
+    channels : sequence of str
+        The signal channels asked for (``--column``); with ``joint`` and no ``columns``,
+        the kernel's channels are those columns of the file when it has them all.
+    """
+    found, named = read_kernel_columns(path)
+    if columns:
+        found = _pick(found, columns, path)
+    elif joint and channels and all(name in found for name in channels):
+        found = _pick(found, channels, path)
+    if not joint:
+        return [Kernel(name, (tuple(check_kernel(values, f"{path}: column {name!r}")),))
+                for name, values in found.items()]
+    lengths = {values.size for values in found.values()}
+    if len(lengths) > 1:
+        raise MotifscanError(f"{path}: a joint kernel needs columns of one length, found {sorted(lengths)}")
+    names = tuple(found) if named else tuple(f"column{i}" for i in range(1, len(found) + 1))
+    return [Kernel(_file_stem(path), tuple(tuple(values) for values in found.values()), names)]
+
+
+def _kernels_from_json(text: str, path: str) -> tuple[dict, bool]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise MotifscanError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
-    if isinstance(data, dict) and "format" in data:
-        if column is not None:
-            raise MotifscanError(f"{path}: --kernel-column does not apply to a fitted kernel file")
-        return fitted_kernel_from_json(data, path)
-    if isinstance(data, dict):
-        if "kernel" not in data:
-            raise MotifscanError(f"{path}: a JSON kernel file needs a \"kernel\" list")
-        data = data["kernel"]
-    if not isinstance(data, list) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in data
-    ):
-        raise MotifscanError(f"{path}: the JSON kernel must be a list of numbers")
-    return check_kernel(data, path)
+    named = isinstance(data, dict)
+    if named and "format" in data:
+        raise MotifscanError(f"{path}: a fitted kernel file (motifscan fit) must be the run's only kernel")
+    if not named:
+        data = {_file_stem(path): data}
+    if not data:
+        raise MotifscanError(f"{path}: the JSON object names no kernel")
+    columns = {}
+    for name, values in data.items():
+        if not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        ):
+            what = f"kernel {name!r}" if named else "the JSON kernel"
+            raise MotifscanError(f"{path}: {what} must be a list of numbers")
+        columns[str(name)] = check_kernel(values, path if not named else f"{path}: kernel {name!r}",
+                                          allow_zeros=True)
+    return columns, named
 
 
 def _sniff_delimiter(line: str) -> str | None:
@@ -141,7 +274,7 @@ def _sniff_delimiter(line: str) -> str | None:
     return None if len(line.split()) <= 1 else " "
 
 
-def _kernel_from_table(text: str, path: str, column: str | None) -> np.ndarray:
+def _kernels_from_table(text: str, path: str) -> tuple[dict, bool]:
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
              if line.strip() and not line.lstrip().startswith("#")]
     delimiter = _sniff_delimiter(lines[0][1])
@@ -163,46 +296,70 @@ def _kernel_from_table(text: str, path: str, column: str | None) -> np.ndarray:
     header = None if all(numeric(field) for field in rows[0][1]) else rows[0][1]
     body = rows[1:] if header is not None else rows
     width = len(rows[0][1])
-    if header is None and len(body) == 1 and column is None:
+    if header is None and len(body) == 1:
         # A kernel written on one line: 1,2,3
         number, fields = body[0]
-        return check_kernel([_number(f, f"{path}: line {number}") for f in fields], path)
+        return {_file_stem(path): check_kernel([_number(f, f"{path}: line {number}") for f in fields], path)}, False
     if not body:
         raise MotifscanError(f"{path}: kernel file has a header but no values")
     for number, fields in body:
         if len(fields) != width:
             raise MotifscanError(f"{path}: line {number}: expected {width} fields, found {len(fields)}")
-    names = header if header is not None else [f"column{i}" for i in range(1, width + 1)]
-    if column is not None:
-        if column not in names:
-            raise MotifscanError(f"{path}: no column {column!r} (columns: {', '.join(names)})")
-        index = names.index(column)
-    elif width == 1:
-        index = 0
+    if header is not None and len(set(header)) != width:
+        raise MotifscanError(f"{path}: line {rows[0][0]}: two columns have the same name")
+    if header is None:
+        names = [_file_stem(path)] if width == 1 else [f"column{i}" for i in range(1, width + 1)]
     else:
-        raise MotifscanError(
-            f"{path}: kernel file has {width} columns ({', '.join(names)}); "
-            "choose one with --kernel-column"
-        )
-    values = []
-    for number, fields in body:
-        values.append(_number(fields[index], f"{path}: line {number}, column {names[index]!r}"))
-    return check_kernel(values, path)
+        names = header
+    columns = {}
+    for index, name in enumerate(names):
+        values = [_number(fields[index], f"{path}: line {number}, column {name!r}") for number, fields in body]
+        columns[name] = check_kernel(values, path if width == 1 else f"{path}: column {name!r}", allow_zeros=True)
+    return columns, header is not None
 
 
-def kernel_from_text_or_file(text: str | None, path: str | None,
-                             column: str | None = None) -> "np.ndarray | FittedKernel":
-    """Resolve ``--kernel`` / ``--kernel-file`` / ``--kernel-column`` into one kernel: its
-    values, shape (m,), or a :class:`FittedKernel` read from a fitted kernel file."""
-    if text is not None and path is not None:
-        raise MotifscanError("give either --kernel or --kernel-file, not both")
-    if column is not None and path is None:
+def parse_named_kernel(text: str, default_name: str) -> Kernel:
+    """Parse ``--kernel`` text with an optional name: ``rise=1,2,3`` or ``1,2,3``."""
+    name, values = default_name, text
+    if "=" in text:
+        name, values = (part.strip() for part in text.split("=", 1))
+        if not name:
+            raise MotifscanError(f"--kernel: the name before '=' is empty in {text!r}")
+    return Kernel(name, (tuple(parse_kernel(values)),))
+
+
+def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channels=(), froms=()) -> tuple:
+    """Every kernel of a run, from ``--kernel``, ``--kernel-file``, ``--kernel-column``,
+    ``--kernel-from`` and ``--joint``, in the order given.
+
+    An unnamed ``--kernel`` is named ``kernel`` when it is the run's only kernel, else
+    ``kernel1``, ``kernel2``, ... by its place among the ``--kernel`` options.
+
+    Returns
+    -------
+    tuple of Kernel
+    """
+    if columns and not paths:
         raise MotifscanError("--kernel-column needs --kernel-file")
-    if text is not None:
-        return parse_kernel(text)
-    if path is not None:
-        return read_kernel(path, column)
-    raise MotifscanError("a kernel is required: give --kernel 1,2,3 or --kernel-file FILE")
+    if not texts and not paths and not froms:
+        raise MotifscanError("a kernel is required: give --kernel 1,2,3, --kernel-file FILE or --kernel-from")
+    if joint and texts:
+        raise MotifscanError("--joint needs kernels with one column per channel: "
+                             "give --kernel-file or --kernel-from, not --kernel")
+    alone = len(texts) == 1 and not paths and not froms
+    kernels = [parse_named_kernel(text, "kernel" if alone else f"kernel{i}") for i, text in enumerate(texts, 1)]
+    for path in paths:
+        kernels += kernels_from_file(path, columns, joint, channels)
+    if froms:
+        from motifscan.io.excerpt import kernel_from_recording
+
+        kernels += [kernel_from_recording(spec, joint, channels) for spec in froms]
+    seen = set()
+    for kernel in kernels:
+        if kernel.name in seen:
+            raise MotifscanError(f"two kernels are named {kernel.name!r}; name them apart (NAME=...)")
+        seen.add(kernel.name)
+    return tuple(kernels)
 
 
 # --------------------------------------------------------------------------------------
@@ -245,23 +402,32 @@ class FittedKernel:
     training: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        """The kernel file's text: a JSON object, one key per line, floats that round-trip."""
+        """The kernel file's text: a JSON object with one key per line (the kernel on one
+        line, a full metric one row per line), floats written so they read back exactly."""
         from motifscan.similarity.metric import metric_kind
 
-        metric = None
+        def compact(value) -> str:
+            return json.dumps(value)
+
+        metric = "null"
         if self.metric is not None:
-            metric = {"kind": metric_kind(self.metric), "values": np.asarray(self.metric).tolist()}
-        document = {
-            "format": KERNEL_FORMAT,
-            "version": KERNEL_FORMAT_VERSION,
-            "values": np.asarray(self.values, dtype=np.float64).tolist(),
-            "p": float(self.p),
-            "threshold": float(self.threshold),
-            "normalize": self.normalize,
-            "metric": metric,
-            "training": self.training,
-        }
-        return json.dumps(document, indent=1) + "\n"
+            matrix = np.asarray(self.metric, dtype=np.float64)
+            if matrix.ndim == 1:
+                rows = compact(matrix.tolist())
+            else:
+                rows = "[\n" + ",\n".join("   " + compact(row) for row in matrix.tolist()) + "\n  ]"
+            metric = f'{{"kind": "{metric_kind(matrix)}", "values": {rows}}}'
+        fields = [
+            ("format", compact(KERNEL_FORMAT)),
+            ("version", compact(KERNEL_FORMAT_VERSION)),
+            ("values", compact(np.asarray(self.values, dtype=np.float64).tolist())),
+            ("p", compact(float(self.p))),
+            ("threshold", compact(float(self.threshold))),
+            ("normalize", compact(self.normalize)),
+            ("metric", metric),
+            ("training", compact(self.training)),
+        ]
+        return "{\n" + ",\n".join(f" {compact(key)}: {text}" for key, text in fields) + "\n}\n"
 
 
 def _fitted_number(data: dict, key: str, path: str) -> float:
@@ -338,5 +504,6 @@ def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
     return FittedKernel(values, p, threshold, data["normalize"], metric, data["training"])
 
 
-__all__: Sequence[str] = ["check_kernel", "parse_kernel", "read_kernel", "read_kernel_file",
-                           "kernel_from_text_or_file", "FittedKernel", "fitted_kernel_from_json"]
+__all__: Sequence[str] = ["Kernel", "check_kernel", "parse_kernel", "parse_named_kernel", "read_kernel_columns",
+                          "read_kernel", "read_fitted_kernel", "read_kernel_file", "kernels_from_file", "collect_kernels",
+                          "FittedKernel", "fitted_kernel_from_json"]

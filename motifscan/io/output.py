@@ -23,17 +23,30 @@ from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
 
 FORMATS = ("table", "json", "jsonl", "csv")
-#: Every motif column, in output order. ``file``, ``time`` and ``activation`` are optional:
-#: a run writes only the columns that mean something for it (see :func:`motif_fields`).
-MOTIF_FIELDS = ("file", "channel", "start", "end", "time", "score", "cosine", "sign", "scale", "activation")
+#: Every motif column, in output order. ``file``, ``kernel``, ``time``, ``dilation``,
+#: ``distance`` and ``activation`` are optional: a run writes only the columns that mean
+#: something for it (see :func:`motif_fields`).
+MOTIF_FIELDS = ("file", "channel", "kernel", "start", "end", "time", "dilation", "score", "cosine", "distance",
+                "sign", "scale", "activation")
 
 
-def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: bool = False) -> tuple[str, ...]:
+def optional_fields(config) -> tuple[str, ...]:
+    """The shape-matching columns a run fills: ``kernel`` with several kernels,
+    ``dilation`` with several dilations, ``distance`` with ``--normalize zscore``."""
+    used = {"kernel": len(config.kernels) > 1, "dilation": len(config.dilations) > 1,
+            "distance": config.normalize == "zscore"}
+    return tuple(name for name, on in used.items() if on)
+
+
+def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: bool = False,
+                 optional: Sequence[str] = ()) -> tuple[str, ...]:
     """The columns of a run: :data:`MOTIF_FIELDS` less the optional ones it does not use.
 
-    ``activation`` (the plain convolution) is used by ``--method conv`` and ``compare``.
+    ``activation`` (the plain convolution) is used by ``--method conv`` and ``compare``;
+    ``optional`` names the shape-matching columns used (see :func:`optional_fields`).
     """
-    used = {"time": with_time, "file": with_file, "activation": with_activation}
+    used = {"time": with_time, "file": with_file, "activation": with_activation,
+            **{name: name in optional for name in ("kernel", "dilation", "distance")}}
     return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
@@ -70,11 +83,14 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
     values = {
         "file": motif.file,
         "channel": motif.channel,
+        "kernel": motif.kernel,
         "start": motif.start,
         "end": motif.end,
         "time": format_time(motif.time),
+        "dilation": motif.dilation,
         "score": _number(motif.score),
         "cosine": _number(motif.cosine),
+        "distance": None if motif.distance is None else _number(motif.distance),
         "sign": motif.sign,
         "scale": _number(motif.scale),
         "activation": None if motif.activation is None else _number(motif.activation),
@@ -119,6 +135,7 @@ def table_cells(motif: Motif, columns: Sequence[str]) -> list[str]:
     shown = {
         "score": f"{motif.score:+.4f}",
         "cosine": f"{motif.cosine:+.4f}",
+        "distance": "" if motif.distance is None else f"{motif.distance:.4f}",
         "sign": "+1" if motif.sign > 0 else "-1",
         "scale": f"{motif.scale:.4g}",
         "activation": "" if motif.activation is None else f"{motif.activation:+.4g}",
@@ -152,7 +169,7 @@ def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], cap
     # No "end" column: it is start + span, and the caption gives the span.
     columns = [name for name in fields if name != "end"]
     for name in columns:
-        table.add_column(name, justify="left" if name in ("file", "channel", "time") else "right", no_wrap=True)
+        table.add_column(name, justify="left" if name in ("file", "channel", "kernel", "time") else "right", no_wrap=True)
     for motif in motifs:
         table.add_row(*table_cells(motif, columns), style=None if motif.sign > 0 else "magenta")
     console = table_console(stream)
@@ -240,10 +257,13 @@ def score_format(path: str | None) -> str:
 def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: str | None, fmt: str) -> None:
     """Write score blocks (``motifscan.pipeline.ScoreBlock``) as one CSV or Parquet table.
 
-    Columns: ``start``, the time column (when there is one), then ``<channel>_score``,
-    ``<channel>_cosine``, ``<channel>_scale`` for each channel, and ``<channel>_activation``
-    when the blocks carry the plain convolution (``--method conv``). Unscored windows
-    (NaN/inf in the window) are empty cells in CSV and nulls in Parquet.
+    Columns: ``start``, the time column (when there is one), then ``<label>_score``,
+    ``<label>_cosine``, ``<label>_scale`` (and ``<label>_distance`` for ``--normalize
+    zscore``) for each track label in ``channels`` (the channel name, for one kernel at one
+    dilation), and ``<channel>_activation`` when the blocks carry the plain convolution
+    (``--method conv``). Unscored windows (NaN/inf in the window) are empty cells in CSV and
+    nulls in Parquet, as are the last positions of a track whose windows are longer than
+    others'.
     """
     import pyarrow as pa
 
@@ -256,8 +276,11 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
                 columns[time_column] = pa.array(block.time)
             for name in channels:
                 track = block.tracks[name]
-                for part in ("score", "cosine", "scale"):
-                    columns[f"{name}_{part}"] = pa.array(getattr(track, part), from_pandas=True)
+                for part in track._fields:
+                    values = getattr(track, part)
+                    if values.shape[0] < block.positions:  # longer windows end earlier
+                        values = np.concatenate([values, np.full(block.positions - values.shape[0], np.nan)])
+                    columns[f"{name}_{part}"] = pa.array(values, from_pandas=True)
                 if block.activations is not None:
                     columns[f"{name}_activation"] = pa.array(block.activations[name], from_pandas=True)
             table = pa.table(columns)

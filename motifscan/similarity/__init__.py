@@ -37,6 +37,16 @@ class ScoreTrack(NamedTuple):
     scale: np.ndarray
 
 
+class DistanceTrack(NamedTuple):
+    """A :class:`ScoreTrack` plus the z-normalised Euclidean ``distance`` of each window
+    (``normalize="zscore"``), all float64 arrays of shape ``(n - span + 1,)``."""
+
+    score: np.ndarray
+    cosine: np.ndarray
+    scale: np.ndarray
+    distance: np.ndarray
+
+
 def span(kernel_length: int, dilation: int) -> int:
     """Number of signal samples one window covers: ``(m - 1) * dilation + 1``."""
     return (kernel_length - 1) * dilation + 1

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from motifscan.errors import MotifscanError
 from motifscan.similarity import SMALL_WORK, ScoreTrack, span
@@ -43,7 +42,7 @@ def resolve_metric_backend(backend: str, rows: int | None, metric: np.ndarray) -
     if backend != "auto":
         return backend
     return "numpy" if rows is not None and rows * np.size(metric) < SMALL_WORK else "numba"
-from motifscan.similarity.reference import sharpen
+from motifscan.similarity.reference import finish_tracks, scaled_windows
 
 
 def check_metric(metric, kernel_length: int, where: str) -> np.ndarray:
@@ -115,34 +114,21 @@ def metric_cosine_reference(signal: np.ndarray, kernel: np.ndarray, metric: np.n
     """
     metric, unit, kernel_norm = _prepared(kernel, metric)
     m = kernel.shape[0]
-    windows = sliding_window_view(signal, span(m, dilation))[:, ::dilation]
-    finite = np.isfinite(windows).all(axis=1)
-    windows = np.where(finite[:, None], windows, 0.0)
-    largest = np.max(np.abs(windows), axis=1)
-    largest[largest == 0] = 1.0
-    shrunk = windows / largest[:, None]
+    shrunk, largest, finite = scaled_windows(signal, m, dilation)
     # Tap by tap, in a fixed order, so a window scores bit-identically in any block
     # (a matrix product changes its summation order with the array's shape).
-    sumsq = np.zeros(windows.shape[0])
-    dot = np.zeros(windows.shape[0])
+    sumsq = np.zeros(shrunk.shape[0])
+    dot = np.zeros(shrunk.shape[0])
     for r in range(unit.shape[0]):
         if metric.ndim == 1:
             projected = shrunk[:, r] * metric[r]
         else:
-            projected = np.zeros(windows.shape[0])
+            projected = np.zeros(shrunk.shape[0])
             for j in range(m):
                 projected += metric[r, j] * shrunk[:, j]
         sumsq += projected * projected
         dot += projected * unit[r]
-    norm = np.sqrt(sumsq)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = np.where(norm > 0, dot / norm, 0.0)
-    cosine = np.clip(cosine, -1.0, 1.0)  # round-off; the sharpened power would amplify it
-    with np.errstate(over="ignore"):
-        scale = dot / kernel_norm * largest
-    cosine[~finite] = np.nan
-    scale[~finite] = np.nan
-    return ScoreTrack(sharpen(cosine, p), cosine, scale)
+    return finish_tracks(dot, sumsq, largest, finite, kernel_norm, p)
 
 
 def sliding_metric_cosine(signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray, p: float = 1.0,

@@ -7,10 +7,12 @@ its own, so there is no running sum to drift.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from motifscan.similarity import ScoreTrack, span
+from motifscan.similarity import DistanceTrack, ScoreTrack, span
 
 
 def unit_kernel(kernel: np.ndarray) -> tuple[np.ndarray, float]:
@@ -46,6 +48,42 @@ def sliding_dot_reference(signal: np.ndarray, kernel: np.ndarray, dilation: int)
     return dot
 
 
+def scaled_windows(signal: np.ndarray, m: int, dilation: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every valid window divided by its largest magnitude, so nothing overflows when squared.
+
+    Returns
+    -------
+    shrunk : float64 array, shape (n - span + 1, m)
+        The windows scaled into [-1, 1]; windows holding NaN or inf are zeros.
+    largest : float64 array, shape (n - span + 1,)
+        Each window's largest magnitude (1 for an all-zero or non-finite window).
+    finite : bool array, shape (n - span + 1,)
+        False where the window holds NaN or inf.
+    """
+    windows = sliding_window_view(signal, span(m, dilation))[:, ::dilation]
+    finite = np.isfinite(windows).all(axis=1)
+    windows = np.where(finite[:, None], windows, 0.0)
+    largest = np.max(np.abs(windows), axis=1)
+    largest[largest == 0] = 1.0
+    return windows / largest[:, None], largest, finite
+
+
+def finish_tracks(shrunk_dot: np.ndarray, shrunk_sumsq: np.ndarray, largest: np.ndarray, finite: np.ndarray,
+                  kernel_norm: float, p: float) -> ScoreTrack:
+    """The score track from each scaled window's ``dot`` with the unit kernel and ``sumsq``
+    (see :func:`scaled_windows`); 0 for a window of norm 0, NaN where not ``finite``."""
+    shrunk_norm = np.sqrt(shrunk_sumsq)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = np.where(shrunk_norm > 0, shrunk_dot / shrunk_norm, 0.0)
+    # Round-off can push |cosine| a hair past 1; the sharpened power would amplify it.
+    cosine = np.clip(cosine, -1.0, 1.0)
+    with np.errstate(over="ignore"):
+        scale = shrunk_dot / kernel_norm * largest
+    cosine[~finite] = np.nan
+    scale[~finite] = np.nan
+    return ScoreTrack(sharpen(cosine, p), cosine, scale)
+
+
 def sliding_cosine_reference(
     signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int
 ) -> ScoreTrack:
@@ -55,35 +93,92 @@ def sliding_cosine_reference(
     the result; this function assumes ``n >= span``.
     """
     m = kernel.shape[0]
-    windows = sliding_window_view(signal, span(m, dilation))[:, ::dilation]
-    finite = np.isfinite(windows).all(axis=1)
-    windows = np.where(finite[:, None], windows, 0.0)
-
-    largest = np.max(np.abs(windows), axis=1)
-    largest[largest == 0] = 1.0
-    shrunk = windows / largest[:, None]
+    shrunk, largest, finite = scaled_windows(signal, m, dilation)
     unit, kernel_norm = unit_kernel(kernel)
     # Sums run tap by tap, in the same order for every window, so a window scores
     # bit-identically whatever block it is in (BLAS and einsum change their summation
     # order with the array's shape).
-    shrunk_sumsq = np.zeros(windows.shape[0])
-    shrunk_dot = np.zeros(windows.shape[0])
+    shrunk_sumsq = np.zeros(shrunk.shape[0])
+    shrunk_dot = np.zeros(shrunk.shape[0])
     for j in range(m):
         shrunk_sumsq += shrunk[:, j] * shrunk[:, j]
         shrunk_dot += shrunk[:, j] * unit[j]
-    shrunk_norm = np.sqrt(shrunk_sumsq)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cosine = np.where(shrunk_norm > 0, shrunk_dot / shrunk_norm, 0.0)
-    # Round-off can push |cosine| a hair past 1; the sharpened power would amplify it.
-    cosine = np.clip(cosine, -1.0, 1.0)
-    with np.errstate(over="ignore"):
-        scale = shrunk_dot / kernel_norm * largest
-
-    cosine[~finite] = np.nan
-    scale[~finite] = np.nan
-    return ScoreTrack(sharpen(cosine, p), cosine, scale)
+    return finish_tracks(shrunk_dot, shrunk_sumsq, largest, finite, kernel_norm, p)
 
 
+def scan_kernels_reference(
+    signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float
+) -> list:
+    """NumPy oracle of :func:`motifscan.similarity.multi.scan_kernels`.
+
+    ``signal`` has shape (C, n) with ``n >= span``, ``kernels`` shape (K, C, m). Every
+    window is built whole (shape (C, m)), centred per channel when asked, divided by its
+    largest magnitude, and compared with each unit kernel tap by tap.
+    """
+    from motifscan.similarity.multi import EXACT_SQUARED_DISTANCE, prepare_kernels
+
+    n_kernels, n_channels, m = kernels.shape
+    center = normalize in ("center", "zscore")
+    windows = np.stack(
+        [sliding_window_view(channel, span(m, dilation))[:, ::dilation] for channel in signal], axis=1
+    )  # (n_out, C, m)
+    n_out = windows.shape[0]
+    finite = np.isfinite(windows).all(axis=(1, 2))
+    windows = np.where(finite[:, None, None], windows, 0.0)
+    constant = np.zeros(n_out, dtype=bool)
+    unit = np.ones(n_out)  # the units of ``windows`` per row, in signal units
+    if center:
+        flat = windows.max(axis=2) == windows.min(axis=2)  # (n_out, C)
+        constant = flat.all(axis=1)
+        # Each channel's mean from the channel scaled by its own largest magnitude: it never
+        # overflows nor sinks into subnormals. A flat channel's deviations are exactly zero,
+        # whatever the mean's rounding.
+        channel_level = np.max(np.abs(windows), axis=2, keepdims=True)
+        channel_level[channel_level == 0] = 1.0
+        means = channel_level * (windows / channel_level).mean(axis=2, keepdims=True)
+        means = np.where(flat[:, :, None], windows[:, :, :1], means)
+        level = np.max(channel_level, axis=(1, 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            deviations = windows - means  # exact for close values: 1e6 + noise keeps its digits
+        overflowed = ~np.isfinite(deviations).all(axis=(1, 2))
+        # Deviations of samples near +-1e308 of both signs: divide before subtracting.
+        scaled = windows[overflowed] / level[overflowed, None, None]
+        deviations[overflowed] = scaled - means[overflowed] / level[overflowed, None, None]
+        unit[overflowed] = level[overflowed]
+        windows = deviations
+    windows = windows.reshape(n_out, n_channels * m)
+    units, kernel_norms = prepare_kernels(kernels, center)
+    units = units.reshape(n_kernels, n_channels * m)
+
+    largest = np.max(np.abs(windows), axis=1)
+    largest[largest == 0] = 1.0
+    shrunk = windows / largest[:, None]
+    largest = largest * unit
+    shrunk_sumsq = np.zeros(n_out)
+    shrunk_dot = np.zeros((n_out, n_kernels))
+    for j in range(n_channels * m):  # tap by tap: the same order for every window
+        shrunk_sumsq += shrunk[:, j] * shrunk[:, j]
+        shrunk_dot += shrunk[:, j, None] * units[None, :, j]
+    shrunk_norm = np.sqrt(shrunk_sumsq)[:, None]
+    empty = (shrunk_norm == 0) | constant[:, None]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        cosine = np.where(empty, 0.0, np.clip(shrunk_dot / shrunk_norm, -1.0, 1.0))
+        floored = shrunk_dot / (shrunk_norm + noise_floor / largest[:, None])
+        floored = np.where(empty, 0.0, np.clip(floored, -1.0, 1.0))
+        scale = np.where(empty, 0.0, shrunk_dot / kernel_norms[None, :] * largest[:, None])
+    score = sharpen(floored, p)
+    distance = None
+    if normalize == "zscore":
+        taps = n_channels * m
+        squared = 2 * taps * (1 - cosine)
+        squared[squared < EXACT_SQUARED_DISTANCE] = 0.0
+        distance = np.where(constant[:, None], math.sqrt(taps), np.sqrt(squared))
+        distance[~finite] = np.nan
+    for values in (score, cosine, scale):
+        values[~finite] = np.nan
+    if distance is not None:
+        return [DistanceTrack(score[:, i], cosine[:, i], scale[:, i], distance[:, i]) for i in range(n_kernels)]
+    return [ScoreTrack(score[:, i], cosine[:, i], scale[:, i]) for i in range(n_kernels)]
 def sliding_cosine_longdouble(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1) -> np.ndarray:
     """Cosine of every window in ``numpy.longdouble`` (80-bit on x86-64 Linux): the yardstick.
 

@@ -1,0 +1,161 @@
+"""Several kernels in one pass, normalised windows, a noise floor and joint channels.
+
+The general scan behind ``--normalize``, ``--noise-floor``, repeated ``--kernel`` and
+``--joint``. A *window* here may span several channels (a joint kernel scores the
+concatenation of the channels' windows); every kernel of one batch has the same length, so
+the window's norm (and, for ``center``/``zscore``, its per-channel means) is computed once
+and shared by all of them: K kernels cost one norm plus K dot products per window, not K
+full scans.
+
+For window ``w`` (shape (C, m), C channels) and kernel ``k`` (shape (C, m)):
+
+- ``normalize="none"``: ``cosine = w·k / (|w| |k|)`` (the plain scan).
+- ``normalize="center"``: each channel of the window and of the kernel has its own mean
+  removed first, so ``cosine`` is Pearson's r of the two (for one channel). Constant
+  windows score 0.
+- ``normalize="zscore"``: as ``center``, plus ``distance = sqrt(2 M (1 - r))`` with
+  ``M = C m`` taps: the Euclidean distance between the z-normalised window and kernel, as
+  ``stumpy.mass`` reports it. A constant window has distance ``sqrt(M)`` (z-normalising it
+  gives zeros), as in STUMPY, and distances within round-off of 0 are 0.
+- ``noise_floor`` ``q``: ``score = sharpen(w·k / ((|w| + q) |k|))``; ``cosine`` stays the
+  plain one. See ``docs/method.md`` for why ``q`` is added to the window's norm only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from motifscan.errors import MotifscanError
+from motifscan.similarity import DistanceTrack, ScoreTrack, resolve_backend, span
+
+NORMALIZE = ("none", "center", "zscore")
+
+#: Squared z-normalised distances below this are round-off of an exact match (r = 1 within
+#: a few ulps gives 2M(1 - r) ~ 1e-15) and are reported as 0, as ``stumpy.mass`` does with
+#: the same threshold (``stumpy.config.STUMPY_D_SQUARED_THRESHOLD``).
+EXACT_SQUARED_DISTANCE = 1e-14
+
+#: Samples of each channel used by ``--noise-floor auto`` (the first ones of the signal), so
+#: the floor is known early in a stream and never depends on how the input is cut in blocks.
+AUTO_NOISE_SAMPLES = 100_000
+
+#: Median of |N(0, 2)|: the median absolute first difference of white noise of unit
+#: standard deviation is 0.6745 * sqrt(2) = 0.9539.
+_MEDIAN_ABS_DIFF = 0.6744897501960817 * math.sqrt(2.0)
+
+
+def prepare_kernels(kernels: np.ndarray, center: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Unit kernels and their norms.
+
+    Parameters
+    ----------
+    kernels : float64 array, shape (K, C, m)
+        K kernels of C channels and m taps, finite; not all zero (after centring, when
+        ``center``): the caller has checked.
+    center : bool
+        Remove each channel's mean from each kernel first.
+
+    Returns
+    -------
+    units : float64 array, shape (K, C, m)
+        Each kernel divided by its norm (over all its channels).
+    norms : float64 array, shape (K,)
+        ``|k|`` (of the centred kernel, when ``center``).
+    """
+    from motifscan.similarity.reference import unit_kernel
+
+    kernels = np.asarray(kernels, dtype=np.float64)
+    if center:
+        kernels = kernels - kernels.mean(axis=2, keepdims=True)
+    units = np.empty_like(kernels)
+    norms = np.empty(kernels.shape[0])
+    for index, kernel in enumerate(kernels):
+        unit, norm = unit_kernel(kernel.ravel())
+        units[index] = unit.reshape(kernel.shape)
+        norms[index] = norm
+    return units, norms
+
+
+def scan_kernels(
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    p: float = 1.0,
+    dilation: int = 1,
+    normalize: str = "none",
+    noise_floor: float = 0.0,
+    backend: str = "auto",
+) -> list[ScoreTrack]:
+    """Score every valid window of ``signal`` against each of ``kernels``.
+
+    Parameters
+    ----------
+    signal : float64 array, shape (C, n) or (n,)
+        C channels scanned jointly (one channel: shape (n,) is fine). NaN and +-inf make
+        every window containing them unscored (NaN).
+    kernels : float64 array, shape (K, C, m) or (K, m)
+        K kernels of the same length m and the signal's number of channels.
+    p : float
+        Sharpness, > 0.
+    dilation : int
+        Gap between taps in samples, >= 1.
+    normalize : {"none", "center", "zscore"}
+    noise_floor : float
+        ``q >= 0``, in the signal's units, added to each window's norm.
+    backend : {"auto", "numpy", "numba"}
+
+    Returns
+    -------
+    list of ScoreTrack, or of DistanceTrack for ``normalize="zscore"``
+        One per kernel, arrays of shape ``(max(n - span + 1, 0),)``.
+    """
+    x = np.ascontiguousarray(np.atleast_2d(signal), dtype=np.float64)
+    k = np.asarray(kernels, dtype=np.float64)
+    if k.ndim == 2:
+        k = k[:, None, :]
+    if normalize not in NORMALIZE:
+        raise MotifscanError(f"--normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
+    n_out = x.shape[1] - span(k.shape[2], dilation) + 1
+    if n_out <= 0:
+        empty = np.empty(0)
+        if normalize == "zscore":
+            return [DistanceTrack(empty, empty, empty, empty) for _ in k]
+        return [ScoreTrack(empty, empty, empty) for _ in k]
+    backend = resolve_backend(backend, n_out, k.shape[0] * k.shape[1] * k.shape[2])
+    if backend == "numpy":
+        from motifscan.similarity.reference import scan_kernels_reference
+
+        return scan_kernels_reference(x, k, p, dilation, normalize, noise_floor)
+    if backend == "numba":
+        from motifscan.similarity.multi_cpu import scan_kernels_numba
+
+        return scan_kernels_numba(x, k, p, dilation, normalize, noise_floor)
+    raise MotifscanError(f"backend {backend!r} cannot run this scan (choose numpy or numba)")
+
+
+def estimate_noise_floor(samples: np.ndarray, taps: int) -> float:
+    """The ``--noise-floor auto`` value for a (joint) channel group.
+
+    The noise level of each channel is estimated from its first differences, which a
+    drifting baseline barely touches and rare events cannot move: ``sigma =
+    median(|diff(x)|) / (0.6745 * sqrt(2))`` (exact for white noise). The floor is the norm
+    of a window of pure noise, ``q = sqrt(taps * sum(sigma_c ** 2))``: on a flat noisy
+    stretch it halves the cosine, while a match ten times louder than the noise keeps
+    ``1 / 1.1 = 91 %`` of it.
+
+    Parameters
+    ----------
+    samples : float64 array, shape (C, n)
+        The first samples of each channel (NaN and inf are ignored).
+    taps : int
+        Kernel taps per channel, m.
+    """
+    total = 0.0
+    for channel in np.atleast_2d(samples):
+        steps = np.abs(np.diff(channel))
+        steps = steps[np.isfinite(steps)]
+        if steps.size:
+            sigma = float(np.median(steps)) / _MEDIAN_ABS_DIFF
+            total += sigma * sigma
+    return math.sqrt(taps * total)

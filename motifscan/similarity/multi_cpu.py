@@ -1,0 +1,189 @@
+"""Numba CPU backend of :func:`motifscan.similarity.multi.scan_kernels`.
+
+One ``prange`` loop over runs of window positions. Each window is computed from its own
+samples, never from running sums across windows, so nothing drifts on long or offset
+signals:
+
+- ``none``: one pass accumulates the window's sum of squares and the K dot products at
+  once (the samples are loaded once for all kernels); a window whose sum of squares is not
+  a comfortable normal number is recomputed scaled by its largest magnitude.
+- ``center``/``zscore``: a first pass takes each channel's mean (and sees constant and
+  non-finite windows), a second accumulates the centred sum of squares and the K dot
+  products of the centred samples. Subtracting the window's own mean before squaring is
+  what keeps the precision on a signal such as ``1e6 + noise``: a running ``sum(x**2) -
+  n * mean**2`` would cancel away every digit of the noise.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from motifscan.similarity import DistanceTrack, ScoreTrack, span
+from motifscan.similarity.multi import EXACT_SQUARED_DISTANCE, prepare_kernels
+from motifscan.similarity.window import SAFE_SUMSQ
+
+# Positions per prange task: large enough to amortise scheduling, small enough to balance.
+_RUN = 4096
+# Centred windows whose largest deviation lies outside [_SMALL, _BIG] are divided by it
+# before squaring, so C * m squares neither overflow nor lose anything to underflow.
+_BIG = 1e100
+_SMALL = 1e-100
+
+
+@njit(cache=True, nogil=True)
+def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots, means,
+            score, cosine, scale, distance):
+    n_channels, m, n_kernels = units.shape
+    taps = n_channels * m
+    largest = 1.0
+    sumsq = 0.0
+    if center:
+        constant = True
+        finite = True
+        spread = 0.0  # the largest deviation from a channel's mean
+        magnitude = 0.0  # the largest |sample|
+        for c in range(n_channels):
+            lo = x[c, i]
+            hi = lo
+            total = 0.0
+            for j in range(m):
+                v = x[c, i + j * dilation]
+                total += v
+                lo = min(lo, v)
+                hi = max(hi, v)
+            if not (lo > -math.inf and hi < math.inf and total == total):
+                finite = False
+                break
+            mean = total / m
+            if hi == lo:  # a flat channel: exactly zero deviations, whatever the rounding
+                mean = lo
+            elif not abs(mean) < math.inf:  # the sum overflowed: average scaled values
+                mean = 0.0
+                for j in range(m):
+                    mean += x[c, i + j * dilation] / m
+            means[c] = mean
+            if hi > lo:
+                constant = False
+            spread = max(spread, hi - mean, mean - lo)  # inf when it overflows
+            magnitude = max(magnitude, abs(hi), abs(lo))
+        if not finite:
+            for k in range(n_kernels):
+                score[k, i] = cosine[k, i] = scale[k, i] = math.nan
+                if zscore:
+                    distance[k, i] = math.nan
+            return
+        if constant:
+            for k in range(n_kernels):
+                score[k, i] = cosine[k, i] = scale[k, i] = 0.0
+                if zscore:
+                    distance[k, i] = math.sqrt(taps)
+            return
+        # Subtract first (exact for close values: 1e6 + noise keeps its digits), then scale
+        # when the squares would overflow or underflow. Only when a deviation itself
+        # overflows (samples near +-1e308 of both signs) divide before subtracting.
+        overflow = not spread < math.inf
+        if overflow:
+            largest = magnitude
+        elif spread > _BIG or spread < _SMALL:
+            largest = spread
+        for k in range(n_kernels):
+            dots[k] = 0.0
+        for c in range(n_channels):
+            scaled_mean = means[c] / largest
+            for j in range(m):
+                # (Divisions, not a reciprocal: 1 / 5e-309 overflows. The common window
+                # has largest == 1 and takes the first branch.)
+                if largest == 1.0:
+                    v = x[c, i + j * dilation] - means[c]
+                elif overflow:
+                    v = x[c, i + j * dilation] / largest - scaled_mean
+                else:
+                    v = (x[c, i + j * dilation] - means[c]) / largest
+                sumsq += v * v
+                for k in range(n_kernels):
+                    dots[k] += v * units[c, j, k]
+    else:
+        for k in range(n_kernels):
+            dots[k] = 0.0
+        for c in range(n_channels):
+            for j in range(m):
+                v = x[c, i + j * dilation]
+                sumsq += v * v
+                for k in range(n_kernels):
+                    dots[k] += v * units[c, j, k]
+        if not (sumsq >= SAFE_SUMSQ and sumsq < math.inf):
+            # Overflow, underflow, zeros or non-finite samples: rescue as the reference does.
+            largest = 0.0
+            for c in range(n_channels):
+                for j in range(m):
+                    a = abs(x[c, i + j * dilation])
+                    if not a < math.inf:
+                        for k in range(n_kernels):
+                            score[k, i] = cosine[k, i] = scale[k, i] = math.nan
+                        return
+                    largest = max(largest, a)
+            if largest == 0.0:
+                for k in range(n_kernels):
+                    score[k, i] = cosine[k, i] = scale[k, i] = 0.0
+                return
+            sumsq = 0.0
+            for k in range(n_kernels):
+                dots[k] = 0.0
+            for c in range(n_channels):
+                for j in range(m):
+                    v = x[c, i + j * dilation] / largest
+                    sumsq += v * v
+                    for k in range(n_kernels):
+                        dots[k] += v * units[c, j, k]
+    norm = math.sqrt(sumsq)
+    floored_norm = norm + floor / largest
+    for k in range(n_kernels):
+        # Round-off can push |cosine| a hair past 1; the sharpened power would amplify it.
+        r = min(1.0, max(-1.0, dots[k] / norm))
+        f = r if floor == 0.0 else min(1.0, max(-1.0, dots[k] / floored_norm))
+        s = abs(f) ** p2
+        score[k, i] = s if f >= 0.0 else -s
+        cosine[k, i] = r
+        scale[k, i] = dots[k] / kernel_norms[k] * largest
+        if zscore:
+            squared = 2.0 * taps * (1.0 - r)
+            distance[k, i] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def _scan(x, units, kernel_norms, dilation, center, zscore, floor, p2, score, cosine, scale, distance):
+    n_out = score.shape[1]
+    n_runs = (n_out + _RUN - 1) // _RUN
+    for r in prange(n_runs):
+        dots = np.empty(units.shape[2])
+        means = np.empty(units.shape[0])
+        for i in range(r * _RUN, min(n_out, (r + 1) * _RUN)):
+            _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots, means,
+                    score, cosine, scale, distance)
+
+
+def scan_kernels_numba(
+    signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float
+) -> list[ScoreTrack]:
+    """Numba version of :func:`motifscan.similarity.reference.scan_kernels_reference`.
+
+    Same arguments and result; assumes ``n >= span``. Agrees with the reference within
+    round-off (see ``docs/method.md``, "Tolerances").
+    """
+    n_kernels, _, m = kernels.shape
+    center = normalize in ("center", "zscore")
+    zscore = normalize == "zscore"
+    units, kernel_norms = prepare_kernels(kernels, center)
+    # (C, m, K): the K weights of one sample lie side by side for the innermost loop.
+    units = np.ascontiguousarray(units.transpose(1, 2, 0))
+    n_out = signal.shape[1] - span(m, dilation) + 1
+    score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
+    distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
+    _scan(signal, units, kernel_norms, dilation, center, zscore, float(noise_floor),
+          float(p) * float(p), score, cosine, scale, distance)
+    if zscore:
+        return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
+    return [ScoreTrack(score[k], cosine[k], scale[k]) for k in range(n_kernels)]
