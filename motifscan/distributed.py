@@ -78,6 +78,15 @@ def _line_start_after(raw, offset: int) -> int:
             return raw.tell() - len(chunk) + newline + 1
 
 
+def splittable(config: DetectConfig) -> bool:
+    """Whether range tasks can run ``config``: one kernel at one dilation, on each channel
+    alone, with the cosine. (conv thresholds on the whole signal's strongest activation;
+    several kernels, dilations or joint channels compete in ways only a whole-file task
+    reproduces.)"""
+    return (config.method == "cosine" and len(config.kernels) == 1 and len(config.dilations) == 1
+            and not config.joint)
+
+
 def plan_parts(name: str, config: DetectConfig, split_bytes: int) -> list[Part] | None:
     """Cut input ``name`` into ranges of about ``split_bytes``; None when it stays one task."""
     if name == "-" or os.path.isdir(name) or is_parquet_dataset(name):
@@ -86,8 +95,7 @@ def plan_parts(name: str, config: DetectConfig, split_bytes: int) -> list[Part] 
         size = os.path.getsize(name)
     except OSError:
         return None
-    if size <= split_bytes or getattr(config, "method", "cosine") == "conv":
-        # conv thresholds on the whole signal's strongest activation: one task sees it all.
+    if size <= split_bytes or not splittable(config):
         return None
     overlap = config.span - 1
     if byte_resumable(name):
@@ -140,7 +148,7 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
 
     source = SignalSource(own.name, own.channels, own.time_column, blocks)
     summary = RunSummary(own.name, list(own.channels), own.time_column)
-    detectors = {name: ChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+    detectors = {name: ChannelDetector(name, config.span, config.threshold, config.sign, config.min_gap)
                  for name in own.channels}
     found: dict = {name: [] for name in own.channels}
     try:
@@ -166,7 +174,7 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
 
     first = results[0].summary
     summary = RunSummary(name, list(first.channels), first.time_column, device=first.device)
-    detectors = {channel: ChannelDetector(channel, config.span, config.threshold, config.sign, config.gap)
+    detectors = {channel: ChannelDetector(channel, config.span, config.threshold, config.sign, config.min_gap)
                  for channel in first.channels}
     motifs = []
     offset = 0
@@ -245,9 +253,9 @@ def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, spl
 
 def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: int):
     """The ranges of ``name`` (None: one task) and the config its range tasks scan with."""
-    import dataclasses
+    import copy
 
-    from motifscan.similarity.device import resolve_device
+    from motifscan.pipeline import StreamScanner
 
     try:
         parts = plan_parts(name, config, split_bytes)
@@ -255,8 +263,13 @@ def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: 
             return None, config
         # Every range scans with the backend the whole file would get, so that the scores
         # agree to the last bit with the single-machine run.
-        hint = read.open(name, config.block_rows).rows_hint
+        whole = read.open(name, config.block_rows)
+        backend = StreamScanner(whole.channels, config, whole.rows_hint).backend
     except (MotifscanError, OSError):
         return None, config  # the task reading it whole reports the problem
-    backend = resolve_device(config.device, config.backend, hint, len(config.kernel))
-    return parts, dataclasses.replace(config, backend=backend) if backend in ("numpy", "numba") else config
+    if backend not in ("numpy", "numba"):
+        return parts, config
+    pinned = copy.copy(config)
+    # The config is frozen and already checked: set the one resolved field on the copy.
+    object.__setattr__(pinned, "backend", backend)
+    return parts, pinned
