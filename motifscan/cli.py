@@ -297,14 +297,14 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
-    from motifscan.io.comparison import write_comparison
+    from motifscan.io.comparison import COMPARE_FORMATS, write_comparison
     from motifscan.io.output import open_output, output_format
     from motifscan.io.sparkline import comparison_sparklines
     from motifscan.plot import comparison_figure, figure_output
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
     fmt = output_format(fmt, output)
-    if fmt not in ("table", "json", "csv"):
+    if fmt not in COMPARE_FORMATS:
         raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")
     recorder, sparkline = _watch(plot, fmt, output)
     run = Comparison(read.open(file, config.block_rows), config, recorder)

@@ -20,6 +20,8 @@ from motifscan.pipeline import RunSummary, channel_detectors, push_block, ranked
 #: The two methods, in the order they are shown.
 COMPARED = ("cosine", "conv")
 BOTH = "both"
+#: What a row's ``found_by`` can say.
+FOUND_BY = (BOTH, "cosine only", "conv only")
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ def pair_motifs(cosine: Sequence[Motif], conv: Sequence[Motif],
              for j, m in enumerate(motifs) if (name, j) not in used_conv]
     rank = {name: i for i, name in enumerate(channel_order)}
     return sorted(rows, key=lambda row: (row.start, rank[row.channel]))
+
+
+def found_by_counts(rows: Sequence[ComparisonRow]) -> dict[str, int]:
+    """How many rows each method alone, or both, found: a count per :data:`FOUND_BY` label."""
+    return {label: sum(row.found_by == label for row in rows) for label in FOUND_BY}
 
 
 class Comparison:

@@ -11,13 +11,12 @@ import csv
 import json
 from typing import IO
 
-from motifscan.compare import COMPARED, Comparison
+from motifscan.compare import COMPARED, Comparison, found_by_counts
 from motifscan.io.output import motif_fields, motif_record, print_footer, run_report, table_cells, table_console
 
 COMPARE_FORMATS = ("table", "json", "csv")
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
 ROW_FIELDS = ("start", "end", "score", "activation", "sign")
-FOUND_BY = ("both", "cosine only", "conv only")
 
 
 def comparison_report(comparison: Comparison) -> dict:
@@ -43,7 +42,7 @@ def comparison_report(comparison: Comparison) -> dict:
         "motif_count": len(comparison.motifs["conv"]),
         "motifs": [record(m) for m in comparison.motifs["conv"]],
     }
-    report["found_by"] = {label: sum(row.found_by == label for row in comparison.rows) for label in FOUND_BY}
+    report["found_by"] = found_by_counts(comparison.rows)
     report["rows"] = [
         {"channel": row.channel, "found_by": row.found_by, "cosine": record(row.cosine), "conv": record(row.conv)}
         for row in comparison.rows
@@ -108,7 +107,7 @@ def _write_table(stream: IO[str], comparison: Comparison, footer) -> None:
 
 def _caption(comparison: Comparison) -> list[str]:
     config, summary = comparison.config, comparison.summary
-    counts = {label: sum(row.found_by == label for row in comparison.rows) for label in FOUND_BY}
+    counts = found_by_counts(comparison.rows)
 
     def motifs(count: int) -> str:
         return f"{count} motif{'s' * (count != 1)}"
