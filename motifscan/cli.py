@@ -381,6 +381,8 @@ def fit(file, output, fmt, **options):
     from motifscan.io.output import open_output, stdout_is_terminal, write_fit_report
     from motifscan.training import FitConfig, run_fit
 
+    if output == "-":
+        raise MotifscanError("--output: give a file for the kernel file (the report goes to stdout)")
     outcome = run_fit(FitConfig(file=file, **options))
     with open_output(output) as stream:
         stream.write(outcome.kernel.to_json())

@@ -430,6 +430,8 @@ def test_fit_bad_options_exit_2_without_a_kernel_file(tmp_path, args, fragment):
 def test_fit_needs_an_output_file():
     result = run("fit", LOOKALIKES, "--positives", "100", "--length", "40")
     assert result.exit_code == 2 and "--output" in result.output
+    result = run("fit", LOOKALIKES, "--positives", "100", "--length", "40", "-o", "-")
+    assert result.exit_code == 2 and "--output: give a file for the kernel file" in result.output
 
 
 def test_fit_then_detect_as_real_processes(tmp_path):
