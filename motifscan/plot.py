@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from motifscan.envelope import MinMaxEnvelope, RunRecorder
 from motifscan.errors import MotifscanError
@@ -69,20 +69,23 @@ class MotifLayer:
     method: str
     motifs: list
     band: tuple = (0.0, 1.0)
+    with_kernel: bool = False  # several kernels: labels name the motif's kernel
 
 
 @dataclass
 class Track:
-    """A track panel: ``kind`` is ``"score"`` or ``"activation"``; ``threshold`` maps each
-    channel to the detection threshold drawn as ±dashed lines (none where missing)."""
+    """A kind of track panel: ``kind`` is ``"score"`` (one panel per scan of the channel:
+    each kernel and dilation) or ``"activation"`` (one per channel). ``threshold`` is the
+    detection threshold drawn as ±dashed lines: one number, or a dict by channel; None for
+    none."""
 
     kind: str
     label: str
-    threshold: dict = field(default_factory=dict)
+    threshold: float | dict | None = None
 
 
 def draw_figure(stream, fmt: str, recorder: RunRecorder, *, title: str, tracks: list[Track],
-                layers: list[MotifLayer], span: int = 1) -> None:
+                layers: list[MotifLayer], scans: list) -> None:
     """Draw the figure and write it to the binary ``stream`` as ``fmt``.
 
     Parameters
@@ -98,9 +101,10 @@ def draw_figure(stream, fmt: str, recorder: RunRecorder, *, title: str, tracks: 
         The panels under each channel's signal, top to bottom.
     layers : list of MotifLayer
         Motifs to shade on the signal panels.
-    span : int
-        Samples per window: a track's value is drawn at its window's centre, so a peak
-        sits in the middle of the motif shaded above it.
+    scans : list of motifscan.pipeline.Scan
+        The run's score tracks (a kernel at a dilation on a channel or joint group): each
+        is drawn under the signal channels it reads, its values at the centre of their
+        window, so a peak sits in the middle of the motif shaded above it.
     """
     require_matplotlib()
     import matplotlib
@@ -108,35 +112,39 @@ def draw_figure(stream, fmt: str, recorder: RunRecorder, *, title: str, tracks: 
     matplotlib.use("Agg", force=True)  # files only: never a window, never a display
     from matplotlib.figure import Figure
 
-    channels = recorder.channels
+    channels = list(recorder.signal)
     check_plottable(channels)
-    rows = len(channels) * (1 + len(tracks))
-    ratios = ([2.2] + [1.0] * len(tracks)) * len(channels)
+    panels = {name: _panels(name, tracks, scans) for name in channels}
+    ratios = [ratio for name in channels for ratio in [2.2] + [1.0] * len(panels[name])]
     figure = Figure(figsize=(11, 0.6 + sum(ratios) * 1.05), dpi=DPI, layout="constrained")
-    axes = figure.subplots(rows, 1, sharex=True, gridspec_kw={"height_ratios": ratios}, squeeze=False)[:, 0]
+    axes = figure.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios},
+                           squeeze=False)[:, 0]
     figure.suptitle(title, fontsize=10)
 
+    several = len(scans) > len({scan.channel for scan in scans})  # several kernels or dilations
     row = 0
     for name in channels:
         signal_axes = axes[row]
         _draw_series(signal_axes, recorder.signal[name], SIGNAL_COLOUR, markers=True)
         signal_axes.set_ylabel(name)
+        reported_as = {scan.channel for scan in scans if name in scan.channels}  # "a", or "a+b" (joint)
         for layer in layers:
-            _shade(signal_axes, [m for m in layer.motifs if m.channel == name], layer,
+            _shade(signal_axes, [m for m in layer.motifs if m.channel in reported_as], layer,
                    recorder.signal[name].length)
         row += 1
-        for track in tracks:
+        for track, key, span, label in panels[name]:
             track_axes = axes[row]
-            envelope = (recorder.score if track.kind == "score" else recorder.activation).get(name)
+            envelope = (recorder.score if track.kind == "score" else recorder.activation).get(key)
             if envelope is not None:
                 _draw_series(track_axes, envelope, CONV if track.kind == "activation" else SCORE_COLOUR,
                              shift=(span - 1) / 2)
-            threshold = track.threshold.get(name)
+            threshold = track.threshold.get(name) if isinstance(track.threshold, dict) else track.threshold
             if threshold is not None and threshold > 0:
                 for level in (threshold, -threshold):
                     track_axes.axhline(level, color="#888888", linestyle="--", linewidth=0.8)
             track_axes.axhline(0, color="#bbbbbb", linewidth=0.5)
-            track_axes.set_ylabel(track.label)
+            track_axes.set_ylabel(f"{track.label}\n{label}" if several and track.kind == "score" else track.label,
+                                  fontsize=8 if several else None)
             row += 1
     axes[-1].set_xlabel("sample (tracks: at the centre of each window)")
     length = max((recorder.signal[name].length for name in channels), default=0)
@@ -145,6 +153,19 @@ def draw_figure(stream, fmt: str, recorder: RunRecorder, *, title: str, tracks: 
     if layers:
         _legend(figure, layers)
     figure.savefig(stream, format=fmt)
+
+
+def _panels(name: str, tracks: list[Track], scans: list) -> list[tuple]:
+    """``(track, key in the recorder, span, label)`` of each panel under channel ``name``."""
+    panels = []
+    for track in tracks:
+        if track.kind == "activation":  # one kernel at one dilation: keyed by channel
+            panels.append((track, name, scans[0].span, ""))
+            continue
+        for scan in scans:
+            if name in scan.channels:
+                panels.append((track, scan.label, scan.span, scan.label))
+    return panels
 
 
 #: Up to this many samples, each one is marked with a dot (short signals such as the seed).
@@ -205,6 +226,8 @@ def _shade(axes, motifs: list, layer: MotifLayer, length: int) -> None:
     at_top = top >= 1.0
     for motif in motifs:
         text = f"{motif.score:+.2f}" if layer.method == "cosine" else f"{motif.activation:+.3g}"
+        if layer.with_kernel and motif.kernel is not None:
+            text = f"{motif.kernel} {text}"
         axes.text((motif.start + motif.end - 1) / 2, top - 0.03 if at_top else bottom + 0.03, text,
                   transform=transform, ha="center", va="top" if at_top else "bottom", fontsize=7,
                   color=CONV if layer.method == "conv" else (POSITIVE if motif.sign > 0 else NEGATIVE))
@@ -224,42 +247,53 @@ def _legend(figure, layers: list[MotifLayer]) -> None:
 
 
 def run_title(source_name: str, config) -> str:
-    """The figure title: the input, the kernel (or its length when long) and the sharpness."""
-    kernel = config.kernel
-    shown = ",".join(f"{v:g}" for v in kernel) if len(kernel) <= 8 else f"{len(kernel)} values"
-    dilation = f" · dilation {config.dilation}" if config.dilation > 1 else ""
-    return f"{source_name} · kernel {shown}{dilation} · p = {config.p:g}"
+    """The figure title: the input, the kernel(s) (or a kernel's length when long) and p."""
+    kernels = config.kernels
+    if len(kernels) == 1 and len(kernels[0].values) == 1:
+        values = kernels[0].values[0]
+        shown = "kernel " + (",".join(f"{v:g}" for v in values) if len(values) <= 8 else f"of {len(values)} values")
+    elif len(kernels) == 1:
+        shown = f"joint kernel {kernels[0].name}"
+    else:
+        shown = "kernels " + ", ".join(kernel.name for kernel in kernels)
+    dilations = config.dilations
+    dilation = "" if dilations == (1,) else " · dilation " + ",".join(str(d) for d in dilations)
+    return f"{source_name} · {shown}{dilation} · p = {config.p:g}"
 
 
-def _tracks(config, summary, methods) -> list[Track]:
-    """The track panels of ``methods`` with their thresholds (per channel)."""
+def _tracks(config, summary, methods, thresholds: bool = True) -> list[Track]:
+    """The track panels of ``methods``, with their thresholds unless ``thresholds`` is off."""
     tracks = []
     for method in methods:
         if method == "cosine":
-            threshold = {name: config.threshold for name in summary.channels}
-            tracks.append(Track("score", f"score (p = {config.p:g})", threshold))
+            tracks.append(Track("score", f"score (p = {config.p:g})", config.threshold if thresholds else None))
         else:
             threshold = {name: config.threshold * strongest
                          for name, strongest in summary.strongest_activation.items()}
-            tracks.append(Track("activation", "activation", threshold))
+            tracks.append(Track("activation", "activation", threshold if thresholds else None))
     return tracks
+
+
+def _scans(config, summary) -> list:
+    from motifscan.pipeline import plan_scans
+
+    return plan_scans(list(summary.channels), config, summary.source)
 
 
 def detection_figure(stream, fmt: str, recorder: RunRecorder, config, summary, motifs: list) -> None:
     """The figure of ``detect``: the signal with the motifs, over the track the method detects on."""
+    layer = MotifLayer(config.method, motifs, with_kernel=len(config.kernels) > 1)
     draw_figure(stream, fmt, recorder, title=run_title(summary.source, config) + f" · method {config.method}",
-                tracks=_tracks(config, summary, [config.method]), layers=[MotifLayer(config.method, motifs)],
-                span=config.span)
+                tracks=_tracks(config, summary, [config.method]), layers=[layer], scans=_scans(config, summary))
 
 
 def scores_figure(stream, fmt: str, recorder: RunRecorder, config, summary) -> None:
-    """The figure of ``scores``: the signal over its score track (and activation with conv)."""
+    """The figure of ``scores``: the signal over its score tracks (and activation with conv);
+    no thresholds, since ``scores`` detects nothing."""
     methods = ["cosine"] + (["conv"] if config.method == "conv" else [])
-    tracks = _tracks(config, summary, methods)
-    for track in tracks:
-        track.threshold = {}  # scores detects nothing: no threshold to show
-    draw_figure(stream, fmt, recorder, title=run_title(summary.source, config), tracks=tracks, layers=[],
-                span=config.span)
+    draw_figure(stream, fmt, recorder, title=run_title(summary.source, config),
+                tracks=_tracks(config, summary, methods, thresholds=False), layers=[],
+                scans=_scans(config, summary))
 
 
 def comparison_figure(stream, fmt: str, recorder: RunRecorder, comparison) -> None:
@@ -269,7 +303,8 @@ def comparison_figure(stream, fmt: str, recorder: RunRecorder, comparison) -> No
     draw_figure(stream, fmt, recorder, title=run_title(summary.source, config) + " · cosine scan vs convolution",
                 tracks=_tracks(config, summary, ["cosine", "conv"]),
                 layers=[MotifLayer("cosine", comparison.motifs["cosine"], (0.5, 1.0)),
-                        MotifLayer("conv", comparison.motifs["conv"], (0.0, 0.5))], span=config.span)
+                        MotifLayer("conv", comparison.motifs["conv"], (0.0, 0.5))],
+                scans=_scans(config, summary))
 
 
 def check_plottable(channels) -> None:

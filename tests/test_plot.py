@@ -81,6 +81,23 @@ def test_bad_plot_options_exit_2_with_one_line_and_no_file(tmp_path, monkeypatch
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("args", [
+    ["detect", "--kernel", "rise=1,2,3", "--kernel", "fall=3,2,1", "--p", "9"],
+    ["scores", "--kernel", "1,2,3", "--dilation", "1,2"],
+    ["detect", "--kernel", "1,2,3", "--dilation", "1..3", "--p", "9"],
+])
+def test_several_kernels_and_dilations_get_a_panel_each(tmp_path, args):
+    svg = tmp_path / "figure.svg"
+    result = run(args[0], SEED, *args[1:], "--plot", svg, "--format" if args[0] == "detect" else "--output",
+                 "json" if args[0] == "detect" else tmp_path / "scores.csv")
+    assert result.exit_code == 0, result.output
+    text = svg.read_text()
+    if "rise=1,2,3" in args:
+        assert "signal_rise" in text and "signal_fall" in text and "fall +1.00" in text
+    else:
+        assert "signal_d2" in text
+
+
 def test_plot_refuses_follow(tmp_path):
     result = run("detect", SEED, "--kernel", "1,2,3", "--follow", "--plot", tmp_path / "figure.png")
     assert result.exit_code == 2 and "--plot draws one whole input, but --follow never ends" in result.stderr
