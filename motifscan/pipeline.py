@@ -161,7 +161,7 @@ class StreamScanner:
         self.scans = plan_scans(list(channels), config, source_name)
         self.kernel = np.asarray(config.kernel)
         self.metric = None if config.metric is None else np.asarray(config.metric)
-        taps = max(kernel.length * len(kernel.values) for kernel in config.kernels) * len(config.kernels)
+        taps = max(kernel.length * len(kernel.values) for kernel in config.kernels)
         if self.metric is None:
             self.backend = resolve_device(config.device, config.backend, rows_hint, taps)
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
@@ -184,13 +184,10 @@ class StreamScanner:
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
         self._seen = 0
-        #: The noise floor of each channel group; None until ``--noise-floor auto`` has seen
-        #: the samples it is estimated from.
+        #: The noise floor of each (channel group, kernel length); None until ``--noise-floor
+        #: auto`` has seen the samples it is estimated from.
         self.noise_floor = None if config.noise_floor == "auto" else {
-            scan.channels: config.noise_floor for scan in self.scans}
-
-    def _floor(self, channels: tuple) -> float:
-        return self.noise_floor[channels]
+            (channels, taps): config.noise_floor for (channels, _, taps), _ in self.batches}
 
     def _decide_noise_floor(self, buffers: dict) -> None:
         from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
@@ -198,7 +195,7 @@ class StreamScanner:
         floors = {}
         for (channels, _, taps), _ in self.batches:
             samples = np.stack([buffers[name][:AUTO_NOISE_SAMPLES] for name in channels])
-            floors[channels] = estimate_noise_floor(samples, taps)
+            floors[(channels, taps)] = estimate_noise_floor(samples, taps)
         self.noise_floor = floors
 
     def _score(self, buffers: dict, lengths) -> dict:
@@ -212,11 +209,14 @@ class StreamScanner:
         for ((channels, dilation, taps), scans), n_out in zip(self.batches, lengths):
             signal = np.stack([buffers[name][: n_out + span(taps, dilation) - 1] for name in channels])
             kernels = [config.kernels[scan.kernel] for scan in scans]
-            if not self.general and (len(scans) == 1 or self.backend == "cuda"):
+            # The plain scan is the plain backends' (blocked direct, FFT or GPU), one kernel at
+            # a time: their blocked sums beat sharing the norm when nothing else is shared.
+            # Centred, floored and joint scans take the batch scan with shared window stats.
+            if not self.general:
                 found = [self._plain(signal[0], kernel.array()[0], dilation) for kernel in kernels]
             else:
-                found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p,
-                                     dilation, config.normalize, self._floor(channels), self.backend)
+                found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p, dilation,
+                                     config.normalize, self.noise_floor[(channels, taps)], self.backend)
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
         return tracks
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from motifscan.similarity import span
 from motifscan.similarity.multi import estimate_noise_floor, scan_kernels
-from motifscan.similarity.multi_cpu import _RUN, scan_kernels_numba
+from motifscan.similarity.multi_cpu import _BLOCK, scan_kernels_numba
 from motifscan.similarity.reference import scan_kernels_reference, sliding_cosine_reference
 from strategies import cosine_tolerance, score_tolerance, signals
 
@@ -74,9 +74,11 @@ def test_joint_numba_equals_reference(channels, data, dilation, normalize):
 
 def test_run_boundaries_do_not_matter():
     rng = np.random.default_rng(5)
-    x = 1e6 + np.cumsum(rng.standard_normal((2, 2 * _RUN + 33)), axis=1)
-    x[0, _RUN - 2] = np.nan
-    x[1, _RUN : _RUN + 50] = 7.0
+    # Blocks of _BLOCK positions run as separate tasks, with special windows at the seams.
+    x = 1e6 + np.cumsum(rng.standard_normal((2, 9 * _BLOCK + 33)), axis=1)
+    x[0, _BLOCK - 2] = np.nan
+    x[:, 3 * _BLOCK - 4 : 3 * _BLOCK + 50] = 7.0
+    x[1, 5 * _BLOCK - 1 : 5 * _BLOCK + 3] = 1e280
     bank = rng.standard_normal((3, 2, 6))
     for normalize in NORMALIZE:
         fast = scan_kernels_numba(x, bank, 2.0, 2, normalize, 0.0)
@@ -143,6 +145,15 @@ def test_constant_windows_score_zero_with_stumpy_distance(backend):
     assert np.all(track.score[constant] == 0) and np.all(track.cosine[constant] == 0)
     assert np.all(track.distance[constant] == pytest.approx(math.sqrt(3)))
     assert np.isnan(track.score[[13, 14, 15]]).all() and np.isfinite(track.score[:13]).all()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_flat_runs_of_inexact_values_are_constant(backend):
+    # 0.1 + 0.1 + ... is not 0.1 * m: a rounded mean must not leave ulp-sized deviations
+    # whose "shape" would score anything but 0.
+    x = np.concatenate([np.full(300, 0.1), np.linspace(0, 1, 50), np.full(300, -7.3)])
+    (track,) = scan_kernels(x, np.arange(7.0)[None, :] ** 2, 2.0, 1, "center", 0.0, backend)
+    assert np.all(track.cosine[:294] == 0) and np.all(track.cosine[350:] == 0)
 
 
 @st.composite

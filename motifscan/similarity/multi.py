@@ -103,7 +103,8 @@ def scan_kernels(
     normalize : {"none", "center", "zscore"}
     noise_floor : float
         ``q >= 0``, in the signal's units, added to each window's norm.
-    backend : {"auto", "numpy", "numba"}
+    backend : {"auto", "numpy", "numba", "fft"}
+        ``fft`` runs the direct Numba scan too: the batch scan has no FFT path (yet).
 
     Returns
     -------
@@ -122,12 +123,12 @@ def scan_kernels(
         if normalize == "zscore":
             return [DistanceTrack(empty, empty, empty, empty) for _ in k]
         return [ScoreTrack(empty, empty, empty) for _ in k]
-    backend = resolve_backend(backend, n_out, k.shape[0] * k.shape[1] * k.shape[2])
+    backend = resolve_backend(backend, n_out, k.shape[1] * k.shape[2])
     if backend == "numpy":
         from motifscan.similarity.reference import scan_kernels_reference
 
         return scan_kernels_reference(x, k, p, dilation, normalize, noise_floor)
-    if backend == "numba":
+    if backend in ("numba", "fft"):
         from motifscan.similarity.multi_cpu import scan_kernels_numba
 
         return scan_kernels_numba(x, k, p, dilation, normalize, noise_floor)

@@ -1,8 +1,9 @@
 """Numba CPU backend of :func:`motifscan.similarity.multi.scan_kernels`.
 
-One ``prange`` loop over runs of window positions. Each window is computed from its own
-samples, never from running sums across windows, so nothing drifts on long or offset
-signals:
+One ``prange`` loop over blocks of window positions; inside a block every loop runs over
+the positions (contiguous, so it vectorises) with taps and kernels outside. Each window is
+computed from its own samples, never from running sums across windows, so nothing drifts
+on long or offset signals:
 
 - ``none``: one pass accumulates the window's sum of squares and the K dot products at
   once (the samples are loaded once for all kernels); a window whose sum of squares is not
@@ -25,8 +26,6 @@ from motifscan.similarity import DistanceTrack, ScoreTrack, span
 from motifscan.similarity.multi import EXACT_SQUARED_DISTANCE, prepare_kernels
 from motifscan.similarity.window import SAFE_SUMSQ
 
-# Positions per prange task: large enough to amortise scheduling, small enough to balance.
-_RUN = 4096
 # Centred windows whose largest deviation lies outside [_SMALL, _BIG] are divided by it
 # before squaring, so C * m squares neither overflow nor lose anything to underflow.
 _BIG = 1e100
@@ -153,16 +152,98 @@ def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots
             distance[k, i] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
 
 
+# Positions per block of the vectorised pass: its per-position sums stay in L1 cache.
+_BLOCK = 256
+
+
+@njit(cache=True, nogil=True)
+def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor, p2,
+           score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue):
+    """Windows ``first .. stop-1`` at once: every loop runs over positions (contiguous,
+    SIMD), taps and kernels outside. Windows the common path cannot take exactly (constant,
+    non-finite, or with sums that overflow or underflow) are redone by :func:`_window`."""
+    n_channels, m, n_kernels = units.shape
+    b = stop - first
+    for i in range(b):
+        sumsq[i] = 0.0
+        rescue[i] = False
+    for k in range(n_kernels):
+        for i in range(b):
+            acc[k, i] = 0.0
+    for c in range(n_channels):
+        if center:
+            for i in range(b):
+                sums[i] = 0.0
+                lo[i] = x[c, first + i]
+                hi[i] = lo[i]
+            for j in range(m):
+                offset = first + j * dilation
+                for i in range(b):
+                    v = x[c, offset + i]
+                    sums[i] += v
+                    lo[i] = min(lo[i], v)
+                    hi[i] = max(hi[i], v)
+            for i in range(b):
+                mean = sums[i] / m
+                # Flat channels (their rounded mean must not leave ulp-sized deviations),
+                # non-finite and extreme windows go to the careful path.
+                spread = max(hi[i] - mean, mean - lo[i])
+                if hi[i] == lo[i] or not (spread >= _SMALL and spread <= _BIG):
+                    rescue[i] = True
+                sums[i] = mean
+        for j in range(m):
+            offset = first + j * dilation
+            if center:
+                for i in range(b):
+                    lo[i] = x[c, offset + i] - sums[i]  # (lo is free again: the deviations)
+            else:
+                for i in range(b):
+                    lo[i] = x[c, offset + i]
+            for i in range(b):
+                sumsq[i] += lo[i] * lo[i]
+            for k in range(n_kernels):
+                u = units[c, j, k]
+                for i in range(b):
+                    acc[k, i] += lo[i] * u
+    taps = n_channels * m
+    for i in range(b):
+        position = first + i
+        q = sumsq[i]
+        if rescue[i] or not (q >= SAFE_SUMSQ and q < math.inf):
+            _window(x, units, kernel_norms, position, dilation, center, zscore, floor, p2, dots, means,
+                    score, cosine, scale, distance)
+            continue
+        norm = math.sqrt(q)
+        for k in range(n_kernels):
+            d = acc[k, i]
+            r = min(1.0, max(-1.0, d / norm))
+            f = r if floor == 0.0 else min(1.0, max(-1.0, d / (norm + floor)))
+            s = abs(f) ** p2
+            score[k, position] = s if f >= 0.0 else -s
+            cosine[k, position] = r
+            scale[k, position] = d / kernel_norms[k]
+            if zscore:
+                squared = 2.0 * taps * (1.0 - r)
+                distance[k, position] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def _scan(x, units, kernel_norms, dilation, center, zscore, floor, p2, score, cosine, scale, distance):
     n_out = score.shape[1]
-    n_runs = (n_out + _RUN - 1) // _RUN
-    for r in prange(n_runs):
-        dots = np.empty(units.shape[2])
+    n_kernels = units.shape[2]
+    n_blocks = (n_out + _BLOCK - 1) // _BLOCK
+    for r in prange(n_blocks):
+        dots = np.empty(n_kernels)
         means = np.empty(units.shape[0])
-        for i in range(r * _RUN, min(n_out, (r + 1) * _RUN)):
-            _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots, means,
-                    score, cosine, scale, distance)
+        sums = np.empty(_BLOCK)
+        sumsq = np.empty(_BLOCK)
+        lo = np.empty(_BLOCK)
+        hi = np.empty(_BLOCK)
+        acc = np.empty((n_kernels, _BLOCK))
+        rescue = np.empty(_BLOCK, dtype=np.bool_)
+        first = r * _BLOCK
+        _block(x, units, kernel_norms, first, min(n_out, first + _BLOCK), dilation, center, zscore, floor,
+               p2, score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue)
 
 
 def scan_kernels_numba(
