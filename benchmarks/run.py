@@ -38,22 +38,20 @@ ERROR_SAMPLES = 20_000
 
 
 def best_time(function, repeat: int, budget_s: float) -> float:
-    """Best wall time in ms of ``repeat`` calls after one warm-up, fewer when slow."""
-    started = time.perf_counter()
-    function()  # warm-up: compilation, plans, page faults of a first allocation
-    first = time.perf_counter() - started
-    times = [first]
-    spent = first
-    for _ in range(repeat):
-        if spent > budget_s:
-            break
+    """Best wall time in ms of up to ``repeat`` calls after one warm-up call.
+
+    The warm-up (compilation, FFT plans, first page faults) is never counted; at least one
+    timed call follows it, and no more once the timed calls have taken ``budget_s``.
+    """
+    function()
+    times = []
+    for _ in range(max(repeat, 1)):
         started = time.perf_counter()
         function()
-        elapsed = time.perf_counter() - started
-        times.append(elapsed)
-        spent += elapsed
-    best = min(times[1:]) if len(times) > 1 else first
-    return best * 1e3
+        times.append(time.perf_counter() - started)
+        if sum(times) > budget_s:
+            break
+    return min(times) * 1e3
 
 
 def rolling_sumsq(x: np.ndarray, m: int) -> np.ndarray:

@@ -181,6 +181,12 @@ class StreamScanner:
         self.batches = list(batches.items())
         used = {name for scan in self.scans for name in scan.channels}
         self._tail = {name: np.empty(0) for name in channels if name in used}
+        self._warm_up = None
+        if self.backend in ("numba", "fft") and self.metric is None and not self.general:
+            # Importing Numba and loading the cached machine code takes a good part of a
+            # second: do it in a thread while the reader parses the first block.
+            self._warm_up = threading.Thread(target=self._warm, name="motifscan-warm-up", daemon=True)
+            self._warm_up.start()
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
         self._seen = 0
@@ -241,8 +247,24 @@ class StreamScanner:
         """The samples kept for the next block (at most ``span - 1`` of each channel)."""
         return SignalBlock(dict(self._tail), self._tail_time)
 
+    def _warm(self) -> None:
+        try:
+            for (channels, dilation, taps), scans in self.batches:
+                kernel = self.config.kernels[scans[0].kernel].array()[0]
+                self._plain(np.zeros(span(taps, dilation) + 1), kernel, dilation)
+        except Exception:  # the first real scan raises it again, in the caller's thread
+            pass
+
+    def ready(self) -> None:
+        """Wait for the warm-up: before scanning, and before the run ends (a thread still
+        inside the compiler at interpreter shutdown could crash it)."""
+        if self._warm_up is not None:
+            self._warm_up.join()
+            self._warm_up = None
+
     def push(self, block: SignalBlock) -> ScoreBlock | None:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
+        self.ready()
         keep = self.config.span - 1
         buffers = {name: np.concatenate([self._tail[name], block.channels[name]]) for name in self._tail}
         time = None
@@ -370,6 +392,13 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
             summary.skipped_windows += skipped
         return scored
 
+    try:
+        yield from _score_all(source, config, summary, scanner, account)
+    finally:
+        scanner.ready()
+
+
+def _score_all(source, config, summary, scanner, account) -> Iterator[ScoreBlock]:
     for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
         summary.samples += block.rows
         scored = scanner.push(block)

@@ -8,6 +8,7 @@ oracle the others are tested against.
 
 from __future__ import annotations
 
+import sys
 from typing import NamedTuple
 
 import numpy as np
@@ -15,13 +16,18 @@ import numpy as np
 from motifscan.errors import MotifscanError
 
 #: Below this many multiply-adds (windows x kernel taps) the NumPy reference is used by
-#: ``backend="auto"``: it answers at once, while the Numba kernel would first pay its import
-#: and (on a cold cache) its compilation.
+#: ``backend="auto"`` in a process that has already loaded Numba: it answers at once.
 SMALL_WORK = 200_000
+
+#: The same bound while Numba is not loaded yet: importing it and loading the cached
+#: machine code costs about 0.7 s on the development machine (a first-ever compilation
+#: several seconds), while the NumPy reference scores about 5e7 multiply-adds a second, so
+#: a small file is answered before a compiled backend could start.
+COLD_SMALL_WORK = 10_000_000
 
 #: From this many kernel taps on, ``backend="auto"`` takes the FFT backend rather than the
 #: direct Numba scan: measured crossover, see docs/performance.md ("Direct or FFT").
-FFT_MIN_TAPS = 512
+FFT_MIN_TAPS = 640
 
 BACKENDS = ("auto", "numpy", "numba", "fft", "cuda")
 
@@ -58,11 +64,14 @@ def resolve_backend(backend: str, rows: int | None, kernel_length: int) -> str:
     A run uses one backend from start to end, so that every window is computed the same
     way whatever block it falls in (backends agree only to round-off). ``rows`` is an upper
     bound on the signal's length, or None when unknown (a stream): then a compiled backend,
-    the direct Numba scan below :data:`FFT_MIN_TAPS` taps and the FFT from there on.
+    the direct Numba scan below :data:`FFT_MIN_TAPS` taps and the FFT from there on. Small
+    work takes the NumPy reference: below :data:`SMALL_WORK` multiply-adds, or below
+    :data:`COLD_SMALL_WORK` while Numba is not loaded yet.
     """
     if backend != "auto":
         return backend
-    if rows is not None and rows * kernel_length < SMALL_WORK:
+    small = SMALL_WORK if "numba" in sys.modules else COLD_SMALL_WORK
+    if rows is not None and rows * kernel_length < small:
         return "numpy"
     return "fft" if kernel_length >= FFT_MIN_TAPS else "numba"
 

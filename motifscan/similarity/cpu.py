@@ -9,7 +9,9 @@ Layout of the work
     per pass, so each accumulator load/store is shared by four multiply-adds.
 
 Window norms, without drift
-    The sum of squares of every window is rebuilt inside each run from the squared samples
+    Each window's sum of squares is computed from its own samples, never by a running
+    sum. Up to :data:`FUSED_TAPS` taps the squares are summed in the dot product's own
+    passes; for longer kernels the sums are rebuilt inside each run from the squared samples
     by doubling: ``s1 = x**2``, ``s2[i] = s1[i] + s1[i + d]``, ``s4[i] = s2[i] + s2[i + 2d]``,
     ... and the pieces named by the binary digits of ``m`` are added up. Every term is
     non-negative, so nothing cancels: each window's sum carries a relative error of at most
