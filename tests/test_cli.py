@@ -244,6 +244,12 @@ def bad_shape_options(tmp_path):
         ("noise floor negative", seed + ["--kernel", "1,2", "--noise-floor", "-1"], "--noise-floor must be"),
         ("noise floor text", seed + ["--kernel", "1,2", "--noise-floor", "loud"], "--noise-floor: 'loud'"),
         ("overlap", seed + ["--kernel", "1,2", "--overlap", "all"], "'--overlap'"),
+        ("conv with normalize", seed + ["--kernel", "1,2", "--method", "conv", "--normalize", "center"],
+         "--method conv works with one kernel"),
+        ("compare several kernels", ["compare", SEED, "--kernel", "a=1,2", "--kernel", "b=2,1"],
+         "one kernel at one dilation"),
+        ("state with a range", seed + ["--kernel", "1,2", "--dilation", "1..2", "--state", tmp_path / "s.json"],
+         "--state needs windows of one span"),
     ]
 
 
