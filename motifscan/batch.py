@@ -32,11 +32,12 @@ class ReadOptions:
     header: bool | None = None
 
     def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None,
-             follow: bool = False):
-        """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory)."""
+             follow: bool = False, row_groups: tuple[int, int] | None = None):
+        """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory); the other
+        arguments are those of :func:`~motifscan.io.signals.read_signal`."""
         return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
                            delimiter=self.delimiter, header=self.header, block_rows=block_rows,
-                           byte_range=byte_range, follow=follow)
+                           byte_range=byte_range, follow=follow, row_groups=row_groups)
 
     def parameters(self) -> dict:
         """The options that decide what is read, as JSON-ready values."""

@@ -54,10 +54,7 @@ class Part:
         span = (self.stop, self.end) if after else (self.start, self.stop)
         if self.kind == "bytes":
             return read.open(self.name, block_rows, byte_range=span)
-        from motifscan.io.signals import read_signal
-
-        return read_signal(self.name, columns=list(read.columns) or None, time_column=read.time_column,
-                           block_rows=block_rows, row_groups=span)
+        return read.open(self.name, block_rows, row_groups=span)
 
 
 @dataclass
@@ -81,6 +78,15 @@ def _line_start_after(raw, offset: int) -> int:
             return raw.tell() - len(chunk) + newline + 1
 
 
+def splittable(config: DetectConfig) -> bool:
+    """Whether range tasks can run ``config``: one kernel at one dilation, on each channel
+    alone, with the cosine. (conv thresholds on the whole signal's strongest activation;
+    several kernels, dilations or joint channels compete in ways only a whole-file task
+    reproduces.)"""
+    return (config.method == "cosine" and len(config.kernels) == 1 and len(config.dilations) == 1
+            and not config.joint)
+
+
 def plan_parts(name: str, config: DetectConfig, split_bytes: int) -> list[Part] | None:
     """Cut input ``name`` into ranges of about ``split_bytes``; None when it stays one task."""
     if name == "-" or os.path.isdir(name) or is_parquet_dataset(name):
@@ -89,8 +95,7 @@ def plan_parts(name: str, config: DetectConfig, split_bytes: int) -> list[Part] 
         size = os.path.getsize(name)
     except OSError:
         return None
-    if size <= split_bytes or getattr(config, "method", "cosine") == "conv":
-        # conv thresholds on the whole signal's strongest activation: one task sees it all.
+    if size <= split_bytes or not splittable(config):
         return None
     overlap = config.span - 1
     if byte_resumable(name):
@@ -143,7 +148,7 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
 
     source = SignalSource(own.name, own.channels, own.time_column, blocks)
     summary = RunSummary(own.name, list(own.channels), own.time_column)
-    detectors = {name: ChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+    detectors = {name: ChannelDetector(name, config.span, config.threshold, config.sign, config.min_gap)
                  for name in own.channels}
     found: dict = {name: [] for name in own.channels}
     try:
@@ -169,7 +174,7 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
 
     first = results[0].summary
     summary = RunSummary(name, list(first.channels), first.time_column, device=first.device)
-    detectors = {channel: ChannelDetector(channel, config.span, config.threshold, config.sign, config.gap)
+    detectors = {channel: ChannelDetector(channel, config.span, config.threshold, config.sign, config.min_gap)
                  for channel in first.channels}
     motifs = []
     offset = 0
@@ -226,13 +231,13 @@ def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, spl
     their :class:`~motifscan.batch.FileRun` in input order."""
     submitted = []
     for name, resume in jobs:
-        parts = None if resume is not None else _safe_plan(name, config, split_bytes)
+        parts, pinned = (None, config) if resume is not None else _safe_plan(name, config, read, split_bytes)
         if parts is None:
             future = client.submit(run_file, name, config, read, label=label, ordered=ordered,
                                    resume=resume, pure=False)
             submitted.append((name, None, [future]))
         else:
-            futures = [client.submit(scan_part, part, config, read, pure=False) for part in parts]
+            futures = [client.submit(scan_part, part, pinned, read, pure=False) for part in parts]
             submitted.append((name, parts, futures))
     for name, parts, futures in submitted:
         if parts is None:
@@ -246,8 +251,25 @@ def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, spl
         yield join_parts(name, results, config, label)
 
 
-def _safe_plan(name, config, split_bytes):
+def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: int):
+    """The ranges of ``name`` (None: one task) and the config its range tasks scan with."""
+    import copy
+
+    from motifscan.pipeline import StreamScanner
+
     try:
-        return plan_parts(name, config, split_bytes)
+        parts = plan_parts(name, config, split_bytes)
+        if parts is None:
+            return None, config
+        # Every range scans with the backend the whole file would get, so that the scores
+        # agree to the last bit with the single-machine run.
+        whole = read.open(name, config.block_rows)
+        backend = StreamScanner(whole.channels, config, whole.rows_hint).backend
     except (MotifscanError, OSError):
-        return None  # the task reading it whole reports the problem
+        return None, config  # the task reading it whole reports the problem
+    if backend not in ("numpy", "numba"):
+        return parts, config
+    pinned = copy.copy(config)
+    # The config is frozen and already checked: set the one resolved field on the copy.
+    object.__setattr__(pinned, "backend", backend)
+    return parts, pinned

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -142,12 +141,10 @@ class StateFile:
         """Lock ``path`` (waiting for another run to finish with it), load it, yield it."""
         import fcntl
 
+        from motifscan.io.output import check_target
+
         state = cls(path, parameters, span, gap)
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise MotifscanError(f"--state: directory {os.path.dirname(path) or '.'} does not exist")
-        if os.path.isdir(path):
-            raise MotifscanError(f"--state: {path} is a directory")
+        check_target(path, "--state")
         try:
             lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR, 0o666)
         except OSError as error:
@@ -243,19 +240,11 @@ class StateFile:
     def save(self) -> None:
         """Write the state atomically (a temporary file renamed into place), forgetting
         inputs that no longer exist."""
+        from motifscan.io.output import open_output
+
         files = {key: entry for key, entry in self.files.items() if os.path.exists(key)}
         document = {"format": STATE_FORMAT, "version": STATE_VERSION, "parameters": self.parameters,
                     "files": files}
-        directory = os.path.dirname(os.path.abspath(self.path))
-        handle, temporary = tempfile.mkstemp(prefix=".motifscan-state-", suffix=".part", dir=directory)
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(document, stream, indent=1)
-                stream.write("\n")
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(temporary)
-            raise
+        with open_output(self.path, option="--state") as stream:
+            json.dump(document, stream, indent=1)
+            stream.write("\n")

@@ -107,3 +107,14 @@ def test_bad_dask_options(tmp_path, monkeypatch, args, fragment):
                                       *[a.format(tmp=tmp_path) for a in args]])
     assert result.exit_code == 2 and fragment in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_only_one_kernel_on_each_channel_with_the_cosine_is_split(tmp_path):
+    from motifscan.distributed import splittable
+
+    assert splittable(CONFIG)
+    assert not splittable(DetectConfig(kernel=(1, 2, 3, 2), method="conv"))
+    path = tmp_path / "x.csv"
+    pacsv.write_csv(pa.table(planted(20_000)), path)
+    assert plan_parts(str(path), DetectConfig(kernel=(1, 2, 3, 2), method="conv"), 1024) is None
+    assert len(plan_parts(str(path), CONFIG, 1024)) > 100

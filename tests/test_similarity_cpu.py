@@ -99,3 +99,19 @@ def test_sliding_dot_equals_reference(x, kernel, dilation):
         return
     assert_dots_close(sliding_dot_numba(x, kernel, dilation), sliding_dot_reference(x, kernel, dilation),
                       x, kernel, dilation)
+
+
+@pytest.mark.parametrize("serial_positions", [0, 1 << 30])
+def test_parallel_and_serial_scans_agree_with_the_reference(monkeypatch, serial_positions):
+    # Small inputs run on one thread (cpu.SERIAL_POSITIONS), large ones in a prange: force each.
+    from motifscan.similarity import cpu
+
+    monkeypatch.setattr(cpu, "SERIAL_POSITIONS", serial_positions)
+    rng = np.random.default_rng(11)
+    x = 1e6 + np.cumsum(rng.standard_normal(3 * _RUN + 29))
+    x[_RUN + 3] = np.nan
+    for m in (3, FUSED_TAPS + 5):
+        kernel = rng.standard_normal(m)
+        ref = sliding_cosine_reference(x, kernel, 3.0, 2)
+        assert_tracks_close(sliding_cosine_numba(x, kernel, 3.0, 2), ref, x, kernel, 3.0, 2)
+        assert_dots_close(sliding_dot_numba(x, kernel, 2), sliding_dot_reference(x, kernel, 2), x, kernel, 2)

@@ -204,11 +204,7 @@ def open_output(path: str | None, binary: bool = False, append: bool = False,
     if path is None or path == "-":
         yield sys.stdout.buffer if binary else sys.stdout
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise MotifscanError(f"{option}: directory {os.path.dirname(path) or '.'} does not exist")
-    if os.path.isdir(path):
-        raise MotifscanError(f"{option}: {path} is a directory")
+    directory = check_target(path, option)
     try:
         handle, temporary = tempfile.mkstemp(prefix=".motifscan-", suffix=".part", dir=directory)
     except OSError as error:
@@ -221,12 +217,25 @@ def open_output(path: str | None, binary: bool = False, append: bool = False,
                 with open(path, "rb") as previous:
                     shutil.copyfileobj(previous, stream.buffer if not binary else stream)
             yield stream
+            stream.flush()
+            # On disk before the rename, so a crash leaves the old file or the new, never an empty one.
+            os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
+
+
+def check_target(path: str, option: str) -> str:
+    """Raise unless ``path`` can be a file written by option ``option``; return its directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise MotifscanError(f"{option}: directory {os.path.dirname(path) or '.'} does not exist")
+    if os.path.isdir(path):
+        raise MotifscanError(f"{option}: {path} is a directory")
+    return directory
 
 
 def _umask() -> int:

@@ -248,6 +248,16 @@ def _sliding_cosine(x, unit, kernel_norm, dilation, p2, power, score, cosine, sc
         finish_run(x, unit, dilation, kernel_norm, p2, power, start, dot, sumsq, score, cosine, scale)
 
 
+#: Below this many positions the scans run on the calling thread alone. A parallel region
+#: waits for every thread of the pool; on a busy machine one of them may wait for a time
+#: slice (measured: 8 ms instead of 0.25 ms for 1e5 positions while other programs ran),
+#: and a single thread scans 1e5 positions of a short kernel in well under a millisecond.
+SERIAL_POSITIONS = 1 << 17
+
+_sliding_dot_serial = njit(cache=True, nogil=True, error_model="numpy")(_sliding_dot.py_func)
+_sliding_cosine_serial = njit(cache=True, nogil=True, error_model="numpy")(_sliding_cosine.py_func)
+
+
 def integer_power(p: float) -> tuple[float, int]:
     """``(p * p, power)``: ``power`` is ``p * p`` when it is a small whole number, else 0."""
     p2 = float(p) * float(p)
@@ -273,7 +283,8 @@ def sliding_dot_numba(signal: np.ndarray, kernel: np.ndarray, dilation: int) -> 
     n_out = signal.shape[0] - span(kernel.shape[0], dilation) + 1
     out = np.empty(max(n_out, 0))
     if n_out > 0:
-        _sliding_dot(signal, kernel, int(dilation), out)
+        scan = _sliding_dot_serial if n_out < SERIAL_POSITIONS else _sliding_dot
+        scan(signal, kernel, int(dilation), out)
     return out
 
 
@@ -291,7 +302,8 @@ def sliding_cosine_numba(
     cosine = np.empty(n_out)
     scale = np.empty(n_out)
     p2, power = integer_power(p)
-    _sliding_cosine(signal, unit, kernel_norm, int(dilation), p2, power, score, cosine, scale)
+    scan = _sliding_cosine_serial if n_out < SERIAL_POSITIONS else _sliding_cosine
+    scan(signal, unit, kernel_norm, int(dilation), p2, power, score, cosine, scale)
     return ScoreTrack(score, cosine, scale)
 
 

@@ -14,8 +14,9 @@ Round-off
     scale, not the window's. A window whose own norm is far below its segment's (a quiet
     stretch next to a loud burst) would lose digits, so every window with
     ``|w| < |segment| / QUIET_RATIO`` is recomputed directly, as is every window holding
-    NaN or +-inf or whose sum of squares overflows. The remaining windows err by at most
-    about ``eps * log2(N) * QUIET_RATIO`` of ``|w| * |k|``: ~1e-11 in cosine.
+    NaN or +-inf or whose sum of squares is not a safe normal number (overflow,
+    underflow). The remaining windows err by at most about ``eps * log2(N) * QUIET_RATIO``
+    of ``|w| * |k|``: ~4e-11 in cosine.
 
 Window norms and the last step (cosine, scale, sharpening, rescue of odd windows) are
 those of the direct backend (:mod:`motifscan.similarity.cpu`), so both backends treat
