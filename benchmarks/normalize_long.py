@@ -12,21 +12,12 @@ on a random walk around 1e3 and one kernel.
 from __future__ import annotations
 
 import sys
-import time
 
 import numpy as np
+from many_kernels import best_of
 
 from motifscan.similarity import sliding_cosine
 from motifscan.similarity.multi import scan_kernels
-
-
-def best_of(function, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:
@@ -37,13 +28,13 @@ def main() -> None:
     bank = rng.standard_normal((1, 1, m))
     print(f"signal {rows} rows, kernel of {m} taps")
     sliding_cosine(x[:50_000], bank[0, 0], 3.0, 1, "fft")  # compile outside the clock
-    plain = best_of(lambda: sliding_cosine(x, bank[0, 0], 3.0, 1, "fft"))
+    plain = best_of(lambda: sliding_cosine(x, bank[0, 0], 3.0, 1, "fft"), 3)
     print(f"plain FFT scan (--normalize none): {plain:.3f} s")
     for normalize in ("center", "zscore"):
         times = {}
         for backend in ("numba", "auto"):
             scan_kernels(x[:50_000], bank, 3.0, 1, normalize, 0.0, backend)
-            times[backend] = best_of(lambda: scan_kernels(x, bank, 3.0, 1, normalize, 0.0, backend))
+            times[backend] = best_of(lambda: scan_kernels(x, bank, 3.0, 1, normalize, 0.0, backend), 3)
         print(f"--normalize {normalize:6}  direct: {times['numba']:.3f} s   FFT (auto): {times['auto']:.3f} s   "
               f"ratio {times['numba'] / times['auto']:.1f}")
 

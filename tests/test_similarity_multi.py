@@ -27,8 +27,11 @@ def kernel_banks(draw, channels: int):
     return bank
 
 
-def assert_scans_close(fast, ref, taps, p):
-    tol_c = cosine_tolerance(taps) * 4  # centring adds a subtraction per sample
+def assert_scans_close(fast, ref, taps, p, cosine_tol=None):
+    """``fast`` equals ``ref`` within ``cosine_tol`` in cosine (default: the direct scans'
+    bound, four times the plain one as centring adds a subtraction per sample), and the
+    bounds it implies on score, scale and distance."""
+    tol_c = cosine_tolerance(taps) * 4 if cosine_tol is None else cosine_tol
     for f, r in zip(fast, ref):
         assert type(f) is type(r)
         unscored = np.isnan(r.score)
@@ -37,7 +40,7 @@ def assert_scans_close(fast, ref, taps, p):
         ok = ~unscored
         bad_at = np.flatnonzero(np.abs(f.cosine - r.cosine) > tol_c)
         assert bad_at.size == 0, (bad_at[:3], f.cosine[bad_at[:3]], r.cosine[bad_at[:3]])
-        assert np.all(np.abs(f.score[ok] - r.score[ok]) <= score_tolerance(taps, p) * 4)
+        assert np.all(np.abs(f.score[ok] - r.score[ok]) <= score_tolerance(taps, p, tol_c))
         both = ok & np.isfinite(r.scale) & np.isfinite(f.scale)
         scale = np.maximum(np.abs(r.scale[both]), 1e-300)
         # scale = r |w| / |k|: relative error of the cosine's order unless the window is

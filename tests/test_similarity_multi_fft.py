@@ -14,7 +14,7 @@ from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.multi_cpu import scan_kernels_numba
 from motifscan.similarity.reference import scan_kernels_reference
 from strategies import signals
-from test_similarity_multi import kernel_banks, pearson_exact, stumpy_inputs
+from test_similarity_multi import assert_scans_close, kernel_banks, pearson_exact, stumpy_inputs
 
 #: Cosine tolerance of the FFT path. Its dot products err by about eps * log2(N) times the
 #: shifted segment's norm, and a window below 1/QUIET_RATIO of that norm is recomputed, so
@@ -28,28 +28,6 @@ COSINE_TOL = 1e-9
 def small_segments():
     """Short FFT segments and batches, so small hypothesis inputs cross their seams."""
     return mock.patch.multiple(fft, MIN_FFT=16, BATCH_SAMPLES=1024)
-
-
-def assert_fft_close(fast, ref, taps, p):
-    for f, r in zip(fast, ref):
-        assert type(f) is type(r)
-        unscored = np.isnan(r.score)
-        for name in r._fields:
-            np.testing.assert_array_equal(np.isnan(getattr(f, name)), unscored, err_msg=name)
-        ok = ~unscored
-        bad = np.flatnonzero(np.abs(f.cosine[ok] - r.cosine[ok]) > COSINE_TOL)
-        assert bad.size == 0, (bad[:3], f.cosine[ok][bad[:3]], r.cosine[ok][bad[:3]])
-        # |d score / d cosine| <= p^2 for p >= 1.
-        assert np.all(np.abs(f.score[ok] - r.score[ok]) <= p * p * COSINE_TOL)
-        both = ok & np.isfinite(r.scale) & np.isfinite(f.scale)
-        scale = np.abs(r.scale[both])
-        # scale = r |w| / |k|: the cosine's error relative to the largest scale of the scan.
-        assert np.all(np.abs(f.scale[both] - r.scale[both]) <= 4 * COSINE_TOL * scale.max(initial=0.0))
-        if hasattr(r, "distance"):
-            # d = sqrt(2M(1 - r)): |dd| <= M |dr| / d, and <= sqrt(2M |dr|) near d = 0.
-            d = r.distance[ok]
-            bound = np.minimum(taps * COSINE_TOL / np.maximum(d, 1e-300), np.sqrt(2 * taps * COSINE_TOL))
-            assert np.all(np.abs(f.distance[ok] - d) <= bound + 1e-12)
 
 
 def constant_windows(x, m, dilation):
@@ -68,7 +46,7 @@ def test_fft_equals_reference(x, data, dilation, normalize, noise_floor, p):
     with small_segments():
         fast = multi_fft.scan_kernels_fft(x[None, :], bank, p, dilation, normalize, noise_floor)
     ref = scan_kernels_reference(x[None, :], bank, p, dilation, normalize, noise_floor)
-    assert_fft_close(fast, ref, m, p)
+    assert_scans_close(fast, ref, m, p, COSINE_TOL)
     constant = constant_windows(x, m, dilation)
     for track in fast:  # exactly 0, as the direct scan gives them
         assert np.all(track.score[constant] == 0) and np.all(track.cosine[constant] == 0)
@@ -124,7 +102,7 @@ def test_segments_a_million_apart_at_the_seams(normalize):
     # The direct scan is the oracle here (it equals the NumPy one, test_similarity_multi,
     # which would need gigabytes for 60 000 windows of 700 taps).
     direct = scan_kernels_numba(x[None, :], bank, 3.0, dilation, normalize, 0.0)
-    assert_fft_close(fast, direct, m, 3.0)
+    assert_scans_close(fast, direct, m, 3.0, COSINE_TOL)
     assert np.all(fast[0].cosine[constant_windows(x, m, dilation)] == 0)
 
 

@@ -137,19 +137,8 @@ def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots
                     sumsq += v * v
                     for k in range(n_kernels):
                         dots[k] += v * units[c, j, k]
-    norm = math.sqrt(sumsq)
-    floored_norm = norm + floor / largest
-    for k in range(n_kernels):
-        # Round-off can push |cosine| a hair past 1; the sharpened power would amplify it.
-        r = min(1.0, max(-1.0, dots[k] / norm))
-        f = r if floor == 0.0 else min(1.0, max(-1.0, dots[k] / floored_norm))
-        s = abs(f) ** p2
-        score[k, i] = s if f >= 0.0 else -s
-        cosine[k, i] = r
-        scale[k, i] = dots[k] / kernel_norms[k] * largest
-        if zscore:
-            squared = 2.0 * taps * (1.0 - r)
-            distance[k, i] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
+    finish_position(dots.reshape((n_kernels, 1)), 0, i, sumsq, kernel_norms, taps, floor, p2, zscore, score,
+                    cosine, scale, distance, largest)
 
 
 # Positions per block of the vectorised pass: its per-position sums stay in L1 cache.
@@ -214,25 +203,27 @@ def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor,
                     score, cosine, scale, distance)
             continue
         finish_position(acc, i, position, q, kernel_norms, taps, floor, p2, zscore, score, cosine,
-                        scale, distance)
+                        scale, distance, 1.0)
 
 
 @njit(cache=True, nogil=True)
 def finish_position(dots, column, position, sumsq, kernel_norms, taps, floor, p2, zscore, score,
-                    cosine, scale, distance):
-    """The last step of an ordinary window (sum of squares a safe normal number): from its
-    K dot products ``dots[:, column]`` with the unit kernels and its (centred) sum of
-    squares, write the cosine, sharpened score, scale and (``zscore``) distance of every
-    kernel at ``position``."""
+                    cosine, scale, distance, largest):
+    """The last step of a window: from its K dot products ``dots[:, column]`` with the unit
+    kernels and its (centred) sum of squares, both of the window divided by ``largest``
+    (1 unless it had to be scaled), write the cosine, sharpened score, scale and
+    (``zscore``) distance of every kernel at ``position``."""
     norm = math.sqrt(sumsq)
+    floored_norm = norm + floor / largest
     for k in range(kernel_norms.shape[0]):
         d = dots[k, column]
+        # Round-off can push |cosine| a hair past 1; the sharpened power would amplify it.
         r = min(1.0, max(-1.0, d / norm))
-        f = r if floor == 0.0 else min(1.0, max(-1.0, d / (norm + floor)))
+        f = r if floor == 0.0 else min(1.0, max(-1.0, d / floored_norm))
         s = abs(f) ** p2
         score[k, position] = s if f >= 0.0 else -s
         cosine[k, position] = r
-        scale[k, position] = d / kernel_norms[k]
+        scale[k, position] = d / kernel_norms[k] * largest
         if zscore:
             squared = 2.0 * taps * (1.0 - r)
             distance[k, position] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)

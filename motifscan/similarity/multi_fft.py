@@ -146,7 +146,7 @@ def _finish(x, units, kernel_norms, dilation, zscore, floor, p2, sumsq, rescue, 
                         score, cosine, scale, distance)
                 continue
             finish_position(dots, i, i, sumsq[i], kernel_norms, m, floor, p2, zscore, score, cosine, scale,
-                            distance)
+                            distance, 1.0)
             if zscore:
                 for k in range(units.shape[2]):
                     if distance[k, i] * DISTANCE_ERROR < m * COSINE_ERROR:
