@@ -26,25 +26,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import numpy as np
+from timing import best_time
 
 EPS = np.finfo(np.float64).eps
-
-
-def best_of(repeat: int, function, synchronize=None) -> float:
-    function()  # warm-up: compilation, context creation, buffer allocation
-    if synchronize:
-        synchronize()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        if synchronize:
-            synchronize()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def cupy_cosine(cp, signal, kernel, p):
@@ -121,7 +107,7 @@ def main() -> None:
                 nonlocal gpu_track
                 gpu_track = sliding_cosine_cuda(signal, kernel, args.p, 1)
 
-            gpu = best_of(args.repeat, run_gpu)
+            gpu = best_time(run_gpu, args.repeat)
 
             kernel_time = cupy_time = cpu = None
             if n * 32 < 0.8 * _free_gpu_memory(cuda, simulated):
@@ -131,13 +117,14 @@ def main() -> None:
                 outputs = [cuda.device_array(n_out) for _ in range(3)]
                 scan_tile = _compile(DEFAULT_SHAPE)
                 blocks = (n_out + DEFAULT_SHAPE.tile - 1) // DEFAULT_SHAPE.tile
-                kernel_time = best_of(args.repeat, lambda: scan_tile[blocks, DEFAULT_SHAPE.threads](
-                    device_signal, device_unit, kernel_norm, 1, p2, *outputs), cuda.synchronize)
+                kernel_time = best_time(lambda: scan_tile[blocks, DEFAULT_SHAPE.threads](
+                    device_signal, device_unit, kernel_norm, 1, p2, *outputs), args.repeat,
+                    synchronize=cuda.synchronize)
                 del device_signal, outputs
                 if cp is not None:
                     cp_signal, cp_kernel = cp.asarray(signal), cp.asarray(kernel)
-                    cupy_time = best_of(args.repeat, lambda: cupy_cosine(cp, cp_signal, cp_kernel, args.p),
-                                        cp.cuda.Device().synchronize)
+                    cupy_time = best_time(lambda: cupy_cosine(cp, cp_signal, cp_kernel, args.p), args.repeat,
+                                          synchronize=cp.cuda.Device().synchronize)
                     del cp_signal, cp_kernel
                     cp.get_default_memory_pool().free_all_blocks()
 
@@ -149,7 +136,7 @@ def main() -> None:
                     nonlocal cpu_track
                     cpu_track = sliding_cosine_numba(signal, kernel, args.p, 1)
 
-                cpu = best_of(args.repeat, run_cpu)
+                cpu = best_time(run_cpu, args.repeat)
                 check = agreement(gpu_track, cpu_track, m, args.p)
                 del cpu_track
             del gpu_track

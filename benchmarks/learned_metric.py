@@ -11,7 +11,6 @@ times ``fit_kernel`` on ``sample_data/lookalikes.csv`` (the README example) for 
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from motifscan.fitting import fit_kernel  # noqa: E402
+from timing import best_time  # noqa: E402
 from motifscan.similarity.cpu import sliding_cosine_numba  # noqa: E402
 from motifscan.similarity.metric import metric_cosine_reference  # noqa: E402
 from motifscan.similarity.metric_cpu import metric_cosine_numba  # noqa: E402
-
-
-def best_of_three(function) -> float:
-    function()  # warm-up: compilation and caches
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:
@@ -52,7 +42,7 @@ def main() -> None:
     ]
     print(f"{'scan (40 taps)':40s} {'rows':>10s} {'seconds':>9s} {'Msamples/s':>11s}")
     for name, n, function in cases:
-        seconds = best_of_three(function)
+        seconds = best_time(function)
         print(f"{name:40s} {n:10d} {seconds:9.3f} {n / seconds / 1e6:11.2f}")
 
     values = np.loadtxt(ROOT / "sample_data" / "lookalikes.csv", skiprows=1)
@@ -61,7 +51,7 @@ def main() -> None:
     negatives = [int(s) for s, _, label in labels if label == "negative" and int(s) < 3000]
     print(f"\n{'fit_kernel on lookalikes.csv rows 0-2999':40s} {'seconds':>9s}")
     for metric in ("none", "diagonal", "full"):
-        seconds = best_of_three(lambda: fit_kernel(values[:3000], positives, negatives, 40, metric=metric))
+        seconds = best_time(lambda: fit_kernel(values[:3000], positives, negatives, 40, metric=metric))
         print(f"{'--metric ' + metric:40s} {seconds:9.3f}")
 
 

@@ -15,21 +15,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from motifscan.similarity.multi import scan_kernels
-
-
-def best_of(function, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
+from timing import best_time
 
 
 def main() -> None:
@@ -42,9 +33,9 @@ def main() -> None:
     print(f"signal {rows} rows, {k} kernels of {m} taps")
     for normalize in ("center",):
         scan_kernels(x[:5000], bank, 2.0, 1, normalize, 0.0, "numba")  # compile outside the clock
-        together = best_of(lambda: scan_kernels(x, bank, 2.0, 1, normalize, 0.0, "numba"))
-        apart = best_of(lambda: [scan_kernels(x, kernel[None], 2.0, 1, normalize, 0.0, "numba")
-                                 for kernel in bank])
+        together = best_time(lambda: scan_kernels(x, bank, 2.0, 1, normalize, 0.0, "numba"), repeat=5)
+        apart = best_time(lambda: [scan_kernels(x, kernel[None], 2.0, 1, normalize, 0.0, "numba")
+                                 for kernel in bank], repeat=5)
         print(f"scan  --normalize {normalize:6}  one pass of {k}: {together:.3f} s   "
               f"{k} single scans: {apart:.3f} s   ratio {apart / together:.2f}")
 
@@ -64,8 +55,8 @@ def main() -> None:
             base = [motifscan, "detect", str(signal), "--kernel-file", str(kernels), "--p", "3",
                     "--threshold", "0.99", "--format", "csv", "--normalize", normalize]
             run(base)  # warm the Numba cache
-            together = best_of(lambda: run(base))
-            apart = best_of(lambda: [run(base + ["--kernel-column", name]) for name in names])
+            together = best_time(lambda: run(base))
+            apart = best_time(lambda: [run(base + ["--kernel-column", name]) for name in names])
             print(f"motifscan detect --normalize {normalize:6}  one run with {k} kernels: {together:.2f} s   "
                   f"{k} runs: {apart:.2f} s   ratio {apart / together:.2f}")
 

@@ -32,26 +32,10 @@ import sys
 import time
 
 import numpy as np
+from timing import best_time
 
 P = 3.0  # sharpness used throughout (p*p = 9: an integer power, as for any whole p)
 ERROR_SAMPLES = 20_000
-
-
-def best_time(function, repeat: int, budget_s: float) -> float:
-    """Best wall time in ms of up to ``repeat`` calls after one warm-up call.
-
-    The warm-up (compilation, FFT plans, first page faults) is never counted; at least one
-    timed call follows it, and no more once the timed calls have taken ``budget_s``.
-    """
-    function()
-    times = []
-    for _ in range(max(repeat, 1)):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-        if sum(times) > budget_s:
-            break
-    return min(times) * 1e3
 
 
 def rolling_sumsq(x: np.ndarray, m: int) -> np.ndarray:
@@ -135,17 +119,17 @@ def time_table(ns, ms, repeat, budget_s, skip_z_above, out) -> None:
     mine, theirs = ours(), peers()
     for n in ns:
         x = np.cumsum(np.random.default_rng(0).standard_normal(n))
-        floor = best_time(memory_floor(x), repeat, budget_s)
+        floor = best_time(memory_floor(x), repeat, budget_s) * 1e3
         for m in ms:
             if m > n:
                 continue
             kernel = np.random.default_rng(m).standard_normal(m)
-            row = {name: best_time(lambda f=f: f(x, kernel), repeat, budget_s) for name, f in mine.items()}
+            row = {name: best_time(lambda f=f: f(x, kernel), repeat, budget_s) * 1e3 for name, f in mine.items()}
             for name, f in theirs.items():
                 if name == "stumpy z" and n * m > skip_z_above:
                     row[name] = float("nan")
                     continue
-                row[name] = best_time(lambda f=f: f(x, kernel), repeat, budget_s)
+                row[name] = best_time(lambda f=f: f(x, kernel), repeat, budget_s) * 1e3
             auto = row["auto"]
             cells = [f"{n:.0e}", str(m)] + [f"{row[k]:.3g}" for k in
                      ("auto", "direct", "fft", "stumpy raw", "stumpy z", "scipy fft")]

@@ -1,0 +1,66 @@
+"""The benchmark scripts run: a tiny grid of benchmarks/run.py end to end, peers included.
+
+Only that they run and report is tested here; their timings are never asserted (speed is
+measured by running them, see docs/performance.md).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import best_time  # noqa: E402
+
+
+def test_best_time_warms_up_then_keeps_the_fastest_call():
+    calls = []
+    durations = iter([0.0, 0.03, 0.01, 0.02])  # the first (warm-up) call is never timed
+
+    def work():
+        calls.append(1)
+        import time
+
+        time.sleep(next(durations))
+
+    best = best_time(work, repeat=3)
+    assert len(calls) == 4
+    assert 0.01 <= best < 0.02
+
+
+def test_best_time_stops_at_the_budget():
+    calls = []
+    best_time(lambda: calls.append(1), repeat=1000, budget_s=-1.0)
+    assert len(calls) == 2  # the warm-up and one timed call
+
+
+def test_run_prints_the_speed_and_error_tables(tmp_path):
+    pytest.importorskip("stumpy")
+    pytest.importorskip("scipy")
+    table = tmp_path / "table.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--n", "3000", "--m", "3", "64",
+         "--repeat", "1", "--budget", "0.1", "--output", str(table)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| 3e+03 |")]
+    assert len(rows) == 2  # one speed row per kernel length
+    for signal in ("walk", "offset", "segments"):  # the three precision signals
+        errors = [line for line in result.stdout.splitlines() if line.startswith(f"| {signal} |")]
+        assert len(errors) == 2
+        ours = [float(value) for value in errors[0].strip("|").split("|")[2:5]]  # auto, direct, fft
+        assert max(ours) <= 1e-9
+    assert "| n | m |" in table.read_text()
+
+
+def test_gpu_scan_smoke_runs_in_the_cuda_simulator():
+    environment = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_scan.py"), "--smoke"],
+                            capture_output=True, text=True, timeout=300, env=environment)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("equal (max dcos") == 2  # the GPU track equals the CPU's
