@@ -1,8 +1,9 @@
 """Every ``console`` example in the README and docs runs and prints what the page shows.
 
-A block's lines starting with ``$ `` are commands (run with bash in the project root, with
-the installed ``motifscan`` first on PATH); the lines after a command, up to the next
-command or the end of the block, are its expected stdout. Commands that write to the
+A block's lines starting with ``$ `` are commands, run in order with bash (in a directory
+that links the project root's entries, so files they write stay out of the project; the
+installed ``motifscan`` first on PATH); the lines after a command, up to the next command
+or the end of the block, are its expected stdout. Commands that write to the
 terminal (no pipe, no ``--format``, no ``--output``) run as if stdout were a terminal, so
 the page can show the table a person sees; colour codes and trailing blanks are ignored.
 """
@@ -21,35 +22,45 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def examples():
+    """One test per ``console`` block: its commands run in order, as a reader would."""
     for page in PAGES:
-        for block in re.findall(r"```console\n(.*?)```", page.read_text(), re.S):
-            command, expected = None, []
+        for number, block in enumerate(re.findall(r"```console\n(.*?)```", page.read_text(), re.S), 1):
+            steps = []
             for line in block.splitlines():
                 if line.startswith("$ "):
-                    if command is not None:
-                        yield pytest.param(command, expected, id=f"{page.name}: {command[:60]}")
-                    command, expected = line[2:], []
-                else:
-                    expected.append(line)
-            if command is not None:
-                yield pytest.param(command, expected, id=f"{page.name}: {command[:60]}")
+                    steps.append((line[2:], []))
+                elif steps:
+                    steps[-1][1].append(line)
+            if steps:
+                yield pytest.param(steps, id=f"{page.name} #{number}: {steps[0][0][:60]}")
 
 
 def writes_to_terminal(command: str) -> bool:
     return not any(mark in command for mark in ("|", "--format", "--output", " -o ", ">"))
 
 
-@pytest.mark.parametrize("command, expected", list(examples()))
-def test_documented_example(command, expected):
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               NO_COLOR="1", COLUMNS="100")
-    if writes_to_terminal(command):
-        env["TTY_COMPATIBLE"] = "1"
-    completed = subprocess.run(["bash", "-c", "set -o pipefail; " + command], cwd=ROOT, env=env,
-                               capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr
-    printed = [ANSI.sub("", line).rstrip() for line in completed.stdout.splitlines()]
-    assert printed == [line.rstrip() for line in expected]
+@pytest.fixture
+def reader_directory(tmp_path):
+    """A directory that looks like the project root (its entries linked), so examples find
+    ``sample_data/`` and the files they write (a fitted kernel, say) land outside the project."""
+    for entry in ROOT.iterdir():
+        if not entry.name.startswith("."):
+            (tmp_path / entry.name).symlink_to(entry)
+    return tmp_path
+
+
+@pytest.mark.parametrize("steps", list(examples()))
+def test_documented_example(steps, reader_directory):
+    for command, expected in steps:
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                   NO_COLOR="1", COLUMNS="100")
+        if writes_to_terminal(command):
+            env["TTY_COMPATIBLE"] = "1"
+        completed = subprocess.run(["bash", "-c", "set -o pipefail; " + command], cwd=reader_directory,
+                                   env=env, capture_output=True, text=True, timeout=300)
+        assert completed.returncode == 0, f"$ {command}\n{completed.stderr}"
+        printed = [ANSI.sub("", line).rstrip() for line in completed.stdout.splitlines()]
+        assert printed == [line.rstrip() for line in expected], f"$ {command}"
 
 
 def test_every_page_has_examples_that_are_collected():
