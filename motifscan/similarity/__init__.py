@@ -58,6 +58,20 @@ def span(kernel_length: int, dilation: int) -> int:
     return (kernel_length - 1) * dilation + 1
 
 
+def scan_inputs(signal, kernel, dilation: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The signal and kernel as contiguous float64 arrays, and the number of valid window
+    positions ``n - span + 1`` (<= 0 when the signal is shorter than one window)."""
+    x = np.ascontiguousarray(signal, dtype=np.float64)
+    k = np.ascontiguousarray(kernel, dtype=np.float64)
+    return x, k, x.shape[0] - span(k.shape[0], dilation) + 1
+
+
+def empty_track() -> ScoreTrack:
+    """The result of a scan with no valid window: three empty arrays."""
+    empty = np.empty(0)
+    return ScoreTrack(empty, empty.copy(), empty.copy())
+
+
 def resolve_backend(backend: str, rows: int | None, kernel_length: int) -> str:
     """Turn ``"auto"`` into a concrete backend for a whole run.
 
@@ -106,12 +120,9 @@ def sliding_cosine(
     ScoreTrack
         ``score``, ``cosine``, ``scale``, each of shape ``(max(n - span + 1, 0),)``.
     """
-    x = np.ascontiguousarray(signal, dtype=np.float64)
-    k = np.ascontiguousarray(kernel, dtype=np.float64)
-    n_out = x.shape[0] - span(k.shape[0], dilation) + 1
+    x, k, n_out = scan_inputs(signal, kernel, dilation)
     if n_out <= 0:
-        empty = np.empty(0)
-        return ScoreTrack(empty, empty.copy(), empty.copy())
+        return empty_track()
     backend = resolve_backend(backend, n_out, k.shape[0])
     if backend == "numpy":
         from motifscan.similarity.reference import sliding_cosine_reference
@@ -156,9 +167,7 @@ def sliding_dot(
         huge values may overflow to +-inf. The backends agree within round-off relative to
         ``sum_j |kernel[j] * w[j]|`` (direct) or ``|w| * |kernel|`` (FFT).
     """
-    x = np.ascontiguousarray(signal, dtype=np.float64)
-    k = np.ascontiguousarray(kernel, dtype=np.float64)
-    n_out = x.shape[0] - span(k.shape[0], dilation) + 1
+    x, k, n_out = scan_inputs(signal, kernel, dilation)
     if n_out <= 0:
         return np.empty(0)
     backend = resolve_backend(backend, n_out, k.shape[0])

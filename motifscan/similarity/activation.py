@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from motifscan.similarity import sliding_dot, span
+from motifscan.similarity import scan_inputs, sliding_dot
 
 
 def sliding_activation(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1,
@@ -39,9 +39,8 @@ def sliding_activation(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1
         dilated kernel has ``dilation - 1`` zeros between taps. A finite window whose dot
         product exceeds the float64 range is +-inf (or NaN when it overflows both ways).
     """
-    x = np.ascontiguousarray(signal, dtype=np.float64)
-    k = np.ascontiguousarray(kernel, dtype=np.float64)
-    if x.shape[0] < span(k.shape[0], dilation):
+    x, k, n_out = scan_inputs(signal, kernel, dilation)
+    if n_out <= 0:
         return np.empty(0)
     finite = np.isfinite(x)
     with np.errstate(over="ignore", invalid="ignore"):

@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 from motifscan.errors import MotifscanError
-from motifscan.similarity import SMALL_WORK, ScoreTrack, span
+from motifscan.similarity import SMALL_WORK, ScoreTrack, empty_track, scan_inputs
 
 #: Backends that can scan with a learned metric.
 METRIC_BACKENDS = ("auto", "numpy", "numba")
@@ -152,12 +152,9 @@ def sliding_metric_cosine(signal: np.ndarray, kernel: np.ndarray, metric: np.nda
     ScoreTrack
         ``score``, ``cosine``, ``scale``, each of shape ``(max(n - span + 1, 0),)``.
     """
-    x = np.ascontiguousarray(signal, dtype=np.float64)
-    k = np.ascontiguousarray(kernel, dtype=np.float64)
-    n_out = x.shape[0] - span(k.shape[0], dilation) + 1
+    x, k, n_out = scan_inputs(signal, kernel, dilation)
     if n_out <= 0:
-        empty = np.empty(0)
-        return ScoreTrack(empty, empty.copy(), empty.copy())
+        return empty_track()
     metric = np.asarray(metric, dtype=np.float64)
     backend = resolve_metric_backend(backend, n_out, metric)
     if backend == "numpy":
