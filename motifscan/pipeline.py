@@ -213,14 +213,17 @@ class StreamScanner:
             use_threads(self._threads)
         tracks = {}
         for ((channels, dilation, taps), scans), n_out in zip(self.batches, lengths):
-            signal = np.stack([buffers[name][: n_out + span(taps, dilation) - 1] for name in channels])
+            needed = n_out + span(taps, dilation) - 1
             kernels = [config.kernels[scan.kernel] for scan in scans]
             # The plain scan is the plain backends' (blocked direct, FFT or GPU), one kernel at
             # a time: their blocked sums beat sharing the norm when nothing else is shared.
-            # Centred, floored and joint scans take the batch scan with shared window stats.
+            # It scans one channel, read in place. Centred, floored and joint scans take the
+            # batch scan with shared window stats, on the group's channels stacked.
             if not self.general:
-                found = [self._plain(signal[0], kernel.array()[0], dilation) for kernel in kernels]
+                (channel,) = channels
+                found = [self._plain(buffers[channel][:needed], kernel.array()[0], dilation) for kernel in kernels]
             else:
+                signal = np.stack([buffers[name][:needed] for name in channels])
                 found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p, dilation,
                                      config.normalize, self.noise_floor[(channels, taps)], self.backend)
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
@@ -303,8 +306,7 @@ class StreamScanner:
             return None
         tracks = self._score(self._tail, lengths)
         time = None if self._tail_time is None else self._tail_time[: max(lengths)]
-        result = ScoreBlock(self._first_position, tracks, time,
-                            None if self.activation is False else self._activations(self._tail, max(lengths)))
+        result = ScoreBlock(self._first_position, tracks, time, self._activations(self._tail, max(lengths)))
         self._first_position += max(lengths)
         return result
 
