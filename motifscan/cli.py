@@ -241,16 +241,10 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 
     config, read = _prepare(options, overlap=overlap, **_detection(threshold, sign, min_gap, top, method))
     batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
-                        split_bytes=split_bytes)
+                        split_bytes=split_bytes, plot=plot)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
     batch.check_format(fmt, config)
     recorder, sparkline = _watch(plot, fmt, output)
-    if plot is not None and batch.state is not None:
-        raise MotifscanError("--plot draws one whole input, not the new part that --state reads")
-    if plot is not None and batch.follow:
-        raise MotifscanError("--plot draws one whole input, but --follow never ends")
-    if plot is not None and batch.dask is not None:
-        raise MotifscanError("--plot draws the scores of this machine's scan, not a cluster's")
 
     def file_done(run) -> None:
         if not quiet:

@@ -375,6 +375,8 @@ class BatchConfig:
     split_bytes : int or None
         With ``dask``, inputs larger than this many bytes are split into ranges
         (``--split-bytes``; a number with an optional K, M or G suffix, powers of 1024).
+    plot : str or None
+        Where to draw the run's figure (``--plot``): one whole input scanned here.
     """
 
     jobs: int = 1
@@ -384,6 +386,7 @@ class BatchConfig:
     follow: bool = False
     dask: str | None = None
     split_bytes: int | str | None = None
+    plot: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "jobs", _check_integer("--jobs", self.jobs, minimum=1))
@@ -397,6 +400,12 @@ class BatchConfig:
             raise MotifscanError("--append needs --output FILE")
         if self.state is not None and self.state in ("", "-"):
             raise MotifscanError(f"--state must name a file, got {self.state!r}")
+        if self.plot is not None and self.state is not None:
+            raise MotifscanError("--plot draws one whole input, not the new part that --state reads")
+        if self.plot is not None and self.follow:
+            raise MotifscanError("--plot draws one whole input, but --follow never ends")
+        if self.plot is not None and self.dask is not None:
+            raise MotifscanError("--plot draws the scores of this machine's scan, not a cluster's")
 
     def check_format(self, fmt: str, config: DetectConfig) -> None:
         """Refuse combinations that cannot work with the output format or the detection."""
@@ -408,7 +417,7 @@ class BatchConfig:
             raise MotifscanError("--top waits for the end of the input, which --follow never reaches")
         if self.append and fmt == "json":
             raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
-        if self.state is not None and getattr(config, "method", "cosine") == "conv":
+        if self.state is not None and config.method == "conv":
             raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
                                  "relative to the strongest activation of the whole signal")
         if self.state is not None and (config.shortest_span != config.span or config.noise_floor == "auto"):
