@@ -12,7 +12,7 @@ import json
 from typing import IO
 
 from motifscan.compare import COMPARED, Comparison, found_by_counts
-from motifscan.io.output import motif_fields, motif_record, print_footer, run_report, table_cells, table_console
+from motifscan.io.output import csv_cells, motif_fields, motif_record, print_footer, run_report, table_cells, table_console
 
 COMPARE_FORMATS = ("table", "json", "csv")
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
@@ -74,8 +74,7 @@ def _write_csv(stream: IO[str], comparison: Comparison) -> None:
     for row in comparison.rows:
         cells = [row.channel, row.found_by]
         for motif in (row.cosine, row.conv):
-            record = {} if motif is None else motif_record(motif, fields)
-            cells += ["" if record.get(f) is None else record[f] for f in fields]
+            cells += [""] * len(fields) if motif is None else csv_cells(motif, fields)
         writer.writerow(cells)
 
 

@@ -98,6 +98,12 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
     return {name: values[name] for name in fields}
 
 
+def csv_cells(motif: Motif, fields: Sequence[str]) -> list:
+    """The motif's ``fields`` as one CSV row: absent values are empty cells."""
+    record = motif_record(motif, fields)
+    return ["" if record[f] is None else record[f] for f in fields]
+
+
 def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *, header: bool = True,
               flush: bool = False) -> None:
     """Motifs as CSV (a header row unless ``header`` is False); numbers in shortest round-trip form.
@@ -108,8 +114,7 @@ def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *
     if header:
         writer.writerow(fields)
     for motif in motifs:
-        record = motif_record(motif, fields)
-        writer.writerow(["" if record[f] is None else record[f] for f in fields])
+        writer.writerow(csv_cells(motif, fields))
         if flush:
             stream.flush()
 
