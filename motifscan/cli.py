@@ -391,8 +391,28 @@ def _fail(message: str) -> int:
 
 
 def main() -> None:
-    """Console entry point (``motifscan`` and ``python -m motifscan``)."""
-    cli.main()
+    """Console entry point (``motifscan`` and ``python -m motifscan``).
+
+    Once the command is done and its output flushed, the process ends with ``os._exit``,
+    skipping the interpreter's shutdown: there, pyarrow's native thread pools are torn down
+    by C++ destructors that now and then abort the process ("terminate called without an
+    active exception", SIGABRT) after every result was written, which would turn a good
+    run into a crash for the shell, cron or a pipeline. Every file the command wrote is
+    closed by then, and no thread of a finished command has work left.
+    """
+    try:
+        cli.main()
+        status = EXIT_FOUND
+    except SystemExit as done:
+        status = done.code if isinstance(done.code, int) else EXIT_ERROR if done.code else EXIT_FOUND
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            status = EXIT_BROKEN_PIPE
+        except (OSError, ValueError):  # closed by the caller: nothing left to lose
+            pass
+    os._exit(status)
 
 
 if __name__ == "__main__":

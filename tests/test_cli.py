@@ -175,6 +175,29 @@ def test_installed_program_runs_the_readme_job():
     assert [line.split(",")[1] for line in completed.stdout.splitlines()[1:]] == ["4", "11", "18"]
 
 
+def test_the_program_ends_without_the_interpreters_shutdown_and_loses_no_output(tmp_path):
+    # Native thread pools torn down by the interpreter's shutdown can abort a finished run
+    # (SIGABRT after the last line was written): the entry point ends the process itself,
+    # after flushing. An atexit hook shows whether the shutdown ran; the score track (one
+    # line per window, far more than a pipe buffer) shows that nothing written was lost.
+    signal_file = tmp_path / "long.csv"
+    signal_file.write_text("v\n" + "0\n1\n2\n3\n" * 50000)
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: sys.stderr.write('interpreter shutdown ran\\n'))\n"
+            "from motifscan.cli import main\n"
+            f"sys.argv = ['motifscan', 'scores', {str(signal_file)!r}, '--kernel', '1,2,3']\n"
+            "main()\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert "interpreter shutdown ran" not in completed.stderr
+    lines = completed.stdout.splitlines()
+    assert len(lines) == 1 + 200000 - 2 and lines[-1].startswith("199997,")
+
+    code = code.replace("'scores'", "'detect'").replace("'1,2,3'", "'1,2,3', '--output', 'nowhere/x.csv'")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2 and completed.stderr.startswith("motifscan: error: ")
+
+
 def test_python_dash_m_and_help():
     completed = subprocess.run([sys.executable, "-m", "motifscan", "detect", "--help"],
                                capture_output=True, text=True, timeout=120)

@@ -1129,6 +1129,22 @@ def complete_lines_end(path: str, size: int) -> int:
     return 0
 
 
+def _arrow_owned(data: bytes) -> Any:
+    """``data`` copied into memory that pyarrow owns.
+
+    pyarrow's streaming reader works ahead in its own threads, and one of them may drop
+    the last reference to an input buffer after the reader is closed. A buffer over a
+    Python object needs the GIL to be released; if that happens while the interpreter
+    shuts down, the thread is killed inside C++ and the process aborts ("terminate called
+    without an active exception"). Memory pyarrow owns is released without Python.
+    """
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return sink.getvalue()
+
+
 def _range_stream(path: str, start: int, stop: int) -> Any:
     import pyarrow as pa
 
@@ -1180,7 +1196,7 @@ def _open_csv_file(
     def open_input() -> Any:
         if byte_range is not None:
             return _range_stream(path, *byte_range)
-        return open_file() if whole is None else pa.BufferReader(whole)
+        return open_file() if whole is None else pa.BufferReader(_arrow_owned(whole))
 
     def locate(rows_read: int) -> tuple[str | None, str]:
         where = f"line {layout.first_data_line + rows_read} or later"
