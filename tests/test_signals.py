@@ -621,3 +621,15 @@ def test_signal_from_arrays_errors(channels, fragment):
 def test_signal_from_arrays_time_length():
     with pytest.raises(MotifscanError, match="time"):
         signal_from_arrays({"a": np.ones(3)}, time=np.arange(2.0))
+
+
+def test_bytes_handed_to_pyarrow_are_copies_it_owns():
+    # pyarrow's worker threads may release an input buffer late, even while the interpreter
+    # shuts down; a buffer over a Python object then aborts the process. So the readers
+    # hand pyarrow copies in its own memory, never views of Python bytes.
+    from motifscan.io.signals import _arrow_owned
+
+    data = b"v\n1\n2\n3\n"
+    owned = _arrow_owned(data)
+    assert owned.to_pybytes() == data
+    assert owned.address != np.frombuffer(data, dtype=np.uint8).ctypes.data

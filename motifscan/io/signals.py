@@ -873,7 +873,7 @@ def _plan_csv(
 
     try:
         table = pacsv.read_csv(
-            io.BytesIO(sample),
+            pa.BufferReader(_arrow_owned(sample)),
             read_options=pacsv.ReadOptions(
                 column_names=names,
                 skip_rows=skip_rows,
@@ -1372,6 +1372,7 @@ class _LiveCsvBlockReader(_CsvBlockReader):
     """
 
     def _pieces(self) -> Iterator[SignalBlock]:
+        import pyarrow as pa
         import pyarrow.csv as pacsv
 
         errors = _read_errors()
@@ -1399,7 +1400,7 @@ class _LiveCsvBlockReader(_CsvBlockReader):
                     read_options = pacsv.ReadOptions(column_names=list(layout.names), skip_rows=skip,
                                                       block_size=max(len(data), 1 << 16), use_threads=False)
                     try:
-                        table = pacsv.read_csv(io.BytesIO(data), read_options=read_options,
+                        table = pacsv.read_csv(pa.BufferReader(_arrow_owned(data)), read_options=read_options,
                                                parse_options=parse_options, convert_options=convert_options)
                     except errors as exc:
                         raise self._error(exc) from None
