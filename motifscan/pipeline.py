@@ -161,19 +161,25 @@ class StreamScanner:
         self.scans = plan_scans(list(channels), config, source_name)
         self.kernel = np.asarray(config.kernel)
         self.metric = None if config.metric is None else np.asarray(config.metric)
-        taps = max(kernel.length * len(kernel.values) for kernel in config.kernels)
+        # The largest kernel decides: its taps per channel choose between the direct scan and
+        # the FFT (both cost in proportion to a joint kernel's channels); all its taps are work.
+        largest = max(config.kernels, key=lambda kernel: kernel.length * len(kernel.values))
+        self.general = config.normalize != "none" or config.noise_floor != 0 or config.joint
         if self.metric is None:
-            self.backend = resolve_device(config.device, config.backend, rows_hint, taps)
+            device = config.device
+            if self.general:  # the GPU runs the plain scan only: auto means the CPU here
+                if device == "gpu" or config.backend == "cuda":
+                    raise MotifscanError("--device gpu runs the plain scan only (no --normalize, "
+                                         "--noise-floor or --joint); use --device cpu")
+                device = "cpu"
+            rows = None if rows_hint is None else rows_hint * len(largest.values)
+            self.backend = resolve_device(device, config.backend, rows, largest.length)
         else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
             self.backend = resolve_metric_backend(config.backend, rows_hint, self.metric)
         self.activation = activation
         # --threads applies to the compiled backends, per calling thread (Numba's setting is
         # thread-local), so it is set again before every block.
         self._threads = config.threads if self.backend in ("numba", "fft") else None
-        self.general = config.normalize != "none" or config.noise_floor != 0 or config.joint
-        if self.backend == "cuda" and self.general:
-            raise MotifscanError("--device gpu runs the plain scan only (no --normalize, --noise-floor "
-                                 "or --joint); use --device cpu")
         batches: dict = {}
         for scan in self.scans:
             kernel = config.kernels[scan.kernel]

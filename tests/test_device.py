@@ -118,3 +118,19 @@ def test_device_gpu_without_a_gpu_names_what_is_missing(command, tmp_path):
     assert line.startswith("motifscan: error: --device gpu: ")
     assert any(what in line for what in ("no CUDA driver", "no CUDA device", "numba.cuda", "NVVM")), line
     assert list(tmp_path.iterdir()) == []  # no partial output file
+
+
+def test_auto_keeps_normalized_floored_and_joint_scans_on_the_cpu(monkeypatch):
+    # The GPU runs the plain scan only: with a usable GPU and work enough for it, --device
+    # auto must still take the CPU for the other scans instead of refusing them.
+    from motifscan.config import DetectConfig
+    from motifscan.pipeline import StreamScanner
+    from motifscan.similarity import device
+
+    monkeypatch.setattr(device, "_gpu_worth_it", lambda rows, taps: True)
+    rows = 10 * GPU_MIN_WORK
+    assert StreamScanner(["x"], DetectConfig(kernel=(1, 2, 3)), rows).backend == "cuda"
+    for options in ({"normalize": "center"}, {"noise_floor": 0.5}):
+        assert StreamScanner(["x"], DetectConfig(kernel=(1, 2, 3), **options), rows).backend == "numba"
+    with pytest.raises(MotifscanError, match="plain scan only"):
+        StreamScanner(["x"], DetectConfig(kernel=(1, 2, 3), normalize="center", device="gpu"), rows)

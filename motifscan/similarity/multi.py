@@ -104,10 +104,9 @@ def scan_kernels(
     noise_floor : float
         ``q >= 0``, in the signal's units, added to each window's norm.
     backend : {"auto", "numpy", "numba", "fft"}
-        ``auto`` as for :func:`motifscan.similarity.sliding_cosine`. ``fft`` takes the
-        overlap-save FFT for one channel with ``center``/``zscore``
-        (:mod:`motifscan.similarity.multi_fft`), and the direct Numba scan otherwise
-        (plain or joint batch scans have no FFT path).
+        ``auto`` as for :func:`motifscan.similarity.sliding_cosine`, from the taps per
+        channel; ``fft`` is the overlap-save FFT (:mod:`motifscan.similarity.multi_fft`),
+        ``numba`` the direct multicore scan.
 
     Returns
     -------
@@ -126,20 +125,22 @@ def scan_kernels(
         if normalize == "zscore":
             return [DistanceTrack(empty, empty, empty, empty) for _ in k]
         return [ScoreTrack(empty, empty, empty) for _ in k]
-    backend = resolve_backend(backend, n_out, k.shape[1] * k.shape[2])
+    # Both the direct scan and the FFT cost in proportion to the channels, so the crossover
+    # between them is in the taps per channel; the work that decides for NumPy counts all.
+    backend = resolve_backend(backend, n_out * k.shape[1], k.shape[2])
     if backend == "numpy":
         from motifscan.similarity.reference import scan_kernels_reference
 
         return scan_kernels_reference(x, k, p, dilation, normalize, noise_floor)
-    if backend == "fft" and x.shape[0] == 1 and normalize != "none":
+    if backend == "fft":
         from motifscan.similarity.multi_fft import scan_kernels_fft
 
         return scan_kernels_fft(x, k, p, dilation, normalize, noise_floor)
-    if backend in ("numba", "fft"):
+    if backend == "numba":
         from motifscan.similarity.multi_cpu import scan_kernels_numba
 
         return scan_kernels_numba(x, k, p, dilation, normalize, noise_floor)
-    raise MotifscanError(f"backend {backend!r} cannot run this scan (choose numpy or numba)")
+    raise MotifscanError(f"backend {backend!r} cannot run this scan (choose numpy, numba or fft)")
 
 
 def estimate_noise_floor(samples: np.ndarray, taps: int) -> float:

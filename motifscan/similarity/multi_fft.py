@@ -1,26 +1,31 @@
-"""FFT backend of the centred one-channel scan (``--normalize center|zscore``, long kernels).
+"""FFT backend of the batch scan (:func:`motifscan.similarity.multi.scan_kernels`) for
+long kernels: any normalisation, noise floor, one channel or several scored jointly.
 
-The centred cosine needs, per window ``w`` and centred unit kernel ``k_c`` (sum 0):
+A window ``w`` of C channels is compared with unit kernels ``k`` of the same shape; with
+``center`` both are centred per channel (each kernel channel then sums to 0).
 
 Dot products
-    ``(w - mean w)·k_c = (w - c)·k_c`` for any constant ``c``. The overlap-save FFT of
-    :mod:`motifscan.similarity.fft` runs on each segment minus its median, so its
-    round-off (``eps log2(N)`` of the segment's norm) scales with the deviations of the
-    samples, not with an offset such as 1e6. As in the plain FFT scan, a window whose
-    centred norm is below its segment's norm divided by ``QUIET_RATIO`` is recomputed
-    directly.
+    ``w·k = sum_c w_c·k_c``: one overlap-save FFT per channel
+    (:mod:`motifscan.similarity.fft`), summed. When centring, ``(w_c - mean w_c)·k_c =
+    (w_c - s)·k_c`` for any constant ``s``, so each segment is transformed minus its median
+    and the round-off (``eps log2(N)`` of the segment's norm) scales with the deviations of
+    the samples, not with an offset such as 1e6. As in the plain FFT scan, a window whose
+    norm in some channel is below that channel's segment norm divided by ``QUIET_RATIO`` is
+    recomputed directly; every channel's error is then below ``eps log2(N) QUIET_RATIO
+    |w_c| |k_c|``, and their sum below that fraction of ``|w| |k|``.
 
-Centred norms
-    ``q = sum (w - mean w)² = s2 - s1² / m`` with ``s1 = sum (w - c)``, ``s2 = sum (w -
-    c)²`` kept as rolling sums over a short block of positions, ``c`` the block's mean: the
-    sums never run over the whole signal. Their round-off is at most about ``4 eps (m + 2t)
-    max s2`` (``t`` rolling steps, ``max s2`` the largest ``s2`` of the block; the ``s1²/m``
-    term obeys the same bound as ``s1² / m <= s2``); a window whose ``q`` is not
-    :data:`CANCEL_RATIO` times that bound might have lost more than ~1e-10 of its norm to
-    cancellation and is recomputed directly. So are the windows of any block that holds NaN,
-    +-inf, or deviations outside [1e-100, 1e100] (their squares would overflow or lose digits
-    to underflow), and constant windows (``q`` within round-off of 0), so that those come out
-    exactly as in the direct scan: NaN, or score 0.
+Norms
+    Per channel, ``q = s2 - s1² / m`` (centred) or ``q = s2`` (plain), with ``s1 = sum
+    (w - c)`` and ``s2 = sum (w - c)²`` kept as rolling sums over a short block of
+    positions (``c`` the block's mean when centring, else 0): the sums never run over the
+    whole signal. Their round-off is at most about ``4 eps (m + 2t) max s2`` (``t`` rolling
+    steps, ``max s2`` the largest ``s2`` of the block; the ``s1²/m`` term obeys the same
+    bound as ``s1² / m <= s2``); a window whose ``q`` is not :data:`CANCEL_RATIO` times that
+    bound might have lost more than ~1e-10 of its norm to cancellation and is recomputed
+    directly. So are the windows of any block that holds NaN, +-inf, or (nonzero) values
+    outside [1e-100, 1e100] (their squares would overflow or lose digits to underflow),
+    constant centred blocks and windows whose total ``q`` is within round-off of 0, so that
+    those come out exactly as in the direct scan: NaN, or score 0.
 
 Every recomputed window, and the last step of the others (cosine, sharpening, scale, noise
 floor, z-normalised distance), is the code of the direct scan
@@ -64,19 +69,22 @@ _EPS = np.finfo(np.float64).eps
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _centred_sumsq(x, m, dilation, sumsq, sums, rescue):
-    """Centred sums of squares of every window into ``sumsq``; ``rescue`` marks the
-    windows to recompute directly (``sums`` is work space of the same shape)."""
+def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
+    """(With ``center``, centred) sums of squares of every window of one channel into
+    ``sumsq``; marks in ``rescue`` the windows to recompute directly (and never unmarks:
+    the channels of a joint scan mark the same array). ``sums`` is work space."""
     n_out = sumsq.shape[0]
     block = _ROLL * dilation
     for r in prange((n_out + block - 1) // block):
         first = r * block
         stop = min(n_out, first + block)
         end = stop + (m - 1) * dilation  # one past the block's last sample
-        total = 0.0
-        for t in range(first, end):
-            total += x[t]
-        c = total / (end - first)
+        c = 0.0
+        if center:
+            total = 0.0
+            for t in range(first, end):
+                total += x[t]
+            c = total / (end - first)
         biggest = 0.0
         for t in range(first, end):
             a = abs(x[t] - c)
@@ -84,7 +92,11 @@ def _centred_sumsq(x, m, dilation, sumsq, sums, rescue):
                 biggest = math.inf
                 break
             biggest = max(biggest, a)
-        if not (biggest >= _SMALL and biggest < _BIG):  # also a constant block (0)
+        if not center and biggest == 0.0:  # zeros: exact sums, the finish sees q = 0
+            for i in range(first, stop):
+                sumsq[i] = 0.0
+            continue
+        if not (biggest >= _SMALL and biggest < _BIG):  # also a constant centred block (0)
             for i in range(first, stop):
                 sumsq[i] = 0.0
                 rescue[i] = True
@@ -108,15 +120,18 @@ def _centred_sumsq(x, m, dilation, sumsq, sums, rescue):
             largest = max(largest, s2)
         bound = CANCEL_RATIO * 4.0 * _EPS * (m + 2 * _ROLL + 4) * largest
         for i in range(first, stop):
-            q = sumsq[i] - sums[i] * sums[i] / m
+            q = sumsq[i] - sums[i] * sums[i] / m if center else sumsq[i]
             sumsq[i] = q
-            rescue[i] = not (q > bound and q >= SAFE_SUMSQ)
+            if not (q > bound and q >= SAFE_SUMSQ):
+                rescue[i] = True
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _collect_centred(correlation, exponents, energies, kernel_exponent, first, segment_step, segments,
-                     n_out, sumsq, rescue, dots):
-    """Unscale a batch's dot products into ``dots[first ..]``; mark the quiet windows."""
+def _collect_dots(correlation, exponents, energies, kernel_exponent, first, segment_step, segments,
+                  n_out, sumsq, rescue, dots, accumulate):
+    """Unscale a batch's dot products of one channel into ``dots[first ..]`` (added to
+    them with ``accumulate``); mark the windows quiet for their segment (``sumsq``: the
+    channel's)."""
     quiet2 = QUIET_RATIO * QUIET_RATIO
     for g in prange(segments):
         start = first + g * segment_step
@@ -126,31 +141,34 @@ def _collect_centred(correlation, exponents, energies, kernel_exponent, first, s
         energy = energies[g]
         row = correlation[g]
         for i in range(count):
-            dots[start + i] = row[i] * u1 * u2
+            if accumulate:
+                dots[start + i] += row[i] * u1 * u2
+            else:
+                dots[start + i] = row[i] * u1 * u2
             if not (sumsq[start + i] * d1 * d1 * d2 * d2 * quiet2 >= energy):
                 rescue[start + i] = True
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _finish(x, units, kernel_norms, dilation, zscore, floor, p2, sumsq, rescue, dots, score, cosine,
-            scale, distance):
+def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, sumsq, rescue, dots, score,
+            cosine, scale, distance):
     n_out = sumsq.shape[0]
-    m = units.shape[1]
+    taps = units.shape[0] * units.shape[1]
     block = 4096
     for r in prange((n_out + block - 1) // block):
         scratch = np.empty(units.shape[2])
-        means = np.empty(1)
+        means = np.empty(units.shape[0])
         for i in range(r * block, min(n_out, (r + 1) * block)):
-            if rescue[i]:
-                _window(x, units, kernel_norms, i, dilation, True, zscore, floor, p2, scratch, means,
+            if rescue[i] or not sumsq[i] >= SAFE_SUMSQ:
+                _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, scratch, means,
                         score, cosine, scale, distance)
                 continue
-            finish_position(dots, i, i, sumsq[i], kernel_norms, m, floor, p2, zscore, score, cosine, scale,
+            finish_position(dots, i, i, sumsq[i], kernel_norms, taps, floor, p2, zscore, score, cosine, scale,
                             distance, 1.0)
             if zscore:
                 for k in range(units.shape[2]):
-                    if distance[k, i] * DISTANCE_ERROR < m * COSINE_ERROR:
-                        _window(x, units, kernel_norms, i, dilation, True, zscore, floor, p2, scratch, means,
+                    if distance[k, i] * DISTANCE_ERROR < taps * COSINE_ERROR:
+                        _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, scratch, means,
                                 score, cosine, scale, distance)
                         break
 
@@ -159,13 +177,12 @@ def scan_kernels_fft(
     signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float,
     workers: int | None = None,
 ) -> list[ScoreTrack]:
-    """FFT version of :func:`motifscan.similarity.reference.scan_kernels_reference` for one
-    channel and ``normalize`` ``"center"`` or ``"zscore"``.
+    """FFT version of :func:`motifscan.similarity.reference.scan_kernels_reference`.
 
     Parameters
     ----------
-    signal : float64 array, shape (1, n), contiguous, ``n >= span``
-    kernels : float64 array, shape (K, 1, m)
+    signal : float64 array, shape (C, n), ``n >= span``
+    kernels : float64 array, shape (K, C, m)
     p, dilation, normalize, noise_floor
         As for :func:`motifscan.similarity.multi.scan_kernels`.
     workers : int, optional
@@ -176,29 +193,37 @@ def scan_kernels_fft(
     list of ScoreTrack or DistanceTrack, as the reference; equal within the tolerance of
     the module notes.
     """
+    center = normalize in ("center", "zscore")
     zscore = normalize == "zscore"
-    n_kernels, _, m = kernels.shape
-    x = np.ascontiguousarray(signal[0])
-    units, kernel_norms = prepare_kernels(kernels, center=True)
-    n_out = x.shape[0] - span(m, dilation) + 1
-    sumsq, sums = np.empty(n_out), np.empty(n_out)
-    rescue = np.empty(n_out, dtype=np.bool_)
-    _centred_sumsq(x, m, dilation, sumsq, sums, rescue)
+    n_kernels, n_channels, m = kernels.shape
+    x = np.ascontiguousarray(signal, dtype=np.float64)
+    units, kernel_norms = prepare_kernels(kernels, center)
+    n_out = x.shape[1] - span(m, dilation) + 1
+    channel_sumsq, sums = np.empty((n_channels, n_out)), np.empty(n_out)
+    rescue = np.zeros(n_out, dtype=np.bool_)
+    for c in range(n_channels):
+        _window_sumsq(x[c], m, dilation, center, channel_sumsq[c], sums, rescue)
     del sums
     plan = _Plan(units[0, 0], dilation, n_out, workers)
-    spectra = [plan.kernel_spectrum(unit[0], dilation) for unit in units]
+    spectra = [[plan.kernel_spectrum(unit[c], dilation) for c in range(n_channels)] for unit in units]
     dots = np.empty((n_kernels, n_out))
     for first, segments in plan.batches(n_out):
-        transformed = plan.segment_spectra(x, first, segments, shifted=True)
-        for k, (spectrum, exponent) in enumerate(spectra):
-            correlation = plan.correlate(transformed, spectrum, overwrite=k == n_kernels - 1)
-            _collect_centred(correlation, plan.exponents, plan.energies, exponent, first, plan.step, segments,
-                             n_out, sumsq, rescue, dots[k])
+        for c in range(n_channels):
+            # (The plan's exponents and energies are the last transformed channel's: each
+            # channel's dot products are collected before the next one is transformed.)
+            transformed = plan.segment_spectra(x[c], first, segments, shifted=center)
+            for k in range(n_kernels):
+                spectrum, exponent = spectra[k][c]
+                correlation = plan.correlate(transformed, spectrum, overwrite=k == n_kernels - 1)
+                _collect_dots(correlation, plan.exponents, plan.energies, exponent, first, plan.step, segments,
+                              n_out, channel_sumsq[c], rescue, dots[k], c > 0)
+    sumsq = channel_sumsq[0] if n_channels == 1 else channel_sumsq.sum(axis=0)
+    del channel_sumsq
     score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
     distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
-    # (1, m, K): the layout of the direct scan, whose per-window code finishes the scan.
+    # (C, m, K): the layout of the direct scan, whose per-window code finishes the scan.
     units_by_tap = np.ascontiguousarray(units.transpose(1, 2, 0))
-    _finish(x[None, :], units_by_tap, kernel_norms, dilation, zscore, float(noise_floor), float(p) * float(p),
+    _finish(x, units_by_tap, kernel_norms, dilation, center, zscore, float(noise_floor), float(p) * float(p),
             sumsq, rescue, dots, score, cosine, scale, distance)
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
