@@ -141,8 +141,9 @@ def test_auto_takes_the_fft_from_the_taps_per_channel():
         scan_kernels(np.stack([x, x]), np.concatenate([bank, bank], axis=1), 2.0, 1, "center", 0.0, "auto")
         assert spy.call_count == 4
         scan_kernels(x, bank[:, :, :64], 2.0, 1, "center", 0.0, "auto")  # short: direct
-        # 2 x 400 taps: each channel's FFT costs as much as the direct scan of 640 taps
-        short = bank[:, :, :400]
+        # Two channels of fewer taps than FFT_MIN_TAPS, more together: each channel's FFT
+        # costs as much as a direct scan of FFT_MIN_TAPS taps, so the direct scan is cheaper.
+        short = bank[:, :, : FFT_MIN_TAPS * 5 // 8]
         scan_kernels(np.stack([x, x]), np.concatenate([short, short], axis=1), 2.0, 1, "none", 0.1, "auto")
         assert spy.call_count == 4
 

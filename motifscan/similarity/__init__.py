@@ -27,7 +27,7 @@ COLD_SMALL_WORK = 10_000_000
 
 #: From this many kernel taps on, ``backend="auto"`` takes the FFT backend rather than the
 #: direct Numba scan: measured crossover, see docs/performance.md ("Direct or FFT").
-FFT_MIN_TAPS = 640
+FFT_MIN_TAPS = 256
 
 BACKENDS = ("auto", "numpy", "numba", "fft", "cuda")
 
