@@ -26,6 +26,17 @@ def test_numba_equals_reference(x, kernel, dilation, p):
     assert_tracks_close(fast, ref, x, kernel, p, dilation)
 
 
+def test_scales_in_the_subnormal_range():
+    # A window of ~1e-17 against a kernel of 1.3e294: every scale is ~1e-311, where float64
+    # keeps only an absolute step of 5e-324 (found by the property test above).
+    x = np.random.default_rng(37).standard_normal(31) * 1e-16  # (a seed where the two differ)
+    kernel = np.array([1.3154536e294])
+    fast = sliding_cosine_numba(x, kernel, 0.5, 1)
+    ref = sliding_cosine_reference(x, kernel, 0.5, 1)
+    assert np.all(np.abs(ref.scale) < np.finfo(np.float64).tiny)
+    assert_tracks_close(fast, ref, x, kernel, 0.5, 1)
+
+
 def test_run_boundaries_do_not_matter():
     # Outputs are computed in runs of _RUN positions by separate prange tasks.
     rng = np.random.default_rng(7)
