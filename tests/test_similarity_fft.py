@@ -65,6 +65,18 @@ def test_fft_dot_equals_reference(x, kernel, dilation):
                       x, kernel, dilation, relative=FFT_COSINE_TOL, norms=True)
 
 
+def test_a_window_whose_terms_overflow_but_cancel():
+    # 1e46 * 2e262 - 2e46 * 1e262 is exactly 0, but each term overflows: the reference's
+    # tap-by-tap sum gives inf - inf = NaN, the scaled FFT a finite value near 0 (found by
+    # the property test above). Both are accepted; a finite value where |w| |k| is within
+    # range and the reference overflowed would not be.
+    x = np.array([2e46, 1e46, 0.0, -2e46])
+    kernel = np.array([2e262, 1e262])
+    dots, ref = sliding_dot_fft(x, kernel, 2), sliding_dot_reference(x, kernel, 2)
+    assert np.isnan(ref[1]) and np.isfinite(dots[1])
+    assert_dots_close(dots, ref, x, kernel, 2, relative=FFT_COSINE_TOL, norms=True)
+
+
 def test_quiet_window_next_to_a_loud_burst(small_batches):
     # A burst 1e8 times louder than the rest shares FFT segments with quiet windows; those
     # are recomputed directly, so their cosine keeps its own scale's precision.
