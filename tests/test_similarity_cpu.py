@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from motifscan.similarity import span
 from motifscan.similarity.cpu import BLOCK as _RUN
-from motifscan.similarity.cpu import FUSED_TAPS, sliding_cosine_numba, sliding_dot_numba, window_sumsq
+from motifscan.similarity.cpu import FUSED_TAPS, integer_power, sliding_cosine_numba, sliding_dot_numba, window_sumsq
 from motifscan.similarity.reference import (
     precision_signals,
     sliding_cosine_longdouble,
@@ -17,7 +17,7 @@ from strategies import assert_dots_close, assert_tracks_close, kernels, signals
 
 
 @settings(max_examples=150, deadline=None)
-@given(signals(), kernels(), st.integers(1, 5), st.sampled_from([0.5, 1.0, 2.0, 3.0, 9.0]))
+@given(signals(), kernels(), st.integers(1, 5), st.sampled_from([0.5, 0.7, 1.0, 1.5, 2.0, 3.0, 9.0, 12.5]))
 def test_numba_equals_reference(x, kernel, dilation, p):
     if x.size < span(kernel.size, dilation):
         return
@@ -126,3 +126,16 @@ def test_parallel_and_serial_scans_agree_with_the_reference(monkeypatch, serial_
         ref = sliding_cosine_reference(x, kernel, 3.0, 2)
         assert_tracks_close(sliding_cosine_numba(x, kernel, 3.0, 2), ref, x, kernel, 3.0, 2)
         assert_dots_close(sliding_dot_numba(x, kernel, 2), sliding_dot_reference(x, kernel, 2), x, kernel, 2)
+
+
+@pytest.mark.parametrize("p", [0.5, 1.5, 2.5, 12.5, 0.7, 1.1])
+def test_half_integer_p_is_powered_like_pow(p):
+    # p a multiple of 1/2 takes |c| ** 0.25 (two square roots) raised by repeated squaring;
+    # other p take pow. Both agree with pow within a few ulps per factor of 4 p².
+    p2, power = integer_power(p)
+    assert power == (-round(4 * p2) if (4 * p2).is_integer() else 0)
+    x = np.random.default_rng(6).standard_normal(5000)
+    kernel = np.array([1.0, -2.0, 0.5, 3.0])
+    fast = sliding_cosine_numba(x, kernel, p, 1)
+    expected = np.sign(fast.cosine) * np.abs(fast.cosine) ** p2
+    np.testing.assert_allclose(fast.score, expected, rtol=8 * (4 * p2 + 4) * np.finfo(float).eps, atol=1e-300)

@@ -181,7 +181,9 @@ def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, sco
     """Turn a run's ``dot`` (against the unit kernel) and ``sumsq`` into the three results.
 
     Writes positions ``first .. first + len(dot)`` of ``score``, ``cosine`` and ``scale``.
-    ``power`` > 0 is ``p2`` as an integer (repeated squaring), 0 means use ``pow``.
+    ``power`` > 0 is ``p2`` as an integer (repeated squaring); ``power`` < 0 is ``-4 * p2``
+    as an integer (the same powering of ``|cosine| ** 0.25``, two square roots); 0 means
+    use ``pow`` (see :func:`integer_power`).
     """
     count = dot.shape[0]
     c_out = cosine[first: first + count]
@@ -197,14 +199,17 @@ def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, sco
     if power == 1:
         for i in range(count):
             s_out[i] = c_out[i]
-    elif power > 1:
+    elif power != 0:
         # |c| ** power by binary powering, pass by pass over the run (vectorised).
         for i in range(count):
             s_out[i] = 1.0
         base = np.empty(count)
         for i in range(count):
             base[i] = abs(c_out[i])
-        e = power
+        if power < 0:
+            for i in range(count):
+                base[i] = math.sqrt(math.sqrt(base[i]))
+        e = abs(power)
         while True:
             if e & 1:
                 for i in range(count):
@@ -259,9 +264,21 @@ _sliding_cosine_serial = njit(cache=True, nogil=True, error_model="numpy")(_slid
 
 
 def integer_power(p: float) -> tuple[float, int]:
-    """``(p * p, power)``: ``power`` is ``p * p`` when it is a small whole number, else 0."""
+    """``(p * p, power)`` for :func:`finish_run`.
+
+    ``power`` is ``p * p`` when that is a small whole number; else ``-4 * p * p`` when that
+    is one (``p`` a multiple of 1/2, such as 0.5 or 1.5: ``|c| ** (p * p)`` is then the
+    ``4 p²``-th power of ``|c| ** 0.25``, which vectorises where ``pow`` does not); else 0.
+    The relative error of the powering is a few ulps times ``4 p²``, inside the score's
+    round-off bound ``4 (m + 4) eps p²`` (docs/method.md).
+    """
     p2 = float(p) * float(p)
-    return p2, int(p2) if p2.is_integer() and 1 <= p2 <= MAX_INTEGER_POWER else 0
+    if p2.is_integer() and 1 <= p2 <= MAX_INTEGER_POWER:
+        return p2, int(p2)
+    quarters = 4.0 * p2
+    if quarters.is_integer() and 1 <= quarters <= MAX_INTEGER_POWER:
+        return p2, -int(quarters)
+    return p2, 0
 
 
 def sliding_dot_numba(signal: np.ndarray, kernel: np.ndarray, dilation: int) -> np.ndarray:
