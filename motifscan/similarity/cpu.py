@@ -177,6 +177,43 @@ def _sliding_dot(x, kernel, dilation, out):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def sharpen_run(c, s, p2, power):
+    """``s[i] = sign(c[i]) * |c[i]| ** p2`` over a run (``c`` and ``s`` distinct arrays of
+    one length); ``power`` as :func:`integer_power` gives it: > 0 a whole ``p2``, < 0 a
+    whole ``4 * p2``, 0 ``pow``."""
+    count = c.shape[0]
+    if power == 1:
+        for i in range(count):
+            s[i] = c[i]
+    elif power != 0:
+        # |c| ** power by binary powering, pass by pass over the run (vectorised).
+        base = np.empty(count)
+        for i in range(count):
+            base[i] = abs(c[i])
+        if power < 0:
+            for i in range(count):
+                base[i] = math.sqrt(math.sqrt(base[i]))
+        for i in range(count):
+            s[i] = 1.0
+        e = abs(power)
+        while True:
+            if e & 1:
+                for i in range(count):
+                    s[i] *= base[i]
+            e >>= 1
+            if e == 0:
+                break
+            for i in range(count):
+                base[i] *= base[i]
+        for i in range(count):
+            s[i] = math.copysign(s[i], c[i])
+    else:
+        for i in range(count):
+            v = abs(c[i]) ** p2
+            s[i] = v if c[i] >= 0.0 else -v
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, score, cosine, scale):
     """Turn a run's ``dot`` (against the unit kernel) and ``sumsq`` into the three results.
 
@@ -196,35 +233,7 @@ def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, sco
         c = 1.0 if c > 1.0 else c
         c_out[i] = -1.0 if c < -1.0 else c
         a_out[i] = dot[i] / kernel_norm
-    if power == 1:
-        for i in range(count):
-            s_out[i] = c_out[i]
-    elif power != 0:
-        # |c| ** power by binary powering, pass by pass over the run (vectorised).
-        for i in range(count):
-            s_out[i] = 1.0
-        base = np.empty(count)
-        for i in range(count):
-            base[i] = abs(c_out[i])
-        if power < 0:
-            for i in range(count):
-                base[i] = math.sqrt(math.sqrt(base[i]))
-        e = abs(power)
-        while True:
-            if e & 1:
-                for i in range(count):
-                    s_out[i] *= base[i]
-            e >>= 1
-            if e == 0:
-                break
-            for i in range(count):
-                base[i] *= base[i]
-        for i in range(count):
-            s_out[i] = math.copysign(s_out[i], c_out[i])
-    else:
-        for i in range(count):
-            s = abs(c_out[i]) ** p2
-            s_out[i] = s if c_out[i] >= 0.0 else -s
+    sharpen_run(c_out, s_out, p2, power)
     # The rare window that needs rescaling (or has no score) is redone by the shared rule.
     for i in range(count):
         q = sumsq[i]

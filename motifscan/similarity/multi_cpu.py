@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from motifscan.similarity import DistanceTrack, ScoreTrack, span
+from motifscan.similarity.cpu import integer_power, sharpen_run
 from motifscan.similarity.multi import EXACT_SQUARED_DISTANCE, prepare_kernels
 from motifscan.similarity.window import SAFE_SUMSQ
 
@@ -146,7 +147,7 @@ _BLOCK = 256
 
 
 @njit(cache=True, nogil=True)
-def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor, p2,
+def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor, p2, power,
            score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue):
     """Windows ``first .. stop-1`` at once: every loop runs over positions (contiguous,
     SIMD), taps and kernels outside. Windows the common path cannot take exactly (constant,
@@ -194,16 +195,48 @@ def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor,
                 u = units[c, j, k]
                 for i in range(b):
                     acc[k, i] += lo[i] * u
-    taps = n_channels * m
+    # Every window of the block finished at once (vectorised), then the few the common path
+    # cannot take exactly are redone one by one.
+    _finish_block(acc, first, b, sumsq, hi, lo, kernel_norms, n_channels * m, floor, p2, power, zscore,
+                  score, cosine, scale, distance)
     for i in range(b):
-        position = first + i
         q = sumsq[i]
         if rescue[i] or not (q >= SAFE_SUMSQ and q < math.inf):
-            _window(x, units, kernel_norms, position, dilation, center, zscore, floor, p2, dots, means,
+            _window(x, units, kernel_norms, first + i, dilation, center, zscore, floor, p2, dots, means,
                     score, cosine, scale, distance)
-            continue
-        finish_position(acc, i, position, q, kernel_norms, taps, floor, p2, zscore, score, cosine,
-                        scale, distance, 1.0)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _finish_block(acc, first, count, sumsq, norm, work, kernel_norms, taps, floor, p2, power, zscore,
+                  score, cosine, scale, distance):
+    """:func:`finish_position` for positions ``first .. first + count`` at once, with the
+    loops over positions (``norm`` and ``work``: scratch of at least ``count``; ``power``
+    as :func:`motifscan.similarity.cpu.integer_power` gives it)."""
+    for i in range(count):
+        norm[i] = math.sqrt(sumsq[i])
+    for k in range(kernel_norms.shape[0]):
+        c_out = cosine[k, first: first + count]
+        a_out = scale[k, first: first + count]
+        for i in range(count):
+            d = acc[k, i]
+            r = d / norm[i]
+            # Round-off can push |cosine| a hair past 1 (selects, which vectorise).
+            r = 1.0 if r > 1.0 else r
+            c_out[i] = -1.0 if r < -1.0 else r
+            a_out[i] = d / kernel_norms[k]
+        floored = c_out
+        if floor != 0.0:
+            floored = work[:count]
+            for i in range(count):
+                f = acc[k, i] / (norm[i] + floor)
+                f = 1.0 if f > 1.0 else f
+                floored[i] = -1.0 if f < -1.0 else f
+        sharpen_run(floored, score[k, first: first + count], p2, power)
+        if zscore:
+            d_out = distance[k, first: first + count]
+            for i in range(count):
+                squared = 2.0 * taps * (1.0 - c_out[i])
+                d_out[i] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
 
 
 @njit(cache=True, nogil=True)
@@ -230,7 +263,7 @@ def finish_position(dots, column, position, sumsq, kernel_norms, taps, floor, p2
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _scan(x, units, kernel_norms, dilation, center, zscore, floor, p2, score, cosine, scale, distance):
+def _scan(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, score, cosine, scale, distance):
     n_out = score.shape[1]
     n_kernels = units.shape[2]
     n_blocks = (n_out + _BLOCK - 1) // _BLOCK
@@ -245,7 +278,7 @@ def _scan(x, units, kernel_norms, dilation, center, zscore, floor, p2, score, co
         rescue = np.empty(_BLOCK, dtype=np.bool_)
         first = r * _BLOCK
         _block(x, units, kernel_norms, first, min(n_out, first + _BLOCK), dilation, center, zscore, floor,
-               p2, score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue)
+               p2, power, score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue)
 
 
 def scan_kernels_numba(
@@ -265,8 +298,9 @@ def scan_kernels_numba(
     n_out = signal.shape[1] - span(m, dilation) + 1
     score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
     distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
-    _scan(signal, units, kernel_norms, dilation, center, zscore, float(noise_floor),
-          float(p) * float(p), score, cosine, scale, distance)
+    p2, power = integer_power(p)
+    _scan(signal, units, kernel_norms, dilation, center, zscore, float(noise_floor), p2, power,
+          score, cosine, scale, distance)
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
     return [ScoreTrack(score[k], cosine[k], scale[k]) for k in range(n_kernels)]
