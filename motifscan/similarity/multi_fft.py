@@ -45,7 +45,8 @@ from numba import njit, prange
 from motifscan.similarity import DistanceTrack, ScoreTrack, span
 from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two
 from motifscan.similarity.multi import prepare_kernels
-from motifscan.similarity.multi_cpu import _BIG, _SMALL, _window, finish_position
+from motifscan.similarity.cpu import integer_power
+from motifscan.similarity.multi_cpu import _BIG, _SMALL, _finish_block, _window
 from motifscan.similarity.window import SAFE_SUMSQ
 
 #: Windows whose centred sum of squares is below this many times the round-off bound of
@@ -150,7 +151,7 @@ def _collect_dots(correlation, exponents, energies, kernel_exponent, first, segm
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, sumsq, rescue, dots, score,
+def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, sumsq, rescue, dots, score,
             cosine, scale, distance):
     n_out = sumsq.shape[0]
     taps = units.shape[0] * units.shape[1]
@@ -158,13 +159,17 @@ def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, sumsq, 
     for r in prange((n_out + block - 1) // block):
         scratch = np.empty(units.shape[2])
         means = np.empty(units.shape[0])
-        for i in range(r * block, min(n_out, (r + 1) * block)):
+        norm = np.empty(block)
+        work = np.empty(block)
+        first = r * block
+        stop = min(n_out, first + block)
+        _finish_block(dots[:, first:stop], first, stop - first, sumsq[first:stop], norm, work, kernel_norms, taps,
+                      floor, p2, power, zscore, score, cosine, scale, distance)
+        for i in range(first, stop):
             if rescue[i] or not sumsq[i] >= SAFE_SUMSQ:
                 _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, scratch, means,
                         score, cosine, scale, distance)
                 continue
-            finish_position(dots, i, i, sumsq[i], kernel_norms, taps, floor, p2, zscore, score, cosine, scale,
-                            distance, 1.0)
             if zscore:
                 for k in range(units.shape[2]):
                     if distance[k, i] * DISTANCE_ERROR < taps * COSINE_ERROR:
@@ -223,7 +228,8 @@ def scan_kernels_fft(
     distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
     # (C, m, K): the layout of the direct scan, whose per-window code finishes the scan.
     units_by_tap = np.ascontiguousarray(units.transpose(1, 2, 0))
-    _finish(x, units_by_tap, kernel_norms, dilation, center, zscore, float(noise_floor), float(p) * float(p),
+    p2, power = integer_power(p)
+    _finish(x, units_by_tap, kernel_norms, dilation, center, zscore, float(noise_floor), p2, power,
             sumsq, rescue, dots, score, cosine, scale, distance)
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
