@@ -197,7 +197,7 @@ def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor,
                     acc[k, i] += lo[i] * u
     # Every window of the block finished at once (vectorised), then the few the common path
     # cannot take exactly are redone one by one.
-    _finish_block(acc, first, b, sumsq, hi, lo, kernel_norms, n_channels * m, floor, p2, power, zscore,
+    finish_block(acc, first, b, sumsq, hi, lo, kernel_norms, n_channels * m, floor, p2, power, zscore,
                   score, cosine, scale, distance)
     for i in range(b):
         q = sumsq[i]
@@ -207,7 +207,7 @@ def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor,
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _finish_block(acc, first, count, sumsq, norm, work, kernel_norms, taps, floor, p2, power, zscore,
+def finish_block(acc, first, count, sumsq, norm, work, kernel_norms, taps, floor, p2, power, zscore,
                   score, cosine, scale, distance):
     """:func:`finish_position` for positions ``first .. first + count`` at once, with the
     loops over positions (``norm`` and ``work``: scratch of at least ``count``; ``power``

@@ -46,7 +46,7 @@ from motifscan.similarity import DistanceTrack, ScoreTrack, span
 from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two
 from motifscan.similarity.multi import prepare_kernels
 from motifscan.similarity.cpu import integer_power
-from motifscan.similarity.multi_cpu import _BIG, _SMALL, _finish_block, _window
+from motifscan.similarity.multi_cpu import _BIG, _SMALL, finish_block, _window
 from motifscan.similarity.window import SAFE_SUMSQ
 
 #: Windows whose centred sum of squares is below this many times the round-off bound of
@@ -163,7 +163,7 @@ def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, 
         work = np.empty(block)
         first = r * block
         stop = min(n_out, first + block)
-        _finish_block(dots[:, first:stop], first, stop - first, sumsq[first:stop], norm, work, kernel_norms, taps,
+        finish_block(dots[:, first:stop], first, stop - first, sumsq[first:stop], norm, work, kernel_norms, taps,
                       floor, p2, power, zscore, score, cosine, scale, distance)
         for i in range(first, stop):
             if rescue[i] or not sumsq[i] >= SAFE_SUMSQ:
