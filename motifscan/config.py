@@ -274,10 +274,18 @@ class DetectConfig:
                 raise MotifscanError(f"--backend {self.backend}: a learned metric is scanned with numpy or numba")
         # The convolution and a learned metric apply to one plain kernel at one dilation.
         for option, used in (("--method conv", self.method == "conv"), ("a learned metric", self.metric is not None)):
-            if used and (len(self.kernels) > 1 or len(self.dilations) > 1 or self.normalize != "none"
-                         or self.noise_floor != 0 or self.joint):
+            if used and (len(self.kernels) > 1 or len(self.dilations) > 1 or self.batch_scan):
                 raise MotifscanError(f"{option} works with one kernel at one dilation, without "
                                      "--normalize, --noise-floor or --joint")
+        if self.batch_scan and (self.device == "gpu" or self.backend == "cuda"):
+            raise MotifscanError("--device gpu runs the plain scan only (no --normalize, --noise-floor "
+                                 "or --joint); use --device cpu")
+
+    @property
+    def batch_scan(self) -> bool:
+        """Whether windows are centred, floored or joint: the batch scan
+        (:func:`motifscan.similarity.multi.scan_kernels`) runs them, on the CPU only."""
+        return self.normalize != "none" or self.noise_floor != 0 or self.joint
 
     @property
     def dilations(self) -> tuple[int, ...]:

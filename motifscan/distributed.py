@@ -255,7 +255,7 @@ def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: 
     """The ranges of ``name`` (None: one task) and the config its range tasks scan with."""
     import copy
 
-    from motifscan.pipeline import StreamScanner
+    from motifscan.pipeline import scan_backend
 
     try:
         parts = plan_parts(name, config, split_bytes)
@@ -264,7 +264,7 @@ def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: 
         # Every range scans with the backend the whole file would get, so that the scores
         # agree to the last bit with the single-machine run.
         whole = read.open(name, config.block_rows)
-        backend = StreamScanner(whole.channels, config, whole.rows_hint).backend
+        backend = scan_backend(config, whole.rows_hint)
     except (MotifscanError, OSError):
         return None, config  # the task reading it whole reports the problem
     if backend not in ("numpy", "numba"):

@@ -132,6 +132,20 @@ def plan_scans(channels: list, config: DetectConfig, source_name: str = "the sig
     return scans
 
 
+def scan_backend(config: DetectConfig, rows_hint: int | None) -> str:
+    """The concrete backend a run of ``config`` scans with, for a signal of at most
+    ``rows_hint`` rows (None: unknown, a stream)."""
+    if config.metric is not None:  # scanned on the CPU (the config refuses --device gpu)
+        return resolve_metric_backend(config.backend, rows_hint, np.asarray(config.metric))
+    # The largest kernel decides: its taps per channel choose between the direct scan and
+    # the FFT (both cost in proportion to a joint kernel's channels); all its taps are work.
+    largest = max(config.kernels, key=lambda kernel: kernel.length * len(kernel.values))
+    rows = None if rows_hint is None else rows_hint * len(largest.values)
+    # The GPU runs the plain scan only (the config refuses --device gpu for the others).
+    device = "cpu" if config.batch_scan else config.device
+    return resolve_device(device, config.backend, rows, largest.length)
+
+
 class StreamScanner:
     """Scans consecutive signal blocks, keeping the last ``span - 1`` samples between them.
 
@@ -161,21 +175,8 @@ class StreamScanner:
         self.scans = plan_scans(list(channels), config, source_name)
         self.kernel = np.asarray(config.kernel)
         self.metric = None if config.metric is None else np.asarray(config.metric)
-        # The largest kernel decides: its taps per channel choose between the direct scan and
-        # the FFT (both cost in proportion to a joint kernel's channels); all its taps are work.
-        largest = max(config.kernels, key=lambda kernel: kernel.length * len(kernel.values))
-        self.general = config.normalize != "none" or config.noise_floor != 0 or config.joint
-        if self.metric is None:
-            device = config.device
-            if self.general:  # the GPU runs the plain scan only: auto means the CPU here
-                if device == "gpu" or config.backend == "cuda":
-                    raise MotifscanError("--device gpu runs the plain scan only (no --normalize, "
-                                         "--noise-floor or --joint); use --device cpu")
-                device = "cpu"
-            rows = None if rows_hint is None else rows_hint * len(largest.values)
-            self.backend = resolve_device(device, config.backend, rows, largest.length)
-        else:  # a learned metric is scanned on the CPU (the config refuses --device gpu)
-            self.backend = resolve_metric_backend(config.backend, rows_hint, self.metric)
+        self.backend = scan_backend(config, rows_hint)
+        self.general = config.batch_scan
         self.activation = activation
         # --threads applies to the compiled backends, per calling thread (Numba's setting is
         # thread-local), so it is set again before every block.
