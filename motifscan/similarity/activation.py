@@ -43,10 +43,8 @@ def sliding_activation(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1
     if n_out <= 0:
         return np.empty(0)
     finite = np.isfinite(x)
+    # NaN in place of every non-finite sample carries through each tap's product into the
+    # sum of every window holding one: those windows come out NaN in the one scan.
+    values = x if finite.all() else np.where(finite, x, np.nan)
     with np.errstate(over="ignore", invalid="ignore"):
-        activation = sliding_dot(np.where(finite, x, 0.0), k, dilation, backend)
-    if not finite.all():
-        # Count the non-finite samples under each window's taps (exact small integers).
-        unscored = sliding_dot((~finite).astype(np.float64), np.ones(k.shape[0]), dilation, backend) > 0
-        activation[unscored] = np.nan
-    return activation
+        return sliding_dot(values, k, dilation, backend)
