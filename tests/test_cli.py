@@ -53,6 +53,12 @@ def test_negative_kernel_values_in_both_spellings():
         assert [line.split(",")[1] for line in result.stdout.splitlines()[1:]] == ["11"]
 
 
+def test_kernel_file_from_stdin():
+    result = run("detect", SEED, "--kernel-file", "-", "--p", "9", input="1\n2\n3\n")
+    assert result.exit_code == 0, result.output
+    assert [line.split(",")[1] for line in result.stdout.splitlines()[1:]] == ["4", "11", "18"]
+
+
 def test_jsonl_top_and_min_gap(sample_data):
     log = sample_data / "sensor_log.csv"
     result = run("detect", log, "--kernel-file", sample_data / "pulse_kernel.txt", "--p", "3",

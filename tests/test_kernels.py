@@ -233,3 +233,16 @@ def test_kernel_column_does_not_apply_to_a_fitted_kernel(tmp_path):
     path = write_document(tmp_path / "fitted.json", FITTED)
     with pytest.raises(MotifscanError, match="--kernel-column does not apply"):
         read_kernel(path, "a")
+
+
+def test_kernel_files_on_stdin_are_read_once(monkeypatch):
+    # A kernel file is first tried as a fitted kernel file, then read in the plain forms:
+    # both looks at "-" must see the same text, not an exhausted stream.
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1\n2\n3\n"))
+    np.testing.assert_array_equal(read_kernel("-"), [1.0, 2.0, 3.0])
+    fitted = FittedKernel(np.array([1.0, -2.0, 0.5]), 3.0, 0.4)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(fitted.to_json()))
+    assert read_kernel("-").p == 3.0

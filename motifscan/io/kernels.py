@@ -102,14 +102,23 @@ class Kernel:
         return np.array(self.values, dtype=np.float64)
 
 
+#: ``(stream, text)``: what the kernel readers took from standard input, so that a second
+#: look at ``-`` (a fitted kernel file is tried first, then the plain forms) gets the same
+#: text instead of an exhausted stream.
+_stdin_read: tuple = (None, "")
+
+
 def _read_text(path: str) -> str:
+    global _stdin_read
     if path != "-" and not os.path.exists(path):
         raise MotifscanError(f"{path}: no such kernel file")
     try:
         if path == "-":
             import sys
 
-            text = sys.stdin.read()
+            if _stdin_read[0] is not sys.stdin:
+                _stdin_read = (sys.stdin, sys.stdin.read())
+            text = _stdin_read[1]
         else:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
