@@ -197,7 +197,10 @@ class StateFile:
         except OSError:
             return Resume()  # reading it will report the problem
         if entry is not None:
-            head = fingerprint(name, entry["fingerprint"]["head_bytes"])
+            # The hash of the same head as before: the one just taken unless the file was
+            # shorter than HEAD_BYTES then.
+            stored_head = entry["fingerprint"]["head_bytes"]
+            head = current if stored_head == current["head_bytes"] else fingerprint(name, stored_head)
             replaced = (head["head_sha256"] != entry["fingerprint"]["head_sha256"]
                         or current["size"] < entry["fingerprint"]["size"])
             if replaced:
