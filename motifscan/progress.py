@@ -21,7 +21,6 @@ class RunProgress:
         self._progress = progress
         self._started = time.monotonic()
         self._rows = 0
-        self._files_total = files_total
         self._by_files = files_total > 1
         self._task = progress.add_task("files" if self._by_files else "rows",
                                        total=files_total if self._by_files else None, rows=0, rate="")
@@ -30,10 +29,13 @@ class RunProgress:
     @contextlib.contextmanager
     def shown(cls, files_total: int, enabled: bool) -> Iterator["RunProgress | None"]:
         """Yield a bar while the block runs, or None when it would not be seen."""
+        if not enabled:  # (-q: not even Rich is loaded)
+            yield None
+            return
         from rich.console import Console
 
         console = Console(stderr=True)
-        if not enabled or not console.is_terminal:
+        if not console.is_terminal:
             yield None
             return
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
