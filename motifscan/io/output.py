@@ -410,7 +410,6 @@ def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
         stream.write("\n")
         return
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     evaluation = report["evaluation"]
@@ -421,9 +420,7 @@ def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
         row = evaluation[key]
         table.add_row(title, f"{row['p']:.3g}", f"{row['threshold']:.3g}", str(row["found"]),
                       f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}")
-    console = Console(file=stream)
-    if not console.is_terminal:
-        console = Console(file=stream, width=200)
+    console = table_console(stream)
     console.print(table)
     console.print(
         f"judged on {evaluation['on']} labels: {evaluation['source']}, {evaluation['positives']} positives\n"
