@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 from motifscan.errors import MotifscanError
-from motifscan.similarity import DistanceTrack, ScoreTrack, resolve_backend, span
+from motifscan.similarity import DistanceTrack, ScoreTrack, empty_track, resolve_backend, span
 
 NORMALIZE = ("none", "center", "zscore")
 
@@ -121,10 +121,9 @@ def scan_kernels(
         raise MotifscanError(f"--normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
     n_out = x.shape[1] - span(k.shape[2], dilation) + 1
     if n_out <= 0:
-        empty = np.empty(0)
         if normalize == "zscore":
-            return [DistanceTrack(empty, empty, empty, empty) for _ in k]
-        return [ScoreTrack(empty, empty, empty) for _ in k]
+            return [DistanceTrack(*empty_track(), np.empty(0)) for _ in k]
+        return [empty_track() for _ in k]
     # Both the direct scan and the FFT cost in proportion to the channels, so the crossover
     # between them is in the taps per channel; the work that decides for NumPy counts all.
     backend = resolve_backend(backend, n_out * k.shape[1], k.shape[2])

@@ -138,8 +138,8 @@ def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots
                     sumsq += v * v
                     for k in range(n_kernels):
                         dots[k] += v * units[c, j, k]
-    finish_position(dots.reshape((n_kernels, 1)), 0, i, sumsq, kernel_norms, taps, floor, p2, zscore, score,
-                    cosine, scale, distance, largest)
+    finish_position(dots, i, sumsq, kernel_norms, taps, floor, p2, zscore, score, cosine, scale, distance,
+                    largest)
 
 
 # Positions per block of the vectorised pass: its per-position sums stay in L1 cache.
@@ -240,16 +240,16 @@ def finish_block(acc, first, count, sumsq, norm, work, kernel_norms, taps, floor
 
 
 @njit(cache=True, nogil=True)
-def finish_position(dots, column, position, sumsq, kernel_norms, taps, floor, p2, zscore, score,
+def finish_position(dots, position, sumsq, kernel_norms, taps, floor, p2, zscore, score,
                     cosine, scale, distance, largest):
-    """The last step of a window: from its K dot products ``dots[:, column]`` with the unit
+    """The last step of a window: from its K dot products ``dots`` with the unit
     kernels and its (centred) sum of squares, both of the window divided by ``largest``
     (1 unless it had to be scaled), write the cosine, sharpened score, scale and
     (``zscore``) distance of every kernel at ``position``."""
     norm = math.sqrt(sumsq)
     floored_norm = norm + floor / largest
     for k in range(kernel_norms.shape[0]):
-        d = dots[k, column]
+        d = dots[k]
         # Round-off can push |cosine| a hair past 1; the sharpened power would amplify it.
         r = min(1.0, max(-1.0, d / norm))
         f = r if floor == 0.0 else min(1.0, max(-1.0, d / floored_norm))
