@@ -508,8 +508,7 @@ class Detection:
             found = []
             for detector, labels in detectors:
                 if len(labels) == 1:  # (the conv detector holds its motifs in push)
-                    activation = None if block.activations is None else block.activations[detector.channel]
-                    found += detector.push(block.first_position, block.tracks[labels[0]], block.time, activation)
+                    found += push_block(detector, block, labels[0])
                 else:
                     found += detector.push_scans(block.first_position, [block.tracks[label] for label in labels],
                                                  block.time)
@@ -553,11 +552,13 @@ def watched_blocks(source: SignalSource, config: DetectConfig, summary: RunSumma
         yield block
 
 
-def push_block(detector: ChannelDetector, block: ScoreBlock) -> list[Motif]:
-    """Feed one channel's part of ``block`` to its detector."""
+def push_block(detector: ChannelDetector, block: ScoreBlock, label: str | None = None) -> list[Motif]:
+    """Feed one channel's part of ``block`` to its detector: the score track ``label``
+    (default: the one named after the channel) and the channel's activation."""
     name = detector.channel
     activation = None if block.activations is None else block.activations[name]
-    return detector.push(block.first_position, block.tracks[name], block.time, activation)
+    return detector.push(block.first_position, block.tracks[name if label is None else label], block.time,
+                         activation)
 
 
 def detect_all(source: SignalSource, config: DetectConfig) -> tuple[list[Motif], RunSummary]:
