@@ -26,11 +26,11 @@ import numpy as np
 
 from motifscan.batch import FileRun, ReadOptions, run_file
 from motifscan.config import DetectConfig
-from motifscan.detection import ChannelDetector, sort_motifs
+from motifscan.detection import sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.io.signals import (SignalBlock, SignalSource, byte_resumable, is_parquet_dataset,
                                   parquet_row_groups)
-from motifscan.pipeline import RunSummary, score_blocks
+from motifscan.pipeline import RunSummary, channel_detectors, score_blocks
 
 #: Inputs larger than this are split into ranges of about this size (``--split-bytes``).
 DEFAULT_SPLIT_BYTES = 256 << 20
@@ -148,8 +148,7 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
 
     source = SignalSource(own.name, own.channels, own.time_column, blocks)
     summary = RunSummary(own.name, list(own.channels), own.time_column)
-    detectors = {name: ChannelDetector(name, config.span, config.threshold, config.sign, config.min_gap)
-                 for name in own.channels}
+    detectors = {detector.channel: detector for detector in channel_detectors(own.channels, config, "cosine")}
     found: dict = {name: [] for name in own.channels}
     try:
         for block in score_blocks(source, config, summary):
@@ -174,8 +173,7 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
 
     first = results[0].summary
     summary = RunSummary(name, list(first.channels), first.time_column, device=first.device)
-    detectors = {channel: ChannelDetector(channel, config.span, config.threshold, config.sign, config.min_gap)
-                 for channel in first.channels}
+    detectors = {detector.channel: detector for detector in channel_detectors(first.channels, config, "cosine")}
     motifs = []
     offset = 0
     for result in results:
