@@ -270,17 +270,17 @@ def read_signal(
         return _open_parquet_dataset(path_text, name, options)
 
     file_format, compressed = _format_of(path_text)
+    if delimiter is None:  # the extension's (TXT: one value per line; unused for Parquet)
+        delimiter = {"tsv": "\t", "txt": None}.get(file_format, ",")
     mode = _stat_input(path_text, name)
     if follow:
         if not byte_resumable(path_text):
             raise MotifscanError(f"{name}: --follow reads uncompressed CSV, TSV or TXT files")
-        default = {"tsv": "\t", "txt": None}.get(file_format, ",")
-        return _open_csv_stream(name, _FollowedFile(path_text, name), delimiter or default, options)
+        return _open_csv_stream(name, _FollowedFile(path_text, name), delimiter, options)
     if byte_range is not None:
         if not byte_resumable(path_text):
             raise MotifscanError(f"{name}: byte ranges can only be read from uncompressed text files")
-        return _open_csv_file(path_text, name, delimiter or {"tsv": "\t", "txt": None}.get(file_format, ","),
-                              False, options, byte_range)
+        return _open_csv_file(path_text, name, delimiter, False, options, byte_range)
     if file_format == "parquet":
         if compressed:
             raise MotifscanError(
@@ -292,8 +292,6 @@ def read_signal(
     if row_groups is not None:
         raise MotifscanError(f"{name}: row groups can only be read from Parquet files")
 
-    if delimiter is None:
-        delimiter = {"csv": ",", "tsv": "\t", "txt": None}[file_format]
     if not stat.S_ISREG(mode):
         # A named pipe or process substitution cannot be re-read: stream it like stdin.
         try:
