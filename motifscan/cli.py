@@ -48,6 +48,10 @@ def _input_options(command):
         click.option("--time-column", metavar="NAME",
                      help="Column carried to the output as time. Default: detected by type or name."),
         click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension."),
+        click.option("--bad-lines", type=click.Choice(["error", "skip", "nan"]), default="error",
+                     show_default=True,
+                     help="A line that cannot be read (a field too many or too few, a cell that is "
+                          "not a number): stop with an error, skip it, or read it as missing values."),
         click.option("--header/--no-header", default=None,
                      help="Whether the first CSV line names the columns. Default: detected."),
         click.option("--block-rows", type=int, default=None, metavar="N",
@@ -96,12 +100,22 @@ def _prepare(options: dict, threshold=None, **detection):
         normalize=options["normalize"], noise_floor=options["noise_floor"], joint=options["joint"], **detection,
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
-                       options["header"])
+                       options["header"], options["bad_lines"])
     return config, read
 
 
 def _warn_skipped(summary) -> None:
-    if summary is not None and summary.skipped_windows:
+    """Say on stderr, a line each, what the run skipped or dropped and what it noticed."""
+    if summary is None:
+        return
+    for note in summary.notes:
+        click.echo(f"motifscan: {note}", err=True)
+    bad = summary.bad_lines
+    if bad is not None and bad.count:
+        done = "skipped" if bad.policy == "skip" else "read as missing values"
+        click.echo(f"motifscan: {bad.count} bad line(s) {done} (--bad-lines {bad.policy}) in "
+                   f"{summary.source}; the first: {bad.first}", err=True)
+    if summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
@@ -330,7 +344,8 @@ def scores(file, method, output, plot, **options):
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
-    summary = RunSummary(source.name, list(source.channels), source.time_column)
+    summary = RunSummary(source.name, list(source.channels), source.time_column,
+                         bad_lines=source.bad_lines, time_zone=source.time_zone, notes=source.notes)
     scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), method == "conv",
                             source_name=source.name)
     recorder = None if plot is None else RunRecorder()

@@ -43,6 +43,12 @@ class RunSummary:
     strongest_activation: dict = field(default_factory=dict)
     # The last span - 1 samples, what a later run needs to go on where this one stopped.
     tail: SignalBlock | None = None
+    # The input's unreadable lines and what --bad-lines did with them (a BadLines), or None.
+    bad_lines: object = None
+    # The zone of the input's timestamps (a tzinfo), or None for naive times.
+    time_zone: object = None
+    # One-line remarks about the input (see SignalSource.notes).
+    notes: tuple = ()
 
 
 @dataclass
@@ -459,7 +465,9 @@ class Detection:
         self.config = config
         self.watch = watch
         self.first_row = first_row  # global index of the source's first sample
-        self.summary = RunSummary(source.name, list(source.channels), source.time_column)
+        self.summary = RunSummary(source.name, list(source.channels), source.time_column,
+                                  bad_lines=source.bad_lines, time_zone=source.time_zone,
+                                  notes=source.notes)
         scans = plan_scans(list(source.channels), config, source.name)
         self.channel_order = list(dict.fromkeys(scan.channel for scan in scans))
         self.channel_rank = {name: i for i, name in enumerate(self.channel_order)}

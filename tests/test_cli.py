@@ -468,3 +468,34 @@ def test_fit_then_detect_as_real_processes(tmp_path):
     detected = subprocess.run(installed_motifscan() + ["detect", LOOKALIKES, "--kernel-file", str(kernel_file)],
                               capture_output=True, text=True, timeout=300)
     assert detected.returncode == 0 and len(detected.stdout.splitlines()) == 25
+
+
+def test_bad_lines_error_skip_and_nan(tmp_path):
+    path = tmp_path / "bad.csv"
+    rows = ["0,0", "1,1", "2,2", "3,ERR", "4,3", "5,0,9", "6,1", "7,2", "8,3", "9,0"]
+    path.write_text("t,v\n" + "\n".join(rows) + "\n")
+    failed = run("detect", path, "--kernel", "1,2,3", "--p", "9")
+    assert failed.exit_code == 2
+    assert failed.stderr.strip() == (f"motifscan: error: {path}: line 5, column 'v': 'ERR' is not a number "
+                                     "(--bad-lines skip or nan reads past it)")
+    skipped = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--bad-lines", "skip", "--format", "json")
+    document = json.loads(skipped.stdout)
+    assert document["bad_lines"] == {"policy": "skip", "count": 2,
+                                     "first": "line 5, column 'v': 'ERR' is not a number"}
+    # Rows after a skipped line move up a position; their time says where they really are.
+    assert [(m["start"], m["time"]) for m in document["motifs"]] == [(1, 1), (4, 6)]
+    assert skipped.stderr.splitlines()[0] == (
+        f"motifscan: 2 bad line(s) skipped (--bad-lines skip) in {path}; "
+        "the first: line 5, column 'v': 'ERR' is not a number")
+    missing = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--bad-lines", "nan", "--format", "json")
+    document = json.loads(missing.stdout)
+    assert document["bad_lines"]["count"] == 2 and document["skipped_windows"] == 5  # starts 1-5
+    assert [(m["start"], m["time"]) for m in document["motifs"]] == [(6, 6)]  # 1,2,NaN is no match
+    assert "2 bad line(s) read as missing values (--bad-lines nan)" in missing.stderr
+
+
+def test_bad_lines_in_several_files_are_summed(tmp_path):
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("t,v\n0,1\n1,2\n2,x\n3,3\n")
+    result = run("detect", tmp_path, "--kernel", "1,2,3", "--bad-lines", "skip", "--format", "json")
+    assert json.loads(result.stdout)["bad_lines"] == 2

@@ -323,6 +323,8 @@ def run_report(summary, parameters: dict) -> dict:
         "skipped_windows": summary.skipped_windows,
         "motif_count": summary.motifs,
     }
+    if summary.bad_lines is not None and summary.bad_lines.policy != "error":
+        report["bad_lines"] = summary.bad_lines.report()
     if summary.strongest_activation:
         report["strongest_activation"] = {name: _number(value)
                                           for name, value in summary.strongest_activation.items()}

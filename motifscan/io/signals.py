@@ -37,9 +37,11 @@ import numpy as np
 from motifscan.errors import MotifscanError
 
 __all__ = [
+    "BAD_LINE_POLICIES",
     "DEFAULT_BLOCK_ROWS",
     "SIGNAL_EXTENSIONS",
     "STDIN_NAME",
+    "BadLines",
     "SignalBlock",
     "SignalSource",
     "byte_resumable",
@@ -50,6 +52,7 @@ __all__ = [
     "parquet_row_groups",
     "prepend_rows",
     "read_signal",
+    "same_input",
     "signal_from_arrays",
 ]
 
@@ -94,6 +97,14 @@ _OTHER = "other"
 
 # Cells per pyarrow call when re-checking timestamps on the error path.
 _TIMESTAMP_CHECK_BATCH = 4096
+# Cells of a text column looked at to tell timestamps with a few bad cells from labels.
+_TIMESTAMP_SAMPLE = 200
+
+#: What ``bad_lines`` may say to do with a line that cannot be read (a field too many or
+#: too few, a cell that is not a number or not a timestamp): stop with an error naming
+#: it, drop it, or read it as a row of missing values.
+BAD_LINE_POLICIES = ("error", "skip", "nan")
+_BAD_LINES_HINT = " (--bad-lines skip or nan reads past it)"
 
 
 # --------------------------------------------------------------------------------------
@@ -126,6 +137,43 @@ class SignalBlock:
         return 0 if self.time is None else len(self.time)
 
 
+@dataclass
+class BadLines:
+    """What the ``bad_lines`` policy did to an input's unreadable lines, counted as it reads.
+
+    Attributes
+    ----------
+    policy : str
+        ``"error"``, ``"skip"`` (the lines were dropped) or ``"nan"`` (each was read as a
+        row of missing values).
+    count : int
+        Lines dropped or read as missing so far.
+    first : str or None
+        What was wrong with the first of them, e.g.
+        ``"line 5, column 'x': 'ERR' is not a number"``.
+    """
+
+    policy: str = "error"
+    count: int = 0
+    first: str | None = None
+
+    def add(self, problem: str) -> None:
+        """Count one more bad line; ``problem`` describes it."""
+        self.count += 1
+        if self.first is None:
+            self.first = problem
+
+    def merge(self, other: BadLines) -> None:
+        """Add the counts of a later part of the same input (a byte range)."""
+        self.count += other.count
+        if self.first is None:
+            self.first = other.first
+
+    def report(self) -> dict:
+        """The JSON summary entry."""
+        return {"policy": self.policy, "count": self.count, "first": self.first}
+
+
 class SignalSource:
     """A signal whose blocks can be iterated once.
 
@@ -148,6 +196,12 @@ class SignalSource:
     rows_estimate : int or None
         About how many rows the input holds, for a progress bar: exact for Parquet,
         estimated from the first MiB for an uncompressed text file, else None.
+    bad_lines : BadLines
+        The lines the ``bad_lines`` policy dropped or read as missing, counted as the
+        blocks are read (complete once the iteration has ended).
+    notes : list of str
+        One-line remarks about the input found while opening it (a channel that looks like
+        a time column), for the caller to show.
 
     Iterating yields :class:`SignalBlock` objects of at most ``block_rows`` rows, in
     order; an input without data rows yields nothing. Problems found while streaming (a
@@ -173,6 +227,20 @@ class SignalSource:
         self._iterated = False
 
     rows_estimate: int | None = None
+
+    @property
+    def bad_lines(self) -> BadLines:
+        if self._bad_lines is None:
+            self._bad_lines = BadLines()
+        return self._bad_lines
+
+    @bad_lines.setter
+    def bad_lines(self, value: BadLines) -> None:
+        self._bad_lines = value
+
+    _bad_lines: BadLines | None = None
+    notes: tuple[str, ...] = ()
+    time_zone: Any = None
 
     def __iter__(self) -> Iterator[SignalBlock]:
         if self._iterated:
@@ -204,6 +272,7 @@ def read_signal(
     byte_range: tuple[int, int] | None = None,
     follow: bool = False,
     row_groups: tuple[int, int] | None = None,
+    bad_lines: str = "error",
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -238,6 +307,13 @@ def read_signal(
     follow : bool, optional
         Read an uncompressed text file like ``tail -f``: at its end, wait for more lines
         instead of ending (blocks are yielded as lines arrive; the iteration never ends).
+    bad_lines : {"error", "skip", "nan"}, optional
+        What to do with a text line that cannot be read (a field too many or too few, a
+        cell that is not a number or, in the time column, not a timestamp): raise an error
+        naming its line and column; drop it (later rows move up one position); or read it
+        as a row of missing values (NaN, and NaT in a timestamp column). What was done is
+        counted in :attr:`SignalSource.bad_lines`. In a table of one column an empty line
+        is a missing value (a row), whatever the policy.
 
     Returns
     -------
@@ -262,7 +338,9 @@ def read_signal(
         raise MotifscanError(f"time column must be a column name (got {time_column!r})")
     if header is not None and not isinstance(header, bool):
         raise MotifscanError(f"header must be True, False or None (got {header!r})")
-    options = _ReadOptions(selected, time_column, header, block_rows)
+    if bad_lines not in BAD_LINE_POLICIES:
+        raise MotifscanError(f"--bad-lines must be one of {', '.join(BAD_LINE_POLICIES)} (got {bad_lines!r})")
+    options = _ReadOptions(selected, time_column, header, block_rows, bad_lines)
 
     if path_text == "-":
         return _open_csv_stream(name, _stdin_binary(), delimiter or ",", options)
@@ -380,6 +458,7 @@ class _ReadOptions:
     time_column: str | None
     header: bool | None
     block_rows: int
+    bad_lines: str = "error"
 
 
 def _checked_block_rows(block_rows: Any) -> int:
@@ -720,6 +799,7 @@ class _CsvLayout:
     column_types: dict[str, Any]  # column read -> pyarrow type
     arrow_block_bytes: int
     compressed: bool
+    bad_lines: str = "error"
 
     @property
     def read_columns(self) -> list[str]:
@@ -734,7 +814,7 @@ class _CsvLayout:
                 skip_rows=self.skip_rows,
                 block_size=self.arrow_block_bytes,
             ),
-            _parse_options(self.delimiter),
+            _parse_options(self.delimiter, len(self.names)),
             pacsv.ConvertOptions(column_types=self.column_types, include_columns=self.read_columns),
         )
 
@@ -751,12 +831,15 @@ def _columns_to_read(channels: Sequence[str], time_column: str | None) -> list[s
     return list(dict.fromkeys([*channels, *([time_column] if time_column else [])]))
 
 
-def _parse_options(delimiter: str) -> Any:
+def _parse_options(delimiter: str, fields: int = 0) -> Any:
     import pyarrow.csv as pacsv
 
     # Quoted fields may hold newlines, as in Python's csv module, which locates bad rows:
-    # both must split rows the same way for the line numbers to be right.
-    return pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    # both must split rows the same way for the line numbers to be right. In a table of one
+    # column an empty line is an empty cell, a missing value: skipping it would move every
+    # later sample one position up.
+    return pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                              ignore_empty_lines=fields != 1)
 
 
 def _with_final_newline(data: bytes) -> bytes:
@@ -825,7 +908,8 @@ def _read_header(
     if header:
         # pyarrow counts skipped rows as raw lines, blank ones included.
         return delimiter, _column_names(fields), header_line, header_line + 1
-    return delimiter, [f"column{i}" for i in range(1, len(fields) + 1)], 0, header_line
+    names = [f"column{i}" for i in range(1, len(fields) + 1)]
+    return delimiter, names, first_line_index, header_line
 
 
 def _plan_csv(
@@ -867,8 +951,18 @@ def _plan_csv(
             column_types=column_types,
             arrow_block_bytes=arrow_block_bytes,
             compressed=compressed,
+            bad_lines=options.bad_lines,
         )
 
+    parse_options = _parse_options(delimiter)
+    # Lines with a field too many or too few say nothing about the columns' types; without
+    # a bad-lines policy the first bad line (of any kind) is reported once types are known.
+    invalid_rows: list[Any] = []
+    try:
+        sample.decode("utf-8")  # pyarrow decodes a row for the handler, and warns if it cannot
+        parse_options.invalid_row_handler = lambda row: invalid_rows.append(row) or "skip"
+    except UnicodeDecodeError:
+        pass
     try:
         table = pacsv.read_csv(
             pa.BufferReader(_arrow_owned(sample)),
@@ -878,31 +972,50 @@ def _plan_csv(
                 block_size=max(len(sample), 2 * longest_line, 1 << 16),
                 use_threads=False,
             ),
-            parse_options=_parse_options(delimiter),
+            parse_options=parse_options,
             # Label columns need not be UTF-8: they are only looked at, never read.
             convert_options=pacsv.ConvertOptions(check_utf8=False),
         )
     except _read_errors() as exc:
         problem = _find_bad_row(io.BytesIO(sample), layout_of((), None, {}), {}, first_line=1)
         raise MotifscanError(
-            f"{name}: {problem or f'cannot read as CSV ({_one_line(exc)})'}"
+            f"{name}: {problem + _BAD_LINES_HINT if problem else f'cannot read as CSV ({_one_line(exc)})'}"
         ) from None
 
     kinds: dict[str, str] = {}
+    zones: dict[str, str | None] = {}  # timestamp columns found among text -> their zone
     for column, field in zip(names, table.schema):
         kinds[column] = _arrow_kind(field.type)
         if kinds[column] == _TEXT:
             kinds[column] = _text_column_kind(table.column(column))
+            if options.bad_lines != "error":  # its bad cells are bad lines, for the policy
+                if kinds[column] == _BAD_NUMBER:
+                    kinds[column] = _NUMBER
+                else:
+                    stamped, zone = _mostly_timestamps(table.column(column))
+                    if stamped:
+                        kinds[column], zones[column] = _TIMESTAMP, zone
 
     def not_numeric(column: str) -> MotifscanError:
         layout = layout_of((column,), None, {column: pa.float64()})
         problem = _find_bad_row(io.BytesIO(sample), layout, layout.checks(), first_line=1)
-        return MotifscanError(f"{name}: {problem or f'column {column!r} is not numeric'}")
+        if problem:
+            # A few bad cells among numbers are bad lines; a column of labels is not numeric.
+            hint = _BAD_LINES_HINT if kinds.get(column) == _BAD_NUMBER else ""
+            return MotifscanError(f"{name}: {problem}{hint}")
+        return MotifscanError(f"{name}: column {column!r} is not numeric")
 
+    if invalid_rows and options.bad_lines == "error":
+        suspects = [column for column in names if kinds[column] == _BAD_NUMBER]
+        layout = layout_of(tuple(suspects), None, {column: pa.float64() for column in suspects})
+        problem = _find_bad_row(io.BytesIO(sample), layout, layout.checks(), first_line=1)
+        raise MotifscanError(f"{name}: {problem or 'cannot read as CSV'}{_BAD_LINES_HINT}")
     channels, time_column = _choose_columns(name, names, kinds, options, not_numeric)
     column_types: dict[str, Any] = {channel: pa.float64() for channel in channels}
     if time_column is not None:
         time_type = table.schema.field(time_column).type
+        if time_column in zones:
+            time_type = pa.timestamp("ns", tz=zones[time_column])
         if kinds[time_column] == _NUMBER:
             column_types[time_column] = pa.float64()
         else:
@@ -951,6 +1064,24 @@ def _text_column_kind(values: Any) -> str:
     if numbers * 2 > len(cells):
         return _BAD_NUMBER
     return _TEXT
+
+
+def _mostly_timestamps(values: Any) -> tuple[bool, str | None]:
+    """For a text column that may hold a few bad cells: whether most of its first cells are
+    timestamps, and their zone (None for naive ones)."""
+    import pyarrow as pa
+
+    cells = [cell for cell in values.to_pylist()[:_TIMESTAMP_SAMPLE] if cell is not None and cell.strip()]
+    zones = []
+    for cell in cells:
+        for arrow_type in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
+            try:
+                pa.array([cell]).cast(arrow_type)
+            except pa.ArrowException:
+                continue
+            zones.append(arrow_type.tz)
+            break
+    return bool(cells) and len(zones) * 2 > len(cells), (zones[0] if zones else None)
 
 
 def _is_time_name(column: str) -> bool:
@@ -1208,8 +1339,20 @@ def _open_csv_file(
         except (OSError, EOFError, zlib.error):
             return None, where
 
+    bad_lines = BadLines(options.bad_lines)
+
+    def first_line() -> int:
+        if byte_range is None or byte_range[0] == 0:
+            return 1
+        with open(path, "rb") as raw:  # only when a bad line is found
+            return 1 + sum(chunk.count(b"\n") for chunk in _chunks(raw, byte_range[0]))
+
     def blocks() -> Iterator[SignalBlock]:
-        reader = _CsvBlockReader(read_layout, open_input, locate, options.block_rows, full_blocks=True)
+        if options.bad_lines == "error":
+            reader = _CsvBlockReader(read_layout, open_input, locate, options.block_rows, full_blocks=True)
+        else:
+            reader = _TolerantCsvBlockReader(read_layout, open_input, locate, options.block_rows,
+                                             bad_lines, first_line)
         yield from reader.blocks()
 
     rows_hint = None if whole is None else whole.count(b"\n")
@@ -1224,7 +1367,18 @@ def _open_csv_file(
         estimate = int(span * head_rows / len(head))
     source = SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint, read_ahead=True)
     source.rows_estimate = estimate
+    source.bad_lines = bad_lines
     return source
+
+
+def _chunks(raw: IO[bytes], size: int) -> Iterator[bytes]:
+    """The first ``size`` bytes of ``raw``, a MiB at a time."""
+    while size > 0:
+        chunk = raw.read(min(size, 1 << 20))
+        if not chunk:
+            return
+        size -= len(chunk)
+        yield chunk
 
 
 def _open_csv_stream(
@@ -1275,13 +1429,22 @@ def _open_csv_stream(
         where = f"lines {start}-{last_line}" if last_line > start else f"line {start} or later"
         return problem, where
 
+    bad_lines = BadLines(options.bad_lines)
+
     def blocks() -> Iterator[SignalBlock]:
-        reader = _LiveCsvBlockReader(
-            layout, lambda: replay, locate, options.block_rows, full_blocks=False
-        )
+        if options.bad_lines == "error":
+            reader = _LiveCsvBlockReader(
+                layout, lambda: replay, locate, options.block_rows, full_blocks=False
+            )
+        else:
+            # Reads whatever has arrived as soon as it has, as the live reader does.
+            reader = _TolerantCsvBlockReader(layout, lambda: replay, locate, options.block_rows,
+                                             bad_lines, lambda: 1, full_blocks=False)
         yield from reader.blocks()
 
-    return SignalSource(name, layout.channels, layout.time_column, blocks)
+    source = SignalSource(name, layout.channels, layout.time_column, blocks)
+    source.bad_lines = bad_lines
+    return source
 
 
 class _CsvBlockReader:
@@ -1348,7 +1511,7 @@ class _CsvBlockReader:
             )
         problem, where = self.locate(self.rows_read)
         if problem:
-            return MotifscanError(f"{name}: {problem}")
+            return MotifscanError(f"{name}: {problem}{_BAD_LINES_HINT}")
         column = ""
         prefix, _, rest = detail.partition(": ")
         index_text = prefix.removeprefix("In CSV column #")
@@ -1357,7 +1520,176 @@ class _CsvBlockReader:
             if index < len(self.layout.names):
                 column = f", column '{self.layout.names[index]}'"
             detail = rest
-        return MotifscanError(f"{name}: {where}{column}: {detail}")
+        return MotifscanError(f"{name}: {where}{column}: {detail}{_BAD_LINES_HINT}")
+
+
+class _TolerantCsvBlockReader(_CsvBlockReader):
+    """Stream a text table under ``bad_lines`` skip or nan: every bad line is handled alone.
+
+    The input is read in pieces of whole lines. A piece pyarrow reads as it is (the usual
+    case) goes through at pyarrow's speed; a piece it rejects is checked line by line with
+    the checks that name bad rows (:func:`_find_bad_row`'s), its bad lines dropped or
+    blanked, and the rest read by pyarrow with the same options. Each line is judged on its
+    own, so the rows do not depend on where pieces, blocks or byte ranges are cut.
+    """
+
+    def __init__(self, layout: _CsvLayout, open_input: Callable[[], Any],
+                 locate: Callable[[int], tuple[str | None, str]], block_rows: int,
+                 bad_lines: BadLines, first_line: Callable[[], int], full_blocks: bool = True):
+        super().__init__(layout, open_input, locate, block_rows, full_blocks)
+        self.bad_lines = bad_lines
+        self.first_line = first_line  # the file line the input starts at (counted when needed)
+
+    def _pieces(self) -> Iterator[SignalBlock]:
+        errors = _read_errors()
+        layout = self.layout
+        skip = layout.skip_rows
+        lines_before = 0  # lines of the input before the current piece
+        pending = b""
+        stream = self.open_input()
+        try:
+            first = True
+            while True:
+                try:
+                    chunk = stream.read(layout.arrow_block_bytes)
+                except errors as exc:
+                    raise self._error(exc) from None
+                if first and chunk.startswith(UTF8_BOM):
+                    chunk = chunk[len(UTF8_BOM):]
+                first = False
+                if chunk:
+                    pending += chunk
+                    cut = pending.rfind(b"\n") + 1
+                    if not cut:
+                        continue
+                    data, pending = pending[:cut], pending[cut:]
+                else:
+                    data, pending = (_with_final_newline(pending) if pending else b""), b""
+                while skip and data:  # header lines, skipped as raw lines like pyarrow does
+                    newline = data.find(b"\n") + 1
+                    data, skip, lines_before = data[newline:], skip - 1, lines_before + 1
+                if data:
+                    table = self._table(data, lines_before)
+                    lines_before += data.count(b"\n")
+                    for batch in [] if table is None else table.to_batches():
+                        self.rows_read += batch.num_rows
+                        yield _batch_piece(batch, layout.channels, layout.time_column)
+                if not chunk:
+                    return
+        finally:
+            stream.close()
+
+    def _read(self, data: bytes) -> Any:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        read_options, parse_options, convert_options = self.layout.arrow_options()
+        read_options.skip_rows = 0
+        read_options.block_size = max(len(data), 1 << 16)
+        read_options.use_threads = False
+        return pacsv.read_csv(pa.BufferReader(_arrow_owned(data)), read_options=read_options,
+                              parse_options=parse_options, convert_options=convert_options)
+
+    def _table(self, data: bytes, lines_before: int) -> Any:
+        """The rows of whole lines ``data`` as a pyarrow table (None: none is left)."""
+        import pyarrow as pa
+
+        try:
+            return self._read(data)
+        except pa.ArrowInvalid:
+            pass
+        cleaned = self._without_bad_lines(data, lines_before)
+        if not cleaned:
+            return None  # every line was bad and skipped
+        try:
+            return self._read(cleaned)
+        except _read_errors() as exc:
+            raise self._error(exc) from None
+
+    def _without_bad_lines(self, data: bytes, lines_before: int) -> bytes:
+        """``data`` with its bad lines dropped (skip) or made rows of empty cells (nan)."""
+        layout = self.layout
+        raw_lines = data.split(b"\n")[:-1]
+        checks = layout.checks()
+        number_checks = [(index, column) for index, (column, kind) in checks.items() if _is_float_type(kind)]
+        time_checks = [(index, column, kind) for index, (column, kind) in checks.items()
+                       if not _is_float_type(kind)]
+        expected = len(layout.names)
+        empty_row = layout.delimiter.encode() * (expected - 1) + b"\n"
+        kept: list[bytes | None] = []
+        problems: dict[int, str] = {}  # index in kept -> what is wrong with that line
+        line_of: dict[int, int] = {}
+        times: list[tuple[int, str, str, Any]] = []  # (index in kept, column, cell, type)
+        reader = csv.reader((line.decode("utf-8", "replace") + "\n" for line in raw_lines),
+                            delimiter=layout.delimiter)
+        consumed = 0
+        while True:
+            start = consumed
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                row, problem = None, f"cannot parse ({_one_line(exc)})"
+            consumed = reader.line_num
+            raw = b"\n".join(raw_lines[start:consumed]) + b"\n"
+            if row == []:
+                if expected == 1:
+                    kept.append(raw)  # an empty cell: a missing value
+                continue
+            line = start + lines_before
+            if row is None:
+                pass
+            elif len(row) != expected:
+                problem = f"expected {expected} fields, got {len(row)}"
+            else:
+                problem = next((f"column '{column}': {row[index]!r} is not a number"
+                                for index, column in number_checks if not _is_number_cell(row[index])), None)
+                if problem is None:
+                    times += [(len(kept), column, row[index], kind) for index, column, kind in time_checks
+                              if row[index] not in _null_values()]
+            if problem is not None:
+                problems[len(kept)] = problem
+            line_of[len(kept)] = line
+            kept.append(raw)
+        for index, column, cell in _bad_time_cells(times):
+            problems.setdefault(index, f"column '{column}': {cell!r} is not a timestamp")
+        if not problems:
+            return data
+        first_line = self.first_line()
+        for index in sorted(problems):
+            problem = problems[index]
+            separator = ", " if problem.startswith("column") else ": "
+            self.bad_lines.add(f"line {first_line + line_of[index]}{separator}{problem}")
+            kept[index] = empty_row if self.bad_lines.policy == "nan" else None
+        return b"".join(line for line in kept if line is not None)
+
+
+def _is_float_type(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return arrow_type == pa.float64()
+
+
+def _bad_time_cells(cells: list[tuple[int, str, str, Any]]) -> list[tuple[int, str, str]]:
+    """The timestamp cells pyarrow's own parser rejects, as (key, column, cell)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad = []
+    for arrow_type in {arrow_type for *_, arrow_type in cells}:
+        of_type = [cell for cell in cells if cell[3] == arrow_type]
+        try:
+            pc.cast(pa.array([cell for _, _, cell, _ in of_type], pa.string()), arrow_type)
+            continue
+        except pa.ArrowException:
+            pass
+        for key, column, cell, _ in of_type:
+            try:
+                pc.cast(pa.array([cell], pa.string()), arrow_type)
+            except pa.ArrowException:
+                bad.append((key, column, cell))
+    return sorted(bad)
 
 
 class _LiveCsvBlockReader(_CsvBlockReader):
@@ -1602,8 +1934,8 @@ def drop_rows(source: SignalSource, count: int) -> SignalSource:
             left = 0
 
     hint = None if source.rows_hint is None else max(source.rows_hint - count, 0)
-    return SignalSource(source.name, source.channels, source.time_column, blocks, hint,
-                        read_ahead=source.read_ahead)
+    return _same_input(source, SignalSource(source.name, source.channels, source.time_column, blocks, hint,
+                                            read_ahead=source.read_ahead))
 
 
 def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
@@ -1613,8 +1945,19 @@ def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
             yield first
         yield from source
 
-    return SignalSource(source.name, source.channels, source.time_column, blocks, None,
-                        read_ahead=source.read_ahead)
+    return _same_input(source, SignalSource(source.name, source.channels, source.time_column, blocks, None,
+                                            read_ahead=source.read_ahead))
+
+
+def same_input(source: SignalSource, wrapper: SignalSource) -> SignalSource:
+    """``wrapper`` (a source whose blocks come from ``source``) given ``source``'s counts and notes."""
+    wrapper.bad_lines = source.bad_lines
+    wrapper.notes = source.notes
+    wrapper.time_zone = source.time_zone
+    return wrapper
+
+
+_same_input = same_input
 
 
 # --------------------------------------------------------------------------------------
