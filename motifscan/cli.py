@@ -69,7 +69,7 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, threshold=None, **detection):
+def _prepare(options: dict, threshold=None, quiet: bool = False, **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
     A fitted kernel file brings its p, threshold and metric; options given on the command
@@ -89,7 +89,11 @@ def _prepare(options: dict, threshold=None, **detection):
         kernels = (Kernel("kernel", (tuple(fitted.values.tolist()),)),)
     else:
         kernels = collect_kernels(options["kernels"], files, options["kernel_columns"], options["joint"],
-                                  options["columns"], options["kernel_froms"])
+                                  options["columns"], options["kernel_froms"], options["time_column"])
+        if not quiet:
+            for kernel in kernels:
+                if kernel.origin is not None:
+                    click.echo(f"motifscan: kernel {kernel.name}: {kernel.origin}", err=True)
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
     config = DetectConfig(
         kernels=kernels, p=(1.0 if fitted is None else fitted.p) if options["p"] is None else options["p"],
@@ -253,7 +257,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.progress import RunProgress
     from motifscan.state import StateFile
 
-    config, read = _prepare(options, overlap=overlap, **_detection(threshold, sign, min_gap, top, method))
+    config, read = _prepare(options, overlap=overlap, quiet=quiet,
+                            **_detection(threshold, sign, min_gap, top, method))
     batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
                         split_bytes=split_bytes, plot=plot)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)

@@ -263,11 +263,12 @@ def bad_shape_options(tmp_path):
         ("range past the signal", seed + ["--kernel", "1,2,3", "--dilation", "20..30"], "spans 41 samples"),
         ("rows past the end", seed + ["--kernel-from", f"{LOG}:load_kn@3000:5000"], "run past the end"),
         ("empty rows", seed + ["--kernel-from", f"{LOG}:load_kn@30:30"], "range 30:30 is empty"),
-        ("times outside", seed + ["--kernel-from", f"{BASIC}:acc_x@900:901"], "no row of"),
+        ("times outside", seed + ["--kernel-from", f"{BASIC}:acc_x@time=900:901"], "no row of"),
         ("kernel-from column", seed + ["--kernel-from", f"{LOG}:nope@1:4"], "unknown column 'nope'"),
         ("kernel-from several channels", seed + ["--kernel-from", f"{LOG}@1:4"], "several channels"),
         ("kernel-from syntax", seed + ["--kernel-from", f"{LOG}:load_kn"], "expected [NAME=]FILE"),
-        ("kernel-from limits", seed + ["--kernel-from", f"{LOG}:load_kn@a:b"], "cannot read 'a:b'"),
+        ("kernel-from limits", seed + ["--kernel-from", f"{LOG}:load_kn@a:b"], "'a:b' are not rows START:END"),
+        ("kernel-from times", seed + ["--kernel-from", f"{LOG}:load_kn@time=a:b"], "cannot read 'a:b'"),
         ("normalize", seed + ["--kernel", "1,2", "--normalize", "mean"], "'--normalize'"),
         ("constant kernel centred", seed + ["--kernel", "2,2,2", "--normalize", "center"], "is constant"),
         ("noise floor negative", seed + ["--kernel", "1,2", "--noise-floor", "-1"], "--noise-floor must be"),
@@ -499,3 +500,13 @@ def test_bad_lines_in_several_files_are_summed(tmp_path):
         (tmp_path / name).write_text("t,v\n0,1\n1,2\n2,x\n3,3\n")
     result = run("detect", tmp_path, "--kernel", "1,2,3", "--bad-lines", "skip", "--format", "json")
     assert json.loads(result.stdout)["bad_lines"] == 2
+
+
+def test_kernel_from_says_what_it_cut(sample_data):
+    ecg = sample_data / "ecg_mitdb_excerpt_360hz.csv"
+    result = run("detect", ecg, "--kernel-from", f"{ecg}:ecg_mv@60:240", "--normalize", "center", "--format", "csv")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0] == (f"motifscan: kernel ecg_mv@60:240: 180 samples, rows 60-240 of "
+                                             f"{ecg}:ecg_mv")
+    quiet = run("detect", ecg, "--kernel-from", f"{ecg}:ecg_mv@60:240", "--normalize", "center", "-q")
+    assert quiet.stderr == ""

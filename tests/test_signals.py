@@ -780,3 +780,45 @@ def test_bad_lines_on_stdin(monkeypatch, policy):
     np.testing.assert_array_equal(channels["v"], want_values)
     np.testing.assert_array_equal(time, want_time)
     assert source.bad_lines.count == 2 and source.bad_lines.first == "line 7, column 'v': 'x' is not a number"
+
+
+# ---------------------------------------------------------------------------- numeric time columns
+
+@pytest.mark.parametrize("column", ["t_s", "time_s", "YEAR", "elapsed_min", "T_ms", "seconds"])
+def test_numeric_time_columns_are_recognised_by_name_and_rising_values(tmp_path, column):
+    path = write(tmp_path / "data.csv", f"{column},v\n0.5,1\n1.5,3\n2.0,2\n4.0,4\n")
+    source = read_signal(str(path))
+    assert (source.channels, source.time_column) == (["v"], column)
+    assert source.notes == ()
+
+
+def test_a_time_name_that_does_not_rise_is_a_channel(tmp_path):
+    path = write(tmp_path / "data.csv", "t_ambient,time,v\n21.5,0,1\n21.4,1,2\n21.6,1,3\n")
+    source = read_signal(str(path))  # 'time' repeats a value, 't_ambient' falls: channels both
+    assert (source.channels, source.time_column) == (["t_ambient", "time", "v"], None)
+
+
+def test_a_time_name_in_parquet(tmp_path):
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"t_s": [0.0, 0.25, 0.5], "v": [1.0, 2.0, 3.0]}), path)
+    source = read_signal(str(path))
+    assert (source.channels, source.time_column) == (["v"], "t_s")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_channel_rising_by_a_constant_step_is_noted(tmp_path, suffix):
+    table = {"sample": [0, 1, 2, 3, 4], "x": [0.1, 0.2, 0.3, 0.4, 0.5], "v": [1.0, 5.0, 2.0, 7.0, 1.0]}
+    path = tmp_path / f"data.{suffix}"
+    if suffix == "csv":
+        write(path, "sample,x,v\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(*table.values())))
+    else:
+        pq.write_table(pa.table(table), path)
+    source = read_signal(str(path))
+    assert source.channels == ["sample", "x", "v"]
+    assert len(source.notes) == 2
+    assert source.notes[0] == (f"{path}: column 'sample' rises by 1 every row, like a time column or row "
+                               "number; it is scanned as a channel (--time-column sample carries it as time, "
+                               "--column picks the channels)")
+    assert "column 'x' rises by 0.1 every row" in source.notes[1]
+    assert read_signal(str(path), columns=["sample", "v"]).notes == ()
+    assert read_signal(str(path), time_column="sample").notes[0].startswith(f"{path}: column 'x'")

@@ -67,6 +67,8 @@ ARRAY_NAME = "<array>"
 
 # How much of a text input decides the header, a .txt delimiter and the column types.
 INFERENCE_BYTES = 1 << 20
+# Rows of a Parquet file that tell a numeric time column from a channel.
+PARQUET_HEAD_ROWS = 1 << 16
 # A first line longer than this is not a table.
 MAX_FIRST_LINE_BYTES = 64 << 20
 # Bounds on pyarrow's read block: large enough for long lines and few batches, small
@@ -83,8 +85,15 @@ MIN_STDIN_ERROR_WINDOW_BYTES = 8 << 20
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
-TIME_COLUMN_NAMES = frozenset({"time", "timestamp", "datetime", "date", "t"})
-TIME_COLUMN_PREFIXES = ("time_", "time ")
+#: Names (lower-cased) of a numeric time column: one of these names, or one starting with
+#: one of the prefixes (``time_s``, ``t_ms``, ``elapsed_min``); such a column is the time
+#: column only when its values rise strictly (missing values aside) in the first rows.
+TIME_COLUMN_NAMES = frozenset({"time", "timestamp", "datetime", "date", "t", "year", "years",
+                               "epoch", "seconds", "elapsed"})
+TIME_COLUMN_PREFIXES = ("time_", "time ", "t_", "timestamp_", "elapsed_", "epoch_", "seconds_")
+# Steps of a time-like channel that differ by less than this (relative) are one step: a
+# column of 0.1-second times written as text rounds each value to its last digit.
+CONSTANT_STEP_RTOL = 1e-6
 DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t"}
 TXT_DELIMITER_CANDIDATES = ("\t", ",", ";")
 
@@ -800,6 +809,7 @@ class _CsvLayout:
     arrow_block_bytes: int
     compressed: bool
     bad_lines: str = "error"
+    notes: tuple[str, ...] = ()  # see SignalSource.notes
 
     @property
     def read_columns(self) -> list[str]:
@@ -1010,7 +1020,19 @@ def _plan_csv(
         layout = layout_of(tuple(suspects), None, {column: pa.float64() for column in suspects})
         problem = _find_bad_row(io.BytesIO(sample), layout, layout.checks(), first_line=1)
         raise MotifscanError(f"{name}: {problem or 'cannot read as CSV'}{_BAD_LINES_HINT}")
-    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric)
+    def head_values(column: str) -> np.ndarray | None:
+        if kinds.get(column) != _NUMBER or column in zones:
+            return None
+        values = table.column(column)
+        if _arrow_kind(values.type) == _NUMBER:
+            return _float64_from_arrow(values.combine_chunks())
+        # Numbers read as text (a bad cell under --bad-lines, huge integers): cell by cell.
+        cells = [cell.decode("utf-8", "replace") if cell is not None else ""
+                 for cell in values.cast(pa.binary()).to_pylist()]
+        return np.array([float(cell) if _parses_as_float(cell) else np.nan for cell in cells])
+
+    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric, head_values)
+    notes = _time_like_notes(name, channels, options, head_values)
     column_types: dict[str, Any] = {channel: pa.float64() for channel in channels}
     if time_column is not None:
         time_type = table.schema.field(time_column).type
@@ -1027,7 +1049,8 @@ def _plan_csv(
     arrow_block_bytes = int(bytes_per_row * options.block_rows)
     arrow_block_bytes = min(max(arrow_block_bytes, MIN_ARROW_BLOCK_BYTES), MAX_ARROW_BLOCK_BYTES)
     arrow_block_bytes = max(arrow_block_bytes, 4 * longest_line)
-    return layout_of(tuple(channels), time_column, column_types, arrow_block_bytes)
+    return dataclasses.replace(layout_of(tuple(channels), time_column, column_types, arrow_block_bytes),
+                               notes=notes)
 
 
 def _arrow_kind(arrow_type: Any) -> str:
@@ -1089,14 +1112,53 @@ def _is_time_name(column: str) -> bool:
     return lowered in TIME_COLUMN_NAMES or lowered.startswith(TIME_COLUMN_PREFIXES)
 
 
+def _rises(values: np.ndarray | None) -> bool:
+    """Whether the values (missing ones aside) rise strictly: what a numeric time column does."""
+    if values is None:
+        return False
+    present = values[~np.isnan(values)]
+    return present.size >= 2 and bool(np.all(np.diff(present) > 0))
+
+
+def _constant_step(values: np.ndarray | None) -> float | None:
+    """The step of values that rise by one constant step every row (at least 3 rows), else None."""
+    if values is None or values.size < 3 or np.isnan(values).any():
+        return None
+    steps = np.diff(values)
+    step = float(steps[0])
+    if step <= 0 or not np.allclose(steps, step, rtol=CONSTANT_STEP_RTOL, atol=0):
+        return None
+    return step
+
+
+def _time_like_notes(name: str, channels: Sequence[str], options: _ReadOptions,
+                     head_values: Callable[[str], np.ndarray | None]) -> tuple[str, ...]:
+    """A note for each channel taken by default that rises by a constant step like a clock."""
+    if options.columns is not None:
+        return ()  # the channels were asked for by name
+    notes = []
+    for channel in channels:
+        step = _constant_step(head_values(channel))
+        if step is not None:
+            notes.append(f"{name}: column '{channel}' rises by {step:g} every row, like a time column or "
+                         f"row number; it is scanned as a channel (--time-column {channel} carries it as "
+                         f"time, --column picks the channels)")
+    return tuple(notes)
+
+
 def _choose_columns(
     name: str,
     names: Sequence[str],
     kinds: Mapping[str, str],
     options: _ReadOptions,
     not_numeric: Callable[[str], MotifscanError],
+    head_values: Callable[[str], np.ndarray | None] = lambda column: None,
 ) -> tuple[list[str], str | None]:
-    """Pick the channels and the time column; raise for names or types that do not fit."""
+    """Pick the channels and the time column; raise for names or types that do not fit.
+
+    ``head_values`` gives a numeric column's first values (float64), by which a column
+    with a time name is told from a channel that happens to be named so.
+    """
     available = _column_list(names)
     for column in options.columns or ():
         if column not in kinds:
@@ -1121,7 +1183,8 @@ def _choose_columns(
         if time_column is None:
             named = [column for column in candidates if _is_time_name(column)]
             time_column = next(
-                (column for column in named if kinds[column] in (_NUMBER, _TIMESTAMP)), None
+                (column for column in named
+                 if kinds[column] == _NUMBER and _rises(head_values(column))), None
             )
 
     if options.columns is not None:
@@ -1368,6 +1431,7 @@ def _open_csv_file(
     source = SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint, read_ahead=True)
     source.rows_estimate = estimate
     source.bad_lines = bad_lines
+    source.notes = layout.notes
     return source
 
 
@@ -1444,6 +1508,7 @@ def _open_csv_stream(
 
     source = SignalSource(name, layout.channels, layout.time_column, blocks)
     source.bad_lines = bad_lines
+    source.notes = layout.notes
     return source
 
 
@@ -1829,7 +1894,19 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
         column_type = schema.field(column).type
         return MotifscanError(f"{name}: column '{column}' is not numeric ({column_type})")
 
-    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric)
+    @functools.cache
+    def head_values(column: str) -> np.ndarray | None:
+        if kinds.get(column) != _NUMBER:
+            return None
+        try:
+            with pq.ParquetFile(path) as parquet:
+                batch = next(parquet.iter_batches(batch_size=PARQUET_HEAD_ROWS, columns=[column]), None)
+        except errors:
+            return None
+        return None if batch is None else _float64_from_arrow(batch.column(0))
+
+    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric, head_values)
+    notes = _time_like_notes(name, channels, options, head_values)
     read_columns = _columns_to_read(channels, time_column)
 
     def pieces() -> Iterator[SignalBlock]:
@@ -1857,6 +1934,7 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
         yield from _reblock(pieces(), options.block_rows, full_blocks=True)
 
     source = SignalSource(name, channels, time_column, blocks, read_ahead=True)
+    source.notes = notes
     groups = parquet_row_groups(path)
     source.rows_estimate = sum(groups if row_groups is None else groups[slice(*row_groups)])
     return source
@@ -1918,6 +1996,7 @@ def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> Signal
         yield from _reblock(pieces, options.block_rows, full_blocks=True)
 
     dataset = SignalSource(name, first.channels, first.time_column, blocks, read_ahead=True)
+    dataset.notes = first.notes
     dataset.rows_estimate = sum(source.rows_estimate for source in sources)
     return dataset
 
