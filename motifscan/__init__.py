@@ -43,7 +43,7 @@ def _as_source(signal, time, block_rows):
         numeric = signal.select_dtypes("number")
         channels = {str(name): numeric[name].to_numpy(dtype=np.float64) for name in numeric.columns}
         if time is None and getattr(signal.index, "dtype", None) is not None and signal.index.dtype.kind == "M":
-            time = signal.index.to_numpy()
+            time = signal.index  # a tz-aware index keeps its zone
     elif hasattr(signal, "to_numpy") and hasattr(signal, "name"):  # pandas Series
         channels = {str(signal.name) if signal.name is not None else "signal": signal.to_numpy(dtype=np.float64)}
     elif isinstance(signal, dict):
@@ -192,7 +192,9 @@ def detect(
     top : int, optional
         Keep the ``top`` strongest motifs.
     time : array_like, shape (n,), optional
-        Time of each sample, carried to ``Motif.time``.
+        Time of each sample, carried to ``Motif.time``: numbers, ``datetime64``, or a
+        pandas ``DatetimeIndex`` (tz-aware too; also a DataFrame's index). With a zone,
+        ``Motif.time`` is a ``pandas.Timestamp`` in that zone.
     block_rows : int, optional
         Feed the pipeline in blocks of this many rows (results never change).
     method : {"cosine", "conv"}, default "cosine"
@@ -226,7 +228,12 @@ def detect(
         metric=None if metric is None else np.asarray(metric).tolist(), method=method,
         normalize=normalize, noise_floor=noise_floor, overlap=overlap, joint=joint,
     )
-    motifs, _ = detect_all(_as_source(signal, time, block_rows), config)
+    source = _as_source(signal, time, block_rows)
+    motifs, _ = detect_all(source, config)
+    if source.time_zone is not None:  # a tz-aware index: times as pandas.Timestamp in its zone
+        from motifscan.io.output import in_zone
+
+        motifs = list(in_zone(motifs, source.time_zone))
     return motifs
 
 

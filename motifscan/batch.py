@@ -19,6 +19,7 @@ from motifscan.detection import Motif, sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.io.signals import (SIGNAL_EXTENSIONS, SignalSource, drop_rows, is_parquet_dataset, prepend_rows,
                                   read_signal, same_input)
+from motifscan.io.output import in_zone
 from motifscan.pipeline import Detection, RunSummary
 
 
@@ -333,7 +334,7 @@ class BatchRun:
             if run.error is not None:
                 self.on_error(run.error)
             self.on_file_done(run)
-            yield from run.motifs
+            yield from in_zone(run.motifs, None if run.summary is None else run.summary.time_zone)
 
     def _run_single(self) -> Iterator[Motif]:
         detection = self._single
@@ -341,10 +342,11 @@ class BatchRun:
         if self.progress is not None:
             self.progress.rows_total(detection.source.rows_estimate)
             detection.source = _counted(detection.source, self.progress.add_rows)
+        zone = detection.source.time_zone
         if self.ordered:
-            yield from sort_motifs(list(detection), detection.channel_rank, detection.kernel_rank)
+            yield from in_zone(sort_motifs(list(detection), detection.channel_rank, detection.kernel_rank), zone)
         else:
-            yield from detection
+            yield from in_zone(detection, zone)
         run = FileRun(name, [], detection.summary)
         self.files.append(run)
         self.on_file_done(run)

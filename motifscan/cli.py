@@ -356,7 +356,8 @@ def scores(file, method, output, plot, **options):
     recorder = None if plot is None else RunRecorder()
     with open_output(output, binary=True) as stream, figure_output(plot) as (figure, figure_format):
         write_scores(stream, watched_blocks(source, config, summary, recorder, scanner=scanner),
-                     [scan.label for scan in scanner.scans], source.time_column, score_format(output))
+                     [scan.label for scan in scanner.scans], source.time_column, score_format(output),
+                     source.time_zone)
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
     _warn_skipped(summary)

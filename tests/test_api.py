@@ -72,3 +72,11 @@ def test_a_fitted_kernel_brings_its_p_threshold_and_metric(tmp_path):
     assert motifscan.scan(seed, loaded)[25] == pytest.approx(1.0, abs=1e-12)
     plain_cosine = 22 / np.sqrt(12 * 83)  # [2, 2, 2] against [1, 1, 9]
     assert motifscan.scan(seed, loaded, metric=[1, 1, 1])[25] == pytest.approx(plain_cosine ** 4, rel=1e-12)
+
+
+def test_detect_keeps_the_zone_of_a_tz_aware_index():
+    index = pd.date_range("2025-01-01T10:00", periods=len(SEED), freq="s", tz="Europe/Berlin")
+    motifs = motifscan.detect(pd.DataFrame({"v": SEED}, index=index), [1, 2, 3], p=9, sign="negative")
+    assert [m.start for m in motifs] == [11]
+    assert motifs[0].time == pd.Timestamp("2025-01-01T10:00:11", tz="Europe/Berlin")
+    assert str(motifs[0].time.tz) == "Europe/Berlin"

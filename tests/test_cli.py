@@ -510,3 +510,37 @@ def test_kernel_from_says_what_it_cut(sample_data):
                                              f"{ecg}:ecg_mv")
     quiet = run("detect", ecg, "--kernel-from", f"{ecg}:ecg_mv@60:240", "--normalize", "center", "-q")
     assert quiet.stderr == ""
+
+
+def test_times_keep_the_inputs_offset_in_every_output(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "zoned.csv"
+    stamps = [f"2024-05-01T10:00:0{i}.5+02:00" for i in range(8)]
+    path.write_text("time,v\n" + "".join(f"{t},{v}\n" for t, v in zip(stamps, [0, 1, 2, 3, 0, 0, 0, 0])))
+    want = "2024-05-01T10:00:01.500+02:00"
+    detected = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
+    assert detected.stdout.splitlines()[1].split(",")[3] == want
+    assert json.loads(run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "json").stdout)[
+        "motifs"][0]["time"] == want
+    compared = run("compare", path, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
+    assert compared.stdout.splitlines()[1].split(",")[4] == want
+    scores = run("scores", path, "--kernel", "1,2,3", "--p", "9")
+    assert scores.stdout.splitlines()[2].split(",")[1].strip('"') == want
+    out = tmp_path / "scores.parquet"
+    run("scores", path, "--kernel", "1,2,3", "--p", "9", "--output", out)
+    column = pq.read_table(out).column("time")
+    assert str(column.type.tz) == "+02:00" and column[1].as_py().isoformat() == "2024-05-01T10:00:01.500000+02:00"
+    # A time range without an offset is in the file's zone, with no NumPy warning.
+    cut = run("detect", path, "--kernel-from", f"{path}:v@time=2024-05-01T10:00:01:2024-05-01T10:00:04",
+              "--format", "csv")
+    assert cut.stdout.splitlines()[1].split(",")[3] == want
+    assert cut.stderr == (f"motifscan: kernel v@time=2024-05-01T10:00:01:2024-05-01T10:00:04: 3 samples, rows 1-4 "
+                          f"(time {want} to 2024-05-01T10:00:03.500+02:00) of {path}:v\n")
+
+
+def test_utc_times_end_in_z(tmp_path):
+    path = tmp_path / "utc.csv"
+    path.write_text("time,v\n" + "".join(f"2024-05-01T08:00:0{i}Z,{v}\n" for i, v in enumerate([0, 1, 2, 3, 0])))
+    detected = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
+    assert detected.stdout.splitlines()[1].split(",")[3] == "2024-05-01T08:00:01Z"

@@ -822,3 +822,47 @@ def test_a_channel_rising_by_a_constant_step_is_noted(tmp_path, suffix):
     assert "column 'x' rises by 0.1 every row" in source.notes[1]
     assert read_signal(str(path), columns=["sample", "v"]).notes == ()
     assert read_signal(str(path), time_column="sample").notes[0].startswith(f"{path}: column 'x'")
+
+
+# ---------------------------------------------------------------------------- time zones
+
+def test_times_with_offsets_keep_the_zone_of_the_first(tmp_path):
+    import datetime as dt
+
+    path = write(tmp_path / "data.csv", "time,v\n2024-05-01T10:00:03.9+02:00,1\n2024-05-01T08:00:05Z,2\n")
+    source = read_signal(str(path))
+    assert source.time_zone == dt.timezone(dt.timedelta(hours=2))
+    _, time, _ = collect(source)  # the instants, as naive UTC
+    np.testing.assert_array_equal(time, np.array(["2024-05-01T08:00:03.9", "2024-05-01T08:00:05"], "M8[ns]"))
+    utc = write(tmp_path / "utc.csv", "time,v\n2024-05-01T08:00:03Z,1\n2024-05-01T08:00:05Z,2\n")
+    assert read_signal(str(utc)).time_zone == dt.timezone.utc
+    naive = write(tmp_path / "naive.csv", "time,v\n2024-05-01T08:00:03,1\n2024-05-01T08:00:05,2\n")
+    assert read_signal(str(naive)).time_zone is None
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "+05:30", "UTC"])
+def test_a_tz_aware_parquet_column_keeps_its_zone(tmp_path, zone):
+    import zoneinfo
+
+    from motifscan.io.signals import zone_to_arrow
+
+    path = tmp_path / "data.parquet"
+    stamps = pa.array(np.array(["2024-03-31T00:30", "2024-03-31T01:30"], "M8[us]")).cast(pa.timestamp("us", tz=zone))
+    pq.write_table(pa.table({"when": stamps, "v": [1.0, 2.0]}), path)
+    source = read_signal(str(path))
+    assert zone_to_arrow(source.time_zone) == zone
+    if "/" in zone:
+        assert source.time_zone == zoneinfo.ZoneInfo(zone)
+    _, time, _ = collect(source)
+    np.testing.assert_array_equal(time, np.array(["2024-03-31T00:30", "2024-03-31T01:30"], "M8[us]"))
+
+
+def test_a_tz_aware_pandas_index_becomes_utc_times_and_a_zone():
+    import pandas as pd
+
+    index = pd.date_range("2024-05-01T10:00", periods=3, freq="1s", tz="Europe/Berlin")
+    source = signal_from_arrays({"v": [1.0, 2.0, 3.0]}, time=index)
+    assert str(source.time_zone) == "Europe/Berlin"
+    _, time, _ = collect(source)
+    np.testing.assert_array_equal(time, np.array(["2024-05-01T08:00:00", "2024-05-01T08:00:01",
+                                                  "2024-05-01T08:00:02"], "M8[ns]"))

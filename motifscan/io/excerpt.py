@@ -91,10 +91,11 @@ def _split_kind(limits: str, spec: str) -> tuple[str, str]:
     return kind.strip(), rest
 
 
-def _format_limit(value) -> str:
-    from motifscan.io.output import format_time
+def _format_limit(value, zone) -> str:
+    """A time of the file as the output writes it: in the file's zone."""
+    from motifscan.io.output import format_time, zoned_time
 
-    return str(format_time(value))
+    return str(format_time(zoned_time(value, zone)))
 
 
 def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_column: str | None = None) -> Kernel:
@@ -146,6 +147,7 @@ def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_colu
     if by_time and source.time_column is None:
         raise MotifscanError(f"--kernel-from: {path} has no time column for the range {limits} "
                              f"(--time-column names one; a plain START:END counts rows)")
+    zone = source.time_zone
     blocks = []
     rows = 0
     stop = None
@@ -170,7 +172,7 @@ def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_colu
         inside = np.flatnonzero((time >= start) & (time < stop))
         if inside.size == 0:
             raise MotifscanError(f"--kernel-from: no row of {path} has {source.time_column} in "
-                                 f"[{_format_limit(start)}, {_format_limit(stop)})")
+                                 f"[{_format_limit(start, zone)}, {_format_limit(stop, zone)})")
         selection = slice(int(inside[0]), int(inside[-1]) + 1)
     else:
         if stop > rows:
@@ -183,7 +185,7 @@ def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_colu
     taken = selection.stop - selection.start
     origin = f"{taken} samples, rows {selection.start}-{selection.stop}"
     if by_time:
-        origin += f" ({source.time_column} {_format_limit(time[selection.start])} to " \
-                  f"{_format_limit(time[selection.stop - 1])})"
+        origin += f" ({source.time_column} {_format_limit(time[selection.start], zone)} to " \
+                  f"{_format_limit(time[selection.stop - 1], zone)})"
     origin += f" of {path}:{'+'.join(picked)}"
     return Kernel(name, cut, tuple(picked) if joint else (), origin=origin)

@@ -208,9 +208,14 @@ class SignalSource:
     bad_lines : BadLines
         The lines the ``bad_lines`` policy dropped or read as missing, counted as the
         blocks are read (complete once the iteration has ended).
-    notes : list of str
+    notes : tuple of str
         One-line remarks about the input found while opening it (a channel that looks like
         a time column), for the caller to show.
+    time_zone : datetime.tzinfo or None
+        The zone of the input's timestamps: the offset of the first time of a text input
+        whose times carry offsets (``datetime.timezone.utc`` for ``Z``), the zone of a
+        tz-aware Parquet column or pandas index; None for naive times and numeric time.
+        The blocks hold the instants as naive UTC ``datetime64``; this says how to show them.
 
     Iterating yields :class:`SignalBlock` objects of at most ``block_rows`` rows, in
     order; an input without data rows yields nothing. Problems found while streaming (a
@@ -404,7 +409,9 @@ def signal_from_arrays(
         float64 (no copy when already float64).
     time : array_like, optional
         Shape ``(n,)``: numbers (converted to float64) or ``datetime64`` values
-        (converted to ``datetime64[us]`` unless already ``[ns]`` or ``[us]``).
+        (converted to ``datetime64[us]`` unless already ``[ns]`` or ``[us]``), or a pandas
+        ``DatetimeIndex`` or Series, tz-aware too: its zone becomes
+        :attr:`SignalSource.time_zone` and the times are kept as UTC.
     name : str, optional
         Name used in error messages and as :attr:`SignalSource.name`.
     block_rows : int, optional
@@ -443,7 +450,7 @@ def signal_from_arrays(
                 f"but '{first_channel}' has {length}"
             )
         arrays[channel] = array
-    time_values = None if time is None else _time_vector(time, f"{name}: time")
+    time_values, time_zone = (None, None) if time is None else _zoned_time_vector(time, f"{name}: time")
     if time_values is not None and len(time_values) != length:
         raise MotifscanError(
             f"{name}: time has {len(time_values)} values but the channels have {length}"
@@ -454,7 +461,9 @@ def signal_from_arrays(
     def blocks() -> Iterator[SignalBlock]:
         return _reblock([whole], step, full_blocks=True)
 
-    return SignalSource(name, list(arrays), None if time is None else "time", blocks, length)
+    source = SignalSource(name, list(arrays), None if time is None else "time", blocks, length)
+    source.time_zone = time_zone
+    return source
 
 
 # --------------------------------------------------------------------------------------
@@ -810,6 +819,7 @@ class _CsvLayout:
     compressed: bool
     bad_lines: str = "error"
     notes: tuple[str, ...] = ()  # see SignalSource.notes
+    time_zone: Any = None  # see SignalSource.time_zone
 
     @property
     def read_columns(self) -> list[str]:
@@ -1033,6 +1043,7 @@ def _plan_csv(
 
     channels, time_column = _choose_columns(name, names, kinds, options, not_numeric, head_values)
     notes = _time_like_notes(name, channels, options, head_values)
+    time_zone = None
     column_types: dict[str, Any] = {channel: pa.float64() for channel in channels}
     if time_column is not None:
         time_type = table.schema.field(time_column).type
@@ -1044,13 +1055,15 @@ def _plan_csv(
             # Nanoseconds take any fraction that later rows may bring; the zone, if the
             # first rows had one, must be kept or pyarrow rejects the offsets.
             column_types[time_column] = pa.timestamp("ns", tz=getattr(time_type, "tz", None))
+            if getattr(time_type, "tz", None) is not None:
+                time_zone = _zone_of_first_time(sample, first_data_line, delimiter, names.index(time_column))
 
     bytes_per_row = len(sample) / max(table.num_rows, 1)
     arrow_block_bytes = int(bytes_per_row * options.block_rows)
     arrow_block_bytes = min(max(arrow_block_bytes, MIN_ARROW_BLOCK_BYTES), MAX_ARROW_BLOCK_BYTES)
     arrow_block_bytes = max(arrow_block_bytes, 4 * longest_line)
     return dataclasses.replace(layout_of(tuple(channels), time_column, column_types, arrow_block_bytes),
-                               notes=notes)
+                               notes=notes, time_zone=time_zone)
 
 
 def _arrow_kind(arrow_type: Any) -> str:
@@ -1105,6 +1118,71 @@ def _mostly_timestamps(values: Any) -> tuple[bool, str | None]:
             zones.append(arrow_type.tz)
             break
     return bool(cells) and len(zones) * 2 > len(cells), (zones[0] if zones else None)
+
+
+def _zone_of_first_time(sample: bytes, first_data_line: int, delimiter: str, index: int) -> Any:
+    """The zone of a text column of timestamps with offsets: that of its first time.
+
+    pyarrow reads every offset into UTC; the output shows the times in the input's own
+    offset again (one per input: a file whose offset changes, at a daylight-saving switch,
+    is shown in its first one; the instants are right either way).
+    """
+    import datetime as dt
+
+    text = io.StringIO(_decode_text(sample), newline="")
+    for _ in range(first_data_line - 1):
+        text.readline()
+    first = None
+    for row in csv.reader(text, delimiter=delimiter):
+        if len(row) > index and row[index].strip() and row[index] not in _null_values():
+            first = row[index].strip()
+            break
+    try:
+        moment = dt.datetime.fromisoformat(first)
+    except (TypeError, ValueError):
+        return dt.timezone.utc  # a form Python does not read; pyarrow gave UTC
+    offset = moment.utcoffset()
+    if offset is None or not offset:
+        return dt.timezone.utc
+    return dt.timezone(offset)
+
+
+def zone_from_arrow(name: str | None) -> Any:
+    """A ``datetime.tzinfo`` for an Arrow time zone (``"UTC"``, ``"+02:00"``, ``"Europe/Paris"``)."""
+    import datetime as dt
+
+    if name is None:
+        return None
+    if name in ("UTC", "Z", "Etc/UTC", "+00:00", "-00:00"):
+        return dt.timezone.utc
+    if name[:1] in "+-" and len(name) == 6 and name[3] == ":":
+        sign = 1 if name[0] == "+" else -1
+        return dt.timezone(sign * dt.timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise MotifscanError(f"unknown time zone {name!r}") from None
+
+
+def zone_to_arrow(zone: Any) -> str | None:
+    """The Arrow name of a ``datetime.tzinfo`` (the inverse of :func:`zone_from_arrow`)."""
+    import datetime as dt
+
+    if zone is None:
+        return None
+    key = getattr(zone, "key", None) or getattr(zone, "zone", None)  # zoneinfo, pytz
+    if key:
+        return key
+    offset = zone.utcoffset(None)
+    if offset is None:
+        return str(zone)
+    if not offset:
+        return "UTC"
+    minutes = int(offset / dt.timedelta(minutes=1))
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _is_time_name(column: str) -> bool:
@@ -1432,6 +1510,7 @@ def _open_csv_file(
     source.rows_estimate = estimate
     source.bad_lines = bad_lines
     source.notes = layout.notes
+    source.time_zone = layout.time_zone
     return source
 
 
@@ -1509,6 +1588,7 @@ def _open_csv_stream(
     source = SignalSource(name, layout.channels, layout.time_column, blocks)
     source.bad_lines = bad_lines
     source.notes = layout.notes
+    source.time_zone = layout.time_zone
     return source
 
 
@@ -1935,6 +2015,8 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
 
     source = SignalSource(name, channels, time_column, blocks, read_ahead=True)
     source.notes = notes
+    if time_column is not None:
+        source.time_zone = zone_from_arrow(getattr(schema.field(time_column).type, "tz", None))
     groups = parquet_row_groups(path)
     source.rows_estimate = sum(groups if row_groups is None else groups[slice(*row_groups)])
     return source
@@ -1997,6 +2079,7 @@ def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> Signal
 
     dataset = SignalSource(name, first.channels, first.time_column, blocks, read_ahead=True)
     dataset.notes = first.notes
+    dataset.time_zone = first.time_zone
     dataset.rows_estimate = sum(source.rows_estimate for source in sources)
     return dataset
 
@@ -2123,6 +2206,16 @@ def _float64_vector(values: Any, what: str) -> np.ndarray:
     if array.ndim != 1:
         raise MotifscanError(f"{what} must be one-dimensional (shape {array.shape})")
     return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _zoned_time_vector(values: Any, what: str) -> tuple[np.ndarray, Any]:
+    """The times as naive UTC and their zone: pandas keeps a tz-aware index's zone in ``tz``."""
+    zone = getattr(values, "tz", None) or getattr(getattr(values, "dt", None), "tz", None)
+    if zone is None:
+        return _time_vector(values, what), None
+    utc = values.tz_convert("UTC") if hasattr(values, "tz_convert") else values.dt.tz_convert("UTC")
+    naive = utc.tz_localize(None) if hasattr(utc, "tz_localize") else utc.dt.tz_localize(None)
+    return _time_vector(np.asarray(naive), what), zone
 
 
 def _time_vector(values: Any, what: str) -> np.ndarray:
