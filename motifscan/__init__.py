@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from motifscan.errors import MotifscanError
 
-__version__ = "0.1.0"
 __all__ = ["scan", "detect", "motifs_to_frame", "read_kernel", "Motif", "FittedKernel",
            "MotifscanError", "__version__"]
 
 
 def __getattr__(name):
+    if name == "__version__":
+        # One place for the version: pyproject.toml, read back from the installed metadata.
+        from importlib.metadata import version
+
+        return version("motifscan")
     if name == "Motif":
         from motifscan.detection import Motif
 

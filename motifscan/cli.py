@@ -118,7 +118,7 @@ class _MotifscanGroup(click.Group):
                                   standalone_mode=False, **extra)
             sys.stdout.flush()
         except MotifscanError as error:
-            status = _fail(str(error))
+            status = _fail(error.command_line_message())
         except click.exceptions.UsageError as error:
             status = _fail(" ".join(error.format_message().split()))
         except click.exceptions.Exit as done:

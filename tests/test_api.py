@@ -40,7 +40,7 @@ def test_detect_dataframe_with_datetime_index_and_frame_output():
 
 
 def test_bad_arguments_raise_motifscan_error():
-    with pytest.raises(motifscan.MotifscanError, match="--p"):
+    with pytest.raises(motifscan.MotifscanError, match="^p must be"):
         motifscan.detect(SEED, [1, 2, 3], p=float("nan"))
     with pytest.raises(motifscan.MotifscanError, match="all zeros"):
         motifscan.scan(SEED, [0, 0])

@@ -286,6 +286,7 @@ def test_threads_option_is_validated_and_keeps_results():
     assert results[0] == results[1] == results[2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("normalize", ["none", "center"])
 def test_long_kernels_on_the_fft_backend(normalize):
     # Long kernels take the FFT backend: each kernel alone by FFT for the plain scan, the
