@@ -125,6 +125,50 @@ def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
     return Kernel(kernel.name, rows, channels)
 
 
+def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metric=None,
+                    method: str = "cosine") -> dict:
+    """``p``, ``threshold``, ``normalize`` and ``metric`` of a run, decided in this one place
+    for the command line and the Python API.
+
+    A value given by the caller wins; then the fitted kernel's (``motifscan fit``); then
+    the default. With ``method="conv"`` the fitted threshold does not apply: it is a cut-off
+    on |score|, while the convolution's threshold is a fraction of the channel's strongest
+    |activation| (:data:`DEFAULT_THRESHOLD` unless given). The fitted p, normalisation and
+    metric still shape the score reported beside each activation.
+
+    Parameters
+    ----------
+    fitted : FittedKernel or None
+        The fitted kernel, or None for plain kernel values.
+    p, threshold, normalize, metric : optional
+        What the caller gave; None means "not given".
+    method : {"cosine", "conv"}
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :class:`DetectConfig`.
+    """
+    use_fitted = fitted is not None
+    fitted_metric = None if not use_fitted or fitted.metric is None else fitted.metric
+    if metric is None:
+        metric = fitted_metric
+    return {
+        "p": p if p is not None else fitted.p if use_fitted else 1.0,
+        "threshold": threshold if threshold is not None
+        else fitted.threshold if use_fitted and method != "conv" else DEFAULT_THRESHOLD,
+        "normalize": normalize if normalize is not None else fitted.normalize if use_fitted else "none",
+        "metric": None if metric is None else _plain_lists(metric),
+    }
+
+
+def _plain_lists(metric):
+    """A metric (array, nested sequences) as plain lists of floats."""
+    import numpy as np
+
+    return np.asarray(metric, dtype=np.float64).tolist()
+
+
 @dataclass(frozen=True)
 class DetectConfig:
     """Everything that decides which motifs a run reports.

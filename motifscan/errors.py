@@ -29,10 +29,11 @@ class MotifscanError(ValueError):
         self.parameters = tuple(parameters)
 
     def command_line_message(self) -> str:
-        """The message with every named parameter spelled as its option (``--min-gap``)."""
+        """The message with each named parameter spelled as its option (``--min-gap``): its
+        first mention, where messages name it (later words such as "the kernel" are prose)."""
         message = str(self)
         for name in self.parameters:
-            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", option_name(name), message)
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", option_name(name), message, count=1)
         return message
 
 
