@@ -286,7 +286,7 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
-    from motifscan.io.comparison import COMPARE_FORMATS, write_comparison
+    from motifscan.io.comparison import write_comparison
     from motifscan.io.output import open_output, output_format
     from motifscan.io.sparkline import comparison_sparklines
     from motifscan.plot import comparison_figure, figure_output
