@@ -715,7 +715,7 @@ def test_bad_lines_far_past_the_first_mib(tmp_path):
 
 def test_bad_lines_policy_is_checked(tmp_path):
     path = write(tmp_path / "data.csv", "v\n1\n")
-    assert "--bad-lines must be one of error, skip, nan" in error_of(path, bad_lines="drop")
+    assert "bad_lines must be one of error, skip, nan" in error_of(path, bad_lines="drop")
 
 
 @pytest.mark.parametrize("header", ["v\n", ""])
@@ -835,7 +835,7 @@ def test_times_with_offsets_keep_the_zone_of_the_first(tmp_path):
     _, time, _ = collect(source)  # the instants, as naive UTC
     np.testing.assert_array_equal(time, np.array(["2024-05-01T08:00:03.9", "2024-05-01T08:00:05"], "M8[ns]"))
     utc = write(tmp_path / "utc.csv", "time,v\n2024-05-01T08:00:03Z,1\n2024-05-01T08:00:05Z,2\n")
-    assert read_signal(str(utc)).time_zone == dt.timezone.utc
+    assert read_signal(str(utc)).time_zone == dt.UTC
     naive = write(tmp_path / "naive.csv", "time,v\n2024-05-01T08:00:03,1\n2024-05-01T08:00:05,2\n")
     assert read_signal(str(naive)).time_zone is None
 

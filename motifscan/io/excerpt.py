@@ -76,7 +76,7 @@ def _parse_timestamp(text: str, zone) -> np.datetime64:
     if moment.tzinfo is None and zone is not None:
         moment = moment.replace(tzinfo=zone)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return np.datetime64(moment, "ns")
 
 

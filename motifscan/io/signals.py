@@ -34,10 +34,10 @@ from typing import IO, Any
 
 import numpy as np
 
+from motifscan.choices import BAD_LINES, check_choice
 from motifscan.errors import MotifscanError
 
 __all__ = [
-    "BAD_LINE_POLICIES",
     "DEFAULT_BLOCK_ROWS",
     "SIGNAL_EXTENSIONS",
     "STDIN_NAME",
@@ -109,10 +109,6 @@ _TIMESTAMP_CHECK_BATCH = 4096
 # Cells of a text column looked at to tell timestamps with a few bad cells from labels.
 _TIMESTAMP_SAMPLE = 200
 
-#: What ``bad_lines`` may say to do with a line that cannot be read (a field too many or
-#: too few, a cell that is not a number or not a timestamp): stop with an error naming
-#: it, drop it, or read it as a row of missing values.
-BAD_LINE_POLICIES = ("error", "skip", "nan")
 _BAD_LINES_HINT = " (--bad-lines skip or nan reads past it)"
 
 
@@ -213,7 +209,7 @@ class SignalSource:
         a time column), for the caller to show.
     time_zone : datetime.tzinfo or None
         The zone of the input's timestamps: the offset of the first time of a text input
-        whose times carry offsets (``datetime.timezone.utc`` for ``Z``), the zone of a
+        whose times carry offsets (``datetime.UTC`` for ``Z``), the zone of a
         tz-aware Parquet column or pandas index; None for naive times and numeric time.
         The blocks hold the instants as naive UTC ``datetime64``; this says how to show them.
 
@@ -352,8 +348,7 @@ def read_signal(
         raise MotifscanError(f"time column must be a column name (got {time_column!r})")
     if header is not None and not isinstance(header, bool):
         raise MotifscanError(f"header must be True, False or None (got {header!r})")
-    if bad_lines not in BAD_LINE_POLICIES:
-        raise MotifscanError(f"--bad-lines must be one of {', '.join(BAD_LINE_POLICIES)} (got {bad_lines!r})")
+    check_choice("bad_lines", bad_lines, BAD_LINES)
     options = _ReadOptions(selected, time_column, header, block_rows, bad_lines)
 
     if path_text == "-":
@@ -1140,10 +1135,10 @@ def _zone_of_first_time(sample: bytes, first_data_line: int, delimiter: str, ind
     try:
         moment = dt.datetime.fromisoformat(first)
     except (TypeError, ValueError):
-        return dt.timezone.utc  # a form Python does not read; pyarrow gave UTC
+        return dt.UTC  # a form Python does not read; pyarrow gave UTC
     offset = moment.utcoffset()
     if offset is None or not offset:
-        return dt.timezone.utc
+        return dt.UTC
     return dt.timezone(offset)
 
 
@@ -1154,7 +1149,7 @@ def zone_from_arrow(name: str | None) -> Any:
     if name is None:
         return None
     if name in ("UTC", "Z", "Etc/UTC", "+00:00", "-00:00"):
-        return dt.timezone.utc
+        return dt.UTC
     if name[:1] in "+-" and len(name) == 6 and name[3] == ":":
         sign = 1 if name[0] == "+" else -1
         return dt.timezone(sign * dt.timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
