@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
@@ -18,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from motifscan.errors import MotifscanError
+from motifscan.io import signals
 from motifscan.io.signals import SignalBlock, read_signal, signal_from_arrays
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
@@ -748,12 +750,19 @@ def byte_range_rows(path: Path, policy: str, cuts: list[int]) -> tuple[np.ndarra
     policy=st.sampled_from(["skip", "nan"]),
     block_rows=st.integers(1, 45),
     cuts=st.lists(st.integers(8, 41), max_size=4),
+    one_by_one=st.sampled_from([1, 2, 5, 512]),
 )
 def test_bad_lines_do_not_depend_on_blocks_or_byte_ranges(tmp_path_factory, bad, first, policy, block_rows,
-                                                          cuts):
+                                                          cuts, one_by_one):
     # The first rows, from which a byte range starting at 0 decides the columns' types,
-    # hold a bad line too (and enough good ones to decide them).
+    # hold a bad line too (and enough good ones to decide them). Small pieces checked one
+    # line at a time make the reader halve these 40 lines as it halves a large file.
     bad[0] = first
+    with mock.patch.object(signals, "_LINES_CHECKED_ONE_BY_ONE", one_by_one):
+        check_bad_lines_everywhere(tmp_path_factory, bad, policy, block_rows, cuts)
+
+
+def check_bad_lines_everywhere(tmp_path_factory, bad, policy, block_rows, cuts):
     lines = numeric_time_lines(40, {i: BAD_LINES[kind] for i, kind in bad.items()})
     path = tmp_path_factory.mktemp("bad") / "data.csv"
     write(path, "time,v\n" + "\n".join(lines) + "\n")

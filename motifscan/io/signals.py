@@ -106,6 +106,9 @@ _OTHER = "other"
 
 # Cells per pyarrow call when re-checking timestamps on the error path.
 _TIMESTAMP_CHECK_BATCH = 4096
+# Under --bad-lines skip/nan, a piece of at most this many lines that pyarrow rejects is
+# checked line by line in Python; a larger one is halved first (see _TolerantCsvBlockReader).
+_LINES_CHECKED_ONE_BY_ONE = 512
 # Cells of a text column looked at to tell timestamps with a few bad cells from labels.
 _TIMESTAMP_SAMPLE = 200
 
@@ -1709,9 +1712,9 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
                     newline = data.find(b"\n") + 1
                     data, skip, lines_before = data[newline:], skip - 1, lines_before + 1
                 if data:
-                    table = self._table(data, lines_before)
+                    tables = self._tables(data, lines_before)
                     lines_before += data.count(b"\n")
-                    for batch in [] if table is None else table.to_batches():
+                    for batch in (batch for table in tables for batch in table.to_batches()):
                         self.rows_read += batch.num_rows
                         yield _batch_piece(batch, layout.channels, layout.time_column)
                 if not chunk:
@@ -1730,19 +1733,31 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
         return pacsv.read_csv(pa.BufferReader(_arrow_owned(data)), read_options=read_options,
                               parse_options=parse_options, convert_options=convert_options)
 
-    def _table(self, data: bytes, lines_before: int) -> Any:
-        """The rows of whole lines ``data`` as a pyarrow table (None: none is left)."""
+    def _tables(self, data: bytes, lines_before: int) -> list[Any]:
+        """The rows of whole lines ``data`` as pyarrow tables, in order.
+
+        A piece pyarrow rejects is halved (at a line end) until the pieces are small; only
+        those are checked line by line, so a few bad lines in a large file cost a few
+        extra pyarrow reads each, not a Python pass over everything.
+        """
         import pyarrow as pa
 
         try:
-            return self._read(data)
+            return [self._read(data)]
         except pa.ArrowInvalid:
             pass
+        lines = data.count(b"\n")
+        if lines > _LINES_CHECKED_ONE_BY_ONE:
+            middle = data.rfind(b"\n", 0, len(data) // 2) + 1 or data.find(b"\n") + 1
+            if 0 < middle < len(data):
+                head = data[:middle]
+                return (self._tables(head, lines_before)
+                        + self._tables(data[middle:], lines_before + head.count(b"\n")))
         cleaned = self._without_bad_lines(data, lines_before)
         if not cleaned:
-            return None  # every line was bad and skipped
+            return []  # every line was bad and skipped
         try:
-            return self._read(cleaned)
+            return [self._read(cleaned)]
         except _read_errors() as exc:
             raise self._error(exc) from None
 
