@@ -1985,15 +1985,18 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
         return MotifscanError(f"{name}: column '{column}' is not numeric ({column_type})")
 
     @functools.cache
-    def head_values(column: str) -> np.ndarray | None:
-        if kinds.get(column) != _NUMBER:
-            return None
+    def head() -> Any:
+        numeric = [column for column in names if kinds[column] == _NUMBER]
         try:
             with pq.ParquetFile(path) as parquet:
-                batch = next(parquet.iter_batches(batch_size=PARQUET_HEAD_ROWS, columns=[column]), None)
+                return next(parquet.iter_batches(batch_size=PARQUET_HEAD_ROWS, columns=numeric), None)
         except errors:
             return None
-        return None if batch is None else _float64_from_arrow(batch.column(0))
+
+    def head_values(column: str) -> np.ndarray | None:
+        if kinds.get(column) != _NUMBER or head() is None:
+            return None
+        return _float64_from_arrow(head().column(column))
 
     channels, time_column = _choose_columns(name, names, kinds, options, not_numeric, head_values)
     notes = _time_like_notes(name, channels, options, head_values)
