@@ -483,6 +483,15 @@ def test_selected_parquet_text_column(tmp_path):
     assert "data.parquet" in message and "'label'" in message and "not numeric" in message
 
 
+@pytest.mark.parametrize("values, kind", [([1, 2, 2**64 - 1, 3], pa.uint64()), ([1, 2**53 + 1], pa.int64())])
+def test_parquet_integers_beyond_float64_are_refused_by_column(tmp_path, values, kind):
+    # float64 holds integers exactly up to 2**53; larger ones would be rounded silently.
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"x": pa.array([1.0] * len(values)), "count": pa.array(values, kind)}), path)
+    message = error_of(path)
+    assert message.startswith(f"{path}: column 'count':") and "float64" in message
+
+
 def test_text_time_column(tmp_path):
     path = write(tmp_path / "data.csv", "when,v\nmonday,1\ntuesday,2\n")
     message = error_of(path, time_column="when")

@@ -1418,6 +1418,23 @@ def _batch_piece(batch: Any, channels: Sequence[str], time_column: str | None) -
     return SignalBlock(values, time)
 
 
+def _parquet_piece(batch: Any, channels: Sequence[str], time_column: str | None, name: str) -> SignalBlock:
+    """:func:`_batch_piece` of a Parquet batch, whose typed integer columns may hold values
+    that float64 cannot hold exactly (beyond 2**53, up to the uint64 maximum): refused,
+    naming the column, rather than rounded without a word."""
+    try:
+        return _batch_piece(batch, channels, time_column)
+    except _read_errors() as exc:
+        problem = exc
+    for column in (*channels, *([] if time_column is None else [time_column])):
+        try:
+            _time_from_arrow(batch.column(column))  # a time column, or float64 for a channel
+        except _read_errors() as exc:
+            raise MotifscanError(f"{name}: column '{column}': {_one_line(exc)}; "
+                                 "it cannot be read as float64 without rounding") from None
+    raise MotifscanError(f"{name}: {_one_line(problem)}")
+
+
 def _float64_from_arrow(array: Any) -> np.ndarray:
     import pyarrow as pa
 
@@ -1517,7 +1534,7 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
                 except errors as exc:
                     problem = f"not a valid Parquet file ({_one_line(exc)})"
                     raise MotifscanError(f"{name}: {problem}") from None
-                yield _batch_piece(batch, channels, time_column)
+                yield _parquet_piece(batch, channels, time_column, name)
         finally:
             parquet.close()
 
