@@ -170,6 +170,20 @@ def test_stdin(monkeypatch):
     np.testing.assert_array_equal(time, [0, 1, 2])
 
 
+@pytest.mark.parametrize("delimiter", ["\t", ";", ","])
+def test_stdin_delimiter_is_sniffed_as_for_files(monkeypatch, delimiter):
+    text = "t_s{0}ecg_mv\n0{0}1.5\n1{0}2.5\n".replace("{0}", delimiter)
+    monkeypatch.setattr(sys, "stdin", FakeStdin(text.encode()))
+    source = read_signal("-", columns=["ecg_mv"])
+    channels, _, _ = collect(source)
+    np.testing.assert_array_equal(channels["ecg_mv"], [1.5, 2.5])
+
+
+def test_stdin_delimiter_option_wins_over_the_sniffed_one(monkeypatch):
+    monkeypatch.setattr(sys, "stdin", FakeStdin(b"a,b|c\n1,2|3\n"))
+    assert read_signal("-", delimiter="|").channels == ["c"]  # sniffed: "a" and "b|c"
+
+
 def test_gzip_stdin(monkeypatch):
     monkeypatch.setattr(sys, "stdin", FakeStdin(gzip.compress(b"v\n1\n2\n3\n")))
     channels, _, _ = collect(read_signal("-", block_rows=2))

@@ -222,7 +222,7 @@ def read_signal(
         starting with ``time_`` / ``time `` (case-insensitive), else none.
     delimiter : str, optional
         One-character field separator (``"\\t"`` and ``"tab"`` mean tab). By default
-        ``,`` for CSV and stdin, tab for TSV, sniffed from the first line for TXT.
+        ``,`` for CSV, tab for TSV, sniffed from the first line for TXT and stdin.
         Ignored for Parquet.
     header : bool, optional
         Whether the first line holds column names. By default it does unless every
@@ -265,7 +265,8 @@ def read_signal(
     options = _ReadOptions(selected, time_column, header, block_rows)
 
     if path_text == "-":
-        return _open_csv_stream(name, _stdin_binary(), delimiter or ",", options)
+        # Stdin has no extension to tell: its delimiter is sniffed as a TXT file's.
+        return _open_csv_stream(name, _stdin_binary(), delimiter, options)
     if is_parquet_dataset(path_text):
         return _open_parquet_dataset(path_text, name, options)
 
