@@ -93,7 +93,8 @@ def test_stdin_and_output_file(tmp_path):
 def test_scores_csv_and_parquet(tmp_path):
     result = run("scores", SEED, "--kernel", "1,2,3", "--p", "9")
     lines = result.stdout.splitlines()
-    assert result.exit_code == 0 and lines[0] == '"start","signal_score","signal_cosine","signal_scale"'
+    # The header is written like detect's: quoted only where a name needs it.
+    assert result.exit_code == 0 and lines[0] == "start,signal_score,signal_cosine,signal_scale"
     assert len(lines) == 1 + 37 and lines[5].startswith("4,1,")
     import pyarrow.parquet as pq
 
@@ -101,6 +102,8 @@ def test_scores_csv_and_parquet(tmp_path):
     assert run("scores", SEED, "--kernel", "1,2,3", "--output", out).exit_code == 0
     table = pq.read_table(out)
     assert table.num_rows == 37 and table.column("signal_scale")[18].as_py() == pytest.approx(0.2)
+    awkward = run("scores", "-", "--kernel", "1,2,3", input='"a,b"\n1\n2\n3\n4\n')
+    assert awkward.stdout.splitlines()[0] == 'start,"a,b_score","a,b_cosine","a,b_scale"'
 
 
 def bad_inputs(tmp_path):
@@ -304,8 +307,8 @@ def test_scores_of_several_kernels_and_dilations_have_one_column_set_each():
     result = run("scores", SEED, "--kernel", "a=1,2,3", "--kernel", "b=1,2", "--dilation", "1,3",
                  "--normalize", "zscore")
     header, *rows = result.stdout.splitlines()
-    assert header.startswith('"start","signal_a_d1_score","signal_a_d1_cosine","signal_a_d1_scale",'
-                             '"signal_a_d1_distance","signal_a_d3_score"')
+    assert header.startswith("start,signal_a_d1_score,signal_a_d1_cosine,signal_a_d1_scale,"
+                             "signal_a_d1_distance,signal_a_d3_score")
     # Position 37 fits only kernel b at dilation 1 (2 samples); the others' cells are empty.
     assert len(rows) == 38 and rows[-1] == "37" + "," * 8 + ",0,0,0,1.4142135623730951,,,,"
 
