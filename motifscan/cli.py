@@ -181,6 +181,7 @@ def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
 _METHOD = click.option(
     "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
     help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+_QUIET = click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 _PLOT = click.option(
     "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
 
@@ -217,7 +218,7 @@ def _watch(plot, fmt: str, output):
               help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
 @click.option("--split-bytes", metavar="N",
               help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
-@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
+@_QUIET
 @_PLOT
 @click.option("--overlap", type=click.Choice(["best", "keep"]), default="best", show_default=True,
               help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
@@ -287,8 +288,9 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
+@_QUIET
 @_PLOT
-def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
+def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
     from motifscan.io.comparison import COMPARE_FORMATS, write_comparison
@@ -307,7 +309,8 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
         write_comparison(stream, run, fmt, comparison_sparklines(recorder) if sparkline else None)
         if figure is not None:
             comparison_figure(figure, figure_format, recorder, run)
-    _warn_skipped(run.summary)
+    if not quiet:
+        _warn_skipped(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
 
@@ -317,8 +320,9 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
 @_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
+@_QUIET
 @_PLOT
-def scores(file, method, output, plot, **options):
+def scores(file, method, output, quiet, plot, **options):
     """Write the full per-position score track of FILE (for plots and other tools).
 
     With --method conv it adds the plain convolution, <channel>_activation.
@@ -339,7 +343,8 @@ def scores(file, method, output, plot, **options):
                      [scan.label for scan in scanner.scans], source.time_column, score_format(output))
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
-    _warn_skipped(summary)
+    if not quiet:
+        _warn_skipped(summary)
     return EXIT_FOUND
 
 
@@ -366,7 +371,8 @@ def scores(file, method, output, plot, **options):
 @click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default=None,
               help="Report format.  [default: table on a terminal, else JSON]")
-def fit(file, output, fmt, **options):
+@_QUIET
+def fit(file, output, fmt, quiet, **options):
     """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
 
     Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall

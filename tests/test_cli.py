@@ -175,6 +175,23 @@ def test_skipped_windows_are_reported(tmp_path):
     assert "3 window(s) skipped" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["detect"], ["scores"], ["compare"]])
+def test_quiet_means_the_same_on_every_command(tmp_path, command):
+    path = tmp_path / "gaps.csv"
+    path.write_text("t,v\n0,0\n1,1\n2,2\n3,3\n4,\n5,0\n6,1\n7,2\n8,3\n9,0\n")
+    args = [*command, path, "--kernel", "1,2,3", "--p", "9"]
+    loud, quiet = run(*args), run(*args, "-q")
+    assert "3 window(s) skipped" in loud.stderr
+    assert quiet.exit_code == loud.exit_code == 0 and quiet.stderr == "" and quiet.stdout == loud.stdout
+
+
+def test_fit_takes_quiet_too(tmp_path):
+    result = run("fit", str(ROOT / "sample_data" / "lookalikes.csv"), "--labels",
+                 str(ROOT / "sample_data" / "lookalikes_labels.csv"), "-o", tmp_path / "k.json", "-q",
+                 "--format", "json")
+    assert result.exit_code == 0 and result.stderr == "" and (tmp_path / "k.json").exists()
+
+
 # Real processes of the installed program.
 
 def test_installed_program_runs_the_readme_job():
