@@ -415,6 +415,7 @@ class BatchRun:
             "samples": sum(summary.samples for summary in done),
             "positions": sum(summary.positions for summary in done),
             "skipped_windows": sum(summary.skipped_windows for summary in done),
+            "large_offset": any(summary.large_offset for summary in done),
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
         }

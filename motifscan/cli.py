@@ -101,10 +101,18 @@ def _prepare(options: dict, threshold=None, **detection):
 
 
 def _warn_skipped(summary) -> None:
+    """The run's warnings about what it saw: skipped windows, a large offset."""
     if summary is not None and summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
+            err=True,
+        )
+    if summary is not None and summary.large_offset:
+        click.echo(
+            f"motifscan: {summary.source}: {summary.near_unit_cosine_windows} of {summary.scored_windows} "
+            "windows have |cosine| > 0.99: the signal has a large offset, so nearly every window "
+            "matches; --normalize center compares shapes",
             err=True,
         )
 

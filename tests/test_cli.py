@@ -185,6 +185,27 @@ def test_quiet_means_the_same_on_every_command(tmp_path, command):
     assert quiet.exit_code == loud.exit_code == 0 and quiet.stderr == "" and quiet.stdout == loud.stdout
 
 
+def test_a_large_offset_is_said_once_on_stderr_and_in_json(tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    co2 = 315 + 3 * np.sin(np.arange(600) * 2 * np.pi / 52) + rng.normal(0, 0.3, 600)
+    path = tmp_path / "co2.csv"
+    path.write_text("co2\n" + "\n".join(f"{v:.2f}" for v in co2) + "\n")
+    kernel = ",".join(f"{v:.2f}" for v in co2[100:152])
+    result = run("detect", path, "--kernel", kernel, "--format", "json")
+    assert json.loads(result.stdout)["large_offset"] is True
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "large offset" in lines[0] and "--normalize center" in lines[0]
+    assert run("detect", path, "--kernel", kernel, "--block-rows", "7").stderr == result.stderr
+    assert run("detect", path, "--kernel", kernel, "-q").stderr == ""
+    centred = run("detect", path, "--kernel", kernel, "--normalize", "center", "--format", "json")
+    assert centred.stderr == "" and json.loads(centred.stdout)["large_offset"] is False
+    assert "large offset" in run("scores", path, "--kernel", kernel).stderr
+    seed = run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "json")
+    assert seed.stderr == "" and json.loads(seed.stdout)["large_offset"] is False
+
+
 def test_fit_takes_quiet_too(tmp_path):
     result = run("fit", str(ROOT / "sample_data" / "lookalikes.csv"), "--labels",
                  str(ROOT / "sample_data" / "lookalikes_labels.csv"), "-o", tmp_path / "k.json", "-q",

@@ -349,6 +349,7 @@ def run_report(summary, parameters: dict) -> dict:
         "samples": summary.samples,
         "positions": summary.positions,
         "skipped_windows": summary.skipped_windows,
+        "large_offset": summary.large_offset,
         "motif_count": summary.motifs,
     }
     if summary.strongest_activation:
