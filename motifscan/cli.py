@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from motifscan.errors import MotifscanError
+from motifscan.errors import MotifscanError, SignalTooShort
 
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
@@ -125,6 +125,15 @@ class _MotifscanGroup(click.Group):
             status = super().main(args=args, prog_name=prog_name or "motifscan",
                                   standalone_mode=False, **extra)
             sys.stdout.flush()
+            if _stream_interrupted():
+                # Ctrl-C ended a live stream; what it had read is decided and written.
+                click.echo("motifscan: interrupted", err=True)
+                status = EXIT_INTERRUPTED
+        except SignalTooShort as error:
+            # A live stream stopped by Ctrl-C before a whole window came: nothing to report.
+            status = _fail(str(error)) if not _stream_interrupted() else EXIT_INTERRUPTED
+            if status == EXIT_INTERRUPTED:
+                click.echo("motifscan: interrupted", err=True)
         except MotifscanError as error:
             status = _fail(str(error))
         except click.exceptions.UsageError as error:
@@ -397,6 +406,13 @@ def fit(file, output, fmt, quiet, **options):
     report = {"kernel_file": output, **outcome.report}
     write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
     return EXIT_FOUND
+
+
+def _stream_interrupted() -> bool:
+    """Whether Ctrl-C ended a live stream (see ``motifscan.io.signals.stream_interrupted``).
+    Looked up only when the reader was imported, so a run that read nothing pays no import."""
+    signals = sys.modules.get("motifscan.io.signals")
+    return signals is not None and signals.stream_interrupted()
 
 
 def _fail(message: str) -> int:

@@ -127,3 +127,42 @@ def test_cap_changes_nothing_when_clusters_stay_small():
         piece = ScoreTrack(*(values[first:first + 37] for values in track))
         cut += detector.push(first, piece)
     assert cut + detector.finish() == whole
+
+
+def test_ctrl_c_on_stdin_decides_and_writes_the_pending_motif():
+    from waiting import needs_proc, wait_until_reading_stdin
+
+    needs_proc()
+    process = subprocess.Popen(installed_motifscan() + ["detect", "-", *KERNEL, "--format", "jsonl"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    try:
+        # The match at 2 is a candidate until the samples after it are known: pending.
+        process.stdin.write(b"t,v\n" + rows(0, [0, 0, 1, 2, 3]) + b"5,")  # the last line half written
+        wait_until_reading_stdin(process)
+        assert read_line(process.stdout, 0) == b""
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 130 and err == b"motifscan: interrupted\n"
+        assert [json.loads(line)["start"] for line in out.splitlines()] == [2]
+    finally:
+        process.kill()
+
+
+def test_ctrl_c_on_follow_decides_and_writes_the_pending_motif(tmp_path):
+    from waiting import needs_proc, wait_until_followed_to_end
+
+    needs_proc()
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0, 0, -1, -2, -3]))
+    process = subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    try:
+        assert json.loads(read_line(process.stdout, 60))["start"] == 2
+        wait_until_followed_to_end(process, log)
+        assert read_line(process.stdout, 0) == b""  # the inverted match at 8 is pending
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 130 and err == b"motifscan: interrupted\n"
+        assert [json.loads(line)["start"] for line in out.splitlines()] == [8]
+    finally:
+        process.kill()

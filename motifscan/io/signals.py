@@ -561,6 +561,77 @@ def _read_available(stream: IO[bytes], size: int, more_ready: Callable[[float], 
 FOLLOW_POLL_S = 0.1
 
 
+class _CtrlCStop(KeyboardInterrupt):
+    """Ctrl-C during a live stream's blocking read: the stream ends there, as if its input
+    had ended (a KeyboardInterrupt anywhere else, so it still stops a run if it escapes)."""
+
+
+class _LiveStop:
+    """Ctrl-C on a live stream (stdin, a pipe, ``--follow``): stop reading, decide what was
+    read, and let the caller exit with 130.
+
+    A live run is ended by Ctrl-C, so Ctrl-C must not lose what the run has read: the
+    motif still waiting for more samples is decided and written. While the live reader
+    runs in the main thread, SIGINT sets :attr:`requested`; if the reader is blocked in a
+    read, the read is broken off (:class:`_CtrlCStop`), else the reader stops before its
+    next read. The stream then ends like a closed pipe. A second Ctrl-C interrupts at once.
+    """
+
+    requested = False  # Ctrl-C ended a live stream
+    reading = False  # the live reader is in a blocking read
+
+    @classmethod
+    def on_sigint(cls, signum, frame) -> None:
+        if cls.requested:
+            raise KeyboardInterrupt
+        cls.requested = True
+        if cls.reading:
+            raise _CtrlCStop
+
+    @classmethod
+    def installed(cls):
+        """A context in which SIGINT ends the live stream (main thread only; elsewhere,
+        and for a handler someone else installed, Ctrl-C keeps its usual meaning)."""
+        import contextlib
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return contextlib.nullcontext()
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not signal.default_int_handler:
+            return contextlib.nullcontext()
+
+        @contextlib.contextmanager
+        def installed():
+            signal.signal(signal.SIGINT, cls.on_sigint)
+            try:
+                yield
+            finally:
+                signal.signal(signal.SIGINT, previous)
+
+        return installed()
+
+    @classmethod
+    def read(cls, stream: IO[bytes], size: int) -> bytes | None:
+        """``stream.read(size)``, or None once Ctrl-C ended the stream."""
+        if cls.requested:
+            return None
+        try:
+            cls.reading = True
+            return stream.read(size)
+        except _CtrlCStop:
+            return None
+        finally:
+            cls.reading = False
+
+
+def stream_interrupted() -> bool:
+    """Whether Ctrl-C ended a live stream of this process (stdin, a pipe or ``--follow``):
+    what was read before it has been decided, and the command should exit with 130."""
+    return _LiveStop.requested
+
+
 class _FollowedFile(io.RawIOBase):
     """A regular file read like ``tail -f``: at its end, wait for it to grow instead of ending."""
 
@@ -1371,6 +1442,11 @@ class _LiveCsvBlockReader(_CsvBlockReader):
     """
 
     def _pieces(self) -> Iterator[SignalBlock]:
+        # Installed while the stream is read, and while its blocks are scanned in between.
+        with _LiveStop.installed():
+            yield from self._live_pieces()
+
+    def _live_pieces(self) -> Iterator[SignalBlock]:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -1383,9 +1459,13 @@ class _LiveCsvBlockReader(_CsvBlockReader):
         try:
             while True:
                 try:
-                    chunk = stream.read(layout.arrow_block_bytes)
+                    chunk = _LiveStop.read(stream, layout.arrow_block_bytes)
                 except errors as exc:
                     raise self._error(exc) from None
+                if chunk is None:
+                    # Ctrl-C: the whole lines read so far are the input; a line still
+                    # being written is not one.
+                    chunk = pending = b""
                 if chunk:
                     pending += chunk
                     cut = pending.rfind(b"\n") + 1
