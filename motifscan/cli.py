@@ -230,7 +230,8 @@ def _watch(plot, fmt: str, output):
 @click.option("--state", metavar="FILE",
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--follow", is_flag=True,
-              help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
+              help="Follow FILE like tail -F (through rotation and truncation): report each motif "
+                   "as soon as it is final, until Ctrl-C.")
 @click.option("--dask", metavar="ADDRESS|local",
               help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
 @click.option("--split-bytes", metavar="N",
@@ -279,7 +280,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
                                                        config.span, config.gap, on_wait=waiting))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
                        on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
-                       dask=batch.dask, split_bytes=batch.split_bytes)
+                       dask=batch.dask, split_bytes=batch.split_bytes,
+                       on_notice=lambda notice: click.echo(f"motifscan: {notice}", err=True))
         if plot is not None and run.several:
             raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.

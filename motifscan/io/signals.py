@@ -204,6 +204,7 @@ def read_signal(
     byte_range: tuple[int, int] | None = None,
     follow: bool = False,
     row_groups: tuple[int, int] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -238,6 +239,11 @@ def read_signal(
     follow : bool, optional
         Read an uncompressed text file like ``tail -f``: at its end, wait for more lines
         instead of ending (blocks are yielded as lines arrive; the iteration never ends).
+        The name is followed like ``tail -F``: a rotated file is read to its end and the new
+        one from its start, a truncated file from its new start.
+    on_notice : callable(str), optional
+        With ``follow``, called with one line when the followed file was rotated or
+        truncated (for stderr).
 
     Returns
     -------
@@ -277,7 +283,7 @@ def read_signal(
     if follow:
         if not byte_resumable(path_text):
             raise MotifscanError(f"{name}: --follow reads uncompressed CSV, TSV or TXT files")
-        return _open_csv_stream(name, _FollowedFile(path_text, name), delimiter, options)
+        return _open_csv_stream(name, _FollowedFile(path_text, name, on_notice=on_notice), delimiter, options)
     if byte_range is not None:
         if not byte_resumable(path_text):
             raise MotifscanError(f"{name}: byte ranges can only be read from uncompressed text files")
@@ -633,16 +639,54 @@ def stream_interrupted() -> bool:
 
 
 class _FollowedFile(io.RawIOBase):
-    """A regular file read like ``tail -f``: at its end, wait for it to grow instead of ending."""
+    """A file followed by name like ``tail -F``: at its end, wait for it to grow instead of
+    ending; when the name comes to stand for another file (``mv log log.1 && touch log``),
+    read the old one to its end and go on with the new one from its start; when the file
+    is truncated, also when it is truncated and grown again past where it was read before
+    the next look (found by the bytes just before the read position no longer being those
+    read there), go on from its new start.
 
-    def __init__(self, path: str, name: str, poll_s: float = FOLLOW_POLL_S):
+    Either way the signal goes on (positions keep counting), a new start that repeats the
+    header lines of the first file has them dropped, and ``on_notice`` gets one line
+    saying what happened.
+    """
+
+    #: How many bytes just before the read position are kept and checked at each read.
+    CHECK_BYTES = 64
+
+    def __init__(self, path: str, name: str, poll_s: float = FOLLOW_POLL_S,
+                 on_notice: Callable[[str], None] | None = None):
         super().__init__()
-        try:
-            self._file = open(path, "rb", buffering=0)
-        except OSError as exc:
-            raise MotifscanError(f"{name}: cannot open ({_os_reason(exc)})") from None
+        self._path = path
         self._name = name
         self._poll_s = poll_s
+        self._notice = on_notice or (lambda message: None)
+        self._file = self._open()
+        self._position = 0  # bytes of the current file read
+        self._before = b""  # the last CHECK_BYTES bytes read from the current file
+        self._header = b""  # lines at the start of the first file that a new start repeats
+        self._new_start = False  # at the start of a new or truncated file
+        self._pending = b""  # a newline that ends the old file's unfinished last line
+        self.rotations = 0
+        self.truncations = 0
+
+    def _open(self):
+        try:
+            return open(self._path, "rb", buffering=0)
+        except OSError as exc:
+            raise MotifscanError(f"{self._name}: cannot open ({_os_reason(exc)})") from None
+
+    def set_header_lines(self, lines: int) -> None:
+        """Drop these first lines (the header) where a new or truncated file repeats them."""
+        if lines <= 0:
+            return
+        head = os.pread(self._file.fileno(), INFERENCE_BYTES, 0)
+        cut = 0
+        for _ in range(lines):
+            cut = head.find(b"\n", cut) + 1
+            if not cut:
+                return
+        self._header = head[:cut]
 
     def readable(self) -> bool:
         return True
@@ -650,10 +694,14 @@ class _FollowedFile(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         size = size if size is not None and size > 0 else 1 << 16
         while True:
-            data = self._file.read(size)
-            if data:
+            if self._pending:
+                data, self._pending = self._pending[:size], self._pending[size:]
                 return data
-            self._check_not_truncated()
+            if self._available() > 0:
+                data = self._read_checked(size)
+                if data:
+                    return data
+                continue  # the file was rewritten under the read: read its new start
             time.sleep(self._poll_s)
 
     def readinto(self, buffer: Any) -> int:
@@ -662,19 +710,82 @@ class _FollowedFile(io.RawIOBase):
         return len(data)
 
     def more_ready(self, timeout: float = 0.0) -> bool:
-        """Whether the file holds bytes not read yet, waiting up to ``timeout`` seconds."""
+        """Whether bytes not read yet are there, waiting up to ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            if os.fstat(self._file.fileno()).st_size > self._file.tell():
+            if self._pending or self._available() > 0:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             time.sleep(min(self._poll_s, left))
 
-    def _check_not_truncated(self) -> None:
-        if os.fstat(self._file.fileno()).st_size < self._file.tell():
-            raise MotifscanError(f"{self._name}: the file was truncated while followed")
+    def _available(self) -> int:
+        """Bytes the current file holds past the read position, after going over to a
+        truncated file's new start or to the file now at the name."""
+        size = os.fstat(self._file.fileno()).st_size
+        if size < self._position:
+            self._restart(f"{self._name}: the file was truncated; reading it again from its start")
+            size = os.fstat(self._file.fileno()).st_size
+        elif size == self._position and self._replaced():
+            self._switch()
+            size = os.fstat(self._file.fileno()).st_size
+        if self._new_start and self._header:
+            self._skip_repeated_header(size)
+        return size - self._position if not (self._new_start and self._header) else 0
+
+    def _replaced(self) -> bool:
+        """Whether the name now stands for another file (a missing name is not yet one)."""
+        try:
+            now = os.stat(self._path)
+        except OSError:
+            return False
+        held = os.fstat(self._file.fileno())
+        return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
+
+    def _switch(self) -> None:
+        self._file.close()
+        self._file = self._open()
+        self.rotations += 1
+        self._restart(f"{self._name}: replaced by a new file (rotated); following the new one "
+                      "from its start", count=False)
+
+    def _restart(self, notice: str, count: bool = True) -> None:
+        # What was read of the old content ends here, an unfinished last line included:
+        # the new content must not continue it.
+        if self._before and not self._before.endswith(b"\n"):
+            self._pending = b"\n"
+        self._file.seek(0)
+        self._position = 0
+        self._before = b""
+        self._new_start = True
+        self.truncations += count
+        self._notice(notice)
+
+    def _skip_repeated_header(self, size: int) -> None:
+        """At a new start: drop the header when it is repeated; wait while it may still be."""
+        head = os.pread(self._file.fileno(), len(self._header), 0)
+        if head == self._header:
+            self._file.seek(len(head))
+            self._position = len(head)
+            self._before = head[-self.CHECK_BYTES:]
+        elif self._header.startswith(head) and size < len(self._header):
+            return  # a header still being written, or nothing yet
+        self._new_start = False
+
+    def _read_checked(self, size: int) -> bytes:
+        """Read on, unless the bytes before the read position changed: then the file was
+        truncated and grown again, and the next read starts at its new start."""
+        start = self._position
+        data = self._file.read(size)
+        if self._before and os.pread(self._file.fileno(), len(self._before),
+                                     start - len(self._before)) != self._before:
+            self._restart(f"{self._name}: the file was truncated and written again; reading it "
+                          "from its start")
+            return b""
+        self._position += len(data)
+        self._before = (self._before + data)[-self.CHECK_BYTES:]
+        return data
 
     def close(self) -> None:
         self._file.close()
@@ -1326,6 +1437,8 @@ def _open_csv_stream(
     if not head.strip():
         raise MotifscanError(f"{name}: input is empty")
     layout = _plan_csv(name, head, at_eof, delimiter, options, compressed)
+    if isinstance(raw, _FollowedFile):
+        raw.set_header_lines(layout.skip_rows)
     if head.startswith(UTF8_BOM):
         head = head[len(UTF8_BOM) :]
     if at_eof:
