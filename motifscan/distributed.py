@@ -187,6 +187,8 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
         summary.skipped_windows += result.summary.skipped_windows
         if summary.bad_lines is not None:
             summary.bad_lines.merge(result.summary.bad_lines)
+        summary.scored_windows += result.summary.scored_windows
+        summary.near_unit_cosine_windows += result.summary.near_unit_cosine_windows
         for channel, skipped in result.summary.skipped_by_channel.items():
             summary.skipped_by_channel[channel] = summary.skipped_by_channel.get(channel, 0) + skipped
         for channel, detector in detectors.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -221,12 +222,31 @@ def write_json(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], 
     stream.write("\n")
 
 
+#: Decimals of a numeric time in the table: microseconds when the time is in seconds.
+#: CSV and JSON keep every digit; the table is for reading.
+TABLE_TIME_DECIMALS = 6
+
+
+def table_time(value) -> str:
+    """A time as the table shows it: ISO 8601 text as it is, a number with at most
+    :data:`TABLE_TIME_DECIMALS` decimals (``0.166667``, not ``0.16666666666666666``), and a
+    tiny nonzero number in 6 significant digits rather than as ``0``."""
+    if value is None or isinstance(value, str):
+        return "" if value is None else value
+    text = f"{value:.{TABLE_TIME_DECIMALS}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if value != 0 and text in ("0", "-0"):
+        text = f"{value:.6g}"
+    return text
+
+
 def table_cells(motif: Motif, columns: Sequence[str]) -> list[str]:
     """The motif's ``columns`` as the table shows them (4 decimals for scores and cosines,
-    at most 6 for a numeric time: the exact values are in the other formats)."""
+    readable times)."""
     record = motif_record(motif, columns)
     shown = {
-        "time": _table_time(record.get("time")),
+        "time": table_time(record.get("time")),
         "score": f"{motif.score:+.4f}",
         "cosine": f"{motif.cosine:+.4f}",
         "distance": "" if motif.distance is None else f"{motif.distance:.4f}",
@@ -235,14 +255,6 @@ def table_cells(motif: Motif, columns: Sequence[str]) -> list[str]:
         "activation": "" if motif.activation is None else f"{motif.activation:+.4g}",
     }
     return [shown.get(name, "" if record[name] is None else str(record[name])) for name in columns]
-
-
-def _table_time(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6f}".rstrip("0").rstrip(".")
-    return str(value)
 
 
 def table_console(stream: IO[str]):
@@ -412,7 +424,13 @@ def _score_writer(stream, schema, fmt: str):
         return pq.ParquetWriter(stream, schema)
     import pyarrow.csv as pcsv
 
-    return pcsv.CSVWriter(stream, schema, write_options=pcsv.WriteOptions(quoting_style="needed"))
+    # pyarrow quotes every header name; the header is written like detect's (quoted only
+    # where a name needs it), and pyarrow writes the rows.
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(schema.names)
+    stream.write(header.getvalue().encode("utf-8"))
+    return pcsv.CSVWriter(stream, schema,
+                          write_options=pcsv.WriteOptions(quoting_style="needed", include_header=False))
 
 
 def run_report(summary, parameters: dict) -> dict:
@@ -429,6 +447,7 @@ def run_report(summary, parameters: dict) -> dict:
         "samples": summary.samples,
         "positions": summary.positions,
         "skipped_windows": summary.skipped_windows,
+        "large_offset": summary.large_offset,
         "motif_count": summary.motifs,
     }
     if summary.bad_lines is not None and summary.bad_lines.policy != "error":
