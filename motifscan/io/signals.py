@@ -1216,7 +1216,10 @@ def _plan_csv(
             return None
         values = table.column(column)
         if _arrow_kind(values.type) == _NUMBER:
-            return _float64_from_arrow(values.combine_chunks())
+            try:
+                return _float64_from_arrow(values.combine_chunks())
+            except pa.ArrowException:
+                return None  # integers beyond 2**53: not read here (their column says why)
         # Numbers read as text (a bad cell under --bad-lines, huge integers): cell by cell.
         cells = [cell.decode("utf-8", "replace") if cell is not None else ""
                  for cell in values.cast(pa.binary()).to_pylist()]
@@ -2220,7 +2223,10 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
     def head_values(column: str) -> np.ndarray | None:
         if kinds.get(column) != _NUMBER or head() is None:
             return None
-        return _float64_from_arrow(head().column(column))
+        try:
+            return _float64_from_arrow(head().column(column))
+        except errors:
+            return None  # integers beyond 2**53: the column is refused when it is read
 
     channels, time_column = _choose_columns(name, names, kinds, options, not_numeric, head_values)
     notes = _time_like_notes(name, channels, options, head_values)
