@@ -9,6 +9,7 @@ a callback and the others still run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -181,14 +182,92 @@ def _run_file_job(job) -> FileRun:
 
 
 def _pool(jobs: int):
+    """A pool of ``jobs`` worker processes that end with this process.
+
+    The workers are spawned, not forked: the parent may hold pyarrow or Numba threads, and
+    a forked child can inherit one of their locks held. Nor do they come from the
+    multiprocessing fork server: that server is a child of the first process that uses it
+    and outlives it, and so did every worker it forked (each holding the caller's stdout
+    and stderr, so ``motifscan ... --jobs 2 | wc -l`` never saw the end of its input).
+    Spawned workers are this process's own children, and :func:`_worker_start` ties each
+    one's life to it.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # Never fork: the parent may hold pyarrow or Numba threads, and a forked child can
-    # inherit one of their locks held. The fork server starts clean workers cheaply.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start, initargs=(os.getpid(),))
+
+
+def _worker_start(parent: int) -> None:
+    """Set up a worker process: it dies with ``parent``, ignores the terminal's Ctrl-C (the
+    parent stops it), and holds neither the caller's stdin nor stdout."""
+    import signal
+    import sys
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        # Started while the parent held these back (see _signals_held); the mask is inherited.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP})
+    for stream, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY)):
+        # A reader of our stdout waits for every process that holds it; a worker writes
+        # nothing there (its results go back through the pool), so it lets go of it.
+        devnull = os.open(os.devnull, mode)
+        os.dup2(devnull, stream)
+        os.close(devnull)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        # PR_SET_PDEATHSIG: the kernel kills this worker when its parent ends, however it ends
+        # (SIGKILL included).
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the line above
+        os._exit(1)
+    # Elsewhere (and as a second guard): a thread that ends the worker once it is orphaned.
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+#: The signals that stop a run (see :mod:`motifscan.cli`).
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold back SIGINT, SIGTERM and SIGHUP for the block (where the platform can); they
+    arrive when it ends."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    held = {getattr(signal, name) for name in STOP_SIGNALS}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def _watch_parent(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _stop_pool(pool, finished: bool) -> None:
+    """Shut ``pool`` down: wait for its idle workers to exit when every result was taken;
+    otherwise (an error, a signal, a closed pipe) kill the workers still busy, so nothing
+    runs on after the run."""
+    if not finished:
+        # The executor has no public way to stop a running task; its process table is the way.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                process.kill()
+    pool.shutdown(wait=True, cancel_futures=not finished)
 
 
 class BatchRun:
@@ -356,8 +435,11 @@ class BatchRun:
             jobs.append((name, self.config, self.read, self.several, self.ordered, resume))
         if self.jobs > 1 and len(jobs) > 1 and self.dask is None:
             pool = _pool(min(self.jobs, len(jobs)))
-            # map() hands results back in input order, whichever worker finishes first.
-            results = pool.map(_run_file_job, jobs, chunksize=1)
+            # map() hands results back in input order, whichever worker finishes first. It
+            # starts the workers: a signal in the middle of that would leave a half-started
+            # one (not yet in the pool's table, so never stopped) to die with a traceback.
+            with _signals_held():
+                results = pool.map(_run_file_job, jobs, chunksize=1)
         else:
             pool = None
             on_rows = None if self.progress is None else self.progress.add_rows
@@ -370,6 +452,7 @@ class BatchRun:
             client, owned = connect(self.dask)
             results = run_on_dask(client, [(job[0], job[5]) for job in jobs], self.config, self.read,
                                   self.split_bytes, self.several, self.ordered)
+        finished = False
         try:
             for name, problem in self.inputs:
                 if problem is not None:
@@ -378,9 +461,18 @@ class BatchRun:
                     yield FileRun(name, [], None)
                 else:
                     yield next(results)
+            finished = True
         finally:
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                _stop_pool(pool, finished)
+                # The pool's queues hold named semaphores, unlinked when the queues are
+                # collected; the process ends with os._exit (see motifscan.cli.main), which
+                # would leave them to multiprocessing's resource tracker and its "leaked
+                # semaphore" warning. (An exception passing through here still holds this frame.)
+                pool = results = None
+                import gc
+
+                gc.collect()
             if owned:
                 cluster = client.cluster
                 client.close()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import signal
 import sys
 
 import click
@@ -12,6 +15,36 @@ from motifscan.errors import MotifscanError
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
 EXIT_BROKEN_PIPE = 141
+# What a write failed with when the disk, a quota or `ulimit -f` says no, or stdout is closed.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF})
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (every temporary file removed, every
+    worker stopped), then exit with 128 + the signal's number, as a shell reports it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on(signum, frame) -> None:
+    raise Stopped(signum)
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands for stdout when the caller closed it (``motifscan ... >&-``): writing to it is
+    the write error it is, not a crash on ``None``."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    @property
+    def buffer(self):
+        return self
 
 
 def _input_options(command):
@@ -123,9 +156,26 @@ class _MotifscanGroup(click.Group):
             status = _fail(" ".join(error.format_message().split()))
         except click.exceptions.Exit as done:
             status = done.exit_code
-        except (KeyboardInterrupt, click.exceptions.Abort):
-            click.echo("motifscan: interrupted", err=True)
-            status = EXIT_INTERRUPTED
+        except (KeyboardInterrupt, click.exceptions.Abort) as error:
+            # Click turns KeyboardInterrupt (and so Stopped) into Abort, the signal its cause.
+            stopped = error if isinstance(error, Stopped) else error.__cause__
+            if isinstance(stopped, Stopped):
+                click.echo(f"motifscan: stopped by {signal.Signals(stopped.signum).name}", err=True)
+                status = 128 + stopped.signum
+            else:
+                click.echo("motifscan: interrupted", err=True)
+                status = EXIT_INTERRUPTED
+        except BrokenPipeError:
+            status = _stdout_gone()
+        except OSError as error:
+            if error.errno not in WRITE_ERRNOS:
+                raise
+            status = _fail(f"writing <stdout>: {error.strerror}")
+        except MemoryError as error:
+            # numpy says what it could not allocate ("Unable to allocate 7.5 GiB for an array
+            # with shape ..."); a bare MemoryError says nothing, so the knob is named instead.
+            said = " ".join(str(error).split())
+            status = _fail(f"out of memory: {said or 'the data'} (a smaller --block-rows uses less)")
         sys.exit(status if isinstance(status, int) else EXIT_FOUND)
 
     def invoke(self, ctx):
@@ -135,9 +185,26 @@ class _MotifscanGroup(click.Group):
             # The reader went away (`motifscan ... | head`): stop quietly with the status a
             # shell gives a tool stopped by SIGPIPE. Caught here, before Click's own handler
             # turns it into status 1, which means "no motif" for us.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return EXIT_BROKEN_PIPE
+            return _stdout_gone()
+        except OSError as error:
+            # Caught here too, before Click turns it into status 1 with a traceback.
+            if error.errno not in WRITE_ERRNOS:
+                raise
+            return _fail(f"writing <stdout>: {error.strerror}")
+
+
+def _stdout_gone() -> int:
+    """Point stdout at /dev/null (so the final flush cannot fail again); the SIGPIPE status."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _suppressed_os_errors():
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
+
+
+def _suppressed_os_errors():
+    import contextlib
+
+    return contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation)
 
 
 @click.group(cls=_MotifscanGroup,
@@ -233,7 +300,7 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 
     from motifscan.batch import BatchRun
     from motifscan.config import BatchConfig
-    from motifscan.io.output import first_line, open_output, output_format, write_motifs
+    from motifscan.io.output import check_target, first_line, locked, open_output, output_format, write_motifs
     from motifscan.io.sparkline import detection_sparklines
     from motifscan.plot import detection_figure, figure_output
     from motifscan.progress import RunProgress
@@ -259,6 +326,12 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         if batch.state is not None:
             memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
                                                        config.span, config.gap, on_wait=waiting))
+        if batch.append and output not in (None, "-"):
+            # Runs appending to one file take turns, whatever their --state: each copies
+            # the file as the last one left it.
+            check_target(output, "--output")
+            held.enter_context(locked(output, on_wait=lambda: quiet or click.echo(
+                f"motifscan: waiting for another run to finish with {output}", err=True)))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
                        on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
                        dask=batch.dask, split_bytes=batch.split_bytes)
@@ -268,11 +341,18 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         header = first_line(output) if batch.append and fmt == "csv" else None
         motifs = [] if plot is not None else None
         footer = detection_sparklines(recorder, config.method) if sparkline else None
-        with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
-                open_output(output, append=batch.append) as stream, figure_output(plot) as (figure, figure_format):
-            write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
-            if figure is not None:
-                detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
+        try:
+            with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
+                    open_output(output, append=batch.append) as stream, \
+                    figure_output(plot) as (figure, figure_format):
+                write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
+                if output not in (None, "-") and run.files and len(run.failed) == len(run.files):
+                    # Every input failed (each said why): the output file keeps what it held.
+                    raise _NothingWritten
+                if figure is not None:
+                    detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
+        except _NothingWritten:
+            return EXIT_ERROR
         if memory is not None:
             memory.save()  # after the output: a crash in between repeats motifs, never loses them
     if run.failed:
@@ -385,6 +465,10 @@ def fit(file, output, fmt, **options):
     return EXIT_FOUND
 
 
+class _NothingWritten(Exception):
+    """Leave the --output file as it was: the run has nothing to put there."""
+
+
 def _fail(message: str) -> int:
     click.echo(f"motifscan: error: {message}", err=True)
     return EXIT_ERROR
@@ -400,17 +484,31 @@ def main() -> None:
     run into a crash for the shell, cron or a pipeline. Every file the command wrote is
     closed by then, and no thread of a finished command has work left.
     """
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        # Like Ctrl-C: temporary files removed and workers stopped on the way out.
+        signal.signal(signum, _stop_on)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
     try:
         cli.main()
         status = EXIT_FOUND
     except SystemExit as done:
         status = done.code if isinstance(done.code, int) else EXIT_ERROR if done.code else EXIT_FOUND
+    if "concurrent.futures.process" in sys.modules:
+        import gc
+
+        # A stopped worker pool's queues (named semaphores) are unlinked when collected;
+        # os._exit would leave them to the resource tracker and its "leaked" warning.
+        gc.collect()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except BrokenPipeError:
             status = EXIT_BROKEN_PIPE
-        except (OSError, ValueError):  # closed by the caller: nothing left to lose
+        except OSError as error:
+            if stream is sys.stdout and error.errno in WRITE_ERRNOS and status in (EXIT_FOUND, EXIT_NONE):
+                status = _fail(f"writing <stdout>: {error.strerror}")
+        except (ValueError, AttributeError):  # closed by the caller: nothing left to lose
             pass
     os._exit(status)
 
