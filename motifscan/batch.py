@@ -96,7 +96,12 @@ def expand_inputs(arguments: Sequence[str]) -> list[tuple[str, str | None]]:
         if argument == "-" or not os.path.isdir(argument) or is_parquet_dataset(argument):
             inputs.setdefault(argument, None)
             continue
-        found = list(_signals_below(argument))
+        try:
+            found = list(_signals_below(argument, set()))
+        except OSError as error:
+            inputs.setdefault(argument, f"{argument}: cannot read the directory "
+                                        f"{error.filename or argument} ({error.strerror})")
+            continue
         if not found:
             inputs.setdefault(argument, f"{argument}: no CSV, TSV, TXT or Parquet file in this directory")
         for name in found:
@@ -104,7 +109,13 @@ def expand_inputs(arguments: Sequence[str]) -> list[tuple[str, str | None]]:
     return list(inputs.items())
 
 
-def _signals_below(directory: str) -> Iterator[str]:
+def _signals_below(directory: str, seen: set) -> Iterator[str]:
+    # A directory reached again (a symbolic link to a parent: a loop) is read once, like an
+    # input named twice.
+    identity = (os.stat(directory).st_dev, os.stat(directory).st_ino)
+    if identity in seen:
+        return
+    seen.add(identity)
     entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     for entry in entries:
         if entry.name.startswith((".", "_")):
@@ -114,7 +125,7 @@ def _signals_below(directory: str) -> Iterator[str]:
             if is_parquet_dataset(path):
                 yield path
             else:
-                yield from _signals_below(path)
+                yield from _signals_below(path, seen)
         elif _is_signal_file(entry.name):
             yield path
 

@@ -119,7 +119,7 @@ def _prepare(options: dict, threshold=None, **detection):
     else:
         kernels = collect_kernels(options["kernels"], files, options["kernel_columns"], options["joint"],
                                   options["columns"], options["kernel_froms"])
-    block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
+    block_rows = DEFAULT_BLOCK_ROWS if options["block_rows"] is None else options["block_rows"]
     config = DetectConfig(
         kernels=kernels, p=(1.0 if fitted is None else fitted.p) if options["p"] is None else options["p"],
         dilation=options["dilation"], backend=options["backend"], device=options["device"],
@@ -160,8 +160,7 @@ class _MotifscanGroup(click.Group):
             # Click turns KeyboardInterrupt (and so Stopped) into Abort, the signal its cause.
             stopped = error if isinstance(error, Stopped) else error.__cause__
             if isinstance(stopped, Stopped):
-                click.echo(f"motifscan: stopped by {signal.Signals(stopped.signum).name}", err=True)
-                status = 128 + stopped.signum
+                status = _stopped(stopped)
             else:
                 click.echo("motifscan: interrupted", err=True)
                 status = EXIT_INTERRUPTED
@@ -181,6 +180,9 @@ class _MotifscanGroup(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except Stopped as stopped:
+            # Here, before Click's handler of KeyboardInterrupt adds an empty line to stderr.
+            return _stopped(stopped)
         except BrokenPipeError:
             # The reader went away (`motifscan ... | head`): stop quietly with the status a
             # shell gives a tool stopped by SIGPIPE. Caught here, before Click's own handler
@@ -191,6 +193,11 @@ class _MotifscanGroup(click.Group):
             if error.errno not in WRITE_ERRNOS:
                 raise
             return _fail(f"writing <stdout>: {error.strerror}")
+
+
+def _stopped(stopped: Stopped) -> int:
+    click.echo(f"motifscan: stopped by {signal.Signals(stopped.signum).name}", err=True)
+    return 128 + stopped.signum
 
 
 def _stdout_gone() -> int:

@@ -46,16 +46,37 @@ def _check_number(name: str, value, *, minimum: float, inclusive: bool = True) -
     return number
 
 
-def _check_integer(name: str, value, *, minimum: int) -> int:
-    try:
-        whole = not isinstance(value, bool) and float(value).is_integer()
-    except (TypeError, ValueError):
-        whole = False
-    if not whole:
+#: The largest whole number an option takes: positions and counts are int64 in the scans.
+MAX_INTEGER = 2**62
+
+
+def _check_integer(name: str, value, *, minimum: int, maximum: int = MAX_INTEGER) -> int:
+    whole = _whole_number(value)
+    if whole is None:
         raise MotifscanError(f"{name} must be a whole number, got {value!r}")
-    if int(value) < minimum:
+    if whole < minimum:
         raise MotifscanError(f"{name} must be at least {minimum}, got {value}")
-    return int(value)
+    if whole > maximum:
+        raise MotifscanError(f"{name} must be at most {maximum}, got {value}")
+    return whole
+
+
+def _whole_number(value) -> int | None:
+    """``value`` as an int when it is a whole number (``3``, ``"3"``, ``3.0``, ``"1e2"``), else None."""
+    if isinstance(value, bool):
+        return None
+    if hasattr(value, "__index__"):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass  # "1e2", "3.0": read as a number below
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def parse_dilations(value) -> tuple[int, ...]:
