@@ -8,7 +8,6 @@ leaves half a result behind.
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
 import json
 import math
@@ -18,6 +17,7 @@ import socket
 import stat
 import sys
 import tempfile
+import unicodedata
 from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -101,10 +101,39 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
     return {name: values[name] for name in fields}
 
 
+#: The columns whose text comes from the input (file, column and kernel names).
+NAME_FIELDS = ("file", "channel", "kernel")
+#: What a spreadsheet reads as the start of a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def csv_cells(motif: Motif, fields: Sequence[str]) -> list:
-    """The motif's ``fields`` as one CSV row: absent values are empty cells."""
+    """The motif's ``fields`` as one CSV row: absent values are empty cells, and names from
+    the input are made safe to open in a spreadsheet (see :func:`csv_name`)."""
     record = motif_record(motif, fields)
-    return ["" if record[f] is None else record[f] for f in fields]
+    return ["" if record[f] is None else csv_name(record[f]) if f in NAME_FIELDS else record[f] for f in fields]
+
+
+def csv_name(name: str) -> str:
+    """A name from the input as CSV text: one that starts with ``=``, ``+``, ``-`` or ``@``
+    gets a leading apostrophe, so that a spreadsheet shows it instead of running it as a
+    formula (``=HYPERLINK(...)`` as a column name)."""
+    return "'" + name if name.startswith(FORMULA_STARTS) else name
+
+
+def csv_row(cells: Sequence) -> str:
+    """One CSV line (RFC 4180, ``\\n`` ended): a text cell is quoted when it holds a comma, a
+    double quote or any control character (``\\r``, ``\\n``, tab, escape, ...), quotes doubled;
+    numbers in shortest round-trip form."""
+    return ",".join(_csv_cell(cell) for cell in cells) + "\n"
+
+
+def _csv_cell(cell) -> str:
+    if not isinstance(cell, str):
+        return repr(cell) if isinstance(cell, float) else str(cell)
+    if any(c in ',"' or unicodedata.category(c) == "Cc" for c in cell):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *, header: bool = True,
@@ -113,11 +142,10 @@ def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *
 
     With ``flush`` every row is flushed as it is written, for live pipelines.
     """
-    writer = csv.writer(stream, lineterminator="\n")
     if header:
-        writer.writerow(fields)
+        stream.write(csv_row(fields))
     for motif in motifs:
-        writer.writerow(csv_cells(motif, fields))
+        stream.write(csv_row(csv_cells(motif, fields)))
         if flush:
             stream.flush()
 
