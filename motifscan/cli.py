@@ -496,6 +496,9 @@ def main() -> None:
         signal.signal(signum, _stop_on)
     if sys.stdout is None:
         sys.stdout = _ClosedStdout()
+    elif hasattr(sys.stdout, "reconfigure"):
+        # A file name that is not UTF-8 reaches the output as the bytes it was given as.
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         cli.main()
         status = EXIT_FOUND

@@ -587,3 +587,16 @@ def test_hostile_options_and_inputs_are_one_line_errors(tmp_path):
         run("detect", SEED, "--kernel", "1,2,3", "--p", "9").output
     result = run("detect", SEED, "--kernel", "1,2,3", "--dilation", "1e2")
     assert result.exit_code == 2 and "spans 201 samples" in result.output
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_written_back_as_given(tmp_path):
+    name = os.fsdecode(b"caf\xe9.csv")  # Latin-1: not UTF-8
+    try:
+        shutil.copy(SEED, tmp_path / name)
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    shutil.copy(SEED, tmp_path / "plain.csv")
+    completed = subprocess.run(installed_motifscan() + ["detect", str(tmp_path), "--kernel", "1,2,3", "--p", "9"],
+                               capture_output=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.count(b"caf\xe9.csv,") == 3 and completed.stdout.count(b"plain.csv,") == 3
