@@ -10,7 +10,9 @@ import sys
 
 import click
 
-from motifscan.errors import MotifscanError
+from motifscan.choices import (COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FIT_REPORT_FORMATS,
+                               METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
+from motifscan.errors import MotifscanError, SignalTooShort
 
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
@@ -69,10 +71,9 @@ def _input_options(command):
         click.option("--dilation", default="1", show_default=True, metavar="D|D1,D2|LOW..HIGH",
                      help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples); "
                           "several: scan all, report the best per motif."),
-        click.option("--normalize", type=click.Choice(["none", "center", "zscore"]), default="none",
-                     show_default=True,
+        click.option("--normalize", type=click.Choice(NORMALIZE), default=None,
                      help="center: remove each window's mean (Pearson's r); zscore: also report "
-                          "the z-normalized distance."),
+                          "the z-normalized distance.  [default: none, or the fitted kernel file's]"),
         click.option("--noise-floor", default="0", show_default=True, metavar="Q|auto",
                      help="Add Q to each window's norm, so flat noisy stretches stop matching; "
                           "auto: the norm of a window of the signal's noise."),
@@ -85,9 +86,9 @@ def _input_options(command):
                      help="Whether the first CSV line names the columns. Default: detected."),
         click.option("--block-rows", type=int, default=None, metavar="N",
                      help="Rows read per block (memory knob; results never change)."),
-        click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "fft"]), default="auto",
+        click.option("--backend", type=click.Choice(COMMAND_LINE_BACKENDS), default="auto",
                      show_default=True, help="Similarity backend."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
+        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
                      help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "
                           "auto takes it for large inputs when usable."),
         click.option("--threads", type=int, default=None, metavar="N",
@@ -98,14 +99,14 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, threshold=None, **detection):
+def _prepare(options: dict, threshold=None, method="cosine", **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
-    A fitted kernel file brings its p, threshold and metric; options given on the command
-    line take precedence over the file's p and threshold.
+    A fitted kernel file brings its p, threshold, normalisation and metric; options given
+    on the command line take precedence (:func:`motifscan.config.kernel_settings`).
     """
     from motifscan.batch import ReadOptions
-    from motifscan.config import DEFAULT_BLOCK_ROWS, DEFAULT_THRESHOLD, DetectConfig
+    from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig, kernel_settings
     from motifscan.io.kernels import Kernel, collect_kernels, read_fitted_kernel
 
     files = options["kernel_files"]
@@ -121,12 +122,11 @@ def _prepare(options: dict, threshold=None, **detection):
                                   options["columns"], options["kernel_froms"])
     block_rows = DEFAULT_BLOCK_ROWS if options["block_rows"] is None else options["block_rows"]
     config = DetectConfig(
-        kernels=kernels, p=(1.0 if fitted is None else fitted.p) if options["p"] is None else options["p"],
-        dilation=options["dilation"], backend=options["backend"], device=options["device"],
-        threads=options["threads"], block_rows=block_rows,
-        threshold=(DEFAULT_THRESHOLD if fitted is None else fitted.threshold) if threshold is None else threshold,
-        metric=None if fitted is None or fitted.metric is None else fitted.metric.tolist(),
-        normalize=options["normalize"], noise_floor=options["noise_floor"], joint=options["joint"], **detection,
+        kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
+        threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
+        joint=options["joint"], method=method, **detection,
+        **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
+                          method=method),
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
                        options["header"])
@@ -134,10 +134,18 @@ def _prepare(options: dict, threshold=None, **detection):
 
 
 def _warn_skipped(summary) -> None:
+    """The run's warnings about what it saw: skipped windows, a large offset."""
     if summary is not None and summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
+            err=True,
+        )
+    if summary is not None and summary.large_offset:
+        click.echo(
+            f"motifscan: {summary.source}: {summary.near_unit_cosine_windows} of {summary.scored_windows} "
+            "windows have |cosine| > 0.99: the signal has a large offset, so nearly every window "
+            "matches; --normalize center compares shapes",
             err=True,
         )
 
@@ -150,8 +158,17 @@ class _MotifscanGroup(click.Group):
             status = super().main(args=args, prog_name=prog_name or "motifscan",
                                   standalone_mode=False, **extra)
             sys.stdout.flush()
+            if _stream_interrupted():
+                # Ctrl-C ended a live stream; what it had read is decided and written.
+                click.echo("motifscan: interrupted", err=True)
+                status = EXIT_INTERRUPTED
+        except SignalTooShort as error:
+            # A live stream stopped by Ctrl-C before a whole window came: nothing to report.
+            status = _fail(str(error)) if not _stream_interrupted() else EXIT_INTERRUPTED
+            if status == EXIT_INTERRUPTED:
+                click.echo("motifscan: interrupted", err=True)
         except MotifscanError as error:
-            status = _fail(str(error))
+            status = _fail(error.command_line_message())
         except click.exceptions.UsageError as error:
             status = _fail(" ".join(error.format_message().split()))
         except click.exceptions.Exit as done:
@@ -232,7 +249,7 @@ def _detection_options(command):
                           "and the conv side of compare), minimum |activation| as a fraction of the "
                           "channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
-        click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
+        click.option("--sign", type=click.Choice(SIGNS), default="any",
                      show_default=True, help="Report matches, inverted matches, or both."),
         click.option("--min-gap", type=int, default=None,
                      help="Minimum distance between two motifs of a channel.  [default: the span]"),
@@ -244,17 +261,13 @@ def _detection_options(command):
 
 
 def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
-    from motifscan.config import DEFAULT_THRESHOLD
-
-    if threshold is None and method == "conv":
-        # A fitted kernel's threshold is on the score; the convolution's is a fraction.
-        threshold = DEFAULT_THRESHOLD
     return dict(threshold=threshold, sign=sign, min_gap=min_gap, top=top, method=method)
 
 
 _METHOD = click.option(
-    "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
+    "--method", type=click.Choice(METHODS), default="cosine", show_default=True,
     help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+_QUIET = click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 _PLOT = click.option(
     "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
 
@@ -276,7 +289,7 @@ def _watch(plot, fmt: str, output):
 @_input_options
 @_detection_options
 @_METHOD
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(DETECT_FORMATS), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, metavar="N",
@@ -286,14 +299,15 @@ def _watch(plot, fmt: str, output):
 @click.option("--state", metavar="FILE",
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--follow", is_flag=True,
-              help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
+              help="Follow FILE like tail -F (through rotation and truncation): report each motif "
+                   "as soon as it is final, until Ctrl-C.")
 @click.option("--dask", metavar="ADDRESS|local",
               help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
 @click.option("--split-bytes", metavar="N",
               help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
-@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
+@_QUIET
 @_PLOT
-@click.option("--overlap", type=click.Choice(["best", "keep"]), default="best", show_default=True,
+@click.option("--overlap", type=click.Choice(OVERLAP), default="best", show_default=True,
               help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
 def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, dask,
            split_bytes, quiet, plot, overlap, **options):
@@ -341,7 +355,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
                 f"motifscan: waiting for another run to finish with {output}", err=True)))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
                        on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
-                       dask=batch.dask, split_bytes=batch.split_bytes)
+                       dask=batch.dask, split_bytes=batch.split_bytes,
+                       on_notice=lambda notice: click.echo(f"motifscan: {notice}", err=True))
         if plot is not None and run.several:
             raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.
@@ -371,14 +386,15 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 @click.argument("file", metavar="FILE|-")
 @_input_options
 @_detection_options
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(COMPARE_FORMATS), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
+@_QUIET
 @_PLOT
-def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
+def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
-    from motifscan.io.comparison import COMPARE_FORMATS, write_comparison
+    from motifscan.io.comparison import write_comparison
     from motifscan.io.output import open_output, output_format
     from motifscan.io.sparkline import comparison_sparklines
     from motifscan.plot import comparison_figure, figure_output
@@ -394,7 +410,8 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
         write_comparison(stream, run, fmt, comparison_sparklines(recorder) if sparkline else None)
         if figure is not None:
             comparison_figure(figure, figure_format, recorder, run)
-    _warn_skipped(run.summary)
+    if not quiet:
+        _warn_skipped(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
 
@@ -404,8 +421,9 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
 @_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
+@_QUIET
 @_PLOT
-def scores(file, method, output, plot, **options):
+def scores(file, method, output, quiet, plot, **options):
     """Write the full per-position score track of FILE (for plots and other tools).
 
     With --method conv it adds the plain convolution, <channel>_activation.
@@ -426,7 +444,8 @@ def scores(file, method, output, plot, **options):
                      [scan.label for scan in scanner.scans], source.time_column, score_format(output))
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
-    _warn_skipped(summary)
+    if not quiet:
+        _warn_skipped(summary)
     return EXIT_FOUND
 
 
@@ -437,7 +456,7 @@ def scores(file, method, output, plot, **options):
 @click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
 @click.option("--length", type=int, default=None, metavar="M",
               help="Window (kernel) length in samples.  [default: end - start of the labels]")
-@click.option("--metric", type=click.Choice(["none", "diagonal", "full"]), default="none", show_default=True,
+@click.option("--metric", type=click.Choice(METRICS), default="none", show_default=True,
               help="Also learn a linear map M: the scan then compares M w with M k.")
 @click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
 @click.option("--mine", type=int, default=20, show_default=True, metavar="N",
@@ -451,9 +470,10 @@ def scores(file, method, output, plot, **options):
 @click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension.")
 @click.option("--header/--no-header", default=None, help="Whether the first CSV line names the columns.")
 @click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(FIT_REPORT_FORMATS), default=None,
               help="Report format.  [default: table on a terminal, else JSON]")
-def fit(file, output, fmt, **options):
+@_QUIET
+def fit(file, output, fmt, quiet, **options):
     """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
 
     Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall
@@ -474,6 +494,13 @@ def fit(file, output, fmt, **options):
 
 class _NothingWritten(Exception):
     """Leave the --output file as it was: the run has nothing to put there."""
+
+
+def _stream_interrupted() -> bool:
+    """Whether Ctrl-C ended a live stream (see ``motifscan.io.signals.stream_interrupted``).
+    Looked up only when the reader was imported, so a run that read nothing pays no import."""
+    signals = sys.modules.get("motifscan.io.signals")
+    return signals is not None and signals.stream_interrupted()
 
 
 def _fail(message: str) -> int:

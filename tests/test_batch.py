@@ -239,7 +239,7 @@ def test_jobs_behind_a_pipe_end_with_their_workers(tmp_path, broken):
 
 
 @needs_proc
-@pytest.mark.faults
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_a_signalled_run_ends_with_its_workers_and_its_pipes(tmp_path, signum):
     tag, command, environment = _tagged_run(tmp_path, _long_files(tmp_path))
@@ -256,7 +256,7 @@ def test_a_signalled_run_ends_with_its_workers_and_its_pipes(tmp_path, signum):
 
 
 @needs_proc
-@pytest.mark.faults
+@pytest.mark.slow
 def test_a_closed_pipe_ends_the_run_and_its_workers(tmp_path):
     tag, command, environment = _tagged_run(tmp_path, _long_files(tmp_path, repeats=50_000))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
