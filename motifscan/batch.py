@@ -219,9 +219,6 @@ def _worker_start(parent: int) -> None:
     import threading
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        # Started while the parent held these back (see _signals_held); the mask is inherited.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGHUP})
     for stream, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY)):
         # A reader of our stdout waits for every process that holds it; a worker writes
         # nothing there (its results go back through the pool), so it lets go of it.
@@ -247,19 +244,31 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 @contextlib.contextmanager
 def _signals_held():
-    """Hold back SIGINT, SIGTERM and SIGHUP for the block (where the platform can); they
-    arrive when it ends."""
-    import signal
+    """Hold back SIGINT, SIGTERM and SIGHUP for the block; one that came is raised again
+    when it ends, to the handler in place before.
 
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
+    Not with a signal mask: any thread (pyarrow's, Numba's) may take a process's signal, and
+    Python then runs the handler in the main thread at once, whatever its mask.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread, where they also run
         return
-    held = {getattr(signal, name) for name in STOP_SIGNALS}
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    came: list[int] = []
+    before = {}
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            number = getattr(signal, name)
+            before[number] = signal.signal(number, lambda signum, frame: came.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        if came:
+            signal.raise_signal(came[0])
 
 
 def _watch_parent(parent: int) -> None:
@@ -274,12 +283,19 @@ def _stop_pool(pool, finished: bool) -> None:
     """Shut ``pool`` down: wait for its idle workers to exit when every result was taken;
     otherwise (an error, a signal, a closed pipe) kill the workers still busy, so nothing
     runs on after the run."""
-    if not finished:
-        # The executor has no public way to stop a running task; its process table is the way.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            with contextlib.suppress(Exception):
-                process.kill()
-    pool.shutdown(wait=True, cancel_futures=not finished)
+    if finished:
+        pool.shutdown(wait=True)
+        return
+    # The executor has no public way to stop a running task; its process table is the way.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    # No new worker from here on (the pool replaces one that exits), then kill the busy ones.
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
 
 
 class BatchRun:
@@ -449,27 +465,28 @@ class BatchRun:
                 unchanged.add(name)
                 continue
             jobs.append((name, self.config, self.read, self.several, self.ordered, resume))
-        if self.jobs > 1 and len(jobs) > 1 and self.dask is None:
-            pool = _pool(min(self.jobs, len(jobs)))
-            # map() hands results back in input order, whichever worker finishes first. It
-            # starts the workers: a signal in the middle of that would leave a half-started
-            # one (not yet in the pool's table, so never stopped) to die with a traceback.
-            with _signals_held():
-                results = pool.map(_run_file_job, jobs, chunksize=1)
-        else:
-            pool = None
-            on_rows = None if self.progress is None else self.progress.add_rows
-            results = (run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5], on_rows=on_rows)
-                       for job in jobs)
+        pool = None
         client, owned = None, False
-        if self.dask is not None:
-            from motifscan.distributed import connect, run_on_dask
-
-            client, owned = connect(self.dask)
-            results = run_on_dask(client, [(job[0], job[5]) for job in jobs], self.config, self.read,
-                                  self.split_bytes, self.several, self.ordered)
         finished = False
         try:
+            if self.jobs > 1 and len(jobs) > 1 and self.dask is None:
+                # A signal while the pool starts its workers (in map() below) would leave a
+                # half-started one, not yet in the pool's table, to die with a traceback:
+                # signals wait until the pool is in place, within this try.
+                with _signals_held():
+                    pool = _pool(min(self.jobs, len(jobs)))
+                    # map() hands results back in input order, whichever worker finishes first.
+                    results = pool.map(_run_file_job, jobs, chunksize=1)
+            else:
+                on_rows = None if self.progress is None else self.progress.add_rows
+                results = (run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5], on_rows=on_rows)
+                           for job in jobs)
+            if self.dask is not None:
+                from motifscan.distributed import connect, run_on_dask
+
+                client, owned = connect(self.dask)
+                results = run_on_dask(client, [(job[0], job[5]) for job in jobs], self.config, self.read,
+                                      self.split_bytes, self.several, self.ordered)
             for name, problem in self.inputs:
                 if problem is not None:
                     yield FileRun(name, [], None, problem)
