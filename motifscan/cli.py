@@ -17,8 +17,10 @@ from motifscan.errors import MotifscanError, SignalTooShort
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
 EXIT_BROKEN_PIPE = 141
-# What a write failed with when the disk, a quota or `ulimit -f` says no, or stdout is closed.
-WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF})
+# What writing to stdout fails with when the disk, a quota or `ulimit -f` says no, or stdout is
+# closed. (A file's are motifscan.io.output.WRITE_ERRNOS: not EIO or EBADF, which reading an
+# input can raise too.)
+STDOUT_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF})
 
 
 class Stopped(KeyboardInterrupt):
@@ -184,7 +186,7 @@ class _MotifscanGroup(click.Group):
         except BrokenPipeError:
             status = _stdout_gone()
         except OSError as error:
-            if error.errno not in WRITE_ERRNOS:
+            if error.errno not in STDOUT_WRITE_ERRNOS:
                 raise
             status = _fail(f"writing <stdout>: {error.strerror}")
         except MemoryError as error:
@@ -207,7 +209,7 @@ class _MotifscanGroup(click.Group):
             return _stdout_gone()
         except OSError as error:
             # Caught here too, before Click turns it into status 1 with a traceback.
-            if error.errno not in WRITE_ERRNOS:
+            if error.errno not in STDOUT_WRITE_ERRNOS:
                 raise
             return _fail(f"writing <stdout>: {error.strerror}")
 
@@ -543,7 +545,7 @@ def main() -> None:
         except BrokenPipeError:
             status = EXIT_BROKEN_PIPE
         except OSError as error:
-            if stream is sys.stdout and error.errno in WRITE_ERRNOS and status in (EXIT_FOUND, EXIT_NONE):
+            if stream is sys.stdout and error.errno in STDOUT_WRITE_ERRNOS and status in (EXIT_FOUND, EXIT_NONE):
                 status = _fail(f"writing <stdout>: {error.strerror}")
         except (ValueError, AttributeError):  # closed by the caller: nothing left to lose
             pass

@@ -244,7 +244,7 @@ def _client_within(client_type, address: str, seconds: float):
     def attempt() -> None:
         try:
             outcome["client"] = client_type(address, timeout=seconds)
-        except BaseException as error:  # handed over to the caller's thread below
+        except BaseException as error:  # noqa: BLE001 (handed over to the caller's thread below)
             outcome["error"] = error
 
     thread = threading.Thread(target=attempt, name="motifscan-dask-connect", daemon=True)
