@@ -62,19 +62,27 @@ def _as_source(signal, time, block_rows):
     return signal_from_arrays(channels, time=time, name="signal", block_rows=block_rows)
 
 
-def _kernel_settings(kernel, p, threshold, metric):
-    """``(values, p, threshold, metric)``: a FittedKernel supplies what is not given."""
+def _kernel_settings(kernel, p, threshold, metric, normalize=None, sign=None):
+    """``(values, p, threshold, metric, normalize, sign)``: a FittedKernel supplies what is
+    not given. A fitted metric on centred windows comes with the centring folded into it
+    (``FittedKernel.scan_metric``), to be scanned with ``normalize="none"``."""
+    from dataclasses import replace
+
     import numpy as np
 
     from motifscan.config import DEFAULT_THRESHOLD
     from motifscan.io.kernels import FittedKernel
 
     if isinstance(kernel, FittedKernel):
+        normalize = kernel.normalize if normalize is None else normalize
+        if metric is None and kernel.metric is not None:
+            metric, normalize = replace(kernel, normalize=normalize).scan_metric(), "none"
         return (tuple(kernel.values), kernel.p if p is None else p,
-                kernel.threshold if threshold is None else threshold,
-                kernel.metric if metric is None else metric)
+                kernel.threshold if threshold is None else threshold, metric, normalize,
+                kernel.sign if sign is None else sign)
     return (tuple(np.asarray(kernel, dtype=np.float64).ravel()), 1.0 if p is None else p,
-            DEFAULT_THRESHOLD if threshold is None else threshold, metric)
+            DEFAULT_THRESHOLD if threshold is None else threshold, metric,
+            "none" if normalize is None else normalize, "any" if sign is None else sign)
 
 
 def read_kernel(path):
@@ -86,7 +94,7 @@ def read_kernel(path):
 
 
 def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str = "auto", device: str = "auto",
-         metric=None, method: str = "cosine", normalize: str = "none", noise_floor: float = 0.0):
+         metric=None, method: str = "cosine", normalize: str | None = None, noise_floor: float = 0.0):
     """Sharpened cosine similarity of ``kernel`` at every valid position of ``signal``.
 
     Parameters
@@ -111,9 +119,9 @@ def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str
     method : {"cosine", "conv"}, default "cosine"
         ``conv`` returns the plain convolution instead: the dot product of each window
         with the kernel, ``numpy.correlate(signal, kernel, "valid")`` for ``dilation=1``.
-    normalize : {"none", "center", "zscore"}
+    normalize : {"none", "center", "zscore"}, optional
         ``center`` and ``zscore`` remove each window's and the kernel's mean first, so the
-        cosine is Pearson's r.
+        cosine is Pearson's r. Default ``none``, or a FittedKernel's.
     noise_floor : float or "auto"
         ``q >= 0`` added to each window's norm (see docs/method.md).
 
@@ -127,7 +135,7 @@ def scan(signal, kernel, p: float | None = None, dilation: int = 1, backend: str
     from motifscan.config import DetectConfig
     from motifscan.pipeline import RunSummary, score_blocks
 
-    values, p, _, metric = _kernel_settings(kernel, p, None, metric)
+    values, p, _, metric, normalize, _ = _kernel_settings(kernel, p, None, metric, normalize)
     config = DetectConfig(kernel=values, p=p, dilation=dilation, backend=backend, device=device,
                           metric=None if metric is None else np.asarray(metric).tolist(), method=method,
                           normalize=normalize, noise_floor=noise_floor)
@@ -151,7 +159,7 @@ def detect(
     p: float | None = None,
     dilation: int = 1,
     threshold: float | None = None,
-    sign: str = "any",
+    sign: str | None = None,
     min_gap: int | None = None,
     top: int | None = None,
     time=None,
@@ -160,7 +168,7 @@ def detect(
     device: str = "auto",
     metric=None,
     method: str = "cosine",
-    normalize: str = "none",
+    normalize: str | None = None,
     noise_floor: float = 0.0,
     overlap: str = "best",
     joint: bool = False,
@@ -186,7 +194,8 @@ def detect(
         Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
         |activation|.
-    sign : {"any", "positive", "negative"}
+    sign : {"any", "positive", "negative"}, optional
+        Default ``any``, or a FittedKernel's.
     min_gap : int, optional
         Minimum distance between motifs of one channel; default the span (no overlap).
     top : int, optional
@@ -219,7 +228,7 @@ def detect(
             for name, values in kernel.items()
         )
         kernel = [1.0]  # placeholder for the settings below; the named kernels are used
-    values, p, threshold, metric = _kernel_settings(kernel, p, threshold, metric)
+    values, p, threshold, metric, normalize, sign = _kernel_settings(kernel, p, threshold, metric, normalize, sign)
     config = DetectConfig(
         kernel=None if kernels else values, kernels=kernels, p=p, dilation=dilation, threshold=threshold,
         sign=sign, min_gap=min_gap, top=top, backend=backend, device=device,

@@ -36,10 +36,9 @@ def _input_options(command):
         click.option("--dilation", default="1", show_default=True, metavar="D|D1,D2|LOW..HIGH",
                      help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples); "
                           "several: scan all, report the best per motif."),
-        click.option("--normalize", type=click.Choice(["none", "center", "zscore"]), default="none",
-                     show_default=True,
+        click.option("--normalize", type=click.Choice(["none", "center", "zscore"]), default=None,
                      help="center: remove each window's mean (Pearson's r); zscore: also report "
-                          "the z-normalized distance."),
+                          "the z-normalized distance.  [default: none, or the fitted kernel file's]"),
         click.option("--noise-floor", default="0", show_default=True, metavar="Q|auto",
                      help="Add Q to each window's norm, so flat noisy stretches stop matching; "
                           "auto: the norm of a window of the signal's noise."),
@@ -68,9 +67,13 @@ def _input_options(command):
 def _prepare(options: dict, threshold=None, **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
-    A fitted kernel file brings its p, threshold and metric; options given on the command
-    line take precedence over the file's p and threshold.
+    A fitted kernel file brings its p, threshold, normalisation, sign and metric; options
+    given on the command line take precedence over the file's p, threshold, normalisation
+    and sign. A metric fitted on centred windows is scanned with the centring folded into
+    it (the same scores; see ``FittedKernel.scan_metric``).
     """
+    from dataclasses import replace
+
     from motifscan.batch import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DEFAULT_THRESHOLD, DetectConfig
     from motifscan.io.kernels import Kernel, collect_kernels, read_fitted_kernel
@@ -87,13 +90,19 @@ def _prepare(options: dict, threshold=None, **detection):
         kernels = collect_kernels(options["kernels"], files, options["kernel_columns"], options["joint"],
                                   options["columns"], options["kernel_froms"])
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
+    normalize = options["normalize"] or ("none" if fitted is None else fitted.normalize)
+    metric = None
+    if fitted is not None and fitted.metric is not None:
+        metric = replace(fitted, normalize=normalize).scan_metric().tolist()
+        normalize = "none"
+    if detection.get("sign", "any") is None:
+        detection["sign"] = "any" if fitted is None else fitted.sign
     config = DetectConfig(
         kernels=kernels, p=(1.0 if fitted is None else fitted.p) if options["p"] is None else options["p"],
         dilation=options["dilation"], backend=options["backend"], device=options["device"],
         threads=options["threads"], block_rows=block_rows,
         threshold=(DEFAULT_THRESHOLD if fitted is None else fitted.threshold) if threshold is None else threshold,
-        metric=None if fitted is None or fitted.metric is None else fitted.metric.tolist(),
-        normalize=options["normalize"], noise_floor=options["noise_floor"], joint=options["joint"], **detection,
+        metric=metric, normalize=normalize, noise_floor=options["noise_floor"], joint=options["joint"], **detection,
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
                        options["header"])
@@ -158,8 +167,9 @@ def _detection_options(command):
                           "and the conv side of compare), minimum |activation| as a fraction of the "
                           "channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
-        click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
-                     show_default=True, help="Report matches, inverted matches, or both."),
+        click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default=None,
+                     help="Report matches, inverted matches, or both.  [default: any, or the fitted "
+                          "kernel file's]"),
         click.option("--min-gap", type=int, default=None,
                      help="Minimum distance between two motifs of a channel.  [default: the span]"),
         click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
@@ -350,13 +360,25 @@ def scores(file, method, output, plot, **options):
 @click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
 @click.option("--length", type=int, default=None, metavar="M",
               help="Window (kernel) length in samples.  [default: end - start of the labels]")
-@click.option("--metric", type=click.Choice(["none", "diagonal", "full"]), default="none", show_default=True,
-              help="Also learn a linear map M: the scan then compares M w with M k.")
+@click.option("--metric", type=click.Choice(["none", "diagonal", "full", "all"]), multiple=True,
+              help="Also learn a linear map M: the scan then compares M w with M k. Repeat (or all) "
+                   "to fit several and keep the one that validates best.  [default: none]")
+@click.option("--normalize", type=click.Choice(["auto", "none", "center", "zscore"]), default="auto",
+              show_default=True,
+              help="Learn on the windows detect --normalize scores; auto tries none and center and "
+                   "keeps the one that validates better.")
+@click.option("--folds", type=int, default=5, show_default=True, metavar="K",
+              help="Cross-validation folds over the training labels (choose the cut-off, and the "
+                   "detector when nothing is held out).")
+@click.option("--keep", type=click.Choice(["best", "fitted"]), default="best", show_default=True,
+              help="When every fit validates worse than the starting point: write the starting point "
+                   "(best) or the fit (fitted); either way stderr says so.")
 @click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
 @click.option("--mine", type=int, default=20, show_default=True, metavar="N",
               help="Hard negatives mined from the training signal per round (0: none).")
 @click.option("--split", type=float, default=None, metavar="F",
-              help="Learn from the first F of the rows, judge on the rest (held-out labels).")
+              help="Learn from the first F of the rows, judge on the rest (held-out labels); the cut "
+                   "moves to the first label boundary at or after it.")
 @click.option("--validate", metavar="FILE", help="A held-out recording to judge the fit on (with --validate-labels).")
 @click.option("--validate-labels", metavar="PATH", help="Labels CSV of the --validate recording.")
 @click.option("--column", "-c", metavar="NAME", help="The channel to learn from. Default: the only numeric column.")
@@ -377,9 +399,12 @@ def fit(file, output, fmt, **options):
 
     if output == "-":
         raise MotifscanError("--output: give a file for the kernel file (the report goes to stdout)")
+    options["metric"] = options["metric"] or ("none",)
     outcome = run_fit(FitConfig(file=file, **options))
     with open_output(output) as stream:
         stream.write(outcome.kernel.to_json())
+    for warning in outcome.warnings:
+        click.echo(f"motifscan: {warning}", err=True)
     report = {"kernel_file": output, **outcome.report}
     write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
     return EXIT_FOUND

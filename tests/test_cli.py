@@ -419,7 +419,9 @@ def test_fit_then_detect_equals_the_in_memory_detector(tmp_path, metric):
     from motifscan.io.output import motif_record
 
     assert from_file == [motif_record(m, list(from_file[0])) for m in in_memory]
-    assert len(from_file) == 24  # the 5 training and 19 held-out positives, nothing else
+    # The 5 training and 19 held-out positives, and at most the held-out false positives.
+    held_out = report["evaluation"]["fitted"]
+    assert 24 <= len(from_file) <= 24 + held_out["false_positives"]
 
 
 def test_fit_writes_a_table_on_a_terminal_and_nothing_on_error(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from motifscan.errors import MotifscanError
-from motifscan.training import FitConfig, run_fit
+from motifscan.training import FitConfig, free_cut, run_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = str(ROOT / "sample_data" / "lookalikes.csv")
@@ -44,7 +44,7 @@ def test_validate_on_another_file_equals_the_split(tmp_path):
         assert validated.report["evaluation"][name] == split.report["evaluation"][name]
 
 
-def test_positions_given_as_times_and_judged_on_the_training_labels(tmp_path):
+def test_positions_given_as_times_and_judged_by_cross_validation(tmp_path):
     lines = Path(RECORDING).read_text().splitlines()[1:3001]
     path = tmp_path / "timed.csv"
     path.write_text("time_s,value\n" + "".join(f"{i / 10},{v}\n" for i, v in enumerate(lines)))
@@ -52,8 +52,8 @@ def test_positions_given_as_times_and_judged_on_the_training_labels(tmp_path):
     positives = ",".join(str(int(s) / 10) for s, _, label in labels if label == "positive")
     negatives = ",".join(s for s, _, label in labels if label == "negative")  # rows
     outcome = run_fit(FitConfig(str(path), positives=positives, negatives=negatives, length=40))
-    assert outcome.report["evaluation"]["on"] == "training"
-    assert outcome.report["evaluation"]["fitted"]["recall"] == 1.0
+    assert outcome.report["evaluation"]["on"] == "cross-validation" and outcome.report["folds"] == 5
+    assert outcome.report["evaluation"]["fitted"]["recall"] >= 0.8
 
 
 @pytest.mark.parametrize("options, fragment", [
@@ -77,13 +77,35 @@ def test_bad_options(options, fragment):
     ({"positives": "100"}, "--length is required"),
     ({"positives": "11990", "length": 40}, "--positives: the window at row 11990 runs past the end"),
     ({"positives": "20000", "length": 40}, "--positives: row 20000 is outside the signal"),
-    ({"labels": LABELS, "split": 0.9}, "straddles the split at row 10800"),
     ({"labels": LABELS, "split": 0.01}, "no positive example to learn from"),
     ({"negatives": "5", "positives": "3500", "split": 0.25, "length": 40}, "no positive example"),
 ])
 def test_bad_labels(options, fragment):
     with pytest.raises(MotifscanError, match=fragment):
         run_fit(FitConfig(RECORDING, **options))
+
+
+def test_split_inside_a_label_cuts_at_the_first_boundary_after_it():
+    # 0.9 of 12 000 rows is row 10 800, inside the positive at rows 10 787-10 826.
+    outcome = run_fit(FitConfig(RECORDING, labels=LABELS, split=0.9, metric="none", normalize="none"))
+    assert outcome.report["split"] == {"fraction": 0.9, "asked_row": 10800, "row": 10827}
+    assert outcome.report["rows"] == [0, 10826]
+    assert outcome.report["evaluation"]["source"].endswith("rows 10827-11999")
+    assert any("cut at row 10827, the first label boundary at or after row 10800" in w for w in outcome.warnings)
+
+
+def test_split_between_labels_stays_where_asked():
+    outcome = run_fit(FitConfig(RECORDING, labels=LABELS, split=0.25, metric="none", normalize="none"))
+    assert outcome.report["split"]["row"] == outcome.report["split"]["asked_row"] == 3000
+    assert not any("--split" in w for w in outcome.warnings)
+
+
+def test_free_cut_walks_over_overlapping_windows():
+    starts = np.array([10, 35, 100])
+    assert free_cut(5, starts, 30) == 5          # before every window
+    assert free_cut(20, starts, 30) == 65        # inside 10-39, then inside 35-64
+    assert free_cut(65, starts, 30) == 65
+    assert free_cut(110, starts, 30) == 130
 
 
 def test_held_out_part_without_positives_is_an_error(tmp_path):
