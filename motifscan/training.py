@@ -272,6 +272,22 @@ def _detect(values: np.ndarray, kernel: FittedKernel) -> tuple[np.ndarray, np.nd
     return np.array([m.start for m in motifs], dtype=np.int64), np.array([abs(m.score) for m in motifs])
 
 
+def positive_spread(values: np.ndarray, result, length: int, normalize: str) -> float:
+    """How far a fitted detector's own training positives lie from a perfect match: the
+    median cosine distance ``1 - cos`` of its strongest window near each of them.
+
+    Cross-validation measures held-out cosines on this scale (distance divided by the
+    fold's spread), so a cut-off chosen there carries over to the detector fitted on all
+    folds, whose cosines are higher or lower overall (fitted on more positives, it hugs
+    them more tightly).
+    """
+    from motifscan.fitting import cosine_track, peak_values
+
+    track = cosine_track(values, result.kernel, result.metric, normalize)
+    positive_values, _ = peak_values(track, result.positives, length)
+    return max(float(np.median(1 - positive_values)), 1e-6)
+
+
 def cross_validate(values: np.ndarray, starts: np.ndarray, positive: np.ndarray, length: int,
                    stretches: list[tuple[int, int]], metric: str, normalize: str, config: FitConfig):
     """Fit on all stretches but one, collect the held stretch's peaks; for every stretch.
@@ -279,7 +295,9 @@ def cross_validate(values: np.ndarray, starts: np.ndarray, positive: np.ndarray,
     The held stretch is blanked (NaN) in the training signal, so no window of it is
     aligned, mined or scanned while fitting. Returns the pooled ``(positive values,
     negative values)`` of the fitted detectors and of the starting points (each from its
-    fold's positives) as ``peak_values`` gives them, shifted to each stretch.
+    fold's positives) as ``peak_values`` gives them. The fitted detectors' values are on a
+    common scale, ``1 - (1 - cos) / spread`` with each fold's :func:`positive_spread`; the
+    starting points' are cosines (their threshold is fixed).
     """
     from motifscan.fitting import cosine_track, peak_values
 
@@ -294,9 +312,13 @@ def cross_validate(values: np.ndarray, starts: np.ndarray, positive: np.ndarray,
                             metric=metric, margin=config.margin, mined=config.mine, normalize=normalize)
         judged = values[first:end]
         held_positives = starts[held & positive] - first
+        spread = positive_spread(masked, result, length, normalize)
         for pools, kernel, weights in ((fitted, result.kernel, result.metric), (start, result.start_kernel, None)):
             track = cosine_track(judged, kernel, weights, normalize)
             positive_values, negative_values = peak_values(track, held_positives, length)
+            if pools is fitted:
+                positive_values = 1 - (1 - positive_values) / spread
+                negative_values = 1 - (1 - negative_values) / spread
             pools[0].append(positive_values)
             pools[1].append(negative_values)
     return tuple(np.concatenate(pool) for pool in fitted), tuple(np.concatenate(pool) for pool in start)
@@ -389,11 +411,16 @@ def run_fit(config: FitConfig) -> FitOutcome:
             if stretches:
                 (pos_values, neg_values), (start_pos, start_neg) = cross_validate(
                     values, starts, positive, length, stretches, metric, normalize, config)
-                cutoff = choose_cutoff(pos_values, neg_values)
-                cv = _scores(pos_values, neg_values, cutoff)
                 start_cv = _scores(start_pos, start_neg, DEFAULT_THRESHOLD)
             result = fit_kernel(values, starts[positive], starts[~positive], length, metric=metric,
-                                margin=config.margin, mined=config.mine, normalize=normalize, cutoff=cutoff)
+                                margin=config.margin, mined=config.mine, normalize=normalize)
+            if stretches:
+                # The cut-off is chosen on the held-out folds, on their common scale, and
+                # carried over to this detector's scale.
+                relative = choose_cutoff(pos_values, neg_values)
+                cv = _scores(pos_values, neg_values, relative)
+                spread = positive_spread(values, result, length, normalize)
+                result = replace(result, cutoff=float(min(max(1 - (1 - relative) * spread, 0.0), 1.0)))
             threshold = CUTOFF_SCORE if 0 < result.cutoff < 1 else min(max(result.cutoff, 0.0), 1.0)
             kernel = FittedKernel(result.kernel, sharpness_for(result.cutoff), threshold, normalize,
                                   result.metric, {}, "positive")

@@ -1,11 +1,13 @@
 """motifscan fit's glue: reading, splitting, validating, reporting."""
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from motifscan.errors import MotifscanError
+from motifscan.fitting import match_detections
 from motifscan.training import FitConfig, free_cut, run_fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,3 +123,71 @@ def test_several_channels_need_a_column(tmp_path):
     with pytest.raises(MotifscanError, match="2 channels \\(a, b\\); choose the one to learn from with --column"):
         run_fit(FitConfig(str(path), positives="10", length=5))
     assert run_fit(FitConfig(str(path), positives="10,17", length=5, column="a")).report["channel"] == "a"
+
+
+def generator():
+    spec = importlib.util.spec_from_file_location("make_lookalikes", ROOT / "sample_data" / "make_lookalikes.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_recording(folder, values, labels) -> tuple[str, str]:
+    recording, labels_file = folder / "recording.csv", folder / "labels.csv"
+    recording.write_text("value\n" + "".join(f"{float(v)!r}\n" for v in values))
+    labels_file.write_text("start,end,label\n" + "".join(f"{s},{e},{label}\n" for s, e, label in labels))
+    return str(recording), str(labels_file)
+
+
+def test_auto_chooses_center_on_a_drifting_recording_and_writes_it(tmp_path):
+    values, labels = generator().make_drifting_recording(20261123)
+    recording, labels_file = write_recording(tmp_path, values, labels)
+    outcome = run_fit(FitConfig(recording, labels=labels_file, split=0.25))
+    report = outcome.report
+    assert report["normalize"] == "center" and report["normalize_chosen_by"] == "validation"
+    assert outcome.kernel.normalize == "center" and outcome.kernel.sign == "positive"
+    assert report["label_lengths"][0] < report["label_lengths"][1] and report["length"] == 40
+    rows = {(row["detector"], row["normalize"]): row["held_out"]["f1"] for row in report["candidates"]}
+    assert rows[("fitted", "center")] > rows[("fitted", "none")] + 0.2
+    assert report["evaluation"]["fitted"]["f1"] >= 0.95
+    # detect with the written file scores as the fit judged it.
+    import motifscan
+
+    motifs = motifscan.detect(values[3000:], outcome.kernel)
+    held = np.array([s - 3000 + (e - s - 40) // 2 for s, e, label in labels if label == "positive" and s >= 3000])
+    found = np.array([m.start for m in motifs])
+    assert match_detections(found, np.array([m.score for m in motifs]), held, 20)["f1"] == \
+        report["evaluation"]["fitted"]["f1"]
+
+
+def swapped_labels(tmp_path) -> str:
+    """Labels that teach the wrong lesson: in the training rows the look-alikes are called
+    positive and the shape negative; the held-out rows keep the truth. The mean of the
+    'positives' still finds the shape; a fit learns to reject it."""
+    rows = [line.split(",") for line in Path(LABELS).read_text().splitlines()[1:]]
+    swap = {"positive": "negative", "negative": "positive"}
+    path = tmp_path / "swapped.csv"
+    path.write_text("start,end,label\n" + "".join(
+        f"{s},{e},{swap[label] if int(s) < 3000 else label}\n" for s, e, label in rows))
+    return str(path)
+
+
+def test_never_writes_a_fit_that_validates_worse_than_the_starting_point(tmp_path):
+    labels = swapped_labels(tmp_path)
+    outcome = run_fit(FitConfig(RECORDING, labels=labels, split=0.25, normalize="none"))
+    report = outcome.report
+    start, fitted = report["evaluation"]["starting_point"]["f1"], report["evaluation"]["fitted"]["f1"]
+    assert fitted < start
+    assert report["kept"] == "starting point" and "validates worse than the starting point" in report["warning"]
+    assert any("wrote the starting point" in w for w in outcome.warnings)
+    assert (outcome.kernel.p, outcome.kernel.threshold, outcome.kernel.metric) == (1.0, 0.5, None)
+    kept = run_fit(FitConfig(RECORDING, labels=labels, split=0.25, normalize="none", keep="fitted"))
+    assert kept.report["kept"] == "fitted" and "wrote it anyway" in kept.report["warning"]
+    assert kept.report["evaluation"]["fitted"]["f1"] == fitted
+    assert kept.kernel.p != 1.0 and kept.kernel.sign == "positive"
+
+
+def test_a_fit_at_least_as_good_as_the_start_is_written_without_a_warning():
+    outcome = run_fit(FitConfig(RECORDING, labels=LABELS, split=0.25, normalize="none"))
+    assert outcome.report["kept"] == "fitted" and outcome.report["warning"] is None
+    assert not any("worse" in w for w in outcome.warnings)
