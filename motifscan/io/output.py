@@ -415,8 +415,7 @@ def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
     evaluation = report["evaluation"]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     held = evaluation["on"]
-    columns = ("detector", "normalize", "metric", "p", "threshold", "CV P", "CV R", "CV F1",
-               f"{held} P", f"{held} R", f"{held} F1", "s")
+    columns = ("detector", "normalize", "metric", "p", "CV P", "CV R", "CV F1", "P", "R", "F1")
     for name in columns:
         table.add_column(name, justify="left" if name in columns[:3] else "right", no_wrap=True)
 
@@ -429,16 +428,17 @@ def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
         kept = row["detector"] == report["kept"] and row["metric"] == report["metric"] \
             and row["normalize"] == report["normalize"]
         table.add_row(row["detector"] + (" *" if kept else ""), row["normalize"], row["metric"],
-                      f"{row['p']:.3g}", f"{row['threshold']:.3g}", *scores(row["cross_validation"]),
-                      *scores(row["held_out"] if held != "cross-validation" else None), f"{row['seconds']:.1f}")
+                      f"{row['p']:.3g}", *scores(row["cross_validation"]),
+                      *scores(row["held_out"] if held != "cross-validation" else None))
     console = table_console(stream)
     console.print(table)
     split = report.get("split")
     console.print(
-        f"* written · judged on {held} labels: {evaluation['source']}, {evaluation['positives']} positives"
+        f"* written · CV: {report['folds']}-fold cross-validation on the training labels, at the chosen cut-off"
+        f" · P, R, F1: on {held} labels, {evaluation['source']}, {evaluation['positives']} positives"
         + (f" · split at row {split['row']}" if split else "")
         + f"\nlearned from {report['positives']} positives, {report['negatives']} negatives,"
-        f" {report['mined_negatives']} mined · {report['folds']} folds"
+        f" {report['mined_negatives']} mined"
         f" · normalize {report['normalize']} ({report['normalize_chosen_by']})"
         f" · cut-off cosine {report['cutoff_cosine']:.3f} ({report['cutoff_chosen_on']})",
         style="dim", highlight=False, soft_wrap=True,
