@@ -337,13 +337,15 @@ def peak_values(track: np.ndarray, positives: np.ndarray, length: int) -> tuple[
     return positive_values, strength[~near(positions, positives, half + 1)]
 
 
-def choose_cutoff(positive_values: np.ndarray, negative_values: np.ndarray) -> float:
-    """The cut-off on the cosine with the best F1 on the training labels.
+def choose_cutoff(positive_values: np.ndarray, negative_values: np.ndarray, floor: float = 0.0) -> float:
+    """The cut-off with the best F1 on labelled peaks.
 
-    ``positive_values`` are the detector's strongest ``|cosine|`` near each labelled
-    positive, ``negative_values`` its peaks elsewhere. Among cut-offs of equal F1 the one in
-    the widest gap between neighbouring values wins, and the cut-off is the middle of that
-    gap, as far as possible from both sides.
+    ``positive_values`` are the detector's strongest cosine near each labelled positive,
+    ``negative_values`` its peaks elsewhere (:func:`peak_values`). Among cut-offs of equal
+    F1 the one in the widest gap between neighbouring values wins, and the cut-off is the
+    middle of that gap, as far as possible from both sides. Below the lowest value the gap
+    reaches down to ``floor``: what a cosine of 0 is on the values' scale (0 for cosines;
+    cross-validation passes values on another scale).
     """
     values = np.concatenate([positive_values, negative_values])
     is_positive = np.concatenate([np.ones(positive_values.size), np.zeros(negative_values.size)])
@@ -352,7 +354,7 @@ def choose_cutoff(positive_values: np.ndarray, negative_values: np.ndarray) -> f
     true_pos = np.cumsum(is_positive)
     false_pos = np.cumsum(1 - is_positive)
     f1 = 2 * true_pos / (true_pos + false_pos + positive_values.size)
-    below = np.append(values[1:], 0.0)  # the next value down: the gap is (below, value]
+    below = np.append(values[1:], min(floor, values[-1]))  # the next value down: the gap is (below, value]
     gap = values - below
     best = max(range(values.size), key=lambda i: (round(float(f1[i]), 12), float(gap[i])))
     return float((values[best] + below[best]) / 2)

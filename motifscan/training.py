@@ -417,9 +417,9 @@ def run_fit(config: FitConfig) -> FitOutcome:
             if stretches:
                 # The cut-off is chosen on the held-out folds, on their common scale, and
                 # carried over to this detector's scale.
-                relative = choose_cutoff(pos_values, neg_values)
-                cv = _scores(pos_values, neg_values, relative)
                 spread = positive_spread(values, result, length, normalize)
+                relative = choose_cutoff(pos_values, neg_values, floor=1 - 1 / spread)
+                cv = _scores(pos_values, neg_values, relative)
                 result = replace(result, cutoff=float(min(max(1 - (1 - relative) * spread, 0.0), 1.0)))
             threshold = CUTOFF_SCORE if 0 < result.cutoff < 1 else min(max(result.cutoff, 0.0), 1.0)
             kernel = FittedKernel(result.kernel, sharpness_for(result.cutoff), threshold, normalize,

@@ -453,6 +453,32 @@ def test_fit_bad_options_exit_2_without_a_kernel_file(tmp_path, args, fragment):
     assert "Traceback" not in result.output and not kernel_file.exists()
 
 
+def test_fit_says_on_stderr_where_split_cut_and_when_it_kept_the_starting_point(tmp_path):
+    kernel_file = tmp_path / "fitted.json"
+    result = subprocess.run(installed_motifscan() + ["fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.9",
+                                                     "--normalize", "none", "-o", str(kernel_file)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "motifscan: --split 0.9: cut at row 10827, the first label boundary at or after row 10800" in result.stderr
+    assert json.loads(result.stdout)["split"]["row"] == 10827
+    rows = [line.split(",") for line in Path(LOOKALIKE_LABELS).read_text().splitlines()[1:]]
+    swapped = tmp_path / "swapped.csv"  # training labels that teach the wrong lesson
+    swapped.write_text("start,end,label\n" + "".join(
+        f"{s},{e},{dict(positive='negative', negative='positive')[label] if int(s) < 3000 else label}\n"
+        for s, e, label in rows))
+    result = subprocess.run(installed_motifscan() + ["fit", LOOKALIKES, "--labels", str(swapped), "--split", "0.25",
+                                                     "--normalize", "none", "-o", str(kernel_file)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "validates worse than the starting point" in result.stderr and "wrote the starting point" in result.stderr
+    assert json.loads(result.stdout)["kept"] == "starting point"
+    assert motifscan_kernel(kernel_file)["p"] == 1.0
+
+
+def motifscan_kernel(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
 def test_fit_needs_an_output_file():
     result = run("fit", LOOKALIKES, "--positives", "100", "--length", "40")
     assert result.exit_code == 2 and "--output" in result.output
