@@ -33,14 +33,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motifscan.choices import METRICS, NORMALIZE, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.similarity.metric import project
 
-METRICS = ("none", "diagonal", "full")
 #: Window normalisations a detector can be fitted for (those of ``detect --normalize``).
 #: ``zscore`` scores exactly as ``center`` (the cosine does not see a window's size); it
 #: only adds ``detect``'s distance column.
-NORMALIZATIONS = ("none", "center", "zscore")
+NORMALIZATIONS = NORMALIZE
 #: Margin of the triplet loss, in cosine distance (1 - cosine).
 DEFAULT_MARGIN = 0.1
 #: Hard negatives mined from the training signal after each round.
@@ -470,10 +470,8 @@ def fit_kernel(signal: np.ndarray, positive_starts, negative_starts, length: int
     -------
     FitResult
     """
-    if metric not in METRICS:
-        raise MotifscanError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
-    if normalize not in NORMALIZATIONS:
-        raise MotifscanError(f"--normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
+    check_choice("metric", metric, METRICS)
+    check_choice("normalize", normalize, NORMALIZATIONS)
     signal = np.asarray(signal, dtype=np.float64)
     positive_starts = np.asarray(positive_starts, dtype=np.int64).reshape(-1)
     negative_starts = np.asarray(negative_starts, dtype=np.int64).reshape(-1)

@@ -12,8 +12,9 @@ import numpy as np
 
 from motifscan.config import DEFAULT_THRESHOLD, DetectConfig, _check_integer, _check_number
 from motifscan.errors import MotifscanError
+from motifscan.choices import METRICS, check_choice
 from motifscan.fitting import (
-    CUTOFF_SCORE, DEFAULT_MARGIN, DEFAULT_MINED, METRICS, NORMALIZATIONS, fit_kernel, match_detections,
+    CUTOFF_SCORE, DEFAULT_MARGIN, DEFAULT_MINED, NORMALIZATIONS, fit_kernel, match_detections,
 )
 from motifscan.io.kernels import FittedKernel
 from motifscan.io.labels import Label, parse_positions, read_labels, resolve_position
@@ -87,15 +88,11 @@ class FitConfig:
             object.__setattr__(self, "length", _check_integer("--length", self.length, minimum=2))
         asked = (self.metric,) if isinstance(self.metric, str) else tuple(self.metric)
         for metric in asked:
-            if metric not in METRICS + ("all",):
-                raise MotifscanError(f"--metric must be one of {', '.join(METRICS)} or all, got {metric!r}")
+            check_choice("metric", metric, METRICS + ("all",))
         object.__setattr__(self, "metric", tuple(m for m in METRICS if m in asked or "all" in asked) or ("none",))
-        if self.normalize not in ("auto",) + NORMALIZATIONS:
-            raise MotifscanError(f"--normalize must be auto or one of {', '.join(NORMALIZATIONS)}, "
-                                 f"got {self.normalize!r}")
+        check_choice("normalize", self.normalize, ("auto",) + NORMALIZATIONS)
         object.__setattr__(self, "folds", _check_integer("--folds", self.folds, minimum=2))
-        if self.keep not in KEEP:
-            raise MotifscanError(f"--keep must be one of {', '.join(KEEP)}, got {self.keep!r}")
+        check_choice("keep", self.keep, KEEP)
         margin = _check_number("--margin", self.margin, minimum=0, inclusive=False)
         if margin > 2:
             raise MotifscanError(f"--margin must be at most 2 (cosine distances lie in [0, 2]), got {self.margin}")

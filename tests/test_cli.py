@@ -430,7 +430,7 @@ def test_fit_writes_a_table_on_a_terminal_and_nothing_on_error(tmp_path):
                  "--format", "table")
     assert result.exit_code == 0
     assert result.output.splitlines()[2].split()[:2] == ["starting", "point"]
-    assert "judged on held-out labels" in result.output and kernel_file.exists()
+    assert "P, R, F1: on held-out labels" in result.output and kernel_file.exists()
 
 
 @pytest.mark.parametrize("args, fragment", [

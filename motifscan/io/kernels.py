@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from motifscan.choices import NORMALIZE
+from motifscan.choices import SIGNS as SIGN_CHOICES
 from motifscan.errors import MotifscanError
 
 
@@ -377,9 +379,9 @@ def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channel
 KERNEL_FORMAT = "motifscan-kernel"
 KERNEL_FORMAT_VERSION = 1
 #: Window normalisations a fitted kernel may ask for; "none" compares the raw windows.
-NORMALIZATIONS = ("none", "center", "zscore")
+NORMALIZATIONS = NORMALIZE
 #: Signs a fitted kernel may ask for (``detect --sign``); files without one mean "any".
-SIGNS = ("any", "positive", "negative")
+SIGNS = SIGN_CHOICES
 METRIC_KINDS = ("diagonal", "full")
 _KEYS = ("format", "version", "values", "p", "threshold", "normalize", "sign", "metric", "training")
 _OPTIONAL_KEYS = ("sign",)
