@@ -10,15 +10,19 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from motifscan.choices import METRICS, check_choice
 from motifscan.config import DEFAULT_THRESHOLD, DetectConfig, _check_integer, _check_number
 from motifscan.errors import MotifscanError
-from motifscan.choices import METRICS, check_choice
 from motifscan.fitting import (
-    CUTOFF_SCORE, DEFAULT_MARGIN, DEFAULT_MINED, NORMALIZATIONS, fit_kernel, match_detections,
+    CUTOFF_SCORE,
+    DEFAULT_MARGIN,
+    DEFAULT_MINED,
+    NORMALIZATIONS,
+    fit_kernel,
+    match_detections,
 )
 from motifscan.io.kernels import FittedKernel
 from motifscan.io.labels import Label, parse_positions, read_labels, resolve_position
-
 
 #: Cross-validation folds over the training labels.
 DEFAULT_FOLDS = 5
@@ -354,7 +358,7 @@ def run_fit(config: FitConfig) -> FitOutcome:
     judged = None
     split = None
     if config.split is not None:
-        asked = int(round(config.split * n))
+        asked = round(config.split * n)
         cut = free_cut(asked, starts, length)
         split = {"fraction": config.split, "asked_row": asked, "row": cut}
         if cut != asked:
@@ -403,7 +407,6 @@ def run_fit(config: FitConfig) -> FitOutcome:
         start_candidate = None
         for metric in config.metrics:
             began = time.perf_counter()
-            cutoff = None
             cv = start_cv = None
             if stretches:
                 (pos_values, neg_values), (start_pos, start_neg) = cross_validate(

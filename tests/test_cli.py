@@ -453,6 +453,7 @@ def test_fit_bad_options_exit_2_without_a_kernel_file(tmp_path, args, fragment):
     assert "Traceback" not in result.output and not kernel_file.exists()
 
 
+@pytest.mark.slow
 def test_fit_says_on_stderr_where_split_cut_and_when_it_kept_the_starting_point(tmp_path):
     kernel_file = tmp_path / "fitted.json"
     result = subprocess.run(installed_motifscan() + ["fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.9",

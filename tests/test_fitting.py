@@ -8,9 +8,21 @@ import numpy as np
 import pytest
 
 from motifscan.errors import MotifscanError
-from motifscan.fitting import (align_positives, choose_cutoff, cosine_track, cosines, fit_kernel,
-                               match_detections, mine_negatives, peaks, scan_metric, sharpness_for,
-                               starting_kernel, triplet_loss, windows_at)
+from motifscan.fitting import (
+    align_positives,
+    choose_cutoff,
+    cosine_track,
+    cosines,
+    fit_kernel,
+    match_detections,
+    mine_negatives,
+    peaks,
+    scan_metric,
+    sharpness_for,
+    starting_kernel,
+    triplet_loss,
+    windows_at,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,6 +26,7 @@ def test_split_learns_from_the_first_quarter_and_judges_the_rest():
     assert outcome.kernel.threshold == 0.5 and outcome.kernel.metric is None
 
 
+@pytest.mark.slow
 def test_validate_on_another_file_equals_the_split(tmp_path):
     lines = Path(RECORDING).read_text().splitlines()
     train, held = tmp_path / "train.csv", tmp_path / "held.csv"
@@ -139,6 +140,7 @@ def write_recording(folder, values, labels) -> tuple[str, str]:
     return str(recording), str(labels_file)
 
 
+@pytest.mark.slow
 def test_auto_chooses_center_on_a_drifting_recording_and_writes_it(tmp_path):
     values, labels = generator().make_drifting_recording(20261123)
     recording, labels_file = write_recording(tmp_path, values, labels)
