@@ -101,11 +101,11 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, threshold=None, method="cosine", **detection):
+def _prepare(options: dict, threshold=None, method="cosine", sign=None, **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
-    A fitted kernel file brings its p, threshold, normalisation and metric; options given
-    on the command line take precedence (:func:`motifscan.config.kernel_settings`).
+    A fitted kernel file brings its p, threshold, normalisation, sign and metric; options
+    given on the command line take precedence (:func:`motifscan.config.kernel_settings`).
     """
     from motifscan.batch import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig, kernel_settings
@@ -128,7 +128,7 @@ def _prepare(options: dict, threshold=None, method="cosine", **detection):
         threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
         joint=options["joint"], method=method, **detection,
         **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
-                          method=method),
+                          sign=sign, method=method),
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
                        options["header"])
@@ -251,8 +251,9 @@ def _detection_options(command):
                           "and the conv side of compare), minimum |activation| as a fraction of the "
                           "channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
-        click.option("--sign", type=click.Choice(SIGNS), default="any",
-                     show_default=True, help="Report matches, inverted matches, or both."),
+        click.option("--sign", type=click.Choice(SIGNS), default=None,
+                     help="Report matches, inverted matches, or both.  [default: any, or the fitted "
+                          "kernel file's]"),
         click.option("--min-gap", type=int, default=None,
                      help="Minimum distance between two motifs of a channel.  [default: the span]"),
         click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
@@ -457,14 +458,25 @@ def scores(file, method, output, quiet, plot, **options):
 @click.option("--positives", metavar="R1,R2,...", help="Starts of windows that hold the shape (rows or times).")
 @click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
 @click.option("--length", type=int, default=None, metavar="M",
-              help="Window (kernel) length in samples.  [default: end - start of the labels]")
-@click.option("--metric", type=click.Choice(METRICS), default="none", show_default=True,
-              help="Also learn a linear map M: the scan then compares M w with M k.")
+              help="Window (kernel) length in samples.  [default: the median end - start of the labels]")
+@click.option("--metric", type=click.Choice(METRICS + ("all",)), multiple=True,
+              help="Also learn a linear map M: the scan then compares M w with M k. Repeat (or all) "
+                   "to fit several and keep the one that validates best.  [default: none]")
+@click.option("--normalize", type=click.Choice(("auto",) + NORMALIZE), default="auto", show_default=True,
+              help="Learn on the windows detect --normalize scores; auto tries none and center and "
+                   "keeps the one that validates better.")
+@click.option("--folds", type=int, default=5, show_default=True, metavar="K",
+              help="Cross-validation folds over the training labels (choose the cut-off, and the "
+                   "detector when nothing is held out).")
+@click.option("--keep", type=click.Choice(("best", "fitted")), default="best", show_default=True,
+              help="When every fit validates worse than the starting point: write the starting point "
+                   "(best) or the fit (fitted); either way stderr says so.")
 @click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
 @click.option("--mine", type=int, default=20, show_default=True, metavar="N",
               help="Hard negatives mined from the training signal per round (0: none).")
 @click.option("--split", type=float, default=None, metavar="F",
-              help="Learn from the first F of the rows, judge on the rest (held-out labels).")
+              help="Learn from the first F of the rows, judge on the rest (held-out labels); the cut "
+                   "moves to the first label boundary at or after it.")
 @click.option("--validate", metavar="FILE", help="A held-out recording to judge the fit on (with --validate-labels).")
 @click.option("--validate-labels", metavar="PATH", help="Labels CSV of the --validate recording.")
 @click.option("--column", "-c", metavar="NAME", help="The channel to learn from. Default: the only numeric column.")
@@ -476,19 +488,26 @@ def scores(file, method, output, quiet, plot, **options):
               help="Report format.  [default: table on a terminal, else JSON]")
 @_QUIET
 def fit(file, output, fmt, quiet, **options):
-    """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
+    """Learn a kernel, p, a threshold, the normalisation (and a metric) from labelled windows of FILE.
 
-    Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall
-    and F1 of the fitted detector against the starting point (the mean of the positives).
+    Judges every candidate on labels it was not fitted on, writes the best as a kernel file
+    for `motifscan detect --kernel-file`, and reports precision, recall and F1 of each
+    against the starting point (the mean of the positives).
     """
     from motifscan.io.output import open_output, stdout_is_terminal, write_fit_report
     from motifscan.training import FitConfig, run_fit
 
     if output == "-":
         raise MotifscanError("--output: give a file for the kernel file (the report goes to stdout)")
+    options["metric"] = options["metric"] or ("none",)
     outcome = run_fit(FitConfig(file=file, **options))
     with open_output(output) as stream:
         stream.write(outcome.kernel.to_json())
+    # -q keeps the notes (where --split cut, no cross-validation) off stderr, never the
+    # warning that the written detector validates worse than the starting point.
+    for warning in outcome.warnings:
+        if not quiet or warning == outcome.report["warning"]:
+            click.echo(f"motifscan: {warning}", err=True)
     report = {"kernel_file": output, **outcome.report}
     write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
     return EXIT_FOUND

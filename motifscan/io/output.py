@@ -583,8 +583,8 @@ def output_format(fmt: str | None, path: str | None) -> str:
 
 
 def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
-    """The report of ``motifscan fit``: JSON, or a table comparing the starting point (the
-    mean of the positives, p = 1, threshold 0.5) with the fitted detector."""
+    """The report of ``motifscan fit``: JSON, or a table of every detector tried (the
+    starting points and the fits) with its cross-validated and held-out scores."""
     if fmt == "json":
         json.dump(report, stream, indent=2)
         stream.write("\n")
@@ -594,18 +594,32 @@ def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
 
     evaluation = report["evaluation"]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name in ("detector", "p", "threshold", "found", "precision", "recall", "F1"):
-        table.add_column(name, justify="left" if name == "detector" else "right", no_wrap=True)
-    for key, title in (("starting_point", "starting point"), ("fitted", "fitted")):
-        row = evaluation[key]
-        table.add_row(title, f"{row['p']:.3g}", f"{row['threshold']:.3g}", str(row["found"]),
-                      f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}")
+    held = evaluation["on"]
+    columns = ("detector", "normalize", "metric", "p", "CV P", "CV R", "CV F1", "P", "R", "F1")
+    for name in columns:
+        table.add_column(name, justify="left" if name in columns[:3] else "right", no_wrap=True)
+
+    def scores(judged):
+        if judged is None:
+            return ["-", "-", "-"]
+        return [f"{judged['precision']:.3f}", f"{judged['recall']:.3f}", f"{judged['f1']:.3f}"]
+
+    for row in report["candidates"]:
+        kept = row["detector"] == report["kept"] and row["metric"] == report["metric"] \
+            and row["normalize"] == report["normalize"]
+        table.add_row(row["detector"] + (" *" if kept else ""), row["normalize"], row["metric"],
+                      f"{row['p']:.3g}", *scores(row["cross_validation"]),
+                      *scores(row["held_out"] if held != "cross-validation" else None))
     console = table_console(stream)
     console.print(table)
+    split = report.get("split")
     console.print(
-        f"judged on {evaluation['on']} labels: {evaluation['source']}, {evaluation['positives']} positives\n"
-        f"learned from {report['positives']} positives, {report['negatives']} negatives,"
-        f" {report['mined_negatives']} mined · metric {report['metric']}"
-        f" · cut-off cosine {report['cutoff_cosine']:.3f}",
+        f"* written · CV: {report['folds']}-fold cross-validation on the training labels, at the chosen cut-off"
+        f" · P, R, F1: on {held} labels, {evaluation['source']}, {evaluation['positives']} positives"
+        + (f" · split at row {split['row']}" if split else "")
+        + f"\nlearned from {report['positives']} positives, {report['negatives']} negatives,"
+        f" {report['mined_negatives']} mined"
+        f" · normalize {report['normalize']} ({report['normalize_chosen_by']})"
+        f" · cut-off cosine {report['cutoff_cosine']:.3f} ({report['cutoff_chosen_on']})",
         style="dim", highlight=False, soft_wrap=True,
     )
