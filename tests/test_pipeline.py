@@ -301,3 +301,16 @@ def test_long_kernels_on_the_fft_backend(normalize):
         motifs, _ = detect_all(signal_from_arrays({"x": x}), config)
         found[backend] = [(m.kernel, m.start, m.sign) for m in motifs]
     assert found["fft"] == found["numpy"] == [("a", 700, 1), ("b", 2500, -1)]
+
+
+def test_a_run_takes_the_crossover_of_its_normalisation():
+    # A run picks its backend once; a centred run of 128 to 255 taps takes the FFT (its
+    # direct scan costs more per tap), a plain run of the same kernel the direct scan.
+    from motifscan.pipeline import scan_backend
+    from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS
+
+    kernel = tuple(np.random.default_rng(1).standard_normal(CENTERED_FFT_MIN_TAPS))
+    assert CENTERED_FFT_MIN_TAPS < FFT_MIN_TAPS
+    for normalize, expected in (("none", "numba"), ("center", "fft"), ("zscore", "fft")):
+        config = DetectConfig(kernel=kernel, normalize=normalize)
+        assert scan_backend(config, 10**7) == expected

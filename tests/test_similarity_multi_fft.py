@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
-from motifscan.similarity import FFT_MIN_TAPS, fft, span
+from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS, fft, span
 from motifscan.similarity import multi_fft
 from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.multi_cpu import scan_kernels_numba
@@ -141,11 +141,16 @@ def test_auto_takes_the_fft_from_the_taps_per_channel():
         scan_kernels(np.stack([x, x]), np.concatenate([bank, bank], axis=1), 2.0, 1, "center", 0.0, "auto")
         assert spy.call_count == 4
         scan_kernels(x, bank[:, :, :64], 2.0, 1, "center", 0.0, "auto")  # short: direct
+        scan_kernels(x, bank[:, :, :128], 2.0, 1, "none", 0.1, "auto")  # plain: direct below 256
         # Two channels of fewer taps than FFT_MIN_TAPS, more together: each channel's FFT
         # costs as much as a direct scan of FFT_MIN_TAPS taps, so the direct scan is cheaper.
         short = bank[:, :, : FFT_MIN_TAPS * 5 // 8]
         scan_kernels(np.stack([x, x]), np.concatenate([short, short], axis=1), 2.0, 1, "none", 0.1, "auto")
         assert spy.call_count == 4
+        # Centred scans take the FFT from fewer taps (their direct scan costs more per tap).
+        scan_kernels(x, bank[:, :, :CENTERED_FFT_MIN_TAPS], 2.0, 1, "center", 0.0, "auto")
+        scan_kernels(x, bank[:, :, :CENTERED_FFT_MIN_TAPS], 2.0, 1, "zscore", 0.0, "auto")
+        assert spy.call_count == 6
 
 
 def test_segments_are_shifted_by_their_median():
