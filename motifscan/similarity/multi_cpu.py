@@ -335,7 +335,9 @@ def scan_kernels_numba(
     units, kernel_norms = prepare_kernels(kernels, center)
     # (C, m, K): the K weights of one sample lie side by side for the innermost loop.
     units = np.ascontiguousarray(units.transpose(1, 2, 0))
-    unit_sums = units.sum(axis=1)  # (C, K): zero up to round-off when centred
+    # (C, K): zero up to round-off when centred. Correctly rounded sums (math.fsum), so a
+    # kernel's sum, and with it its track, is the same whatever kernels share its bank.
+    unit_sums = np.array([[math.fsum(units[c, :, k]) for k in range(n_kernels)] for c in range(units.shape[0])])
     cancel_limit = NORM_ERROR / ((2 * m + 3) * np.finfo(np.float64).eps)
     n_out = signal.shape[1] - span(m, dilation) + 1
     score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
