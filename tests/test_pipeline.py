@@ -332,7 +332,8 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
         for start in (3000 + 9000 * i, 6000 + 9000 * i):
             x[start:start + m] += (i + 1) * shape * (-1) ** start
     found = {}
-    for cut in (pipeline.TRACK_BYTES, 48 * 4 * 3000):
+    default = pipeline.TRACK_BYTES
+    for cut in (default, 48 * 4 * 3000):
         monkeypatch.setattr(pipeline, "TRACK_BYTES", cut)
         for normalize in ("center", "zscore"):
             config = DetectConfig(kernels=bank, p=2, threshold=0.8, normalize=normalize, overlap="keep")
@@ -342,7 +343,7 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
                 one = DetectConfig(kernels={name: shape}, p=2, threshold=0.8, normalize=normalize)
                 apart += [dataclasses.replace(motif, kernel=name)  # (one kernel's run names none)
                           for motif in detect_all(signal_from_arrays({"x": x}, block_rows=17_000), one)[0]]
-            if cut == pipeline.TRACK_BYTES:  # (the same pieces for both: bit for bit equal)
+            if cut == default:  # (the same pieces for both: bit for bit equal)
                 key = lambda motif: (motif.start, motif.kernel)  # noqa: E731
                 assert sorted(together, key=key) == sorted(apart, key=key)
             assert len(together) >= 6  # most planted copies (the equality is what counts)
@@ -350,7 +351,7 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
     # (The FFT's round-off depends on where its segments fall, so scores may differ in the
     # last digits between cuts; which windows are motifs does not.)
     for normalize in ("center", "zscore"):
-        assert ([(m.start, m.kernel, m.sign) for m in found[pipeline.TRACK_BYTES, normalize]]
+        assert ([(m.start, m.kernel, m.sign) for m in found[default, normalize]]
                 == [(m.start, m.kernel, m.sign) for m in found[48 * 4 * 3000, normalize]])
 
 
