@@ -198,7 +198,33 @@ def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilatio
             for i in range(b):
                 sums[i] = 0.0
                 hi[i] = 0.0  # (hi: the sum of squared deviations from the reference)
-            for j in range(m):
+            if n_kernels == 1:
+                # One kernel: its dot product in the same loop, two taps per pass. Each sum
+                # is still added tap by tap in the same order (a + v0 + v1 is (a + v0) + v1),
+                # so the result is bit for bit that of the loop below.
+                out = acc[0]
+                j = 0
+                while j + 2 <= m:
+                    samples0 = x[c, first + j * dilation: first + j * dilation + b]
+                    samples1 = x[c, first + (j + 1) * dilation: first + (j + 1) * dilation + b]
+                    u0 = units[c, j, 0]
+                    u1 = units[c, j + 1, 0]
+                    for i in range(b):
+                        v0 = samples0[i] - ref[i]
+                        v1 = samples1[i] - ref[i]
+                        sums[i] = sums[i] + v0 + v1
+                        hi[i] = hi[i] + v0 * v0 + v1 * v1
+                        out[i] = out[i] + v0 * u0 + v1 * u1
+                    j += 2
+                if j < m:
+                    samples0 = x[c, first + j * dilation: first + j * dilation + b]
+                    u0 = units[c, j, 0]
+                    for i in range(b):
+                        v0 = samples0[i] - ref[i]
+                        sums[i] = sums[i] + v0
+                        hi[i] = hi[i] + v0 * v0
+                        out[i] = out[i] + v0 * u0
+            for j in range(m if n_kernels > 1 else 0):
                 offset = first + j * dilation
                 samples = x[c, offset: offset + b]
                 for i in range(b):
