@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from motifscan.choices import BACKENDS
 from motifscan.errors import MotifscanError
 
 #: Below this many multiply-adds (windows x kernel taps) the NumPy reference is used by
@@ -33,8 +34,6 @@ FFT_MIN_TAPS = 256
 #: direct scan costs more per tap (a subtraction and two more sums), their FFT about the
 #: same, so the FFT takes over at fewer taps (measured, docs/performance.md).
 CENTERED_FFT_MIN_TAPS = 128
-
-BACKENDS = ("auto", "numpy", "numba", "fft", "cuda")
 
 
 class ScoreTrack(NamedTuple):
