@@ -137,6 +137,8 @@ class SampleAxis:
         positions = np.asarray(positions, dtype=np.float64)
         if self._index is None:
             return positions
+        if positions.ndim == 0:
+            return self(positions[None])[0]
         index, values = self._index, self._values
         x = np.interp(positions, index, values)
         # Linear beyond the ends too (half a sample before the first, the end of the last window).
@@ -407,7 +409,9 @@ def _shade(axes, motifs: list, layer: MotifLayer, length: int, axis: SampleAxis,
         chosen.sort(key=lambda m: m.start)
         hatch = INVERTED_HATCH if sign < 0 else None
         if len(chosen) > MAX_SPANS:
-            spans = [(axis(x), axis(x + w) - axis(x)) for x, w in shaded_spans(chosen, length)]
+            merged = np.array(shaded_spans(chosen, length)).reshape(-1, 2)
+            lefts = axis(merged[:, 0])
+            spans = list(zip(lefts, axis(merged[:, 0] + merged[:, 1]) - lefts))
             _bars(axes, spans, (bottom, top), transform, colour, SHADES[1], hatch)
             continue
         starts = np.array([m.start for m in chosen])

@@ -282,6 +282,7 @@ def test_the_time_axis_is_exact_at_every_sample_when_sampling_is_regular_and_at_
                                                                     np.arange(size - 1, 10_000, size), 9_999])
         # Regular: linear interpolation between exact knots is exact up to round-off.
         np.testing.assert_allclose(axis(checked), times[checked], rtol=0, atol=1e-9)
+        assert np.ndim(axis(5.0)) == 0 and axis(5.0) == pytest.approx(times[5] if regular else axis([5.0])[0])
 
 
 def test_timestamps_are_drawn_as_matplotlib_dates():
