@@ -13,6 +13,7 @@ when a figure is drawn.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ MAX_CHANNELS = MAX_FIGURE_CHANNELS
 #: Labels tried per signal panel, strongest first: each try measures the label's extent,
 #: and past a few hundred a panel is full anyway (the rest are counted as unlabelled).
 MAX_LABEL_TRIES = 400
+#: Past this many motifs in a signal panel, labels take one row (two would cover the signal).
+CROWDED_MOTIFS = 100
 DPI = 150
 
 # Colours: the Okabe-Ito palette, told apart with the common colour-vision deficiencies.
@@ -78,6 +81,30 @@ class MotifLayer:
     method: str
     motifs: list
     band: tuple = (0.0, 1.0)
+    strip: bool = False  # the band is a strip at the panel's edge (many motifs): labels go beside it
+
+
+#: Height of the strip many motifs are drawn in, as a fraction of the signal panel.
+STRIP = 0.1
+
+
+def _strip(band: tuple) -> tuple:
+    """The strip at the outer edge of ``band`` (its top, or its bottom for a lower band)."""
+    bottom, top = band
+    return (top - STRIP, top) if top >= 1.0 else (bottom, bottom + STRIP)
+
+
+def _make_room_for_strips(axes, envelope: MinMaxEnvelope, layers: list) -> None:
+    """Set the y limits so the signal stays clear of the strips and the labels beside them."""
+    _, lo, hi = envelope.buckets()
+    if not np.isfinite(lo).any():
+        return
+    low, high = float(np.nanmin(lo)), float(np.nanmax(hi))
+    extent = (high - low) or 1.0
+    top_room = 0.22 if any(layer.band[1] >= 1.0 for layer in layers) else 0.03
+    bottom_room = 0.22 if any(layer.band[1] < 1.0 for layer in layers) else 0.03
+    span = extent / (1.0 - top_room - bottom_room)
+    axes.set_ylim(low - bottom_room * span, low - bottom_room * span + span)
 
 
 @dataclass
@@ -252,9 +279,14 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
             _draw_series(panel_axes, recorder.signal[panel.name], SIGNAL_COLOUR, axis, markers=True)
             panel_axes.set_ylabel(panel.name)
             reported_as = {scan.channel for scan in scans if panel.name in scan.channels}
+            chosen = [[m for m in layer.motifs if m.channel in reported_as] for layer in layers]
+            crowded = sum(map(len, chosen)) > CROWDED_MOTIFS
+            if crowded:
+                _make_room_for_strips(panel_axes, recorder.signal[panel.name], layers)
             drawn = []
-            for layer in layers:
-                motifs = [m for m in layer.motifs if m.channel in reported_as]
+            for layer, motifs in zip(layers, chosen):
+                if crowded:  # a strip at the edge of the band, clear of the signal
+                    layer = MotifLayer(layer.method, layer.motifs, _strip(layer.band), strip=True)
                 _shade(panel_axes, motifs, layer, recorder.signal[panel.name].length, axis, colours, kernel_names)
                 drawn.append((layer, motifs))
             shown.append((panel_axes, drawn))
@@ -345,11 +377,16 @@ def _draw_series(axes, envelope: MinMaxEnvelope, colour: str, axis: SampleAxis, 
         marker = "o" if markers and envelope.length <= MARKED_SAMPLES else None
         axes.plot(x, lo, color=colour, linewidth=1.0, marker=marker, markersize=2.5, linestyle=linestyle,
                   label=label)
+    elif translucent:
+        # Several tracks in one panel: each bucket's largest and smallest value as two thin
+        # lines, which do not blend into one colour as filled bands would.
+        axes.plot(x, hi, color=colour, linewidth=0.7, linestyle=linestyle, label=label)
+        axes.plot(x, lo, color=colour, linewidth=0.7, linestyle=linestyle)
     else:
         # Each bucket is drawn as the band between its smallest and largest value: peaks
         # narrower than a pixel stay visible, which plotting every k-th sample would lose.
         axes.fill_between(x, lo, hi, facecolor=colour, linewidth=0.6, edgecolor=colour, linestyle=linestyle,
-                          alpha=0.6 if translucent else 1.0, label=label)
+                          label=label)
 
 
 def _dilation_legend(axes, scans) -> None:
@@ -441,7 +478,10 @@ def _bars(axes, spans, band, transform, colour, alpha, hatch) -> None:
 def _label(axes, drawn: list, axis: SampleAxis, colours: dict, kernel_names: list[str], renderer) -> int:
     """Label the motifs of one signal panel, strongest first, where a label fits: inside the
     panel and clear of every label already placed, in one of two rows at the top of each
-    layer's band. Returns the number labelled."""
+    layer's band (one row when the panel is crowded). Returns the number labelled.
+
+    Each distinct text is measured once (labels are short numbers, so few are distinct) and
+    only the labels that fit become artists: a panel of thousands of motifs stays fast."""
     candidates = []
     for layer, motifs in drawn:
         if layer.method == "conv":
@@ -452,28 +492,46 @@ def _label(axes, drawn: list, axis: SampleAxis, colours: dict, kernel_names: lis
         candidates += [(s, m.start, layer, m) for s, m in zip(strength, motifs)]
     candidates.sort(key=lambda item: (-item[0], item[1]))
     inside = axes.get_window_extent(renderer)
-    placed = []
+    to_display = axes.get_xaxis_transform()
+    sizes: dict = {}  # text -> (width, height) in pixels
+    probe = axes.text(0, 0, "", fontsize=7)
+    rows: dict = {}  # (layer band, row) -> sorted [(left, right)] of placed labels
     pad = 2.0  # pixels kept free around each label
+    crowded = sum(len(motifs) for _, motifs in drawn) > CROWDED_MOTIFS
+    placed = []
     for _, _, layer, motif in candidates[:MAX_LABEL_TRIES]:
         bottom, top = layer.band
         at_top = top >= 1.0
         text = f"{motif.score:+.2f}" if layer.method == "cosine" else f"{motif.activation:+.3g}"
+        if text not in sizes:
+            probe.set_text(text)
+            box = probe.get_window_extent(renderer)
+            sizes[text] = (box.width, box.height)
+        width, height = sizes[text]
         x = float(axis((motif.start + motif.end - 1) / 2))
-        artist = axes.text(x, 0, text, transform=axes.get_xaxis_transform(), ha="center",
-                           va="top" if at_top else "bottom", fontsize=7, clip_on=False,
-                           color=_motif_colour(motif, layer, colours, kernel_names))
+        for row in range(1 if crowded else 2):
+            if layer.strip:  # beside the strip, on the side of the signal
+                y = bottom - 0.01 if at_top else top + 0.01
+            else:
+                y = (top - 0.02 - row * 0.09) if at_top else (bottom + 0.02 + row * 0.09)
+            centre, anchor = to_display.transform((x, y))
+            left, right = centre - width / 2, centre + width / 2
+            low, high = (anchor - height, anchor) if at_top else (anchor, anchor + height)
+            if left < inside.x0 or right > inside.x1 or low < inside.y0 or high > inside.y1:
+                continue
+            taken = rows.setdefault((layer.band, row), [])
+            i = bisect.bisect_left(taken, (left,))
+            # Labels of one row share their height: only the neighbours in x can collide.
+            if (i > 0 and taken[i - 1][1] + pad > left) or (i < len(taken) and taken[i][0] < right + pad):
+                continue
+            taken.insert(i, (left, right))
+            placed.append((x, y, text, at_top, _motif_colour(motif, layer, colours, kernel_names)))
+            break
+    probe.remove()
+    for x, y, text, at_top, colour in placed:
+        artist = axes.text(x, y, text, transform=to_display, ha="center", va="top" if at_top else "bottom",
+                           fontsize=7, color=colour, clip_on=False)
         artist.set_in_layout(False)
-        for row in range(2):
-            y = (top - 0.02 - row * 0.09) if at_top else (bottom + 0.02 + row * 0.09)
-            artist.set_y(y)
-            box = artist.get_window_extent(renderer)
-            if (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1
-                    and not any(box.x0 < b.x1 + pad and b.x0 < box.x1 + pad and box.y0 < b.y1 + pad
-                                and b.y0 < box.y1 + pad for b in placed)):
-                placed.append(box)
-                break
-        else:
-            artist.remove()
     return len(placed)
 
 
