@@ -1,9 +1,13 @@
 """Figures (``--plot out.png|.svg|.pdf``): the signal with its motifs, over the score tracks.
 
 For each channel the figure has a panel of the signal, with every motif shaded over its
-window and labelled, and under it, on the same sample axis, one panel per track: the
-sharpened cosine score and/or the plain convolution's activation, with the detection
-threshold drawn as dashed lines. Long signals are drawn from their min/max envelopes
+window in its kernel's colour (hatched when inverted), and under it one panel per kind
+of track: the sharpened cosine scores of all its kernels and dilations, and/or the plain
+convolution's activation, with the detection threshold drawn as dashed lines; a joint
+group's tracks once, under its last channel. The x axis is the time column when it
+increases (:class:`SampleAxis`), else the sample. Labels are placed strongest first
+where they fit on the final layout, never over each other, and the title counts the
+unlabelled. Long signals are drawn from their min/max envelopes
 (:mod:`motifscan.envelope`), so a 10-million-sample figure shows every peak and takes
 seconds; the motifs themselves were detected on every sample.
 
@@ -148,7 +152,7 @@ class SampleAxis:
         keep = np.concatenate([[True], np.diff(index) > 0])
         self._index, values = index[keep], values[keep]
         if recorder.time_is_datetime:
-            import matplotlib.dates as dates
+            from matplotlib import dates
 
             # matplotlib counts days since its epoch (1970 unless configured otherwise).
             epoch = dates.date2num(np.datetime64(0, "ns"))
@@ -316,7 +320,7 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
     if length:
         axes[-1].set_xlim(*axis([-0.5, length - 0.5]))
     if axis.is_datetime:
-        import matplotlib.dates as dates
+        from matplotlib import dates
 
         locator = dates.AutoDateLocator()
         axes[-1].xaxis.set_major_locator(locator)
@@ -326,7 +330,7 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
 
     # Lay the figure out once, then freeze it: labels are measured against the final
     # positions, and neither they nor the title's second line may move the panels after.
-    figure.draw_without_rendering()
+    figure.get_layout_engine().execute(figure)  # the layout alone: no artist is drawn yet
     figure.set_layout_engine("none")
     renderer = figure.canvas.get_renderer()
     counts = [0, 0]  # motifs, of which labelled

@@ -286,7 +286,7 @@ def test_the_time_axis_is_exact_at_every_sample_when_sampling_is_regular_and_at_
 
 
 def test_timestamps_are_drawn_as_matplotlib_dates():
-    import matplotlib.dates as dates
+    from matplotlib import dates
 
     from motifscan.envelope import RunRecorder
     from motifscan.io.signals import SignalBlock

@@ -74,9 +74,18 @@ def test_a_long_run_shows_where_its_motifs_are_not_a_solid_bar(tmp_path, monkeyp
     path.write_text("v\n" + "\n".join(f"{v:.4f}" for v in x) + "\n")
     lines = run("detect", path, "--kernel", "0,1,2,3,2,1,0", "--p", "9").stdout.splitlines()
     assert "motifs in 40000 samples" in lines[-1]  # the caption, under the sparkline
-    assert lines[-2].startswith("motifs per character: ▁ none, ▂ one, █ ")
+    assert lines[-2].startswith("motifs per character: ▁ none, ")
     spark = lines[-3][len("v  "):]
     assert len(spark) == 90 - 3
     first_quarter = spark[: len(spark) // 4 - 1]
     rest = spark[len(spark) // 2:]  # (the noise matches the kernel once, near 11 000)
     assert set(rest) == {BLOCKS[0]} and set(first_quarter) - {BLOCKS[0]}
+
+
+def test_density_levels_run_from_one_to_the_most_and_a_lone_motif_is_never_blank():
+    from motifscan.io.sparkline import density_text
+
+    counts = np.array([0, 1, 2, 4, 7, 0])
+    none = np.zeros(6, dtype=bool)
+    assert density_text(counts, none, none, 7).plain == "▁▂▃▅█▁"
+    assert density_text(np.array([0, 1]), np.zeros(2, bool), np.array([True, False]), 1).plain == " █"

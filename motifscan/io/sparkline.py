@@ -4,7 +4,8 @@ While each character stands for at most one position, it shows the |value| there
 of eight block heights (``▁`` to ``█``). On longer runs a character stands for many
 positions, and their largest |value| is near the threshold almost everywhere (a solid
 bar), so each character shows instead how many motifs start among its positions: ``▁``
-none, ``▂`` one, up to ``█`` for the most of any character (said on a last line). A
+none, ``▂`` one, up to ``█`` for the most of any character (said on a last line; ``█``
+is one when no character has more). A
 character whose strongest value (or, for motifs, most motifs) is inverted is magenta; a
 run of unscored windows (NaN) is blank.
 """
@@ -125,7 +126,8 @@ def density_columns(starts: np.ndarray, signs: np.ndarray, positions: int, width
 
 def density_text(counts: np.ndarray, inverted: np.ndarray, unscored: np.ndarray, most: int):
     """The characters for motif ``counts`` per column as a Rich ``Text``: ``▁`` for none,
-    ``▂`` for one, ``█`` for ``most``; magenta where ``inverted``, blank where ``unscored``."""
+    ``▂`` for one, ``█`` for ``most`` (for one when ``most`` is 1), linear in between;
+    magenta where ``inverted``, blank where ``unscored``."""
     from rich.text import Text
 
     text = Text()
@@ -134,9 +136,11 @@ def density_text(counts: np.ndarray, inverted: np.ndarray, unscored: np.ndarray,
             char = " "
         elif not count:
             char = BLOCKS[0]
+        elif most <= 1:
+            char = BLOCKS[-1]
         else:
-            # One motif is the second height, so a lone event never looks like none.
-            level = 1 + int(np.ceil(count / max(most, 1) * (len(BLOCKS) - 2)))
+            # One motif is the second height (a lone event never looks like none), ``most`` the full block.
+            level = 1 + int(np.ceil((count - 1) / (most - 1) * (len(BLOCKS) - 2)))
             char = BLOCKS[min(level, len(BLOCKS) - 1)]
         text.append(char, style="magenta" if negative and count else None)
     return text
@@ -177,7 +181,8 @@ def motif_sparklines(lines: list[tuple[str, MinMaxEnvelope, float | None, list |
             line.append_text(sparkline_text(peak_columns(envelope, room),
                                             strongest(envelope) if scale is None else scale))
         result.append(line)
-    result.append(Text(f"motifs per character: {BLOCKS[0]} none, {BLOCKS[1]} one, {BLOCKS[-1]} {most}"))
+    scale = f"{BLOCKS[-1]} one" if most <= 1 else f"{BLOCKS[1]} one, {BLOCKS[-1]} {most}"
+    result.append(Text(f"motifs per character: {BLOCKS[0]} none, {scale}"))
     return result
 
 
