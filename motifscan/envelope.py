@@ -135,7 +135,7 @@ class RunRecorder:
         self.time: MinMaxEnvelope | None = None
         self.time_is_datetime = False
         self.time_increasing = True
-        self._last_time = -np.inf
+        self._last_time = None  # the exact last time seen (int64 ns for timestamps)
 
     @property
     def channels(self) -> list[str]:
@@ -162,23 +162,26 @@ class RunRecorder:
             self._push_time(block.time)
 
     def _push_time(self, time: np.ndarray) -> None:
+        if time.shape[0] == 0:
+            return
         if np.issubdtype(time.dtype, np.datetime64):
             self.time_is_datetime = True
             # Ordered on the exact int64 nanoseconds: as float64 they are rounded to 256 ns.
             exact = time.astype("datetime64[ns]").view(np.int64)
             values = exact.astype(np.float64)
             values[np.isnat(time)] = np.nan
-            increasing = not np.isnat(time).any() and bool(np.all(np.diff(exact) > 0))
+            increasing = not np.isnat(time).any()
         else:
-            values = np.asarray(time, dtype=np.float64)
+            exact = values = np.asarray(time, dtype=np.float64)
             # NaN compares false, so a missing time also ends drawing against time.
-            increasing = bool(np.all(np.diff(values) > 0)) and not np.isnan(values[:1]).any()
+            increasing = not np.isnan(values).any()
         if self.time is None:
             self.time = MinMaxEnvelope(self.max_buckets)
         self.time.push(values)
-        if values.shape[0]:
-            self.time_increasing = self.time_increasing and increasing and bool(values[0] > self._last_time)
-            self._last_time = values[-1]
+        increasing = increasing and bool(np.all(np.diff(exact) > 0)) and (
+            self._last_time is None or bool(exact[0] > self._last_time))
+        self.time_increasing = self.time_increasing and increasing
+        self._last_time = exact[-1]
 
     def score_block(self, block) -> None:
         """Add a :class:`~motifscan.pipeline.ScoreBlock`'s scores (and activations)."""
