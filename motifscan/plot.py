@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from motifscan.choices import PLOT_FORMATS
 from motifscan.envelope import MAX_FIGURE_CHANNELS, MinMaxEnvelope, RunRecorder
 from motifscan.errors import MotifscanError
 
-PLOT_FORMATS = ("png", "svg", "pdf")
 INSTALL_HINT = 'pip install "motifscan[plot]"'
 #: Up to this many motifs per method and channel, each window is shaded on its own; beyond,
 #: the windows are merged into one shaded run per stretch of covered pixel columns, so a
