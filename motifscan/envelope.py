@@ -43,7 +43,7 @@ class MinMaxEnvelope:
         self._lo: list[np.ndarray] = []  # complete buckets, in pieces
         self._hi: list[np.ndarray] = []
         self._complete = 0
-        self._part = None  # (lo, hi, samples) of the bucket being filled
+        self._part: tuple | None = None  # (lo, hi, samples) of the bucket being filled
 
     def push(self, values: np.ndarray) -> None:
         """Append ``values`` (shape (k,)) to the series."""
@@ -167,12 +167,13 @@ class RunRecorder:
         if np.issubdtype(time.dtype, np.datetime64):
             self.time_is_datetime = True
             # Ordered on the exact int64 nanoseconds: as float64 they are rounded to 256 ns.
-            exact = time.astype("datetime64[ns]").view(np.int64)
+            exact: np.ndarray = time.astype("datetime64[ns]").view(np.int64)
             values = exact.astype(np.float64)
             values[np.isnat(time)] = np.nan
             increasing = not np.isnat(time).any()
         else:
-            exact = values = np.asarray(time, dtype=np.float64)
+            values = np.asarray(time, dtype=np.float64)
+            exact = values
             # NaN compares false, so a missing time also ends drawing against time.
             increasing = not np.isnan(values).any()
         if self.time is None:

@@ -137,7 +137,8 @@ class SampleAxis:
 
     def __init__(self, recorder: RunRecorder, time_column: str | None):
         self.is_datetime = False
-        self._index = self._values = None
+        self._index: np.ndarray | None = None
+        self._values: np.ndarray | None = None
         time = recorder.time
         if time_column is None or time is None or not recorder.time_increasing or time.length < 2:
             self.label = "sample" if time_column is None or time is None else (
@@ -169,9 +170,9 @@ class SampleAxis:
         if self._index is None:
             return positions
         if positions.ndim == 0:
-            return self(positions[None])[0]
-        index, values = self._index, self._values
-        x = np.interp(positions, index, values)
+            return np.asarray(self(positions[None])[0])
+        index, values = self._index, np.asarray(self._values)
+        x = np.asarray(np.interp(positions, index, values))
         # Linear beyond the ends too (half a sample before the first, the end of the last window).
         before, after = positions < index[0], positions > index[-1]
         if before.any():
@@ -269,7 +270,7 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
     panels = figure_panels(channels, tracks, scans)
     ratios = [2.2 if panel.kind == "signal" else 1.0 for panel in panels]
     figure = Figure(figsize=(11, 1.0 + sum(ratios) * 1.05), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
+    canvas = FigureCanvasAgg(figure)
     axes = figure.subplots(len(panels), 1, sharex=True, gridspec_kw={"height_ratios": ratios},
                            squeeze=False)[:, 0]
     # The second line is replaced by the label count once the labels are placed; it holds
@@ -296,23 +297,25 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
             shown.append((panel_axes, drawn))
             continue
         envelopes = recorder.score if panel.kind == "score" else recorder.activation
+        track = panel.track
+        assert track is not None  # every panel but the signal's has its track
         for scan in panel.scans:
             envelope = envelopes.get(scan.label if panel.kind == "score" else panel.name)
             if envelope is None:
                 continue
-            colour = CONV if panel.kind == "activation" else colours.get(_kernel_name(scan, kernel_names), SIGNAL_COLOUR)
+            colour = CONV if panel.kind == "activation" else colours.get(_kernel_name(scan, kernel_names) or "",
+                                                                         SIGNAL_COLOUR)
             style = _LINE_STYLES[sorted({s.dilation for s in panel.scans}).index(scan.dilation) % len(_LINE_STYLES)]
             _draw_series(panel_axes, envelope, colour, axis, shift=(scan.span - 1) / 2, linestyle=style,
                          translucent=len(panel.scans) > 1,
                          label=f"d = {scan.dilation}" if several_dilations else None)
-        threshold = (panel.track.threshold.get(panel.name) if isinstance(panel.track.threshold, dict)
-                     else panel.track.threshold)
+        threshold = track.threshold.get(panel.name) if isinstance(track.threshold, dict) else track.threshold
         if threshold is not None and threshold > 0:
             for level in (threshold, -threshold):
                 panel_axes.axhline(level, color="#888888", linestyle="--", linewidth=0.8)
         panel_axes.axhline(0, color="#bbbbbb", linewidth=0.5)
         joint = "+" in panel.name and panel.name not in channels
-        panel_axes.set_ylabel(f"{panel.track.label}\n{panel.name}" if joint else panel.track.label, fontsize=8)
+        panel_axes.set_ylabel(f"{track.label}\n{panel.name}" if joint else track.label, fontsize=8)
         if several_dilations and panel.kind == "score":
             _dilation_legend(panel_axes, panel.scans)
     axes[-1].set_xlabel(axis.label + ("" if not scans else " · tracks at the centre of each window"))
@@ -330,9 +333,11 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
 
     # Lay the figure out once, then freeze it: labels are measured against the final
     # positions, and neither they nor the title's second line may move the panels after.
-    figure.get_layout_engine().execute(figure)  # the layout alone: no artist is drawn yet
+    engine = figure.get_layout_engine()
+    assert engine is not None
+    engine.execute(figure)  # the layout alone: no artist is drawn yet
     figure.set_layout_engine("none")
-    renderer = figure.canvas.get_renderer()
+    renderer = canvas.get_renderer()
     counts = [0, 0]  # motifs, of which labelled
     for panel_axes, drawn in shown:
         placed = _label(panel_axes, drawn, axis, colours, kernel_names, renderer)
@@ -397,7 +402,8 @@ def _dilation_legend(axes, scans) -> None:
     from matplotlib.lines import Line2D
 
     dilations = sorted({scan.dilation for scan in scans})
-    handles = [Line2D([], [], color="#555555", linestyle=_LINE_STYLES[i % len(_LINE_STYLES)], label=f"d = {d}")
+    styles: list = list(_LINE_STYLES)
+    handles = [Line2D([], [], color="#555555", linestyle=styles[i % len(styles)], label=f"d = {d}")
                for i, d in enumerate(dilations)]
     axes.legend(handles=handles, loc="upper right", fontsize=7, ncols=len(handles), frameon=False)
 

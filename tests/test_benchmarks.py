@@ -68,6 +68,7 @@ def test_gpu_scan_smoke_runs_in_the_cuda_simulator():
     assert result.stdout.count("equal (max dcos") == 2  # the GPU track equals the CPU's
 
 
+@pytest.mark.slow
 def test_the_figure_benchmark_runs_and_prints_its_table():
     pytest.importorskip("matplotlib")
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plot_long.py"), "3000", "--rounds", "1"],

@@ -12,6 +12,9 @@ run of unscored windows (NaN) is blank.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from motifscan.envelope import MinMaxEnvelope
@@ -84,7 +87,7 @@ def strongest(envelope: MinMaxEnvelope) -> float:
     return float(magnitudes.max()) if magnitudes.size else 0.0
 
 
-def sparkline_lines(lines: list[tuple[str, MinMaxEnvelope, float | None]], width: int) -> list:
+def sparkline_lines(lines: Sequence[tuple[str, MinMaxEnvelope, float | None]], width: int) -> list:
     """One sparkline per ``(label, track envelope, scale)``, labels padded to one width.
 
     A scale of None is the track's own strongest |value| (for activations, which have no
@@ -152,7 +155,7 @@ def track_label(motif) -> str:
         f"_d{motif.dilation}" if motif.dilation is not None else "")
 
 
-def motif_sparklines(lines: list[tuple[str, MinMaxEnvelope, float | None, list | None]], width: int) -> list:
+def motif_sparklines(lines: Sequence[tuple[str, MinMaxEnvelope, float | None, list | None]], width: int) -> list:
     """Like :func:`sparkline_lines`, but a track longer than its characters, whose motifs
     are given (the 4th item), shows how many motifs start per character, with a last line
     saying the count of a full block."""
@@ -181,8 +184,8 @@ def motif_sparklines(lines: list[tuple[str, MinMaxEnvelope, float | None, list |
             line.append_text(sparkline_text(peak_columns(envelope, room),
                                             strongest(envelope) if scale is None else scale))
         result.append(line)
-    scale = f"{BLOCKS[-1]} one" if most <= 1 else f"{BLOCKS[1]} one, {BLOCKS[-1]} {most}"
-    result.append(Text(f"motifs per character: {BLOCKS[0]} none, {scale}"))
+    full = f"{BLOCKS[-1]} one" if most <= 1 else f"{BLOCKS[1]} one, {BLOCKS[-1]} {most}"
+    result.append(Text(f"motifs per character: {BLOCKS[0]} none, {full}"))
     return result
 
 
@@ -199,6 +202,7 @@ def detection_sparklines(recorder, method: str, motifs: list | None = None):
     ``motifs`` (filled by the time the table is printed), the motif density on long runs."""
     def footer(width: int) -> list:
         by_track: dict = {}
+        lines: list[Any]
         for motif in motifs if motifs is not None else ():
             by_track.setdefault(track_label(motif), []).append(motif)
         if method == "conv":
@@ -215,7 +219,7 @@ def comparison_sparklines(recorder, motifs: dict | None = None):
     """The ``footer`` of ``compare``'s table: per channel the score, then the activation;
     with ``motifs`` (by method, filled when the table is printed) the motif density on long runs."""
     def footer(width: int) -> list:
-        lines = []
+        lines: list[Any] = []
         for name in recorder.channels:
             of = {method: ([m for m in motifs[method] if m.channel == name] if motifs is not None else None)
                   for method in ("cosine", "conv")}
