@@ -216,3 +216,45 @@ def precision_signals(n: int, seed: int = 0) -> dict[str, np.ndarray]:
         "offset": 1e6 + rng.standard_normal(n),
         "segments": segments,
     }
+
+
+def scan_kernels_gaps_reference(
+    signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float,
+    min_channels: int,
+) -> list:
+    """NumPy oracle of :func:`motifscan.similarity.gaps.scan_kernels_gaps`.
+
+    For every set of whole channels that some window has (at least ``min_channels`` of
+    them), :func:`scan_kernels_reference` scans the signal and kernels cut down to those
+    channels, and each window takes the scores of its own set. A set whose kernel rows are
+    all zero (after centring) scores 0.
+    """
+    from motifscan.similarity.gaps import GapDistanceTrack, GapScoreTrack, channel_masks, whole_channels
+
+    n_kernels, n_channels, m = kernels.shape
+    zscore = normalize == "zscore"
+    whole = whole_channels(signal, m, dilation)
+    masks = channel_masks(whole)
+    masks[whole.sum(axis=1) < min_channels] = 0
+    n_out = whole.shape[0]
+    columns = 4 if zscore else 3
+    values = np.full((columns, n_kernels, n_out), np.nan)
+    for mask in np.unique(masks[masks > 0]):
+        chosen = [c for c in range(n_channels) if mask >> c & 1]
+        rows = masks == mask
+        part = kernels[:, chosen]
+        if normalize != "none":
+            part = part - part.mean(axis=2, keepdims=True)
+        for index in range(n_kernels):
+            if not np.any(part[index]):
+                values[:3, index, rows] = 0.0
+                if zscore:
+                    values[3, index, rows] = math.sqrt(len(chosen) * m)
+                continue
+            (track,) = scan_kernels_reference(signal[chosen], kernels[index:index + 1, chosen], p, dilation,
+                                              normalize, noise_floor)
+            for field, array in enumerate(track):
+                values[field, index, rows] = array[rows]
+    masks[np.isnan(values[0, 0])] = 0
+    kind = GapDistanceTrack if zscore else GapScoreTrack
+    return [kind(*values[:, index], masks) for index in range(n_kernels)]
