@@ -281,6 +281,7 @@ def detect(
     noise_floor: float | str = 0.0,
     overlap: str = "best",
     joint: bool = False,
+    min_channels: int | None = None,
     summary: bool = False,
 ) -> Any:
     """Find the kernel's shape in ``signal``.
@@ -320,6 +321,10 @@ def detect(
         Overlapping motifs of different kernels on one channel: only the strongest, or all.
     joint : bool
         Score each joint kernel's channels together (one cosine over all of them).
+    min_channels : int, optional
+        With ``joint``: score a window with missing channels (NaN, inf) over the channels
+        present when at least this many are; each motif's ``channels`` names them.
+        Default: every channel must be present.
     summary : bool, default False
         Also return the run's :class:`~motifscan.pipeline.RunSummary` (samples, positions,
         skipped windows, device, ...).
@@ -333,7 +338,7 @@ def detect(
 
     config = _config(kernel, p=p, threshold=threshold, normalize=normalize, metric=metric, method=method,
                      joint=joint, dilation=dilation, sign=sign, min_gap=min_gap, top=top, backend=backend,
-                     device=device, noise_floor=noise_floor, overlap=overlap)
+                     device=device, noise_floor=noise_floor, overlap=overlap, min_channels=min_channels)
     motifs, run = detect_all(_as_source(signal, time, block_rows), config)
     return (motifs, run) if summary else motifs
 
@@ -354,8 +359,8 @@ def motifs_to_frame(motifs):
     columns = [f.name for f in dataclasses.fields(Motif)]
     if not any(m.file is not None for m in motifs):
         columns.remove("file")
-    # Likewise kernel, dilation and distance: only when the run filled them.
-    for name in ("activation", "kernel", "dilation", "distance"):
+    # Likewise kernel, dilation, distance and channels: only when the run filled them.
+    for name in ("activation", "kernel", "dilation", "distance", "channels"):
         if all(getattr(m, name) is None for m in motifs):
             columns.remove(name)
     return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

@@ -32,6 +32,9 @@ def _input_options(command):
                           "has a time column (repeatable)."),
         click.option("--joint", is_flag=True,
                      help="Score each kernel's channels together: one cosine over all of them."),
+        click.option("--min-channels", "min_channels", type=int, default=None, metavar="N",
+                     help="With --joint: score a window with missing channels (NaN, inf) over the "
+                          "channels present when at least N are.  [default: all]"),
         click.option("--p", "p", type=float, default=None,
                      help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine.  "
                           "[default: 1, or the fitted kernel file's]"),
@@ -91,7 +94,7 @@ def _prepare(options: dict, threshold=None, method="cosine", **detection):
     config = DetectConfig(
         kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
         threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
-        joint=options["joint"], method=method, **detection,
+        joint=options["joint"], min_channels=options["min_channels"], method=method, **detection,
         **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
                           method=method),
     )
@@ -106,6 +109,12 @@ def _warn_skipped(summary) -> None:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
+            err=True,
+        )
+    if summary is not None and getattr(summary, "partial_windows", 0):
+        click.echo(
+            f"motifscan: {summary.partial_windows} window(s) scored over fewer channels than their joint "
+            f"kernel has (--min-channels): missing or non-finite values in {summary.source}",
             err=True,
         )
     if summary is not None and summary.large_offset:

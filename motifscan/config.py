@@ -212,6 +212,10 @@ class DetectConfig:
         strongest.
     joint : bool
         Each kernel has one row per channel and scores the channels' windows together.
+    min_channels : int or None
+        With ``joint``: a window where some channels are missing (NaN or inf) is scored
+        over the channels present when at least this many are (see docs/method.md, "Missing
+        channels"); None: every channel must be present.
 
     ``dilation`` may be one dilation or several (a tuple, or text such as ``"1..8"``):
     every one is scanned and each motif reports the dilation that matched best.
@@ -243,6 +247,8 @@ class DetectConfig:
     noise_floor: float | str = 0.0
     overlap: str = "best"
     joint: bool = False
+    # Gap-aware joint scores (--min-channels): None means all channels must be present.
+    min_channels: int | None = None
     # Detection method (--method)
     method: str = "cosine"
     # Learned metric (fitted kernel files, ``motifscan fit``)
@@ -277,6 +283,16 @@ class DetectConfig:
             raise MotifscanError(f"two kernels are named {twice!r}; name them apart (NAME=...)")
         set_(self, "kernels", kernels)
         set_(self, "kernel", kernels[0].values[0])
+        if self.min_channels is not None:
+            least = _check_integer("min_channels", self.min_channels, minimum=1)
+            if not self.joint:
+                raise MotifscanError("min_channels needs joint (it counts the channels of a joint kernel)",
+                                     ("min_channels", "joint"))
+            fewest = min(len(kernel.values) for kernel in kernels)
+            if least > fewest:
+                raise MotifscanError(f"min_channels must be at most the channels of a joint kernel ({fewest}), "
+                                     f"got {least}", ("min_channels",))
+            set_(self, "min_channels", least)
         if self.noise_floor != "auto":
             set_(self, "noise_floor", _check_number("noise_floor", self.noise_floor, minimum=0))
         set_(self, "p", _check_number("p", self.p, minimum=0, inclusive=False))
@@ -373,6 +389,8 @@ class DetectConfig:
             }
             parameters["overlap"] = self.overlap
             parameters["joint"] = self.joint
+            if self.min_channels is not None:
+                parameters["min_channels"] = self.min_channels
         parameters["method"] = self.method
         if self.metric is not None:
             parameters["metric"] = self.metric_kind

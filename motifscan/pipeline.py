@@ -49,6 +49,9 @@ class RunSummary:
     motifs: int = 0
     device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
     skipped_by_channel: dict = field(default_factory=dict)
+    # Joint windows scored over fewer than all their channels (--min-channels), counted
+    # like skipped windows: once per channel group and dilation.
+    partial_windows: int = 0
     # Of a run without --normalize, the windows with a cosine (every kernel and dilation),
     # and how many of them have |cosine| > LARGE_OFFSET_COSINE; both 0 for a normalised run.
     scored_windows: int = 0
@@ -250,6 +253,13 @@ class StreamScanner:
             if not self.general:
                 (channel,) = channels
                 found = [self._plain(buffers[channel][:needed], kernel.array()[0], dilation) for kernel in kernels]
+            elif config.min_channels is not None and len(channels) > 1:
+                from motifscan.similarity.gaps import scan_kernels_gaps
+
+                signal = np.stack([buffers[name][:needed] for name in channels])
+                found = scan_kernels_gaps(signal, np.stack([kernel.array() for kernel in kernels]), config.p,
+                                          dilation, config.normalize, self.noise_floor[(channels, taps)],
+                                          config.min_channels, self.backend)
             else:
                 signal = np.stack([buffers[name][:needed] for name in channels])
                 found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p, dilation,
@@ -422,6 +432,10 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
             skipped = int(np.count_nonzero(np.isnan(scored.tracks[scan.label].score)))
             summary.skipped_by_channel[scan.channel] = summary.skipped_by_channel.get(scan.channel, 0) + skipped
             summary.skipped_windows += skipped
+            present = getattr(scored.tracks[scan.label], "present", None)
+            if present is not None:
+                everything = (1 << len(scan.channels)) - 1
+                summary.partial_windows += int(np.count_nonzero((present != 0) & (present != everything)))
         if watch_offset:
             for scan in scanner.scans:
                 cosine = scored.tracks[scan.label].cosine
@@ -512,7 +526,7 @@ class Detection:
             labels = [ScanLabel(scan.span, config.kernels[scan.kernel].name if label_kernels else None,
                                 scan.dilation if label_dilations else None) for scan in members]
             detector = ChannelDetector(key[0], members[0].span, config.threshold, config.sign,
-                                       config.min_gap, labels=labels)
+                                       config.min_gap, labels=labels, members=members[0].channels)
             detectors.append((detector, [scan.label for scan in members]))
         return detectors
 

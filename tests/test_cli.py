@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -325,6 +326,12 @@ def bad_shape_options(tmp_path):
          "--method conv works with one kernel"),
         ("compare several kernels", ["compare", SEED, "--kernel", "a=1,2", "--kernel", "b=2,1"],
          "one kernel at one dilation"),
+        ("min channels without joint", seed + ["--kernel", "1,2", "--min-channels", "1"],
+         "--min-channels needs --joint"),
+        ("min channels too many", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
+                                   "-c", "acc_z", "--joint", "--min-channels", "4"], "--min-channels must be at most"),
+        ("min channels zero", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
+                               "-c", "acc_z", "--joint", "--min-channels", "0"], "--min-channels must be"),
         ("state with a range", seed + ["--kernel", "1,2", "--dilation", "1..2", "--state", tmp_path / "s.json"],
          "--state needs windows of one span"),
     ]
@@ -368,6 +375,54 @@ def test_installed_program_finds_walking_with_a_joint_kernel():
     assert completed.returncode == 0, completed.stderr
     motifs = [json.loads(line) for line in completed.stdout.splitlines()]
     assert motifs and {m["channel"] for m in motifs} == {"acc_x+acc_y+acc_z"}
+
+
+def planted_gap_recording(tmp_path):
+    """A 3-channel recording with one event on all three channels, channel b missing
+    (empty cells) over the middle of the event, and the event's shape as a joint kernel."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 40)
+    shape = np.stack([np.sin(2 * np.pi * t), np.cos(2 * np.pi * t) * t, t ** 2 - 0.3])
+    signal = 0.05 * rng.standard_normal((3, 2000))
+    signal[:, 700:740] += shape
+    signal[1, 705:725] = np.nan
+    recording = tmp_path / "gap.csv"
+    recording.write_text("a,b,c\n" + "".join(
+        ",".join("" if np.isnan(v) else f"{v:.6f}" for v in row) + "\n" for row in signal.T))
+    kernel = tmp_path / "event.csv"
+    kernel.write_text("a,b,c\n" + "".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in shape.T))
+    return recording, kernel
+
+
+def test_joint_min_channels_finds_an_event_with_a_missing_channel(tmp_path):
+    recording, kernel = planted_gap_recording(tmp_path)
+    options = ["detect", recording, "--kernel-file", kernel, "--joint", "--threshold", "0.8"]
+    default = run(*options, "--format", "csv")
+    assert default.exit_code == 1 and default.stdout.splitlines() == ["channel,start,end,score,cosine,sign,scale"]
+    assert "59 window(s) skipped" in default.stderr
+    for block_rows in (7, 100, 65536):
+        result = run(*options, "--min-channels", "2", "--format", "json", "--block-rows", block_rows)
+        assert result.exit_code == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert [(m["channel"], m["channels"], m["start"]) for m in document["motifs"]] == [("a+b+c", "a+c", 700)]
+        assert document["motifs"][0]["cosine"] > 0.99
+        assert document["parameters"]["min_channels"] == 2
+        assert document["skipped_windows"] == 0 and document["partial_windows"] == 59
+        assert "59 window(s) scored over fewer channels" in result.stderr
+
+
+def test_installed_program_reports_the_channels_used_in_csv(tmp_path):
+    recording, kernel = planted_gap_recording(tmp_path)
+    completed = subprocess.run(
+        installed_motifscan() + ["detect", str(recording), "--kernel-file", str(kernel), "--joint",
+                                 "--min-channels", "2", "--threshold", "0.8", "--format", "csv"],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    header, row = completed.stdout.splitlines()
+    assert header == "channel,channels,start,end,score,cosine,sign,scale"
+    assert row.startswith("a+b+c,a+c,700,740,")
+
+
 # Fitted kernel files -----------------------------------------------------------------------
 
 from test_kernels import FITTED, MALFORMED_FITTED, write_document  # noqa: E402

@@ -25,17 +25,18 @@ from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
 
 #: Every motif column, in output order. ``file``, ``kernel``, ``time``, ``dilation``,
-#: ``distance`` and ``activation`` are optional: a run writes only the columns that mean
+#: ``distance``, ``channels`` and ``activation`` are optional: a run writes only the columns that mean
 #: something for it (see :func:`motif_fields`).
-MOTIF_FIELDS = ("file", "channel", "kernel", "start", "end", "time", "dilation", "score", "cosine", "distance",
+MOTIF_FIELDS = ("file", "channel", "channels", "kernel", "start", "end", "time", "dilation", "score", "cosine", "distance",
                 "sign", "scale", "activation")
 
 
 def optional_fields(config) -> tuple[str, ...]:
     """The shape-matching columns a run fills: ``kernel`` with several kernels,
-    ``dilation`` with several dilations, ``distance`` with ``--normalize zscore``."""
+    ``dilation`` with several dilations, ``distance`` with ``--normalize zscore``,
+    ``channels`` (the joint channels a motif was scored over) with ``--min-channels``."""
     used = {"kernel": len(config.kernels) > 1, "dilation": len(config.dilations) > 1,
-            "distance": config.normalize == "zscore"}
+            "distance": config.normalize == "zscore", "channels": getattr(config, "min_channels", None) is not None}
     return tuple(name for name, on in used.items() if on)
 
 
@@ -47,7 +48,7 @@ def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: b
     ``optional`` names the shape-matching columns used (see :func:`optional_fields`).
     """
     used = {"time": with_time, "file": with_file, "activation": with_activation,
-            **{name: name in optional for name in ("kernel", "dilation", "distance")}}
+            **{name: name in optional for name in ("kernel", "dilation", "distance", "channels")}}
     return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
@@ -84,6 +85,7 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
     values = {
         "file": motif.file,
         "channel": motif.channel,
+        "channels": motif.channels,
         "kernel": motif.kernel,
         "start": motif.start,
         "end": motif.end,
@@ -351,6 +353,8 @@ def run_report(summary, parameters: dict) -> dict:
         "large_offset": summary.large_offset,
         "motif_count": summary.motifs,
     }
+    if "min_channels" in parameters:
+        report["partial_windows"] = summary.partial_windows
     if summary.strongest_activation:
         report["strongest_activation"] = {name: _number(value)
                                           for name, value in summary.strongest_activation.items()}
