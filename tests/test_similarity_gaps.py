@@ -5,12 +5,13 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import cosine_tolerance, score_tolerance
 
 from motifscan.similarity import span
 from motifscan.similarity.gaps import channel_masks, scan_kernels_gaps, whole_channels
 from motifscan.similarity.multi import scan_kernels
-from strategies import cosine_tolerance, score_tolerance
 
 NORMALIZE = ["none", "center", "zscore"]
 

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from motifscan.similarity import DistanceTrack, ScoreTrack, span
+from motifscan.similarity import span
 from motifscan.similarity.multi import EXACT_SQUARED_DISTANCE, prepare_kernels, scan_kernels
 
 
