@@ -122,7 +122,15 @@ def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
     if center and all(min(row) == max(row) for row in rows):  # (one flat channel of several is fine)
         raise MotifscanError(f"{where} is constant, so once centred (normalize) it has no shape to match",
                              ("normalize",))
-    return Kernel(kernel.name, rows, channels)
+    weights = tuple(float(w) for w in kernel.weights)
+    if weights:
+        if len(weights) != len(rows):
+            raise MotifscanError(f"{where}: {len(rows)} rows of values but {len(weights)} channel weights")
+        if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+            raise MotifscanError(f"{where}: channel weights must be finite, >= 0 and not all 0")
+        if all(w == 1.0 for w in weights):
+            weights = ()
+    return Kernel(kernel.name, rows, channels, weights)
 
 
 def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metric=None,
@@ -389,6 +397,10 @@ class DetectConfig:
             }
             parameters["overlap"] = self.overlap
             parameters["joint"] = self.joint
+            weighted = {kernel.name: dict(zip(kernel.channels, kernel.weights)) for kernel in self.kernels
+                        if kernel.weights}
+            if weighted:
+                parameters["weights"] = weighted
             if self.min_channels is not None:
                 parameters["min_channels"] = self.min_channels
         parameters["method"] = self.method

@@ -253,13 +253,16 @@ class StreamScanner:
             if not self.general:
                 (channel,) = channels
                 found = [self._plain(buffers[channel][:needed], kernel.array()[0], dilation) for kernel in kernels]
-            elif config.min_channels is not None and len(channels) > 1:
-                from motifscan.similarity.gaps import scan_kernels_gaps
+            elif config.joint and (config.min_channels is not None or any(kernel.weights for kernel in kernels)):
+                from motifscan.similarity.gaps import scan_joint
 
+                # Channel weights and missing channels (docs/method.md): weighted sums over
+                # the channels present.
                 signal = np.stack([buffers[name][:needed] for name in channels])
-                found = scan_kernels_gaps(signal, np.stack([kernel.array() for kernel in kernels]), config.p,
-                                          dilation, config.normalize, self.noise_floor[(channels, taps)],
-                                          config.min_channels, self.backend)
+                weights = [kernel.weights or (1.0,) * len(channels) for kernel in kernels]
+                found = scan_joint(signal, np.stack([kernel.array() for kernel in kernels]), weights, config.p,
+                                   dilation, config.normalize, self.noise_floor[(channels, taps)],
+                                   config.min_channels, self.backend)
             else:
                 signal = np.stack([buffers[name][:needed] for name in channels])
                 found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p, dilation,

@@ -290,6 +290,13 @@ WALKING = ROOT / "sample_data" / "kernel_basicmotions_walking.csv"
 LOG = ROOT / "sample_data" / "sensor_log.csv"
 
 
+def weights_file(tmp_path, row: str):
+    """A two-channel joint kernel file (acc_x, acc_y) with the weights row ``row``."""
+    path = tmp_path / f"weights{abs(hash(row))}.csv"
+    path.write_text(f"acc_x,acc_y\n{row}\n1,0\n2,1\n3,0\n")
+    return path
+
+
 def bad_shape_options(tmp_path):
     """(name, arguments, fragment of the message) for every new option's bad values."""
     kernels = tmp_path / "kernels.json"
@@ -332,6 +339,14 @@ def bad_shape_options(tmp_path):
                                    "-c", "acc_z", "--joint", "--min-channels", "4"], "--min-channels must be at most"),
         ("min channels zero", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
                                "-c", "acc_z", "--joint", "--min-channels", "0"], "--min-channels must be"),
+        ("weights without joint", seed + ["--kernel-file", weights_file(tmp_path, "weights,1,1"), "-c", "signal"],
+         "channel weights apply to a joint kernel"),
+        ("negative weight", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,1,-1"), "--joint",
+                             "-c", "acc_x", "-c", "acc_y"], "a channel weight must be a finite number >= 0"),
+        ("weights count", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,1"), "--joint",
+                           "-c", "acc_x", "-c", "acc_y"], "the weights row has 1 values for 2 columns"),
+        ("all weights zero", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,0,0"), "--joint",
+                              "-c", "acc_x", "-c", "acc_y"], "every channel weight is 0"),
         ("state with a range", seed + ["--kernel", "1,2", "--dilation", "1..2", "--state", tmp_path / "s.json"],
          "--state needs windows of one span"),
     ]
@@ -421,6 +436,32 @@ def test_installed_program_reports_the_channels_used_in_csv(tmp_path):
     header, row = completed.stdout.splitlines()
     assert header == "channel,channels,start,end,score,cosine,sign,scale"
     assert row.startswith("a+b+c,a+c,700,740,")
+
+
+def test_channel_weights_change_scores_as_the_reference_says(tmp_path):
+    from motifscan.similarity.reference import scan_joint_reference
+
+    recording, kernel = planted_gap_recording(tmp_path)
+    lines = kernel.read_text().splitlines()
+    weighted = tmp_path / "weighted.csv"
+    weighted.write_text("\n".join([lines[0], "weights,1,0.25,4", *lines[1:]]) + "\n")
+    as_json = tmp_path / "weighted.json"
+    columns = np.loadtxt(kernel, delimiter=",", skiprows=1).T
+    as_json.write_text(json.dumps({"a": columns[0].tolist(), "b": columns[1].tolist(), "c": columns[2].tolist(),
+                                   "weights": {"b": 0.25, "c": 4}}))
+    signal = np.genfromtxt(recording, delimiter=",", skip_header=1).T
+    (expected,) = scan_joint_reference(signal, columns[None], np.array([[1.0, 0.25, 4.0]]), 1.0, 1, "none", 0.0, 2)
+    scores = {}
+    for path in (weighted, as_json, kernel):
+        result = run("detect", recording, "--kernel-file", path, "--joint", "--min-channels", "2",
+                     "--threshold", "0.5", "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        (motif,) = json.loads(result.stdout)["motifs"]
+        scores[path.name] = motif["score"]
+        if path != kernel:
+            assert motif["start"] == 700 and motif["score"] == pytest.approx(expected.score[700], abs=1e-9)
+            assert json.loads(result.stdout)["parameters"]["weights"] == {path.stem: {"a": 1.0, "b": 0.25, "c": 4.0}}
+    assert scores["weighted.csv"] != scores["event.csv"]
 
 
 # Fitted kernel files -----------------------------------------------------------------------

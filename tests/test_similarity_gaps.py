@@ -138,3 +138,43 @@ def test_fft_scan_with_gaps_matches_reference():
     assert not np.isnan(ref[0].score).any()
     np.testing.assert_array_equal(fast[0].present, ref[0].present)
     np.testing.assert_allclose(fast[0].cosine, ref[0].cosine, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(gappy_signals(), st.sampled_from(NORMALIZE), st.integers(1, 4), st.data())
+def test_weighted_scan_matches_the_definition(drawn, normalize, least, data):
+    """Channel weights (some 0) with missing channels, against the window-by-window oracle."""
+    from motifscan.similarity.gaps import scan_joint
+    from motifscan.similarity.reference import scan_joint_reference
+
+    signal, kernels, dilation = drawn
+    least = min(least, signal.shape[0])
+    signal = signal / np.nanmax(np.abs(np.where(np.isfinite(signal), signal, 0)), initial=1.0)  # (loop oracle)
+    weights = np.array(data.draw(st.lists(st.lists(st.sampled_from([0.0, 0.25, 1.0, 3.0]),
+                                                   min_size=signal.shape[0], max_size=signal.shape[0]),
+                                          min_size=kernels.shape[0], max_size=kernels.shape[0])))
+    weights[:, 0] += 0.5  # never all zero
+    fast = scan_joint(signal, kernels, weights, 2.0, dilation, normalize, 0.1, least, "numba")
+    ref = scan_joint_reference(signal, kernels, weights, 2.0, dilation, normalize, 0.1, least)
+    assert_gap_tracks_close(fast, ref, kernels.shape[1] * kernels.shape[2])
+
+
+def test_weights_change_scores_as_defined():
+    """Weight 0 removes a channel; weighting a channel up pulls the cosine towards its own."""
+    from motifscan.similarity.gaps import scan_joint
+
+    rng = np.random.default_rng(11)
+    signal = rng.standard_normal((2, 30))
+    kernel = rng.standard_normal((1, 2, 5))
+    (only_first,) = scan_joint(signal, kernel, [[1.0, 0.0]], 1.0, 1, "none", 0.0, None, "numba")
+    (alone,) = scan_kernels(signal[:1], kernel[:, :1], 1.0, 1, "none", 0.0, "numba")
+    np.testing.assert_allclose(only_first.cosine, alone.cosine, atol=1e-14)
+    np.testing.assert_allclose(only_first.scale, alone.scale, rtol=1e-13)
+    (weighted,) = scan_joint(signal, kernel, [[4.0, 1.0]], 1.0, 1, "none", 0.0, None, "numba")
+    (doubled,) = scan_kernels(signal * [[2.0], [1.0]], kernel * [[[2.0], [1.0]]], 1.0, 1, "none", 0.0, "numba")
+    np.testing.assert_allclose(weighted.cosine, doubled.cosine, atol=1e-14)
+    w = signal[:, 3:8]
+    k = kernel[0]
+    a = np.array([[4.0], [1.0]])
+    expected = np.sum(a * w * k) / np.sqrt(np.sum(a * w * w) * np.sum(a * k * k))
+    assert weighted.cosine[3] == pytest.approx(expected, abs=1e-14)

@@ -263,3 +263,52 @@ def scan_kernels_gaps(signal: np.ndarray, kernels: np.ndarray, p: float = 1.0, d
             present[positions] = channel_masks(whole)
     kind = GapDistanceTrack if normalize == "zscore" else GapScoreTrack
     return [kind(*track, present) for track in tracks]
+
+
+def scan_joint(signal: np.ndarray, kernels: np.ndarray, weights=None, p: float = 1.0, dilation: int = 1,
+               normalize: str = "none", noise_floor: float = 0.0, min_channels: int | None = None,
+               backend: str = "auto") -> list:
+    """The joint scan with channel weights and, with ``min_channels``, missing channels.
+
+    With weights ``a_c >= 0`` every sum over a window's channels is weighted:
+    ``cosine = sum_c a_c w_c·k_c / (sqrt(sum_c a_c |w_c|²) sqrt(sum_c a_c |k_c|²))`` and
+    ``scale = sum_c a_c w_c·k_c / sum_c a_c |k_c|²`` (over the present channels only, with
+    ``min_channels``). That is the unweighted scan of window and kernel with channel ``c``
+    multiplied by ``sqrt(a_c)``, which is how it is computed.
+
+    Parameters
+    ----------
+    signal : float64 array, shape (C, n)
+    kernels : float64 array, shape (K, C, m)
+    weights : array_like, shape (K, C), or None
+        Each kernel's channel weights; None: all 1.
+    p, dilation, normalize, noise_floor, backend
+        As :func:`motifscan.similarity.multi.scan_kernels`.
+    min_channels : int or None
+        As :func:`scan_kernels_gaps`; None scans as the plain joint scan (no ``present``).
+
+    Returns
+    -------
+    list of track tuples, one per kernel, in the order of ``kernels``
+    """
+    kernels = np.asarray(kernels, dtype=np.float64)
+    if weights is None:
+        weights = np.ones(kernels.shape[:2])
+    weights = np.asarray(weights, dtype=np.float64)
+    found: list = [None] * kernels.shape[0]
+    groups: dict = {}
+    for index, row in enumerate(weights):
+        groups.setdefault(tuple(row.tolist()), []).append(index)
+    for row, members in groups.items():
+        root = np.sqrt(np.asarray(row))
+        weighted = not np.all(root == 1.0)
+        with np.errstate(invalid="ignore"):  # inf times a weight of 0 is NaN: missing either way
+            x = signal * root[:, None] if weighted else signal
+        bank = kernels[members] * root[None, :, None] if weighted else kernels[members]
+        if min_channels is None:
+            tracks = scan_kernels(x, bank, p, dilation, normalize, noise_floor, backend)
+        else:
+            tracks = scan_kernels_gaps(x, bank, p, dilation, normalize, noise_floor, min_channels, backend)
+        for index, track in zip(members, tracks):
+            found[index] = track
+    return found
