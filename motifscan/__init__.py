@@ -282,6 +282,8 @@ def detect(
     overlap: str = "best",
     joint: bool = False,
     min_channels: int | None = None,
+    fill: str = "none",
+    max_gap: int | None = None,
     summary: bool = False,
 ) -> Any:
     """Find the kernel's shape in ``signal``.
@@ -325,6 +327,11 @@ def detect(
         With ``joint``: score a window with missing channels (NaN, inf) over the channels
         present when at least this many are; each motif's ``channels`` names them.
         Default: every channel must be present.
+    fill : {"none", "linear", "previous"}, default "none"
+        Fill gaps (NaN runs) of at most ``max_gap`` samples before scanning; each motif's
+        ``filled`` says whether its window holds a filled sample.
+    max_gap : int, optional
+        Longest gap filled, in samples; required with ``fill``.
     summary : bool, default False
         Also return the run's :class:`~motifscan.pipeline.RunSummary` (samples, positions,
         skipped windows, device, ...).
@@ -338,7 +345,8 @@ def detect(
 
     config = _config(kernel, p=p, threshold=threshold, normalize=normalize, metric=metric, method=method,
                      joint=joint, dilation=dilation, sign=sign, min_gap=min_gap, top=top, backend=backend,
-                     device=device, noise_floor=noise_floor, overlap=overlap, min_channels=min_channels)
+                     device=device, noise_floor=noise_floor, overlap=overlap, min_channels=min_channels,
+                     fill=fill, max_gap=max_gap)
     motifs, run = detect_all(_as_source(signal, time, block_rows), config)
     return (motifs, run) if summary else motifs
 
@@ -359,8 +367,8 @@ def motifs_to_frame(motifs):
     columns = [f.name for f in dataclasses.fields(Motif)]
     if not any(m.file is not None for m in motifs):
         columns.remove("file")
-    # Likewise kernel, dilation, distance and channels: only when the run filled them.
-    for name in ("activation", "kernel", "dilation", "distance", "channels"):
+    # Likewise kernel, dilation, distance, channels and filled: only when the run set them.
+    for name in ("activation", "kernel", "dilation", "distance", "channels", "filled"):
         if all(getattr(m, name) is None for m in motifs):
             columns.remove(name)
     return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from motifscan.choices import (COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FIT_REPORT_FORMATS,
+from motifscan.choices import (COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FILL, FIT_REPORT_FORMATS,
                                METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
 from motifscan.errors import MotifscanError, SignalTooShort
 
@@ -32,6 +32,11 @@ def _input_options(command):
                           "has a time column (repeatable)."),
         click.option("--joint", is_flag=True,
                      help="Score each kernel's channels together: one cosine over all of them."),
+        click.option("--fill", type=click.Choice(FILL), default="none", show_default=True,
+                     help="Fill gaps (missing values) of at most --max-gap samples before scanning: a "
+                          "straight line between the neighbours, or the last value before."),
+        click.option("--max-gap", "max_gap", type=int, default=None, metavar="G",
+                     help="Longest gap --fill fills, in samples."),
         click.option("--min-channels", "min_channels", type=int, default=None, metavar="N",
                      help="With --joint: score a window with missing channels (NaN, inf) over the "
                           "channels present when at least N are.  [default: all]"),
@@ -94,7 +99,8 @@ def _prepare(options: dict, threshold=None, method="cosine", **detection):
     config = DetectConfig(
         kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
         threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
-        joint=options["joint"], min_channels=options["min_channels"], method=method, **detection,
+        joint=options["joint"], min_channels=options["min_channels"],
+        fill=options["fill"], max_gap=options["max_gap"], method=method, **detection,
         **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
                           method=method),
     )
@@ -115,6 +121,13 @@ def _warn_skipped(summary) -> None:
         click.echo(
             f"motifscan: {summary.partial_windows} window(s) scored over fewer channels than their joint "
             f"kernel has (--min-channels): missing or non-finite values in {summary.source}",
+            err=True,
+        )
+    if summary is not None and getattr(summary, "filler", None) is not None:
+        click.echo(
+            f"motifscan: {summary.filled_samples} sample(s) filled in gaps of at most "
+            f"{summary.filler.max_gap} ({summary.filler.method}); {summary.filled_windows} window(s) hold a "
+            f"filled sample ({summary.source})",
             err=True,
         )
     if summary is not None and summary.large_offset:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from motifscan.choices import BACKENDS, DEVICES, METHODS, NORMALIZE, OVERLAP, SIGNS, check_choice
+from motifscan.choices import BACKENDS, DEVICES, FILL, METHODS, NORMALIZE, OVERLAP, SIGNS, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import DEFAULT_BLOCK_ROWS
 from motifscan.io.kernels import Kernel
@@ -220,6 +220,12 @@ class DetectConfig:
         strongest.
     joint : bool
         Each kernel has one row per channel and scores the channels' windows together.
+    fill : {"none", "linear", "previous"}
+        Fill gaps (runs of NaN in a channel) of at most ``max_gap`` samples before
+        scanning: a straight line between the neighbours, or the last value before
+        (:mod:`motifscan.fill`); motifs whose window holds a filled sample are flagged.
+    max_gap : int or None
+        Longest gap filled, in samples; required with ``fill``.
     min_channels : int or None
         With ``joint``: a window where some channels are missing (NaN or inf) is scored
         over the channels present when at least this many are (see docs/method.md, "Missing
@@ -257,6 +263,9 @@ class DetectConfig:
     joint: bool = False
     # Gap-aware joint scores (--min-channels): None means all channels must be present.
     min_channels: int | None = None
+    # Short gaps filled before scanning (--fill, --max-gap)
+    fill: str = "none"
+    max_gap: int | None = None
     # Detection method (--method)
     method: str = "cosine"
     # Learned metric (fitted kernel files, ``motifscan fit``)
@@ -291,6 +300,14 @@ class DetectConfig:
             raise MotifscanError(f"two kernels are named {twice!r}; name them apart (NAME=...)")
         set_(self, "kernels", kernels)
         set_(self, "kernel", kernels[0].values[0])
+        check_choice("fill", self.fill, FILL)
+        if self.fill != "none":
+            if self.max_gap is None:
+                raise MotifscanError(f"fill {self.fill} needs max_gap: the longest gap to fill, in samples",
+                                     ("fill", "max_gap"))
+            set_(self, "max_gap", _check_integer("max_gap", self.max_gap, minimum=1))
+        elif self.max_gap is not None:
+            raise MotifscanError("max_gap applies with fill linear or previous", ("max_gap", "fill"))
         if self.min_channels is not None:
             least = _check_integer("min_channels", self.min_channels, minimum=1)
             if not self.joint:
@@ -403,6 +420,9 @@ class DetectConfig:
                 parameters["weights"] = weighted
             if self.min_channels is not None:
                 parameters["min_channels"] = self.min_channels
+        if self.fill != "none":
+            parameters["fill"] = self.fill
+            parameters["max_gap"] = self.max_gap
         parameters["method"] = self.method
         if self.metric is not None:
             parameters["metric"] = self.metric_kind
@@ -497,6 +517,11 @@ class BatchConfig:
             raise MotifscanError("--top waits for the end of the input, which --follow never reaches")
         if self.append and fmt == "json":
             raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
+        if self.state is not None and config.fill != "none":
+            raise MotifscanError("--fill with --state: a gap open at the end of one run cannot be held back "
+                                 "for the next; fill the data first or run without --state")
+        if self.dask is not None and config.fill != "none":
+            raise MotifscanError("--fill with --dask: a gap across two byte ranges cannot be filled in either")
         if self.state is not None and config.method == "conv":
             raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
                                  "relative to the strongest activation of the whole signal")

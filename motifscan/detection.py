@@ -55,6 +55,8 @@ class Motif:
     channels : str or None
         The channels of a joint group the window was scored over, joined by ``+``, when
         the run scores windows with missing channels (``min_channels``); else None.
+    filled : bool or None
+        With ``fill``: whether the window holds a filled sample; else None.
     """
 
     channel: str
@@ -71,6 +73,7 @@ class Motif:
     dilation: int | None = None
     distance: float | None = None
     channels: str | None = None
+    filled: bool | None = None
 
     def strength(self, by: str = "score") -> float:
         """``|score|`` or ``|activation|`` (``by``): what detection ranked the motif by."""

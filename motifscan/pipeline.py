@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -52,6 +52,11 @@ class RunSummary:
     # Joint windows scored over fewer than all their channels (--min-channels), counted
     # like skipped windows: once per channel group and dilation.
     partial_windows: int = 0
+    # --fill: samples filled, windows (of the longest span) holding one, and the filler
+    # that knows which rows it filled (None without --fill).
+    filled_samples: int = 0
+    filled_windows: int = 0
+    filler: object = None
     # Of a run without --normalize, the windows with a cosine (every kernel and dilation),
     # and how many of them have |cosine| > LARGE_OFFSET_COSINE; both 0 for a normalised run.
     scored_windows: int = 0
@@ -446,6 +451,10 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
                 summary.near_unit_cosine_windows += int(np.count_nonzero(np.abs(cosine) > LARGE_OFFSET_COSINE))
         return scored
 
+    if config.fill != "none":
+        from motifscan.fill import GapFiller
+
+        summary.filler = GapFiller(config.fill, config.max_gap, first_row)
     try:
         yield from _score_all(source, config, summary, scanner, account)
     finally:
@@ -453,11 +462,25 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
 
 
 def _score_all(source, config, summary, scanner, account) -> Iterator[ScoreBlock]:
+    filler = summary.filler
     for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
         summary.samples += block.rows
+        if filler is not None:  # short gaps filled; rows of a gap still open are held back
+            block = filler.push(block)
+            summary.filled_samples = filler.filled_samples
+            if not block.rows:
+                continue
         scored = scanner.push(block)
         if scored is not None:
             yield account(scored)
+    if filler is not None:
+        rest = filler.finish()
+        summary.filled_samples = filler.filled_samples
+        if rest is not None:
+            scored = scanner.push(rest)
+            if scored is not None:
+                yield account(scored)
+        summary.filled_windows = windows_holding(filler.filled_runs, config.span, filler.first_row - config.span + 1)
     summary.tail = scanner.tail()
     if summary.samples < config.shortest_span:
         raise SignalTooShort(
@@ -467,6 +490,20 @@ def _score_all(source, config, summary, scanner, account) -> Iterator[ScoreBlock
     scored = scanner.finish()
     if scored is not None:
         yield account(scored)
+
+
+def windows_holding(runs: list, span: int, positions_end: int) -> int:
+    """How many window starts ``i < positions_end`` have a window ``[i, i + span)`` that
+    holds a row of ``runs`` (sorted, disjoint ``[start, stop)`` row ranges)."""
+    count = 0
+    reach = 0  # first start not counted yet
+    for start, stop in runs:
+        low = max(start - span + 1, reach, 0)
+        high = min(stop, positions_end)
+        if high > low:
+            count += high - low
+            reach = high
+    return count
 
 
 def channel_detectors(channels, config: DetectConfig, method: str) -> list[ChannelDetector]:
@@ -542,6 +579,9 @@ class Detection:
                                                          ranked_by(config.method), self.kernel_order)
 
         def release(motifs: list[Motif]) -> list[Motif]:
+            filler = self.summary.filler
+            if filler is not None:  # every row of a final motif's window has been released
+                motifs = [replace(motif, filled=filler.holds_filled(motif.start, motif.end)) for motif in motifs]
             if top is not None:
                 top.add(motifs)
                 return []

@@ -28,7 +28,7 @@ from motifscan.errors import MotifscanError
 #: ``distance``, ``channels`` and ``activation`` are optional: a run writes only the columns that mean
 #: something for it (see :func:`motif_fields`).
 MOTIF_FIELDS = ("file", "channel", "channels", "kernel", "start", "end", "time", "dilation", "score", "cosine", "distance",
-                "sign", "scale", "activation")
+                "sign", "scale", "filled", "activation")
 
 
 def optional_fields(config) -> tuple[str, ...]:
@@ -36,7 +36,8 @@ def optional_fields(config) -> tuple[str, ...]:
     ``dilation`` with several dilations, ``distance`` with ``--normalize zscore``,
     ``channels`` (the joint channels a motif was scored over) with ``--min-channels``."""
     used = {"kernel": len(config.kernels) > 1, "dilation": len(config.dilations) > 1,
-            "distance": config.normalize == "zscore", "channels": getattr(config, "min_channels", None) is not None}
+            "distance": config.normalize == "zscore", "channels": getattr(config, "min_channels", None) is not None,
+            "filled": getattr(config, "fill", "none") != "none"}
     return tuple(name for name, on in used.items() if on)
 
 
@@ -48,7 +49,7 @@ def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: b
     ``optional`` names the shape-matching columns used (see :func:`optional_fields`).
     """
     used = {"time": with_time, "file": with_file, "activation": with_activation,
-            **{name: name in optional for name in ("kernel", "dilation", "distance", "channels")}}
+            **{name: name in optional for name in ("kernel", "dilation", "distance", "channels", "filled")}}
     return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
@@ -96,6 +97,7 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
         "distance": None if motif.distance is None else _number(motif.distance),
         "sign": motif.sign,
         "scale": _number(motif.scale),
+        "filled": motif.filled,
         "activation": None if motif.activation is None else _number(motif.activation),
     }
     return {name: values[name] for name in fields}
@@ -355,6 +357,9 @@ def run_report(summary, parameters: dict) -> dict:
     }
     if "min_channels" in parameters:
         report["partial_windows"] = summary.partial_windows
+    if "fill" in parameters:
+        report["filled_samples"] = summary.filled_samples
+        report["filled_windows"] = summary.filled_windows
     if summary.strongest_activation:
         report["strongest_activation"] = {name: _number(value)
                                           for name, value in summary.strongest_activation.items()}
