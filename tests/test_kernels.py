@@ -9,6 +9,7 @@ from motifscan.errors import MotifscanError
 from motifscan.io.excerpt import kernel_from_recording
 from motifscan.io.kernels import (Kernel, check_kernel, collect_kernels, kernels_from_file, parse_kernel,
                                   parse_named_kernel, read_kernel_file)
+from motifscan.similarity.metric import project
 
 
 def test_parse_kernel_with_negatives_and_spaces():
@@ -178,7 +179,8 @@ MALFORMED_FITTED = [
     (fitted_with(threshold=1.5), '"threshold" must lie in \\[0, 1\\]'),
     ('{"format": "motifscan-kernel", "version": 1, "values": [1, 2], "p": NaN, "threshold": 0.5, '
      '"normalize": "none", "metric": null, "training": {}}', '"p" must be a finite number, got NaN'),
-    (fitted_with(normalize="zscore"), '"normalize" must be one of none'),
+    (fitted_with(normalize="minmax"), '"normalize" must be one of none, center, zscore, got "minmax"'),
+    (fitted_with(sign="both"), '"sign" must be one of any, positive, negative, got "both"'),
     (fitted_with(metric=[1, 2, 3]), '"metric" must be null or an object'),
     (fitted_with(metric={"kind": "circular", "values": [1, 2, 3]}), "metric kind must be one of"),
     (fitted_with(metric={"kind": "diagonal", "values": [1, 2]}), "diagonal metric: the metric must have 3 values"),
@@ -214,6 +216,28 @@ def test_fitted_kernel_round_trips_exactly(tmp_path):
     path.write_text(diagonal.to_json())
     assert read_kernel(str(path)).metric.shape == (3,)
     assert json.loads(FittedKernel(np.ones(3), 1.0, 0.5).to_json())["metric"] is None
+
+
+def test_fitted_normalize_and_sign_round_trip_and_sign_may_be_absent(tmp_path):
+    kernel = FittedKernel(np.array([1.0, 3.0, 2.0]), 2.0, 0.5, "center", np.array([1.0, 2.0, 1.0]), {}, "positive")
+    path = tmp_path / "k.json"
+    path.write_text(kernel.to_json())
+    back = read_kernel(str(path))
+    assert (back.normalize, back.sign) == ("center", "positive")
+    # Files written before fitted kernels had a sign match either sign.
+    assert read_kernel(write_document(tmp_path / "old.json", FITTED)).sign == "any"
+
+
+def test_scan_metric_folds_the_centring_into_the_metric():
+    rng = np.random.default_rng(2)
+    values, windows = rng.standard_normal(6), rng.standard_normal((4, 6)) + 5.0
+    for metric in (rng.uniform(0.5, 2, 6), rng.standard_normal((6, 6))):
+        kernel = FittedKernel(values, 1.0, 0.5, "center", metric)
+        folded = kernel.scan_metric()
+        assert folded.shape == (6, 6)
+        projected = project(windows - windows.mean(axis=1, keepdims=True), metric)
+        np.testing.assert_allclose(windows @ folded.T, projected, atol=1e-12)
+        assert FittedKernel(values, 1.0, 0.5, "none", metric).scan_metric() is metric
 
 
 def test_a_plain_json_object_is_still_a_plain_kernel(tmp_path):

@@ -1334,6 +1334,14 @@ def _range_stream(path: str, start: int, stop: int) -> Any:
         return pa.BufferReader(mapped.read_at(stop - start, start))
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _open_csv_file(
     path: str, name: str, delimiter: str | None, compressed_by_name: bool, options: _ReadOptions,
     byte_range: tuple[int, int] | None = None,
@@ -1350,7 +1358,12 @@ def _open_csv_file(
         raise MotifscanError(f"{name}: not a valid gzip file (no gzip header)")
 
     def open_file() -> Any:
-        return pa.input_stream(path, compression="gzip" if compressed else None)
+        where = path
+        if not _utf8(path):
+            # pyarrow encodes a str path as UTF-8, which a name that is not UTF-8 (held by
+            # Python with surrogate escapes) is not: give it the bytes of the name.
+            where = pa.OSFile(os.fsencode(path))
+        return pa.input_stream(where, compression="gzip" if compressed else None)
 
     try:
         with open_file() as stream:
