@@ -546,6 +546,9 @@ class BatchRun:
         }
         if "min_channels" in parameters:
             report["partial_windows"] = sum(summary.partial_windows for summary in done)
+        if "fill" in parameters:
+            report["filled_samples"] = sum(summary.filled_samples for summary in done)
+            report["filled_windows"] = sum(summary.filled_windows for summary in done)
         return report
 
     def caption(self) -> str:

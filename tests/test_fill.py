@@ -95,6 +95,10 @@ def test_detect_flags_motifs_over_filled_samples_the_same_for_every_block_size(t
     assert flagged[100] is True and flagged[500] is True and flagged[200] is False
     assert 800 in flagged and 900 not in flagged  # the long gap (900..919) stays missing
     assert "3 sample(s) filled in gaps of at most 4 (linear); 201 window(s)" in runs[0].stderr
+    csv = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", "0.9", "--sign", "positive",
+                                   "--fill", "linear", "--max-gap", "4", "--format", "csv"])
+    header, first, second = csv.stdout.splitlines()[:3]
+    assert header.endswith(",filled") and first.endswith(",false") and second.endswith(",true")
     plain = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", "0.9", "--sign", "positive",
                                    "--format", "json"])
     assert {m["start"] for m in json.loads(plain.stdout)["motifs"]} == set(flagged) - {100, 500}

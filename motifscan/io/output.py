@@ -108,7 +108,7 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
 
 
 #: The columns whose text comes from the input (file, column and kernel names).
-NAME_FIELDS = ("file", "channel", "kernel")
+NAME_FIELDS = ("file", "channel", "channels", "kernel")
 #: What a spreadsheet reads as the start of a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -117,7 +117,9 @@ def csv_cells(motif: Motif, fields: Sequence[str]) -> list:
     """The motif's ``fields`` as one CSV row: absent values are empty cells, and names from
     the input are made safe to open in a spreadsheet (see :func:`csv_name`)."""
     record = motif_record(motif, fields)
-    return ["" if record[f] is None else csv_name(record[f]) if f in NAME_FIELDS else record[f] for f in fields]
+    # (``filled`` is written as JSON writes it: true or false.)
+    return ["" if record[f] is None else csv_name(record[f]) if f in NAME_FIELDS
+            else json.dumps(record[f]) if isinstance(record[f], bool) else record[f] for f in fields]
 
 
 def csv_name(name: str) -> str:
