@@ -140,6 +140,12 @@ def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, sig
 
     kernels = _named_kernels(kernel, joint)
     values, fitted = (None, None) if kernels else _plain_values(kernel)
+    if isinstance(threshold, str) and threshold.strip().lower().startswith("mad:"):
+        try:
+            options["threshold_mad"] = float(threshold.strip()[4:])
+        except ValueError:
+            raise MotifscanError(f"threshold: {threshold!r} is not mad:K with a number K", ("threshold",)) from None
+        threshold = None
     settings = kernel_settings(fitted, p=p, threshold=threshold, normalize=normalize, metric=metric,
                                sign=sign, method=method)
     return DetectConfig(kernel=values, kernels=kernels, method=method, joint=joint, **settings, **options)
@@ -267,7 +273,7 @@ def detect(
     *,
     p: float | None = None,
     dilation: int | str | Sequence[int] = 1,
-    threshold: float | None = None,
+    threshold: float | str | None = None,
     sign: str | None = None,
     min_gap: int | None = None,
     top: int | None = None,
@@ -303,8 +309,10 @@ def detect(
         As in :func:`scan`.
     dilation : int, sequence of int, or str such as ``"1..8"``
         Several dilations are all scanned; each motif has the ``dilation`` that matched best.
-    threshold : float, default 0.5
-        Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
+    threshold : float or str, default 0.5
+        Minimum |score| of a motif (a FittedKernel's own threshold when not given), or
+        ``"mad:K"``: K times each score track's median absolute deviation over its first
+        100 000 windows (docs/method.md, "Noise-adaptive threshold"); with
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
         |activation| (a fitted threshold, a cut-off on |score|, does not apply there).
     sign : {"any", "positive", "negative"}, optional

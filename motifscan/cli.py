@@ -110,6 +110,14 @@ def _input_options(command):
 
 
 def _prepare(options: dict, threshold=None, method="cosine", sign=None, **detection):
+    """:func:`_prepare_config`, with ``--threshold mad:K`` taken apart."""
+    threshold_mad = None
+    if isinstance(threshold, tuple):  # --threshold mad:K
+        threshold_mad, threshold = threshold[1], None
+    return _prepare_config(options, threshold, method, sign, threshold_mad=threshold_mad, **detection)
+
+
+def _prepare_config(options: dict, threshold, method, sign, **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
     A fitted kernel file brings its p, threshold, normalisation, sign and metric; options
@@ -165,6 +173,9 @@ def _warn_skipped(summary) -> None:
             f"filled sample ({summary.source})",
             err=True,
         )
+    if summary is not None and getattr(summary, "thresholds", None):
+        shown = ", ".join(f"{label} {value:.4g}" for label, value in summary.thresholds.items())
+        click.echo(f"motifscan: thresholds from the median absolute deviation ({summary.source}): {shown}", err=True)
     if summary is not None and summary.large_offset:
         click.echo(
             f"motifscan: {summary.source}: {summary.near_unit_cosine_windows} of {summary.scored_windows} "
@@ -265,13 +276,34 @@ def cli():
     """
 
 
+class _ThresholdType(click.ParamType):
+    """A number, or ``mad:K`` (returned as ``("mad", K)``)."""
+
+    name = "threshold"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (float, tuple)):
+            return value
+        text = str(value).strip()
+        try:
+            if text.lower().startswith("mad:"):
+                return ("mad", float(text[4:]))
+            return float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a number or mad:K", param, ctx)
+
+
+_THRESHOLD = _ThresholdType()
+
+
 def _detection_options(command):
     """Options that decide which motifs a detecting command reports."""
     options = [
-        click.option("--threshold", "-t", type=float, default=None,
-                     help="Minimum |score| of a motif, in [0, 1]; for the convolution (--method conv, "
-                          "and the conv side of compare), minimum |activation| as a fraction of the "
-                          "channel's strongest.  "
+        click.option("--threshold", "-t", type=_THRESHOLD, default=None, metavar="T|mad:K",
+                     help="Minimum |score| of a motif, in [0, 1]; mad:K: K times each score track's "
+                          "median absolute deviation over its first 100 000 windows; for the "
+                          "convolution (--method conv, and the conv side of compare), minimum "
+                          "|activation| as a fraction of the channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
         click.option("--sign", type=click.Choice(SIGNS), default=None,
                      help="Report matches, inverted matches, or both.  [default: any, or the fitted "
@@ -425,6 +457,8 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **opt
     from motifscan.plot import comparison_figure, figure_output
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
+    if config.threshold_mad is not None:
+        raise MotifscanError("--threshold mad:K applies to detect; compare takes a number")
     fmt = output_format(fmt, output)
     if fmt not in COMPARE_FORMATS:
         raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")

@@ -248,6 +248,10 @@ class DetectConfig:
         strongest.
     joint : bool
         Each kernel has one row per channel and scores the channels' windows together.
+    threshold_mad : float or None
+        K of ``--threshold mad:K``: each score track's threshold is K times the median
+        absolute deviation of its scores over its first positions (docs/method.md); None
+        uses ``threshold``.
     fill : {"none", "linear", "previous"}
         Fill gaps (runs of NaN in a channel) of at most ``max_gap`` samples before
         scanning: a straight line between the neighbours, or the last value before
@@ -291,6 +295,8 @@ class DetectConfig:
     joint: bool = False
     # Gap-aware joint scores (--min-channels): None means all channels must be present.
     min_channels: int | None = None
+    # Noise-adaptive threshold (--threshold mad:K): K, or None for the fixed ``threshold``.
+    threshold_mad: float | None = None
     # Short gaps filled before scanning (--fill, --max-gap)
     fill: str = "none"
     max_gap: int | None = None
@@ -328,6 +334,11 @@ class DetectConfig:
             raise MotifscanError(f"two kernels are named {twice!r}; name them apart (NAME=...)")
         set_(self, "kernels", kernels)
         set_(self, "kernel", kernels[0].values[0])
+        if self.threshold_mad is not None:
+            set_(self, "threshold_mad", _check_number("threshold_mad", self.threshold_mad, minimum=0, inclusive=False))
+            if self.method == "conv":
+                raise MotifscanError("threshold mad:K applies to the cosine score, not to method conv",
+                                     ("threshold", "method"))
         check_choice("fill", self.fill, FILL)
         if self.fill != "none":
             if self.max_gap is None:
@@ -448,6 +459,8 @@ class DetectConfig:
                 parameters["weights"] = weighted
             if self.min_channels is not None:
                 parameters["min_channels"] = self.min_channels
+        if self.threshold_mad is not None:
+            parameters["threshold"] = f"mad:{self.threshold_mad:g}"
         if self.fill != "none":
             parameters["fill"] = self.fill
             parameters["max_gap"] = self.max_gap
@@ -545,6 +558,9 @@ class BatchConfig:
             raise MotifscanError("--top waits for the end of the input, which --follow never reaches")
         if self.append and fmt == "json":
             raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
+        if (self.state is not None or self.dask is not None) and config.threshold_mad is not None:
+            raise MotifscanError("--threshold mad:K with --state or --dask: the threshold is measured on the "
+                                 "start of the signal, which a later run or range does not see")
         if self.state is not None and config.fill != "none":
             raise MotifscanError("--fill with --state: a gap open at the end of one run cannot be held back "
                                  "for the next; fill the data first or run without --state")

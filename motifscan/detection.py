@@ -195,6 +195,8 @@ class ChannelDetector:
     def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int | None,
                  by: str = "score", labels: Sequence[ScanLabel] | None = None, members: Sequence[str] = ()):
         self.channel = channel
+        # One threshold per label when they differ (``--threshold mad:K``); None: ``threshold``.
+        self.thresholds: list | None = None
         # The names of a joint group's channels, in bit order of the tracks' ``present`` masks.
         self.members = tuple(members)
         self.span = span
@@ -251,7 +253,8 @@ class ChannelDetector:
         (``position``, ``score``, ``cosine``, ``scale``, ``scan``, and ``time``,
         ``activation``, ``distance`` when there are such values)."""
         ranked = track.score if self.by == "score" else activation
-        chosen = np.flatnonzero(candidate_mask(ranked, self.threshold, self.sign))
+        threshold = self.threshold if self.thresholds is None else self.thresholds[scan]
+        chosen = np.flatnonzero(candidate_mask(ranked, threshold, self.sign))
         return self._columns(
             chosen + first_position,
             type(track)(*(values[chosen] for values in track)),

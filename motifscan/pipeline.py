@@ -57,6 +57,8 @@ class RunSummary:
     filled_samples: int = 0
     filled_windows: int = 0
     filler: object = None
+    # --threshold mad:K: the threshold of each score track (label -> value), once decided.
+    thresholds: dict = field(default_factory=dict)
     # Of a run without --normalize, the windows with a cosine (every kernel and dilation),
     # and how many of them have |cosine| > LARGE_OFFSET_COSINE; both 0 for a normalised run.
     scored_windows: int = 0
@@ -588,8 +590,11 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank, self.kernel_rank)
 
-        for block in watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
-                                    scanner=scanner):
+        blocks = watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
+                                scanner=scanner)
+        if config.threshold_mad is not None:
+            blocks = self._mad_thresholds(blocks, detectors)
+        for block in blocks:
             found = []
             for detector, labels in detectors:
                 if len(labels) == 1:  # (the conv detector holds its motifs in push)
@@ -606,6 +611,65 @@ class Detection:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+
+    def _mad_thresholds(self, blocks: Iterator[ScoreBlock], detectors: list) -> Iterator[ScoreBlock]:
+        """Hold the score blocks back until the first :data:`MAD_REFERENCE_POSITIONS`
+        positions (or the whole signal, when shorter) are scored, set every track's
+        threshold to K times the median absolute deviation of its scores there, then let
+        all blocks through (see docs/method.md, "Noise-adaptive threshold")."""
+        held: list[ScoreBlock] = []
+        seen = 0
+        decided = False
+        for block in blocks:
+            if decided:
+                yield block
+                continue
+            held.append(block)
+            seen += block.positions
+            if seen >= MAD_REFERENCE_POSITIONS:
+                self._decide_thresholds(held, detectors)
+                decided = True
+                yield from held
+                held = []
+        if not decided:
+            self._decide_thresholds(held, detectors)
+            yield from held
+
+    def _decide_thresholds(self, held: list, detectors: list) -> None:
+        factor = self.config.threshold_mad
+        thresholds = {}
+        for detector, labels in detectors:
+            values = []
+            for label in labels:
+                scores = np.concatenate([block.tracks[label].score for block in held]) if held else np.empty(0)
+                thresholds[label] = mad_threshold(scores[:MAD_REFERENCE_POSITIONS], factor)
+                values.append(thresholds[label])
+            detector.thresholds = values
+        self.summary.thresholds = thresholds
+
+
+#: Window positions at the start of each score track that ``--threshold mad:K`` measures
+#: the track's spread on: fixed, so the threshold never depends on the block size.
+MAD_REFERENCE_POSITIONS = 100_000
+
+
+def mad_threshold(scores: np.ndarray, factor: float) -> float:
+    """``factor`` times the median absolute deviation of the finite ``scores``
+    (``median(abs(s - median(s)))``); 1.0 (nothing but exact matches) when none is finite.
+
+    Parameters
+    ----------
+    scores : float64 array, shape (n,)
+        A score track's reference stretch; NaN (unscored windows) ignored.
+    factor : float
+        K > 0.
+    """
+    finite = scores[np.isfinite(scores)]
+    if finite.size == 0:
+        return 1.0
+    deviation = float(np.median(np.abs(finite - np.median(finite))))
+    return min(1.0, factor * deviation)
 
 
 class _WatchedSource:

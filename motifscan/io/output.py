@@ -511,6 +511,8 @@ def run_report(summary, parameters: dict) -> dict:
     }
     if "min_channels" in parameters:
         report["partial_windows"] = summary.partial_windows
+    if str(parameters.get("threshold", "")).startswith("mad:"):
+        report["thresholds"] = {label: _number(value) for label, value in summary.thresholds.items()}
     if "fill" in parameters:
         report["filled_samples"] = summary.filled_samples
         report["filled_windows"] = summary.filled_windows
