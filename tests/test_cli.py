@@ -348,6 +348,12 @@ def bad_shape_options(tmp_path):
                            "-c", "acc_x", "-c", "acc_y"], "the weights row has 1 values for 2 columns"),
         ("all weights zero", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,0,0"), "--joint",
                               "-c", "acc_x", "-c", "acc_y"], "every channel weight is 0"),
+        ("compare with mad", ["compare", SEED, "--kernel", "1,2", "--threshold", "mad:3"],
+         "--threshold mad:K applies to detect"),
+        ("mad with conv", seed + ["--kernel", "1,2", "--threshold", "mad:3", "--method", "conv"],
+         "--threshold mad:K applies to the cosine score"),
+        ("fill with dask", seed + ["--kernel", "1,2", "--fill", "linear", "--max-gap", "2", "--dask", "local"],
+         "--fill with --dask"),
         ("state with a range", seed + ["--kernel", "1,2", "--dilation", "1..2", "--state", tmp_path / "s.json"],
          "--state needs windows of one span"),
     ]
