@@ -77,6 +77,18 @@ def test_block_invariant(drawn, normalize, least, data):
             np.testing.assert_array_equal(np.concatenate([a[field], b[field]]), joined[field])
 
 
+@settings(max_examples=30, deadline=None)
+@given(gappy_signals())
+def test_whole_channels_at_positions_equals_the_counting_version(drawn):
+    from motifscan.similarity.gaps import whole_channels_at
+
+    signal, kernels, dilation = drawn
+    m = kernels.shape[2]
+    whole = whole_channels(signal, m, dilation)
+    positions = np.arange(whole.shape[0], dtype=np.int64)[::2]
+    np.testing.assert_array_equal(whole_channels_at(signal, positions, m, dilation), whole[positions])
+
+
 def test_whole_channels_counts_dilated_taps():
     signal = np.arange(2 * 20, dtype=float).reshape(2, 20)
     signal[0, 7] = np.nan

@@ -83,9 +83,46 @@ def whole_channels(signal: np.ndarray, m: int, dilation: int) -> np.ndarray:
     return whole
 
 
+@njit(parallel=True, cache=True, nogil=True)
+def whole_channels_at(x, positions, m, dilation):
+    """:func:`whole_channels` of the windows at ``positions`` only (int64, shape (P,)):
+    bool array of shape (P, C). The scan needs it for the few windows left unscored, so it
+    looks at their taps rather than counting over the whole signal."""
+    n_channels = x.shape[0]
+    whole = np.empty((positions.shape[0], n_channels), dtype=np.bool_)
+    for index in prange(positions.shape[0]):
+        i = positions[index]
+        for c in range(n_channels):
+            ok = True
+            for j in range(m):
+                v = x[c, i + j * dilation]
+                if not (v - v == 0.0):  # NaN or +-inf
+                    ok = False
+                    break
+            whole[index, c] = ok
+    return whole
+
+
 def channel_masks(whole: np.ndarray) -> np.ndarray:
     """Bit masks (int64, shape (P,)) from ``whole`` (bool, shape (P, C)): bit c for channel c."""
     return (whole.astype(np.int64) << np.arange(whole.shape[1], dtype=np.int64)).sum(axis=1)
+
+
+@njit(cache=True, nogil=True)
+def _factor(exponent):
+    """``2**-exponent`` when it is a normal number (then multiplying by it is exact, and far
+    faster than ``ldexp``), else 0: :func:`_scaled` then calls ``ldexp``."""
+    return math.ldexp(1.0, -exponent) if -1000 < exponent < 1000 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _scaled(value, factor, exponent):
+    """``value * 2**-exponent``, exactly (``factor`` from :func:`_factor`)."""
+    return value * factor if factor != 0.0 else math.ldexp(value, -exponent)
+
+
+#: Windows per task of the gap-aware rescoring (its scratch arrays are made once per task).
+_GAP_CHUNK = 256
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -95,87 +132,101 @@ def _gap_windows(x, units, unit_squares, kernel_norms, positions, whole, dilatio
 
     ``units`` (K, C, m) are the unit kernels (centred per channel with ``center``) and
     ``unit_squares`` (K, C) their squared norm per channel. Every window is brought to
-    [-1, 1] by powers of two (exact divisions), so nothing overflows or underflows when
-    squared: first by its largest |sample| over the present channels, then, after
-    centring, by its largest deviation.
+    [-1, 1] by powers of two (exact), so nothing overflows or underflows when squared:
+    first by its largest |sample| over the present channels, then, after centring, by its
+    largest deviation.
     """
     n_kernels, n_channels, m = units.shape
-    for index in prange(positions.shape[0]):
-        i = positions[index]
-        level = 0.0
-        for c in range(n_channels):
-            if whole[index, c]:
-                for j in range(m):
-                    level = max(level, abs(x[c, i + j * dilation]))
-        present = 0
-        for c in range(n_channels):
-            if whole[index, c]:
-                present += 1
-        taps = present * m
-        if level == 0.0:
-            for k in range(n_kernels):
-                score[k, index] = cosine[k, index] = scale[k, index] = 0.0
-                if zscore:
-                    distance[k, index] = math.sqrt(taps)
-            continue
-        _, exponent = math.frexp(level)
+    n_chunks = (positions.shape[0] + _GAP_CHUNK - 1) // _GAP_CHUNK
+    for chunk in prange(n_chunks):
         means = np.zeros(n_channels)
-        spread = 0.0
-        for c in range(n_channels):
-            if not whole[index, c]:
-                continue
-            lo = math.inf
-            hi = -math.inf
-            total = 0.0
-            for j in range(m):
-                y = math.ldexp(x[c, i + j * dilation], -exponent)
-                total += y
-                lo = min(lo, y)
-                hi = max(hi, y)
-            if center:
-                means[c] = lo if hi == lo else total / m  # a flat channel: exactly zero deviations
-                spread = max(spread, hi - means[c], means[c] - lo)
-            else:
-                spread = max(spread, abs(hi), abs(lo))
-        if spread == 0.0:  # every present channel flat (centred): nothing to compare
-            for k in range(n_kernels):
-                score[k, index] = cosine[k, index] = scale[k, index] = 0.0
-                if zscore:
-                    distance[k, index] = math.sqrt(taps)
-            continue
-        _, shift = math.frexp(spread)
-        sumsq = 0.0
         dots = np.zeros(n_kernels)
         kernel_sq = np.zeros(n_kernels)
-        for c in range(n_channels):
-            if not whole[index, c]:
-                continue
-            for k in range(n_kernels):
-                kernel_sq[k] += unit_squares[k, c]
+        for index in range(chunk * _GAP_CHUNK, min(positions.shape[0], (chunk + 1) * _GAP_CHUNK)):
+            _gap_window(x, units, unit_squares, kernel_norms, positions[index], whole[index], index, dilation,
+                        center, zscore, floor, p2, score, cosine, scale, distance, means, dots, kernel_sq)
+
+
+@njit(cache=True, nogil=True)
+def _gap_window(x, units, unit_squares, kernel_norms, i, whole, index, dilation, center, zscore, floor, p2,
+                score, cosine, scale, distance, means, dots, kernel_sq):
+    """One window of :func:`_gap_windows` (``means``, ``dots``, ``kernel_sq``: scratch)."""
+    n_kernels, n_channels, m = units.shape
+    level = 0.0
+    present = 0
+    for c in range(n_channels):
+        if whole[c]:
+            present += 1
             for j in range(m):
-                v = math.ldexp(math.ldexp(x[c, i + j * dilation], -exponent) - means[c], -shift)
-                sumsq += v * v
-                for k in range(n_kernels):
-                    dots[k] += v * units[k, c, j]
-        norm = math.sqrt(sumsq)
-        floored_norm = norm + math.ldexp(floor, -(exponent + shift))
+                level = max(level, abs(x[c, i + j * dilation]))
+    taps = present * m
+    if level == 0.0:
         for k in range(n_kernels):
-            if kernel_sq[k] == 0.0:  # the present kernel rows are all zero
-                score[k, index] = cosine[k, index] = scale[k, index] = 0.0
-                if zscore:
-                    distance[k, index] = math.sqrt(taps)
-                continue
-            kernel_norm = math.sqrt(kernel_sq[k])
-            d = dots[k] / kernel_norm
-            r = min(1.0, max(-1.0, d / norm))
-            f = r if floor == 0.0 else min(1.0, max(-1.0, d / floored_norm))
-            s = abs(f) ** p2
-            score[k, index] = s if f >= 0.0 else -s
-            cosine[k, index] = r
-            scale[k, index] = math.ldexp(dots[k] / (kernel_norms[k] * kernel_sq[k]), exponent + shift)
+            score[k, index] = cosine[k, index] = scale[k, index] = 0.0
             if zscore:
-                squared = 2.0 * taps * (1.0 - r)
-                distance[k, index] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
+                distance[k, index] = math.sqrt(taps)
+        return
+    _, exponent = math.frexp(level)
+    factor = _factor(exponent)
+    spread = 0.0
+    for c in range(n_channels):
+        means[c] = 0.0
+        if not whole[c]:
+            continue
+        lo = math.inf
+        hi = -math.inf
+        total = 0.0
+        for j in range(m):
+            y = _scaled(x[c, i + j * dilation], factor, exponent)
+            total += y
+            lo = min(lo, y)
+            hi = max(hi, y)
+        if center:
+            means[c] = lo if hi == lo else total / m  # a flat channel: exactly zero deviations
+            spread = max(spread, hi - means[c], means[c] - lo)
+        else:
+            spread = max(spread, abs(hi), abs(lo))
+    if spread == 0.0:  # every present channel flat (centred): nothing to compare
+        for k in range(n_kernels):
+            score[k, index] = cosine[k, index] = scale[k, index] = 0.0
+            if zscore:
+                distance[k, index] = math.sqrt(taps)
+        return
+    _, shift = math.frexp(spread)
+    shift_factor = _factor(shift)
+    sumsq = 0.0
+    for k in range(n_kernels):
+        dots[k] = 0.0
+        kernel_sq[k] = 0.0
+    for c in range(n_channels):
+        if not whole[c]:
+            continue
+        for k in range(n_kernels):
+            kernel_sq[k] += unit_squares[k, c]
+        for j in range(m):
+            v = _scaled(_scaled(x[c, i + j * dilation], factor, exponent) - means[c], shift_factor, shift)
+            sumsq += v * v
+            for k in range(n_kernels):
+                dots[k] += v * units[k, c, j]
+    norm = math.sqrt(sumsq)
+    floored_norm = norm + math.ldexp(floor, -(exponent + shift))
+    for k in range(n_kernels):
+        if kernel_sq[k] == 0.0:  # the present kernel rows are all zero
+            score[k, index] = cosine[k, index] = scale[k, index] = 0.0
+            if zscore:
+                distance[k, index] = math.sqrt(taps)
+            continue
+        kernel_norm = math.sqrt(kernel_sq[k])
+        d = dots[k] / kernel_norm
+        r = min(1.0, max(-1.0, d / norm))
+        f = r if floor == 0.0 else min(1.0, max(-1.0, d / floored_norm))
+        s = abs(f) ** p2
+        score[k, index] = s if f >= 0.0 else -s
+        cosine[k, index] = r
+        scale[k, index] = math.ldexp(dots[k] / (kernel_norms[k] * kernel_sq[k]), exponent + shift)
+        if zscore:
+            squared = 2.0 * taps * (1.0 - r)
+            distance[k, index] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
 
 
 def score_gap_windows(signal: np.ndarray, kernels: np.ndarray, positions: np.ndarray, whole: np.ndarray,
@@ -248,7 +299,7 @@ def scan_kernels_gaps(signal: np.ndarray, kernels: np.ndarray, p: float = 1.0, d
     present = np.where(np.isnan(tracks[0].score), 0, everything).astype(np.int64)
     if n_out and least < n_channels and not present.all():
         unscored = np.flatnonzero(present == 0)
-        whole = whole_channels(x, k.shape[2], dilation)[unscored]
+        whole = whole_channels_at(x, unscored.astype(np.int64), k.shape[2], dilation)
         enough = whole.sum(axis=1) >= least
         positions, whole = unscored[enough], whole[enough]
         if positions.size:
