@@ -14,10 +14,10 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from timing import best_time
 
 from motifscan.similarity.gaps import scan_joint, scan_kernels_gaps
 from motifscan.similarity.multi import scan_kernels
-from timing import best_time
 
 
 def main() -> None:

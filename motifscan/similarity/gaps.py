@@ -96,7 +96,7 @@ def whole_channels_at(x, positions, m, dilation):
             ok = True
             for j in range(m):
                 v = x[c, i + j * dilation]
-                if not (v - v == 0.0):  # NaN or +-inf
+                if v - v != 0.0:  # NaN or +-inf (both give NaN)
                     ok = False
                     break
             whole[index, c] = ok
@@ -136,7 +136,7 @@ def _gap_windows(x, units, unit_squares, kernel_norms, positions, whole, dilatio
     first by its largest |sample| over the present channels, then, after centring, by its
     largest deviation.
     """
-    n_kernels, n_channels, m = units.shape
+    n_kernels, n_channels, _ = units.shape
     n_chunks = (positions.shape[0] + _GAP_CHUNK - 1) // _GAP_CHUNK
     for chunk in prange(n_chunks):
         means = np.zeros(n_channels)
