@@ -140,6 +140,12 @@ def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, sig
 
     kernels = _named_kernels(kernel, joint)
     values, fitted = (None, None) if kernels else _plain_values(kernel)
+    if isinstance(threshold, str) and threshold.strip().lower().startswith("mad:"):
+        try:
+            options["threshold_mad"] = float(threshold.strip()[4:])
+        except ValueError:
+            raise MotifscanError(f"threshold: {threshold!r} is not mad:K with a number K", ("threshold",)) from None
+        threshold = None
     settings = kernel_settings(fitted, p=p, threshold=threshold, normalize=normalize, metric=metric,
                                sign=sign, method=method)
     return DetectConfig(kernel=values, kernels=kernels, method=method, joint=joint, **settings, **options)
@@ -267,7 +273,7 @@ def detect(
     *,
     p: float | None = None,
     dilation: int | str | Sequence[int] = 1,
-    threshold: float | None = None,
+    threshold: float | str | None = None,
     sign: str | None = None,
     min_gap: int | None = None,
     top: int | None = None,
@@ -281,6 +287,9 @@ def detect(
     noise_floor: float | str = 0.0,
     overlap: str = "best",
     joint: bool = False,
+    min_channels: int | None = None,
+    fill: str = "none",
+    max_gap: int | None = None,
     summary: bool = False,
 ) -> Any:
     """Find the kernel's shape in ``signal``.
@@ -300,8 +309,10 @@ def detect(
         As in :func:`scan`.
     dilation : int, sequence of int, or str such as ``"1..8"``
         Several dilations are all scanned; each motif has the ``dilation`` that matched best.
-    threshold : float, default 0.5
-        Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
+    threshold : float or str, default 0.5
+        Minimum |score| of a motif (a FittedKernel's own threshold when not given), or
+        ``"mad:K"``: K times each score track's median absolute deviation over its first
+        100 000 windows (docs/method.md, "Noise-adaptive threshold"); with
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
         |activation| (a fitted threshold, a cut-off on |score|, does not apply there).
     sign : {"any", "positive", "negative"}, optional
@@ -323,6 +334,15 @@ def detect(
         Overlapping motifs of different kernels on one channel: only the strongest, or all.
     joint : bool
         Score each joint kernel's channels together (one cosine over all of them).
+    min_channels : int, optional
+        With ``joint``: score a window with missing channels (NaN, inf) over the channels
+        present when at least this many are; each motif's ``channels`` names them.
+        Default: every channel must be present.
+    fill : {"none", "linear", "previous"}, default "none"
+        Fill gaps (NaN runs) of at most ``max_gap`` samples before scanning; each motif's
+        ``filled`` says whether its window holds a filled sample.
+    max_gap : int, optional
+        Longest gap filled, in samples; required with ``fill``.
     summary : bool, default False
         Also return the run's :class:`~motifscan.pipeline.RunSummary` (samples, positions,
         skipped windows, device, ...).
@@ -336,7 +356,8 @@ def detect(
 
     config = _config(kernel, p=p, threshold=threshold, normalize=normalize, metric=metric, method=method,
                      joint=joint, dilation=dilation, sign=sign, min_gap=min_gap, top=top, backend=backend,
-                     device=device, noise_floor=noise_floor, overlap=overlap)
+                     device=device, noise_floor=noise_floor, overlap=overlap, min_channels=min_channels,
+                     fill=fill, max_gap=max_gap)
     source = _as_source(signal, time, block_rows)
     motifs, run = detect_all(source, config)
     if source.time_zone is not None:  # a tz-aware index: times as pandas.Timestamp in its zone
@@ -362,8 +383,8 @@ def motifs_to_frame(motifs):
     columns = [f.name for f in dataclasses.fields(Motif)]
     if not any(m.file is not None for m in motifs):
         columns.remove("file")
-    # Likewise kernel, dilation and distance: only when the run filled them.
-    for name in ("activation", "kernel", "dilation", "distance"):
+    # Likewise kernel, dilation, distance, channels and filled: only when the run set them.
+    for name in ("activation", "kernel", "dilation", "distance", "channels", "filled"):
         if all(getattr(m, name) is None for m in motifs):
             columns.remove(name)
     return pd.DataFrame([{name: getattr(m, name) for name in columns} for m in motifs], columns=columns)

@@ -541,7 +541,7 @@ class BatchRun:
             del entry["parameters"], entry["source"]
             files.append({"file": run.name, **entry})
         done = [run.summary for run in self.files if run.summary is not None]
-        return {
+        report = {
             "files": files,
             "parameters": parameters,
             "samples": sum(summary.samples for summary in done),
@@ -553,6 +553,12 @@ class BatchRun:
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
         }
+        if "min_channels" in parameters:
+            report["partial_windows"] = sum(summary.partial_windows for summary in done)
+        if "fill" in parameters:
+            report["filled_samples"] = sum(summary.filled_samples for summary in done)
+            report["filled_windows"] = sum(summary.filled_windows for summary in done)
+        return report
 
     def caption(self) -> str:
         """The one-line summary under a table."""

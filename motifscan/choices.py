@@ -16,6 +16,8 @@ SIGNS = ("any", "positive", "negative")
 METHODS = ("cosine", "conv")
 #: Overlapping motifs of different kernels on one channel: the strongest, or all.
 OVERLAP = ("best", "keep")
+#: How short gaps are filled before scanning (--fill).
+FILL = ("none", "linear", "previous")
 #: Window normalisation before the cosine (``normalize``).
 NORMALIZE = ("none", "center", "zscore")
 #: Similarity backends; ``cuda`` is reached from the command line through ``--device gpu``.

@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from motifscan.choices import (BAD_LINES, COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES,
+from motifscan.choices import (BAD_LINES, COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FILL,
                                FIT_REPORT_FORMATS, METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
 from motifscan.errors import MotifscanError, SignalTooShort
 
@@ -67,6 +67,14 @@ def _input_options(command):
                           "has a time column (repeatable)."),
         click.option("--joint", is_flag=True,
                      help="Score each kernel's channels together: one cosine over all of them."),
+        click.option("--fill", type=click.Choice(FILL), default="none", show_default=True,
+                     help="Fill gaps (missing values) of at most --max-gap samples before scanning: a "
+                          "straight line between the neighbours, or the last value before."),
+        click.option("--max-gap", "max_gap", type=int, default=None, metavar="G",
+                     help="Longest gap --fill fills, in samples."),
+        click.option("--min-channels", "min_channels", type=int, default=None, metavar="N",
+                     help="With --joint: score a window with missing channels (NaN, inf) over the "
+                          "channels present when at least N are.  [default: all]"),
         click.option("--p", "p", type=float, default=None,
                      help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine.  "
                           "[default: 1, or the fitted kernel file's]"),
@@ -106,6 +114,14 @@ def _input_options(command):
 
 
 def _prepare(options: dict, threshold=None, method="cosine", sign=None, quiet: bool = False, **detection):
+    """:func:`_prepare_config`, with ``--threshold mad:K`` taken apart."""
+    threshold_mad = None
+    if isinstance(threshold, tuple):  # --threshold mad:K
+        threshold_mad, threshold = threshold[1], None
+    return _prepare_config(options, threshold, method, sign, quiet, threshold_mad=threshold_mad, **detection)
+
+
+def _prepare_config(options: dict, threshold, method, sign, quiet: bool, **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
     A fitted kernel file brings its p, threshold, normalisation, sign and metric; options
@@ -134,7 +150,8 @@ def _prepare(options: dict, threshold=None, method="cosine", sign=None, quiet: b
     config = DetectConfig(
         kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
         threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
-        joint=options["joint"], method=method, **detection,
+        joint=options["joint"], min_channels=options["min_channels"],
+        fill=options["fill"], max_gap=options["max_gap"], method=method, **detection,
         **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
                           sign=sign, method=method),
     )
@@ -161,6 +178,22 @@ def _warn_skipped(summary) -> None:
             f"(missing or non-finite values in {summary.source})",
             err=True,
         )
+    if summary is not None and getattr(summary, "partial_windows", 0):
+        click.echo(
+            f"motifscan: {summary.partial_windows} window(s) scored over fewer channels than their joint "
+            f"kernel has (--min-channels): missing or non-finite values in {summary.source}",
+            err=True,
+        )
+    if summary is not None and getattr(summary, "filler", None) is not None:
+        click.echo(
+            f"motifscan: {summary.filled_samples} sample(s) filled in gaps of at most "
+            f"{summary.filler.max_gap} ({summary.filler.method}); {summary.filled_windows} window(s) hold a "
+            f"filled sample ({summary.source})",
+            err=True,
+        )
+    if summary is not None and getattr(summary, "thresholds", None):
+        shown = ", ".join(f"{label} {value:.4g}" for label, value in summary.thresholds.items())
+        click.echo(f"motifscan: thresholds from the median absolute deviation ({summary.source}): {shown}", err=True)
     if summary is not None and summary.large_offset:
         click.echo(
             f"motifscan: {summary.source}: {summary.near_unit_cosine_windows} of {summary.scored_windows} "
@@ -261,13 +294,34 @@ def cli():
     """
 
 
+class _ThresholdType(click.ParamType):
+    """A number, or ``mad:K`` (returned as ``("mad", K)``)."""
+
+    name = "threshold"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (float, tuple)):
+            return value
+        text = str(value).strip()
+        try:
+            if text.lower().startswith("mad:"):
+                return ("mad", float(text[4:]))
+            return float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a number or mad:K", param, ctx)
+
+
+_THRESHOLD = _ThresholdType()
+
+
 def _detection_options(command):
     """Options that decide which motifs a detecting command reports."""
     options = [
-        click.option("--threshold", "-t", type=float, default=None,
-                     help="Minimum |score| of a motif, in [0, 1]; for the convolution (--method conv, "
-                          "and the conv side of compare), minimum |activation| as a fraction of the "
-                          "channel's strongest.  "
+        click.option("--threshold", "-t", type=_THRESHOLD, default=None, metavar="T|mad:K",
+                     help="Minimum |score| of a motif, in [0, 1]; mad:K: K times each score track's "
+                          "median absolute deviation over its first 100 000 windows; for the "
+                          "convolution (--method conv, and the conv side of compare), minimum "
+                          "|activation| as a fraction of the channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
         click.option("--sign", type=click.Choice(SIGNS), default=None,
                      help="Report matches, inverted matches, or both.  [default: any, or the fitted "
@@ -422,6 +476,8 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **opt
     from motifscan.plot import comparison_figure, figure_output
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
+    if config.threshold_mad is not None:
+        raise MotifscanError("--threshold mad:K applies to detect; compare takes a number")
     fmt = output_format(fmt, output)
     if fmt not in COMPARE_FORMATS:
         raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")

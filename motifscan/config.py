@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from motifscan.choices import BACKENDS, DEVICES, METHODS, NORMALIZE, OVERLAP, SIGNS, check_choice
+from motifscan.choices import BACKENDS, DEVICES, FILL, METHODS, NORMALIZE, OVERLAP, SIGNS, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import DEFAULT_BLOCK_ROWS
 from motifscan.io.kernels import Kernel
@@ -143,7 +143,15 @@ def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
     if center and all(min(row) == max(row) for row in rows):  # (one flat channel of several is fine)
         raise MotifscanError(f"{where} is constant, so once centred (normalize) it has no shape to match",
                              ("normalize",))
-    return Kernel(kernel.name, rows, channels)
+    weights = tuple(float(w) for w in kernel.weights)
+    if weights:
+        if len(weights) != len(rows):
+            raise MotifscanError(f"{where}: {len(rows)} rows of values but {len(weights)} channel weights")
+        if not all(math.isfinite(w) and w >= 0 for w in weights) or not any(weights):
+            raise MotifscanError(f"{where}: channel weights must be finite, >= 0 and not all 0")
+        if all(w == 1.0 for w in weights):
+            weights = ()
+    return Kernel(kernel.name, rows, channels, weights)
 
 
 def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metric=None, sign=None,
@@ -240,6 +248,20 @@ class DetectConfig:
         strongest.
     joint : bool
         Each kernel has one row per channel and scores the channels' windows together.
+    threshold_mad : float or None
+        K of ``--threshold mad:K``: each score track's threshold is K times the median
+        absolute deviation of its scores over its first positions (docs/method.md); None
+        uses ``threshold``.
+    fill : {"none", "linear", "previous"}
+        Fill gaps (runs of NaN in a channel) of at most ``max_gap`` samples before
+        scanning: a straight line between the neighbours, or the last value before
+        (:mod:`motifscan.fill`); motifs whose window holds a filled sample are flagged.
+    max_gap : int or None
+        Longest gap filled, in samples; required with ``fill``.
+    min_channels : int or None
+        With ``joint``: a window where some channels are missing (NaN or inf) is scored
+        over the channels present when at least this many are (see docs/method.md, "Missing
+        channels"); None: every channel must be present.
 
     ``dilation`` may be one dilation or several (a tuple, or text such as ``"1..8"``):
     every one is scanned and each motif reports the dilation that matched best.
@@ -271,6 +293,13 @@ class DetectConfig:
     noise_floor: float | str = 0.0
     overlap: str = "best"
     joint: bool = False
+    # Gap-aware joint scores (--min-channels): None means all channels must be present.
+    min_channels: int | None = None
+    # Noise-adaptive threshold (--threshold mad:K): K, or None for the fixed ``threshold``.
+    threshold_mad: float | None = None
+    # Short gaps filled before scanning (--fill, --max-gap)
+    fill: str = "none"
+    max_gap: int | None = None
     # Detection method (--method)
     method: str = "cosine"
     # Learned metric (fitted kernel files, ``motifscan fit``)
@@ -305,6 +334,29 @@ class DetectConfig:
             raise MotifscanError(f"two kernels are named {twice!r}; name them apart (NAME=...)")
         set_(self, "kernels", kernels)
         set_(self, "kernel", kernels[0].values[0])
+        if self.threshold_mad is not None:
+            set_(self, "threshold_mad", _check_number("threshold_mad", self.threshold_mad, minimum=0, inclusive=False))
+            if self.method == "conv":
+                raise MotifscanError("threshold mad:K applies to the cosine score, not to method conv",
+                                     ("threshold", "method"))
+        check_choice("fill", self.fill, FILL)
+        if self.fill != "none":
+            if self.max_gap is None:
+                raise MotifscanError(f"fill {self.fill} needs max_gap: the longest gap to fill, in samples",
+                                     ("fill", "max_gap"))
+            set_(self, "max_gap", _check_integer("max_gap", self.max_gap, minimum=1))
+        elif self.max_gap is not None:
+            raise MotifscanError("max_gap applies with fill linear or previous", ("max_gap", "fill"))
+        if self.min_channels is not None:
+            least = _check_integer("min_channels", self.min_channels, minimum=1)
+            if not self.joint:
+                raise MotifscanError("min_channels needs joint (it counts the channels of a joint kernel)",
+                                     ("min_channels", "joint"))
+            fewest = min(len(kernel.values) for kernel in kernels)
+            if least > fewest:
+                raise MotifscanError(f"min_channels must be at most the channels of a joint kernel ({fewest}), "
+                                     f"got {least}", ("min_channels",))
+            set_(self, "min_channels", least)
         if self.noise_floor != "auto":
             set_(self, "noise_floor", _check_number("noise_floor", self.noise_floor, minimum=0))
         set_(self, "p", _check_number("p", self.p, minimum=0, inclusive=False))
@@ -401,6 +453,17 @@ class DetectConfig:
             }
             parameters["overlap"] = self.overlap
             parameters["joint"] = self.joint
+            weighted = {kernel.name: dict(zip(kernel.channels, kernel.weights)) for kernel in self.kernels
+                        if kernel.weights}
+            if weighted:
+                parameters["weights"] = weighted
+            if self.min_channels is not None:
+                parameters["min_channels"] = self.min_channels
+        if self.threshold_mad is not None:
+            parameters["threshold"] = f"mad:{self.threshold_mad:g}"
+        if self.fill != "none":
+            parameters["fill"] = self.fill
+            parameters["max_gap"] = self.max_gap
         parameters["method"] = self.method
         if self.metric is not None:
             parameters["metric"] = self.metric_kind
@@ -495,6 +558,14 @@ class BatchConfig:
             raise MotifscanError("--top waits for the end of the input, which --follow never reaches")
         if self.append and fmt == "json":
             raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
+        if (self.state is not None or self.dask is not None) and config.threshold_mad is not None:
+            raise MotifscanError("--threshold mad:K with --state or --dask: the threshold is measured on the "
+                                 "start of the signal, which a later run or range does not see")
+        if self.state is not None and config.fill != "none":
+            raise MotifscanError("--fill with --state: a gap open at the end of one run cannot be held back "
+                                 "for the next; fill the data first or run without --state")
+        if self.dask is not None and config.fill != "none":
+            raise MotifscanError("--fill with --dask: a gap across two byte ranges cannot be filled in either")
         if self.state is not None and config.method == "conv":
             raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
                                  "relative to the strongest activation of the whole signal")

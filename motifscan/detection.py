@@ -52,6 +52,11 @@ class Motif:
         The dilation that matched best, when the run scanned several.
     distance : float or None
         z-normalised Euclidean distance ``sqrt(2 m (1 - r))`` (``--normalize zscore``).
+    channels : str or None
+        The channels of a joint group the window was scored over, joined by ``+``, when
+        the run scores windows with missing channels (``min_channels``); else None.
+    filled : bool or None
+        With ``fill``: whether the window holds a filled sample; else None.
     """
 
     channel: str
@@ -67,6 +72,8 @@ class Motif:
     kernel: str | None = None
     dilation: int | None = None
     distance: float | None = None
+    channels: str | None = None
+    filled: bool | None = None
 
     def strength(self, by: str = "score") -> float:
         """``|score|`` or ``|activation|`` (``by``): what detection ranked the motif by."""
@@ -186,8 +193,12 @@ class ChannelDetector:
     """
 
     def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int | None,
-                 by: str = "score", labels: Sequence[ScanLabel] | None = None):
+                 by: str = "score", labels: Sequence[ScanLabel] | None = None, members: Sequence[str] = ()):
         self.channel = channel
+        # One threshold per label when they differ (``--threshold mad:K``); None: ``threshold``.
+        self.thresholds: list | None = None
+        # The names of a joint group's channels, in bit order of the tracks' ``present`` masks.
+        self.members = tuple(members)
         self.span = span
         self.threshold = threshold
         self.sign = sign
@@ -208,6 +219,8 @@ class ChannelDetector:
                    "scale": track.scale, "scan": scan}
         if getattr(track, "distance", None) is not None:
             columns["distance"] = track.distance
+        if getattr(track, "present", None) is not None:
+            columns["present"] = track.present
         if time is not None:
             columns["time"] = time
         if activation is not None:
@@ -240,7 +253,8 @@ class ChannelDetector:
         (``position``, ``score``, ``cosine``, ``scale``, ``scan``, and ``time``,
         ``activation``, ``distance`` when there are such values)."""
         ranked = track.score if self.by == "score" else activation
-        chosen = np.flatnonzero(candidate_mask(ranked, self.threshold, self.sign))
+        threshold = self.threshold if self.thresholds is None else self.thresholds[scan]
+        chosen = np.flatnonzero(candidate_mask(ranked, threshold, self.sign))
         return self._columns(
             chosen + first_position,
             type(track)(*(values[chosen] for values in track)),
@@ -311,6 +325,7 @@ class ChannelDetector:
         times = kept.get("time")
         distances = kept.get("distance")
         activations = kept.get("activation")
+        present = kept.get("present")
         motifs = []
         for i, (position, ranked, score, cosine, scale, scan) in enumerate(
             zip(kept["position"], kept[self.by], kept["score"], kept["cosine"], kept["scale"], kept["scan"])
@@ -329,8 +344,14 @@ class ChannelDetector:
                 kernel=label.kernel,
                 dilation=label.dilation,
                 distance=None if distances is None else float(distances[i]),
+                channels=None if present is None else self._member_names(int(present[i])),
             ))
         return motifs
+
+
+    def _member_names(self, mask: int) -> str:
+        """The channels of bit mask ``mask`` (bit c: ``members[c]``), joined by ``+``."""
+        return "+".join(name for bit, name in enumerate(self.members) if mask >> bit & 1)
 
 
 class RelativeChannelDetector(ChannelDetector):

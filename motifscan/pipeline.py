@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -49,6 +49,16 @@ class RunSummary:
     motifs: int = 0
     device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
     skipped_by_channel: dict = field(default_factory=dict)
+    # Joint windows scored over fewer than all their channels (--min-channels), counted
+    # like skipped windows: once per channel group and dilation.
+    partial_windows: int = 0
+    # --fill: samples filled, windows (of the longest span) holding one, and the filler
+    # that knows which rows it filled (None without --fill).
+    filled_samples: int = 0
+    filled_windows: int = 0
+    filler: object = None
+    # --threshold mad:K: the threshold of each score track (label -> value), once decided.
+    thresholds: dict = field(default_factory=dict)
     # Of a run without --normalize, the windows with a cosine (every kernel and dilation),
     # and how many of them have |cosine| > LARGE_OFFSET_COSINE; both 0 for a normalised run.
     scored_windows: int = 0
@@ -256,6 +266,16 @@ class StreamScanner:
             if not self.general:
                 (channel,) = channels
                 found = [self._plain(buffers[channel][:needed], kernel.array()[0], dilation) for kernel in kernels]
+            elif config.joint and (config.min_channels is not None or any(kernel.weights for kernel in kernels)):
+                from motifscan.similarity.gaps import scan_joint
+
+                # Channel weights and missing channels (docs/method.md): weighted sums over
+                # the channels present.
+                signal = np.stack([buffers[name][:needed] for name in channels])
+                weights = [kernel.weights or (1.0,) * len(channels) for kernel in kernels]
+                found = scan_joint(signal, np.stack([kernel.array() for kernel in kernels]), weights, config.p,
+                                   dilation, config.normalize, self.noise_floor[(channels, taps)],
+                                   config.min_channels, self.backend)
             else:
                 signal = np.stack([buffers[name][:needed] for name in channels])
                 found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p, dilation,
@@ -428,6 +448,10 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
             skipped = int(np.count_nonzero(np.isnan(scored.tracks[scan.label].score)))
             summary.skipped_by_channel[scan.channel] = summary.skipped_by_channel.get(scan.channel, 0) + skipped
             summary.skipped_windows += skipped
+            present = getattr(scored.tracks[scan.label], "present", None)
+            if present is not None:
+                everything = (1 << len(scan.channels)) - 1
+                summary.partial_windows += int(np.count_nonzero((present != 0) & (present != everything)))
         if watch_offset:
             for scan in scanner.scans:
                 cosine = scored.tracks[scan.label].cosine
@@ -435,6 +459,10 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
                 summary.near_unit_cosine_windows += int(np.count_nonzero(np.abs(cosine) > LARGE_OFFSET_COSINE))
         return scored
 
+    if config.fill != "none":
+        from motifscan.fill import GapFiller
+
+        summary.filler = GapFiller(config.fill, config.max_gap, first_row)
     try:
         yield from _score_all(source, config, summary, scanner, account)
     finally:
@@ -470,13 +498,25 @@ def block_pieces(block: SignalBlock, rows: int) -> Iterator[SignalBlock]:
 
 
 def _score_all(source, config, summary, scanner, account) -> Iterator[ScoreBlock]:
+    filler = summary.filler
     most = rows_per_push(scanner)
     for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
+        summary.samples += block.rows
+        if filler is not None:  # short gaps filled; rows of a gap still open are held back
+            block = filler.push(block)
+            summary.filled_samples = filler.filled_samples
         for piece in block_pieces(block, most):
-            summary.samples += piece.rows
             scored = scanner.push(piece)
             if scored is not None:
                 yield account(scored)
+    if filler is not None:
+        rest = filler.finish()
+        summary.filled_samples = filler.filled_samples
+        for piece in [] if rest is None else block_pieces(rest, most):
+            scored = scanner.push(piece)
+            if scored is not None:
+                yield account(scored)
+        summary.filled_windows = windows_holding(filler.filled_runs, config.span, filler.first_row - config.span + 1)
     summary.tail = scanner.tail()
     if summary.samples < config.shortest_span:
         raise SignalTooShort(
@@ -486,6 +526,20 @@ def _score_all(source, config, summary, scanner, account) -> Iterator[ScoreBlock
     scored = scanner.finish()
     if scored is not None:
         yield account(scored)
+
+
+def windows_holding(runs: list, span: int, positions_end: int) -> int:
+    """How many window starts ``i < positions_end`` have a window ``[i, i + span)`` that
+    holds a row of ``runs`` (sorted, disjoint ``[start, stop)`` row ranges)."""
+    count = 0
+    reach = 0  # first start not counted yet
+    for start, stop in runs:
+        low = max(start - span + 1, reach, 0)
+        high = min(stop, positions_end)
+        if high > low:
+            count += high - low
+            reach = high
+    return count
 
 
 def channel_detectors(channels, config: DetectConfig, method: str) -> list[ChannelDetector]:
@@ -550,7 +604,7 @@ class Detection:
             labels = [ScanLabel(scan.span, config.kernels[scan.kernel].name if label_kernels else None,
                                 scan.dilation if label_dilations else None) for scan in members]
             detector = ChannelDetector(key[0], members[0].span, config.threshold, config.sign,
-                                       config.min_gap, labels=labels)
+                                       config.min_gap, labels=labels, members=members[0].channels)
             detectors.append((detector, [scan.label for scan in members]))
         return detectors
 
@@ -563,14 +617,20 @@ class Detection:
                                                          ranked_by(config.method), self.kernel_order)
 
         def release(motifs: list[Motif]) -> list[Motif]:
+            filler = self.summary.filler
+            if filler is not None:  # every row of a final motif's window has been released
+                motifs = [replace(motif, filled=filler.holds_filled(motif.start, motif.end)) for motif in motifs]
             if top is not None:
                 top.add(motifs)
                 return []
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank, self.kernel_rank)
 
-        for block in watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
-                                    scanner=scanner):
+        blocks = watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
+                                scanner=scanner)
+        if config.threshold_mad is not None:
+            blocks = self._mad_thresholds(blocks, detectors)
+        for block in blocks:
             found = []
             for detector, labels in detectors:
                 if len(labels) == 1:  # (the conv detector holds its motifs in push)
@@ -587,6 +647,65 @@ class Detection:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+
+    def _mad_thresholds(self, blocks: Iterator[ScoreBlock], detectors: list) -> Iterator[ScoreBlock]:
+        """Hold the score blocks back until the first :data:`MAD_REFERENCE_POSITIONS`
+        positions (or the whole signal, when shorter) are scored, set every track's
+        threshold to K times the median absolute deviation of its scores there, then let
+        all blocks through (see docs/method.md, "Noise-adaptive threshold")."""
+        held: list[ScoreBlock] = []
+        seen = 0
+        decided = False
+        for block in blocks:
+            if decided:
+                yield block
+                continue
+            held.append(block)
+            seen += block.positions
+            if seen >= MAD_REFERENCE_POSITIONS:
+                self._decide_thresholds(held, detectors)
+                decided = True
+                yield from held
+                held = []
+        if not decided:
+            self._decide_thresholds(held, detectors)
+            yield from held
+
+    def _decide_thresholds(self, held: list, detectors: list) -> None:
+        factor = self.config.threshold_mad
+        thresholds = {}
+        for detector, labels in detectors:
+            values = []
+            for label in labels:
+                scores = np.concatenate([block.tracks[label].score for block in held]) if held else np.empty(0)
+                thresholds[label] = mad_threshold(scores[:MAD_REFERENCE_POSITIONS], factor)
+                values.append(thresholds[label])
+            detector.thresholds = values
+        self.summary.thresholds = thresholds
+
+
+#: Window positions at the start of each score track that ``--threshold mad:K`` measures
+#: the track's spread on: fixed, so the threshold never depends on the block size.
+MAD_REFERENCE_POSITIONS = 100_000
+
+
+def mad_threshold(scores: np.ndarray, factor: float) -> float:
+    """``factor`` times the median absolute deviation of the finite ``scores``
+    (``median(abs(s - median(s)))``); 1.0 (nothing but exact matches) when none is finite.
+
+    Parameters
+    ----------
+    scores : float64 array, shape (n,)
+        A score track's reference stretch; NaN (unscored windows) ignored.
+    factor : float
+        K > 0.
+    """
+    finite = scores[np.isfinite(scores)]
+    if finite.size == 0:
+        return 1.0
+    deviation = float(np.median(np.abs(finite - np.median(finite))))
+    return min(1.0, factor * deviation)
 
 
 class _WatchedSource:

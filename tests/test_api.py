@@ -134,6 +134,19 @@ def test_a_2d_kernel_is_a_joint_kernel_matched_by_column_never_flattened():
         motifscan.scan(frame, shape)
 
 
+def test_min_channels_scores_a_joint_window_over_the_channels_present():
+    frame, shape = joint_recording()
+    frame.iloc[51:53, 1] = np.nan  # y is missing during the first event
+    plain = motifscan.detect(frame, shape, joint=True, p=3, threshold=0.9)
+    assert [m.start for m in plain] == [120] and plain[0].channels is None
+    for block_rows in (None, 17):
+        motifs, summary = motifscan.detect(frame, shape, joint=True, p=3, threshold=0.9, min_channels=1,
+                                           block_rows=block_rows, summary=True)
+        assert [(m.start, m.channel, m.channels) for m in motifs] == [(50, "x+y", "x"), (120, "x+y", "x+y")]
+        # The windows holding a missing y sample, scored on x alone.
+        assert summary.partial_windows == 6 and summary.skipped_windows == 0
+
+
 def test_detect_can_return_the_runs_summary():
     x = np.array(SEED + [np.nan] + SEED)
     motifs, summary = motifscan.detect(x, [1, 2, 3], p=9, summary=True)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -290,6 +291,13 @@ WALKING = ROOT / "sample_data" / "kernel_basicmotions_walking.csv"
 LOG = ROOT / "sample_data" / "sensor_log.csv"
 
 
+def weights_file(tmp_path, row: str):
+    """A two-channel joint kernel file (acc_x, acc_y) with the weights row ``row``."""
+    path = tmp_path / f"weights{abs(hash(row))}.csv"
+    path.write_text(f"acc_x,acc_y\n{row}\n1,0\n2,1\n3,0\n")
+    return path
+
+
 def bad_shape_options(tmp_path):
     """(name, arguments, fragment of the message) for every new option's bad values."""
     kernels = tmp_path / "kernels.json"
@@ -327,6 +335,26 @@ def bad_shape_options(tmp_path):
          "--method conv works with one kernel"),
         ("compare several kernels", ["compare", SEED, "--kernel", "a=1,2", "--kernel", "b=2,1"],
          "one kernel at one dilation"),
+        ("min channels without joint", seed + ["--kernel", "1,2", "--min-channels", "1"],
+         "--min-channels needs --joint"),
+        ("min channels too many", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
+                                   "-c", "acc_z", "--joint", "--min-channels", "4"], "--min-channels must be at most"),
+        ("min channels zero", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
+                               "-c", "acc_z", "--joint", "--min-channels", "0"], "--min-channels must be"),
+        ("weights without joint", seed + ["--kernel-file", weights_file(tmp_path, "weights,1,1"), "-c", "signal"],
+         "channel weights apply to a joint kernel"),
+        ("negative weight", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,1,-1"), "--joint",
+                             "-c", "acc_x", "-c", "acc_y"], "a channel weight must be a finite number >= 0"),
+        ("weights count", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,1"), "--joint",
+                           "-c", "acc_x", "-c", "acc_y"], "the weights row has 1 values for 2 columns"),
+        ("all weights zero", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,0,0"), "--joint",
+                              "-c", "acc_x", "-c", "acc_y"], "every channel weight is 0"),
+        ("compare with mad", ["compare", SEED, "--kernel", "1,2", "--threshold", "mad:3"],
+         "--threshold mad:K applies to detect"),
+        ("mad with conv", seed + ["--kernel", "1,2", "--threshold", "mad:3", "--method", "conv"],
+         "--threshold mad:K applies to the cosine score"),
+        ("fill with dask", seed + ["--kernel", "1,2", "--fill", "linear", "--max-gap", "2", "--dask", "local"],
+         "--fill with --dask"),
         ("state with a range", seed + ["--kernel", "1,2", "--dilation", "1..2", "--state", tmp_path / "s.json"],
          "--state needs windows of one span"),
     ]
@@ -370,6 +398,80 @@ def test_installed_program_finds_walking_with_a_joint_kernel():
     assert completed.returncode == 0, completed.stderr
     motifs = [json.loads(line) for line in completed.stdout.splitlines()]
     assert motifs and {m["channel"] for m in motifs} == {"acc_x+acc_y+acc_z"}
+
+
+def planted_gap_recording(tmp_path):
+    """A 3-channel recording with one event on all three channels, channel b missing
+    (empty cells) over the middle of the event, and the event's shape as a joint kernel."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 40)
+    shape = np.stack([np.sin(2 * np.pi * t), np.cos(2 * np.pi * t) * t, t ** 2 - 0.3])
+    signal = 0.05 * rng.standard_normal((3, 2000))
+    signal[:, 700:740] += shape
+    signal[1, 705:725] = np.nan
+    recording = tmp_path / "gap.csv"
+    recording.write_text("a,b,c\n" + "".join(
+        ",".join("" if np.isnan(v) else f"{v:.6f}" for v in row) + "\n" for row in signal.T))
+    kernel = tmp_path / "event.csv"
+    kernel.write_text("a,b,c\n" + "".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in shape.T))
+    return recording, kernel
+
+
+def test_joint_min_channels_finds_an_event_with_a_missing_channel(tmp_path):
+    recording, kernel = planted_gap_recording(tmp_path)
+    options = ["detect", recording, "--kernel-file", kernel, "--joint", "--threshold", "0.8"]
+    default = run(*options, "--format", "csv")
+    assert default.exit_code == 1 and default.stdout.splitlines() == ["channel,start,end,score,cosine,sign,scale"]
+    assert "59 window(s) skipped" in default.stderr
+    for block_rows in (7, 100, 65536):
+        result = run(*options, "--min-channels", "2", "--format", "json", "--block-rows", block_rows)
+        assert result.exit_code == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert [(m["channel"], m["channels"], m["start"]) for m in document["motifs"]] == [("a+b+c", "a+c", 700)]
+        assert document["motifs"][0]["cosine"] > 0.99
+        assert document["parameters"]["min_channels"] == 2
+        assert document["skipped_windows"] == 0 and document["partial_windows"] == 59
+        assert "59 window(s) scored over fewer channels" in result.stderr
+
+
+def test_installed_program_reports_the_channels_used_in_csv(tmp_path):
+    recording, kernel = planted_gap_recording(tmp_path)
+    completed = subprocess.run(
+        installed_motifscan() + ["detect", str(recording), "--kernel-file", str(kernel), "--joint",
+                                 "--min-channels", "2", "--threshold", "0.8", "--format", "csv"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr
+    header, row = completed.stdout.splitlines()
+    assert header == "channel,channels,start,end,score,cosine,sign,scale"
+    assert row.startswith("a+b+c,a+c,700,740,")
+
+
+def test_channel_weights_change_scores_as_the_reference_says(tmp_path):
+    from motifscan.similarity.reference import scan_joint_reference
+
+    recording, kernel = planted_gap_recording(tmp_path)
+    lines = kernel.read_text().splitlines()
+    weighted = tmp_path / "weighted.csv"
+    weighted.write_text("\n".join([lines[0], "weights,1,0.25,4", *lines[1:]]) + "\n")
+    as_json = tmp_path / "weighted.json"
+    columns = np.loadtxt(kernel, delimiter=",", skiprows=1).T
+    as_json.write_text(json.dumps({"a": columns[0].tolist(), "b": columns[1].tolist(), "c": columns[2].tolist(),
+                                   "weights": {"b": 0.25, "c": 4}}))
+    signal = np.genfromtxt(recording, delimiter=",", skip_header=1).T
+    (expected,) = scan_joint_reference(signal, columns[None], np.array([[1.0, 0.25, 4.0]]), 1.0, 1, "none", 0.0, 2)
+    scores = {}
+    for path in (weighted, as_json, kernel):
+        result = run("detect", recording, "--kernel-file", path, "--joint", "--min-channels", "2",
+                     "--threshold", "0.5", "--format", "json")
+        assert result.exit_code == 0, result.stderr
+        (motif,) = json.loads(result.stdout)["motifs"]
+        scores[path.name] = motif["score"]
+        if path != kernel:
+            assert motif["start"] == 700 and motif["score"] == pytest.approx(expected.score[700], abs=1e-9)
+            assert json.loads(result.stdout)["parameters"]["weights"] == {path.stem: {"a": 1.0, "b": 0.25, "c": 4.0}}
+    assert scores["weighted.csv"] != scores["event.csv"]
+
+
 # Fitted kernel files -----------------------------------------------------------------------
 
 from test_kernels import FITTED, MALFORMED_FITTED, write_document  # noqa: E402

@@ -353,3 +353,30 @@ def test_an_endless_kernel_file_exits_2_without_growing(device):
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "larger than 64 MiB" in done.stderr and device in done.stderr
+
+
+def test_joint_kernel_weights_from_json_and_a_csv_weights_row(tmp_path):
+    from motifscan.io.kernels import kernels_from_file
+
+    table = tmp_path / "k.csv"
+    table.write_text("x,y,z\nweights,2,0.5,0\n1,0,3\n2,1,2\n")
+    (kernel,) = kernels_from_file(str(table), joint=True)
+    assert kernel.values == ((1.0, 2.0), (0.0, 1.0), (3.0, 2.0)) and kernel.weights == (2.0, 0.5, 0.0)
+    # Picked columns keep their own weights.
+    (kernel,) = kernels_from_file(str(table), ["z", "x"], joint=True)
+    assert kernel.channels == ("z", "x") and kernel.weights == (0.0, 2.0)
+    document = tmp_path / "k.json"
+    document.write_text('{"x": [1, 2], "y": [0, 1], "weights": {"y": 3}}')
+    (kernel,) = kernels_from_file(str(document), joint=True)
+    assert kernel.weights == (1.0, 3.0)  # unnamed channels weigh 1
+    document.write_text('{"x": [1, 2], "y": [0, 1], "weights": [0.5, 1]}')
+    assert kernels_from_file(str(document), joint=True)[0].weights == (0.5, 1.0)
+    for text, message in (('{"x": [1, 2], "weights": {"q": 1}}', "names 'q', which is not a column"),
+                          ('{"x": [1, 2], "weights": {"x": "a"}}', "must be a number"),
+                          ('{"x": [1, 2], "weights": 3}', "must be an object")):
+        document.write_text(text)
+        with pytest.raises(MotifscanError, match=message):
+            kernels_from_file(str(document), joint=True)
+    table.write_text("x,y\nweights,1,1\nweights,1,2\n1,0\n")
+    with pytest.raises(MotifscanError, match="line 3: a second weights row"):
+        kernels_from_file(str(table), joint=True)

@@ -1,5 +1,7 @@
 """The streaming pipeline: results never depend on how the input is cut into blocks."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -403,3 +405,67 @@ def test_large_offset_is_flagged_only_without_normalize():
     assert not centred.large_offset and centred.scored_windows == 0
     _, near_zero = detect_all(signal_from_arrays({"co2": x - 315.0}), DetectConfig(kernel=tuple(np.array(kernel) - 315)))
     assert not near_zero.large_offset
+
+
+# Noise-adaptive threshold (--threshold mad:K) -------------------------------------------
+
+
+def test_mad_threshold_is_k_times_the_median_absolute_deviation_of_finite_scores():
+    from motifscan.pipeline import mad_threshold
+
+    scores = np.array([0.1, -0.2, np.nan, 0.3, 0.0, 0.5])
+    finite = scores[np.isfinite(scores)]
+    expected = 3 * np.median(np.abs(finite - np.median(finite)))
+    assert mad_threshold(scores, 3.0) == pytest.approx(expected, rel=1e-15)
+    assert mad_threshold(scores, 1e6) == 1.0  # capped at 1: scores lie in [-1, 1]
+    assert mad_threshold(np.full(3, np.nan), 3.0) == 1.0
+
+
+def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_size(tmp_path):
+    import motifscan
+    from motifscan.pipeline import MAD_REFERENCE_POSITIONS
+
+    rng = np.random.default_rng(4)
+    n = MAD_REFERENCE_POSITIONS + 20_000
+    signal = rng.standard_normal(n)
+    signal[n - 5000:] *= 0.2  # the end differs: it must not move the threshold
+    pulse = np.hanning(16)
+    for start in range(1000, n - 100, 7919):
+        signal[start:start + 16] += 3 * pulse
+    runs = [motifscan.detect(signal, pulse, threshold="mad:4", block_rows=rows, summary=True)
+            for rows in (1000, 65_536, None)]
+    reference = sliding_cosine(signal, pulse, 1.0, 1).score[:MAD_REFERENCE_POSITIONS]
+    expected = 4 * np.median(np.abs(reference - np.median(reference)))
+    for motifs, summary in runs:
+        assert summary.thresholds == {"signal": pytest.approx(expected, rel=1e-12)}
+        assert motifs == runs[0][0]
+        assert all(abs(m.score) >= expected for m in motifs)
+    assert len(runs[0][0]) >= (n - 1100) // 7919
+
+
+def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path):
+    from click.testing import CliRunner
+
+    from motifscan.cli import cli
+
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal(3000)
+    values[1000:1010] += 5 * np.hanning(10)
+    path = tmp_path / "s.csv"
+    path.write_text("v\n" + "".join(f"{float(v)!r}\n" for v in values))
+    kernel = ",".join(f"{v:.6f}" for v in np.hanning(10))
+    documents = []
+    for rows in (100, 1000, 65536):
+        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", "mad:3", "--format",
+                                          "json", "--block-rows", str(rows)])
+        assert result.exit_code in (0, 1), result.stderr
+        documents.append(json.loads(result.stdout))
+        assert "thresholds from the median absolute deviation" in result.stderr
+    assert all(document == documents[0] for document in documents)
+    assert documents[0]["parameters"]["threshold"] == "mad:3"
+    assert set(documents[0]["thresholds"]) == {"v"} and 0 < documents[0]["thresholds"]["v"] < 1
+    for options, message in ((["--state", str(tmp_path / "state.json")], "--threshold mad:K with --state"),
+                             ([], "'mad:x' is not a number or mad:K")):
+        threshold = "mad:x" if not options else "mad:3"
+        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, *options])
+        assert result.exit_code == 2 and message in result.stderr, result.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -89,11 +90,15 @@ class Kernel:
         The channel name of each row of a joint kernel (matched to the signal's channels
         by name, or by position when none of the names occurs); empty for a one-channel
         kernel, which scans every channel on its own.
+    weights : tuple of float
+        The weight of each row of a joint kernel (>= 0; see docs/method.md, "Channel
+        weights"); empty means every channel weighs 1.
     """
 
     name: str
     values: tuple
     channels: tuple = ()
+    weights: tuple = ()
     # Where a kernel cut from a recording came from, e.g. "180 samples, rows 60-240 of
     # ecg.csv:ecg_mv" (--kernel-from); None for the others. Not part of its identity.
     origin: str | None = field(default=None, compare=False)
@@ -261,6 +266,64 @@ def _pick(columns: dict, names, path: str) -> dict:
     return {name: columns[name] for name in names}
 
 
+#: The JSON entry, or the first cell of the CSV row, that holds a joint kernel's channel weights.
+WEIGHTS = "weights"
+
+
+def read_kernel_weights(path: str, names: list) -> dict | None:
+    """The channel weights a kernel file gives, by column name; None when it gives none.
+
+    JSON: a ``"weights"`` entry, an object of column -> weight or a list in column order.
+    CSV/TSV: a row whose first cell is ``weights`` followed by one weight per column (one
+    cell more than the header). ``names`` are the file's columns, in file order.
+    """
+    text = _read_text(path)
+    if text.lstrip()[:1] == "{":
+        data = _loads_json(text, path)
+        if not isinstance(data, dict) or WEIGHTS not in data:
+            return None
+        given = data[WEIGHTS]
+        where = f"{path}: \"weights\""
+        if isinstance(given, list):
+            if len(given) != len(names):
+                raise MotifscanError(f"{where} has {len(given)} values for {len(names)} columns")
+            given = dict(zip(names, given))
+        if not isinstance(given, dict):
+            raise MotifscanError(f"{where} must be an object of column -> weight, or a list")
+        unknown = [name for name in given if name not in names]
+        if unknown:
+            raise MotifscanError(f"{where} names {unknown[0]!r}, which is not a column ({', '.join(names)})")
+        weights = {}
+        for name in names:
+            value = given.get(name, 1.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise MotifscanError(f"{where}: the weight of {name!r} must be a number")
+            weights[name] = _check_weight(float(value), f"{where}: {name!r}")
+        return weights
+    if text.lstrip()[:1] == "[":
+        return None
+    found = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        delimiter = _sniff_delimiter(line.strip())
+        fields = [field.strip() for field in (line.split() if delimiter == " " else line.split(delimiter or ","))]
+        if fields and fields[0].lower() == WEIGHTS:
+            if found is not None:
+                raise MotifscanError(f"{path}: line {number}: a second weights row")
+            if len(fields) - 1 != len(names):
+                raise MotifscanError(f"{path}: line {number}: the weights row has {len(fields) - 1} values for "
+                                     f"{len(names)} columns")
+            found = {name: _check_weight(_number(field, f"{path}: line {number}, column {name!r}"),
+                                         f"{path}: line {number}, column {name!r}")
+                     for name, field in zip(names, fields[1:])}
+    return found
+
+
+def _check_weight(value: float, where: str) -> float:
+    if not (math.isfinite(value) and value >= 0):
+        raise MotifscanError(f"{where}: a channel weight must be a finite number >= 0, got {value:g}")
+    return value
+
+
 def kernels_from_file(path: str, columns=(), joint: bool = False, channels=()) -> list[Kernel]:
     """The kernels a kernel file holds.
 
@@ -278,6 +341,9 @@ def kernels_from_file(path: str, columns=(), joint: bool = False, channels=()) -
         the kernel's channels are those columns of the file when it has them all.
     """
     found, named = read_kernel_columns(path)
+    weights = read_kernel_weights(path, list(found))
+    if weights is not None and not joint:
+        raise MotifscanError(f"{path}: channel weights apply to a joint kernel: add --joint")
     if columns:
         found = _pick(found, columns, path)
     elif joint and channels and all(name in found for name in channels):
@@ -289,7 +355,10 @@ def kernels_from_file(path: str, columns=(), joint: bool = False, channels=()) -
     if len(lengths) > 1:
         raise MotifscanError(f"{path}: a joint kernel needs columns of one length, found {sorted(lengths)}")
     names = tuple(found) if named else tuple(f"column{i}" for i in range(1, len(found) + 1))
-    return [Kernel(_file_stem(path), tuple(tuple(values) for values in found.values()), names)]
+    chosen = () if weights is None else tuple(weights[name] for name in found)
+    if chosen and not any(chosen):
+        raise MotifscanError(f"{path}: every channel weight is 0, so the kernel has nothing to match")
+    return [Kernel(_file_stem(path), tuple(tuple(values) for values in found.values()), names, chosen)]
 
 
 def _kernels_from_json(text: str, path: str) -> tuple[dict, bool]:
@@ -302,6 +371,7 @@ def _kernels_from_json(text: str, path: str) -> tuple[dict, bool]:
         raise MotifscanError(f"{path}: a fitted kernel file (motifscan fit) must be the run's only kernel")
     if not named:
         data = {_file_stem(path): data}
+    data = {name: values for name, values in data.items() if name != WEIGHTS}
     if not data:
         raise MotifscanError(f"{path}: the JSON object names no kernel")
     columns = {}
@@ -336,6 +406,10 @@ def _kernels_from_table(text: str, path: str) -> tuple[dict, bool]:
     else:
         parsed = csv.reader(io.StringIO("\n".join(line for _, line in lines)), delimiter=delimiter)
         rows = [(number, [field.strip() for field in fields]) for (number, _), fields in zip(lines, parsed)]
+    # The weights row (read by read_kernel_weights) holds no kernel values.
+    rows = [(number, fields) for number, fields in rows if not fields or fields[0].lower() != WEIGHTS]
+    if not rows:
+        raise MotifscanError(f"{path}: kernel file holds only weights, no values")
 
     def numeric(field: str) -> bool:
         try:

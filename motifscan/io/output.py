@@ -31,17 +31,19 @@ from motifscan.errors import MotifscanError
 from motifscan.io.signals import zone_to_arrow
 
 #: Every motif column, in output order. ``file``, ``kernel``, ``time``, ``dilation``,
-#: ``distance`` and ``activation`` are optional: a run writes only the columns that mean
+#: ``distance``, ``channels`` and ``activation`` are optional: a run writes only the columns that mean
 #: something for it (see :func:`motif_fields`).
-MOTIF_FIELDS = ("file", "channel", "kernel", "start", "end", "time", "dilation", "score", "cosine", "distance",
-                "sign", "scale", "activation")
+MOTIF_FIELDS = ("file", "channel", "channels", "kernel", "start", "end", "time", "dilation", "score", "cosine", "distance",
+                "sign", "scale", "filled", "activation")
 
 
 def optional_fields(config) -> tuple[str, ...]:
     """The shape-matching columns a run fills: ``kernel`` with several kernels,
-    ``dilation`` with several dilations, ``distance`` with ``--normalize zscore``."""
+    ``dilation`` with several dilations, ``distance`` with ``--normalize zscore``,
+    ``channels`` (the joint channels a motif was scored over) with ``--min-channels``."""
     used = {"kernel": len(config.kernels) > 1, "dilation": len(config.dilations) > 1,
-            "distance": config.normalize == "zscore"}
+            "distance": config.normalize == "zscore", "channels": getattr(config, "min_channels", None) is not None,
+            "filled": getattr(config, "fill", "none") != "none"}
     return tuple(name for name, on in used.items() if on)
 
 
@@ -53,7 +55,7 @@ def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: b
     ``optional`` names the shape-matching columns used (see :func:`optional_fields`).
     """
     used = {"time": with_time, "file": with_file, "activation": with_activation,
-            **{name: name in optional for name in ("kernel", "dilation", "distance")}}
+            **{name: name in optional for name in ("kernel", "dilation", "distance", "channels", "filled")}}
     return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
@@ -175,6 +177,7 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
     values = {
         "file": motif.file,
         "channel": motif.channel,
+        "channels": motif.channels,
         "kernel": motif.kernel,
         "start": motif.start,
         "end": motif.end,
@@ -185,13 +188,14 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
         "distance": None if motif.distance is None else _number(motif.distance),
         "sign": motif.sign,
         "scale": _number(motif.scale),
+        "filled": motif.filled,
         "activation": None if motif.activation is None else _number(motif.activation),
     }
     return {name: values[name] for name in fields}
 
 
 #: The columns whose text comes from the input (file, column and kernel names).
-NAME_FIELDS = ("file", "channel", "kernel")
+NAME_FIELDS = ("file", "channel", "channels", "kernel")
 #: What a spreadsheet reads as the start of a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -200,7 +204,9 @@ def csv_cells(motif: Motif, fields: Sequence[str]) -> list:
     """The motif's ``fields`` as one CSV row: absent values are empty cells, and names from
     the input are made safe to open in a spreadsheet (see :func:`csv_name`)."""
     record = motif_record(motif, fields)
-    return ["" if record[f] is None else csv_name(record[f]) if f in NAME_FIELDS else record[f] for f in fields]
+    # (``filled`` is written as JSON writes it: true or false.)
+    return ["" if record[f] is None else csv_name(record[f]) if f in NAME_FIELDS
+            else json.dumps(record[f]) if isinstance(record[f], bool) else record[f] for f in fields]
 
 
 def csv_name(name: str) -> str:
@@ -602,6 +608,13 @@ def run_report(summary, parameters: dict) -> dict:
         "large_offset": summary.large_offset,
         "motif_count": summary.motifs,
     }
+    if "min_channels" in parameters:
+        report["partial_windows"] = summary.partial_windows
+    if str(parameters.get("threshold", "")).startswith("mad:"):
+        report["thresholds"] = {label: _number(value) for label, value in summary.thresholds.items()}
+    if "fill" in parameters:
+        report["filled_samples"] = summary.filled_samples
+        report["filled_windows"] = summary.filled_windows
     if summary.bad_lines is not None and summary.bad_lines.policy != "error":
         report["bad_lines"] = summary.bad_lines.report()
     if summary.strongest_activation:

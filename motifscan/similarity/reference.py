@@ -240,3 +240,103 @@ def precision_signals(n: int, seed: int = 0) -> dict[str, np.ndarray]:
         "offset": 1e6 + rng.standard_normal(n),
         "segments": segments,
     }
+
+
+def scan_kernels_gaps_reference(
+    signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float,
+    min_channels: int,
+) -> list:
+    """NumPy oracle of :func:`motifscan.similarity.gaps.scan_kernels_gaps`.
+
+    For every set of whole channels that some window has (at least ``min_channels`` of
+    them), :func:`scan_kernels_reference` scans the signal and kernels cut down to those
+    channels, and each window takes the scores of its own set. A set whose kernel rows are
+    all zero (after centring) scores 0.
+    """
+    from motifscan.similarity.gaps import GapDistanceTrack, GapScoreTrack, channel_masks, whole_channels
+
+    n_kernels, n_channels, m = kernels.shape
+    zscore = normalize == "zscore"
+    whole = whole_channels(signal, m, dilation)
+    masks = channel_masks(whole)
+    masks[whole.sum(axis=1) < min_channels] = 0
+    n_out = whole.shape[0]
+    columns = 4 if zscore else 3
+    values = np.full((columns, n_kernels, n_out), np.nan)
+    for mask in np.unique(masks[masks > 0]):
+        chosen = [c for c in range(n_channels) if mask >> c & 1]
+        rows = masks == mask
+        part = kernels[:, chosen]
+        if normalize != "none":
+            part = part - part.mean(axis=2, keepdims=True)
+        for index in range(n_kernels):
+            if not np.any(part[index]):
+                values[:3, index, rows] = 0.0
+                if zscore:
+                    values[3, index, rows] = math.sqrt(len(chosen) * m)
+                continue
+            (track,) = scan_kernels_reference(signal[chosen], kernels[index:index + 1, chosen], p, dilation,
+                                              normalize, noise_floor)
+            for field, array in enumerate(track):
+                values[field, index, rows] = array[rows]
+    masks[np.isnan(values[0, 0])] = 0
+    kind = GapDistanceTrack if zscore else GapScoreTrack
+    return [kind(*values[:, index], masks) for index in range(n_kernels)]
+
+
+def scan_joint_reference(
+    signal: np.ndarray, kernels: np.ndarray, weights: np.ndarray, p: float, dilation: int, normalize: str,
+    noise_floor: float, min_channels: int,
+) -> list:
+    """NumPy oracle of :func:`motifscan.similarity.gaps.scan_joint`, window by window from
+    the definition: weighted sums over the whole channels of each window.
+
+    ``signal`` (C, n), ``kernels`` (K, C, m), ``weights`` (K, C). Slow (a Python loop over
+    windows): for tests on small inputs.
+    """
+    from motifscan.similarity.gaps import GapDistanceTrack, GapScoreTrack, channel_masks, whole_channels
+
+    n_kernels, n_channels, m = kernels.shape
+    center = normalize != "none"
+    zscore = normalize == "zscore"
+    whole = whole_channels(signal, m, dilation)
+    masks = channel_masks(whole)
+    n_out = whole.shape[0]
+    values = np.full((4 if zscore else 3, n_kernels, n_out), np.nan)
+    for i in range(n_out):
+        present = np.flatnonzero(whole[i])
+        if present.size < min_channels:
+            masks[i] = 0
+            continue
+        window = signal[present][:, i: i + span(m, dilation): dilation]
+        level = np.max(np.abs(window))
+        window = window / (level if level > 0 else 1.0)
+        if center:
+            flat = window.max(axis=1) == window.min(axis=1)
+            window = np.where(flat[:, None], 0.0, window - window.mean(axis=1, keepdims=True))
+        for index in range(n_kernels):
+            kernel = kernels[index, present]
+            if center:
+                kernel = kernel - kernel.mean(axis=1, keepdims=True)
+            weight = weights[index, present][:, None]
+            dot = np.sum(weight * window * kernel)
+            window_sq = np.sum(weight * window * window)
+            kernel_sq = np.sum(weight * kernel * kernel)
+            if window_sq == 0 or kernel_sq == 0:
+                values[:3, index, i] = 0.0
+                cosine = None
+            else:
+                cosine = float(np.clip(dot / math.sqrt(window_sq * kernel_sq), -1, 1))
+                floored = dot / ((math.sqrt(window_sq) + noise_floor / (level or 1.0)) * math.sqrt(kernel_sq))
+                floored = float(np.clip(floored, -1, 1))
+                values[0, index, i] = math.copysign(abs(floored) ** (p * p), floored) if floored else 0.0
+                values[1, index, i] = cosine
+                values[2, index, i] = dot / kernel_sq * (level or 1.0)
+            if zscore:
+                taps = present.size * m
+                # Nothing to compare (a flat window, or kernel rows all 0 or weighed 0): sqrt(taps),
+                # the distance of a constant window.
+                squared = 2 * taps * (1 - cosine) if cosine is not None else taps
+                values[3, index, i] = 0.0 if squared < 1e-14 else math.sqrt(squared)
+    kind = GapDistanceTrack if zscore else GapScoreTrack
+    return [kind(*values[:, index], masks) for index in range(n_kernels)]
