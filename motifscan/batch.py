@@ -415,6 +415,7 @@ class BatchRun:
             "samples": sum(summary.samples for summary in done),
             "positions": sum(summary.positions for summary in done),
             "skipped_windows": sum(summary.skipped_windows for summary in done),
+            "suppressed_peaks": sum(summary.suppressed_peaks for summary in done),
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
         }

@@ -49,7 +49,7 @@ def test_pipeline_equals_scanning_and_detecting_the_whole_track():
     expected = []
     for name, x in channels.items():
         track = sliding_cosine(x, np.array(config.kernel), config.p, 1, "numpy")
-        expected += detect_track(track, channel=name, span=4, threshold=0.5)
+        expected += detect_track(track, channel=name, span=4, threshold=0.5, min_gap=config.gap)
     assert motifs == sorted(expected, key=lambda m: (m.start, m.channel))
     nan_windows = sum(int(np.isnan(sliding_cosine(x, np.ones(4), 1).score).sum()) for x in channels.values())
     assert summary.skipped_windows == nan_windows > 0

@@ -321,6 +321,7 @@ def run_report(summary, parameters: dict) -> dict:
         "samples": summary.samples,
         "positions": summary.positions,
         "skipped_windows": summary.skipped_windows,
+        "suppressed_peaks": summary.suppressed_peaks,
         "motif_count": summary.motifs,
     }
     if summary.strongest_activation:
