@@ -187,8 +187,11 @@ def detect(
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
         |activation|.
     sign : {"any", "positive", "negative"}
-    min_gap : int, optional
-        Minimum distance between motifs of one channel; default the span (no overlap).
+    min_gap : int or str, optional
+        Minimum distance between motifs of one channel: samples (int), a fraction of the
+        span (``"0.25span"``) or a time (``"250ms"``, ``"2min"``; needs ``time``). Default
+        ``"0.5span"``, half the span (see docs/method.md). :func:`motifscan.pipeline.detect_all`
+        also returns the run's summary, whose ``suppressed_peaks`` counts peaks hidden by it.
     top : int, optional
         Keep the ``top`` strongest motifs.
     time : array_like, shape (n,), optional
