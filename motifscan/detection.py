@@ -198,9 +198,10 @@ class ChannelDetector:
     cluster (a chain of candidates each reaching the next) holds more than :attr:`max_open`
     candidates.
 
-    Candidates of all tracks compete: with ``min_gap`` None a candidate conflicts with
-    later ones closer than its own track's ``gap`` (by default the span, so: when their
-    windows overlap), else when their starts are closer than ``min_gap``.
+    Candidates of all tracks compete: a candidate conflicts with candidates of its own
+    track closer than the track's gap (``min_gap`` when given, else the label's ``gap``,
+    else its span), and with candidates of other tracks when their windows overlap (see
+    :func:`suppress_overlaps`).
 
     :attr:`suppressed_peaks` counts the stretches of consecutive candidate positions (over
     all tracks) that had no motif accepted in them: separate peaks hidden by a stronger
@@ -235,6 +236,7 @@ class ChannelDetector:
         self._gaps = np.array([min_gap if min_gap is not None else label.span if label.gap is None else label.gap
                                for label in self.labels], dtype=np.int64)
         self._spans = np.array(spans, dtype=np.int64)
+        self._track_reach = self._gaps if len(self.labels) == 1 else np.maximum(self._gaps, self._spans)
         #: Stretches of candidates with no accepted motif (see the class docstring).
         self.suppressed_peaks = 0
         # The last decided stretch may go on in the next decision: its last position and
@@ -333,9 +335,7 @@ class ChannelDetector:
         """How far after each candidate a later one can conflict with it: its gap, and with
         several tracks also its span (candidates of other tracks conflict when windows
         overlap)."""
-        if len(self.labels) == 1:
-            return self._gaps[scan]
-        return np.maximum(self._gaps, self._spans)[scan]
+        return self._track_reach[scan]
 
     def finish(self) -> list[Motif]:
         """Decide the candidates still open at the end of the signal."""
@@ -373,11 +373,10 @@ class ChannelDetector:
         kept = _take(columns, keep)
         # Only accepted candidates reaching past the last decided position can still matter.
         horizon = int(columns["position"][-1])
-        ends = (kept["position"] + self._reach(kept["scan"])).tolist()
         fresh = zip(kept["position"].tolist(), kept["scan"].tolist(), self._gaps[kept["scan"]].tolist(),
                     self._spans[kept["scan"]].tolist())
-        self._taken = [entry for entry, end in [*((e, e[0] + int(self._reach(np.array([e[1]]))[0]))
-                                                   for e in self._taken), *zip(fresh, ends)] if end > horizon]
+        reach = self._track_reach.tolist()
+        self._taken = [entry for entry in [*self._taken, *fresh] if entry[0] + reach[entry[1]] > horizon]
         times = kept.get("time")
         distances = kept.get("distance")
         activations = kept.get("activation")
