@@ -63,7 +63,7 @@ def test_min_gap_time_is_refused_where_the_step_is_unknown():
     with pytest.raises(MotifscanError, match="--state and --dask"):
         BatchConfig(state="state.json").check_format("csv", config)
     with pytest.raises(MotifscanError, match="time column"):
-        config.gap
+        config.min_gap.samples_for(config.span)
 
 
 @pytest.mark.parametrize(
