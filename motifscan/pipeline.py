@@ -460,8 +460,8 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
     if not gap.is_time:
         return None, blocks
     if source.time_column is None:
-        raise MotifscanError(f"{gap.option} {gap.text}: a time needs a time column, and {source.name} has "
-                             "none; give samples or a fraction of the span (0.25span)")
+        raise MotifscanError(f"min_gap {gap.text}: a time needs a time column, and {source.name} has "
+                             "none; give samples or a fraction of the span (0.25span)", ("min_gap",))
     held, times, count = [], [], 0
     for block in blocks:
         held.append(block)
@@ -471,8 +471,8 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
             break
     step = time_step(np.concatenate(times)) if times else None
     if count >= 2 and (step is None or not step > 0):
-        raise MotifscanError(f"{gap.option} {gap.text}: the time column {source.time_column!r} of {source.name} "
-                             "does not increase, so a time cannot be converted to samples")
+        raise MotifscanError(f"min_gap {gap.text}: the time column {source.time_column!r} of {source.name} "
+                             "does not increase, so a time cannot be converted to samples", ("min_gap",))
     return step, itertools.chain(held, blocks)
 
 
