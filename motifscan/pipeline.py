@@ -439,8 +439,9 @@ def time_step(times: np.ndarray) -> float | None:
     if times.shape[0] < 2:
         return None
     if np.issubdtype(times.dtype, np.datetime64):
-        steps = np.diff(times.astype("datetime64[ns]")).astype(np.float64) / 1e9
-        steps[np.isnat(np.diff(times.astype("datetime64[ns]")))] = np.nan
+        differences = np.diff(times.astype("datetime64[ns]"))
+        steps = differences.astype(np.int64) / 1e9
+        steps[np.isnat(differences)] = np.nan
     else:
         steps = np.diff(times.astype(np.float64))
     steps = steps[np.isfinite(steps)]
