@@ -32,12 +32,13 @@ class ReadOptions:
     header: bool | None = None
 
     def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None,
-             follow: bool = False, row_groups: tuple[int, int] | None = None):
+             follow: bool = False, row_groups: tuple[int, int] | None = None,
+             on_notice: Callable[[str], None] | None = None):
         """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory); the other
         arguments are those of :func:`~motifscan.io.signals.read_signal`."""
         return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
                            delimiter=self.delimiter, header=self.header, block_rows=block_rows,
-                           byte_range=byte_range, follow=follow, row_groups=row_groups)
+                           byte_range=byte_range, follow=follow, row_groups=row_groups, on_notice=on_notice)
 
     def parameters(self) -> dict:
         """The options that decide what is read, as JSON-ready values."""
@@ -222,7 +223,9 @@ class BatchRun:
     state : motifscan.state.StateFile, optional
         Read only what earlier runs over this state have not; the caller saves it.
     follow : bool
-        Follow the one input like ``tail -f`` (see :func:`motifscan.io.signals.read_signal`).
+        Follow the one input like ``tail -F`` (see :func:`motifscan.io.signals.read_signal`).
+    on_notice : callable(str), optional
+        With ``follow``, called with one line when the followed file is rotated or truncated.
     dask : str or distributed.Client, optional
         Run the inputs as tasks on a Dask cluster: ``"local"``, a scheduler address, or a
         client (see :mod:`motifscan.distributed`).
@@ -233,7 +236,8 @@ class BatchRun:
     def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
                  ordered: bool = True, on_error: Callable[[str], None] | None = None,
                  on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False,
-                 watch=None, dask=None, split_bytes: int | None = None):
+                 watch=None, dask=None, split_bytes: int | None = None,
+                 on_notice: Callable[[str], None] | None = None):
         from motifscan.distributed import DEFAULT_SPLIT_BYTES
 
         self.config = config
@@ -266,7 +270,8 @@ class BatchRun:
         if not self.several and state is None and dask is None:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
-            self._single = Detection(read.open(name, config.block_rows, follow=follow), config, watch)
+            self._single = Detection(read.open(name, config.block_rows, follow=follow, on_notice=on_notice),
+                                     config, watch)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -416,6 +421,7 @@ class BatchRun:
             "positions": sum(summary.positions for summary in done),
             "skipped_windows": sum(summary.skipped_windows for summary in done),
             "suppressed_peaks": sum(summary.suppressed_peaks for summary in done),
+            "large_offset": any(summary.large_offset for summary in done),
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
         }

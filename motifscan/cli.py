@@ -9,7 +9,7 @@ import click
 
 from motifscan.choices import (COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FIT_REPORT_FORMATS,
                                METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
-from motifscan.errors import MotifscanError
+from motifscan.errors import MotifscanError, SignalTooShort
 
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
@@ -101,10 +101,18 @@ def _prepare(options: dict, threshold=None, method="cosine", **detection):
 
 
 def _warn_skipped(summary) -> None:
+    """The run's warnings about what it saw: skipped windows, a large offset."""
     if summary is not None and summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
+            err=True,
+        )
+    if summary is not None and summary.large_offset:
+        click.echo(
+            f"motifscan: {summary.source}: {summary.near_unit_cosine_windows} of {summary.scored_windows} "
+            "windows have |cosine| > 0.99: the signal has a large offset, so nearly every window "
+            "matches; --normalize center compares shapes",
             err=True,
         )
 
@@ -128,6 +136,15 @@ class _MotifscanGroup(click.Group):
             status = super().main(args=args, prog_name=prog_name or "motifscan",
                                   standalone_mode=False, **extra)
             sys.stdout.flush()
+            if _stream_interrupted():
+                # Ctrl-C ended a live stream; what it had read is decided and written.
+                click.echo("motifscan: interrupted", err=True)
+                status = EXIT_INTERRUPTED
+        except SignalTooShort as error:
+            # A live stream stopped by Ctrl-C before a whole window came: nothing to report.
+            status = _fail(str(error)) if not _stream_interrupted() else EXIT_INTERRUPTED
+            if status == EXIT_INTERRUPTED:
+                click.echo("motifscan: interrupted", err=True)
         except MotifscanError as error:
             status = _fail(error.command_line_message())
         except click.exceptions.UsageError as error:
@@ -195,6 +212,7 @@ def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
 _METHOD = click.option(
     "--method", type=click.Choice(METHODS), default="cosine", show_default=True,
     help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+_QUIET = click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 _PLOT = click.option(
     "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
 
@@ -226,12 +244,13 @@ def _watch(plot, fmt: str, output):
 @click.option("--state", metavar="FILE",
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--follow", is_flag=True,
-              help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
+              help="Follow FILE like tail -F (through rotation and truncation): report each motif "
+                   "as soon as it is final, until Ctrl-C.")
 @click.option("--dask", metavar="ADDRESS|local",
               help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
 @click.option("--split-bytes", metavar="N",
               help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
-@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
+@_QUIET
 @_PLOT
 @click.option("--overlap", type=click.Choice(OVERLAP), default="best", show_default=True,
               help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
@@ -276,7 +295,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
                                                        config.span, config.gap, on_wait=waiting))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
                        on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
-                       dask=batch.dask, split_bytes=batch.split_bytes)
+                       dask=batch.dask, split_bytes=batch.split_bytes,
+                       on_notice=lambda notice: click.echo(f"motifscan: {notice}", err=True))
         if plot is not None and run.several:
             raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.
@@ -302,8 +322,9 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 @click.option("--format", "-f", "fmt", type=click.Choice(COMPARE_FORMATS), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
+@_QUIET
 @_PLOT
-def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
+def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
     from motifscan.io.comparison import write_comparison
@@ -322,8 +343,9 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
         write_comparison(stream, run, fmt, comparison_sparklines(recorder) if sparkline else None)
         if figure is not None:
             comparison_figure(figure, figure_format, recorder, run)
-    _warn_skipped(run.summary)
-    _warn_suppressed(run.summary)
+    if not quiet:
+        _warn_skipped(run.summary)
+        _warn_suppressed(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
 
@@ -333,8 +355,9 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
 @_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
+@_QUIET
 @_PLOT
-def scores(file, method, output, plot, **options):
+def scores(file, method, output, quiet, plot, **options):
     """Write the full per-position score track of FILE (for plots and other tools).
 
     With --method conv it adds the plain convolution, <channel>_activation.
@@ -355,7 +378,8 @@ def scores(file, method, output, plot, **options):
                      [scan.label for scan in scanner.scans], source.time_column, score_format(output))
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
-    _warn_skipped(summary)
+    if not quiet:
+        _warn_skipped(summary)
     return EXIT_FOUND
 
 
@@ -382,7 +406,8 @@ def scores(file, method, output, plot, **options):
 @click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
 @click.option("--format", "-f", "fmt", type=click.Choice(FIT_REPORT_FORMATS), default=None,
               help="Report format.  [default: table on a terminal, else JSON]")
-def fit(file, output, fmt, **options):
+@_QUIET
+def fit(file, output, fmt, quiet, **options):
     """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
 
     Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall
@@ -399,6 +424,13 @@ def fit(file, output, fmt, **options):
     report = {"kernel_file": output, **outcome.report}
     write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
     return EXIT_FOUND
+
+
+def _stream_interrupted() -> bool:
+    """Whether Ctrl-C ended a live stream (see ``motifscan.io.signals.stream_interrupted``).
+    Looked up only when the reader was imported, so a run that read nothing pays no import."""
+    signals = sys.modules.get("motifscan.io.signals")
+    return signals is not None and signals.stream_interrupted()
 
 
 def _fail(message: str) -> int:

@@ -180,6 +180,8 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
         summary.samples += result.summary.samples
         summary.positions += result.summary.positions
         summary.skipped_windows += result.summary.skipped_windows
+        summary.scored_windows += result.summary.scored_windows
+        summary.near_unit_cosine_windows += result.summary.near_unit_cosine_windows
         for channel, skipped in result.summary.skipped_by_channel.items():
             summary.skipped_by_channel[channel] = summary.skipped_by_channel.get(channel, 0) + skipped
         for channel, detector in detectors.items():

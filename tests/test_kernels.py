@@ -246,3 +246,47 @@ def test_kernel_files_on_stdin_are_read_once(monkeypatch):
     fitted = FittedKernel(np.array([1.0, -2.0, 0.5]), 3.0, 0.4)
     monkeypatch.setattr(sys, "stdin", io.StringIO(fitted.to_json()))
     assert read_kernel("-").p == 3.0
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("# pulse kernel\n# cut by hand\n", "only comments"),
+        ("[" * 100_000, "nests deeper than"),
+        ('{"a": ' + "[" * 100_000, "nests deeper than"),
+    ],
+)
+def test_hostile_kernel_files_give_one_line(tmp_path, content, fragment):
+    path = tmp_path / "hostile.json"
+    path.write_text(content)
+    with pytest.raises(MotifscanError, match=fragment) as error:
+        read_kernel(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_a_kernel_file_larger_than_the_cap_is_refused(tmp_path, monkeypatch):
+    from motifscan.io import kernels
+
+    monkeypatch.setattr(kernels, "KERNEL_FILE_MAX_BYTES", 100)
+    path = tmp_path / "big.txt"
+    path.write_text("1\n" * 50)  # exactly 100 bytes: still a kernel
+    assert read_kernel(str(path)).size == 50
+    path.write_text("1\n" * 51)
+    with pytest.raises(MotifscanError, match="larger than"):
+        read_kernel(str(path))
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_an_endless_kernel_file_exits_2_without_growing(device):
+    # Read whole, /dev/zero fills the memory; the cap stops the read after 64 MiB.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not Path(device).exists():
+        pytest.skip(f"no {device} here")
+    seed = Path(__file__).resolve().parents[1] / "sample_data" / "seed.csv"
+    done = subprocess.run([sys.executable, "-m", "motifscan", "detect", str(seed), "--kernel-file", device],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "larger than 64 MiB" in done.stderr and device in done.stderr

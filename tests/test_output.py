@@ -10,7 +10,8 @@ import pytest
 from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
 from motifscan.io.output import (format_time, motif_fields, motif_record, open_output, output_format,
-                                 score_format, write_csv, write_json, write_jsonl, write_table)
+                                 score_format, table_cells, table_time, write_csv, write_json, write_jsonl,
+                                 write_table)
 
 WITH_TIME = motif_fields(with_time=True)
 NO_TIME = motif_fields(with_time=False)
@@ -24,6 +25,21 @@ def test_format_time():
     assert format_time(np.float64(12.0)) == 12 and format_time(0.125) == 0.125
     assert format_time(None) is None
     assert format_time(np.datetime64("NaT", "ns")) is None and format_time(float("nan")) is None
+
+
+@pytest.mark.parametrize("value, shown", [
+    (1 / 6, "0.166667"), (12, "12"), (0.125, "0.125"), (0.0, "0"), (-2.5, "-2.5"),
+    (1_717_171_717.25, "1717171717.25"), (3e-9, "3e-09"), ("2025-03-14T08:00:04", "2025-03-14T08:00:04"),
+    (None, ""),
+])
+def test_table_times_are_readable(value, shown):
+    assert table_time(value) == shown
+
+
+def test_table_shows_a_numeric_time_readably_and_json_keeps_it_exact():
+    motif = Motif("x", 1, 4, 1.0, 1.0, 1, 1.0, np.float64(1 / 6))
+    assert table_cells(motif, ["start", "time"]) == ["1", "0.166667"]
+    assert motif_record(motif, ["time"])["time"] == 1 / 6
 
 
 def test_optional_fields_come_only_when_asked():

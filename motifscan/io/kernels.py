@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -107,26 +108,60 @@ class Kernel:
 #: text instead of an exhausted stream.
 _stdin_read: tuple = (None, "")
 
+#: The most a kernel file may hold, in bytes (characters from standard input). A fitted
+#: kernel with a full metric of a 1,000-tap kernel takes about 25 MB; anything larger is
+#: not a kernel (``/dev/zero``, a recording given by mistake) and is refused before it
+#: fills the memory.
+KERNEL_FILE_MAX_BYTES = 64 * 1024 * 1024
+#: How deep JSON lists and objects may nest in a kernel file: a fitted kernel needs 3.
+KERNEL_JSON_MAX_DEPTH = 32
+
 
 def _read_text(path: str) -> str:
     global _stdin_read
     if path != "-" and not os.path.exists(path):
         raise MotifscanError(f"{path}: no such kernel file")
+    too_large = MotifscanError(f"{path}: kernel file is larger than {KERNEL_FILE_MAX_BYTES // 2**20} MiB; "
+                               "a kernel is a short list of values")
     try:
         if path == "-":
             import sys
 
             if _stdin_read[0] is not sys.stdin:
-                _stdin_read = (sys.stdin, sys.stdin.read())
+                _stdin_read = (sys.stdin, sys.stdin.read(KERNEL_FILE_MAX_BYTES + 1))
             text = _stdin_read[1]
+            if len(text) > KERNEL_FILE_MAX_BYTES:
+                raise too_large
         else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(path, "rb") as handle:
+                # One byte past the cap is enough to know: a device or a huge file stops there.
+                data = handle.read(KERNEL_FILE_MAX_BYTES + 1)
+            if len(data) > KERNEL_FILE_MAX_BYTES:
+                raise too_large
+            text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise MotifscanError(f"{path}: cannot read kernel file ({error})") from None
     if not text.strip():
         raise MotifscanError(f"{path}: kernel file is empty")
     return text
+
+
+def _json_depth(text: str) -> int:
+    """How deep the lists and objects of JSON ``text`` nest (brackets inside strings count
+    too, so this never underestimates)."""
+    depth = deepest = 0
+    for match in re.finditer(r"[\[{\]}]", text):
+        depth += 1 if match.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _loads_json(text: str, path: str):
+    """``json.loads`` that refuses deep nesting with a message, not a RecursionError."""
+    if _json_depth(text) > KERNEL_JSON_MAX_DEPTH:
+        raise MotifscanError(f"{path}: JSON nests deeper than {KERNEL_JSON_MAX_DEPTH} levels; "
+                             "a kernel is a list of numbers or an object of such lists")
+    return json.loads(text)
 
 
 def read_kernel_columns(path: str) -> tuple[dict, bool]:
@@ -195,7 +230,7 @@ def read_fitted_kernel(path: str) -> "FittedKernel | None":
     if text.lstrip()[:1] != "{":
         return None
     try:
-        data = json.loads(text)
+        data = _loads_json(text, path)
     except json.JSONDecodeError:
         return None  # the plain readers say what is wrong
     return fitted_kernel_from_json(data, path) if isinstance(data, dict) and "format" in data else None
@@ -254,7 +289,7 @@ def kernels_from_file(path: str, columns=(), joint: bool = False, channels=()) -
 
 def _kernels_from_json(text: str, path: str) -> tuple[dict, bool]:
     try:
-        data = json.loads(text)
+        data = _loads_json(text, path)
     except json.JSONDecodeError as error:
         raise MotifscanError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
     named = isinstance(data, dict)
@@ -286,6 +321,8 @@ def _sniff_delimiter(line: str) -> str | None:
 def _kernels_from_table(text: str, path: str) -> tuple[dict, bool]:
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
              if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise MotifscanError(f"{path}: kernel file holds only comments, no values")
     delimiter = _sniff_delimiter(lines[0][1])
     if delimiter == " ":
         rows = [(number, line.split()) for number, line in lines]

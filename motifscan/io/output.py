@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import os
@@ -134,10 +135,31 @@ def write_json(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], 
     stream.write("\n")
 
 
+#: Decimals of a numeric time in the table: microseconds when the time is in seconds.
+#: CSV and JSON keep every digit; the table is for reading.
+TABLE_TIME_DECIMALS = 6
+
+
+def table_time(value) -> str:
+    """A time as the table shows it: ISO 8601 text as it is, a number with at most
+    :data:`TABLE_TIME_DECIMALS` decimals (``0.166667``, not ``0.16666666666666666``), and a
+    tiny nonzero number in 6 significant digits rather than as ``0``."""
+    if value is None or isinstance(value, str):
+        return "" if value is None else value
+    text = f"{value:.{TABLE_TIME_DECIMALS}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if value != 0 and text in ("0", "-0"):
+        text = f"{value:.6g}"
+    return text
+
+
 def table_cells(motif: Motif, columns: Sequence[str]) -> list[str]:
-    """The motif's ``columns`` as the table shows them (4 decimals for scores and cosines)."""
+    """The motif's ``columns`` as the table shows them (4 decimals for scores and cosines,
+    readable times)."""
     record = motif_record(motif, columns)
     shown = {
+        "time": table_time(record.get("time")),
         "score": f"{motif.score:+.4f}",
         "cosine": f"{motif.cosine:+.4f}",
         "distance": "" if motif.distance is None else f"{motif.distance:.4f}",
@@ -303,7 +325,13 @@ def _score_writer(stream, schema, fmt: str):
         return pq.ParquetWriter(stream, schema)
     import pyarrow.csv as pcsv
 
-    return pcsv.CSVWriter(stream, schema, write_options=pcsv.WriteOptions(quoting_style="needed"))
+    # pyarrow quotes every header name; the header is written like detect's (quoted only
+    # where a name needs it), and pyarrow writes the rows.
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(schema.names)
+    stream.write(header.getvalue().encode("utf-8"))
+    return pcsv.CSVWriter(stream, schema,
+                          write_options=pcsv.WriteOptions(quoting_style="needed", include_header=False))
 
 
 def run_report(summary, parameters: dict) -> dict:
@@ -321,6 +349,7 @@ def run_report(summary, parameters: dict) -> dict:
         "positions": summary.positions,
         "skipped_windows": summary.skipped_windows,
         "suppressed_peaks": summary.suppressed_peaks,
+        "large_offset": summary.large_offset,
         "motif_count": summary.motifs,
     }
     if summary.strongest_activation:
