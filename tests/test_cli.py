@@ -200,7 +200,8 @@ def test_a_large_offset_is_said_once_on_stderr_and_in_json(tmp_path):
     assert run("detect", path, "--kernel", kernel, "--block-rows", "7").stderr == result.stderr
     assert run("detect", path, "--kernel", kernel, "-q").stderr == ""
     centred = run("detect", path, "--kernel", kernel, "--normalize", "center", "--format", "json")
-    assert centred.stderr == "" and json.loads(centred.stdout)["large_offset"] is False
+    # (A peak hidden by --min-gap may still be reported: the sine's noise makes side peaks.)
+    assert "large offset" not in centred.stderr and json.loads(centred.stdout)["large_offset"] is False
     assert "large offset" in run("scores", path, "--kernel", kernel).stderr
     seed = run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "json")
     assert seed.stderr == "" and json.loads(seed.stdout)["large_offset"] is False
