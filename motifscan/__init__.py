@@ -75,7 +75,7 @@ def _index_time(index):
     dtype = getattr(index, "dtype", None)
     if dtype is None or getattr(dtype, "kind", None) != "M":
         return None
-    return index.to_numpy()
+    return index  # not to_numpy(): a tz-aware index keeps its zone (signal_from_arrays reads it)
 
 
 def _is_two_dimensional(kernel) -> bool:
@@ -134,14 +134,14 @@ def _plain_values(kernel):
     return tuple(np.asarray(kernel, dtype=np.float64).ravel()), None
 
 
-def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, **options):
+def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, sign=None, **options):
     """The run's :class:`DetectConfig`, settings decided as the command line decides them."""
     from motifscan.config import DetectConfig, kernel_settings
 
     kernels = _named_kernels(kernel, joint)
     values, fitted = (None, None) if kernels else _plain_values(kernel)
     settings = kernel_settings(fitted, p=p, threshold=threshold, normalize=normalize, metric=metric,
-                               method=method)
+                               sign=sign, method=method)
     return DetectConfig(kernel=values, kernels=kernels, method=method, joint=joint, **settings, **options)
 
 
@@ -268,7 +268,7 @@ def detect(
     p: float | None = None,
     dilation: int | str | Sequence[int] = 1,
     threshold: float | None = None,
-    sign: str = "any",
+    sign: str | None = None,
     min_gap: int | None = None,
     top: int | None = None,
     time: Any = None,
@@ -304,7 +304,8 @@ def detect(
         Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
         |activation| (a fitted threshold, a cut-off on |score|, does not apply there).
-    sign : {"any", "positive", "negative"}
+    sign : {"any", "positive", "negative"}, optional
+        Default ``any``, or a FittedKernel's (``fit`` writes ``positive``).
     min_gap : int or str, optional
         Minimum distance between motifs of one channel: samples (int), a fraction of the
         span (``"0.25span"``) or a time (``"250ms"``, ``"2min"``; needs ``time``). Default
@@ -313,7 +314,9 @@ def detect(
     top : int, optional
         Keep the ``top`` strongest motifs.
     time : array_like, shape (n,), optional
-        Time of each sample, carried to ``Motif.time``.
+        Time of each sample, carried to ``Motif.time``: numbers, ``datetime64``, or a
+        pandas ``DatetimeIndex`` (tz-aware too; also a DataFrame's index). With a zone,
+        ``Motif.time`` is a ``pandas.Timestamp`` in that zone.
     block_rows : int, optional
         Feed the pipeline in blocks of this many rows (results never change).
     method : {"cosine", "conv"}, default "cosine"
@@ -337,7 +340,12 @@ def detect(
     config = _config(kernel, p=p, threshold=threshold, normalize=normalize, metric=metric, method=method,
                      joint=joint, dilation=dilation, sign=sign, min_gap=min_gap, top=top, backend=backend,
                      device=device, noise_floor=noise_floor, overlap=overlap)
-    motifs, run = detect_all(_as_source(signal, time, block_rows), config)
+    source = _as_source(signal, time, block_rows)
+    motifs, run = detect_all(source, config)
+    if source.time_zone is not None:  # a tz-aware index: times as pandas.Timestamp in its zone
+        from motifscan.io.output import in_zone
+
+        motifs = list(in_zone(motifs, source.time_zone))
     return (motifs, run) if summary else motifs
 
 

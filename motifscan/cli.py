@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import signal
 import sys
 
 import click
 
-from motifscan.choices import (COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FIT_REPORT_FORMATS,
-                               METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
+from motifscan.choices import (BAD_LINES, COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES,
+                               FIT_REPORT_FORMATS, METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
 from motifscan.errors import MotifscanError, SignalTooShort
 
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
 EXIT_BROKEN_PIPE = 141
+# What writing to stdout fails with when the disk, a quota or `ulimit -f` says no, or stdout is
+# closed. (A file's are motifscan.io.output.WRITE_ERRNOS: not EIO or EBADF, which reading an
+# input can raise too.)
+STDOUT_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF})
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (every temporary file removed, every
+    worker stopped), then exit with 128 + the signal's number, as a shell reports it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on(signum, frame) -> None:
+    raise Stopped(signum)
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands for stdout when the caller closed it (``motifscan ... >&-``): writing to it is
+    the write error it is, not a crash on ``None``."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    @property
+    def buffer(self):
+        return self
 
 
 def _input_options(command):
@@ -49,6 +84,10 @@ def _input_options(command):
         click.option("--time-column", metavar="NAME",
                      help="Column carried to the output as time. Default: detected by type or name."),
         click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension."),
+        click.option("--bad-lines", type=click.Choice(BAD_LINES), default="error",
+                     show_default=True,
+                     help="A line that cannot be read (a field too many or too few, a cell that is "
+                          "not a number): stop with an error, skip it, or read it as missing values."),
         click.option("--header/--no-header", default=None,
                      help="Whether the first CSV line names the columns. Default: detected."),
         click.option("--block-rows", type=int, default=None, metavar="N",
@@ -66,11 +105,11 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, threshold=None, method="cosine", **detection):
+def _prepare(options: dict, threshold=None, method="cosine", sign=None, quiet: bool = False, **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
-    A fitted kernel file brings its p, threshold, normalisation and metric; options given
-    on the command line take precedence (:func:`motifscan.config.kernel_settings`).
+    A fitted kernel file brings its p, threshold, normalisation, sign and metric; options
+    given on the command line take precedence (:func:`motifscan.config.kernel_settings`).
     """
     from motifscan.batch import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig, kernel_settings
@@ -86,23 +125,37 @@ def _prepare(options: dict, threshold=None, method="cosine", **detection):
         kernels = (Kernel("kernel", (tuple(fitted.values.tolist()),)),)
     else:
         kernels = collect_kernels(options["kernels"], files, options["kernel_columns"], options["joint"],
-                                  options["columns"], options["kernel_froms"])
-    block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
+                                  options["columns"], options["kernel_froms"], options["time_column"])
+        if not quiet:
+            for kernel in kernels:
+                if kernel.origin is not None:
+                    click.echo(f"motifscan: kernel {kernel.name}: {kernel.origin}", err=True)
+    block_rows = DEFAULT_BLOCK_ROWS if options["block_rows"] is None else options["block_rows"]
     config = DetectConfig(
         kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
         threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
         joint=options["joint"], method=method, **detection,
         **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
-                          method=method),
+                          sign=sign, method=method),
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
-                       options["header"])
+                       options["header"], options["bad_lines"])
     return config, read
 
 
 def _warn_skipped(summary) -> None:
-    """The run's warnings about what it saw: skipped windows, a large offset."""
-    if summary is not None and summary.skipped_windows:
+    """The run's warnings about what it saw, a line each: notes on its columns, bad lines,
+    skipped windows, a large offset."""
+    if summary is None:
+        return
+    for note in summary.notes:
+        click.echo(f"motifscan: {note}", err=True)
+    bad = summary.bad_lines
+    if bad is not None and bad.count:
+        done = "skipped" if bad.policy == "skip" else "read as missing values"
+        click.echo(f"motifscan: {bad.count} bad line(s) {done} (--bad-lines {bad.policy}) in "
+                   f"{summary.source}; the first: {bad.first}", err=True)
+    if summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
@@ -151,21 +204,62 @@ class _MotifscanGroup(click.Group):
             status = _fail(" ".join(error.format_message().split()))
         except click.exceptions.Exit as done:
             status = done.exit_code
-        except (KeyboardInterrupt, click.exceptions.Abort):
-            click.echo("motifscan: interrupted", err=True)
-            status = EXIT_INTERRUPTED
+        except (KeyboardInterrupt, click.exceptions.Abort) as error:
+            # Click turns KeyboardInterrupt (and so Stopped) into Abort, the signal its cause.
+            stopped = error if isinstance(error, Stopped) else error.__cause__
+            if isinstance(stopped, Stopped):
+                status = _stopped(stopped)
+            else:
+                click.echo("motifscan: interrupted", err=True)
+                status = EXIT_INTERRUPTED
+        except BrokenPipeError:
+            status = _stdout_gone()
+        except OSError as error:
+            if error.errno not in STDOUT_WRITE_ERRNOS:
+                raise
+            status = _fail(f"writing <stdout>: {error.strerror}")
+        except MemoryError as error:
+            # numpy says what it could not allocate ("Unable to allocate 7.5 GiB for an array
+            # with shape ..."); a bare MemoryError says nothing, so the knob is named instead.
+            said = " ".join(str(error).split())
+            status = _fail(f"out of memory: {said or 'the data'} (a smaller --block-rows uses less)")
         sys.exit(status if isinstance(status, int) else EXIT_FOUND)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except Stopped as stopped:
+            # Here, before Click's handler of KeyboardInterrupt adds an empty line to stderr.
+            return _stopped(stopped)
         except BrokenPipeError:
             # The reader went away (`motifscan ... | head`): stop quietly with the status a
             # shell gives a tool stopped by SIGPIPE. Caught here, before Click's own handler
             # turns it into status 1, which means "no motif" for us.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return EXIT_BROKEN_PIPE
+            return _stdout_gone()
+        except OSError as error:
+            # Caught here too, before Click turns it into status 1 with a traceback.
+            if error.errno not in STDOUT_WRITE_ERRNOS:
+                raise
+            return _fail(f"writing <stdout>: {error.strerror}")
+
+
+def _stopped(stopped: Stopped) -> int:
+    click.echo(f"motifscan: stopped by {signal.Signals(stopped.signum).name}", err=True)
+    return 128 + stopped.signum
+
+
+def _stdout_gone() -> int:
+    """Point stdout at /dev/null (so the final flush cannot fail again); the SIGPIPE status."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _suppressed_os_errors():
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
+
+
+def _suppressed_os_errors():
+    import contextlib
+
+    return contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation)
 
 
 @click.group(cls=_MotifscanGroup,
@@ -192,12 +286,13 @@ def _detection_options(command):
                           "and the conv side of compare), minimum |activation| as a fraction of the "
                           "channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
-        click.option("--sign", type=click.Choice(SIGNS), default="any",
-                     show_default=True, help="Report matches, inverted matches, or both."),
+        click.option("--sign", type=click.Choice(SIGNS), default=None,
+                     help="Report matches, inverted matches, or both.  [default: any, or the fitted "
+                          "kernel file's]"),
         click.option("--min-gap", default=None, callback=_parse_min_gap, metavar="N|Fspan|TIME",
                      help="Minimum distance between two motifs of a channel: N samples, a fraction of "
                           "the span (0.25span), or a time (250ms, 0.3s, 2min, 1h, 1d; needs a time "
-                          "column).  [default: 0.25span]"),
+                          "column).  [default: 0.5span]"),
         click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
     ]
     for option in reversed(options):
@@ -266,13 +361,14 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 
     from motifscan.batch import BatchRun
     from motifscan.config import BatchConfig
-    from motifscan.io.output import first_line, open_output, output_format, write_motifs
+    from motifscan.io.output import check_target, first_line, locked, open_output, output_format, write_motifs
     from motifscan.io.sparkline import detection_sparklines
     from motifscan.plot import detection_figure, figure_output
     from motifscan.progress import RunProgress
     from motifscan.state import StateFile
 
-    config, read = _prepare(options, overlap=overlap, **_detection(threshold, sign, min_gap, top, method))
+    config, read = _prepare(options, overlap=overlap, quiet=quiet,
+                            **_detection(threshold, sign, min_gap, top, method))
     batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
                         split_bytes=split_bytes, plot=plot)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
@@ -293,6 +389,12 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         if batch.state is not None:
             memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
                                                        config.span, config.gap, on_wait=waiting))
+        if batch.append and output not in (None, "-"):
+            # Runs appending to one file take turns, whatever their --state: each copies
+            # the file as the last one left it.
+            check_target(output, "--output")
+            held.enter_context(locked(output, on_wait=lambda: quiet or click.echo(
+                f"motifscan: waiting for another run to finish with {output}", err=True)))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
                        on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
                        dask=batch.dask, split_bytes=batch.split_bytes,
@@ -303,11 +405,18 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         header = first_line(output) if batch.append and fmt == "csv" else None
         motifs = [] if plot is not None else None
         footer = detection_sparklines(recorder, config.method) if sparkline else None
-        with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
-                open_output(output, append=batch.append) as stream, figure_output(plot) as (figure, figure_format):
-            write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
-            if figure is not None:
-                detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
+        try:
+            with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
+                    open_output(output, append=batch.append) as stream, \
+                    figure_output(plot) as (figure, figure_format):
+                write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
+                if output not in (None, "-") and run.files and len(run.failed) == len(run.files):
+                    # Every input failed (each said why): the output file keeps what it held.
+                    raise _NothingWritten
+                if figure is not None:
+                    detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
+        except _NothingWritten:
+            return EXIT_ERROR
         if memory is not None:
             memory.save()  # after the output: a crash in between repeats motifs, never loses them
     if run.failed:
@@ -369,13 +478,15 @@ def scores(file, method, output, quiet, plot, **options):
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
-    summary = RunSummary(source.name, list(source.channels), source.time_column)
+    summary = RunSummary(source.name, list(source.channels), source.time_column,
+                         bad_lines=source.bad_lines, time_zone=source.time_zone, notes=source.notes)
     scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), method == "conv",
                             source_name=source.name)
     recorder = None if plot is None else RunRecorder()
     with open_output(output, binary=True) as stream, figure_output(plot) as (figure, figure_format):
         write_scores(stream, watched_blocks(source, config, summary, recorder, scanner=scanner),
-                     [scan.label for scan in scanner.scans], source.time_column, score_format(output))
+                     [scan.label for scan in scanner.scans], source.time_column, score_format(output),
+                     source.time_zone)
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
     if not quiet:
@@ -389,14 +500,25 @@ def scores(file, method, output, quiet, plot, **options):
 @click.option("--positives", metavar="R1,R2,...", help="Starts of windows that hold the shape (rows or times).")
 @click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
 @click.option("--length", type=int, default=None, metavar="M",
-              help="Window (kernel) length in samples.  [default: end - start of the labels]")
-@click.option("--metric", type=click.Choice(METRICS), default="none", show_default=True,
-              help="Also learn a linear map M: the scan then compares M w with M k.")
+              help="Window (kernel) length in samples.  [default: the median end - start of the labels]")
+@click.option("--metric", type=click.Choice(METRICS + ("all",)), multiple=True,
+              help="Also learn a linear map M: the scan then compares M w with M k. Repeat (or all) "
+                   "to fit several and keep the one that validates best.  [default: none]")
+@click.option("--normalize", type=click.Choice(("auto",) + NORMALIZE), default="auto", show_default=True,
+              help="Learn on the windows detect --normalize scores; auto tries none and center and "
+                   "keeps the one that validates better.")
+@click.option("--folds", type=int, default=5, show_default=True, metavar="K",
+              help="Cross-validation folds over the training labels (choose the cut-off, and the "
+                   "detector when nothing is held out).")
+@click.option("--keep", type=click.Choice(("best", "fitted")), default="best", show_default=True,
+              help="When every fit validates worse than the starting point: write the starting point "
+                   "(best) or the fit (fitted); either way stderr says so.")
 @click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
 @click.option("--mine", type=int, default=20, show_default=True, metavar="N",
               help="Hard negatives mined from the training signal per round (0: none).")
 @click.option("--split", type=float, default=None, metavar="F",
-              help="Learn from the first F of the rows, judge on the rest (held-out labels).")
+              help="Learn from the first F of the rows, judge on the rest (held-out labels); the cut "
+                   "moves to the first label boundary at or after it.")
 @click.option("--validate", metavar="FILE", help="A held-out recording to judge the fit on (with --validate-labels).")
 @click.option("--validate-labels", metavar="PATH", help="Labels CSV of the --validate recording.")
 @click.option("--column", "-c", metavar="NAME", help="The channel to learn from. Default: the only numeric column.")
@@ -408,22 +530,33 @@ def scores(file, method, output, quiet, plot, **options):
               help="Report format.  [default: table on a terminal, else JSON]")
 @_QUIET
 def fit(file, output, fmt, quiet, **options):
-    """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
+    """Learn a kernel, p, a threshold, the normalisation (and a metric) from labelled windows of FILE.
 
-    Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall
-    and F1 of the fitted detector against the starting point (the mean of the positives).
+    Judges every candidate on labels it was not fitted on, writes the best as a kernel file
+    for `motifscan detect --kernel-file`, and reports precision, recall and F1 of each
+    against the starting point (the mean of the positives).
     """
     from motifscan.io.output import open_output, stdout_is_terminal, write_fit_report
     from motifscan.training import FitConfig, run_fit
 
     if output == "-":
         raise MotifscanError("--output: give a file for the kernel file (the report goes to stdout)")
+    options["metric"] = options["metric"] or ("none",)
     outcome = run_fit(FitConfig(file=file, **options))
     with open_output(output) as stream:
         stream.write(outcome.kernel.to_json())
+    # -q keeps the notes (where --split cut, no cross-validation) off stderr, never the
+    # warning that the written detector validates worse than the starting point.
+    for warning in outcome.warnings:
+        if not quiet or warning == outcome.report["warning"]:
+            click.echo(f"motifscan: {warning}", err=True)
     report = {"kernel_file": output, **outcome.report}
     write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
     return EXIT_FOUND
+
+
+class _NothingWritten(Exception):
+    """Leave the --output file as it was: the run has nothing to put there."""
 
 
 def _stream_interrupted() -> bool:
@@ -448,17 +581,34 @@ def main() -> None:
     run into a crash for the shell, cron or a pipeline. Every file the command wrote is
     closed by then, and no thread of a finished command has work left.
     """
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        # Like Ctrl-C: temporary files removed and workers stopped on the way out.
+        signal.signal(signum, _stop_on)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
+    elif hasattr(sys.stdout, "reconfigure"):
+        # A file name that is not UTF-8 reaches the output as the bytes it was given as.
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         cli.main()
         status = EXIT_FOUND
     except SystemExit as done:
         status = done.code if isinstance(done.code, int) else EXIT_ERROR if done.code else EXIT_FOUND
+    if "concurrent.futures.process" in sys.modules:
+        import gc
+
+        # A stopped worker pool's queues (named semaphores) are unlinked when collected;
+        # os._exit would leave them to the resource tracker and its "leaked" warning.
+        gc.collect()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except BrokenPipeError:
             status = EXIT_BROKEN_PIPE
-        except (OSError, ValueError):  # closed by the caller: nothing left to lose
+        except OSError as error:
+            if stream is sys.stdout and error.errno in STDOUT_WRITE_ERRNOS and status in (EXIT_FOUND, EXIT_NONE):
+                status = _fail(f"writing <stdout>: {error.strerror}")
+        except (ValueError, AttributeError):  # closed by the caller: nothing left to lose
             pass
     os._exit(status)
 

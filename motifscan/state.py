@@ -146,7 +146,7 @@ class StateFile:
         state = cls(path, parameters, span, gap)
         check_target(path, "--state")
         try:
-            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR, 0o666)
+            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
         except OSError as error:
             raise MotifscanError(f"--state: cannot create {path}.lock ({error.strerror})") from None
         try:

@@ -236,3 +236,29 @@ def test_state_file_round_trips_the_carried_rows(tmp_path):
     np.testing.assert_array_equal(back.time, block.time)
     with StateFile.open(str(tmp_path / "s.json"), {"kernel": [1.0]}, span=3, gap=3) as state:
         assert state.files == {}
+
+
+def test_a_bad_line_stops_the_state_until_skipped_and_new_data_is_scanned(tmp_path):
+    """The cron recipe: a run that fails on a bad line leaves the state where it was; a run
+    with --bad-lines skip goes on past it, and later runs scan the new data."""
+    x = signal_with(300, SHAPES)
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x[:100]))
+    state = tmp_path / "state.json"
+    assert starts(run("detect", log, *KERNEL, "--state", state, "--format", "csv")) == [20, 70]
+    saved = state.read_text()
+    with log.open("a") as stream:
+        stream.write("100,ERR\n" + csv_lines(x[101:200], first=101))
+    failed = run("detect", log, *KERNEL, "--state", state, "--format", "csv")
+    assert failed.exit_code == 2 and "line 102, column 'v': 'ERR' is not a number" in failed.stderr
+    assert "--bad-lines" in failed.stderr
+    assert state.read_text() == saved  # nothing after the bad line was scanned
+    skipped = run("detect", log, *KERNEL, "--state", state, "--format", "csv", "--bad-lines", "skip")
+    assert skipped.exit_code == 0 and "1 bad line(s) skipped" in skipped.stderr
+    # One row fewer: later positions move up one, their time column stays right.
+    assert starts(skipped) == [137]
+    assert skipped.stdout.splitlines()[1].split(",")[3] == "138"
+    with log.open("a") as stream:
+        stream.write(csv_lines(x[200:], first=200))
+    later = run("detect", log, *KERNEL, "--state", state, "--format", "csv", "--bad-lines", "skip")
+    assert starts(later) == [199, 261] and "bad line" not in later.stderr

@@ -19,6 +19,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from motifscan.choices import NORMALIZE
+from motifscan.choices import SIGNS as SIGN_CHOICES
 from motifscan.errors import MotifscanError
 
 
@@ -92,6 +94,9 @@ class Kernel:
     name: str
     values: tuple
     channels: tuple = ()
+    # Where a kernel cut from a recording came from, e.g. "180 samples, rows 60-240 of
+    # ecg.csv:ecg_mv" (--kernel-from); None for the others. Not part of its identity.
+    origin: str | None = field(default=None, compare=False)
 
     @property
     def length(self) -> int:
@@ -374,7 +379,8 @@ def parse_named_kernel(text: str, default_name: str) -> Kernel:
     return Kernel(name, (tuple(parse_kernel(values)),))
 
 
-def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channels=(), froms=()) -> tuple:
+def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channels=(), froms=(),
+                    time_column: str | None = None) -> tuple:
     """Every kernel of a run, from ``--kernel``, ``--kernel-file``, ``--kernel-column``,
     ``--kernel-from`` and ``--joint``, in the order given.
 
@@ -399,7 +405,7 @@ def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channel
     if froms:
         from motifscan.io.excerpt import kernel_from_recording
 
-        kernels += [kernel_from_recording(spec, joint, channels) for spec in froms]
+        kernels += [kernel_from_recording(spec, joint, channels, time_column) for spec in froms]
     seen = set()
     for kernel in kernels:
         if kernel.name in seen:
@@ -414,9 +420,12 @@ def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channel
 KERNEL_FORMAT = "motifscan-kernel"
 KERNEL_FORMAT_VERSION = 1
 #: Window normalisations a fitted kernel may ask for; "none" compares the raw windows.
-NORMALIZATIONS = ("none",)
+NORMALIZATIONS = NORMALIZE
+#: Signs a fitted kernel may ask for (``detect --sign``); files without one mean "any".
+SIGNS = SIGN_CHOICES
 METRIC_KINDS = ("diagonal", "full")
-_KEYS = ("format", "version", "values", "p", "threshold", "normalize", "metric", "training")
+_KEYS = ("format", "version", "values", "p", "threshold", "normalize", "sign", "metric", "training")
+_OPTIONAL_KEYS = ("sign",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -432,12 +441,15 @@ class FittedKernel:
     threshold : float
         Detection threshold on ``abs(score)``, in [0, 1].
     normalize : str
-        Window normalisation, one of :data:`NORMALIZATIONS`.
+        Window normalisation, one of :data:`NORMALIZATIONS` (``detect --normalize``).
     metric : float64 array, shape (m,) or (r, m), or None
         The learned linear map ``M`` (diagonal weights or a full matrix); the scan compares
         ``M w`` with ``M k``. None compares the windows themselves.
     training : dict
         JSON-ready summary of how the kernel was fitted (free form, for people).
+    sign : str
+        Which matches count, one of :data:`SIGNS` (``detect --sign``): ``fit`` writes
+        ``positive``, since it learns the shape and not its inverse.
     """
 
     values: np.ndarray
@@ -446,6 +458,16 @@ class FittedKernel:
     normalize: str = "none"
     metric: np.ndarray | None = None
     training: dict = field(default_factory=dict)
+    sign: str = "any"
+
+    def scan_metric(self) -> np.ndarray | None:
+        """The metric a plain metric scan takes to score as this kernel was fitted: with
+        centred windows, centring folded into the metric (``M C``; see
+        :func:`motifscan.fitting.scan_metric`), so ``detect`` scans it with
+        ``--normalize none``."""
+        from motifscan.fitting import scan_metric
+
+        return scan_metric(self.metric, self.normalize, self.values.size)
 
     def to_json(self) -> str:
         """The kernel file's text: a JSON object with one key per line (the kernel on one
@@ -470,6 +492,7 @@ class FittedKernel:
             ("p", compact(float(self.p))),
             ("threshold", compact(float(self.threshold))),
             ("normalize", compact(self.normalize)),
+            ("sign", compact(self.sign)),
             ("metric", metric),
             ("training", compact(self.training)),
         ]
@@ -523,7 +546,7 @@ def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
     unknown = [key for key in data if key not in _KEYS]
     if unknown:
         raise MotifscanError(f"{path}: unknown key \"{unknown[0]}\" in a fitted kernel file")
-    missing = [key for key in _KEYS if key not in data]
+    missing = [key for key in _KEYS if key not in data and key not in _OPTIONAL_KEYS]
     if missing:
         raise MotifscanError(f"{path}: the fitted kernel file has no \"{missing[0]}\"")
     values = data["values"]
@@ -542,12 +565,15 @@ def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
         raise MotifscanError(
             f"{path}: \"normalize\" must be one of {', '.join(NORMALIZATIONS)}, got {json.dumps(data['normalize'])}"
         )
+    sign = data.get("sign", "any")
+    if sign not in SIGNS:
+        raise MotifscanError(f"{path}: \"sign\" must be one of {', '.join(SIGNS)}, got {json.dumps(sign)}")
     metric = _fitted_metric(data["metric"], values.size, path)
     if metric is not None and not np.any(project(values, metric / np.max(np.abs(metric)))):
         raise MotifscanError(f"{path}: the metric maps the kernel to zero, so it has no shape to match")
     if not isinstance(data["training"], dict):
         raise MotifscanError(f"{path}: \"training\" must be a JSON object")
-    return FittedKernel(values, p, threshold, data["normalize"], metric, data["training"])
+    return FittedKernel(values, p, threshold, data["normalize"], metric, data["training"], sign)
 
 
 __all__: Sequence[str] = ["Kernel", "check_kernel", "parse_kernel", "parse_named_kernel", "read_kernel_columns",
