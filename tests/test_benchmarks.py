@@ -93,3 +93,13 @@ def test_min_gap_study_reproduces_the_table_in_method_md():
         cells = [cell.strip() for cell in line.split("|")[1:-1]]
         if "ECG" in cells[0] or "one period" in cells[0]:
             assert "/ **0** /" in cells[half], line
+
+
+@pytest.mark.slow
+def test_the_figure_benchmark_runs_and_prints_its_table():
+    pytest.importorskip("matplotlib")
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plot_long.py"), "3000", "--rounds", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    row = result.stdout.splitlines()[-1]
+    assert row.startswith("| 3,000 | 10 |") and row.count("|") == 9 and "kB |" in row
