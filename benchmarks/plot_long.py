@@ -29,7 +29,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 ECG = ROOT / "sample_data" / "ecg_mitdb_excerpt_360hz.csv"
-KERNELS = ["--kernel-from", f"normal={ECG}@1.11:1.56", "--kernel-from", f"premature={ECG}@19.54:19.99"]
+KERNELS = ["--kernel-from", f"normal={ECG}@time=1.11:1.56", "--kernel-from", f"premature={ECG}@time=19.54:19.99"]
 REPEATS = 5
 
 

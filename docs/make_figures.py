@@ -17,7 +17,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 ECG = "sample_data/ecg_mitdb_excerpt_360hz.csv"
 # A normal beat and the premature beat near the end of the excerpt, cut by time (seconds).
-BEATS = ["--kernel-from", f"normal={ECG}@1.11:1.56", "--kernel-from", f"premature={ECG}@19.54:19.99"]
+BEATS = ["--kernel-from", f"normal={ECG}@time=1.11:1.56", "--kernel-from", f"premature={ECG}@time=19.54:19.99"]
 LONG_ECG = "ecg_repeated_108k.csv"
 
 FIGURES = {

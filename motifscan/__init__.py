@@ -317,8 +317,11 @@ def detect(
         |activation| (a fitted threshold, a cut-off on |score|, does not apply there).
     sign : {"any", "positive", "negative"}, optional
         Default ``any``, or a FittedKernel's (``fit`` writes ``positive``).
-    min_gap : int, optional
-        Minimum distance between motifs of one channel, in samples; default: the span.
+    min_gap : int or str, optional
+        Minimum distance between motifs of one channel: samples (int), a fraction of the
+        span (``"0.25span"``) or a time (``"250ms"``, ``"2min"``; needs ``time``). Default
+        ``"0.5span"``, half the span (see docs/method.md). Peaks at or above the threshold
+        that it hid are counted in the summary's ``suppressed_peaks`` (``summary=True``).
     top : int, optional
         Keep the ``top`` strongest motifs.
     time : array_like, shape (n,), optional

@@ -547,6 +547,7 @@ class BatchRun:
             "samples": sum(summary.samples for summary in done),
             "positions": sum(summary.positions for summary in done),
             "skipped_windows": sum(summary.skipped_windows for summary in done),
+            "suppressed_peaks": sum(summary.suppressed_peaks for summary in done),
             "large_offset": any(summary.large_offset for summary in done),
             **({"bad_lines": sum(summary.bad_lines.count for summary in done if summary.bad_lines is not None)}
                if self.read.bad_lines != "error" else {}),

@@ -203,6 +203,17 @@ def _warn_skipped(summary) -> None:
         )
 
 
+def _warn_suppressed(summary) -> None:
+    if summary is not None and summary.suppressed_peaks:
+        count = summary.suppressed_peaks
+        click.echo(
+            f"motifscan: {count} peak{'s' * (count != 1)} at or above the threshold in {summary.source} "
+            f"{'were' if count != 1 else 'was'} within --min-gap of a stronger motif and not reported "
+            "(a smaller --min-gap shows them)",
+            err=True,
+        )
+
+
 class _MotifscanGroup(click.Group):
     """A Click group whose every outcome is an exit status and at most one line on stderr."""
 
@@ -314,6 +325,12 @@ class _ThresholdType(click.ParamType):
 _THRESHOLD = _ThresholdType()
 
 
+def _parse_min_gap(ctx, param, value):
+    from motifscan.config import parse_min_gap
+
+    return None if value is None else parse_min_gap(value)
+
+
 def _detection_options(command):
     """Options that decide which motifs a detecting command reports."""
     options = [
@@ -326,8 +343,10 @@ def _detection_options(command):
         click.option("--sign", type=click.Choice(SIGNS), default=None,
                      help="Report matches, inverted matches, or both.  [default: any, or the fitted "
                           "kernel file's]"),
-        click.option("--min-gap", type=int, default=None,
-                     help="Minimum distance between two motifs of a channel.  [default: the span]"),
+        click.option("--min-gap", default=None, callback=_parse_min_gap, metavar="N|Fspan|TIME",
+                     help="Minimum distance between two motifs of a channel: N samples, a fraction of "
+                          "the span (0.25span), or a time (250ms, 0.3s, 2min, 1h, 1d; needs a time "
+                          "column).  [default: 0.5span]"),
         click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
     ]
     for option in reversed(options):
@@ -413,6 +432,7 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     def file_done(run) -> None:
         if not quiet:
             _warn_skipped(run.summary)
+            _warn_suppressed(run.summary)
 
     def waiting() -> None:
         if not quiet:
@@ -490,6 +510,7 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **opt
             comparison_figure(figure, figure_format, recorder, run)
     if not quiet:
         _warn_skipped(run.summary)
+        _warn_suppressed(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
 

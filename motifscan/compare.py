@@ -15,7 +15,7 @@ from typing import Sequence
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif, RelativeChannelDetector, TopMotifs, sort_motifs
 from motifscan.io.signals import SignalSource
-from motifscan.pipeline import RunSummary, channel_detectors, push_block, ranked_by, watched_blocks
+from motifscan.pipeline import RunSummary, channel_detectors, push_block, ranked_by, sampling_step, watched_blocks
 
 #: The two methods, in the order they are shown.
 COMPARED = ("cosine", "conv")
@@ -133,9 +133,11 @@ class Comparison:
     def run(self) -> "Comparison":
         """Scan the signal once and detect with both methods."""
         config, channels = self.config, self.source.channels
-        detectors = {method: channel_detectors(channels, config, method) for method in COMPARED}
+        blocks = watched_blocks(self.source, config, self.summary, self.watch, activation=True)
+        step, blocks = sampling_step(blocks, config, self.source)
+        detectors = {method: channel_detectors(channels, config, method, step) for method in COMPARED}
         found: dict[str, list[Motif]] = {method: [] for method in COMPARED}
-        for block in watched_blocks(self.source, config, self.summary, self.watch, activation=True):
+        for block in blocks:
             for method in COMPARED:
                 for detector in detectors[method]:
                     found[method] += push_block(detector, block)
@@ -146,6 +148,8 @@ class Comparison:
                 top.add(found[method])
                 found[method] = top.motifs()
             self.motifs[method] = sort_motifs(found[method], self.channel_rank)
+        self.summary.suppressed_peaks = sum(detector.suppressed_peaks for method in COMPARED
+                                            for detector in detectors[method])
         self.summary.strongest_activation = {
             detector.channel: detector.strongest for detector in detectors["conv"]
             if isinstance(detector, RelativeChannelDetector)

@@ -8,7 +8,9 @@ of the Python API without the dashes.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 from motifscan.choices import BACKENDS, DEVICES, FILL, METHODS, NORMALIZE, OVERLAP, SIGNS, check_choice
 from motifscan.errors import MotifscanError
@@ -21,6 +23,105 @@ from motifscan.similarity import span
 #: p = 1 it accepts cosine >= 0.5, with p = 3 cosine >= 0.926, with p = 9 cosine >= 0.9915.
 DEFAULT_THRESHOLD = 0.5
 
+#: Default ``--min-gap``: half the span. Chosen from the measurements on real recordings in
+#: docs/method.md ("Why the default gap is half the span"): with kernels cut as one beat or
+#: one stride, the old default (the span) hid 7 of 26 heart beats, half the span none; a
+#: quarter also hid none but reported one event twice where a shape resembles itself shifted.
+DEFAULT_MIN_GAP = "0.5span"
+
+#: Units of a ``--min-gap`` given as a time, in seconds.
+TIME_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_GAP_FORM = re.compile(rf"^({_NUMBER})\s*(span|ms|s|min|h|d)?$")
+#: A quotient within this of a whole number of samples is that number (round-off of
+#: decimal times and steps, e.g. 0.25 s / (1/360 s) = 90.00000000000001).
+_WHOLE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class MinGap:
+    """``--min-gap``: how close two motifs of one channel may be, in one of three forms.
+
+    Exactly one of ``samples``, ``span_fraction`` and ``seconds`` is set. The gap in samples
+    (:meth:`samples_for`) is ``samples``; or ``ceil(span_fraction * span)`` of the span of
+    the window in question (each dilation its own), at least 2 when the span is 2 or more
+    (a gap of 1 suppresses nothing); or ``ceil(seconds / step)`` where
+    ``step`` is the sampling step of the time column in seconds.
+
+    Attributes
+    ----------
+    samples : int or None
+        A number of samples, >= 0.
+    span_fraction : fractions.Fraction or None
+        A fraction of the span, >= 0 (``0.25span``).
+    seconds : float or None
+        A duration in seconds, >= 0 (``250ms``, ``0.3s``, ``2min``, ``1h``, ``1d``).
+    text : str
+        The form as given (normalised), for reports and messages.
+    """
+
+    samples: int | None = None
+    span_fraction: Fraction | None = None
+    seconds: float | None = None
+    text: str = ""
+
+    @property
+    def is_time(self) -> bool:
+        """Whether the gap is a time, which needs the input's time column."""
+        return self.seconds is not None
+
+    def samples_for(self, span_: int, step: float | None = None) -> int:
+        """The gap in samples for windows of ``span_`` samples; ``step`` is the sampling step
+        of the time column in seconds (needed by a time only)."""
+        if self.samples is not None:
+            return self.samples
+        if self.span_fraction is not None:
+            if self.span_fraction == 0:
+                return 0
+            # At least 2 samples (when the window has 2): a gap of 1 suppresses nothing, so
+            # the neighbouring positions of one peak of a short kernel would all be motifs.
+            return max(math.ceil(self.span_fraction * span_), min(2, span_))
+        if step is None:
+            raise MotifscanError(f"min_gap {self.text}: a time needs the sampling step of a time column",
+                                 ("min_gap",))
+        quotient = self.seconds / step
+        whole = round(quotient)
+        return int(whole) if abs(quotient - whole) <= _WHOLE_TOLERANCE * max(1.0, abs(quotient)) \
+            else math.ceil(quotient)
+
+    def parameter(self):
+        """The value reported in a run's parameters: samples as a number, else the text."""
+        return self.samples if self.samples is not None else self.text
+
+
+def parse_min_gap(value) -> MinGap:
+    """``min_gap`` (``--min-gap``) as a :class:`MinGap`.
+
+    Accepts a whole number of samples (``10``, or an int), a fraction of the span
+    (``0.25span``), or a time (``250ms``, ``0.3s``, ``2min``, ``1h``, ``1d``). Errors name
+    ``min_gap`` (the command line shows ``--min-gap``).
+    """
+    if isinstance(value, MinGap):
+        return value
+    if isinstance(value, bool):
+        raise MotifscanError("min_gap must be a number of samples, a fraction of the span (0.25span) "
+                             f"or a time (250ms), got {value!r}", ("min_gap",))
+    if not isinstance(value, str):
+        return MinGap(samples=_check_integer("min_gap", value, minimum=0), text=str(value))
+    text = value.strip()
+    match = _GAP_FORM.match(text)
+    if match is None:
+        raise MotifscanError("min_gap must be a number of samples (10), a fraction of the span (0.25span) "
+                             f"or a time (250ms, 0.3s, 2min, 1h, 1d), got {value!r}", ("min_gap",))
+    number, unit = match.groups()
+    if unit is None:
+        return MinGap(samples=_check_integer("min_gap", number, minimum=0), text=number)
+    if unit == "span":
+        return MinGap(span_fraction=Fraction(number), text=f"{number}span")
+    seconds = float(number) * TIME_UNITS[unit]
+    if not math.isfinite(seconds):
+        raise MotifscanError(f"min_gap must be a finite time, got {value!r}", ("min_gap",))
+    return MinGap(seconds=seconds, text=f"{number}{unit}")
 
 
 def _check_number(name: str, value, *, minimum: float, inclusive: bool = True) -> float:
@@ -223,9 +324,10 @@ class DetectConfig:
         |activation|.
     sign : {"any", "positive", "negative"}
         Which matches to report: the shape, its inversion, or both.
-    min_gap : int or None
-        Minimum distance between two reported motifs of one channel; None means the span,
-        so motifs never overlap.
+    min_gap : MinGap
+        Minimum distance between two reported motifs of one channel. Given as an int
+        (samples), text (``"10"``, ``"0.25span"``, ``"250ms"``; see :func:`parse_min_gap`)
+        or a MinGap; None means :data:`DEFAULT_MIN_GAP`, a quarter of the span.
     top : int or None
         Report only the ``top`` strongest motifs (over all channels): by |score| with
         ``method="cosine"``, by |activation| with ``method="conv"``.
@@ -281,7 +383,7 @@ class DetectConfig:
     dilation: int | tuple = 1
     threshold: float = DEFAULT_THRESHOLD
     sign: str = "any"
-    min_gap: int | None = None
+    min_gap: MinGap | int | str | None = None
     top: int | None = None
     backend: str = "auto"
     device: str = "auto"
@@ -368,8 +470,7 @@ class DetectConfig:
                                  ("threshold",))
         set_(self, "threshold", threshold)
         check_choice("sign", self.sign, SIGNS)
-        if self.min_gap is not None:
-            set_(self, "min_gap", _check_integer("min_gap", self.min_gap, minimum=0))
+        set_(self, "min_gap", parse_min_gap(DEFAULT_MIN_GAP if self.min_gap is None else self.min_gap))
         if self.top is not None:
             set_(self, "top", _check_integer("top", self.top, minimum=1))
         check_choice("backend", self.backend, BACKENDS)
@@ -426,8 +527,9 @@ class DetectConfig:
 
     @property
     def gap(self) -> int:
-        """The effective ``min_gap``."""
-        return self.span if self.min_gap is None else self.min_gap
+        """``min_gap`` in samples for windows of :attr:`span` (not for a time: that needs
+        the input's time column, see :func:`motifscan.pipeline.sampling_step`)."""
+        return self.min_gap.samples_for(self.span)
 
     def parameters(self) -> dict:
         """The options as plain JSON-ready values, for reports."""
@@ -439,7 +541,7 @@ class DetectConfig:
             "span": self.span,
             "threshold": self.threshold,
             "sign": self.sign,
-            "min_gap": self.gap,
+            "min_gap": self.min_gap.parameter(),
             "top": self.top,
             "normalize": self.normalize,
             "noise_floor": self.noise_floor,
@@ -575,6 +677,10 @@ class BatchConfig:
         if self.dask is not None and (len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint
                                       or config.noise_floor == "auto"):
             raise MotifscanError("--dask scans one kernel at one dilation (no --joint, no --noise-floor auto)")
+        if config.min_gap.is_time and (self.state is not None or self.dask is not None):
+            raise MotifscanError(f"--min-gap {config.min_gap.text}: a time is converted with the sampling step of "
+                                 "the whole input, which --state and --dask runs do not see; give samples "
+                                 "or a fraction of the span")
         if self.state is not None and config.top is not None:
             raise MotifscanError("--top cannot be combined with --state: the strongest of new data only "
                                  "is rarely what is meant")

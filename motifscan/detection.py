@@ -5,6 +5,11 @@ closer than ``min_gap`` to each other form a *cluster*; suppression inside one c
 depends on anything outside it, so a cluster can be decided as soon as the scan has moved
 ``min_gap`` positions past its last candidate. That is what makes the result identical for
 any way of cutting the input into blocks.
+
+Nothing is suppressed silently: each detector counts the *suppressed peaks*, stretches of
+consecutive candidate positions in which no motif was accepted because a stronger motif
+lay within ``min_gap`` (the flanks of an accepted motif's own peak are not counted: they
+are the same stretch).
 """
 
 from __future__ import annotations
@@ -96,7 +101,7 @@ def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np
 
 
 def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, order=None,
-                      taken: Sequence[tuple[int, int]] = ()) -> np.ndarray:
+                      taken: Sequence[tuple[int, int, int, int]] = (), spans=None) -> np.ndarray:
     """Strongest-first non-max suppression.
 
     Parameters
@@ -106,15 +111,19 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, ord
     strengths : float64 array, shape (c,)
         ``|score|`` of each candidate.
     min_gap : int, or int64 array of shape (c,)
-        How far each candidate reaches: a later candidate ``b`` conflicts with an earlier
-        (or equal) ``a`` when ``b - a < reach[a]``. One number is the same reach for all
-        (then conflicts are ``|a - b| < min_gap``); per-candidate spans make conflicts
-        "the windows overlap" when windows have different lengths.
+        Each candidate's gap: two candidates of one scan (``order``) conflict when their
+        starts are closer than it (``|a - b| < min_gap``). Candidates of one scan share it.
     order : int array, shape (c,), optional
-        Last tie-break (after strength, then the earlier position): lower first.
-    taken : sequence of (int, int), optional
-        ``(position, position + reach)`` of candidates accepted before, sorted: they
-        suppress candidates near them too.
+        The scan (kernel and dilation) of each candidate; also the last tie-break (after
+        strength, then the earlier position): lower first. None: all of one scan.
+    taken : sequence of (int, int, int, int), optional
+        ``(position, scan, gap, span)`` of candidates accepted before (by an earlier call):
+        they suppress candidates near them too.
+    spans : int array, shape (c,), optional
+        Window span of each candidate: candidates of *different* scans conflict when their
+        windows overlap (``[a, a + span_a)`` meets ``[b, b + span_b)``), so that one event
+        is reported once whatever kernel or dilation matched it. Needed when ``order``
+        holds several scans.
 
     Returns
     -------
@@ -122,22 +131,37 @@ def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, ord
         True for accepted candidates. Candidates are taken strongest first; ties go to the
         earlier position.
     """
-    reach = np.broadcast_to(np.asarray(min_gap, dtype=np.int64), positions.shape)
+    count = positions.shape[0]
+    gaps = np.broadcast_to(np.asarray(min_gap, dtype=np.int64), (count,))
+    scans = np.zeros(count, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
     keys = (positions, -strengths) if order is None else (order, positions, -strengths)
-    accepted = np.zeros(positions.shape[0], dtype=bool)
-    # Accepted candidates never conflict, so their [start, start + reach) spans are disjoint
-    # and sorted: the nearest accepted neighbour on each side is the only one to check.
-    ends = [end for _, end in taken]
-    taken = [position for position, _ in taken]
+    gap_of, span_of = {}, {}
+    for scan, gap, span in zip(scans.tolist(), gaps.tolist(), [None] * count if spans is None else spans.tolist()):
+        gap_of[scan], span_of[scan] = gap, span
+    # Accepted starts per scan, sorted: a conflict is an accepted start of scan t inside
+    # [p - left + 1, p + right - 1], with left = right = the gap for p's own scan, and
+    # left = span of t, right = span of p (the windows overlap) for another scan.
+    accepted_at: dict[int, list[int]] = {}
+    for position, scan, gap, span in taken:
+        gap_of.setdefault(scan, gap)
+        span_of.setdefault(scan, span)
+        bisect.insort(accepted_at.setdefault(int(scan), []), int(position))
+    accepted = np.zeros(count, dtype=bool)
     for index in np.lexsort(keys):
-        position = int(positions[index])
-        slot = bisect.bisect_right(taken, position)
-        if slot > 0 and position < ends[slot - 1]:
+        position, scan = int(positions[index]), int(scans[index])
+        conflict = False
+        for other, starts in accepted_at.items():
+            if other == scan:
+                left = right = gap_of[scan]
+            else:
+                left, right = span_of.get(other), span_of[scan]
+            slot = bisect.bisect_left(starts, position - left + 1)
+            if slot < len(starts) and starts[slot] <= position + right - 1:
+                conflict = True
+                break
+        if conflict:
             continue
-        if slot < len(taken) and taken[slot] < position + int(reach[index]):
-            continue
-        taken.insert(slot, position)
-        ends.insert(slot, position + int(reach[index]))
+        bisect.insort(accepted_at.setdefault(scan, []), position)
         accepted[index] = True
     return accepted
 
@@ -160,12 +184,14 @@ class ScanLabel:
     """What one score track of a detector is: its window span and what motifs report.
 
     ``kernel`` and ``dilation`` are None when the run does not report them (one kernel,
-    one dilation).
+    one dilation). ``gap`` is how far a candidate of this track reaches when the detector
+    has no ``min_gap`` of its own (None: the span).
     """
 
     span: int
     kernel: str | None = None
     dilation: int | None = None
+    gap: int | None = None
 
 
 class ChannelDetector:
@@ -179,9 +205,15 @@ class ChannelDetector:
     cluster (a chain of candidates each reaching the next) holds more than :attr:`max_open`
     candidates.
 
-    Candidates of all tracks compete: with ``min_gap`` None two candidates conflict when
-    their windows overlap (each window spans its own track's span), else when their starts
-    are closer than ``min_gap``.
+    Candidates of all tracks compete: a candidate conflicts with candidates of its own
+    track closer than the track's gap (``min_gap`` when given, else the label's ``gap``,
+    else its span), and with candidates of other tracks when their windows overlap (see
+    :func:`suppress_overlaps`).
+
+    :attr:`suppressed_peaks` counts the stretches of consecutive candidate positions (over
+    all tracks) that had no motif accepted in them: separate peaks hidden by a stronger
+    motif within the gap. It is final after :meth:`finish`, and, like the motifs, the
+    same whatever the pieces.
 
     Memory stays bounded on endless input: a cluster that grows past :attr:`max_open`
     candidates (a low threshold on a periodic signal can chain forever) has its older half
@@ -207,9 +239,21 @@ class ChannelDetector:
         self.labels = list(labels) if labels is not None else [ScanLabel(span)]
         self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None,
                                    np.empty(0, np.int64), None)
-        # (position, end of reach) of accepted candidates that may still suppress open ones
-        # (after a forced decision).
-        self._taken: list[tuple[int, int]] = []
+        # (position, scan, gap, span) of accepted candidates that may still suppress open
+        # ones (after a forced decision).
+        self._taken: list[tuple[int, int, int, int]] = []
+        spans = [label.span for label in self.labels]
+        #: Each track's gap (to candidates of its own track) and window span.
+        self._gaps = np.array([min_gap if min_gap is not None else label.span if label.gap is None else label.gap
+                               for label in self.labels], dtype=np.int64)
+        self._spans = np.array(spans, dtype=np.int64)
+        self._track_reach = self._gaps if len(self.labels) == 1 else np.maximum(self._gaps, self._spans)
+        #: Stretches of candidates with no accepted motif (see the class docstring).
+        self.suppressed_peaks = 0
+        # The last decided stretch may go on in the next decision: its last position and
+        # whether a motif was accepted in it (None before the first candidate).
+        self._stretch_end: int | None = None
+        self._stretch_kept = False
 
     #: Most candidates an open cluster keeps (40 bytes each) before its older half is decided.
     max_open = 1 << 16
@@ -302,26 +346,51 @@ class ChannelDetector:
         return self._decide(_take(pending, slice(0, cut)))
 
     def _reach(self, scan: np.ndarray) -> np.ndarray:
-        if self.min_gap is not None:
-            return np.full(scan.shape, self.min_gap, dtype=np.int64)
-        return np.array([label.span for label in self.labels], dtype=np.int64)[scan]
+        """How far after each candidate a later one can conflict with it: its gap, and with
+        several tracks also its span (candidates of other tracks conflict when windows
+        overlap)."""
+        return self._track_reach[scan]
 
     def finish(self) -> list[Motif]:
         """Decide the candidates still open at the end of the signal."""
         pending, self._open = self._open, _take(self._open, slice(0, 0))
-        return self._decide(pending)
+        motifs = self._decide(pending)
+        self._close_stretch()
+        return motifs
+
+    def _close_stretch(self) -> None:
+        if self._stretch_end is not None and not self._stretch_kept:
+            self.suppressed_peaks += 1
+        self._stretch_end, self._stretch_kept = None, False
+
+    def _count_suppressed(self, position: np.ndarray, keep: np.ndarray, strength: np.ndarray) -> None:
+        """Count the stretches of ``position`` (decided candidates, sorted, all after those
+        decided before) without an accepted candidate; the last one may go on later."""
+        fresh = np.empty(position.size, dtype=bool)
+        fresh[0] = self._stretch_end is None or position[0] > self._stretch_end + 1
+        fresh[1:] = np.diff(position) > 1
+        if fresh[0]:
+            self._close_stretch()
+        stretch = np.cumsum(fresh) - fresh[0]  # 0 for the first stretch, carried or not
+        kept = np.bincount(stretch, weights=keep, minlength=int(stretch[-1]) + 1) > 0
+        kept[0] |= self._stretch_kept
+        self.suppressed_peaks += int(np.count_nonzero(~kept[:-1]))
+        self._stretch_end, self._stretch_kept = int(position[-1]), bool(kept[-1])
 
     def _decide(self, columns: dict) -> list[Motif]:
         if columns["position"].size == 0:
             return []
-        reach = self._reach(columns["scan"])
-        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), reach, columns["scan"],
-                                 self._taken)
+        scan = columns["scan"]
+        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), self._gaps[scan], scan,
+                                 self._taken, self._spans[scan])
+        self._count_suppressed(columns["position"], keep, np.abs(columns[self.by]))
         kept = _take(columns, keep)
         # Only accepted candidates reaching past the last decided position can still matter.
         horizon = int(columns["position"][-1])
-        ends = (kept["position"] + reach[keep]).tolist()
-        self._taken = [(p, e) for p, e in [*self._taken, *zip(kept["position"].tolist(), ends)] if e > horizon]
+        fresh = zip(kept["position"].tolist(), kept["scan"].tolist(), self._gaps[kept["scan"]].tolist(),
+                    self._spans[kept["scan"]].tolist())
+        reach = self._track_reach.tolist()
+        self._taken = [entry for entry in [*self._taken, *fresh] if entry[0] + reach[entry[1]] > horizon]
         times = kept.get("time")
         distances = kept.get("distance")
         activations = kept.get("activation")
@@ -365,7 +434,8 @@ class RelativeChannelDetector(ChannelDetector):
     suppressing among the superset and then dropping what fails the final threshold gives
     exactly the motifs of the final threshold, whatever the block cuts. Motifs therefore
     come only from :meth:`finish`; those already below the rising threshold are dropped on
-    the way, so memory holds only plausible motifs.
+    the way, so memory holds only plausible motifs. Suppressed candidates are held the same
+    way, so that :attr:`suppressed_peaks` counts the stretches of the final threshold.
     """
 
     def __init__(self, channel: str, span: int, fraction: float, sign: str, min_gap: int):
@@ -374,6 +444,8 @@ class RelativeChannelDetector(ChannelDetector):
         #: The strongest finite |activation| seen so far (0 before any).
         self.strongest = 0.0
         self._held: list[Motif] = []
+        # Positions and |activation| of suppressed candidates still above the threshold.
+        self._suppressed = (np.empty(0, np.int64), np.empty(0))
 
     def _raise_threshold(self, activation: np.ndarray) -> None:
         with np.errstate(invalid="ignore"):
@@ -386,6 +458,15 @@ class RelativeChannelDetector(ChannelDetector):
 
     def _keep_plausible(self, motifs: list[Motif]) -> None:
         self._held = [m for m in self._held + motifs if abs(m.activation) >= self.threshold]
+        position, strength = self._suppressed
+        plausible = strength >= self.threshold
+        self._suppressed = (position[plausible], strength[plausible])
+
+    def _count_suppressed(self, position: np.ndarray, keep: np.ndarray, strength: np.ndarray) -> None:
+        # Counted in finish, on the final threshold: hold the suppressed candidates.
+        held_position, held_strength = self._suppressed
+        self._suppressed = (np.concatenate([held_position, position[~keep]]),
+                            np.concatenate([held_strength, strength[~keep]]))
 
     def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
              activation: np.ndarray | None = None) -> list[Motif]:
@@ -398,6 +479,15 @@ class RelativeChannelDetector(ChannelDetector):
         """Every motif with ``|activation| >= fraction * strongest``, in signal order."""
         self._keep_plausible(super().finish())
         held, self._held = self._held, []
+        accepted = np.array([motif.start for motif in held], dtype=np.int64)
+        suppressed = self._suppressed[0]
+        self._suppressed = (np.empty(0, np.int64), np.empty(0))
+        if suppressed.size:
+            position = np.concatenate([accepted, suppressed])
+            order = np.argsort(position, kind="stable")
+            keep = np.concatenate([np.ones(accepted.size, bool), np.zeros(suppressed.size, bool)])[order]
+            ChannelDetector._count_suppressed(self, position[order], keep, None)
+            self._close_stretch()
         return sorted(held, key=lambda motif: motif.start)
 
 

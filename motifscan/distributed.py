@@ -199,6 +199,7 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
         offset += result.rows
     for detector in detectors.values():
         motifs += detector.finish()
+    summary.suppressed_peaks = sum(detector.suppressed_peaks for detector in detectors.values())
     if summary.samples < config.span:
         return FileRun(name, [], None, f"{name}: the kernel spans {config.span} samples but the signal "
                                        f"has only {summary.samples}")

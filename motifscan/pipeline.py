@@ -8,6 +8,7 @@ size and the results do not depend on where the blocks were cut.
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,9 @@ class RunSummary:
     filler: object = None
     # --threshold mad:K: the threshold of each score track (label -> value), once decided.
     thresholds: dict = field(default_factory=dict)
+    # Stretches of candidates at or above the threshold that had no motif because a
+    # stronger motif lay within min_gap (see ChannelDetector.suppressed_peaks).
+    suppressed_peaks: int = 0
     # Of a run without --normalize, the windows with a cosine (every kernel and dilation),
     # and how many of them have |cosine| > LARGE_OFFSET_COSINE; both 0 for a normalised run.
     scored_windows: int = 0
@@ -542,15 +546,76 @@ def windows_holding(runs: list, span: int, positions_end: int) -> int:
     return count
 
 
-def channel_detectors(channels, config: DetectConfig, method: str) -> list[ChannelDetector]:
+
+#: Rows of the time column that the sampling step of a ``--min-gap`` time is taken from.
+STEP_ROWS = 1001
+
+
+def time_step(times: np.ndarray) -> float | None:
+    """The sampling step of a time column in seconds: the median of the differences of
+    consecutive ``times`` (float64 seconds, or ``datetime64``), ignoring missing ones;
+    None when fewer than two times are given."""
+    if times.shape[0] < 2:
+        return None
+    if np.issubdtype(times.dtype, np.datetime64):
+        differences = np.diff(times.astype("datetime64[ns]"))
+        steps = differences.astype(np.int64) / 1e9
+        steps[np.isnat(differences)] = np.nan
+    else:
+        steps = np.diff(times.astype(np.float64))
+    steps = steps[np.isfinite(steps)]
+    return float(np.median(steps)) if steps.size else None
+
+
+def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) -> tuple[float | None, Iterator]:
+    """The sampling step (seconds) that converts a ``min_gap`` given as a time, and the
+    blocks to go on with.
+
+    The step is :func:`time_step` of the times of the first :data:`STEP_ROWS` positions
+    (fewer when the signal is shorter), so it does not depend on the block size; the blocks
+    read to find it are held (at most ``STEP_ROWS`` positions) and come first in the
+    returned iterator. Returns ``(None, blocks)`` when ``min_gap`` is not a time.
+    """
+    gap = config.min_gap
+    if not gap.is_time:
+        return None, blocks
+    if source.time_column is None:
+        raise MotifscanError(f"min_gap {gap.text}: a time needs a time column, and {source.name} has "
+                             "none; give samples or a fraction of the span (0.25span)", ("min_gap",))
+    held, times, count = [], [], 0
+    for block in blocks:
+        held.append(block)
+        times.append(block.time[:STEP_ROWS - count])
+        count += times[-1].shape[0]
+        if count >= STEP_ROWS:
+            break
+    step = time_step(np.concatenate(times)) if times else None
+    if count >= 2 and (step is None or not step > 0):
+        raise MotifscanError(f"min_gap {gap.text}: the time column {source.time_column!r} of {source.name} "
+                             "does not increase, so a time cannot be converted to samples", ("min_gap",))
+    return step, itertools.chain(held, blocks)
+
+
+def gap_samples(config: DetectConfig, span_: int, step: float | None) -> int:
+    """``config.min_gap`` in samples for windows of ``span_``; a time with no step (a signal
+    of at most one position) is one sample: there is nothing to keep apart."""
+    if config.min_gap.is_time and step is None:
+        return 1
+    return config.min_gap.samples_for(span_, step)
+
+
+def channel_detectors(channels, config: DetectConfig, method: str, step: float | None = None) -> list[ChannelDetector]:
     """One streaming detector per channel for ``method`` (``"cosine"`` or ``"conv"``), for
-    a run of one kernel at one dilation (see :meth:`Detection._detectors` for the rest)."""
+    a run of one kernel at one dilation (see :meth:`Detection._detectors` for the rest).
+    ``step`` is the sampling step that converts a ``min_gap`` given as a time (see
+    :func:`sampling_step`)."""
     if len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint:
         raise MotifscanError("comparing with the convolution works with one kernel at one dilation")
+    gap = gap_samples(config, config.span, step)
     if method == "conv":
-        return [RelativeChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+        return [RelativeChannelDetector(name, config.span, config.threshold, config.sign, gap)
                 for name in channels]
-    return [ChannelDetector(name, config.span, config.threshold, config.sign, config.gap)
+    return [ChannelDetector(name, config.span, config.threshold, config.sign, gap)
             for name in channels]
 
 
@@ -586,13 +651,14 @@ class Detection:
         self.kernel_order = [kernel.name for kernel in config.kernels]
         self.kernel_rank = {name: i for i, name in enumerate(self.kernel_order)}
 
-    def _detectors(self, scans) -> list:
+    def _detectors(self, scans, step: float | None = None) -> list:
         """(detector, track labels) pairs: one detector per channel, or per channel and
-        kernel with ``overlap="keep"``; the dilations of a kernel always compete."""
+        kernel with ``overlap="keep"``; the dilations of a kernel always compete. Each
+        track's gap is ``min_gap`` for its own span (``step``: see :func:`sampling_step`)."""
         config = self.config
         if config.method == "conv":
             return [(detector, [detector.channel])
-                    for detector in channel_detectors(self.source.channels, config, "conv")]
+                    for detector in channel_detectors(self.source.channels, config, "conv", step)]
         label_kernels = len(config.kernels) > 1
         label_dilations = len(config.dilations) > 1
         groups: dict = {}
@@ -602,9 +668,10 @@ class Detection:
         detectors = []
         for key, members in groups.items():
             labels = [ScanLabel(scan.span, config.kernels[scan.kernel].name if label_kernels else None,
-                                scan.dilation if label_dilations else None) for scan in members]
-            detector = ChannelDetector(key[0], members[0].span, config.threshold, config.sign,
-                                       config.min_gap, labels=labels, members=members[0].channels)
+                                scan.dilation if label_dilations else None, gap_samples(config, scan.span, step))
+                      for scan in members]
+            detector = ChannelDetector(key[0], members[0].span, config.threshold, config.sign, None,
+                                       labels=labels, members=members[0].channels)
             detectors.append((detector, [scan.label for scan in members]))
         return detectors
 
@@ -612,7 +679,10 @@ class Detection:
         config = self.config
         scanner = StreamScanner(self.source.channels, config, getattr(self.source, "rows_hint", None),
                                 config.method == "conv", self.first_row, self.source.name)
-        detectors = self._detectors(scanner.scans)
+        blocks = watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
+                                scanner=scanner)
+        step, blocks = sampling_step(blocks, config, self.source)
+        detectors = self._detectors(scanner.scans, step)
         top = None if config.top is None else TopMotifs(config.top, self.channel_order,
                                                          ranked_by(config.method), self.kernel_order)
 
@@ -626,8 +696,6 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank, self.kernel_rank)
 
-        blocks = watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
-                                scanner=scanner)
         if config.threshold_mad is not None:
             blocks = self._mad_thresholds(blocks, detectors)
         for block in blocks:
@@ -640,6 +708,7 @@ class Detection:
                                                  block.time)
             yield from release(found)
         yield from release([motif for detector, _ in detectors for motif in detector.finish()])
+        self.summary.suppressed_peaks = sum(detector.suppressed_peaks for detector, _ in detectors)
         for detector, _ in detectors:
             if isinstance(detector, RelativeChannelDetector):
                 self.summary.strongest_activation[detector.channel] = detector.strongest

@@ -5,15 +5,65 @@ import re
 
 import pytest
 
-from motifscan.config import DEFAULT_THRESHOLD, DetectConfig
+from fractions import Fraction
+
+from motifscan.config import DEFAULT_THRESHOLD, BatchConfig, DetectConfig, parse_min_gap
 from motifscan.errors import MotifscanError
 
 
 def test_defaults_and_span():
     config = DetectConfig(kernel=(1, 2, 3), dilation=2)
     assert config.p == 1.0 and config.threshold == DEFAULT_THRESHOLD
-    assert config.span == 5 and config.gap == 5
-    assert config.parameters()["min_gap"] == 5
+    # The default gap is half the span, rounded up: ceil(5 / 2) = 3.
+    assert config.span == 5 and config.gap == 3
+    assert config.parameters()["min_gap"] == "0.5span"
+    assert DetectConfig(kernel=(1, 2, 3), min_gap=7).parameters()["min_gap"] == 7
+
+
+@pytest.mark.parametrize(
+    "text, span, step, samples",
+    [
+        ("0", 10, None, 0),
+        ("12", 10, None, 12),
+        (12, 10, None, 12),
+        ("0.25span", 295, None, 74),  # ceil(73.75)
+        ("0.25span", 8, None, 2),
+        ("0.25span", 4, None, 2),  # at least 2: a gap of 1 suppresses nothing
+        ("0.1span", 1, None, 1),  # (but not more than a span of 1)
+        ("0span", 10, None, 0),
+        ("0.3span", 10, None, 3),  # exactly 3 (0.3 * 10 in floats is 3.0000000000000004)
+        ("1span", 30, None, 30),
+        ("250ms", 10, 1 / 360, 90),  # 0.25 s at 360 Hz: exactly 90 samples, not 91
+        ("0.3s", 10, 0.1, 3),
+        ("0.35s", 10, 0.1, 4),  # rounded up to whole samples
+        ("2min", 10, 1.0, 120),
+        ("1h", 10, 60.0, 60),
+        ("1d", 10, 3600.0, 24),
+    ],
+)
+def test_min_gap_forms_in_samples(text, span, step, samples):
+    assert parse_min_gap(text).samples_for(span, step) == samples
+
+
+def test_min_gap_forms_are_told_apart():
+    assert parse_min_gap("0.25span").span_fraction == Fraction(1, 4)
+    assert parse_min_gap("250ms").seconds == 0.25 and parse_min_gap("250ms").is_time
+    assert parse_min_gap(" 10 ").samples == 10 and not parse_min_gap("10").is_time
+
+
+@pytest.mark.parametrize("value", ["2x", "-1", "span", "1.5", "ms", "", "1e999s", True, 1.5, -3])
+def test_bad_min_gap_names_the_option(value):
+    with pytest.raises(MotifscanError, match="^min_gap") as error:
+        parse_min_gap(value)
+    assert error.value.command_line_message().startswith("--min-gap")
+
+
+def test_min_gap_time_is_refused_where_the_step_is_unknown():
+    config = DetectConfig(kernel=(1, 2, 3), min_gap="2s")
+    with pytest.raises(MotifscanError, match="--state and --dask"):
+        BatchConfig(state="state.json").check_format("csv", config)
+    with pytest.raises(MotifscanError, match="time column"):
+        config.min_gap.samples_for(config.span)
 
 
 @pytest.mark.parametrize(

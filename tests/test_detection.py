@@ -141,3 +141,121 @@ def test_top_by_activation():
     top = TopMotifs(2, ["a"])
     top.add(motifs)
     assert [m.start for m in top.motifs()] == [0, 9]
+
+
+def greedy_of_scans_by_hand(positions, strengths, scans, gaps, spans):
+    """The rule with several tracks, O(c^2): candidates of one track conflict when closer
+    than its gap, candidates of different tracks when their windows overlap."""
+    order = sorted(range(len(positions)), key=lambda i: (-strengths[i], positions[i], scans[i]))
+    accepted = []
+
+    def conflict(i, j):
+        if scans[i] == scans[j]:
+            return abs(positions[i] - positions[j]) < gaps[scans[i]]
+        return positions[i] < positions[j] + spans[scans[j]] and positions[j] < positions[i] + spans[scans[i]]
+
+    for i in order:
+        if not any(conflict(i, j) for j in accepted):
+            accepted.append(i)
+    return sorted(accepted)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 2), st.sampled_from([0.5, 0.6, 0.7, 0.9, 1.0])),
+                max_size=80, unique_by=lambda t: (t[0], t[1])),
+       st.lists(st.integers(0, 30), min_size=3, max_size=3), st.lists(st.integers(1, 30), min_size=3, max_size=3))
+def test_suppress_overlaps_of_several_tracks_follows_the_rule(candidates, gaps, spans):
+    candidates.sort()
+    positions = np.array([c[0] for c in candidates], dtype=np.int64)
+    scans = np.array([c[1] for c in candidates], dtype=np.int64)
+    strengths = np.array([c[2] for c in candidates])
+    kept = suppress_overlaps(positions, strengths, np.array(gaps)[scans], scans,
+                             spans=np.array(spans, dtype=np.int64)[scans])
+    expected = greedy_of_scans_by_hand(list(positions), list(strengths), list(scans), gaps, spans)
+    assert list(np.flatnonzero(kept)) == expected
+
+
+def suppressed_peaks_by_hand(score, threshold, accepted_starts, sign="any"):
+    """Stretches of consecutive candidate positions with no accepted start in them."""
+    mask = candidate_mask(score, threshold, sign)
+    count, inside, kept = 0, False, False
+    for position, candidate in enumerate(list(mask) + [False]):
+        if candidate and not inside:
+            inside, kept = True, False
+        if candidate and position in accepted_starts:
+            kept = True
+        if not candidate and inside:
+            count += not kept
+            inside = False
+    return count
+
+
+def test_suppressed_peaks_count_separate_peaks_not_the_flanks_of_a_motif():
+    # One wide peak (positions 0-3), a separate weaker peak at 5 within the gap, and one
+    # far away: the motif at 1 hides the peak at 5, not its own flanks 0, 2, 3.
+    score = [0.7, 0.9, 0.8, 0.6, 0.0, 0.7, 0.0, 0.0, 0.0, 0.0, 0.0, 0.8]
+    detector = ChannelDetector("c", 3, 0.5, "any", 6)
+    motifs = detector.push(0, track_of(score)) + detector.finish()
+    assert [m.start for m in motifs] == [1, 11]
+    assert detector.suppressed_peaks == 1
+    wide = ChannelDetector("c", 3, 0.5, "any", 2)
+    assert [m.start for m in wide.push(0, track_of(score)) + wide.finish()] == [1, 3, 5, 11]
+    assert wide.suppressed_peaks == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 600), st.integers(0, 30), st.integers(1, 12),
+       st.lists(st.integers(1, 120), min_size=1, max_size=30), st.sampled_from(["any", "positive"]))
+def test_suppressed_peaks_are_the_same_for_any_cut(seed, n, min_gap, span, cuts, sign):
+    rng = np.random.default_rng(seed)
+    score = np.round(rng.uniform(-1, 1, n), 1)
+    score[rng.random(n) < 0.05] = np.nan
+    track = track_of(score)
+    whole = ChannelDetector("x", span, 0.6, sign, min_gap)
+    accepted = {m.start for m in whole.push(0, track) + whole.finish()}
+    assert whole.suppressed_peaks == suppressed_peaks_by_hand(score, 0.6, accepted, sign)
+
+    detector = ChannelDetector("x", span, 0.6, sign, min_gap)
+    start = 0
+    for size in cuts * (n // max(1, sum(cuts)) + 1):
+        stop = min(n, start + size)
+        detector.push(start, ScoreTrack(*(values[start:stop] for values in track)))
+        start = stop
+        if start == n:
+            break
+    detector.finish()
+    assert detector.suppressed_peaks == whole.suppressed_peaks
+
+
+def test_suppressed_peaks_survive_a_forced_decision(monkeypatch):
+    """A cluster longer than max_open is decided in parts; the count stays the same."""
+    score = np.tile([0.9, 0.8, 0.0, 0.6, 0.0], 12)  # each 0.6 lies within 5 of a 0.9: hidden
+    motifs = []
+    monkeypatch.setattr(ChannelDetector, "max_open", 4)
+    detector = ChannelDetector("x", 4, 0.5, "any", 5)
+    for start in range(0, score.size, 3):
+        motifs += detector.push(start, track_of(score[start:start + 3]))
+    motifs += detector.finish()
+    assert [m.start for m in motifs] == list(range(0, score.size, 5))
+    assert detector.suppressed_peaks == 12 == suppressed_peaks_by_hand(score, 0.5, {m.start for m in motifs})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.integers(0, 20), st.floats(0.2, 0.9),
+       st.lists(st.integers(1, 80), min_size=1, max_size=20))
+def test_suppressed_peaks_of_the_convolution_use_the_final_threshold(seed, n, min_gap, fraction, cuts):
+    rng = np.random.default_rng(seed)
+    activation = np.round(rng.normal(0, 1, n) * np.linspace(0.2, 3, n), 1)  # rising: the threshold moves
+    score = np.tanh(activation)
+    track = ScoreTrack(score, score, activation)
+    detector = RelativeChannelDetector("x", 3, fraction, "any", min_gap)
+    start = 0
+    for size in cuts * (n // max(1, sum(cuts)) + 1):
+        stop = min(n, start + size)
+        detector.push(start, ScoreTrack(*(values[start:stop] for values in track)), activation=activation[start:stop])
+        start = stop
+        if start == n:
+            break
+    accepted = {m.start for m in detector.finish()}
+    threshold = fraction * np.abs(activation).max()
+    assert detector.suppressed_peaks == suppressed_peaks_by_hand(activation, threshold, accepted)

@@ -1,8 +1,10 @@
 """The streaming pipeline: results never depend on how the input is cut into blocks."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -30,7 +32,8 @@ def planted_signal(seed: int, n: int) -> dict:
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 10_000), st.integers(5, 3000), st.integers(1, 700), st.integers(1, 3),
-       st.sampled_from([None, 0, 3, 25]), st.sampled_from([None, 1, 5]), st.sampled_from(["cosine", "conv"]))
+       st.sampled_from([None, 0, 3, 25, "0.25span", "1span"]), st.sampled_from([None, 1, 5]),
+       st.sampled_from(["cosine", "conv"]))
 def test_block_size_never_changes_motifs(seed, n, block_rows, dilation, min_gap, top, method):
     channels = planted_signal(seed, n)
     config = DetectConfig(kernel=(1, 2, 3, 2), p=2, dilation=dilation, threshold=0.6,
@@ -40,8 +43,8 @@ def test_block_size_never_changes_motifs(seed, n, block_rows, dilation, min_gap,
     whole, whole_summary = detect_all(signal_from_arrays(channels), config)
     cut, cut_summary = detect_all(signal_from_arrays(channels, block_rows=block_rows), config)
     assert cut == whole
-    assert (cut_summary.samples, cut_summary.positions, cut_summary.skipped_windows) == (
-        whole_summary.samples, whole_summary.positions, whole_summary.skipped_windows)
+    assert (cut_summary.samples, cut_summary.positions, cut_summary.skipped_windows, cut_summary.suppressed_peaks) == (
+        whole_summary.samples, whole_summary.positions, whole_summary.skipped_windows, whole_summary.suppressed_peaks)
 
 
 def test_pipeline_equals_scanning_and_detecting_the_whole_track():
@@ -51,7 +54,7 @@ def test_pipeline_equals_scanning_and_detecting_the_whole_track():
     expected = []
     for name, x in channels.items():
         track = sliding_cosine(x, np.array(config.kernel), config.p, 1, "numpy")
-        expected += detect_track(track, channel=name, span=4, threshold=0.5)
+        expected += detect_track(track, channel=name, span=4, threshold=0.5, min_gap=config.gap)
     assert motifs == sorted(expected, key=lambda m: (m.start, m.channel))
     nan_windows = sum(int(np.isnan(sliding_cosine(x, np.ones(4), 1).score).sum()) for x in channels.values())
     assert summary.skipped_windows == nan_windows > 0
@@ -156,8 +159,8 @@ def test_block_size_never_changes_motifs_of_many_kernels(seed, n, block_rows, ov
     whole, whole_summary = detect_all(signal_from_arrays(channels), config)
     cut, cut_summary = detect_all(signal_from_arrays(channels, block_rows=block_rows), config)
     assert cut == whole
-    assert (cut_summary.positions, cut_summary.skipped_windows) == (whole_summary.positions,
-                                                                     whole_summary.skipped_windows)
+    assert (cut_summary.positions, cut_summary.skipped_windows, cut_summary.suppressed_peaks) == (
+        whole_summary.positions, whole_summary.skipped_windows, whole_summary.suppressed_peaks)
 
 
 def test_overlap_keep_and_best():
@@ -469,3 +472,71 @@ def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path
         threshold = "mad:x" if not options else "mad:3"
         result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, *options])
         assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ecg_beats():
+    """The sample ECG, its R peaks (baseline-free signal, peaks at least 0.25 s apart), and a
+    kernel cut as one full beat: one median R-R interval from 100 samples before the first
+    R peak (as benchmarks/min_gap_study.py does)."""
+    from scipy.signal import find_peaks, medfilt
+
+    frame = pd.read_csv(ROOT / "sample_data" / "ecg_mitdb_excerpt_360hz.csv")
+    signal = frame["ecg_mv"].to_numpy()
+    clean = signal - medfilt(medfilt(signal, 71), 215)
+    peaks, _ = find_peaks(clean, distance=90, prominence=0.5 * np.percentile(clean, 99.5))
+    length = int(np.median(np.diff(peaks)))
+    return signal, peaks, signal[peaks[0] - 100 : peaks[0] - 100 + length]
+
+
+def test_default_gap_keeps_neighbouring_beats_of_a_real_ecg():
+    """Beats come faster than the one-beat kernel is long (R-R 278-290 < 295 samples): a
+    gap of the span (the old default) hid 7 of them, the default hides none."""
+    signal, peaks, kernel = ecg_beats()
+    config = DetectConfig(kernel=tuple(kernel), normalize="center")
+    motifs, summary = detect_all(signal_from_arrays({"ecg": signal}, block_rows=1000), config)
+    on_beat = [any(abs(m.start + 100 - r) <= 36 for m in motifs) for r in peaks]
+    # Every beat but the premature one (which scores below the threshold) has its motif.
+    assert sum(on_beat) == len(peaks) - 1 == 25
+    assert len(motifs) == 25 and summary.suppressed_peaks == 0
+    old, old_summary = detect_all(signal_from_arrays({"ecg": signal}), DetectConfig(kernel=tuple(kernel), normalize="center",
+                                                                                   min_gap="1span"))
+    assert len(old) == 18 and old_summary.suppressed_peaks == 7
+
+
+def test_a_fraction_of_the_span_applies_to_each_dilation():
+    x = np.zeros(120)
+    for start in (10, 16, 60, 74):  # two pairs of ramps: 6 apart at dilation 1, 14 apart at dilation 3
+        dilation = 1 if start < 50 else 3
+        x[start : start + 4 * dilation + 1 : dilation] = [1, 2, 3, 4, 5]
+    config = DetectConfig(kernel=(1, 2, 3, 4, 5), dilation=(1, 3), p=9, min_gap="1.2span")
+    motifs, summary = detect_all(signal_from_arrays({"x": x}), config)
+    # 1.2 spans is 6 samples at dilation 1 (span 5) and 16 at dilation 3 (span 13).
+    assert [(m.start, m.dilation) for m in motifs] == [(10, 1), (16, 1), (60, 3)]
+    assert summary.suppressed_peaks == 1
+
+
+@pytest.mark.parametrize("block_rows", [None, 7, 500])
+def test_min_gap_as_a_time_uses_the_step_of_the_time_column(block_rows):
+    x = np.zeros(3000)
+    for start in (100, 130, 1000):
+        x[start : start + 3] = [1, 2, 3]
+    seconds = np.arange(3000) / 100.0  # 100 Hz
+    stamps = np.datetime64("2024-05-01T00:00:00", "ns") + (np.arange(3000) * 10_000_000).astype("timedelta64[ns]")
+    for time in (seconds, stamps):
+        near, summary = detect_all(signal_from_arrays({"x": x}, time=time, block_rows=block_rows),
+                                   DetectConfig(kernel=(1, 2, 3), p=9, min_gap="300ms"))  # 30 samples
+        assert [m.start for m in near] == [100, 130, 1000] and summary.suppressed_peaks == 0
+        far, summary = detect_all(signal_from_arrays({"x": x}, time=time, block_rows=block_rows),
+                                  DetectConfig(kernel=(1, 2, 3), p=9, min_gap="0.31s"))  # 31 samples
+        assert [m.start for m in far] == [100, 1000] and summary.suppressed_peaks == 1
+
+
+def test_min_gap_as_a_time_needs_a_time_column():
+    with pytest.raises(MotifscanError, match="^min_gap 2s: a time needs a time column"):
+        detect_all(signal_from_arrays({"x": np.arange(10.0)}), DetectConfig(kernel=(1, 2, 3), min_gap="2s"))
+    with pytest.raises(MotifscanError, match="does not increase"):
+        detect_all(signal_from_arrays({"x": np.arange(10.0)}, time=np.zeros(10)),
+                   DetectConfig(kernel=(1, 2, 3), min_gap="2s"))

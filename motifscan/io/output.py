@@ -605,6 +605,7 @@ def run_report(summary, parameters: dict) -> dict:
         "samples": summary.samples,
         "positions": summary.positions,
         "skipped_windows": summary.skipped_windows,
+        "suppressed_peaks": summary.suppressed_peaks,
         "large_offset": summary.large_offset,
         "motif_count": summary.motifs,
     }
