@@ -428,9 +428,6 @@ class BatchConfig:
         if self.state is not None and config.method == "conv":
             raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
                                  "relative to the strongest activation of the whole signal")
-        if self.state is not None and (config.shortest_span != config.span or config.noise_floor == "auto"):
-            raise MotifscanError("--state needs windows of one span and a fixed noise floor: one kernel "
-                                 "length, one dilation, no --noise-floor auto")
         if self.dask is not None and (len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint
                                       or config.noise_floor == "auto"):
             raise MotifscanError("--dask scans one kernel at one dilation (no --joint, no --noise-floor auto)")

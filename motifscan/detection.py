@@ -297,6 +297,19 @@ class ChannelDetector:
         pending, self._open = self._open, _take(self._open, slice(0, 0))
         return self._decide(pending)
 
+    def undecided(self) -> tuple[dict, list[tuple[int, int]]]:
+        """What a run that stops before the end of its signal (``--state``) must carry to the
+        next one: the open candidates (column arrays, as :meth:`candidates` gives them) and
+        the ``(position, end of reach)`` of accepted candidates that may still suppress
+        them. :meth:`resume` on a new detector goes on exactly where this one stopped."""
+        return dict(self._open), list(self._taken)
+
+    def resume(self, columns: dict, taken: Sequence[tuple[int, int]]) -> None:
+        """Go on from what :meth:`undecided` returned (before the first push)."""
+        if columns["position"].size:
+            self._open = columns
+        self._taken = [(int(position), int(end)) for position, end in taken]
+
     def _decide(self, columns: dict) -> list[Motif]:
         if columns["position"].size == 0:
             return []

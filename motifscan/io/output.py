@@ -198,13 +198,16 @@ def stdout_is_terminal() -> bool:
 
 @contextlib.contextmanager
 def open_output(path: str | None, binary: bool = False, append: bool = False,
-                option: str = "--output") -> Iterator[IO]:
+                option: str = "--output", before_replace=None) -> Iterator[IO]:
     """Yield a stream for the result: stdout, or a temporary file renamed to ``path`` on success.
 
     With ``append`` the temporary file starts as a copy of ``path`` (when it exists), so the
     result is appended and readers see the old or the new whole file, never a mix. On any
     exception (including KeyboardInterrupt) the temporary file is removed and the target is
-    left as it was. ``option`` names the option in error messages.
+    left as it was. ``option`` names the option in error messages. ``before_replace``, when
+    given, is called with the temporary file's path and the number of bytes copied from the
+    old file, once the temporary file is complete and before it is renamed (``--state``
+    records the output there, so that output and state are one commit).
     """
     if path is None or path == "-":
         yield sys.stdout.buffer if binary else sys.stdout
@@ -221,11 +224,15 @@ def open_output(path: str | None, binary: bool = False, append: bool = False,
                 stream.flush()
                 with open(path, "rb") as previous:
                     shutil.copyfileobj(previous, stream.buffer if not binary else stream)
+            stream.flush()
+            copied = os.fstat(stream.fileno()).st_size
             yield stream
             stream.flush()
             # On disk before the rename, so a crash leaves the old file or the new, never an empty one.
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
+        if before_replace is not None:
+            before_replace(temporary, copied)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -323,6 +330,8 @@ def run_report(summary, parameters: dict) -> dict:
         "skipped_windows": summary.skipped_windows,
         "motif_count": summary.motifs,
     }
+    if summary.undecided:
+        report["undecided_candidates"] = summary.undecided
     if summary.strongest_activation:
         report["strongest_activation"] = {name: _number(value)
                                           for name, value in summary.strongest_activation.items()}
