@@ -279,13 +279,67 @@ class ChannelDetector:
         if ends[-1] <= next_position:
             self._open = _take(pending, slice(0, 0))
             return self._decide(pending)
-        # The last cluster may still grow: keep it, decide everything before it.
+        # The last cluster may still grow: decide everything before it, and of it what no
+        # later candidate can change.
         breaks = np.flatnonzero(position[1:] >= ends[:-1])
         cut = 0 if breaks.size == 0 else int(breaks[-1]) + 1
         if position.size - cut > self.max_open:
             cut = position.size - self.max_open // 2
-        self._open = _take(pending, slice(cut, None))
-        return self._decide(_take(pending, slice(0, cut)))
+            self._open = _take(pending, slice(cut, None))
+            return self._decide(_take(pending, slice(0, cut)))
+        last = _take(pending, slice(cut, None))
+        undecided = self._undecidable(last, next_position)
+        self._open = _take(last, undecided)
+        decided = _take(last, ~undecided)
+        if cut:
+            decided = _join(_take(pending, slice(0, cut)), decided)
+        return self._decide(decided, horizon=int(self._open["position"][0]) if undecided.any() else None)
+
+    def _undecidable(self, columns: dict, next_position: int) -> np.ndarray:
+        """Which candidates (one cluster, sorted by position) a candidate at or after
+        ``next_position`` could still change.
+
+        Strongest-first suppression decides a candidate by its stronger neighbours only
+        (those it conflicts with): it is accepted unless an accepted stronger neighbour
+        suppresses it. A later candidate conflicts only with those whose reach passes
+        ``next_position`` (the frontier); whatever its strength, it can change a candidate
+        only through a chain of ever stronger neighbours that ends at the frontier. Every
+        other candidate is decided now, exactly as at the end of the signal: its stronger
+        neighbours are all decided too. Returns a bool mask, True for the undecidable ones.
+        """
+        position = columns["position"]
+        reach = self._reach(columns["scan"])
+        frontier = position + reach > next_position
+        undecided = frontier.copy()
+        if frontier.all() or not frontier.any():
+            return undecided
+        strength = np.abs(columns[self.by])
+        # Strongest first, as suppress_overlaps takes them (ties: earlier, then lower scan).
+        marked_positions: list[int] = []
+        marked_ends: list[int] = []
+        longest = int(reach.max())
+        positions = position.tolist()
+        reaches = reach.tolist()
+        for index in np.lexsort((columns["scan"], position, -strength)).tolist():
+            at = positions[index]
+            if not undecided[index]:
+                # A stronger undecidable neighbour later within this one's reach, or earlier
+                # with its reach passing this one.
+                slot = bisect.bisect_left(marked_positions, at)
+                if slot < len(marked_positions) and marked_positions[slot] < at + reaches[index]:
+                    undecided[index] = True
+                else:
+                    before = slot - 1
+                    while before >= 0 and at - marked_positions[before] < longest:
+                        if marked_ends[before] > at:
+                            undecided[index] = True
+                            break
+                        before -= 1
+            if undecided[index]:
+                slot = bisect.bisect_left(marked_positions, at)
+                marked_positions.insert(slot, at)
+                marked_ends.insert(slot, at + reaches[index])
+        return undecided
 
     def _reach(self, scan: np.ndarray) -> np.ndarray:
         if self.min_gap is not None:
@@ -310,17 +364,21 @@ class ChannelDetector:
             self._open = columns
         self._taken = [(int(position), int(end)) for position, end in taken]
 
-    def _decide(self, columns: dict) -> list[Motif]:
+    def _decide(self, columns: dict, horizon: int | None = None) -> list[Motif]:
+        """Suppress among ``columns`` (and the accepted ``_taken``) and return the motifs;
+        ``horizon`` is the first position still open (None: after every decided one)."""
         if columns["position"].size == 0:
             return []
         reach = self._reach(columns["scan"])
         keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), reach, columns["scan"],
                                  self._taken)
         kept = _take(columns, keep)
-        # Only accepted candidates reaching past the last decided position can still matter.
-        horizon = int(columns["position"][-1])
+        # Only accepted candidates reaching past the first position still open can matter.
+        if horizon is None:
+            horizon = int(columns["position"][-1])
         ends = (kept["position"] + reach[keep]).tolist()
-        self._taken = [(p, e) for p, e in [*self._taken, *zip(kept["position"].tolist(), ends)] if e > horizon]
+        self._taken = sorted((p, e) for p, e in [*self._taken, *zip(kept["position"].tolist(), ends)]
+                             if e > horizon)
         times = kept.get("time")
         distances = kept.get("distance")
         activations = kept.get("activation")
@@ -445,4 +503,4 @@ def detect_track(
 ) -> list[Motif]:
     """Detect motifs in one whole score track (the one-block case of :class:`ChannelDetector`)."""
     detector = ChannelDetector(channel, span, threshold, sign, min_gap)
-    return detector.push(0, track, time) + detector.finish()
+    return sorted(detector.push(0, track, time) + detector.finish(), key=lambda motif: motif.start)

@@ -277,8 +277,6 @@ def bad_shape_options(tmp_path):
          "--method conv works with one kernel"),
         ("compare several kernels", ["compare", SEED, "--kernel", "a=1,2", "--kernel", "b=2,1"],
          "one kernel at one dilation"),
-        ("state with a range", seed + ["--kernel", "1,2", "--dilation", "1..2", "--state", tmp_path / "s.json"],
-         "--state needs windows of one span"),
     ]
 
 
