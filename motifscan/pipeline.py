@@ -337,6 +337,8 @@ class Undecided:
 
     detectors: list
     noise_floor: list | None = None
+    #: Where it was kept (named in messages): the --state file.
+    origin: str = "--state"
 
     @property
     def candidates(self) -> int:
@@ -355,8 +357,8 @@ class Undecided:
         if [channel for channel, _, _ in self.detectors] != [detector.channel for detector in detectors] or any(
                 columns["scan"].size and int(columns["scan"].max()) >= len(detector.labels)
                 for detector, (_, columns, _) in zip(detectors, self.detectors)):
-            raise MotifscanError(f"{source_name}: the undecided candidates kept in --state do not match its "
-                                 f"channels and kernels; use a new state file")
+            raise MotifscanError(f"--state: {self.origin}: the undecided candidates kept for {source_name} do "
+                                 f"not match its channels and kernels; use a new state file")
         for detector, (_, columns, taken) in zip(detectors, self.detectors):
             detector.resume(columns, taken)
         if self.noise_floor is not None and scanner.config.noise_floor == "auto":

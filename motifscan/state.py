@@ -436,6 +436,8 @@ class StateFile:
         resumable = byte_resumable(name)
         if entry is not None and self._replaced(name, entry, current, resumable):
             entry = None
+        if entry is not None:
+            entry["undecided"].origin = self.path
         if resumable:
             start = 0 if entry is None else entry["offset"]
             end = complete_lines_end(name, current["size"])

@@ -330,3 +330,170 @@ def test_any_appends_give_one_runs_motifs(seed, n, cuts, kernels, normalize, thr
                "--backend", "numba", "--format", "csv"]
     with tempfile.TemporaryDirectory() as directory:
         _union_equals_one_run(Path(directory), x, cuts, options)
+
+
+# --- The state file's integrity ---------------------------------------------------------
+
+
+def test_a_fifo_as_state_is_refused_at_once(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(signal_with(50, {10: [1, 2, 3]})))
+    fifo = tmp_path / "state.fifo"
+    os.mkfifo(fifo)
+    result = subprocess.run([*installed_motifscan(), "detect", str(log), *KERNEL, "--state", str(fifo)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and str(fifo) in result.stderr and "not a regular file" in result.stderr
+
+
+def _good_state(tmp_path):
+    x = signal_with(120, {20: [1, 2, 3], 116: [1, 2, 3]})
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x))
+    state = tmp_path / "state.json"
+    assert run("detect", log, *KERNEL, "--state", state, "--min-gap", "10").exit_code == 0
+    return log, state, json.loads(state.read_text())
+
+
+def _tampered(document, log):
+    key = str(log)
+    entry = lambda d: d["files"][key]  # noqa: E731
+    detector = lambda d: entry(d)["undecided"]["detectors"][0]  # noqa: E731
+
+    def setting(path_of, value):
+        def change(d):
+            *where, last = path_of
+            target = d
+            for step in where:
+                target = step(d) if callable(step) else target[step]
+            target[last] = value
+        return change
+
+    return {
+        "null entry": setting([ "files", key], None),
+        "negative rows": setting([entry, "rows"], -5),
+        "float offset": setting([entry, "offset"], 10.0),
+        "offset past the end": setting([entry, "offset"], 10**9),
+        "bool rows": setting([entry, "rows"], True),
+        "string rows": setting([entry, "rows"], "12"),
+        "null tail": setting([entry, "tail"], None),
+        "short channel": setting([entry, "tail"], {"channels": {"v": [1.0], "w": [1.0, 2.0]}, "time": None}),
+        "null fingerprint": setting([entry, "fingerprint"], None),
+        "bad hash": setting([entry, "fingerprint"], dict(entry(document)["fingerprint"], head_sha256="zz")),
+        "negative inode": setting([entry, "fingerprint"], dict(entry(document)["fingerprint"], inode=-1)),
+        "null files": setting(["files"], None),
+        "files list": setting(["files"], []),
+        "unknown key": setting([entry, "extra"], 1),
+        "null undecided": setting([entry, "undecided"], None),
+        "candidate past the end": setting([detector, "candidates"], {
+            "position": [10**6], "score": [1.0], "cosine": [1.0], "scale": [1.0], "scan": [0],
+            "time": {"unit": None, "values": [1.0]}}),
+        "unsorted candidates": setting([detector, "candidates"], {
+            "position": [5, 3], "score": [1.0, 1.0], "cosine": [1.0, 1.0], "scale": [1.0, 1.0], "scan": [0, 0],
+            "time": {"unit": None, "values": [1.0, 2.0]}}),
+        "ragged candidates": setting([detector, "candidates"], {
+            "position": [5], "score": [], "cosine": [1.0], "scale": [1.0], "scan": [0],
+            "time": {"unit": None, "values": [1.0]}}),
+        "nan score": setting([detector, "candidates"], {
+            "position": [5], "score": [float("nan")], "cosine": [1.0], "scale": [1.0], "scan": [0],
+            "time": {"unit": None, "values": [1.0]}}),
+        "scan out of range": setting([detector, "candidates"], {
+            "position": [100], "score": [1.0], "cosine": [1.0], "scale": [1.0], "scan": [7],
+            "time": {"unit": None, "values": [1.0]}}),
+        "bad taken": setting([detector, "taken"], [[5, 2]]),
+        "bad time unit": setting([entry, "tail"], {"channels": {"v": [1.0]}, "time": {"unit": "parsec", "values": [1]}}),
+        "other channel": setting([entry, "tail"], {"channels": {"w": [1.0, 2.0]},
+                                                   "time": {"unit": None, "values": [1.0, 2.0]}}),
+        "null output": setting(["output"], {"path": "", "device": 0, "inode": 0, "header": None, "pending": ""}),
+        "version": setting(["version"], 99),
+        "foreign format": setting(["format"], "something-else"),
+    }
+
+
+def test_tampered_state_files_are_refused_naming_the_file_and_what_is_wrong(tmp_path):
+    import copy
+
+    log, state, document = _good_state(tmp_path)
+    with open(log, "a") as stream:
+        stream.write(csv_lines(signal_with(30, {5: [1, 2, 3]}), 120))
+    for name, change in _tampered(document, log).items():
+        changed = copy.deepcopy(document)
+        change(changed)
+        state.write_text(json.dumps(changed))
+        result = run("detect", log, *KERNEL, "--state", state, "--min-gap", "10")
+        assert result.exit_code == 2, (name, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), name
+        assert str(state) in result.stderr and result.stderr.count("\n") == 1, (name, result.stderr)
+    for text in ["", "{", '{"format": "motifscan-state", "version": 2', "[]", "null", "42", '"x"',
+                 json.dumps(document)[:-40], "[" * 100_000]:
+        state.write_text(text)
+        result = run("detect", log, *KERNEL, "--state", state, "--min-gap", "10")
+        assert result.exit_code == 2 and str(state) in result.stderr and result.stderr.count("\n") == 1, text[:50]
+
+
+# --- Rotation: identity and content -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["new file", "rewritten in place"])
+def test_a_rotated_log_with_a_long_header_is_read_from_the_start(tmp_path, how):
+    preamble = "# " + "constant preamble " * 100 + "\n"  # far more than the first 1 KiB
+    long_header = "t," + "v" * 1500 + "\n"
+    old = signal_with(200, {20: [1, 2, 3], 150: [1, 2, 3]})
+    new = signal_with(300, {40: [1, 2, 3], 250: [-1, -2, -3]}, seed=1)
+    log = tmp_path / "log.csv"
+    log.write_text(long_header + csv_lines(old))
+    state = tmp_path / "state.json"
+    options = [*KERNEL, "--column", "v" * 1500, "--state", state, "--format", "csv"]
+    assert starts(run("detect", log, *options)) == [20, 150]
+    if how == "new file":
+        log.rename(tmp_path / "log.csv.1")
+        log.write_text(long_header + csv_lines(new))
+    else:
+        with open(log, "r+") as stream:
+            stream.write(long_header + csv_lines(new))
+    assert starts(run("detect", log, *options)) == [40, 250]
+    del preamble
+
+
+# --- Output + state: one commit ---------------------------------------------------------------
+
+KILL_AT = """
+import os, signal, sys
+import motifscan.state as state
+step = sys.argv.pop(1)
+def reached(name):
+    if name == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+state._reached = reached
+sys.argv[0] = "motifscan"
+from motifscan.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize("step", ["output-written", "state-saved"])
+def test_a_kill_at_each_step_of_the_commit_loses_and_repeats_nothing(tmp_path, step, fmt):
+    x = signal_with(400, {20: [1, 2, 3], 90: [1, 2, 3], 170: [-1, -2, -3], 260: [1, 2, 3], 330: [2, 4, 6]})
+    log, state, output = tmp_path / "log.csv", tmp_path / "state.json", tmp_path / f"motifs.{fmt}"
+    options = [str(log), *KERNEL, "--state", str(state), "--output", str(output), "--append", "--format", fmt]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for stop, killed in [(120, False), (240, True), (400, False)]:
+        log.write_text("t,v\n" + csv_lines(x[:stop]))
+        if killed:
+            done = subprocess.run([sys.executable, "-c", KILL_AT, step, "detect", *options], env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == -9, done.stderr
+        else:
+            subprocess.run([*installed_motifscan(), "detect", *options], env=env, capture_output=True, timeout=120)
+    # One more run with nothing new: it only checks the commit.
+    subprocess.run([*installed_motifscan(), "detect", *options], env=env, capture_output=True, timeout=120)
+    lines = output.read_text().splitlines()
+    if fmt == "csv":
+        assert lines[0].startswith("channel,start") and all(not line.startswith("channel") for line in lines[1:])
+        found = [int(line.split(",")[1]) for line in lines[1:]]
+    else:
+        found = [json.loads(line)["start"] for line in lines]
+    assert found == [20, 90, 170, 260, 330]
+    left = [name for name in os.listdir(tmp_path) if name.endswith(".part")]
+    assert len(left) <= 1  # a SIGKILL leaves its temporary file (removed by the output's owner)
