@@ -497,3 +497,30 @@ def test_a_kill_at_each_step_of_the_commit_loses_and_repeats_nothing(tmp_path, s
     assert found == [20, 90, 170, 260, 330]
     left = [name for name in os.listdir(tmp_path) if name.endswith(".part")]
     assert len(left) <= 1  # a SIGKILL leaves its temporary file (removed by the output's owner)
+
+
+# --- Fault injection: random kills under --state --output --append ----------------------------
+
+
+def _fault_injection():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    try:
+        import fault_injection
+    finally:
+        sys.path.pop(0)
+    return fault_injection
+
+
+def test_random_kills_lose_nothing_and_repeat_nothing(tmp_path):
+    figures = _fault_injection().inject(kills=6, seed=1, rows=2000, directory=str(tmp_path))
+    assert figures["kills"] == 6 and figures["motifs"] > 20
+    assert (figures["lost"], figures["twice"], figures["invented"]) == (0, 0, 0), figures
+
+
+@pytest.mark.faults
+@pytest.mark.skipif(not (os.environ.get("CI") or os.environ.get("MOTIFSCAN_FAULTS")),
+                    reason="long: set CI=1 or MOTIFSCAN_FAULTS=1")
+def test_a_hundred_and_twenty_random_kills_lose_nothing_and_repeat_nothing(tmp_path):
+    figures = _fault_injection().inject(kills=120, seed=2, directory=str(tmp_path))
+    assert figures["kills"] == 120
+    assert (figures["lost"], figures["twice"], figures["invented"]) == (0, 0, 0), figures
