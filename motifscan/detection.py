@@ -199,6 +199,8 @@ class ChannelDetector:
         # (position, end of reach) of accepted candidates that may still suppress open ones
         # (after a forced decision).
         self._taken: list[tuple[int, int]] = []
+        # Motifs decided after an open candidate: held so that motifs come in signal order.
+        self._ready: list[Motif] = []
 
     #: Most candidates an open cluster keeps (40 bytes each) before its older half is decided.
     max_open = 1 << 16
@@ -272,13 +274,13 @@ class ChannelDetector:
         pending = _join(self._open, fresh)
         position = pending["position"]
         if position.size == 0:
-            return []
+            return self._in_order([], None)
         # A candidate's window reaches to position + reach; nothing at or after the end of
         # the farthest reach can conflict with it.
         ends = np.maximum.accumulate(position + self._reach(pending["scan"]))
         if ends[-1] <= next_position:
             self._open = _take(pending, slice(0, 0))
-            return self._decide(pending)
+            return self._in_order(self._decide(pending), None)
         # The last cluster may still grow: decide everything before it, and of it what no
         # later candidate can change.
         breaks = np.flatnonzero(position[1:] >= ends[:-1])
@@ -286,14 +288,32 @@ class ChannelDetector:
         if position.size - cut > self.max_open:
             cut = position.size - self.max_open // 2
             self._open = _take(pending, slice(cut, None))
-            return self._decide(_take(pending, slice(0, cut)))
+            return self._in_order(self._decide(_take(pending, slice(0, cut))), int(self._open["position"][0]))
         last = _take(pending, slice(cut, None))
         undecided = self._undecidable(last, next_position)
         self._open = _take(last, undecided)
         decided = _take(last, ~undecided)
         if cut:
             decided = _join(_take(pending, slice(0, cut)), decided)
-        return self._decide(decided, horizon=int(self._open["position"][0]) if undecided.any() else None)
+        horizon = int(self._open["position"][0]) if undecided.any() else None
+        return self._in_order(self._decide(decided, horizon=horizon), horizon)
+
+    def _in_order(self, motifs: list[Motif], horizon: int | None) -> list[Motif]:
+        """The motifs before the first open candidate (all when none is open), in signal
+        order; later ones wait in ``_ready`` so that motifs always come in signal order."""
+        ready = sorted(self._ready + motifs, key=lambda motif: motif.start)
+        if horizon is None:
+            self._ready = []
+            return ready
+        cut = bisect.bisect_left([motif.start for motif in ready], horizon)
+        self._ready = ready[cut:]
+        return ready[:cut]
+
+    def decided(self) -> list[Motif]:
+        """The motifs decided but held behind an open candidate (for a run that stops before
+        the end of its signal: they are final whatever comes)."""
+        ready, self._ready = self._ready, []
+        return ready
 
     def _undecidable(self, columns: dict, next_position: int) -> np.ndarray:
         """Which candidates (one cluster, sorted by position) a candidate at or after
@@ -349,7 +369,7 @@ class ChannelDetector:
     def finish(self) -> list[Motif]:
         """Decide the candidates still open at the end of the signal."""
         pending, self._open = self._open, _take(self._open, slice(0, 0))
-        return self._decide(pending)
+        return self._in_order(self._decide(pending), None)
 
     def undecided(self) -> tuple[dict, list[tuple[int, int]]]:
         """What a run that stops before the end of its signal (``--state``) must carry to the
