@@ -293,7 +293,9 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
             write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
             if figure is not None:
                 detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
-        if memory is not None and not committed:
+        if committed:
+            memory.output_in_place()
+        elif memory is not None:
             memory.save()  # after the output: a crash in between repeats motifs, never loses them
     if run.failed:
         return EXIT_ERROR

@@ -536,6 +536,11 @@ class StateFile:
             return None, ""
         return output["header"], output["pending"]
 
+    def output_in_place(self) -> None:
+        """Called once the output committed by :meth:`commit_before_rename` is in place:
+        nothing is left to do (the state already names it), which a kill here checks."""
+        _reached("output-renamed")
+
     def commit_before_rename(self, path: str, fmt: str, temporary: str, previous_bytes: int) -> None:
         """Save the state, naming the output file about to be renamed to ``path`` and the
         motif lines it adds after the ``previous_bytes`` of the old output (given to

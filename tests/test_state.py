@@ -472,7 +472,7 @@ main()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-@pytest.mark.parametrize("step", ["output-written", "state-saved"])
+@pytest.mark.parametrize("step", ["output-written", "state-saved", "output-renamed"])
 def test_a_kill_at_each_step_of_the_commit_loses_and_repeats_nothing(tmp_path, step, fmt):
     x = signal_with(400, {20: [1, 2, 3], 90: [1, 2, 3], 170: [-1, -2, -3], 260: [1, 2, 3], 330: [2, 4, 6]})
     log, state, output = tmp_path / "log.csv", tmp_path / "state.json", tmp_path / f"motifs.{fmt}"
