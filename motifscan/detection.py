@@ -201,6 +201,7 @@ class ChannelDetector:
         self._taken: list[tuple[int, int]] = []
         # Motifs decided after an open candidate: held so that motifs come in signal order.
         self._ready: list[Motif] = []
+        self._next_position = 0  # the first position no push has covered yet
 
     #: Most candidates an open cluster keeps (40 bytes each) before its older half is decided.
     max_open = 1 << 16
@@ -271,6 +272,7 @@ class ChannelDetector:
         """Add candidates (from :meth:`candidates`, sorted by position) of the positions
         before ``next_position``, all after those added before; return the motifs that are
         now final."""
+        self._next_position = next_position
         pending = _join(self._open, fresh)
         position = pending["position"]
         if position.size == 0:
@@ -281,22 +283,28 @@ class ChannelDetector:
         if ends[-1] <= next_position:
             self._open = _take(pending, slice(0, 0))
             return self._in_order(self._decide(pending), None)
-        # The last cluster may still grow: decide everything before it, and of it what no
-        # later candidate can change.
+        # The last cluster may still grow: keep it, decide everything before it.
         breaks = np.flatnonzero(position[1:] >= ends[:-1])
         cut = 0 if breaks.size == 0 else int(breaks[-1]) + 1
         if position.size - cut > self.max_open:
             cut = position.size - self.max_open // 2
-            self._open = _take(pending, slice(cut, None))
-            return self._in_order(self._decide(_take(pending, slice(0, cut))), int(self._open["position"][0]))
-        last = _take(pending, slice(cut, None))
-        undecided = self._undecidable(last, next_position)
-        self._open = _take(last, undecided)
-        decided = _take(last, ~undecided)
-        if cut:
-            decided = _join(_take(pending, slice(0, cut)), decided)
-        horizon = int(self._open["position"][0]) if undecided.any() else None
-        return self._in_order(self._decide(decided, horizon=horizon), horizon)
+        self._open = _take(pending, slice(cut, None))
+        return self._in_order(self._decide(_take(pending, slice(0, cut))), int(self._open["position"][0]))
+
+    def settle(self) -> list[Motif]:
+        """Decide, of the open candidates, those that no later candidate can change (see
+        :meth:`_undecidable`), and return every motif decided so far. For a run that stops
+        before the end of its signal (``--state``): what is left open is what the next run
+        must carry. The motifs are final: a run over the whole signal reports them too.
+        """
+        settled = []
+        if self._open["position"].size:
+            undecided = self._undecidable(self._open, self._next_position)
+            decided = _take(self._open, ~undecided)
+            self._open = _take(self._open, undecided)
+            horizon = int(self._open["position"][0]) if undecided.any() else None
+            settled = self._in_order(self._decide(decided, horizon=horizon), horizon)
+        return settled + self.decided()
 
     def _in_order(self, motifs: list[Motif], horizon: int | None) -> list[Motif]:
         """The motifs before the first open candidate (all when none is open), in signal
@@ -329,6 +337,23 @@ class ChannelDetector:
         """
         position = columns["position"]
         reach = self._reach(columns["scan"])
+        longest = int(reach.max()) if reach.size else 0
+        # Chains reach back from the end a few windows at most, usually: look at the last
+        # candidates only, and further back while an undecidable one lies within reach of
+        # where the look started (a candidate before it could then be one too).
+        back = 4 * max(longest, 1)
+        while True:
+            first = int(np.searchsorted(position, next_position - back))
+            found = self._undecidable_among(_take(columns, slice(first, None)), reach[first:], next_position)
+            if first == 0 or not found.any() or int(position[first:][found][0]) >= int(position[first]) + longest:
+                undecided = np.zeros(position.shape, dtype=bool)
+                undecided[first:] = found
+                return undecided
+            back *= 2
+
+    def _undecidable_among(self, columns: dict, reach: np.ndarray, next_position: int) -> np.ndarray:
+        """:meth:`_undecidable` on ``columns`` alone (``reach``: each one's reach)."""
+        position = columns["position"]
         frontier = position + reach > next_position
         undecided = frontier.copy()
         if frontier.all() or not frontier.any():

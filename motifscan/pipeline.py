@@ -578,7 +578,7 @@ class Detection:
                                                  block.time)
             yield from release(found)
         if self.hold:
-            yield from release([motif for detector, _ in detectors for motif in detector.decided()])
+            yield from release([motif for detector, _ in detectors for motif in detector.settle()])
             self.undecided = Undecided.taken_from(scanner, [detector for detector, _ in detectors])
             self.summary.undecided = self.undecided.candidates
             return
