@@ -427,6 +427,8 @@ class BatchRun:
             "skipped_windows": sum(summary.skipped_windows for summary in done),
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
+            **({"undecided_candidates": undecided} if (undecided := sum(summary.undecided for summary in done))
+               else {}),
         }
 
     def caption(self) -> str:

@@ -524,3 +524,22 @@ def test_a_hundred_and_twenty_random_kills_lose_nothing_and_repeat_nothing(tmp_p
     figures = _fault_injection().inject(kills=120, seed=2, directory=str(tmp_path))
     assert figures["kills"] == 120
     assert (figures["lost"], figures["twice"], figures["invented"]) == (0, 0, 0), figures
+
+
+def test_candidates_that_wait_are_counted_on_stderr_and_in_the_json_summary(tmp_path):
+    # A match within min_gap of the end could still be beaten by what follows: it waits,
+    # the run says so, and the next run decides it.
+    x = signal_with(60, {20: [1, 2, 3], 55: [1, 2, 3.2]})
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x))
+    state = tmp_path / "state.json"
+    result = run("detect", log, *KERNEL, "--min-gap", "10", "--state", state, "--format", "json")
+    report = json.loads(result.stdout)
+    assert [m["start"] for m in report["motifs"]] == [20]
+    assert report["undecided_candidates"] == 1
+    assert f"1 candidate(s) near the end of {log} wait in the state" in result.stderr
+    with open(log, "a") as stream:
+        stream.write(csv_lines(signal_with(20, {}), 60))
+    later = run("detect", log, *KERNEL, "--min-gap", "10", "--state", state, "--format", "json")
+    assert [m["start"] for m in json.loads(later.stdout)["motifs"]] == [55]
+    assert "wait in the state" not in later.stderr
