@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from motifscan.choices import (COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FIT_REPORT_FORMATS,
+                               METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
 from motifscan.errors import MotifscanError
 
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -36,10 +38,9 @@ def _input_options(command):
         click.option("--dilation", default="1", show_default=True, metavar="D|D1,D2|LOW..HIGH",
                      help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples); "
                           "several: scan all, report the best per motif."),
-        click.option("--normalize", type=click.Choice(["none", "center", "zscore"]), default="none",
-                     show_default=True,
+        click.option("--normalize", type=click.Choice(NORMALIZE), default=None,
                      help="center: remove each window's mean (Pearson's r); zscore: also report "
-                          "the z-normalized distance."),
+                          "the z-normalized distance.  [default: none, or the fitted kernel file's]"),
         click.option("--noise-floor", default="0", show_default=True, metavar="Q|auto",
                      help="Add Q to each window's norm, so flat noisy stretches stop matching; "
                           "auto: the norm of a window of the signal's noise."),
@@ -52,9 +53,9 @@ def _input_options(command):
                      help="Whether the first CSV line names the columns. Default: detected."),
         click.option("--block-rows", type=int, default=None, metavar="N",
                      help="Rows read per block (memory knob; results never change)."),
-        click.option("--backend", type=click.Choice(["auto", "numpy", "numba", "fft"]), default="auto",
+        click.option("--backend", type=click.Choice(COMMAND_LINE_BACKENDS), default="auto",
                      show_default=True, help="Similarity backend."),
-        click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
+        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
                      help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "
                           "auto takes it for large inputs when usable."),
         click.option("--threads", type=int, default=None, metavar="N",
@@ -65,14 +66,14 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, threshold=None, **detection):
+def _prepare(options: dict, threshold=None, method="cosine", **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
-    A fitted kernel file brings its p, threshold and metric; options given on the command
-    line take precedence over the file's p and threshold.
+    A fitted kernel file brings its p, threshold, normalisation and metric; options given
+    on the command line take precedence (:func:`motifscan.config.kernel_settings`).
     """
     from motifscan.batch import ReadOptions
-    from motifscan.config import DEFAULT_BLOCK_ROWS, DEFAULT_THRESHOLD, DetectConfig
+    from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig, kernel_settings
     from motifscan.io.kernels import Kernel, collect_kernels, read_fitted_kernel
 
     files = options["kernel_files"]
@@ -88,12 +89,11 @@ def _prepare(options: dict, threshold=None, **detection):
                                   options["columns"], options["kernel_froms"])
     block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
     config = DetectConfig(
-        kernels=kernels, p=(1.0 if fitted is None else fitted.p) if options["p"] is None else options["p"],
-        dilation=options["dilation"], backend=options["backend"], device=options["device"],
-        threads=options["threads"], block_rows=block_rows,
-        threshold=(DEFAULT_THRESHOLD if fitted is None else fitted.threshold) if threshold is None else threshold,
-        metric=None if fitted is None or fitted.metric is None else fitted.metric.tolist(),
-        normalize=options["normalize"], noise_floor=options["noise_floor"], joint=options["joint"], **detection,
+        kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
+        threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
+        joint=options["joint"], method=method, **detection,
+        **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
+                          method=method),
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
                        options["header"])
@@ -118,7 +118,7 @@ class _MotifscanGroup(click.Group):
                                   standalone_mode=False, **extra)
             sys.stdout.flush()
         except MotifscanError as error:
-            status = _fail(str(error))
+            status = _fail(error.command_line_message())
         except click.exceptions.UsageError as error:
             status = _fail(" ".join(error.format_message().split()))
         except click.exceptions.Exit as done:
@@ -158,7 +158,7 @@ def _detection_options(command):
                           "and the conv side of compare), minimum |activation| as a fraction of the "
                           "channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
-        click.option("--sign", type=click.Choice(["any", "positive", "negative"]), default="any",
+        click.option("--sign", type=click.Choice(SIGNS), default="any",
                      show_default=True, help="Report matches, inverted matches, or both."),
         click.option("--min-gap", type=int, default=None,
                      help="Minimum distance between two motifs of a channel.  [default: the span]"),
@@ -170,16 +170,11 @@ def _detection_options(command):
 
 
 def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
-    from motifscan.config import DEFAULT_THRESHOLD
-
-    if threshold is None and method == "conv":
-        # A fitted kernel's threshold is on the score; the convolution's is a fraction.
-        threshold = DEFAULT_THRESHOLD
     return dict(threshold=threshold, sign=sign, min_gap=min_gap, top=top, method=method)
 
 
 _METHOD = click.option(
-    "--method", type=click.Choice(["cosine", "conv"]), default="cosine", show_default=True,
+    "--method", type=click.Choice(METHODS), default="cosine", show_default=True,
     help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
 _PLOT = click.option(
     "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
@@ -202,7 +197,7 @@ def _watch(plot, fmt: str, output):
 @_input_options
 @_detection_options
 @_METHOD
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(DETECT_FORMATS), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
 @click.option("--jobs", "-j", type=int, default=1, show_default=True, metavar="N",
@@ -219,7 +214,7 @@ def _watch(plot, fmt: str, output):
               help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
 @click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 @_PLOT
-@click.option("--overlap", type=click.Choice(["best", "keep"]), default="best", show_default=True,
+@click.option("--overlap", type=click.Choice(OVERLAP), default="best", show_default=True,
               help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
 def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, dask,
            split_bytes, quiet, plot, overlap, **options):
@@ -306,14 +301,14 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 @click.argument("file", metavar="FILE|-")
 @_input_options
 @_detection_options
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(COMPARE_FORMATS), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
 @_PLOT
 def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
-    from motifscan.io.comparison import COMPARE_FORMATS, write_comparison
+    from motifscan.io.comparison import write_comparison
     from motifscan.io.output import open_output, output_format
     from motifscan.io.sparkline import comparison_sparklines
     from motifscan.plot import comparison_figure, figure_output
@@ -372,7 +367,7 @@ def scores(file, method, output, plot, **options):
 @click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
 @click.option("--length", type=int, default=None, metavar="M",
               help="Window (kernel) length in samples.  [default: end - start of the labels]")
-@click.option("--metric", type=click.Choice(["none", "diagonal", "full"]), default="none", show_default=True,
+@click.option("--metric", type=click.Choice(METRICS), default="none", show_default=True,
               help="Also learn a linear map M: the scan then compares M w with M k.")
 @click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
 @click.option("--mine", type=int, default=20, show_default=True, metavar="N",
@@ -386,7 +381,7 @@ def scores(file, method, output, plot, **options):
 @click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension.")
 @click.option("--header/--no-header", default=None, help="Whether the first CSV line names the columns.")
 @click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
-@click.option("--format", "-f", "fmt", type=click.Choice(["table", "json"]), default=None,
+@click.option("--format", "-f", "fmt", type=click.Choice(FIT_REPORT_FORMATS), default=None,
               help="Report format.  [default: table on a terminal, else JSON]")
 def fit(file, output, fmt, **options):
     """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.

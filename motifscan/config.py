@@ -10,39 +10,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from motifscan.detection import SIGNS
+from motifscan.choices import BACKENDS, DEVICES, METHODS, NORMALIZE, OVERLAP, SIGNS, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import DEFAULT_BLOCK_ROWS
 from motifscan.io.kernels import Kernel
-from motifscan.similarity import BACKENDS, span
-from motifscan.similarity.device import DEVICES
-from motifscan.similarity.multi import NORMALIZE
-
-#: How motifs of different kernels that overlap on one channel are resolved: ``keep`` them
-#: all, or keep only the ``best`` (strongest) one per span.
-OVERLAP = ("keep", "best")
+from motifscan.similarity import span
 
 #: Default detection threshold on |score|. The score of a window is |cosine| ** (p*p), so
 #: one number means "at least half as good as a perfect match" at every sharpness: with
 #: p = 1 it accepts cosine >= 0.5, with p = 3 cosine >= 0.926, with p = 9 cosine >= 0.9915.
 DEFAULT_THRESHOLD = 0.5
 
-# Detection method (--method): what a motif is detected on.
-#: ``cosine``: the sharpened cosine score, threshold on |score|. ``conv``: the plain
-#: convolution (the activation, an unbounded dot product), threshold relative to the
-#: strongest |activation| of the channel; the comparison mode.
-METHODS = ("cosine", "conv")
 
 
 def _check_number(name: str, value, *, minimum: float, inclusive: bool = True) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise MotifscanError(f"{name}: {value!r} is not a number") from None
+        raise MotifscanError(f"{name}: {value!r} is not a number", (name,)) from None
     too_small = number < minimum if inclusive else number <= minimum
     if not math.isfinite(number) or too_small:
         relation = "at least" if inclusive else "greater than"
-        raise MotifscanError(f"{name} must be a finite number {relation} {minimum:g}, got {value}")
+        raise MotifscanError(f"{name} must be a finite number {relation} {minimum:g}, got {value}", (name,))
     return number
 
 
@@ -52,9 +41,9 @@ def _check_integer(name: str, value, *, minimum: int) -> int:
     except (TypeError, ValueError):
         whole = False
     if not whole:
-        raise MotifscanError(f"{name} must be a whole number, got {value!r}")
+        raise MotifscanError(f"{name} must be a whole number, got {value!r}", (name,))
     if int(value) < minimum:
-        raise MotifscanError(f"{name} must be at least {minimum}, got {value}")
+        raise MotifscanError(f"{name} must be at least {minimum}, got {value}", (name,))
     return int(value)
 
 
@@ -71,25 +60,27 @@ def parse_dilations(value) -> tuple[int, ...]:
             if ".." in item:
                 low, _, high = item.partition("..")
                 if not low.strip() or not high.strip():
-                    raise MotifscanError(f"--dilation: the range {item!r} needs both ends (write LOW..HIGH)")
-                low = _check_integer("--dilation", low.strip(), minimum=1)
-                high = _check_integer("--dilation", high.strip(), minimum=1)
+                    raise MotifscanError(f"dilation: the range {item!r} needs both ends (write LOW..HIGH)",
+                                         ("dilation",))
+                low = _check_integer("dilation", low.strip(), minimum=1)
+                high = _check_integer("dilation", high.strip(), minimum=1)
                 if high < low:
-                    raise MotifscanError(f"--dilation: the range {item} is empty (write LOW..HIGH)")
+                    raise MotifscanError(f"dilation: the range {item} is empty (write LOW..HIGH)", ("dilation",))
                 values += range(low, high + 1)
             elif not item:
-                raise MotifscanError(f"--dilation: empty item in {value!r}")
+                raise MotifscanError(f"dilation: empty item in {value!r}", ("dilation",))
             else:
-                values.append(_check_integer("--dilation", item, minimum=1))
+                values.append(_check_integer("dilation", item, minimum=1))
     elif isinstance(value, (int, float)) or hasattr(value, "__index__"):
-        values = [_check_integer("--dilation", value, minimum=1)]
+        values = [_check_integer("dilation", value, minimum=1)]
     else:
         try:
-            values = [_check_integer("--dilation", v, minimum=1) for v in value]
+            values = [_check_integer("dilation", v, minimum=1) for v in value]
         except TypeError:
-            raise MotifscanError(f"--dilation must be a whole number, a list or a range, got {value!r}") from None
+            raise MotifscanError(f"dilation must be a whole number, a list or a range, got {value!r}",
+                                 ("dilation",)) from None
     if not values:
-        raise MotifscanError("--dilation: no dilation given")
+        raise MotifscanError("dilation: no dilation given", ("dilation",))
     return tuple(sorted(set(values)))
 
 
@@ -111,8 +102,11 @@ def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
 
     if not isinstance(kernel.name, str) or not kernel.name.strip():
         raise MotifscanError("a kernel name must not be empty")
-    where = "--kernel" if kernel.name == "kernel" else f"kernel {kernel.name!r}"
-    rows = tuple(tuple(float(v) for v in check_kernel(row, where, allow_zeros=joint)) for row in kernel.values)
+    where = "kernel" if kernel.name == "kernel" else f"kernel {kernel.name!r}"
+    try:
+        rows = tuple(tuple(float(v) for v in check_kernel(row, where, allow_zeros=joint)) for row in kernel.values)
+    except MotifscanError as error:
+        raise MotifscanError(str(error), ("kernel",) if kernel.name == "kernel" else ()) from None
     if joint and rows and not any(any(row) for row in rows):
         raise MotifscanError(f"{where}: the kernel is all zeros, so it has no shape to match")
     if not rows or len({len(row) for row in rows}) != 1:
@@ -121,13 +115,58 @@ def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
     if channels and len(channels) != len(rows):
         raise MotifscanError(f"{where}: {len(rows)} rows of values but {len(channels)} channel names")
     if joint and not channels:
-        raise MotifscanError(f"--joint: kernel {kernel.name!r} has no channels; give a kernel file "
-                             "with one column per channel")
+        raise MotifscanError(f"joint: kernel {kernel.name!r} has no channels; give a kernel file "
+                             "with one column per channel", ("joint",))
     if not joint and len(rows) > 1:
-        raise MotifscanError(f"{where} has {len(rows)} channels: scan them together with --joint")
+        raise MotifscanError(f"{where} has {len(rows)} channels: scan them together with joint", ("joint",))
     if center and all(min(row) == max(row) for row in rows):  # (one flat channel of several is fine)
-        raise MotifscanError(f"{where} is constant, so once centred (--normalize) it has no shape to match")
+        raise MotifscanError(f"{where} is constant, so once centred (normalize) it has no shape to match",
+                             ("normalize",))
     return Kernel(kernel.name, rows, channels)
+
+
+def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metric=None,
+                    method: str = "cosine") -> dict:
+    """``p``, ``threshold``, ``normalize`` and ``metric`` of a run, decided in this one place
+    for the command line and the Python API.
+
+    A value given by the caller wins; then the fitted kernel's (``motifscan fit``); then
+    the default. With ``method="conv"`` the fitted threshold does not apply: it is a cut-off
+    on |score|, while the convolution's threshold is a fraction of the channel's strongest
+    |activation| (:data:`DEFAULT_THRESHOLD` unless given). The fitted p, normalisation and
+    metric still shape the score reported beside each activation.
+
+    Parameters
+    ----------
+    fitted : FittedKernel or None
+        The fitted kernel, or None for plain kernel values.
+    p, threshold, normalize, metric : optional
+        What the caller gave; None means "not given".
+    method : {"cosine", "conv"}
+
+    Returns
+    -------
+    dict
+        Keyword arguments for :class:`DetectConfig`.
+    """
+    use_fitted = fitted is not None
+    fitted_metric = None if not use_fitted or fitted.metric is None else fitted.metric
+    if metric is None:
+        metric = fitted_metric
+    return {
+        "p": p if p is not None else fitted.p if use_fitted else 1.0,
+        "threshold": threshold if threshold is not None
+        else fitted.threshold if use_fitted and method != "conv" else DEFAULT_THRESHOLD,
+        "normalize": normalize if normalize is not None else fitted.normalize if use_fitted else "none",
+        "metric": None if metric is None else _plain_lists(metric),
+    }
+
+
+def _plain_lists(metric):
+    """A metric (array, nested sequences) as plain lists of floats."""
+    import numpy as np
+
+    return np.asarray(metric, dtype=np.float64).tolist()
 
 
 @dataclass(frozen=True)
@@ -215,18 +254,21 @@ class DetectConfig:
         from motifscan.io.kernels import check_kernel
 
         set_ = object.__setattr__  # frozen: normalise the values once, here
-        if self.normalize not in NORMALIZE:
-            raise MotifscanError(f"--normalize must be one of {', '.join(NORMALIZE)}, got {self.normalize!r}")
-        if self.overlap not in OVERLAP:
-            raise MotifscanError(f"--overlap must be one of {', '.join(OVERLAP)}, got {self.overlap!r}")
+        check_choice("normalize", self.normalize, NORMALIZE)
+        check_choice("overlap", self.overlap, OVERLAP)
         set_(self, "joint", bool(self.joint))
         kernels = _as_kernels(self.kernels)
         if kernels and self.kernel is not None:
             raise MotifscanError("give either kernel or kernels, not both")
         if not kernels:
             if self.kernel is None:
-                raise MotifscanError("a kernel is required: give --kernel 1,2,3 or --kernel-file FILE")
-            kernels = (Kernel("kernel", (tuple(float(v) for v in check_kernel(self.kernel, "--kernel")),)),)
+                raise MotifscanError("a kernel is required: give kernel=[1, 2, 3] (--kernel 1,2,3 or "
+                                     "--kernel-file FILE on the command line)")
+            try:
+                values = tuple(float(v) for v in check_kernel(self.kernel, "kernel"))
+            except MotifscanError as error:
+                raise MotifscanError(str(error), ("kernel",)) from None
+            kernels = (Kernel("kernel", (values,)),)
         center = self.normalize != "none"
         kernels = tuple(_check_named_kernel(kernel, center, self.joint) for kernel in kernels)
         names = [kernel.name for kernel in kernels]
@@ -236,31 +278,28 @@ class DetectConfig:
         set_(self, "kernels", kernels)
         set_(self, "kernel", kernels[0].values[0])
         if self.noise_floor != "auto":
-            set_(self, "noise_floor", _check_number("--noise-floor", self.noise_floor, minimum=0))
-        set_(self, "p", _check_number("--p", self.p, minimum=0, inclusive=False))
+            set_(self, "noise_floor", _check_number("noise_floor", self.noise_floor, minimum=0))
+        set_(self, "p", _check_number("p", self.p, minimum=0, inclusive=False))
         dilations = parse_dilations(self.dilation)
         set_(self, "dilation", dilations[0] if len(dilations) == 1 else dilations)
-        threshold = _check_number("--threshold", self.threshold, minimum=0)
+        threshold = _check_number("threshold", self.threshold, minimum=0)
         if threshold > 1:
-            raise MotifscanError(f"--threshold must be at most 1 (scores lie in [-1, 1]), got {self.threshold}")
+            raise MotifscanError(f"threshold must be at most 1 (scores lie in [-1, 1]), got {self.threshold}",
+                                 ("threshold",))
         set_(self, "threshold", threshold)
-        if self.sign not in SIGNS:
-            raise MotifscanError(f"--sign must be one of {', '.join(SIGNS)}, got {self.sign!r}")
+        check_choice("sign", self.sign, SIGNS)
         if self.min_gap is not None:
-            set_(self, "min_gap", _check_integer("--min-gap", self.min_gap, minimum=0))
+            set_(self, "min_gap", _check_integer("min_gap", self.min_gap, minimum=0))
         if self.top is not None:
-            set_(self, "top", _check_integer("--top", self.top, minimum=1))
-        if self.backend not in BACKENDS:
-            raise MotifscanError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.device not in DEVICES:
-            raise MotifscanError(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        set_(self, "block_rows", _check_integer("--block-rows", self.block_rows, minimum=1))
+            set_(self, "top", _check_integer("top", self.top, minimum=1))
+        check_choice("backend", self.backend, BACKENDS)
+        check_choice("device", self.device, DEVICES)
+        set_(self, "block_rows", _check_integer("block_rows", self.block_rows, minimum=1))
         # Speed (--threads)
         if self.threads is not None:
-            set_(self, "threads", _check_integer("--threads", self.threads, minimum=1))
+            set_(self, "threads", _check_integer("threads", self.threads, minimum=1))
         # Detection method (--method)
-        if self.method not in METHODS:
-            raise MotifscanError(f"--method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        check_choice("method", self.method, METHODS)
         # Learned metric: checked here, scanned on the CPU only.
         if self.metric is not None:
             from motifscan.similarity.metric import METRIC_BACKENDS, check_metric
@@ -269,17 +308,20 @@ class DetectConfig:
             set_(self, "metric", tuple(matrix.tolist()) if matrix.ndim == 1
                  else tuple(tuple(row) for row in matrix.tolist()))
             if self.device == "gpu" or self.backend == "cuda":
-                raise MotifscanError("--device gpu: a kernel with a learned metric is scanned on the CPU")
+                raise MotifscanError("device gpu: a kernel with a learned metric is scanned on the CPU",
+                                     ("device",))
             if self.backend not in METRIC_BACKENDS:
-                raise MotifscanError(f"--backend {self.backend}: a learned metric is scanned with numpy or numba")
+                raise MotifscanError(f"backend {self.backend}: a learned metric is scanned with numpy or numba",
+                                     ("backend",))
         # The convolution and a learned metric apply to one plain kernel at one dilation.
-        for option, used in (("--method conv", self.method == "conv"), ("a learned metric", self.metric is not None)):
+        batch = ("normalize", "noise_floor", "joint")
+        for option, used in (("method conv", self.method == "conv"), ("a learned metric", self.metric is not None)):
             if used and (len(self.kernels) > 1 or len(self.dilations) > 1 or self.batch_scan):
                 raise MotifscanError(f"{option} works with one kernel at one dilation, without "
-                                     "--normalize, --noise-floor or --joint")
+                                     "normalize, noise_floor or joint", ("method", *batch))
         if self.batch_scan and (self.device == "gpu" or self.backend == "cuda"):
-            raise MotifscanError("--device gpu runs the plain scan only (no --normalize, --noise-floor "
-                                 "or --joint); use --device cpu")
+            raise MotifscanError("device gpu runs the plain scan only (no normalize, noise_floor "
+                                 "or joint); use device cpu", ("device", *batch))
 
     @property
     def batch_scan(self) -> bool:

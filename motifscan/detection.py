@@ -16,9 +16,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from motifscan.choices import SIGNS
 from motifscan.similarity import ScoreTrack
 
-SIGNS = ("any", "positive", "negative")
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motifscan.choices import METRICS, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.similarity.metric import project
 
-METRICS = ("none", "diagonal", "full")
 #: Margin of the triplet loss, in cosine distance (1 - cosine).
 DEFAULT_MARGIN = 0.1
 #: Hard negatives mined from the training signal after each round.
@@ -396,8 +396,7 @@ def fit_kernel(signal: np.ndarray, positive_starts, negative_starts, length: int
     -------
     FitResult
     """
-    if metric not in METRICS:
-        raise MotifscanError(f"--metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    check_choice("metric", metric, METRICS)
     signal = np.asarray(signal, dtype=np.float64)
     positive_starts = np.asarray(positive_starts, dtype=np.int64).reshape(-1)
     negative_starts = np.asarray(negative_starts, dtype=np.int64).reshape(-1)

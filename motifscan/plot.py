@@ -17,10 +17,10 @@ import contextlib
 import os
 from dataclasses import dataclass
 
+from motifscan.choices import PLOT_FORMATS
 from motifscan.envelope import MinMaxEnvelope, RunRecorder
 from motifscan.errors import MotifscanError
 
-PLOT_FORMATS = ("png", "svg", "pdf")
 INSTALL_HINT = 'pip install "motifscan[plot]"'
 #: Motifs labelled with their value at most, per method and channel; beyond that they are
 #: only shaded, since labels would cover each other.

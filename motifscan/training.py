@@ -12,7 +12,8 @@ import numpy as np
 
 from motifscan.config import DEFAULT_THRESHOLD, DetectConfig, _check_integer, _check_number
 from motifscan.errors import MotifscanError
-from motifscan.fitting import DEFAULT_MARGIN, DEFAULT_MINED, METRICS, fit_kernel, match_detections
+from motifscan.choices import METRICS, check_choice
+from motifscan.fitting import DEFAULT_MARGIN, DEFAULT_MINED, fit_kernel, match_detections
 from motifscan.io.kernels import FittedKernel
 from motifscan.io.labels import Label, parse_positions, read_labels, resolve_position
 
@@ -67,8 +68,7 @@ class FitConfig:
             raise MotifscanError("examples are required: give --positives ROWS or --labels FILE")
         if self.length is not None:
             object.__setattr__(self, "length", _check_integer("--length", self.length, minimum=2))
-        if self.metric not in METRICS:
-            raise MotifscanError(f"--metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
+        check_choice("metric", self.metric, METRICS)
         margin = _check_number("--margin", self.margin, minimum=0, inclusive=False)
         if margin > 2:
             raise MotifscanError(f"--margin must be at most 2 (cosine distances lie in [0, 2]), got {self.margin}")

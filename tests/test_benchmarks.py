@@ -38,6 +38,7 @@ def test_best_time_stops_at_the_budget():
     assert len(calls) == 2  # the warm-up and one timed call
 
 
+@pytest.mark.slow
 def test_run_prints_the_speed_and_error_tables(tmp_path):
     pytest.importorskip("stumpy")
     pytest.importorskip("scipy")
@@ -58,6 +59,7 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
     assert "| n | m |" in table.read_text()
 
 
+@pytest.mark.slow
 def test_gpu_scan_smoke_runs_in_the_cuda_simulator():
     environment = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_scan.py"), "--smoke"],

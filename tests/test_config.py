@@ -1,6 +1,7 @@
 """Validation of the run options."""
 
 import math
+import re
 
 import pytest
 
@@ -36,10 +37,14 @@ def test_defaults_and_span():
         ({"block_rows": 0}, "--block-rows"),
     ],
 )
-def test_bad_options_name_the_option(changes, fragment):
+def test_bad_options_name_the_parameter_and_the_command_line_its_option(changes, fragment):
     options = {"kernel": (1, 2, 3)} | changes
-    with pytest.raises(MotifscanError, match=fragment):
+    with pytest.raises(MotifscanError) as raised:
         DetectConfig(**options)
+    # The library speaks of its parameters (min_gap), the command line of its options (--min-gap).
+    python_fragment = fragment.replace("--min-gap", "min_gap").replace("--block-rows", "block_rows").replace("--", "")
+    assert re.search(python_fragment, str(raised.value)) and "--" not in str(raised.value)
+    assert re.search(fragment, raised.value.command_line_message())
 
 
 def test_config_is_frozen():
@@ -51,7 +56,7 @@ def test_config_is_frozen():
 def test_method_is_checked_and_reported():
     assert DetectConfig(kernel=(1, 2)).parameters()["method"] == "cosine"
     assert DetectConfig(kernel=(1, 2), method="conv").method == "conv"
-    with pytest.raises(MotifscanError, match="--method must be one of cosine, conv"):
+    with pytest.raises(MotifscanError, match="method must be one of cosine, conv"):
         DetectConfig(kernel=(1, 2), method="fft")
 
 
@@ -64,5 +69,5 @@ def test_learned_metric_is_checked_and_frozen():
         DetectConfig(kernel=(1, 2, 3), metric=[1, 2])
     with pytest.raises(MotifscanError, match="scanned on the CPU"):
         DetectConfig(kernel=(1, 2, 3), metric=[1, 2, 3], device="gpu")
-    with pytest.raises(MotifscanError, match="--backend fft: a learned metric is scanned with numpy or numba"):
+    with pytest.raises(MotifscanError, match="^backend fft: a learned metric is scanned with numpy or numba"):
         DetectConfig(kernel=(1, 2, 3), metric=[1, 2, 3], backend="fft")

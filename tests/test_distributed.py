@@ -42,6 +42,7 @@ def fixed_width_line(t: int, v: float) -> bytes:
     return b"%07d,%+09.3f\n" % (t, v)
 
 
+@pytest.mark.slow
 def test_a_million_row_csv_split_into_ranges_gives_exactly_the_single_machine_motifs(client, tmp_path):
     path = tmp_path / "million.csv"
     signal = planted(1_000_000)

@@ -76,3 +76,47 @@ def test_python_examples_in_docs(page):
     assert failures == 0
     if page.name == "python-api.md":
         assert attempted >= 6
+
+
+def api_signature(name: str) -> str:
+    """``motifscan.NAME(...)`` as docs/python-api.md heads its section: parameter names and
+    defaults of the code (type hints left out)."""
+    import inspect
+
+    import motifscan
+
+    parts, keyword_only = [], False
+    for parameter in inspect.signature(getattr(motifscan, name)).parameters.values():
+        if parameter.kind is parameter.KEYWORD_ONLY and not keyword_only:
+            parts.append("*")
+            keyword_only = True
+        default = parameter.default
+        if default is parameter.empty:
+            parts.append(parameter.name)
+        else:
+            parts.append(f'{parameter.name}="{default}"' if isinstance(default, str) else f"{parameter.name}={default!r}")
+    return f"motifscan.{name}({', '.join(parts)})"
+
+
+@pytest.mark.parametrize("name", ["detect", "scan", "motifs_to_frame", "read_kernel"])
+def test_python_api_page_shows_the_signatures_of_the_code(name):
+    assert f"## `{api_signature(name)}`" in (ROOT / "docs" / "python-api.md").read_text()
+
+
+def test_every_option_and_choice_of_every_command_is_in_the_cli_reference():
+    import click
+
+    from motifscan.cli import cli
+
+    page = (ROOT / "docs" / "cli.md").read_text()
+    for name, command in cli.commands.items():
+        for option in command.params:
+            if not isinstance(option, click.Option):
+                continue
+            for spelling in option.opts + option.secondary_opts:
+                assert not spelling.startswith("--") or spelling in page, f"{name} {spelling} is not in docs/cli.md"
+            if isinstance(option.type, click.Choice):
+                lines = [line for line in page.splitlines() if any(s in line for s in option.opts)]
+                for choice in option.type.choices:
+                    assert any(re.search(rf"\b{re.escape(choice)}\b", line) for line in lines), \
+                        f"{name} {option.opts[-1]}: the choice {choice!r} is not on its lines of docs/cli.md"

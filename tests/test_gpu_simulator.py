@@ -15,6 +15,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1",
                     reason="the simulator tests run directly in this process")
 def test_cuda_backend_in_the_simulator():

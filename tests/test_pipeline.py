@@ -277,7 +277,7 @@ def test_read_ahead_stops_reading_when_the_consumer_stops():
 
 
 def test_threads_option_is_validated_and_keeps_results():
-    with pytest.raises(MotifscanError, match="--threads must be at least 1"):
+    with pytest.raises(MotifscanError, match="^threads must be at least 1"):
         DetectConfig(kernel=(1, 2), threads=0)
     channels = planted_signal(4, 30_000)
     results = [detect_all(signal_from_arrays(channels), DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6,
@@ -286,6 +286,7 @@ def test_threads_option_is_validated_and_keeps_results():
     assert results[0] == results[1] == results[2]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("normalize", ["none", "center"])
 def test_long_kernels_on_the_fft_backend(normalize):
     # Long kernels take the FFT backend: each kernel alone by FFT for the plain scan, the

@@ -60,7 +60,7 @@ def test_positions_given_as_times_and_judged_on_the_training_labels(tmp_path):
     ({}, "examples are required"),
     ({"labels": LABELS, "positives": "1"}, "either --labels or --positives"),
     ({"positives": "1", "length": 1}, "--length must be at least 2"),
-    ({"positives": "1", "metric": "cosine"}, "--metric must be one of none, diagonal, full"),
+    ({"positives": "1", "metric": "cosine"}, "metric must be one of none, diagonal, full"),
     ({"positives": "1", "margin": 0}, "--margin must be a finite number greater than 0"),
     ({"positives": "1", "margin": 3}, "--margin must be at most 2"),
     ({"positives": "1", "mine": -1}, "--mine must be at least 0"),

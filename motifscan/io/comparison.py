@@ -11,10 +11,10 @@ import csv
 import json
 from typing import IO
 
+from motifscan.choices import COMPARE_FORMATS
 from motifscan.compare import COMPARED, Comparison, found_by_counts
 from motifscan.io.output import csv_cells, motif_fields, motif_record, print_footer, run_report, table_cells, table_console
 
-COMPARE_FORMATS = ("table", "json", "csv")
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
 ROW_FIELDS = ("start", "end", "score", "activation", "sign")
 

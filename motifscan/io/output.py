@@ -19,10 +19,10 @@ from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from motifscan.choices import DETECT_FORMATS as FORMATS, SCORE_FORMATS
 from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
 
-FORMATS = ("table", "json", "jsonl", "csv")
 #: Every motif column, in output order. ``file``, ``kernel``, ``time``, ``dilation``,
 #: ``distance`` and ``activation`` are optional: a run writes only the columns that mean
 #: something for it (see :func:`motif_fields`).
@@ -256,7 +256,6 @@ def _umask() -> int:
     return mask
 
 
-SCORE_FORMATS = ("csv", "parquet")
 
 
 def score_format(path: str | None) -> str:

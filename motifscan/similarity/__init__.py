@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from motifscan.choices import BACKENDS
 from motifscan.errors import MotifscanError
 
 #: Below this many multiply-adds (windows x kernel taps) the NumPy reference is used by
@@ -29,7 +30,6 @@ COLD_SMALL_WORK = 10_000_000
 #: direct Numba scan: measured crossover, see docs/performance.md ("Direct or FFT").
 FFT_MIN_TAPS = 256
 
-BACKENDS = ("auto", "numpy", "numba", "fft", "cuda")
 
 
 class ScoreTrack(NamedTuple):

@@ -15,10 +15,10 @@ import functools
 import importlib.util
 import os
 
+from motifscan.choices import DEVICES, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.similarity import resolve_backend
 
-DEVICES = ("auto", "cpu", "gpu")
 
 #: ``device="auto"`` runs on the GPU only from this many multiply-adds (positions x kernel
 #: taps) on. A GPU run first pays for creating the CUDA context and loading the compiled
@@ -73,11 +73,14 @@ def gpu_name() -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
-def require_gpu(option: str = "--device gpu") -> None:
-    """Raise MotifscanError naming what is missing when the CUDA backend cannot run."""
+def require_gpu(option: str = "device gpu") -> None:
+    """Raise MotifscanError naming what is missing when the CUDA backend cannot run.
+
+    ``option`` is how the request was made, e.g. ``"device gpu"`` or ``"backend cuda"``.
+    """
     problem = gpu_problem()
     if problem is not None:
-        raise MotifscanError(f"{option}: {problem}")
+        raise MotifscanError(f"{option}: {problem}", (option.split()[0],))
 
 
 def _gpu_worth_it(rows: int | None, kernel_length: int) -> bool:
@@ -98,14 +101,13 @@ def resolve_device(device: str, backend: str, rows: int | None, kernel_length: i
     and at least :data:`GPU_MIN_WORK` multiply-adds (so never for a stream of unknown
     length), and the CPU otherwise. ``rows`` is an upper bound on the signal's length.
     """
-    if device not in DEVICES:
-        raise MotifscanError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    check_choice("device", device, DEVICES)
     if device == "gpu" or backend == "cuda":
         if device == "cpu":
-            raise MotifscanError("--backend cuda runs on the GPU: use --device gpu or auto")
+            raise MotifscanError("backend cuda runs on the GPU: use device gpu or auto", ("backend", "device"))
         if backend not in ("auto", "cuda"):
-            raise MotifscanError(f"--backend {backend} runs on the CPU: use --device cpu or auto")
-        require_gpu("--device gpu" if device == "gpu" else "--backend cuda")
+            raise MotifscanError(f"backend {backend} runs on the CPU: use device cpu or auto", ("backend", "device"))
+        require_gpu("device gpu" if device == "gpu" else "backend cuda")
         return "cuda"
     if device == "auto" and backend == "auto" and _gpu_worth_it(rows, kernel_length):
         return "cuda"

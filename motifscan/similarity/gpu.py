@@ -218,7 +218,7 @@ def sliding_cosine_cuda(
     MotifscanError
         When no usable GPU is present (naming what is missing).
     """
-    require_gpu("--backend cuda")
+    require_gpu("backend cuda")
     halo = span(kernel.shape[0], dilation) - 1
     n_out = signal.shape[0] - halo
     unit, kernel_norm = unit_kernel(kernel)

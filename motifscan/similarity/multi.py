@@ -27,10 +27,10 @@ import math
 
 import numpy as np
 
+from motifscan.choices import NORMALIZE, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.similarity import DistanceTrack, ScoreTrack, empty_track, resolve_backend, span
 
-NORMALIZE = ("none", "center", "zscore")
 
 #: Squared z-normalised distances below this are round-off of an exact match (r = 1 within
 #: a few ulps gives 2M(1 - r) ~ 1e-15) and are reported as 0, as ``stumpy.mass`` does with
@@ -117,8 +117,7 @@ def scan_kernels(
     k = np.asarray(kernels, dtype=np.float64)
     if k.ndim == 2:
         k = k[:, None, :]
-    if normalize not in NORMALIZE:
-        raise MotifscanError(f"--normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
+    check_choice("normalize", normalize, NORMALIZE)
     n_out = x.shape[1] - span(k.shape[2], dilation) + 1
     if n_out <= 0:
         if normalize == "zscore":
