@@ -202,7 +202,7 @@ def _encode_block(block: SignalBlock) -> dict:
 
 def _decode_block(data, where: str) -> SignalBlock:
     _object(data, where, ("channels", "time"))
-    _need(isinstance(data["channels"], dict) and data["channels"], f"{where}.channels must be a non-empty object")
+    _need(isinstance(data["channels"], dict) and bool(data["channels"]), f"{where}.channels must be a non-empty object")
     lengths = {len(_numbers(values, f"{where}.channels[{json.dumps(name)}]"))
                for name, values in data["channels"].items()}
     _need(len(lengths) == 1, f"{where}.channels must all have the same length")
@@ -246,7 +246,7 @@ def _decode_undecided(data, where: str, rows: int, with_time: bool, with_distanc
             expected_here = expected
         _need(all(a <= b for a, b in zip(positions, positions[1:])), f"{at}.candidates.position must be sorted")
         _need(not positions or positions[-1] < rows, f"{at}.candidates.position must be before row {rows}")
-        columns = {"position": np.asarray(positions, dtype=np.int64)}
+        columns: dict = {"position": np.asarray(positions, dtype=np.int64)}
         for name in sorted(expected_here & set(candidates) - {"position", "time"}):
             values = _numbers(candidates[name], f"{at}.candidates.{name}", "count" if name == "scan" else "number")
             _need(len(values) == count, f"{at}.candidates.{name} must have {count} entries")
@@ -306,7 +306,7 @@ def _check_output(data, where: str) -> dict | None:
     if data is None:
         return None
     _object(data, where, ("path", "device", "inode", "header", "pending"))
-    _need(isinstance(data["path"], str) and data["path"], f"{where}.path must be a file name")
+    _need(isinstance(data["path"], str) and bool(data["path"]), f"{where}.path must be a file name")
     _need(_is_count(data["device"]) and _is_count(data["inode"]), f"{where}.device and .inode must be whole numbers >= 0")
     _need(data["header"] is None or isinstance(data["header"], str), f"{where}.header must be null or a string")
     _need(isinstance(data["pending"], str), f"{where}.pending must be a string")
@@ -487,7 +487,7 @@ class StateFile:
             end = resume.byte_range[1]
             entry["offset"] = end
             # The fingerprint's size is how far this run read, so that growth is seen.
-            entry["fingerprint"] = dict(resume.fingerprint, size=end,
+            entry["fingerprint"] = dict(resume.fingerprint or {}, size=end,
                                         end_sha256=_sha256(name, max(0, end - END_BYTES), end))
         self.files[os.path.abspath(name)] = entry
 

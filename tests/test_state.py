@@ -258,6 +258,7 @@ def cli_run(*args):
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
 
 
+@pytest.mark.slow
 def test_ecg_cut_anywhere_loses_no_beat_at_the_run_boundary(tmp_path):
     """Issue 13 §2: a beat accepted after the cut suppressed a better neighbour and was itself
     dropped for being near the last motif of the first run (beat 4750 lost at cut 5000)."""
@@ -471,6 +472,7 @@ main()
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 @pytest.mark.parametrize("step", ["output-written", "state-saved", "output-renamed"])
 def test_a_kill_at_each_step_of_the_commit_loses_and_repeats_nothing(tmp_path, step, fmt):
@@ -511,12 +513,14 @@ def _fault_injection():
     return fault_injection
 
 
+@pytest.mark.slow
 def test_random_kills_lose_nothing_and_repeat_nothing(tmp_path):
     figures = _fault_injection().inject(kills=6, seed=1, rows=2000, directory=str(tmp_path))
     assert figures["kills"] == 6 and figures["motifs"] > 20
     assert (figures["lost"], figures["twice"], figures["invented"]) == (0, 0, 0), figures
 
 
+@pytest.mark.slow
 @pytest.mark.faults
 @pytest.mark.skipif(not (os.environ.get("CI") or os.environ.get("MOTIFSCAN_FAULTS")),
                     reason="long: set CI=1 or MOTIFSCAN_FAULTS=1")
