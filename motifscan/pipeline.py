@@ -354,6 +354,8 @@ class Undecided:
 
     def restore(self, scanner: StreamScanner, detectors: list, source_name: str) -> None:
         """Hand the carried state to a new run's scanner and detectors."""
+        if not any(columns["position"].size or taken for _, columns, taken in self.detectors):
+            self.detectors = [(detector.channel, *detector.undecided()) for detector in detectors]
         if [channel for channel, _, _ in self.detectors] != [detector.channel for detector in detectors] or any(
                 columns["scan"].size and int(columns["scan"].max()) >= len(detector.labels)
                 for detector, (_, columns, _) in zip(detectors, self.detectors)):

@@ -88,7 +88,10 @@ class Resume:
 
     def check_source(self, source) -> None:
         """Raise unless the carried rows fit ``source`` (same channels, a time column or not)."""
-        if self.carry is None:
+        if self.carry is None or self.carry.rows == 0:
+            # Nothing kept (a file of only its header so far): nothing to fit; a time column
+            # may not have been recognised without rows.
+            self.carry = None
             return
         if set(self.carry.channels) != set(source.channels) or (
                 (self.carry.time is None) != (source.time_column is None)):

@@ -547,3 +547,15 @@ def test_candidates_that_wait_are_counted_on_stderr_and_in_the_json_summary(tmp_
     later = run("detect", log, *KERNEL, "--min-gap", "10", "--state", state, "--format", "json")
     assert [m["start"] for m in json.loads(later.stdout)["motifs"]] == [55]
     assert "wait in the state" not in later.stderr
+
+
+def test_a_log_of_only_its_header_then_rows(tmp_path):
+    """The first run sees no row (and so no time column yet); the next goes on as usual."""
+    x = signal_with(40, {10: [1, 2, 3], 30: [1, 2, 3]})
+    log, state = tmp_path / "log.csv", tmp_path / "state.json"
+    log.write_text("t,v\n")
+    assert run("detect", log, *KERNEL, "--state", state, "--format", "csv").exit_code == 1
+    log.write_text("t,v\n" + csv_lines(x))
+    result = run("detect", log, *KERNEL, "--state", state, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert starts(result) == [10, 30]
