@@ -134,14 +134,14 @@ def _plain_values(kernel):
     return tuple(np.asarray(kernel, dtype=np.float64).ravel()), None
 
 
-def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, **options):
+def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, sign=None, **options):
     """The run's :class:`DetectConfig`, settings decided as the command line decides them."""
     from motifscan.config import DetectConfig, kernel_settings
 
     kernels = _named_kernels(kernel, joint)
     values, fitted = (None, None) if kernels else _plain_values(kernel)
     settings = kernel_settings(fitted, p=p, threshold=threshold, normalize=normalize, metric=metric,
-                               method=method)
+                               sign=sign, method=method)
     return DetectConfig(kernel=values, kernels=kernels, method=method, joint=joint, **settings, **options)
 
 
@@ -268,7 +268,7 @@ def detect(
     p: float | None = None,
     dilation: int | str | Sequence[int] = 1,
     threshold: float | None = None,
-    sign: str = "any",
+    sign: str | None = None,
     min_gap: int | None = None,
     top: int | None = None,
     time: Any = None,
@@ -304,7 +304,8 @@ def detect(
         Minimum |score| of a motif (a FittedKernel's own threshold when not given); with
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
         |activation| (a fitted threshold, a cut-off on |score|, does not apply there).
-    sign : {"any", "positive", "negative"}
+    sign : {"any", "positive", "negative"}, optional
+        Default ``any``, or a FittedKernel's (``fit`` writes ``positive``).
     min_gap : int, optional
         Minimum distance between motifs of one channel, in samples; default: the span.
     top : int, optional

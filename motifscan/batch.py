@@ -9,6 +9,7 @@ a callback and the others still run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -32,12 +33,13 @@ class ReadOptions:
     header: bool | None = None
 
     def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None,
-             follow: bool = False, row_groups: tuple[int, int] | None = None):
+             follow: bool = False, row_groups: tuple[int, int] | None = None,
+             on_notice: Callable[[str], None] | None = None):
         """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory); the other
         arguments are those of :func:`~motifscan.io.signals.read_signal`."""
         return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
                            delimiter=self.delimiter, header=self.header, block_rows=block_rows,
-                           byte_range=byte_range, follow=follow, row_groups=row_groups)
+                           byte_range=byte_range, follow=follow, row_groups=row_groups, on_notice=on_notice)
 
     def parameters(self) -> dict:
         """The options that decide what is read, as JSON-ready values."""
@@ -98,7 +100,12 @@ def expand_inputs(arguments: Sequence[str]) -> list[tuple[str, str | None]]:
         if argument == "-" or not os.path.isdir(argument) or is_parquet_dataset(argument):
             inputs.setdefault(argument, None)
             continue
-        found = list(_signals_below(argument))
+        try:
+            found = list(_signals_below(argument, set()))
+        except OSError as error:
+            inputs.setdefault(argument, f"{argument}: cannot read the directory "
+                                        f"{error.filename or argument} ({error.strerror})")
+            continue
         if not found:
             inputs.setdefault(argument, f"{argument}: no CSV, TSV, TXT or Parquet file in this directory")
         for name in found:
@@ -106,7 +113,13 @@ def expand_inputs(arguments: Sequence[str]) -> list[tuple[str, str | None]]:
     return list(inputs.items())
 
 
-def _signals_below(directory: str) -> Iterator[str]:
+def _signals_below(directory: str, seen: set) -> Iterator[str]:
+    # A directory reached again (a symbolic link to a parent: a loop) is read once, like an
+    # input named twice.
+    identity = (os.stat(directory).st_dev, os.stat(directory).st_ino)
+    if identity in seen:
+        return
+    seen.add(identity)
     entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
     for entry in entries:
         if entry.name.startswith((".", "_")):
@@ -116,7 +129,7 @@ def _signals_below(directory: str) -> Iterator[str]:
             if is_parquet_dataset(path):
                 yield path
             else:
-                yield from _signals_below(path)
+                yield from _signals_below(path, seen)
         elif _is_signal_file(entry.name):
             yield path
 
@@ -193,14 +206,108 @@ def _run_file_job(job) -> FileRun:
 
 
 def _pool(jobs: int):
+    """A pool of ``jobs`` worker processes that end with this process.
+
+    The workers are spawned, not forked: the parent may hold pyarrow or Numba threads, and
+    a forked child can inherit one of their locks held. Nor do they come from the
+    multiprocessing fork server: that server is a child of the first process that uses it
+    and outlives it, and so did every worker it forked (each holding the caller's stdout
+    and stderr, so ``motifscan ... --jobs 2 | wc -l`` never saw the end of its input).
+    Spawned workers are this process's own children, and :func:`_worker_start` ties each
+    one's life to it.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # Never fork: the parent may hold pyarrow or Numba threads, and a forked child can
-    # inherit one of their locks held. The fork server starts clean workers cheaply.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start, initargs=(os.getpid(),))
+
+
+def _worker_start(parent: int) -> None:
+    """Set up a worker process: it dies with ``parent``, ignores the terminal's Ctrl-C (the
+    parent stops it), and holds neither the caller's stdin nor stdout."""
+    import signal
+    import sys
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for stream, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY)):
+        # A reader of our stdout waits for every process that holds it; a worker writes
+        # nothing there (its results go back through the pool), so it lets go of it.
+        devnull = os.open(os.devnull, mode)
+        os.dup2(devnull, stream)
+        os.close(devnull)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        # PR_SET_PDEATHSIG: the kernel kills this worker when its parent ends, however it ends
+        # (SIGKILL included).
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent ended before the line above
+        os._exit(1)
+    # Elsewhere (and as a second guard): a thread that ends the worker once it is orphaned.
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+#: The signals that stop a run (see :mod:`motifscan.cli`).
+STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold back SIGINT, SIGTERM and SIGHUP for the block; one that came is raised again
+    when it ends, to the handler in place before.
+
+    Not with a signal mask: any thread (pyarrow's, Numba's) may take a process's signal, and
+    Python then runs the handler in the main thread at once, whatever its mask.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread, where they also run
+        return
+    came: list[int] = []
+    before = {}
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            number = getattr(signal, name)
+            before[number] = signal.signal(number, lambda signum, frame: came.append(signum))
+    try:
+        yield
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        if came:
+            signal.raise_signal(came[0])
+
+
+def _watch_parent(parent: int) -> None:
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _stop_pool(pool, finished: bool) -> None:
+    """Shut ``pool`` down: wait for its idle workers to exit when every result was taken;
+    otherwise (an error, a signal, a closed pipe) kill the workers still busy, so nothing
+    runs on after the run."""
+    if finished:
+        pool.shutdown(wait=True)
+        return
+    # The executor has no public way to stop a running task; its process table is the way.
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    # No new worker from here on (the pool replaces one that exits), then kill the busy ones.
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(5)
 
 
 class BatchRun:
@@ -234,7 +341,9 @@ class BatchRun:
     state : motifscan.state.StateFile, optional
         Read only what earlier runs over this state have not; the caller saves it.
     follow : bool
-        Follow the one input like ``tail -f`` (see :func:`motifscan.io.signals.read_signal`).
+        Follow the one input like ``tail -F`` (see :func:`motifscan.io.signals.read_signal`).
+    on_notice : callable(str), optional
+        With ``follow``, called with one line when the followed file is rotated or truncated.
     dask : str or distributed.Client, optional
         Run the inputs as tasks on a Dask cluster: ``"local"``, a scheduler address, or a
         client (see :mod:`motifscan.distributed`).
@@ -245,7 +354,8 @@ class BatchRun:
     def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
                  ordered: bool = True, on_error: Callable[[str], None] | None = None,
                  on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False,
-                 watch=None, dask=None, split_bytes: int | None = None):
+                 watch=None, dask=None, split_bytes: int | None = None,
+                 on_notice: Callable[[str], None] | None = None):
         from motifscan.distributed import DEFAULT_SPLIT_BYTES
 
         self.config = config
@@ -278,7 +388,8 @@ class BatchRun:
         if not self.several and state is None and dask is None:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
-            self._single = Detection(read.open(name, config.block_rows, follow=follow), config, watch)
+            self._single = Detection(read.open(name, config.block_rows, follow=follow, on_notice=on_notice),
+                                     config, watch)
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -364,23 +475,28 @@ class BatchRun:
                 unchanged.add(name)
                 continue
             jobs.append((name, self.config, self.read, self.several, self.ordered, resume))
-        if self.jobs > 1 and len(jobs) > 1 and self.dask is None:
-            pool = _pool(min(self.jobs, len(jobs)))
-            # map() hands results back in input order, whichever worker finishes first.
-            results = pool.map(_run_file_job, jobs, chunksize=1)
-        else:
-            pool = None
-            on_rows = None if self.progress is None else self.progress.add_rows
-            results = (run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5], on_rows=on_rows)
-                       for job in jobs)
+        pool = None
         client, owned = None, False
-        if self.dask is not None:
-            from motifscan.distributed import connect, run_on_dask
-
-            client, owned = connect(self.dask)
-            results = run_on_dask(client, [(job[0], job[5]) for job in jobs], self.config, self.read,
-                                  self.split_bytes, self.several, self.ordered)
+        finished = False
         try:
+            if self.jobs > 1 and len(jobs) > 1 and self.dask is None:
+                # A signal while the pool starts its workers (in map() below) would leave a
+                # half-started one, not yet in the pool's table, to die with a traceback:
+                # signals wait until the pool is in place, within this try.
+                with _signals_held():
+                    pool = _pool(min(self.jobs, len(jobs)))
+                    # map() hands results back in input order, whichever worker finishes first.
+                    results = pool.map(_run_file_job, jobs, chunksize=1)
+            else:
+                on_rows = None if self.progress is None else self.progress.add_rows
+                results = (run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5], on_rows=on_rows)
+                           for job in jobs)
+            if self.dask is not None:
+                from motifscan.distributed import connect, run_on_dask
+
+                client, owned = connect(self.dask)
+                results = run_on_dask(client, [(job[0], job[5]) for job in jobs], self.config, self.read,
+                                      self.split_bytes, self.several, self.ordered)
             for name, problem in self.inputs:
                 if problem is not None:
                     yield FileRun(name, [], None, problem)
@@ -388,9 +504,18 @@ class BatchRun:
                     yield FileRun(name, [], None)
                 else:
                     yield next(results)
+            finished = True
         finally:
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                _stop_pool(pool, finished)
+                # The pool's queues hold named semaphores, unlinked when the queues are
+                # collected; the process ends with os._exit (see motifscan.cli.main), which
+                # would leave them to multiprocessing's resource tracker and its "leaked
+                # semaphore" warning. (An exception passing through here still holds this frame.)
+                pool = results = None
+                import gc
+
+                gc.collect()
             if owned:
                 cluster = client.cluster
                 client.close()
@@ -425,6 +550,7 @@ class BatchRun:
             "samples": sum(summary.samples for summary in done),
             "positions": sum(summary.positions for summary in done),
             "skipped_windows": sum(summary.skipped_windows for summary in done),
+            "large_offset": any(summary.large_offset for summary in done),
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
             **({"undecided_candidates": undecided} if (undecided := sum(summary.undecided for summary in done))

@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import os
+import signal
 import sys
 
 import click
 
 from motifscan.choices import (COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FIT_REPORT_FORMATS,
                                METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
-from motifscan.errors import MotifscanError
+from motifscan.errors import MotifscanError, SignalTooShort
 
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
 EXIT_BROKEN_PIPE = 141
+# What writing to stdout fails with when the disk, a quota or `ulimit -f` says no, or stdout is
+# closed. (A file's are motifscan.io.output.WRITE_ERRNOS: not EIO or EBADF, which reading an
+# input can raise too.)
+STDOUT_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF})
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (every temporary file removed, every
+    worker stopped), then exit with 128 + the signal's number, as a shell reports it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on(signum, frame) -> None:
+    raise Stopped(signum)
+
+
+class _ClosedStdout(io.TextIOBase):
+    """Stands for stdout when the caller closed it (``motifscan ... >&-``): writing to it is
+    the write error it is, not a crash on ``None``."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    @property
+    def buffer(self):
+        return self
 
 
 def _input_options(command):
@@ -66,11 +101,11 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, threshold=None, method="cosine", **detection):
+def _prepare(options: dict, threshold=None, method="cosine", sign=None, **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
-    A fitted kernel file brings its p, threshold, normalisation and metric; options given
-    on the command line take precedence (:func:`motifscan.config.kernel_settings`).
+    A fitted kernel file brings its p, threshold, normalisation, sign and metric; options
+    given on the command line take precedence (:func:`motifscan.config.kernel_settings`).
     """
     from motifscan.batch import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig, kernel_settings
@@ -87,13 +122,13 @@ def _prepare(options: dict, threshold=None, method="cosine", **detection):
     else:
         kernels = collect_kernels(options["kernels"], files, options["kernel_columns"], options["joint"],
                                   options["columns"], options["kernel_froms"])
-    block_rows = options["block_rows"] or DEFAULT_BLOCK_ROWS
+    block_rows = DEFAULT_BLOCK_ROWS if options["block_rows"] is None else options["block_rows"]
     config = DetectConfig(
         kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
         threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
         joint=options["joint"], method=method, **detection,
         **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
-                          method=method),
+                          sign=sign, method=method),
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
                        options["header"])
@@ -101,10 +136,18 @@ def _prepare(options: dict, threshold=None, method="cosine", **detection):
 
 
 def _warn_skipped(summary) -> None:
+    """The run's warnings about what it saw: skipped windows, a large offset."""
     if summary is not None and summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
+            err=True,
+        )
+    if summary is not None and summary.large_offset:
+        click.echo(
+            f"motifscan: {summary.source}: {summary.near_unit_cosine_windows} of {summary.scored_windows} "
+            "windows have |cosine| > 0.99: the signal has a large offset, so nearly every window "
+            "matches; --normalize center compares shapes",
             err=True,
         )
 
@@ -117,27 +160,77 @@ class _MotifscanGroup(click.Group):
             status = super().main(args=args, prog_name=prog_name or "motifscan",
                                   standalone_mode=False, **extra)
             sys.stdout.flush()
+            if _stream_interrupted():
+                # Ctrl-C ended a live stream; what it had read is decided and written.
+                click.echo("motifscan: interrupted", err=True)
+                status = EXIT_INTERRUPTED
+        except SignalTooShort as error:
+            # A live stream stopped by Ctrl-C before a whole window came: nothing to report.
+            status = _fail(str(error)) if not _stream_interrupted() else EXIT_INTERRUPTED
+            if status == EXIT_INTERRUPTED:
+                click.echo("motifscan: interrupted", err=True)
         except MotifscanError as error:
             status = _fail(error.command_line_message())
         except click.exceptions.UsageError as error:
             status = _fail(" ".join(error.format_message().split()))
         except click.exceptions.Exit as done:
             status = done.exit_code
-        except (KeyboardInterrupt, click.exceptions.Abort):
-            click.echo("motifscan: interrupted", err=True)
-            status = EXIT_INTERRUPTED
+        except (KeyboardInterrupt, click.exceptions.Abort) as error:
+            # Click turns KeyboardInterrupt (and so Stopped) into Abort, the signal its cause.
+            stopped = error if isinstance(error, Stopped) else error.__cause__
+            if isinstance(stopped, Stopped):
+                status = _stopped(stopped)
+            else:
+                click.echo("motifscan: interrupted", err=True)
+                status = EXIT_INTERRUPTED
+        except BrokenPipeError:
+            status = _stdout_gone()
+        except OSError as error:
+            if error.errno not in STDOUT_WRITE_ERRNOS:
+                raise
+            status = _fail(f"writing <stdout>: {error.strerror}")
+        except MemoryError as error:
+            # numpy says what it could not allocate ("Unable to allocate 7.5 GiB for an array
+            # with shape ..."); a bare MemoryError says nothing, so the knob is named instead.
+            said = " ".join(str(error).split())
+            status = _fail(f"out of memory: {said or 'the data'} (a smaller --block-rows uses less)")
         sys.exit(status if isinstance(status, int) else EXIT_FOUND)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except Stopped as stopped:
+            # Here, before Click's handler of KeyboardInterrupt adds an empty line to stderr.
+            return _stopped(stopped)
         except BrokenPipeError:
             # The reader went away (`motifscan ... | head`): stop quietly with the status a
             # shell gives a tool stopped by SIGPIPE. Caught here, before Click's own handler
             # turns it into status 1, which means "no motif" for us.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return EXIT_BROKEN_PIPE
+            return _stdout_gone()
+        except OSError as error:
+            # Caught here too, before Click turns it into status 1 with a traceback.
+            if error.errno not in STDOUT_WRITE_ERRNOS:
+                raise
+            return _fail(f"writing <stdout>: {error.strerror}")
+
+
+def _stopped(stopped: Stopped) -> int:
+    click.echo(f"motifscan: stopped by {signal.Signals(stopped.signum).name}", err=True)
+    return 128 + stopped.signum
+
+
+def _stdout_gone() -> int:
+    """Point stdout at /dev/null (so the final flush cannot fail again); the SIGPIPE status."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _suppressed_os_errors():
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
+
+
+def _suppressed_os_errors():
+    import contextlib
+
+    return contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation)
 
 
 @click.group(cls=_MotifscanGroup,
@@ -158,8 +251,9 @@ def _detection_options(command):
                           "and the conv side of compare), minimum |activation| as a fraction of the "
                           "channel's strongest.  "
                           "[default: 0.5, or the fitted kernel file's]"),
-        click.option("--sign", type=click.Choice(SIGNS), default="any",
-                     show_default=True, help="Report matches, inverted matches, or both."),
+        click.option("--sign", type=click.Choice(SIGNS), default=None,
+                     help="Report matches, inverted matches, or both.  [default: any, or the fitted "
+                          "kernel file's]"),
         click.option("--min-gap", type=int, default=None,
                      help="Minimum distance between two motifs of a channel.  [default: the span]"),
         click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
@@ -176,6 +270,7 @@ def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
 _METHOD = click.option(
     "--method", type=click.Choice(METHODS), default="cosine", show_default=True,
     help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+_QUIET = click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 _PLOT = click.option(
     "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
 
@@ -207,12 +302,13 @@ def _watch(plot, fmt: str, output):
 @click.option("--state", metavar="FILE",
               help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
 @click.option("--follow", is_flag=True,
-              help="Follow FILE like tail -f: report each motif as soon as it is final, forever.")
+              help="Follow FILE like tail -F (through rotation and truncation): report each motif "
+                   "as soon as it is final, until Ctrl-C.")
 @click.option("--dask", metavar="ADDRESS|local",
               help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
 @click.option("--split-bytes", metavar="N",
               help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
-@click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
+@_QUIET
 @_PLOT
 @click.option("--overlap", type=click.Choice(OVERLAP), default="best", show_default=True,
               help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
@@ -228,7 +324,7 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 
     from motifscan.batch import BatchRun
     from motifscan.config import BatchConfig
-    from motifscan.io.output import first_line, open_output, output_format, write_motifs
+    from motifscan.io.output import check_target, first_line, locked, open_output, output_format, write_motifs
     from motifscan.io.sparkline import detection_sparklines
     from motifscan.plot import detection_figure, figure_output
     from motifscan.progress import RunProgress
@@ -259,9 +355,16 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
             memory = held.enter_context(StateFile.open(
                 batch.state, {**config.parameters(), **read.parameters(), "backend": config.backend,
                               "device": config.device}, on_wait=waiting))
+        if batch.append and output not in (None, "-"):
+            # Runs appending to one file take turns, whatever their --state: each copies
+            # the file as the last one left it.
+            check_target(output, "--output")
+            held.enter_context(locked(output, on_wait=lambda: quiet or click.echo(
+                f"motifscan: waiting for another run to finish with {output}", err=True)))
         run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
                        on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
-                       dask=batch.dask, split_bytes=batch.split_bytes)
+                       dask=batch.dask, split_bytes=batch.split_bytes,
+                       on_notice=lambda notice: click.echo(f"motifscan: {notice}", err=True))
         if plot is not None and run.several:
             raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.
@@ -277,17 +380,24 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         if committed:
             def before_replace(temporary, previous_bytes):
                 memory.commit_before_rename(output, fmt, temporary, previous_bytes)
-        with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
-                open_output(output, append=batch.append, before_replace=before_replace) as stream, \
-                figure_output(plot) as (figure, figure_format):
-            if unfinished:
-                if fmt == "csv" and header is None:
-                    header = unfinished_header
-                    stream.write(header + "\n")
-                stream.write(unfinished)
-            write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
-            if figure is not None:
-                detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
+        try:
+            with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
+                    open_output(output, append=batch.append, before_replace=before_replace) as stream, \
+                    figure_output(plot) as (figure, figure_format):
+                if unfinished:
+                    if fmt == "csv" and header is None:
+                        header = unfinished_header
+                        stream.write(header + "\n")
+                    stream.write(unfinished)
+                write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
+                if output not in (None, "-") and run.files and len(run.failed) == len(run.files) \
+                        and not unfinished:
+                    # Every input failed (each said why): the output file keeps what it held.
+                    raise _NothingWritten
+                if figure is not None:
+                    detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
+        except _NothingWritten:
+            return EXIT_ERROR
         if committed:
             memory.output_in_place()
         elif memory is not None:
@@ -304,8 +414,9 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 @click.option("--format", "-f", "fmt", type=click.Choice(COMPARE_FORMATS), default=None,
               help="Output format.  [default: table on a terminal, else CSV]")
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
+@_QUIET
 @_PLOT
-def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
+def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **options):
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
     from motifscan.io.comparison import write_comparison
@@ -324,7 +435,8 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
         write_comparison(stream, run, fmt, comparison_sparklines(recorder) if sparkline else None)
         if figure is not None:
             comparison_figure(figure, figure_format, recorder, run)
-    _warn_skipped(run.summary)
+    if not quiet:
+        _warn_skipped(run.summary)
     return EXIT_FOUND if run.summary.motifs else EXIT_NONE
 
 
@@ -334,8 +446,9 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, plot, **options):
 @_METHOD
 @click.option("--output", "-o", metavar="PATH",
               help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
+@_QUIET
 @_PLOT
-def scores(file, method, output, plot, **options):
+def scores(file, method, output, quiet, plot, **options):
     """Write the full per-position score track of FILE (for plots and other tools).
 
     With --method conv it adds the plain convolution, <channel>_activation.
@@ -356,7 +469,8 @@ def scores(file, method, output, plot, **options):
                      [scan.label for scan in scanner.scans], source.time_column, score_format(output))
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
-    _warn_skipped(summary)
+    if not quiet:
+        _warn_skipped(summary)
     return EXIT_FOUND
 
 
@@ -366,14 +480,25 @@ def scores(file, method, output, plot, **options):
 @click.option("--positives", metavar="R1,R2,...", help="Starts of windows that hold the shape (rows or times).")
 @click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
 @click.option("--length", type=int, default=None, metavar="M",
-              help="Window (kernel) length in samples.  [default: end - start of the labels]")
-@click.option("--metric", type=click.Choice(METRICS), default="none", show_default=True,
-              help="Also learn a linear map M: the scan then compares M w with M k.")
+              help="Window (kernel) length in samples.  [default: the median end - start of the labels]")
+@click.option("--metric", type=click.Choice(METRICS + ("all",)), multiple=True,
+              help="Also learn a linear map M: the scan then compares M w with M k. Repeat (or all) "
+                   "to fit several and keep the one that validates best.  [default: none]")
+@click.option("--normalize", type=click.Choice(("auto",) + NORMALIZE), default="auto", show_default=True,
+              help="Learn on the windows detect --normalize scores; auto tries none and center and "
+                   "keeps the one that validates better.")
+@click.option("--folds", type=int, default=5, show_default=True, metavar="K",
+              help="Cross-validation folds over the training labels (choose the cut-off, and the "
+                   "detector when nothing is held out).")
+@click.option("--keep", type=click.Choice(("best", "fitted")), default="best", show_default=True,
+              help="When every fit validates worse than the starting point: write the starting point "
+                   "(best) or the fit (fitted); either way stderr says so.")
 @click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
 @click.option("--mine", type=int, default=20, show_default=True, metavar="N",
               help="Hard negatives mined from the training signal per round (0: none).")
 @click.option("--split", type=float, default=None, metavar="F",
-              help="Learn from the first F of the rows, judge on the rest (held-out labels).")
+              help="Learn from the first F of the rows, judge on the rest (held-out labels); the cut "
+                   "moves to the first label boundary at or after it.")
 @click.option("--validate", metavar="FILE", help="A held-out recording to judge the fit on (with --validate-labels).")
 @click.option("--validate-labels", metavar="PATH", help="Labels CSV of the --validate recording.")
 @click.option("--column", "-c", metavar="NAME", help="The channel to learn from. Default: the only numeric column.")
@@ -383,23 +508,42 @@ def scores(file, method, output, plot, **options):
 @click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
 @click.option("--format", "-f", "fmt", type=click.Choice(FIT_REPORT_FORMATS), default=None,
               help="Report format.  [default: table on a terminal, else JSON]")
-def fit(file, output, fmt, **options):
-    """Learn a kernel, p, a threshold (and a metric) from labelled windows of FILE.
+@_QUIET
+def fit(file, output, fmt, quiet, **options):
+    """Learn a kernel, p, a threshold, the normalisation (and a metric) from labelled windows of FILE.
 
-    Writes a kernel file for `motifscan detect --kernel-file` and reports precision, recall
-    and F1 of the fitted detector against the starting point (the mean of the positives).
+    Judges every candidate on labels it was not fitted on, writes the best as a kernel file
+    for `motifscan detect --kernel-file`, and reports precision, recall and F1 of each
+    against the starting point (the mean of the positives).
     """
     from motifscan.io.output import open_output, stdout_is_terminal, write_fit_report
     from motifscan.training import FitConfig, run_fit
 
     if output == "-":
         raise MotifscanError("--output: give a file for the kernel file (the report goes to stdout)")
+    options["metric"] = options["metric"] or ("none",)
     outcome = run_fit(FitConfig(file=file, **options))
     with open_output(output) as stream:
         stream.write(outcome.kernel.to_json())
+    # -q keeps the notes (where --split cut, no cross-validation) off stderr, never the
+    # warning that the written detector validates worse than the starting point.
+    for warning in outcome.warnings:
+        if not quiet or warning == outcome.report["warning"]:
+            click.echo(f"motifscan: {warning}", err=True)
     report = {"kernel_file": output, **outcome.report}
     write_fit_report(sys.stdout, report, fmt or ("table" if stdout_is_terminal() else "json"))
     return EXIT_FOUND
+
+
+class _NothingWritten(Exception):
+    """Leave the --output file as it was: the run has nothing to put there."""
+
+
+def _stream_interrupted() -> bool:
+    """Whether Ctrl-C ended a live stream (see ``motifscan.io.signals.stream_interrupted``).
+    Looked up only when the reader was imported, so a run that read nothing pays no import."""
+    signals = sys.modules.get("motifscan.io.signals")
+    return signals is not None and signals.stream_interrupted()
 
 
 def _fail(message: str) -> int:
@@ -417,17 +561,34 @@ def main() -> None:
     run into a crash for the shell, cron or a pipeline. Every file the command wrote is
     closed by then, and no thread of a finished command has work left.
     """
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        # Like Ctrl-C: temporary files removed and workers stopped on the way out.
+        signal.signal(signum, _stop_on)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStdout()
+    elif hasattr(sys.stdout, "reconfigure"):
+        # A file name that is not UTF-8 reaches the output as the bytes it was given as.
+        sys.stdout.reconfigure(errors="surrogateescape")
     try:
         cli.main()
         status = EXIT_FOUND
     except SystemExit as done:
         status = done.code if isinstance(done.code, int) else EXIT_ERROR if done.code else EXIT_FOUND
+    if "concurrent.futures.process" in sys.modules:
+        import gc
+
+        # A stopped worker pool's queues (named semaphores) are unlinked when collected;
+        # os._exit would leave them to the resource tracker and its "leaked" warning.
+        gc.collect()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except BrokenPipeError:
             status = EXIT_BROKEN_PIPE
-        except (OSError, ValueError):  # closed by the caller: nothing left to lose
+        except OSError as error:
+            if stream is sys.stdout and error.errno in STDOUT_WRITE_ERRNOS and status in (EXIT_FOUND, EXIT_NONE):
+                status = _fail(f"writing <stdout>: {error.strerror}")
+        except (ValueError, AttributeError):  # closed by the caller: nothing left to lose
             pass
     os._exit(status)
 

@@ -35,16 +35,37 @@ def _check_number(name: str, value, *, minimum: float, inclusive: bool = True) -
     return number
 
 
-def _check_integer(name: str, value, *, minimum: int) -> int:
-    try:
-        whole = not isinstance(value, bool) and float(value).is_integer()
-    except (TypeError, ValueError):
-        whole = False
-    if not whole:
+#: The largest whole number an option takes: positions and counts are int64 in the scans.
+MAX_INTEGER = 2**62
+
+
+def _check_integer(name: str, value, *, minimum: int, maximum: int = MAX_INTEGER) -> int:
+    whole = _whole_number(value)
+    if whole is None:
         raise MotifscanError(f"{name} must be a whole number, got {value!r}", (name,))
-    if int(value) < minimum:
+    if whole < minimum:
         raise MotifscanError(f"{name} must be at least {minimum}, got {value}", (name,))
-    return int(value)
+    if whole > maximum:
+        raise MotifscanError(f"{name} must be at most {maximum}, got {value}", (name,))
+    return whole
+
+
+def _whole_number(value) -> int | None:
+    """``value`` as an int when it is a whole number (``3``, ``"3"``, ``3.0``, ``"1e2"``), else None."""
+    if isinstance(value, bool):
+        return None
+    if hasattr(value, "__index__"):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass  # "1e2", "3.0": read as a number below
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def parse_dilations(value) -> tuple[int, ...]:
@@ -125,22 +146,25 @@ def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
     return Kernel(kernel.name, rows, channels)
 
 
-def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metric=None,
+def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metric=None, sign=None,
                     method: str = "cosine") -> dict:
-    """``p``, ``threshold``, ``normalize`` and ``metric`` of a run, decided in this one place
-    for the command line and the Python API.
+    """``p``, ``threshold``, ``normalize``, ``metric`` and ``sign`` of a run, decided in this
+    one place for the command line and the Python API.
 
     A value given by the caller wins; then the fitted kernel's (``motifscan fit``); then
     the default. With ``method="conv"`` the fitted threshold does not apply: it is a cut-off
     on |score|, while the convolution's threshold is a fraction of the channel's strongest
     |activation| (:data:`DEFAULT_THRESHOLD` unless given). The fitted p, normalisation and
-    metric still shape the score reported beside each activation.
+    metric still shape the score reported beside each activation. A fitted metric on
+    centred windows is scanned with the centring folded into it (``M C``, see
+    :meth:`motifscan.io.kernels.FittedKernel.scan_metric`) and ``normalize="none"``: the
+    same scores.
 
     Parameters
     ----------
     fitted : FittedKernel or None
         The fitted kernel, or None for plain kernel values.
-    p, threshold, normalize, metric : optional
+    p, threshold, normalize, metric, sign : optional
         What the caller gave; None means "not given".
     method : {"cosine", "conv"}
 
@@ -149,16 +173,20 @@ def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metr
     dict
         Keyword arguments for :class:`DetectConfig`.
     """
+    from dataclasses import replace
+
     use_fitted = fitted is not None
-    fitted_metric = None if not use_fitted or fitted.metric is None else fitted.metric
-    if metric is None:
-        metric = fitted_metric
+    normalize = normalize if normalize is not None else fitted.normalize if use_fitted else "none"
+    if metric is None and use_fitted and fitted.metric is not None:
+        metric = replace(fitted, normalize=normalize).scan_metric()
+        normalize = "none"
     return {
         "p": p if p is not None else fitted.p if use_fitted else 1.0,
         "threshold": threshold if threshold is not None
         else fitted.threshold if use_fitted and method != "conv" else DEFAULT_THRESHOLD,
-        "normalize": normalize if normalize is not None else fitted.normalize if use_fitted else "none",
+        "normalize": normalize,
         "metric": None if metric is None else _plain_lists(metric),
+        "sign": sign if sign is not None else fitted.sign if use_fitted else "any",
     }
 
 

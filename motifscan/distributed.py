@@ -180,6 +180,8 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
         summary.samples += result.summary.samples
         summary.positions += result.summary.positions
         summary.skipped_windows += result.summary.skipped_windows
+        summary.scored_windows += result.summary.scored_windows
+        summary.near_unit_cosine_windows += result.summary.near_unit_cosine_windows
         for channel, skipped in result.summary.skipped_by_channel.items():
             summary.skipped_by_channel[channel] = summary.skipped_by_channel.get(channel, 0) + skipped
         for channel, detector in detectors.items():
@@ -218,9 +220,49 @@ def connect(address):
     try:
         if address == "local":
             return Client(LocalCluster()), True
-        return Client(address, timeout=CONNECT_TIMEOUT_S), True
+        return _client_within(Client, address, CONNECT_TIMEOUT_S), True
+    except MotifscanError:
+        raise
     except (OSError, TimeoutError, ValueError) as error:
         raise MotifscanError(f"--dask: cannot reach the scheduler at {address} ({error})") from None
+
+
+def _client_within(client_type, address: str, seconds: float):
+    """``client_type(address)`` when a Dask scheduler answers at ``address`` within ``seconds``.
+
+    The client's own ``timeout`` bounds reaching the address, not what follows: a peer that
+    accepts the connection and then says nothing (an HTTP server waiting for a request) held
+    the run forever, and one that sends other bytes made the client allocate whatever size
+    they spelt. So the client is made in a thread that is given up on after ``seconds`` (and
+    a moment to report its own timeout), and anything it raises but an unreachable address
+    means the peer is not a scheduler.
+    """
+    import threading
+
+    outcome: dict = {}
+
+    def attempt() -> None:
+        try:
+            outcome["client"] = client_type(address, timeout=seconds)
+        except BaseException as error:  # noqa: BLE001 (handed over to the caller's thread below)
+            outcome["error"] = error
+
+    thread = threading.Thread(target=attempt, name="motifscan-dask-connect", daemon=True)
+    thread.start()
+    thread.join(seconds + 2)
+    if thread.is_alive():
+        # Abandoned: the daemon thread can only hang on a peer that never answers.
+        raise MotifscanError(f"--dask: nothing at {address} answered like a Dask scheduler "
+                             f"within {seconds:g} s")
+    error = outcome.get("error")
+    if error is None:
+        return outcome["client"]
+    if isinstance(error, (OSError, TimeoutError)):
+        raise error
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+        raise error
+    raise MotifscanError(f"--dask: {address} is not a Dask scheduler (its answer could not be read: "
+                         f"{type(error).__name__})")
 
 
 def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, split_bytes: int,

@@ -33,10 +33,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from motifscan.choices import METRICS, check_choice
+from motifscan.choices import METRICS, NORMALIZE, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.similarity.metric import project
 
+#: Window normalisations a detector can be fitted for (those of ``detect --normalize``).
+#: ``zscore`` scores exactly as ``center`` (the cosine does not see a window's size); it
+#: only adds ``detect``'s distance column.
+NORMALIZATIONS = NORMALIZE
 #: Margin of the triplet loss, in cosine distance (1 - cosine).
 DEFAULT_MARGIN = 0.1
 #: Hard negatives mined from the training signal after each round.
@@ -73,6 +77,30 @@ def windows_at(signal: np.ndarray, starts, length: int) -> np.ndarray:
     return out
 
 
+def centred(vectors: np.ndarray, normalize: str) -> np.ndarray:
+    """``vectors`` (shape (..., m)) with each row's mean removed when ``normalize`` centres
+    (``center``, ``zscore``); unchanged for ``none``. The map is linear, ``C v`` with
+    ``C = I - 1 1^T / m``, and symmetric, so a gradient taken after it is pulled back by
+    centring it too."""
+    if normalize == "none":
+        return vectors
+    return vectors - vectors.mean(axis=-1, keepdims=True)
+
+
+def scan_metric(metric: np.ndarray | None, normalize: str, length: int) -> np.ndarray | None:
+    """The linear map a plain metric scan needs to score as ``detect --normalize`` with
+    ``metric``: ``M C`` (shape (r, m), full) when windows are centred, ``M`` otherwise.
+
+    Centring is the linear map ``C``, so ``cos(M C k, M C w)`` is the metric cosine under
+    ``M C``; a window that is constant gives ``M C w = 0`` and scores 0, as in the centred
+    scan.
+    """
+    if normalize == "none" or metric is None:
+        return metric
+    centring = np.eye(length) - 1.0 / length
+    return metric[:, None] * centring if metric.ndim == 1 else metric @ centring
+
+
 def _unit_rows(windows: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(windows, axis=1, keepdims=True)
     if np.any(norms == 0):
@@ -80,7 +108,8 @@ def _unit_rows(windows: np.ndarray) -> np.ndarray:
     return windows / norms
 
 
-def align_positives(signal: np.ndarray, starts, length: int, shift: int, rounds: int = 5) -> np.ndarray:
+def align_positives(signal: np.ndarray, starts, length: int, shift: int, rounds: int = 5,
+                    normalize: str = "none") -> np.ndarray:
     """Move each positive by up to ``shift`` samples to best match the mean of the others.
 
     Parameters
@@ -90,6 +119,8 @@ def align_positives(signal: np.ndarray, starts, length: int, shift: int, rounds:
         Labelled starts of the positives.
     length, shift : int
         Window length; largest move in samples.
+    normalize : {"none", "center", "zscore"}
+        Compare the windows centred, as the detector will.
 
     Returns
     -------
@@ -104,14 +135,14 @@ def align_positives(signal: np.ndarray, starts, length: int, shift: int, rounds:
     if starts.size < 2 or shift <= 0:
         return aligned
     for _ in range(rounds):
-        units = _unit_rows(windows_at(signal, aligned, length))
+        units = _unit_rows(centred(windows_at(signal, aligned, length), normalize))
         total = units.sum(axis=0)
         moved = False
         for i, start in enumerate(starts):
             template = total - units[i]
             best, best_cosine = aligned[i], -math.inf
             for candidate in range(max(0, start - shift), min(signal.shape[0] - length, start + shift) + 1):
-                window = signal[candidate:candidate + length]
+                window = centred(signal[candidate:candidate + length], normalize)
                 norm = np.linalg.norm(window)
                 if not np.isfinite(norm) or norm == 0:
                     continue
@@ -123,7 +154,7 @@ def align_positives(signal: np.ndarray, starts, length: int, shift: int, rounds:
             aligned[i] = best
             # Coordinate ascent on the summed similarity of all pairs: with the template
             # updated at once, every move raises it, so the loop cannot cycle.
-            window = signal[best:best + length]
+            window = centred(signal[best:best + length], normalize)
             total += window / np.linalg.norm(window) - units[i]
             units[i] = window / np.linalg.norm(window)
         if not moved:
@@ -150,10 +181,12 @@ def starting_kernel(positives: np.ndarray) -> np.ndarray:
 # The loss and its gradient
 
 
-def cosines(kernel: np.ndarray, windows: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
-    """``cos(M k, M w)`` for each window (shape (c, m)); 0 for a window with ``M w = 0``."""
-    anchor = project(kernel, metric)
-    projected = project(windows, metric)
+def cosines(kernel: np.ndarray, windows: np.ndarray, metric: np.ndarray | None,
+            normalize: str = "none") -> np.ndarray:
+    """``cos(M C k, M C w)`` for each window (shape (c, m)), ``C`` the centring of
+    ``normalize`` (the identity for ``none``); 0 for a window with ``M C w = 0``."""
+    anchor = project(centred(kernel, normalize), metric)
+    projected = project(centred(windows, normalize), metric)
     norms = np.linalg.norm(projected, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(norms > 0, projected @ anchor / (norms * np.linalg.norm(anchor)), 0.0)
@@ -161,8 +194,12 @@ def cosines(kernel: np.ndarray, windows: np.ndarray, metric: np.ndarray | None) 
 
 def triplet_loss(kernel: np.ndarray, metric: np.ndarray | None, positives: np.ndarray,
                  negatives: np.ndarray, margin: float = DEFAULT_MARGIN,
-                 metric_pull: float = DEFAULT_METRIC_PULL):
+                 metric_pull: float = DEFAULT_METRIC_PULL, normalize: str = "none"):
     """The triplet loss of the module docstring and its analytic gradient.
+
+    With ``normalize`` ``center`` (or ``zscore``, which scores the same) the kernel and
+    every window are centred first, ``D(k, w) = 1 - cos(M C k, M C w)``: the windows
+    ``detect --normalize center`` scores.
 
     Parameters
     ----------
@@ -174,6 +211,7 @@ def triplet_loss(kernel: np.ndarray, metric: np.ndarray | None, positives: np.nd
         In cosine distance.
     metric_pull : float
         Weight of ``|M - I|^2 / (2 m)`` (for a diagonal metric, ``|d - 1|^2 / (2 m)``).
+    normalize : {"none", "center", "zscore"}
 
     Returns
     -------
@@ -182,7 +220,10 @@ def triplet_loss(kernel: np.ndarray, metric: np.ndarray | None, positives: np.nd
     grad_metric : None or float64 array with the metric's shape
     """
     m = kernel.shape[0]
-    windows = np.concatenate([positives, negatives])
+    # Centring is linear and symmetric (C = C^T): work on C k and C w, and pull the
+    # kernel's gradient back through C at the end.
+    kernel = centred(kernel, normalize)
+    windows = centred(np.concatenate([positives, negatives]), normalize)
     anchor = project(kernel, metric)                 # a = M k, shape (r,)
     projected = project(windows, metric)             # b_i = M w_i, shape (c, r)
     anchor_norm = np.linalg.norm(anchor)
@@ -210,7 +251,7 @@ def triplet_loss(kernel: np.ndarray, metric: np.ndarray | None, positives: np.nd
     grad_projected = (weight / safe)[:, None] * (unit_anchor[None, :] - cos[:, None] * unit_windows)
 
     if metric is None:
-        return loss, grad_anchor, None
+        return loss, centred(grad_anchor, normalize), None
     if metric.ndim == 1:
         grad_kernel = metric * grad_anchor
         grad_metric = grad_anchor * kernel + np.sum(grad_projected * windows, axis=0)
@@ -221,38 +262,50 @@ def triplet_loss(kernel: np.ndarray, metric: np.ndarray | None, positives: np.nd
         pull = metric - np.eye(*metric.shape)
     loss += metric_pull * float(np.sum(pull * pull)) / (2 * m)
     grad_metric = grad_metric + metric_pull * pull / m
-    return loss, grad_kernel, grad_metric
+    return loss, centred(grad_kernel, normalize), grad_metric
 
 
 # --------------------------------------------------------------------------------------
 # Scanning the training signal, mining, the cut-off
 
 
-def cosine_track(signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
-    """``cos(M k, M w_i)`` at every valid position of ``signal`` (the detector's cosine)."""
+def cosine_track(signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray | None,
+                 normalize: str = "none") -> np.ndarray:
+    """``cos(M C k, M C w_i)`` at every valid position of ``signal``: the cosine ``detect``
+    computes with this kernel, metric and ``--normalize`` (NaN where a window holds NaN)."""
     from motifscan.similarity import sliding_cosine
     from motifscan.similarity.metric import sliding_metric_cosine
+    from motifscan.similarity.multi import scan_kernels
 
+    if signal.shape[0] < kernel.shape[0]:
+        return np.zeros(0)
     if metric is None:
-        return sliding_cosine(signal, kernel, 1.0, 1).cosine
-    return sliding_metric_cosine(signal, kernel, metric, 1.0, 1).cosine
+        if normalize == "none":
+            return sliding_cosine(signal, kernel, 1.0, 1).cosine
+        return scan_kernels(signal[None, :], kernel[None, None, :], 1.0, 1, "center", 0.0)[0].cosine
+    return sliding_metric_cosine(signal, kernel, scan_metric(metric, normalize, kernel.shape[0]), 1.0, 1).cosine
 
 
 def peaks(track: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Strongest-first non-max suppression of ``|track|`` (what ``detect`` would report at
-    threshold 0): ``(positions, |cosine|)`` in position order."""
+    """Strongest-first non-max suppression of the positive part of ``track`` (what
+    ``detect --sign positive`` reports at threshold 0): ``(positions, cosine)`` in
+    position order.
+
+    A fitted detector looks for the shape, not for its inverse (a fitted kernel file says
+    ``"sign": "positive"``): an inverted window is no match, so it is neither a candidate
+    nor a negative to learn from.
+    """
     from motifscan.detection import candidate_mask, suppress_overlaps
 
-    strength = np.abs(track)
-    positions = np.flatnonzero(candidate_mask(track, 0.0))
-    accepted = suppress_overlaps(positions, strength[positions], gap)
-    return positions[accepted], strength[positions[accepted]]
+    positions = np.flatnonzero(candidate_mask(track, 0.0, "positive"))
+    accepted = suppress_overlaps(positions, track[positions], gap)
+    return positions[accepted], track[positions[accepted]]
 
 
 def _strongest(track: np.ndarray) -> float:
-    """The largest ``|cosine|`` of a stretch of the track; unscored (NaN) windows count 0."""
-    strength = np.abs(track)
-    return float(np.max(np.where(np.isnan(strength), 0.0, strength), initial=0.0))
+    """The largest positive cosine of a stretch of the track; unscored (NaN) windows and
+    inverted ones count 0."""
+    return float(np.max(np.where(track > 0, track, 0.0), initial=0.0))
 
 
 def near(positions: np.ndarray, labels: np.ndarray, distance: int) -> np.ndarray:
@@ -263,21 +316,36 @@ def near(positions: np.ndarray, labels: np.ndarray, distance: int) -> np.ndarray
 
 
 def mine_negatives(track: np.ndarray, length: int, positives: np.ndarray, count: int) -> np.ndarray:
-    """Starts of the ``count`` strongest detector peaks that overlap no positive."""
-    positions, strength = peaks(track, length)
-    keep = ~near(positions, positives, length)
+    """Starts of the ``count`` strongest detector peaks (at least half a window apart) that
+    would be false positives: further than half a window from every positive, the
+    tolerance of :func:`match_detections`. A window that overlaps a positive by less than
+    half is such a false positive, so it is mined too."""
+    positions, strength = peaks(track, max(1, length // 2))
+    keep = ~near(positions, positives, length // 2 + 1)
     positions, strength = positions[keep], strength[keep]
     order = np.lexsort((positions, -strength))[:count]
     return np.sort(positions[order])
 
 
-def choose_cutoff(positive_values: np.ndarray, negative_values: np.ndarray) -> float:
-    """The cut-off on the cosine with the best F1 on the training labels.
+def peak_values(track: np.ndarray, positives: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """What a cut-off is chosen from: the strongest cosine within half a window of each
+    labelled positive (shape (P,)), and the peaks further from every positive (the false
+    positives a cut-off below them lets in)."""
+    half = length // 2
+    positive_values = np.array([_strongest(track[max(0, s - half):s + half + 1]) for s in positives])
+    positions, strength = peaks(track, length)
+    return positive_values, strength[~near(positions, positives, half + 1)]
 
-    ``positive_values`` are the detector's strongest ``|cosine|`` near each labelled
-    positive, ``negative_values`` its peaks elsewhere. Among cut-offs of equal F1 the one in
-    the widest gap between neighbouring values wins, and the cut-off is the middle of that
-    gap, as far as possible from both sides.
+
+def choose_cutoff(positive_values: np.ndarray, negative_values: np.ndarray, floor: float = 0.0) -> float:
+    """The cut-off with the best F1 on labelled peaks.
+
+    ``positive_values`` are the detector's strongest cosine near each labelled positive,
+    ``negative_values`` its peaks elsewhere (:func:`peak_values`). Among cut-offs of equal
+    F1 the one in the widest gap between neighbouring values wins, and the cut-off is the
+    middle of that gap, as far as possible from both sides. Below the lowest value the gap
+    reaches down to ``floor``: what a cosine of 0 is on the values' scale (0 for cosines;
+    cross-validation passes values on another scale).
     """
     values = np.concatenate([positive_values, negative_values])
     is_positive = np.concatenate([np.ones(positive_values.size), np.zeros(negative_values.size)])
@@ -286,7 +354,7 @@ def choose_cutoff(positive_values: np.ndarray, negative_values: np.ndarray) -> f
     true_pos = np.cumsum(is_positive)
     false_pos = np.cumsum(1 - is_positive)
     f1 = 2 * true_pos / (true_pos + false_pos + positive_values.size)
-    below = np.append(values[1:], 0.0)  # the next value down: the gap is (below, value]
+    below = np.append(values[1:], min(floor, values[-1]))  # the next value down: the gap is (below, value]
     gap = values - below
     best = max(range(values.size), key=lambda i: (round(float(f1[i]), 12), float(gap[i])))
     return float((values[best] + below[best]) / 2)
@@ -344,7 +412,7 @@ def _unpack(theta, m, metric_shape):
     return kernel, metric
 
 
-def _optimise(kernel, metric, positives, negatives, margin, metric_pull, iterations):
+def _optimise(kernel, metric, positives, negatives, margin, metric_pull, iterations, normalize="none"):
     from scipy.optimize import minimize
 
     m = kernel.shape[0]
@@ -352,7 +420,7 @@ def _optimise(kernel, metric, positives, negatives, margin, metric_pull, iterati
 
     def objective(theta):
         k, metric_now = _unpack(theta, m, shape)
-        loss, grad_k, grad_m = triplet_loss(k, metric_now, positives, negatives, margin, metric_pull)
+        loss, grad_k, grad_m = triplet_loss(k, metric_now, positives, negatives, margin, metric_pull, normalize)
         return loss, _pack(grad_k, grad_m)
 
     # Cosines do not depend on the kernel's size; optimising at unit size keeps the steps
@@ -367,7 +435,7 @@ def _optimise(kernel, metric, positives, negatives, margin, metric_pull, iterati
 def fit_kernel(signal: np.ndarray, positive_starts, negative_starts, length: int, metric: str = "none",
                margin: float = DEFAULT_MARGIN, mined: int = DEFAULT_MINED, rounds: int = DEFAULT_ROUNDS,
                shift: int | None = None, metric_pull: float = DEFAULT_METRIC_PULL,
-               iterations: int = 200) -> FitResult:
+               iterations: int = 200, normalize: str = "none", cutoff: float | None = None) -> FitResult:
     """Learn a kernel, a metric, ``p`` and a threshold from labelled windows of ``signal``.
 
     Parameters
@@ -391,47 +459,54 @@ def fit_kernel(signal: np.ndarray, positive_starts, negative_starts, length: int
         How far positives may move when aligned; default ``length // 8``.
     metric_pull, iterations
         Weight of the metric's pull towards the identity; L-BFGS iterations per round.
+    normalize : {"none", "center", "zscore"}
+        Learn on the windows ``detect --normalize`` scores (centred for ``center`` and
+        ``zscore``).
+    cutoff : float, optional
+        The cut-off on the cosine, chosen elsewhere (on validation folds); default: the one
+        with the best F1 on the training labels (:func:`choose_cutoff`).
 
     Returns
     -------
     FitResult
     """
     check_choice("metric", metric, METRICS)
+    check_choice("normalize", normalize, NORMALIZATIONS)
     signal = np.asarray(signal, dtype=np.float64)
     positive_starts = np.asarray(positive_starts, dtype=np.int64).reshape(-1)
     negative_starts = np.asarray(negative_starts, dtype=np.int64).reshape(-1)
     if positive_starts.size == 0:
         raise MotifscanError("at least one positive example is needed")
     shift = max(1, length // 8) if shift is None else shift
-    aligned = align_positives(signal, positive_starts, length, shift)
+    aligned = align_positives(signal, positive_starts, length, shift, normalize=normalize)
     positives = windows_at(signal, aligned, length)
     labelled_negatives = windows_at(signal, negative_starts, length)
-    kernel = start = starting_kernel(positives)
+    kernel = start = starting_kernel(centred(positives, normalize))
     weights = {"none": None, "diagonal": np.ones(length), "full": np.eye(length)}[metric]
 
     mined_starts = np.zeros(0, dtype=np.int64)
     losses = []
     for round_number in range(max(1, rounds)):
         if mined > 0:
-            track = cosine_track(signal, kernel, weights)
+            track = cosine_track(signal, kernel, weights, normalize)
             found = mine_negatives(track, length, aligned, mined)
-            # A window already among the negatives (give or take half a window) adds nothing.
+            # A window within a few samples of a known negative adds nothing; one shifted
+            # further from it is a different window (and a false positive of its own).
             known = np.concatenate([negative_starts, mined_starts])
-            mined_starts = np.union1d(mined_starts, found[~near(found, known, length // 2 + 1)])
+            mined_starts = np.union1d(mined_starts, found[~near(found, known, length // 32 + 1)])
         negatives = np.concatenate([labelled_negatives, windows_at(signal, mined_starts, length)])
         if negatives.shape[0] == 0:
             break  # nothing to tell the shape from: keep the mean of the positives
         before = triplet_loss(kernel / np.linalg.norm(kernel), weights, positives, negatives,
-                              margin, metric_pull)[0]
+                              margin, metric_pull, normalize)[0]
         kernel, weights, after = _optimise(kernel, weights, positives, negatives, margin, metric_pull,
-                                           iterations)
+                                           iterations, normalize)
         losses.append([before, after])
 
-    track = cosine_track(signal, kernel, weights)
-    positive_values = np.array([_strongest(track[max(0, s - length // 2):s + length // 2 + 1]) for s in aligned])
-    positions, strength = peaks(track, length)
-    negative_values = strength[~near(positions, aligned, length // 2 + 1)]
-    cutoff = choose_cutoff(positive_values, negative_values)
+    if cutoff is None:
+        track = cosine_track(signal, kernel, weights, normalize)
+        positive_values, negative_values = peak_values(track, aligned, length)
+        cutoff = choose_cutoff(positive_values, negative_values)
     p = sharpness_for(cutoff)
     threshold = CUTOFF_SCORE if 0 < cutoff < 1 else min(max(cutoff, 0.0), 1.0)
     return FitResult(kernel, weights, p, threshold, cutoff, start, aligned, mined_starts, losses)

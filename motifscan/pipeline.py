@@ -26,6 +26,16 @@ from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_c
 from motifscan.similarity.device import device_of, resolve_device
 
 
+#: A window whose |cosine| exceeds this is a near-perfect match to the kernel's shape, or,
+#: when most windows are, the sign of a signal far from zero: an offset much larger than
+#: the signal's swing makes every window point the same way (CO2 at 315 ppm scores +1.0
+#: almost everywhere).
+LARGE_OFFSET_COSINE = 0.99
+#: The share of scored windows above :data:`LARGE_OFFSET_COSINE` from which a run without
+#: ``--normalize`` is said to have a large offset ("most windows").
+LARGE_OFFSET_SHARE = 0.5
+
+
 @dataclass
 class RunSummary:
     """What a finished run saw: filled in as the stream is consumed."""
@@ -39,12 +49,23 @@ class RunSummary:
     motifs: int = 0
     device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
     skipped_by_channel: dict = field(default_factory=dict)
+    # Of a run without --normalize, the windows with a cosine (every kernel and dilation),
+    # and how many of them have |cosine| > LARGE_OFFSET_COSINE; both 0 for a normalised run.
+    scored_windows: int = 0
+    near_unit_cosine_windows: int = 0
     # channel -> strongest finite |activation|, when the run detected on the convolution
     strongest_activation: dict = field(default_factory=dict)
     # The last span - 1 samples, what a later run needs to go on where this one stopped.
     tail: SignalBlock | None = None
     # Candidates a run that stops before the end (--state) leaves for the next one to decide.
     undecided: int = 0
+
+    @property
+    def large_offset(self) -> bool:
+        """Whether most scored windows have |cosine| > LARGE_OFFSET_COSINE (a run without
+        ``--normalize`` only): the signal sits far from zero, and ``--normalize center``
+        would compare shapes."""
+        return self.near_unit_cosine_windows > LARGE_OFFSET_SHARE * self.scored_windows
 
 
 @dataclass
@@ -444,6 +465,8 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
     counted = {}
     for scan in scanner.scans:  # one kernel per channel and dilation sees every window
         counted.setdefault((scan.channel, scan.dilation), scan)
+    # A normalised scan compares shapes already: an offset cannot mislead it.
+    watch_offset = config.normalize == "none"
 
     def account(scored: ScoreBlock) -> ScoreBlock:
         summary.positions += scored.positions
@@ -451,6 +474,11 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
             skipped = int(np.count_nonzero(np.isnan(scored.tracks[scan.label].score)))
             summary.skipped_by_channel[scan.channel] = summary.skipped_by_channel.get(scan.channel, 0) + skipped
             summary.skipped_windows += skipped
+        if watch_offset:
+            for scan in scanner.scans:
+                cosine = scored.tracks[scan.label].cosine
+                summary.scored_windows += int(np.count_nonzero(~np.isnan(cosine)))
+                summary.near_unit_cosine_windows += int(np.count_nonzero(np.abs(cosine) > LARGE_OFFSET_COSINE))
         return scored
 
     try:

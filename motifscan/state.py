@@ -359,7 +359,8 @@ class StateFile:
         state._check_regular(path)
         state._check_regular(path + ".lock")
         try:
-            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_NONBLOCK, 0o666)
+            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC,
+                           0o666)
         except OSError as error:
             raise MotifscanError(f"--state: cannot create {path}.lock ({error.strerror})") from None
         try:

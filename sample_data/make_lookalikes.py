@@ -70,6 +70,49 @@ def make_recording(seed: int = SEED) -> tuple[np.ndarray, list[tuple[int, str]]]
     return values, labels
 
 
+def make_drifting_recording(seed: int) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+    """A harder recording, as a real sensor gives: the same events on a drifting baseline,
+    each stretched in time by up to 5 % and scaled 1-3 times.
+
+    The baseline is a slow sine (period 4 000 samples, amplitude 2) plus a random walk, so it
+    moves by more than an event's height within a few events. A stretched event lasts
+    ``round(LENGTH * stretch)`` samples and is labelled so (``start, end``), so the labels
+    do not all have the same length. As in :func:`make_recording`, the first
+    ``TRAINING_ROWS`` rows hold 5 positives and 5 negatives.
+
+    Returns
+    -------
+    values : float64 array, shape (SAMPLES,)
+    labels : list of (start, end, "positive" | "negative")
+    """
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0.0, 0.06, SAMPLES)
+    values = np.empty(SAMPLES)
+    values[0] = noise[0]
+    for i in range(1, SAMPLES):
+        values[i] = 0.5 * values[i - 1] + noise[i]
+    rows = np.arange(SAMPLES)
+    values += 2.0 * np.sin(2 * np.pi * rows / 4000 + rng.uniform(0, 2 * np.pi))
+    values += np.cumsum(rng.normal(0.0, 0.02, SAMPLES))
+    training = starts(rng, 10, 0, TRAINING_ROWS)
+    held_out = starts(rng, 2 * EVENTS - 10, TRAINING_ROWS, SAMPLES)
+    kinds = np.array([True] * 5 + [False] * 5)
+    rng.shuffle(kinds)
+    later = np.array([True] * (EVENTS - 5) + [False] * (EVENTS - 5))
+    rng.shuffle(later)
+    labels = []
+    for start, positive in zip(np.concatenate([training, held_out]), np.concatenate([kinds, later])):
+        length = int(round(LENGTH * rng.uniform(0.95, 1.05)))
+        t = np.linspace(0.0, 1.0, length)
+        if positive:
+            shaped = shape(t)
+        else:
+            shaped = shape(t, second_at=rng.uniform(0.58, 0.62), second_height=rng.uniform(0.6, 0.75))
+        values[start:start + length] += rng.uniform(1.0, 3.0) * shaped
+        labels.append((int(start), int(start + length), "positive" if positive else "negative"))
+    return values, labels
+
+
 def main() -> None:
     values, labels = make_recording()
     (HERE / "lookalikes.csv").write_text("value\n" + "".join(f"{v:.4f}\n" for v in values))

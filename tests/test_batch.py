@@ -2,6 +2,13 @@
 
 import gzip
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -162,3 +169,100 @@ def test_batch_run_in_python(tmp_path):
     assert batch.motif_count == len(motifs) and not batch.failed
     assert [m.start for m in motifs if m.file.endswith("x.csv")] == sorted(
         m.start for m in motifs if m.file.endswith("x.csv"))
+
+
+# Worker processes end with the run: on success, on error, on every signal, and a reader of
+# the run's stdout and stderr sees their end.
+
+def _processes_tagged(tag: str) -> list[int]:
+    """Ids of the live processes whose environment holds ``tag`` (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as stream:
+                environment = stream.read()
+            with open(f"/proc/{entry}/stat", "rb") as stream:
+                zombie = stream.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        except OSError:
+            continue
+        if tag.encode() in environment and not zombie:
+            found.append(int(entry))
+    return found
+
+
+def _none_left(tag: str, seconds: float = 10) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := _processes_tagged(tag)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+def _tagged_run(tmp_path, files, *extra):
+    """A tag, and the command and environment of a ``--jobs 2`` run whose processes carry it."""
+    script = Path(sys.executable).with_name("motifscan")
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "motifscan"]
+    tag = uuid.uuid4().hex
+    command = program + ["detect", *map(str, files), "--kernel", "1,2,3", "--p", "9", "--min-gap", "1",
+                         "--jobs", "2", *extra]
+    return tag, command, dict(os.environ, MOTIFSCAN_TEST_TAG=tag)
+
+
+def _long_files(tmp_path, count=4, repeats=250_000):
+    files = []
+    for i in range(count):
+        path = tmp_path / f"long{i}.csv"
+        path.write_text("v\n" + "0\n1\n2\n3\n" * repeats)
+        files.append(path)
+    return files
+
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="counts processes through /proc")
+
+
+@needs_proc
+@pytest.mark.parametrize("broken", [False, True])
+def test_jobs_behind_a_pipe_end_with_their_workers(tmp_path, broken):
+    # Before, the fork server and its workers outlived the run holding its stdout: a pipe
+    # reader (here: capture_output) waited forever.
+    files = [tmp_path / "a.csv", tmp_path / "b.csv", tmp_path / "c.csv"]
+    for path in files:
+        path.write_text("v\n0\n1\n2\n3\n0\n1\n2\n3\n")
+    if broken:
+        files[1].write_text("v\n1\nx\n")
+    tag, command, environment = _tagged_run(tmp_path, files)
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    assert completed.returncode == (2 if broken else 0), completed.stderr
+    assert completed.stdout.count("\n") == 1 + 2 * (len(files) - broken)
+    assert _none_left(tag) == []
+
+
+@needs_proc
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_a_signalled_run_ends_with_its_workers_and_its_pipes(tmp_path, signum):
+    tag, command, environment = _tagged_run(tmp_path, _long_files(tmp_path))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+    deadline = time.monotonic() + 60
+    while len(_processes_tagged(tag)) < 3 and time.monotonic() < deadline:  # the run and 2 workers
+        time.sleep(0.05)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)  # both pipes at their end
+    assert process.returncode == (-9 if signum == signal.SIGKILL else 128 + signum), err
+    if signum != signal.SIGKILL:  # (a worker still starting may say that its parent vanished)
+        assert b"Traceback" not in err and b"leaked" not in err
+    assert _none_left(tag) == []
+
+
+@needs_proc
+@pytest.mark.slow
+def test_a_closed_pipe_ends_the_run_and_its_workers(tmp_path):
+    tag, command, environment = _tagged_run(tmp_path, _long_files(tmp_path, repeats=50_000))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
+    assert process.stdout.readline().startswith(b"file,")
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 141, err
+    assert b"Traceback" not in err
+    assert _none_left(tag) == []

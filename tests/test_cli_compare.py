@@ -74,7 +74,7 @@ def test_top_keeps_the_strongest_for_either_method():
 def test_scores_method_conv_adds_the_activation_column():
     result = run("scores", SEED, "--kernel", "1,2,3", "--method", "conv")
     lines = result.stdout.splitlines()
-    assert lines[0] == '"start","signal_score","signal_cosine","signal_scale","signal_activation"'
+    assert lines[0] == "start,signal_score,signal_cosine,signal_scale,signal_activation"
     assert lines[1 + 25].split(",")[-1] == "12"
 
 

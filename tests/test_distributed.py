@@ -119,3 +119,64 @@ def test_only_one_kernel_on_each_channel_with_the_cosine_is_split(tmp_path):
     pacsv.write_csv(pa.table(planted(20_000)), path)
     assert plan_parts(str(path), DetectConfig(kernel=(1, 2, 3, 2), method="conv"), 1024) is None
     assert len(plan_parts(str(path), CONFIG, 1024)) > 100
+
+
+# --dask ADDRESS at a peer that is not a Dask scheduler: an error within the connection
+# timeout, never a hang (which held the --state lock) nor a huge allocation.
+
+def _peer(kind: str):
+    """A local TCP server that answers like an HTTP server, sends junk, or says nothing."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            held.append(connection)
+            try:
+                if kind == "http":
+                    connection.recv(4096)
+                    connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                elif kind == "junk":
+                    connection.sendall(b"\xff\x00junk" * 512)
+            except OSError:
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server, f"tcp://127.0.0.1:{server.getsockname()[1]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["http", "junk", "silent"])
+def test_a_peer_that_is_no_scheduler_is_an_error_within_the_timeout(kind, tmp_path):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from motifscan.distributed import CONNECT_TIMEOUT_S
+
+    signal_file = tmp_path / "x.csv"
+    signal_file.write_text("v\n1\n2\n3\n")
+    server, address = _peer(kind)
+    script = Path(sys.executable).with_name("motifscan")
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "motifscan"]
+    started = time.monotonic()
+    try:
+        completed = subprocess.run(program + ["detect", str(signal_file), "--kernel", "1,2,3", "--dask", address,
+                                              "--state", str(tmp_path / "state")],
+                                   capture_output=True, text=True, timeout=120)
+    finally:
+        server.close()
+    assert time.monotonic() - started < CONNECT_TIMEOUT_S + 30
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1 and completed.stderr.startswith("motifscan: error: --dask: ")
+    assert address in completed.stderr and "allocate" not in completed.stderr

@@ -8,8 +8,21 @@ import numpy as np
 import pytest
 
 from motifscan.errors import MotifscanError
-from motifscan.fitting import (align_positives, choose_cutoff, cosines, fit_kernel, match_detections,
-                               mine_negatives, sharpness_for, starting_kernel, triplet_loss, windows_at)
+from motifscan.fitting import (
+    align_positives,
+    choose_cutoff,
+    cosine_track,
+    cosines,
+    fit_kernel,
+    match_detections,
+    mine_negatives,
+    peaks,
+    scan_metric,
+    sharpness_for,
+    starting_kernel,
+    triplet_loss,
+    windows_at,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,9 +61,9 @@ def assert_relative(analytic: np.ndarray, numeric: np.ndarray, tolerance: float 
     assert error < tolerance, error
 
 
-def hinges_clear_of_kinks(kernel, metric, positives, negatives, margin) -> bool:
+def hinges_clear_of_kinks(kernel, metric, positives, negatives, margin, normalize="none") -> bool:
     """The squared hinge's second derivative jumps at z = 0: keep finite differences off it."""
-    cos = cosines(kernel, np.concatenate([positives, negatives]), metric)
+    cos = cosines(kernel, np.concatenate([positives, negatives]), metric, normalize)
     z = margin - cos[: len(positives), None] + cos[None, len(positives):]
     return bool(np.min(np.abs(z)) > 1e-3) and bool(np.any(z > 0))
 
@@ -77,6 +90,77 @@ def test_gradients_agree_with_finite_differences(kind, seed):
         assert_relative(grad_metric, numeric)
     else:
         assert grad_metric is None
+
+
+@pytest.mark.parametrize("normalize", ["center", "zscore"])
+@pytest.mark.parametrize("kind", ["none", "diagonal", "full", "rectangular"])
+@pytest.mark.parametrize("seed", range(3))
+def test_centred_gradients_agree_with_finite_differences(normalize, kind, seed):
+    # Windows on offsets of +-5 and a kernel on its own offset: the centred loss must not
+    # see them, and its gradient must still be the derivative of what it computes.
+    kernel, positives, negatives = triplets(seed)
+    rng = np.random.default_rng(200 + seed)
+    m = kernel.size
+    kernel = kernel + 3.0
+    positives = positives + rng.uniform(-5, 5, (len(positives), 1))
+    negatives = negatives + rng.uniform(-5, 5, (len(negatives), 1))
+    metric = {"none": None, "diagonal": 1 + 0.3 * rng.standard_normal(m),
+              "full": np.eye(m) + 0.3 * rng.standard_normal((m, m)),
+              "rectangular": rng.standard_normal((3, m))}[kind]
+    margin = 0.5
+    assert hinges_clear_of_kinks(kernel, metric, positives, negatives, margin, normalize)
+    loss, grad_kernel, grad_metric = triplet_loss(kernel, metric, positives, negatives, margin, 0.05,
+                                                  normalize)
+    assert loss > 0
+    numeric = central_difference(
+        lambda k: triplet_loss(k, metric, positives, negatives, margin, 0.05, normalize)[0], kernel, 1e-6)
+    assert_relative(grad_kernel, numeric)
+    assert abs(grad_kernel.sum()) < 1e-12 * np.abs(grad_kernel).sum() + 1e-15  # moving k's mean changes nothing
+    if metric is not None:
+        numeric = central_difference(
+            lambda w: triplet_loss(kernel, w, positives, negatives, margin, 0.05, normalize)[0], metric, 1e-6)
+        assert_relative(grad_metric, numeric)
+    # The centred loss is the plain loss of the centred windows and kernel.
+    plain = triplet_loss(kernel - kernel.mean(), metric, positives - positives.mean(axis=1, keepdims=True),
+                         negatives - negatives.mean(axis=1, keepdims=True), margin, 0.05)[0]
+    assert loss == pytest.approx(plain, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["none", "diagonal", "full"])
+@pytest.mark.parametrize("normalize", ["none", "center"])
+def test_cosine_track_is_the_cosine_detect_scores(kind, normalize):
+    import motifscan
+
+    rng = np.random.default_rng(7)
+    signal = np.cumsum(rng.standard_normal(400)) + 50.0
+    kernel = rng.standard_normal(9)
+    metric = {"none": None, "diagonal": rng.uniform(0.5, 2.0, 9), "full": np.eye(9) + 0.2 * rng.standard_normal((9, 9))}[kind]
+    track = cosine_track(signal, kernel, metric, normalize)
+    windows = np.lib.stride_tricks.sliding_window_view(signal, 9)
+    # The reference: every window centred (or not) and projected, one by one.
+    np.testing.assert_allclose(track, cosines(kernel, windows, metric, normalize), atol=1e-9)
+    folded = scan_metric(metric, normalize, 9)
+    scanned = motifscan.scan(signal, kernel, metric=folded,
+                             normalize=normalize if metric is None else "none", p=1.0)
+    np.testing.assert_allclose(track, scanned, atol=1e-9)
+
+
+def test_fitting_centred_ignores_a_baseline_a_raw_fit_cannot():
+    module = generator()
+    values, labels = module.make_drifting_recording(3)
+    cut, length = module.TRAINING_ROWS, module.LENGTH
+    train_pos = [s for s, e, label in labels if label == "positive" and s < cut]
+    train_neg = [s for s, e, label in labels if label == "negative" and s < cut]
+    held = np.array([s - cut for s, e, label in labels if label == "positive" and s >= cut])
+    f1 = {}
+    for normalize in ("none", "center"):
+        result = fit_kernel(values[:cut], train_pos, train_neg, length, normalize=normalize)
+        assert abs(result.kernel.mean()) < 1e-9 * np.abs(result.kernel).max() or normalize == "none"
+        track = cosine_track(values[cut:], result.kernel, result.metric, normalize)
+        positions, strength = peaks(track, length)
+        found = positions[strength >= result.cutoff]
+        f1[normalize] = match_detections(found, strength[strength >= result.cutoff], held, length // 2)["f1"]
+    assert f1["center"] >= 0.9 and f1["none"] < 0.8, f1
 
 
 def test_loss_is_zero_when_every_triplet_meets_the_margin():
@@ -129,6 +213,17 @@ def test_mining_skips_the_positives_and_takes_the_strongest():
     track[[10, 40, 70]] = [0.9, 0.5, 0.7]
     assert list(mine_negatives(track, 5, np.array([8]), 5)) == [40, 70]
     assert list(mine_negatives(track, 5, np.array([8]), 1)) == [70]
+
+
+def test_mining_takes_windows_shifted_past_the_tolerance_and_no_inverted_ones():
+    # Length 10: a peak 6 samples after a positive is further than half a window from it,
+    # a false positive detect would report; one 4 samples after is the positive itself.
+    track = np.zeros(100)
+    track[[20, 24, 46, 80]] = [0.9, 0.95, 0.8, -0.99]
+    assert list(mine_negatives(track, 10, np.array([20]), 5)) == [46]
+    track[26] = 0.97
+    assert list(mine_negatives(track, 10, np.array([20]), 5)) == [26, 46]
+    assert 80 not in peaks(track, 10)[0]
 
 
 def test_cutoff_lies_in_the_middle_of_the_best_gap():

@@ -9,6 +9,7 @@ from motifscan.errors import MotifscanError
 from motifscan.io.excerpt import kernel_from_recording
 from motifscan.io.kernels import (Kernel, check_kernel, collect_kernels, kernels_from_file, parse_kernel,
                                   parse_named_kernel, read_kernel_file)
+from motifscan.similarity.metric import project
 
 
 def test_parse_kernel_with_negatives_and_spaces():
@@ -178,7 +179,8 @@ MALFORMED_FITTED = [
     (fitted_with(threshold=1.5), '"threshold" must lie in \\[0, 1\\]'),
     ('{"format": "motifscan-kernel", "version": 1, "values": [1, 2], "p": NaN, "threshold": 0.5, '
      '"normalize": "none", "metric": null, "training": {}}', '"p" must be a finite number, got NaN'),
-    (fitted_with(normalize="zscore"), '"normalize" must be one of none'),
+    (fitted_with(normalize="minmax"), '"normalize" must be one of none, center, zscore, got "minmax"'),
+    (fitted_with(sign="both"), '"sign" must be one of any, positive, negative, got "both"'),
     (fitted_with(metric=[1, 2, 3]), '"metric" must be null or an object'),
     (fitted_with(metric={"kind": "circular", "values": [1, 2, 3]}), "metric kind must be one of"),
     (fitted_with(metric={"kind": "diagonal", "values": [1, 2]}), "diagonal metric: the metric must have 3 values"),
@@ -216,6 +218,28 @@ def test_fitted_kernel_round_trips_exactly(tmp_path):
     assert json.loads(FittedKernel(np.ones(3), 1.0, 0.5).to_json())["metric"] is None
 
 
+def test_fitted_normalize_and_sign_round_trip_and_sign_may_be_absent(tmp_path):
+    kernel = FittedKernel(np.array([1.0, 3.0, 2.0]), 2.0, 0.5, "center", np.array([1.0, 2.0, 1.0]), {}, "positive")
+    path = tmp_path / "k.json"
+    path.write_text(kernel.to_json())
+    back = read_kernel(str(path))
+    assert (back.normalize, back.sign) == ("center", "positive")
+    # Files written before fitted kernels had a sign match either sign.
+    assert read_kernel(write_document(tmp_path / "old.json", FITTED)).sign == "any"
+
+
+def test_scan_metric_folds_the_centring_into_the_metric():
+    rng = np.random.default_rng(2)
+    values, windows = rng.standard_normal(6), rng.standard_normal((4, 6)) + 5.0
+    for metric in (rng.uniform(0.5, 2, 6), rng.standard_normal((6, 6))):
+        kernel = FittedKernel(values, 1.0, 0.5, "center", metric)
+        folded = kernel.scan_metric()
+        assert folded.shape == (6, 6)
+        projected = project(windows - windows.mean(axis=1, keepdims=True), metric)
+        np.testing.assert_allclose(windows @ folded.T, projected, atol=1e-12)
+        assert FittedKernel(values, 1.0, 0.5, "none", metric).scan_metric() is metric
+
+
 def test_a_plain_json_object_is_still_a_plain_kernel(tmp_path):
     path = write_document(tmp_path / "k.json", {"kernel": [1, 2, 3]})
     assert list(read_kernel(path)) == [1.0, 2.0, 3.0]
@@ -246,3 +270,47 @@ def test_kernel_files_on_stdin_are_read_once(monkeypatch):
     fitted = FittedKernel(np.array([1.0, -2.0, 0.5]), 3.0, 0.4)
     monkeypatch.setattr(sys, "stdin", io.StringIO(fitted.to_json()))
     assert read_kernel("-").p == 3.0
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("# pulse kernel\n# cut by hand\n", "only comments"),
+        ("[" * 100_000, "nests deeper than"),
+        ('{"a": ' + "[" * 100_000, "nests deeper than"),
+    ],
+)
+def test_hostile_kernel_files_give_one_line(tmp_path, content, fragment):
+    path = tmp_path / "hostile.json"
+    path.write_text(content)
+    with pytest.raises(MotifscanError, match=fragment) as error:
+        read_kernel(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_a_kernel_file_larger_than_the_cap_is_refused(tmp_path, monkeypatch):
+    from motifscan.io import kernels
+
+    monkeypatch.setattr(kernels, "KERNEL_FILE_MAX_BYTES", 100)
+    path = tmp_path / "big.txt"
+    path.write_text("1\n" * 50)  # exactly 100 bytes: still a kernel
+    assert read_kernel(str(path)).size == 50
+    path.write_text("1\n" * 51)
+    with pytest.raises(MotifscanError, match="larger than"):
+        read_kernel(str(path))
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_an_endless_kernel_file_exits_2_without_growing(device):
+    # Read whole, /dev/zero fills the memory; the cap stops the read after 64 MiB.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if not Path(device).exists():
+        pytest.skip(f"no {device} here")
+    seed = Path(__file__).resolve().parents[1] / "sample_data" / "seed.csv"
+    done = subprocess.run([sys.executable, "-m", "motifscan", "detect", str(seed), "--kernel-file", device],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "larger than 64 MiB" in done.stderr and device in done.stderr

@@ -54,3 +54,16 @@ def test_rows_and_times():
         resolve_position("2025-03-14T09:00:00", times, 10, "x")
     with pytest.raises(MotifscanError, match="neither a row number nor a time"):
         resolve_position("soon", times, 10, "x")
+
+
+def test_a_byte_order_mark_is_no_part_of_the_header(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_bytes("start,end,label\n120,160,positive\n".encode("utf-8-sig"))
+    (label,) = read_labels(str(path))
+    assert (label.start, label.end, label.positive) == ("120", "160", True)
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_no_labels_file():
+    with pytest.raises(MotifscanError, match="/dev/zero: not a regular file"):
+        read_labels("/dev/zero")

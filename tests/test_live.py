@@ -127,3 +127,138 @@ def test_cap_changes_nothing_when_clusters_stay_small():
         piece = ScoreTrack(*(values[first:first + 37] for values in track))
         cut += detector.push(first, piece)
     assert cut + detector.finish() == whole
+
+
+def test_ctrl_c_on_stdin_decides_and_writes_the_pending_motif():
+    from waiting import needs_proc, wait_until_reading_stdin
+
+    needs_proc()
+    process = subprocess.Popen(installed_motifscan() + ["detect", "-", *KERNEL, "--format", "jsonl"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    try:
+        # The match at 2 is a candidate until the samples after it are known: pending.
+        process.stdin.write(b"t,v\n" + rows(0, [0, 0, 1, 2, 3]) + b"5,")  # the last line half written
+        wait_until_reading_stdin(process)
+        assert read_line(process.stdout, 0) == b""
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 130 and err == b"motifscan: interrupted\n"
+        assert [json.loads(line)["start"] for line in out.splitlines()] == [2]
+    finally:
+        process.kill()
+
+
+def test_ctrl_c_on_follow_decides_and_writes_the_pending_motif(tmp_path):
+    from waiting import needs_proc, wait_until_followed_to_end
+
+    needs_proc()
+    log = tmp_path / "log.csv"
+    log.write_bytes(b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0, 0, -1, -2, -3]))
+    process = subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    try:
+        assert json.loads(read_line(process.stdout, 60))["start"] == 2
+        wait_until_followed_to_end(process, log)
+        assert read_line(process.stdout, 0) == b""  # the inverted match at 8 is pending
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 130 and err == b"motifscan: interrupted\n"
+        assert [json.loads(line)["start"] for line in out.splitlines()] == [8]
+    finally:
+        process.kill()
+
+
+def follow_process(log: Path):
+    return subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+
+
+def motif_start(process) -> int:
+    line = read_line(process.stdout, 60)
+    assert line, "no motif came"
+    return json.loads(line)["start"]
+
+
+def end_with_ctrl_c(process) -> list[str]:
+    """Stop a follow run; its stderr lines (no motif may be left)."""
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and out == b""
+    return err.decode().splitlines()
+
+
+FIRST = b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0, 0])  # a match at 2, final
+AFTER = rows(8, [0, -1, -2, -3, 0, 0, 0])  # an inverted match at 9, final
+
+
+def test_follow_goes_on_with_the_new_file_after_rotation(tmp_path):
+    from waiting import needs_proc, wait_until_followed_to_end
+
+    needs_proc()
+    log = tmp_path / "log.csv"
+    log.write_bytes(FIRST)
+    process = follow_process(log)
+    try:
+        assert motif_start(process) == 2
+        wait_until_followed_to_end(process, log)
+        log.rename(tmp_path / "log.csv.1")  # mv log log.1 && touch log, then the logger goes on
+        log.touch()
+        with open(log, "ab") as stream:
+            stream.write(b"t,v\n" + AFTER)  # a new file repeats the header
+        assert motif_start(process) == 9
+        wait_until_followed_to_end(process, log)
+        with open(log, "ab") as stream:
+            stream.write(rows(15, [1, 2, 3, 0, 0, 0]))
+        assert motif_start(process) == 15
+        errors = end_with_ctrl_c(process)
+        assert errors == [f"motifscan: {log}: replaced by a new file (rotated); following the new one from its start",
+                          "motifscan: interrupted"]
+    finally:
+        process.kill()
+
+
+def test_follow_reads_a_truncated_file_from_its_new_start(tmp_path):
+    from waiting import needs_proc, wait_until_followed_to_end
+
+    needs_proc()
+    log = tmp_path / "log.csv"
+    log.write_bytes(FIRST)
+    process = follow_process(log)
+    try:
+        assert motif_start(process) == 2
+        wait_until_followed_to_end(process, log)
+        log.write_bytes(b"")  # truncated (: > log), then written anew
+        wait_until_followed_to_end(process, log)
+        with open(log, "ab") as stream:
+            stream.write(b"t,v\n" + rows(8, [0, -1, -2, -3, 0, 0, 0]))
+        assert motif_start(process) == 9
+        errors = end_with_ctrl_c(process)
+        assert errors == [f"motifscan: {log}: the file was truncated; reading it again from its start",
+                          "motifscan: interrupted"]
+    finally:
+        process.kill()
+
+
+def test_follow_sees_a_file_truncated_and_grown_past_its_old_size(tmp_path):
+    from waiting import needs_proc, wait_until_followed_to_end
+
+    needs_proc()
+    log = tmp_path / "log.csv"
+    log.write_bytes(FIRST)
+    process = follow_process(log)
+    try:
+        assert motif_start(process) == 2
+        wait_until_followed_to_end(process, log)
+        # Stopped, the program cannot look between the truncation and the growth: it finds
+        # a file longer than what it read, as if lines were appended.
+        process.send_signal(signal.SIGSTOP)
+        rewritten = b"t,v\n" + rows(8, [0, 0, 0, 0, 0, 0, 0, -1, -2, -3, 0, 0, 0])
+        assert len(rewritten) > len(FIRST)
+        log.write_bytes(rewritten)
+        process.send_signal(signal.SIGCONT)
+        assert motif_start(process) == 15
+        errors = end_with_ctrl_c(process)
+        assert errors == [f"motifscan: {log}: the file was truncated and written again; reading it from its start",
+                          "motifscan: interrupted"]
+    finally:
+        process.kill()

@@ -302,3 +302,39 @@ def test_long_kernels_on_the_fft_backend(normalize):
         motifs, _ = detect_all(signal_from_arrays({"x": x}), config)
         found[backend] = [(m.kernel, m.start, m.sign) for m in motifs]
     assert found["fft"] == found["numpy"] == [("a", 700, 1), ("b", 2500, -1)]
+
+
+def offset_signal(seed: int, n: int, offset: float) -> np.ndarray:
+    """A seasonal wiggle of +-3 around ``offset`` with noise (like CO2 around 315 ppm)."""
+    rng = np.random.default_rng(seed)
+    return offset + 3 * np.sin(np.arange(n) * 2 * np.pi / 52) + rng.normal(0, 0.3, n)
+
+
+def near_unit_share_reference(x: np.ndarray, kernel: np.ndarray) -> tuple[int, int]:
+    """(windows with a cosine, of which |cosine| > 0.99), from the whole-track oracle."""
+    track = sliding_cosine(x, kernel, p=1)
+    scored = ~np.isnan(track.cosine)
+    return int(scored.sum()), int(np.count_nonzero(np.abs(track.cosine[scored]) > 0.99))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(60, 1500), st.integers(1, 400), st.sampled_from([0.0, 5.0, 315.0]))
+def test_large_offset_counts_never_depend_on_the_block_size(seed, n, block_rows, offset):
+    x = offset_signal(seed, n, offset)
+    x[seed % n] = np.nan
+    kernel = x[:52].copy() if np.all(np.isfinite(x[:52])) else offset_signal(seed, 52, offset)
+    config = DetectConfig(kernel=tuple(kernel), threshold=0.5)
+    _, summary = detect_all(signal_from_arrays({"co2": x}, block_rows=block_rows), config)
+    assert (summary.scored_windows, summary.near_unit_cosine_windows) == near_unit_share_reference(x, kernel)
+    assert summary.large_offset == (summary.near_unit_cosine_windows > 0.5 * summary.scored_windows)
+
+
+def test_large_offset_is_flagged_only_without_normalize():
+    x = offset_signal(0, 2000, 315.0)
+    kernel = tuple(x[100:152])
+    _, raw = detect_all(signal_from_arrays({"co2": x}), DetectConfig(kernel=kernel))
+    assert raw.large_offset and raw.near_unit_cosine_windows == raw.scored_windows
+    _, centred = detect_all(signal_from_arrays({"co2": x}), DetectConfig(kernel=kernel, normalize="center"))
+    assert not centred.large_offset and centred.scored_windows == 0
+    _, near_zero = detect_all(signal_from_arrays({"co2": x - 315.0}), DetectConfig(kernel=tuple(np.array(kernel) - 315)))
+    assert not near_zero.large_offset

@@ -7,13 +7,12 @@ or ``conv only``.
 
 from __future__ import annotations
 
-import csv
 import json
 from typing import IO
 
 from motifscan.choices import COMPARE_FORMATS
 from motifscan.compare import COMPARED, Comparison, found_by_counts
-from motifscan.io.output import csv_cells, motif_fields, motif_record, print_footer, run_report, table_cells, table_console
+from motifscan.io.output import csv_cells, csv_name, csv_row, motif_fields, motif_record, print_footer, run_report, table_cells, table_console
 
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
 ROW_FIELDS = ("start", "end", "score", "activation", "sign")
@@ -69,13 +68,12 @@ def _write_csv(stream: IO[str], comparison: Comparison) -> None:
     fields = list(ROW_FIELDS)
     if comparison.source.time_column is not None:
         fields.insert(2, "time")
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(["channel", "found_by"] + [f"{method}_{f}" for method in COMPARED for f in fields])
+    stream.write(csv_row(["channel", "found_by"] + [f"{method}_{f}" for method in COMPARED for f in fields]))
     for row in comparison.rows:
-        cells = [row.channel, row.found_by]
+        cells = [csv_name(row.channel), row.found_by]
         for motif in (row.cosine, row.conv):
             cells += [""] * len(fields) if motif is None else csv_cells(motif, fields)
-        writer.writerow(cells)
+        stream.write(csv_row(cells))
 
 
 def _write_table(stream: IO[str], comparison: Comparison, footer) -> None:

@@ -13,11 +13,14 @@ import csv
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
 
+from motifscan.choices import NORMALIZE
+from motifscan.choices import SIGNS as SIGN_CHOICES
 from motifscan.errors import MotifscanError
 
 
@@ -107,26 +110,60 @@ class Kernel:
 #: text instead of an exhausted stream.
 _stdin_read: tuple = (None, "")
 
+#: The most a kernel file may hold, in bytes (characters from standard input). A fitted
+#: kernel with a full metric of a 1,000-tap kernel takes about 25 MB; anything larger is
+#: not a kernel (``/dev/zero``, a recording given by mistake) and is refused before it
+#: fills the memory.
+KERNEL_FILE_MAX_BYTES = 64 * 1024 * 1024
+#: How deep JSON lists and objects may nest in a kernel file: a fitted kernel needs 3.
+KERNEL_JSON_MAX_DEPTH = 32
+
 
 def _read_text(path: str) -> str:
     global _stdin_read
     if path != "-" and not os.path.exists(path):
         raise MotifscanError(f"{path}: no such kernel file")
+    too_large = MotifscanError(f"{path}: kernel file is larger than {KERNEL_FILE_MAX_BYTES // 2**20} MiB; "
+                               "a kernel is a short list of values")
     try:
         if path == "-":
             import sys
 
             if _stdin_read[0] is not sys.stdin:
-                _stdin_read = (sys.stdin, sys.stdin.read())
+                _stdin_read = (sys.stdin, sys.stdin.read(KERNEL_FILE_MAX_BYTES + 1))
             text = _stdin_read[1]
+            if len(text) > KERNEL_FILE_MAX_BYTES:
+                raise too_large
         else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(path, "rb") as handle:
+                # One byte past the cap is enough to know: a device or a huge file stops there.
+                data = handle.read(KERNEL_FILE_MAX_BYTES + 1)
+            if len(data) > KERNEL_FILE_MAX_BYTES:
+                raise too_large
+            text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise MotifscanError(f"{path}: cannot read kernel file ({error})") from None
     if not text.strip():
         raise MotifscanError(f"{path}: kernel file is empty")
     return text
+
+
+def _json_depth(text: str) -> int:
+    """How deep the lists and objects of JSON ``text`` nest (brackets inside strings count
+    too, so this never underestimates)."""
+    depth = deepest = 0
+    for match in re.finditer(r"[\[{\]}]", text):
+        depth += 1 if match.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _loads_json(text: str, path: str):
+    """``json.loads`` that refuses deep nesting with a message, not a RecursionError."""
+    if _json_depth(text) > KERNEL_JSON_MAX_DEPTH:
+        raise MotifscanError(f"{path}: JSON nests deeper than {KERNEL_JSON_MAX_DEPTH} levels; "
+                             "a kernel is a list of numbers or an object of such lists")
+    return json.loads(text)
 
 
 def read_kernel_columns(path: str) -> tuple[dict, bool]:
@@ -195,7 +232,7 @@ def read_fitted_kernel(path: str) -> "FittedKernel | None":
     if text.lstrip()[:1] != "{":
         return None
     try:
-        data = json.loads(text)
+        data = _loads_json(text, path)
     except json.JSONDecodeError:
         return None  # the plain readers say what is wrong
     return fitted_kernel_from_json(data, path) if isinstance(data, dict) and "format" in data else None
@@ -254,7 +291,7 @@ def kernels_from_file(path: str, columns=(), joint: bool = False, channels=()) -
 
 def _kernels_from_json(text: str, path: str) -> tuple[dict, bool]:
     try:
-        data = json.loads(text)
+        data = _loads_json(text, path)
     except json.JSONDecodeError as error:
         raise MotifscanError(f"{path}: line {error.lineno}: not valid JSON ({error.msg})") from None
     named = isinstance(data, dict)
@@ -286,6 +323,8 @@ def _sniff_delimiter(line: str) -> str | None:
 def _kernels_from_table(text: str, path: str) -> tuple[dict, bool]:
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
              if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise MotifscanError(f"{path}: kernel file holds only comments, no values")
     delimiter = _sniff_delimiter(lines[0][1])
     if delimiter == " ":
         rows = [(number, line.split()) for number, line in lines]
@@ -377,9 +416,12 @@ def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channel
 KERNEL_FORMAT = "motifscan-kernel"
 KERNEL_FORMAT_VERSION = 1
 #: Window normalisations a fitted kernel may ask for; "none" compares the raw windows.
-NORMALIZATIONS = ("none",)
+NORMALIZATIONS = NORMALIZE
+#: Signs a fitted kernel may ask for (``detect --sign``); files without one mean "any".
+SIGNS = SIGN_CHOICES
 METRIC_KINDS = ("diagonal", "full")
-_KEYS = ("format", "version", "values", "p", "threshold", "normalize", "metric", "training")
+_KEYS = ("format", "version", "values", "p", "threshold", "normalize", "sign", "metric", "training")
+_OPTIONAL_KEYS = ("sign",)
 
 
 @dataclass(frozen=True, eq=False)
@@ -395,12 +437,15 @@ class FittedKernel:
     threshold : float
         Detection threshold on ``abs(score)``, in [0, 1].
     normalize : str
-        Window normalisation, one of :data:`NORMALIZATIONS`.
+        Window normalisation, one of :data:`NORMALIZATIONS` (``detect --normalize``).
     metric : float64 array, shape (m,) or (r, m), or None
         The learned linear map ``M`` (diagonal weights or a full matrix); the scan compares
         ``M w`` with ``M k``. None compares the windows themselves.
     training : dict
         JSON-ready summary of how the kernel was fitted (free form, for people).
+    sign : str
+        Which matches count, one of :data:`SIGNS` (``detect --sign``): ``fit`` writes
+        ``positive``, since it learns the shape and not its inverse.
     """
 
     values: np.ndarray
@@ -409,6 +454,16 @@ class FittedKernel:
     normalize: str = "none"
     metric: np.ndarray | None = None
     training: dict = field(default_factory=dict)
+    sign: str = "any"
+
+    def scan_metric(self) -> np.ndarray | None:
+        """The metric a plain metric scan takes to score as this kernel was fitted: with
+        centred windows, centring folded into the metric (``M C``; see
+        :func:`motifscan.fitting.scan_metric`), so ``detect`` scans it with
+        ``--normalize none``."""
+        from motifscan.fitting import scan_metric
+
+        return scan_metric(self.metric, self.normalize, self.values.size)
 
     def to_json(self) -> str:
         """The kernel file's text: a JSON object with one key per line (the kernel on one
@@ -433,6 +488,7 @@ class FittedKernel:
             ("p", compact(float(self.p))),
             ("threshold", compact(float(self.threshold))),
             ("normalize", compact(self.normalize)),
+            ("sign", compact(self.sign)),
             ("metric", metric),
             ("training", compact(self.training)),
         ]
@@ -486,7 +542,7 @@ def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
     unknown = [key for key in data if key not in _KEYS]
     if unknown:
         raise MotifscanError(f"{path}: unknown key \"{unknown[0]}\" in a fitted kernel file")
-    missing = [key for key in _KEYS if key not in data]
+    missing = [key for key in _KEYS if key not in data and key not in _OPTIONAL_KEYS]
     if missing:
         raise MotifscanError(f"{path}: the fitted kernel file has no \"{missing[0]}\"")
     values = data["values"]
@@ -505,12 +561,15 @@ def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
         raise MotifscanError(
             f"{path}: \"normalize\" must be one of {', '.join(NORMALIZATIONS)}, got {json.dumps(data['normalize'])}"
         )
+    sign = data.get("sign", "any")
+    if sign not in SIGNS:
+        raise MotifscanError(f"{path}: \"sign\" must be one of {', '.join(SIGNS)}, got {json.dumps(sign)}")
     metric = _fitted_metric(data["metric"], values.size, path)
     if metric is not None and not np.any(project(values, metric / np.max(np.abs(metric)))):
         raise MotifscanError(f"{path}: the metric maps the kernel to zero, so it has no shape to match")
     if not isinstance(data["training"], dict):
         raise MotifscanError(f"{path}: \"training\" must be a JSON object")
-    return FittedKernel(values, p, threshold, data["normalize"], metric, data["training"])
+    return FittedKernel(values, p, threshold, data["normalize"], metric, data["training"], sign)
 
 
 __all__: Sequence[str] = ["Kernel", "check_kernel", "parse_kernel", "parse_named_kernel", "read_kernel_columns",

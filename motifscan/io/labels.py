@@ -41,10 +41,14 @@ def parse_positions(text: str, option: str, positive: bool) -> list[Label]:
 
 def read_labels(path: str) -> list[Label]:
     """Read a labels CSV (``start,end,label``; ``end`` optional). Errors name file and line."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise MotifscanError(f"{path}: no such labels file")
+    if not os.path.isfile(path):
+        # A device such as /dev/zero would be read forever.
+        raise MotifscanError(f"{path}: not a regular file (a labels file is a CSV file)")
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
+        # utf-8-sig: spreadsheets save CSV with a byte-order mark, which is no part of "start".
+        with open(path, encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise MotifscanError(f"{path}: cannot read labels file ({error})") from None

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import io
 import json
 import math
 import os
 import shutil
+import socket
+import stat
 import sys
 import tempfile
+import unicodedata
 from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -98,10 +103,39 @@ def motif_record(motif: Motif, fields: Sequence[str]) -> dict:
     return {name: values[name] for name in fields}
 
 
+#: The columns whose text comes from the input (file, column and kernel names).
+NAME_FIELDS = ("file", "channel", "kernel")
+#: What a spreadsheet reads as the start of a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def csv_cells(motif: Motif, fields: Sequence[str]) -> list:
-    """The motif's ``fields`` as one CSV row: absent values are empty cells."""
+    """The motif's ``fields`` as one CSV row: absent values are empty cells, and names from
+    the input are made safe to open in a spreadsheet (see :func:`csv_name`)."""
     record = motif_record(motif, fields)
-    return ["" if record[f] is None else record[f] for f in fields]
+    return ["" if record[f] is None else csv_name(record[f]) if f in NAME_FIELDS else record[f] for f in fields]
+
+
+def csv_name(name: str) -> str:
+    """A name from the input as CSV text: one that starts with ``=``, ``+``, ``-`` or ``@``
+    gets a leading apostrophe, so that a spreadsheet shows it instead of running it as a
+    formula (``=HYPERLINK(...)`` as a column name)."""
+    return "'" + name if name.startswith(FORMULA_STARTS) else name
+
+
+def csv_row(cells: Sequence) -> str:
+    """One CSV line (RFC 4180, ``\\n`` ended): a text cell is quoted when it holds a comma, a
+    double quote or any control character (``\\r``, ``\\n``, tab, escape, ...), quotes doubled;
+    numbers in shortest round-trip form."""
+    return ",".join(_csv_cell(cell) for cell in cells) + "\n"
+
+
+def _csv_cell(cell) -> str:
+    if not isinstance(cell, str):
+        return repr(cell) if isinstance(cell, float) else str(cell)
+    if any(c in ',"' or unicodedata.category(c) == "Cc" for c in cell):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *, header: bool = True,
@@ -110,11 +144,10 @@ def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *
 
     With ``flush`` every row is flushed as it is written, for live pipelines.
     """
-    writer = csv.writer(stream, lineterminator="\n")
     if header:
-        writer.writerow(fields)
+        stream.write(csv_row(fields))
     for motif in motifs:
-        writer.writerow(csv_cells(motif, fields))
+        stream.write(csv_row(csv_cells(motif, fields)))
         if flush:
             stream.flush()
 
@@ -134,10 +167,31 @@ def write_json(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], 
     stream.write("\n")
 
 
+#: Decimals of a numeric time in the table: microseconds when the time is in seconds.
+#: CSV and JSON keep every digit; the table is for reading.
+TABLE_TIME_DECIMALS = 6
+
+
+def table_time(value) -> str:
+    """A time as the table shows it: ISO 8601 text as it is, a number with at most
+    :data:`TABLE_TIME_DECIMALS` decimals (``0.166667``, not ``0.16666666666666666``), and a
+    tiny nonzero number in 6 significant digits rather than as ``0``."""
+    if value is None or isinstance(value, str):
+        return "" if value is None else value
+    text = f"{value:.{TABLE_TIME_DECIMALS}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if value != 0 and text in ("0", "-0"):
+        text = f"{value:.6g}"
+    return text
+
+
 def table_cells(motif: Motif, columns: Sequence[str]) -> list[str]:
-    """The motif's ``columns`` as the table shows them (4 decimals for scores and cosines)."""
+    """The motif's ``columns`` as the table shows them (4 decimals for scores and cosines,
+    readable times)."""
     record = motif_record(motif, columns)
     shown = {
+        "time": table_time(record.get("time")),
         "score": f"{motif.score:+.4f}",
         "cosine": f"{motif.cosine:+.4f}",
         "distance": "" if motif.distance is None else f"{motif.distance:.4f}",
@@ -156,7 +210,14 @@ def table_console(stream: IO[str]):
     if not console.is_terminal:
         # A file or a pipe has no width to respect: never wrap a timestamp into two lines.
         console = Console(file=stream, width=200)
+    # Rich turns a closed pipe into SIGPIPE's cousin exit(1), which means "no motif" for us:
+    # let the BrokenPipeError reach the command line, which exits 141 like every format.
+    console.on_broken_pipe = _broken_pipe
     return console
+
+
+def _broken_pipe() -> None:
+    raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
 def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str,
@@ -196,6 +257,10 @@ def stdout_is_terminal() -> bool:
     return Console(file=sys.stdout).is_terminal
 
 
+#: What a write fails with when the disk, a quota or ``ulimit -f`` says no.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
 @contextlib.contextmanager
 def open_output(path: str | None, binary: bool = False, append: bool = False,
                 option: str = "--output", before_replace=None) -> Iterator[IO]:
@@ -208,19 +273,29 @@ def open_output(path: str | None, binary: bool = False, append: bool = False,
     given, is called with the temporary file's path and the number of bytes copied from the
     old file, once the temporary file is complete and before it is renamed (``--state``
     records the output there, so that output and state are one commit).
+
+    Only regular files are written: a symbolic link, device, FIFO or socket at ``path`` is
+    refused (see :func:`check_target`), never replaced or written through. The new file
+    keeps the mode of the file it replaces; a new one gets ``0666`` less the umask. The
+    temporary file is ``.motifscan-NAME.HOST.PID.XXXX.part`` beside the target; one left by a
+    process that no longer runs (killed with SIGKILL) is removed by the next run writing
+    ``path``. A full disk, a quota or ``ulimit -f`` is a :class:`MotifscanError` naming ``path``.
     """
     if path is None or path == "-":
         yield sys.stdout.buffer if binary else sys.stdout
         return
     directory = check_target(path, option)
+    kept_mode = _regular_mode(path)
+    remove_stale_parts(path)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".motifscan-", suffix=".part", dir=directory)
+        handle, temporary = tempfile.mkstemp(prefix=part_prefix(path) + f"{os.getpid()}.", suffix=".part",
+                                             dir=directory)
     except OSError as error:
         raise MotifscanError(f"{option}: cannot write in {directory} ({error.strerror})") from None
     try:
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
                        newline=None if binary else "") as stream:
-            if append and os.path.isfile(path):
+            if append and kept_mode is not None:
                 stream.flush()
                 with open(path, "rb") as previous:
                     shutil.copyfileobj(previous, stream.buffer if not binary else stream)
@@ -230,24 +305,123 @@ def open_output(path: str | None, binary: bool = False, append: bool = False,
             stream.flush()
             # On disk before the rename, so a crash leaves the old file or the new, never an empty one.
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, (0o666 & ~_umask()) if kept_mode is None else kept_mode)
         if before_replace is not None:
             before_replace(temporary, copied)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.remove(temporary)
+        if isinstance(error, OSError) and error.errno in WRITE_ERRNOS:
+            raise MotifscanError(f"writing {path}: {error.strerror}") from None
         raise
 
 
 def check_target(path: str, option: str) -> str:
-    """Raise unless ``path`` can be a file written by option ``option``; return its directory."""
+    """Raise unless ``path`` can be a file written by option ``option``; return its directory.
+
+    ``path`` may not exist yet; when it does it must be a regular file (not a symbolic link,
+    a device, a FIFO or a socket): motifscan replaces files, and replacing one of those would
+    swap a link or a device node for a file, or write where the link points.
+    """
+    if not path:
+        raise MotifscanError(f"{option}: give a file name (an empty one was given)")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise MotifscanError(f"{option}: directory {os.path.dirname(path) or '.'} does not exist")
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not os.path.islink(path):
         raise MotifscanError(f"{option}: {path} is a directory")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return directory
+    except OSError as error:
+        raise MotifscanError(f"{option}: cannot use {path} ({error.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+        raise MotifscanError(f"{option}: {path} is {kind}; motifscan writes regular files only "
+                             f"(name the file itself, or redirect stdout)")
     return directory
+
+
+def _regular_mode(path: str) -> int | None:
+    """The permission bits of the regular file at ``path``; None when there is none."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
+
+
+def part_prefix(path: str) -> str:
+    """The start of the names of the temporary files written for ``path``:
+    ``.motifscan-NAME.HOST.``, the process id follows (see :func:`open_output`)."""
+    name = os.path.basename(path)[:96]
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c == "-")[:32] or "host"
+    return f".motifscan-{name}.{host}."
+
+
+def remove_stale_parts(path: str) -> list[str]:
+    """Remove the temporary files of ``path`` left by processes of this host that no longer
+    run (a run killed with SIGKILL cannot clean up); return their names.
+
+    A part whose process still runs belongs to a run writing now and is left alone.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    prefix = part_prefix(path)
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".part")):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or _running(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(directory, name))
+            removed.append(name)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it runs
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def locked(path: str, option: str = "--output", on_wait=None) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (``fcntl.flock`` on ``path.lock``) for the block,
+    waiting for the process that holds it; ``on_wait`` is called before waiting.
+
+    The lock file is opened with ``O_NOFOLLOW``: a symbolic link planted at its name is
+    refused, never followed (and never created through).
+    """
+    import fcntl
+
+    lock_path = path + ".lock"
+    try:
+        lock = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except OSError as error:
+        reason = "a symbolic link" if error.errno == errno.ELOOP else error.strerror
+        raise MotifscanError(f"{option}: cannot use the lock file {lock_path} ({reason})") from None
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # releases the lock
 
 
 def _umask() -> int:
@@ -310,7 +484,13 @@ def _score_writer(stream, schema, fmt: str):
         return pq.ParquetWriter(stream, schema)
     import pyarrow.csv as pcsv
 
-    return pcsv.CSVWriter(stream, schema, write_options=pcsv.WriteOptions(quoting_style="needed"))
+    # pyarrow quotes every header name; the header is written like detect's (quoted only
+    # where a name needs it), and pyarrow writes the rows.
+    header = io.StringIO()
+    csv.writer(header, lineterminator="\n").writerow(schema.names)
+    stream.write(header.getvalue().encode("utf-8"))
+    return pcsv.CSVWriter(stream, schema,
+                          write_options=pcsv.WriteOptions(quoting_style="needed", include_header=False))
 
 
 def run_report(summary, parameters: dict) -> dict:
@@ -327,6 +507,7 @@ def run_report(summary, parameters: dict) -> dict:
         "samples": summary.samples,
         "positions": summary.positions,
         "skipped_windows": summary.skipped_windows,
+        "large_offset": summary.large_offset,
         "motif_count": summary.motifs,
     }
     if summary.undecided:
@@ -411,8 +592,8 @@ def output_format(fmt: str | None, path: str | None) -> str:
 
 
 def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
-    """The report of ``motifscan fit``: JSON, or a table comparing the starting point (the
-    mean of the positives, p = 1, threshold 0.5) with the fitted detector."""
+    """The report of ``motifscan fit``: JSON, or a table of every detector tried (the
+    starting points and the fits) with its cross-validated and held-out scores."""
     if fmt == "json":
         json.dump(report, stream, indent=2)
         stream.write("\n")
@@ -422,18 +603,32 @@ def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
 
     evaluation = report["evaluation"]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for name in ("detector", "p", "threshold", "found", "precision", "recall", "F1"):
-        table.add_column(name, justify="left" if name == "detector" else "right", no_wrap=True)
-    for key, title in (("starting_point", "starting point"), ("fitted", "fitted")):
-        row = evaluation[key]
-        table.add_row(title, f"{row['p']:.3g}", f"{row['threshold']:.3g}", str(row["found"]),
-                      f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}")
+    held = evaluation["on"]
+    columns = ("detector", "normalize", "metric", "p", "CV P", "CV R", "CV F1", "P", "R", "F1")
+    for name in columns:
+        table.add_column(name, justify="left" if name in columns[:3] else "right", no_wrap=True)
+
+    def scores(judged):
+        if judged is None:
+            return ["-", "-", "-"]
+        return [f"{judged['precision']:.3f}", f"{judged['recall']:.3f}", f"{judged['f1']:.3f}"]
+
+    for row in report["candidates"]:
+        kept = row["detector"] == report["kept"] and row["metric"] == report["metric"] \
+            and row["normalize"] == report["normalize"]
+        table.add_row(row["detector"] + (" *" if kept else ""), row["normalize"], row["metric"],
+                      f"{row['p']:.3g}", *scores(row["cross_validation"]),
+                      *scores(row["held_out"] if held != "cross-validation" else None))
     console = table_console(stream)
     console.print(table)
+    split = report.get("split")
     console.print(
-        f"judged on {evaluation['on']} labels: {evaluation['source']}, {evaluation['positives']} positives\n"
-        f"learned from {report['positives']} positives, {report['negatives']} negatives,"
-        f" {report['mined_negatives']} mined · metric {report['metric']}"
-        f" · cut-off cosine {report['cutoff_cosine']:.3f}",
+        f"* written · CV: {report['folds']}-fold cross-validation on the training labels, at the chosen cut-off"
+        f" · P, R, F1: on {held} labels, {evaluation['source']}, {evaluation['positives']} positives"
+        + (f" · split at row {split['row']}" if split else "")
+        + f"\nlearned from {report['positives']} positives, {report['negatives']} negatives,"
+        f" {report['mined_negatives']} mined"
+        f" · normalize {report['normalize']} ({report['normalize_chosen_by']})"
+        f" · cut-off cosine {report['cutoff_cosine']:.3f} ({report['cutoff_chosen_on']})",
         style="dim", highlight=False, soft_wrap=True,
     )

@@ -204,6 +204,7 @@ def read_signal(
     byte_range: tuple[int, int] | None = None,
     follow: bool = False,
     row_groups: tuple[int, int] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -222,7 +223,7 @@ def read_signal(
         starting with ``time_`` / ``time `` (case-insensitive), else none.
     delimiter : str, optional
         One-character field separator (``"\\t"`` and ``"tab"`` mean tab). By default
-        ``,`` for CSV and stdin, tab for TSV, sniffed from the first line for TXT.
+        ``,`` for CSV, tab for TSV, sniffed from the first line for TXT and stdin.
         Ignored for Parquet.
     header : bool, optional
         Whether the first line holds column names. By default it does unless every
@@ -238,6 +239,11 @@ def read_signal(
     follow : bool, optional
         Read an uncompressed text file like ``tail -f``: at its end, wait for more lines
         instead of ending (blocks are yielded as lines arrive; the iteration never ends).
+        The name is followed like ``tail -F``: a rotated file is read to its end and the new
+        one from its start, a truncated file from its new start.
+    on_notice : callable(str), optional
+        With ``follow``, called with one line when the followed file was rotated or
+        truncated (for stderr).
 
     Returns
     -------
@@ -265,7 +271,8 @@ def read_signal(
     options = _ReadOptions(selected, time_column, header, block_rows)
 
     if path_text == "-":
-        return _open_csv_stream(name, _stdin_binary(), delimiter or ",", options)
+        # Stdin has no extension to tell: its delimiter is sniffed as a TXT file's.
+        return _open_csv_stream(name, _stdin_binary(), delimiter, options)
     if is_parquet_dataset(path_text):
         return _open_parquet_dataset(path_text, name, options)
 
@@ -276,7 +283,7 @@ def read_signal(
     if follow:
         if not byte_resumable(path_text):
             raise MotifscanError(f"{name}: --follow reads uncompressed CSV, TSV or TXT files")
-        return _open_csv_stream(name, _FollowedFile(path_text, name), delimiter, options)
+        return _open_csv_stream(name, _FollowedFile(path_text, name, on_notice=on_notice), delimiter, options)
     if byte_range is not None:
         if not byte_resumable(path_text):
             raise MotifscanError(f"{name}: byte ranges can only be read from uncompressed text files")
@@ -560,17 +567,126 @@ def _read_available(stream: IO[bytes], size: int, more_ready: Callable[[float], 
 FOLLOW_POLL_S = 0.1
 
 
-class _FollowedFile(io.RawIOBase):
-    """A regular file read like ``tail -f``: at its end, wait for it to grow instead of ending."""
+class _CtrlCStop(KeyboardInterrupt):
+    """Ctrl-C during a live stream's blocking read: the stream ends there, as if its input
+    had ended (a KeyboardInterrupt anywhere else, so it still stops a run if it escapes)."""
 
-    def __init__(self, path: str, name: str, poll_s: float = FOLLOW_POLL_S):
-        super().__init__()
+
+class _LiveStop:
+    """Ctrl-C on a live stream (stdin, a pipe, ``--follow``): stop reading, decide what was
+    read, and let the caller exit with 130.
+
+    A live run is ended by Ctrl-C, so Ctrl-C must not lose what the run has read: the
+    motif still waiting for more samples is decided and written. While the live reader
+    runs in the main thread, SIGINT sets :attr:`requested`; if the reader is blocked in a
+    read, the read is broken off (:class:`_CtrlCStop`), else the reader stops before its
+    next read. The stream then ends like a closed pipe. A second Ctrl-C interrupts at once.
+    """
+
+    requested = False  # Ctrl-C ended a live stream
+    reading = False  # the live reader is in a blocking read
+
+    @classmethod
+    def on_sigint(cls, signum, frame) -> None:
+        if cls.requested:
+            raise KeyboardInterrupt
+        cls.requested = True
+        if cls.reading:
+            raise _CtrlCStop
+
+    @classmethod
+    def installed(cls):
+        """A context in which SIGINT ends the live stream (main thread only; elsewhere,
+        and for a handler someone else installed, Ctrl-C keeps its usual meaning)."""
+        import contextlib
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return contextlib.nullcontext()
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is not signal.default_int_handler:
+            return contextlib.nullcontext()
+
+        @contextlib.contextmanager
+        def installed():
+            signal.signal(signal.SIGINT, cls.on_sigint)
+            try:
+                yield
+            finally:
+                signal.signal(signal.SIGINT, previous)
+
+        return installed()
+
+    @classmethod
+    def read(cls, stream: IO[bytes], size: int) -> bytes | None:
+        """``stream.read(size)``, or None once Ctrl-C ended the stream."""
+        if cls.requested:
+            return None
         try:
-            self._file = open(path, "rb", buffering=0)
-        except OSError as exc:
-            raise MotifscanError(f"{name}: cannot open ({_os_reason(exc)})") from None
+            cls.reading = True
+            return stream.read(size)
+        except _CtrlCStop:
+            return None
+        finally:
+            cls.reading = False
+
+
+def stream_interrupted() -> bool:
+    """Whether Ctrl-C ended a live stream of this process (stdin, a pipe or ``--follow``):
+    what was read before it has been decided, and the command should exit with 130."""
+    return _LiveStop.requested
+
+
+class _FollowedFile(io.RawIOBase):
+    """A file followed by name like ``tail -F``: at its end, wait for it to grow instead of
+    ending; when the name comes to stand for another file (``mv log log.1 && touch log``),
+    read the old one to its end and go on with the new one from its start; when the file
+    is truncated, also when it is truncated and grown again past where it was read before
+    the next look (found by the bytes just before the read position no longer being those
+    read there), go on from its new start.
+
+    Either way the signal goes on (positions keep counting), a new start that repeats the
+    header lines of the first file has them dropped, and ``on_notice`` gets one line
+    saying what happened.
+    """
+
+    #: How many bytes just before the read position are kept and checked at each read.
+    CHECK_BYTES = 64
+
+    def __init__(self, path: str, name: str, poll_s: float = FOLLOW_POLL_S,
+                 on_notice: Callable[[str], None] | None = None):
+        super().__init__()
+        self._path = path
         self._name = name
         self._poll_s = poll_s
+        self._notice = on_notice or (lambda message: None)
+        self._file = self._open()
+        self._position = 0  # bytes of the current file read
+        self._before = b""  # the last CHECK_BYTES bytes read from the current file
+        self._header = b""  # lines at the start of the first file that a new start repeats
+        self._new_start = False  # at the start of a new or truncated file
+        self._pending = b""  # a newline that ends the old file's unfinished last line
+        self.rotations = 0
+        self.truncations = 0
+
+    def _open(self):
+        try:
+            return open(self._path, "rb", buffering=0)
+        except OSError as exc:
+            raise MotifscanError(f"{self._name}: cannot open ({_os_reason(exc)})") from None
+
+    def set_header_lines(self, lines: int) -> None:
+        """Drop these first lines (the header) where a new or truncated file repeats them."""
+        if lines <= 0:
+            return
+        head = os.pread(self._file.fileno(), INFERENCE_BYTES, 0)
+        cut = 0
+        for _ in range(lines):
+            cut = head.find(b"\n", cut) + 1
+            if not cut:
+                return
+        self._header = head[:cut]
 
     def readable(self) -> bool:
         return True
@@ -578,10 +694,14 @@ class _FollowedFile(io.RawIOBase):
     def read(self, size: int | None = -1) -> bytes:
         size = size if size is not None and size > 0 else 1 << 16
         while True:
-            data = self._file.read(size)
-            if data:
+            if self._pending:
+                data, self._pending = self._pending[:size], self._pending[size:]
                 return data
-            self._check_not_truncated()
+            if self._available() > 0:
+                data = self._read_checked(size)
+                if data:
+                    return data
+                continue  # the file was rewritten under the read: read its new start
             time.sleep(self._poll_s)
 
     def readinto(self, buffer: Any) -> int:
@@ -590,19 +710,82 @@ class _FollowedFile(io.RawIOBase):
         return len(data)
 
     def more_ready(self, timeout: float = 0.0) -> bool:
-        """Whether the file holds bytes not read yet, waiting up to ``timeout`` seconds."""
+        """Whether bytes not read yet are there, waiting up to ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            if os.fstat(self._file.fileno()).st_size > self._file.tell():
+            if self._pending or self._available() > 0:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             time.sleep(min(self._poll_s, left))
 
-    def _check_not_truncated(self) -> None:
-        if os.fstat(self._file.fileno()).st_size < self._file.tell():
-            raise MotifscanError(f"{self._name}: the file was truncated while followed")
+    def _available(self) -> int:
+        """Bytes the current file holds past the read position, after going over to a
+        truncated file's new start or to the file now at the name."""
+        size = os.fstat(self._file.fileno()).st_size
+        if size < self._position:
+            self._restart(f"{self._name}: the file was truncated; reading it again from its start")
+            size = os.fstat(self._file.fileno()).st_size
+        elif size == self._position and self._replaced():
+            self._switch()
+            size = os.fstat(self._file.fileno()).st_size
+        if self._new_start and self._header:
+            self._skip_repeated_header(size)
+        return size - self._position if not (self._new_start and self._header) else 0
+
+    def _replaced(self) -> bool:
+        """Whether the name now stands for another file (a missing name is not yet one)."""
+        try:
+            now = os.stat(self._path)
+        except OSError:
+            return False
+        held = os.fstat(self._file.fileno())
+        return (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino)
+
+    def _switch(self) -> None:
+        self._file.close()
+        self._file = self._open()
+        self.rotations += 1
+        self._restart(f"{self._name}: replaced by a new file (rotated); following the new one "
+                      "from its start", count=False)
+
+    def _restart(self, notice: str, count: bool = True) -> None:
+        # What was read of the old content ends here, an unfinished last line included:
+        # the new content must not continue it.
+        if self._before and not self._before.endswith(b"\n"):
+            self._pending = b"\n"
+        self._file.seek(0)
+        self._position = 0
+        self._before = b""
+        self._new_start = True
+        self.truncations += count
+        self._notice(notice)
+
+    def _skip_repeated_header(self, size: int) -> None:
+        """At a new start: drop the header when it is repeated; wait while it may still be."""
+        head = os.pread(self._file.fileno(), len(self._header), 0)
+        if head == self._header:
+            self._file.seek(len(head))
+            self._position = len(head)
+            self._before = head[-self.CHECK_BYTES:]
+        elif self._header.startswith(head) and size < len(self._header):
+            return  # a header still being written, or nothing yet
+        self._new_start = False
+
+    def _read_checked(self, size: int) -> bytes:
+        """Read on, unless the bytes before the read position changed: then the file was
+        truncated and grown again, and the next read starts at its new start."""
+        start = self._position
+        data = self._file.read(size)
+        if self._before and os.pread(self._file.fileno(), len(self._before),
+                                     start - len(self._before)) != self._before:
+            self._restart(f"{self._name}: the file was truncated and written again; reading it "
+                          "from its start")
+            return b""
+        self._position += len(data)
+        self._before = (self._before + data)[-self.CHECK_BYTES:]
+        return data
 
     def close(self) -> None:
         self._file.close()
@@ -1151,6 +1334,14 @@ def _range_stream(path: str, start: int, stop: int) -> Any:
         return pa.BufferReader(mapped.read_at(stop - start, start))
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _open_csv_file(
     path: str, name: str, delimiter: str | None, compressed_by_name: bool, options: _ReadOptions,
     byte_range: tuple[int, int] | None = None,
@@ -1167,7 +1358,12 @@ def _open_csv_file(
         raise MotifscanError(f"{name}: not a valid gzip file (no gzip header)")
 
     def open_file() -> Any:
-        return pa.input_stream(path, compression="gzip" if compressed else None)
+        where = path
+        if not _utf8(path):
+            # pyarrow encodes a str path as UTF-8, which a name that is not UTF-8 (held by
+            # Python with surrogate escapes) is not: give it the bytes of the name.
+            where = pa.OSFile(os.fsencode(path))
+        return pa.input_stream(where, compression="gzip" if compressed else None)
 
     try:
         with open_file() as stream:
@@ -1254,6 +1450,8 @@ def _open_csv_stream(
     if not head.strip():
         raise MotifscanError(f"{name}: input is empty")
     layout = _plan_csv(name, head, at_eof, delimiter, options, compressed)
+    if isinstance(raw, _FollowedFile):
+        raw.set_header_lines(layout.skip_rows)
     if head.startswith(UTF8_BOM):
         head = head[len(UTF8_BOM) :]
     if at_eof:
@@ -1370,6 +1568,11 @@ class _LiveCsvBlockReader(_CsvBlockReader):
     """
 
     def _pieces(self) -> Iterator[SignalBlock]:
+        # Installed while the stream is read, and while its blocks are scanned in between.
+        with _LiveStop.installed():
+            yield from self._live_pieces()
+
+    def _live_pieces(self) -> Iterator[SignalBlock]:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -1382,9 +1585,13 @@ class _LiveCsvBlockReader(_CsvBlockReader):
         try:
             while True:
                 try:
-                    chunk = stream.read(layout.arrow_block_bytes)
+                    chunk = _LiveStop.read(stream, layout.arrow_block_bytes)
                 except errors as exc:
                     raise self._error(exc) from None
+                if chunk is None:
+                    # Ctrl-C: the whole lines read so far are the input; a line still
+                    # being written is not one.
+                    chunk = pending = b""
                 if chunk:
                     pending += chunk
                     cut = pending.rfind(b"\n") + 1
@@ -1416,6 +1623,23 @@ def _batch_piece(batch: Any, channels: Sequence[str], time_column: str | None) -
     values = {channel: _float64_from_arrow(batch.column(channel)) for channel in channels}
     time = None if time_column is None else _time_from_arrow(batch.column(time_column))
     return SignalBlock(values, time)
+
+
+def _parquet_piece(batch: Any, channels: Sequence[str], time_column: str | None, name: str) -> SignalBlock:
+    """:func:`_batch_piece` of a Parquet batch, whose typed integer columns may hold values
+    that float64 cannot hold exactly (beyond 2**53, up to the uint64 maximum): refused,
+    naming the column, rather than rounded without a word."""
+    try:
+        return _batch_piece(batch, channels, time_column)
+    except _read_errors() as exc:
+        problem = exc
+    for column in (*channels, *([] if time_column is None else [time_column])):
+        try:
+            _time_from_arrow(batch.column(column))  # a time column, or float64 for a channel
+        except _read_errors() as exc:
+            raise MotifscanError(f"{name}: column '{column}': {_one_line(exc)}; "
+                                 "it cannot be read as float64 without rounding") from None
+    raise MotifscanError(f"{name}: {_one_line(problem)}")
 
 
 def _float64_from_arrow(array: Any) -> np.ndarray:
@@ -1517,7 +1741,7 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
                 except errors as exc:
                     problem = f"not a valid Parquet file ({_one_line(exc)})"
                     raise MotifscanError(f"{name}: {problem}") from None
-                yield _batch_piece(batch, channels, time_column)
+                yield _parquet_piece(batch, channels, time_column, name)
         finally:
             parquet.close()
 
