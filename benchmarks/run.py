@@ -21,6 +21,20 @@ and the ratios peer / motifscan (auto) and motifscan (auto) / floor. Then it pri
 largest absolute error of each cosine against a ``numpy.longdouble`` reference on the
 three signals of ``precision_signals`` (a random walk, 1e6 + noise, segments 1e6 apart in
 scale). Timings are of a random walk; the kernel is Gaussian noise.
+
+Then, per normalisation, the targets of the second speed round (``--modes``, on by
+default; n = 8.64e6 and m = 3 .. 4096 with ``--round2``):
+
+- ``none``: ``sliding_cosine`` against STUMPY raw ``mass`` turned into the cosine (>= 3x);
+- ``center``: ``scan_kernels(..., normalize="center")`` against ObsPy's
+  ``correlate_template(x, k, normalize="full")`` (>= 2x);
+- ``zscore``: ``scan_kernels(..., normalize="zscore")`` against ``stumpy.mass(k, x)``
+  (>= 20x);
+
+and template banks: ``motifscan.detect`` of K centred kernels of one length in one run (one
+forward FFT per segment, K products and inverse transforms; window norms shared) against a
+Python loop calling ObsPy's ``correlate_template`` once per kernel (>= 5x at K = 16,
+m = 200, n = 2e6), and the time of the bank for K = 1, 4, 16, 64, 256.
 """
 
 from __future__ import annotations
@@ -155,6 +169,92 @@ def error_table(ms, out) -> None:
             print(f"| {name} | {m} | " + " | ".join(f"{e:.1e}" for e in errors) + " |", file=out, flush=True)
 
 
+#: Target ratios peer / motifscan of the second speed round, per normalisation.
+MODE_TARGETS = {"none": 3.0, "center": 2.0, "zscore": 20.0}
+
+
+def mode_peers():
+    """normalisation -> (peer name, function(x, kernel)) timed against motifscan's scan."""
+    import stumpy
+
+    def stumpy_raw(x, kernel):
+        d = stumpy.mass(kernel, x, normalize=False)
+        sumsq = rolling_sumsq(x, kernel.shape[0])
+        return to_score((sumsq + np.dot(kernel, kernel) - d * d) / 2, sumsq, kernel)[1]
+
+    def obspy(x, kernel):
+        import warnings
+
+        from obspy.signal.cross_correlation import correlate_template
+
+        with warnings.catch_warnings():  # its sqrt of rolling sums goes negative on walks
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return correlate_template(x, kernel, mode="valid", normalize="full", method="auto")
+
+    def stumpy_z(x, kernel):
+        return stumpy.mass(kernel, x)
+
+    return {"none": ("stumpy raw", stumpy_raw), "center": ("obspy", obspy), "zscore": ("stumpy z", stumpy_z)}
+
+
+def our_mode(normalize):
+    from motifscan.similarity import sliding_cosine
+    from motifscan.similarity.multi import scan_kernels
+
+    if normalize == "none":
+        return lambda x, kernel: sliding_cosine(x, kernel, P, 1, "auto").cosine
+    return lambda x, kernel: scan_kernels(x, kernel[None], P, 1, normalize, 0.0, "auto")[0].cosine
+
+
+def mode_table(ns, ms, repeat, budget_s, skip_z_above, out) -> None:
+    print("\nEvery normalisation against its peer (target ratio: none >= 3x STUMPY raw, center >= 2x "
+          "ObsPy correlate_template, zscore >= 20x STUMPY z):\n", file=out)
+    print("| n | m | none | stumpy raw | ratio | center | obspy | ratio | zscore | stumpy z | ratio | "
+          "targets met |", file=out)
+    print("|---" * 12 + "|", file=out)
+    theirs = mode_peers()
+    for n in ns:
+        x = np.cumsum(np.random.default_rng(0).standard_normal(n))
+        for m in ms:
+            if m > n:
+                continue
+            kernel = np.random.default_rng(m).standard_normal(m)
+            cells, met = [f"{n:.3g}", str(m)], []
+            for normalize, (name, peer) in theirs.items():
+                mine = best_time(lambda: our_mode(normalize)(x, kernel), repeat, budget_s) * 1e3
+                if name == "stumpy z" and n * m > skip_z_above:
+                    cells += [f"{mine:.3g}", "–", "–"]
+                    continue
+                other = best_time(lambda: peer(x, kernel), repeat, budget_s) * 1e3
+                ratio = other / mine
+                cells += [f"{mine:.3g}", f"{other:.3g}", f"{ratio:.1f}x"]
+                met.append(normalize if ratio >= MODE_TARGETS[normalize] else f"**not {normalize}**")
+            print("| " + " | ".join(cells + [", ".join(met)]) + " |", file=out, flush=True)
+
+
+def bank_table(n, m, ks, repeat, budget_s, out) -> None:
+    """Detect with K centred kernels in one run against a loop of ObsPy calls."""
+    import motifscan
+
+    _, obspy = mode_peers()["center"]
+    rng = np.random.default_rng(7)
+    x = np.cumsum(rng.standard_normal(n))
+    print(f"\nTemplate banks: detect with K centred kernels of {m} taps in one run, n = {n:.3g}, p = {P:g}, "
+          f"threshold 0.9 (target at K = 16, m = 200, n = 2e6: >= 5x the ObsPy loop):\n", file=out)
+    print("| K | motifscan detect (ms) | ms per kernel | ObsPy loop (ms) | ratio |", file=out)
+    print("|---" * 5 + "|", file=out)
+    for k in ks:
+        bank = {f"k{i}": rng.standard_normal(m) for i in range(k)}
+        mine = best_time(lambda: motifscan.detect(x, bank, p=P, threshold=0.9, normalize="center"),
+                         repeat, budget_s) * 1e3
+        loop = "–"
+        ratio = "–"
+        if k <= 16:
+            other = best_time(lambda: [obspy(x, kernel) for kernel in bank.values()], repeat, budget_s) * 1e3
+            loop, ratio = f"{other:.4g}", f"{other / mine:.1f}x"
+        print(f"| {k} | {mine:.4g} | {mine / k:.3g} | {loop} | {ratio} |", file=out, flush=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", nargs="+", type=float, default=None, help="signal lengths")
@@ -167,6 +267,15 @@ def main(argv=None) -> None:
                         help="skip z-normalized stumpy.mass above this n*m (it takes minutes)")
     parser.add_argument("--no-errors", action="store_true", help="skip the error table")
     parser.add_argument("--output", help="also write the tables (Markdown) to this file")
+    parser.add_argument("--no-modes", action="store_true", help="skip the per-normalisation table")
+    parser.add_argument("--mode-n", nargs="+", type=float, default=None,
+                        help="signal lengths of the per-normalisation table (default: those of --n)")
+    parser.add_argument("--round2", action="store_true",
+                        help="the targets' grid: n = 8.64e6, m = 3 .. 4096 per normalisation, banks of "
+                             "K = 1 .. 256 kernels of 200 taps over n = 2e6")
+    parser.add_argument("--bank-n", type=float, default=None, help="signal length of the bank table")
+    parser.add_argument("--bank-m", type=int, default=200, help="kernel length of the bank table")
+    parser.add_argument("--bank-k", nargs="+", type=int, default=None, help="bank sizes (default 1 4 16)")
     args = parser.parse_args(argv)
     ns = [int(n) for n in (args.n or ([1e5, 1e6] if args.quick else [1e5, 1e6, 1e7]))]
     ms = args.m or ([3, 64, 1024] if args.quick else [3, 16, 64, 256, 1024, 4096])
@@ -191,6 +300,13 @@ def main(argv=None) -> None:
     time_table(ns, ms, repeat, args.budget, args.skip_z_above, out)
     if not args.no_errors:
         error_table(ms, out)
+    if not args.no_modes:
+        mode_ns = [int(n) for n in (args.mode_n or ([8.64e6] if args.round2 else ns))]
+        mode_ms = [3, 8, 16, 32, 64, 128, 200, 256, 512, 1024, 2000, 4096] if args.round2 and not args.m else ms
+        mode_table(mode_ns, mode_ms, repeat, args.budget, args.skip_z_above, out)
+        bank_n = int(args.bank_n or (2e6 if args.round2 else max(ns)))
+        bank_ks = args.bank_k or ([1, 4, 16, 64, 256] if args.round2 else [1, 4, 16])
+        bank_table(bank_n, min(args.bank_m, bank_n // 4), bank_ks, repeat, args.budget, out)
     for stream in outputs[1:]:
         stream.close()
 

@@ -75,7 +75,7 @@ def _index_time(index):
     dtype = getattr(index, "dtype", None)
     if dtype is None or getattr(dtype, "kind", None) != "M":
         return None
-    return index.to_numpy()
+    return index  # not to_numpy(): a tz-aware index keeps its zone (signal_from_arrays reads it)
 
 
 def _is_two_dimensional(kernel) -> bool:
@@ -311,7 +311,9 @@ def detect(
     top : int, optional
         Keep the ``top`` strongest motifs.
     time : array_like, shape (n,), optional
-        Time of each sample, carried to ``Motif.time``.
+        Time of each sample, carried to ``Motif.time``: numbers, ``datetime64``, or a
+        pandas ``DatetimeIndex`` (tz-aware too; also a DataFrame's index). With a zone,
+        ``Motif.time`` is a ``pandas.Timestamp`` in that zone.
     block_rows : int, optional
         Feed the pipeline in blocks of this many rows (results never change).
     method : {"cosine", "conv"}, default "cosine"
@@ -335,7 +337,12 @@ def detect(
     config = _config(kernel, p=p, threshold=threshold, normalize=normalize, metric=metric, method=method,
                      joint=joint, dilation=dilation, sign=sign, min_gap=min_gap, top=top, backend=backend,
                      device=device, noise_floor=noise_floor, overlap=overlap)
-    motifs, run = detect_all(_as_source(signal, time, block_rows), config)
+    source = _as_source(signal, time, block_rows)
+    motifs, run = detect_all(source, config)
+    if source.time_zone is not None:  # a tz-aware index: times as pandas.Timestamp in its zone
+        from motifscan.io.output import in_zone
+
+        motifs = list(in_zone(motifs, source.time_zone))
     return (motifs, run) if summary else motifs
 
 

@@ -19,7 +19,8 @@ from motifscan.config import DetectConfig
 from motifscan.detection import Motif, sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.io.signals import (SIGNAL_EXTENSIONS, SignalSource, drop_rows, is_parquet_dataset, prepend_rows,
-                                  read_signal)
+                                  read_signal, same_input)
+from motifscan.io.output import in_zone
 from motifscan.pipeline import Detection, RunSummary
 
 
@@ -31,6 +32,10 @@ class ReadOptions:
     time_column: str | None = None
     delimiter: str | None = None
     header: bool | None = None
+    # What to do with a line that cannot be read (see read_signal). Not among the
+    # parameters a --state file must keep: a run that stopped on a bad line may go on with
+    # skip or nan, since the state holds only data already scanned.
+    bad_lines: str = "error"
 
     def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None,
              follow: bool = False, row_groups: tuple[int, int] | None = None,
@@ -39,7 +44,8 @@ class ReadOptions:
         arguments are those of :func:`~motifscan.io.signals.read_signal`."""
         return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
                            delimiter=self.delimiter, header=self.header, block_rows=block_rows,
-                           byte_range=byte_range, follow=follow, row_groups=row_groups, on_notice=on_notice)
+                           byte_range=byte_range, follow=follow, row_groups=row_groups, on_notice=on_notice,
+                           bad_lines=self.bad_lines)
 
     def parameters(self) -> dict:
         """The options that decide what is read, as JSON-ready values."""
@@ -141,8 +147,8 @@ def _counted(source: SignalSource, on_rows: Callable[[int], None]) -> SignalSour
             on_rows(block.rows)
             yield block
 
-    counted = SignalSource(source.name, source.channels, source.time_column, blocks, source.rows_hint,
-                           read_ahead=source.read_ahead)
+    counted = same_input(source, SignalSource(source.name, source.channels, source.time_column, blocks,
+                                              source.rows_hint, read_ahead=source.read_ahead))
     counted.rows_estimate = source.rows_estimate
     return counted
 
@@ -449,7 +455,7 @@ class BatchRun:
             if run.error is not None:
                 self.on_error(run.error)
             self.on_file_done(run)
-            yield from run.motifs
+            yield from in_zone(run.motifs, None if run.summary is None else run.summary.time_zone)
 
     def _run_single(self) -> Iterator[Motif]:
         detection = self._single
@@ -457,10 +463,11 @@ class BatchRun:
         if self.progress is not None:
             self.progress.rows_total(detection.source.rows_estimate)
             detection.source = _counted(detection.source, self.progress.add_rows)
+        zone = detection.source.time_zone
         if self.ordered:
-            yield from sort_motifs(list(detection), detection.channel_rank, detection.kernel_rank)
+            yield from in_zone(sort_motifs(list(detection), detection.channel_rank, detection.kernel_rank), zone)
         else:
-            yield from detection
+            yield from in_zone(detection, zone)
         run = FileRun(name, [], detection.summary)
         self.files.append(run)
         self.on_file_done(run)
@@ -551,6 +558,8 @@ class BatchRun:
             "positions": sum(summary.positions for summary in done),
             "skipped_windows": sum(summary.skipped_windows for summary in done),
             "large_offset": any(summary.large_offset for summary in done),
+            **({"bad_lines": sum(summary.bad_lines.count for summary in done if summary.bad_lines is not None)}
+               if self.read.bad_lines != "error" else {}),
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
             **({"undecided_candidates": undecided} if (undecided := sum(summary.undecided for summary in done))

@@ -25,6 +25,8 @@ COMMAND_LINE_BACKENDS = tuple(backend for backend in BACKENDS if backend != "cud
 DEVICES = ("auto", "cpu", "gpu")
 #: A learned metric of ``motifscan fit``: none, diagonal weights, or a full matrix.
 METRICS = ("none", "diagonal", "full")
+#: What to do with a text line that cannot be read: stop, leave it out, or read it as missing.
+BAD_LINES = ("error", "skip", "nan")
 #: Output formats of each command.
 DETECT_FORMATS = ("table", "json", "jsonl", "csv")
 COMPARE_FORMATS = ("table", "json", "csv")

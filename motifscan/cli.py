@@ -10,8 +10,8 @@ import sys
 
 import click
 
-from motifscan.choices import (COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FIT_REPORT_FORMATS,
-                               METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
+from motifscan.choices import (BAD_LINES, COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES,
+                               FIT_REPORT_FORMATS, METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
 from motifscan.errors import MotifscanError, SignalTooShort
 
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -84,6 +84,10 @@ def _input_options(command):
         click.option("--time-column", metavar="NAME",
                      help="Column carried to the output as time. Default: detected by type or name."),
         click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension."),
+        click.option("--bad-lines", type=click.Choice(BAD_LINES), default="error",
+                     show_default=True,
+                     help="A line that cannot be read (a field too many or too few, a cell that is "
+                          "not a number): stop with an error, skip it, or read it as missing values."),
         click.option("--header/--no-header", default=None,
                      help="Whether the first CSV line names the columns. Default: detected."),
         click.option("--block-rows", type=int, default=None, metavar="N",
@@ -101,7 +105,7 @@ def _input_options(command):
     return command
 
 
-def _prepare(options: dict, threshold=None, method="cosine", sign=None, **detection):
+def _prepare(options: dict, threshold=None, method="cosine", sign=None, quiet: bool = False, **detection):
     """Turn parsed options into (config, read options), the library's two inputs.
 
     A fitted kernel file brings its p, threshold, normalisation, sign and metric; options
@@ -121,7 +125,11 @@ def _prepare(options: dict, threshold=None, method="cosine", sign=None, **detect
         kernels = (Kernel("kernel", (tuple(fitted.values.tolist()),)),)
     else:
         kernels = collect_kernels(options["kernels"], files, options["kernel_columns"], options["joint"],
-                                  options["columns"], options["kernel_froms"])
+                                  options["columns"], options["kernel_froms"], options["time_column"])
+        if not quiet:
+            for kernel in kernels:
+                if kernel.origin is not None:
+                    click.echo(f"motifscan: kernel {kernel.name}: {kernel.origin}", err=True)
     block_rows = DEFAULT_BLOCK_ROWS if options["block_rows"] is None else options["block_rows"]
     config = DetectConfig(
         kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
@@ -131,13 +139,23 @@ def _prepare(options: dict, threshold=None, method="cosine", sign=None, **detect
                           sign=sign, method=method),
     )
     read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
-                       options["header"])
+                       options["header"], options["bad_lines"])
     return config, read
 
 
 def _warn_skipped(summary) -> None:
-    """The run's warnings about what it saw: skipped windows, a large offset."""
-    if summary is not None and summary.skipped_windows:
+    """The run's warnings about what it saw, a line each: notes on its columns, bad lines,
+    skipped windows, a large offset."""
+    if summary is None:
+        return
+    for note in summary.notes:
+        click.echo(f"motifscan: {note}", err=True)
+    bad = summary.bad_lines
+    if bad is not None and bad.count:
+        done = "skipped" if bad.policy == "skip" else "read as missing values"
+        click.echo(f"motifscan: {bad.count} bad line(s) {done} (--bad-lines {bad.policy}) in "
+                   f"{summary.source}; the first: {bad.first}", err=True)
+    if summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
             f"(missing or non-finite values in {summary.source})",
@@ -330,7 +348,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.progress import RunProgress
     from motifscan.state import StateFile
 
-    config, read = _prepare(options, overlap=overlap, **_detection(threshold, sign, min_gap, top, method))
+    config, read = _prepare(options, overlap=overlap, quiet=quiet,
+                            **_detection(threshold, sign, min_gap, top, method))
     batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
                         split_bytes=split_bytes, plot=plot)
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
@@ -460,13 +479,15 @@ def scores(file, method, output, quiet, plot, **options):
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
-    summary = RunSummary(source.name, list(source.channels), source.time_column)
+    summary = RunSummary(source.name, list(source.channels), source.time_column,
+                         bad_lines=source.bad_lines, time_zone=source.time_zone, notes=source.notes)
     scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), method == "conv",
                             source_name=source.name)
     recorder = None if plot is None else RunRecorder()
     with open_output(output, binary=True) as stream, figure_output(plot) as (figure, figure_format):
         write_scores(stream, watched_blocks(source, config, summary, recorder, scanner=scanner),
-                     [scan.label for scan in scanner.scans], source.time_column, score_format(output))
+                     [scan.label for scan in scanner.scans], source.time_column, score_format(output),
+                     source.time_zone)
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
     if not quiet:

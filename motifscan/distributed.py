@@ -28,7 +28,7 @@ from motifscan.batch import FileRun, ReadOptions, run_file
 from motifscan.config import DetectConfig
 from motifscan.detection import sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
-from motifscan.io.signals import (SignalBlock, SignalSource, byte_resumable, is_parquet_dataset,
+from motifscan.io.signals import (BadLines, SignalBlock, SignalSource, byte_resumable, is_parquet_dataset,
                                   parquet_row_groups)
 from motifscan.pipeline import RunSummary, channel_detectors, score_blocks
 
@@ -147,7 +147,9 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
                     break
 
     source = SignalSource(own.name, own.channels, own.time_column, blocks)
-    summary = RunSummary(own.name, list(own.channels), own.time_column)
+    # The range's own bad lines only: those of the overlap rows are the next range's.
+    summary = RunSummary(own.name, list(own.channels), own.time_column, bad_lines=own.bad_lines,
+                         time_zone=own.time_zone, notes=own.notes)
     detectors = {detector.channel: detector for detector in channel_detectors(own.channels, config, "cosine")}
     found: dict = {name: [] for name in own.channels}
     try:
@@ -172,7 +174,10 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
     import dataclasses
 
     first = results[0].summary
-    summary = RunSummary(name, list(first.channels), first.time_column, device=first.device)
+    summary = RunSummary(name, list(first.channels), first.time_column, device=first.device,
+                         time_zone=first.time_zone, notes=first.notes)
+    if first.bad_lines is not None:
+        summary.bad_lines = BadLines(first.bad_lines.policy)
     detectors = {detector.channel: detector for detector in channel_detectors(first.channels, config, "cosine")}
     motifs = []
     offset = 0
@@ -180,6 +185,8 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
         summary.samples += result.summary.samples
         summary.positions += result.summary.positions
         summary.skipped_windows += result.summary.skipped_windows
+        if summary.bad_lines is not None:
+            summary.bad_lines.merge(result.summary.bad_lines)
         summary.scored_windows += result.summary.scored_windows
         summary.near_unit_cosine_windows += result.summary.near_unit_cosine_windows
         for channel, skipped in result.summary.skipped_by_channel.items():

@@ -59,6 +59,12 @@ class RunSummary:
     tail: SignalBlock | None = None
     # Candidates a run that stops before the end (--state) leaves for the next one to decide.
     undecided: int = 0
+    # The input's unreadable lines and what --bad-lines did with them (a BadLines), or None.
+    bad_lines: object = None
+    # The zone of the input's timestamps (a tzinfo), or None for naive times.
+    time_zone: object = None
+    # One-line remarks about the input (see SignalSource.notes).
+    notes: tuple = ()
 
     @property
     def large_offset(self) -> bool:
@@ -166,7 +172,7 @@ def scan_backend(config: DetectConfig, rows_hint: int | None) -> str:
     rows = None if rows_hint is None else rows_hint * len(largest.values)
     # The GPU runs the plain scan only (the config refuses --device gpu for the others).
     device = "cpu" if config.batch_scan else config.device
-    return resolve_device(device, config.backend, rows, largest.length)
+    return resolve_device(device, config.backend, rows, largest.length, config.normalize)
 
 
 class StreamScanner:
@@ -487,12 +493,42 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
         scanner.ready()
 
 
+#: Bytes of score tracks one pushed piece of a block may produce (score, cosine, scale and
+#: the batch scans' dot products and distances, about 48 bytes per window and kernel): a
+#: bank of 256 kernels is scanned 21 000 rows at a time, so memory stays bounded however
+#: many kernels share a run. Cutting never changes a result (DESIGN.md section 2).
+TRACK_BYTES = 256 << 20
+
+#: Bytes per window and scanned kernel counted against :data:`TRACK_BYTES`.
+_TRACK_BYTES_PER_WINDOW = 48
+
+
+def rows_per_push(scanner: StreamScanner) -> int:
+    """The most rows pushed to ``scanner`` at once: :data:`TRACK_BYTES` of tracks, and at
+    least 16 of its longest spans (so the samples carried between pieces stay a small part)."""
+    rows = TRACK_BYTES // (_TRACK_BYTES_PER_WINDOW * max(1, len(scanner.scans)))
+    return max(rows, 16 * scanner.config.span)
+
+
+def block_pieces(block: SignalBlock, rows: int) -> Iterator[SignalBlock]:
+    """``block`` cut into consecutive pieces of at most ``rows`` rows (views, no copies)."""
+    if block.rows <= rows:
+        yield block
+        return
+    for start in range(0, block.rows, rows):
+        stop = start + rows
+        yield SignalBlock({name: values[start:stop] for name, values in block.channels.items()},
+                          None if block.time is None else block.time[start:stop])
+
+
 def _score_all(source, config, summary, scanner, account, final=True) -> Iterator[ScoreBlock]:
+    most = rows_per_push(scanner)
     for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
-        summary.samples += block.rows
-        scored = scanner.push(block)
-        if scored is not None:
-            yield account(scored)
+        for piece in block_pieces(block, most):
+            summary.samples += piece.rows
+            scored = scanner.push(piece)
+            if scored is not None:
+                yield account(scored)
     summary.tail = scanner.tail()
     if not final:
         return
@@ -551,7 +587,9 @@ class Detection:
         self.first_row = first_row  # global index of the source's first sample
         self.hold = hold
         self.undecided = undecided
-        self.summary = RunSummary(source.name, list(source.channels), source.time_column)
+        self.summary = RunSummary(source.name, list(source.channels), source.time_column,
+                                  bad_lines=source.bad_lines, time_zone=source.time_zone,
+                                  notes=source.notes)
         scans = plan_scans(list(source.channels), config, source.name)
         self.channel_order = list(dict.fromkeys(scan.channel for scan in scans))
         self.channel_rank = {name: i for i, name in enumerate(self.channel_order)}

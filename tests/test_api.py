@@ -228,3 +228,11 @@ def test_a_fitted_kernel_with_conv_uses_the_convolutions_own_threshold(tmp_path)
     from_api = api_motifs(motifscan.read_kernel(path), {"method": "conv"})
     assert same_motifs(from_cli, from_api) and len(from_api) > 2
     assert from_api == api_motifs(motifscan.read_kernel(path).values, {"method": "conv", "p": 2.0})
+
+
+def test_detect_keeps_the_zone_of_a_tz_aware_index():
+    index = pd.date_range("2025-01-01T10:00", periods=len(SEED), freq="s", tz="Europe/Berlin")
+    motifs = motifscan.detect(pd.DataFrame({"v": SEED}, index=index), [1, 2, 3], p=9, sign="negative")
+    assert [m.start for m in motifs] == [11]
+    assert motifs[0].time == pd.Timestamp("2025-01-01T10:00:11", tz="Europe/Berlin")
+    assert str(motifs[0].time.tz) == "Europe/Berlin"

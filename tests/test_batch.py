@@ -78,9 +78,9 @@ def test_folder_gives_each_file_alone_with_file_set_and_reports_the_corrupt_one(
     result = run("detect", folder, *KERNEL, "--format", "json")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"motifscan: error: {folder}/corrupt.csv: line 201, column 'a': 'oops' is not a number"]
+        f"motifscan: error: {folder}/corrupt.csv: line 201, column 'a': 'oops' is not a number (--bad-lines skip or nan reads past it)"]
     document = json.loads(result.stdout)
-    assert document["failed_files"] == 1 and document["files"][0]["error"].endswith("is not a number")
+    assert document["failed_files"] == 1 and document["files"][0]["error"].endswith("is not a number (--bad-lines skip or nan reads past it)")
     motifs = document["motifs"]
     assert motifs and {m["file"] for m in motifs} == {f"{folder}/{name}" for name in EXPECTED_ORDER[1:]}
     for name in EXPECTED_ORDER[1:]:

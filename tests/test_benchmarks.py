@@ -45,11 +45,11 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
     table = tmp_path / "table.md"
     result = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--n", "3000", "--m", "3", "64",
-         "--repeat", "1", "--budget", "0.1", "--output", str(table)],
+         "--repeat", "1", "--budget", "0.1", "--output", str(table), "--bank-k", "1", "4", "16"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| 3e+03 |")]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| 3e+03 |") and line.count("|") == 14]
     assert len(rows) == 2  # one speed row per kernel length
     for signal in ("walk", "offset", "segments"):  # the three precision signals
         errors = [line for line in result.stdout.splitlines() if line.startswith(f"| {signal} |")]
@@ -57,6 +57,15 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
         ours = [float(value) for value in errors[0].strip("|").split("|")[2:5]]  # auto, direct, fft
         assert max(ours) <= 1e-9
     assert "| n | m |" in table.read_text()
+    # The second round's targets: every normalisation against its peer, and template banks.
+    modes = [line for line in result.stdout.splitlines() if line.startswith("| 3e+03 |")
+             and line.count("|") == 13]
+    assert len(modes) == 2
+    for row in modes:
+        cells = row.strip("|").split("|")
+        assert cells[4].strip().endswith("x") and cells[7].strip().endswith("x")  # none, center ratios
+    banks = [line for line in result.stdout.splitlines() if line.startswith(("| 1 |", "| 4 |", "| 16 |"))]
+    assert len(banks) == 3
 
 
 @pytest.mark.slow

@@ -312,11 +312,12 @@ def bad_shape_options(tmp_path):
         ("range past the signal", seed + ["--kernel", "1,2,3", "--dilation", "20..30"], "spans 41 samples"),
         ("rows past the end", seed + ["--kernel-from", f"{LOG}:load_kn@3000:5000"], "run past the end"),
         ("empty rows", seed + ["--kernel-from", f"{LOG}:load_kn@30:30"], "range 30:30 is empty"),
-        ("times outside", seed + ["--kernel-from", f"{BASIC}:acc_x@900:901"], "no row of"),
+        ("times outside", seed + ["--kernel-from", f"{BASIC}:acc_x@time=900:901"], "no row of"),
         ("kernel-from column", seed + ["--kernel-from", f"{LOG}:nope@1:4"], "unknown column 'nope'"),
         ("kernel-from several channels", seed + ["--kernel-from", f"{LOG}@1:4"], "several channels"),
         ("kernel-from syntax", seed + ["--kernel-from", f"{LOG}:load_kn"], "expected [NAME=]FILE"),
-        ("kernel-from limits", seed + ["--kernel-from", f"{LOG}:load_kn@a:b"], "cannot read 'a:b'"),
+        ("kernel-from limits", seed + ["--kernel-from", f"{LOG}:load_kn@a:b"], "'a:b' are not rows START:END"),
+        ("kernel-from times", seed + ["--kernel-from", f"{LOG}:load_kn@time=a:b"], "cannot read 'a:b'"),
         ("normalize", seed + ["--kernel", "1,2", "--normalize", "mean"], "'--normalize'"),
         ("constant kernel centred", seed + ["--kernel", "2,2,2", "--normalize", "center"], "is constant"),
         ("noise floor negative", seed + ["--kernel", "1,2", "--noise-floor", "-1"], "--noise-floor must be"),
@@ -552,6 +553,81 @@ def test_fit_then_detect_as_real_processes(tmp_path):
     detected = subprocess.run(installed_motifscan() + ["detect", LOOKALIKES, "--kernel-file", str(kernel_file)],
                               capture_output=True, text=True, timeout=300)
     assert detected.returncode == 0 and len(detected.stdout.splitlines()) == 25
+
+
+def test_bad_lines_error_skip_and_nan(tmp_path):
+    path = tmp_path / "bad.csv"
+    rows = ["0,0", "1,1", "2,2", "3,ERR", "4,3", "5,0,9", "6,1", "7,2", "8,3", "9,0"]
+    path.write_text("t,v\n" + "\n".join(rows) + "\n")
+    failed = run("detect", path, "--kernel", "1,2,3", "--p", "9")
+    assert failed.exit_code == 2
+    assert failed.stderr.strip() == (f"motifscan: error: {path}: line 5, column 'v': 'ERR' is not a number "
+                                     "(--bad-lines skip or nan reads past it)")
+    skipped = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--bad-lines", "skip", "--format", "json")
+    document = json.loads(skipped.stdout)
+    assert document["bad_lines"] == {"policy": "skip", "count": 2,
+                                     "first": "line 5, column 'v': 'ERR' is not a number"}
+    # Rows after a skipped line move up a position; their time says where they really are.
+    assert [(m["start"], m["time"]) for m in document["motifs"]] == [(1, 1), (4, 6)]
+    assert skipped.stderr.splitlines()[0] == (
+        f"motifscan: 2 bad line(s) skipped (--bad-lines skip) in {path}; "
+        "the first: line 5, column 'v': 'ERR' is not a number")
+    missing = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--bad-lines", "nan", "--format", "json")
+    document = json.loads(missing.stdout)
+    assert document["bad_lines"]["count"] == 2 and document["skipped_windows"] == 5  # starts 1-5
+    assert [(m["start"], m["time"]) for m in document["motifs"]] == [(6, 6)]  # 1,2,NaN is no match
+    assert "2 bad line(s) read as missing values (--bad-lines nan)" in missing.stderr
+
+
+def test_bad_lines_in_several_files_are_summed(tmp_path):
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("t,v\n0,1\n1,2\n2,x\n3,3\n")
+    result = run("detect", tmp_path, "--kernel", "1,2,3", "--bad-lines", "skip", "--format", "json")
+    assert json.loads(result.stdout)["bad_lines"] == 2
+
+
+def test_kernel_from_says_what_it_cut(sample_data):
+    ecg = sample_data / "ecg_mitdb_excerpt_360hz.csv"
+    result = run("detect", ecg, "--kernel-from", f"{ecg}:ecg_mv@60:240", "--normalize", "center", "--format", "csv")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines()[0] == (f"motifscan: kernel ecg_mv@60:240: 180 samples, rows 60-240 of "
+                                             f"{ecg}:ecg_mv")
+    quiet = run("detect", ecg, "--kernel-from", f"{ecg}:ecg_mv@60:240", "--normalize", "center", "-q")
+    assert quiet.stderr == ""
+
+
+def test_times_keep_the_inputs_offset_in_every_output(tmp_path):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "zoned.csv"
+    stamps = [f"2024-05-01T10:00:0{i}.5+02:00" for i in range(8)]
+    path.write_text("time,v\n" + "".join(f"{t},{v}\n" for t, v in zip(stamps, [0, 1, 2, 3, 0, 0, 0, 0])))
+    want = "2024-05-01T10:00:01.500+02:00"
+    detected = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
+    assert detected.stdout.splitlines()[1].split(",")[3] == want
+    assert json.loads(run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "json").stdout)[
+        "motifs"][0]["time"] == want
+    compared = run("compare", path, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
+    assert compared.stdout.splitlines()[1].split(",")[4] == want
+    scores = run("scores", path, "--kernel", "1,2,3", "--p", "9")
+    assert scores.stdout.splitlines()[2].split(",")[1].strip('"') == want
+    out = tmp_path / "scores.parquet"
+    run("scores", path, "--kernel", "1,2,3", "--p", "9", "--output", out)
+    column = pq.read_table(out).column("time")
+    assert str(column.type.tz) == "+02:00" and column[1].as_py().isoformat() == "2024-05-01T10:00:01.500000+02:00"
+    # A time range without an offset is in the file's zone, with no NumPy warning.
+    cut = run("detect", path, "--kernel-from", f"{path}:v@time=2024-05-01T10:00:01:2024-05-01T10:00:04",
+              "--format", "csv")
+    assert cut.stdout.splitlines()[1].split(",")[3] == want
+    assert cut.stderr == (f"motifscan: kernel v@time=2024-05-01T10:00:01:2024-05-01T10:00:04: 3 samples, rows 1-4 "
+                          f"(time {want} to 2024-05-01T10:00:03.500+02:00) of {path}:v\n")
+
+
+def test_utc_times_end_in_z(tmp_path):
+    path = tmp_path / "utc.csv"
+    path.write_text("time,v\n" + "".join(f"2024-05-01T08:00:0{i}Z,{v}\n" for i, v in enumerate([0, 1, 2, 3, 0])))
+    detected = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
+    assert detected.stdout.splitlines()[1].split(",")[3] == "2024-05-01T08:00:01Z"
 
 
 # Write errors, memory, signals and hostile options: exit 2 with one line, never a traceback.

@@ -121,6 +121,26 @@ def test_only_one_kernel_on_each_channel_with_the_cosine_is_split(tmp_path):
     assert len(plan_parts(str(path), CONFIG, 1024)) > 100
 
 
+@pytest.mark.parametrize("policy", ["skip", "nan"])
+def test_bad_lines_in_ranges_give_the_single_machine_motifs_and_counts(client, tmp_path, policy):
+    path = tmp_path / "bad.csv"
+    signal = planted(20_000, seed=3)
+    lines = [f"{t},{v}" for t, v in zip(signal["t"], signal["v"])]
+    for row in range(150, 20_000, 1_500):  # a bad line in most ranges, of every kind
+        lines[row] = [f"{row},ERR", f"{row},1,2", f"{row}"][row % 3]
+    path.write_text("t,v\n" + "\n".join(lines) + "\n")
+    read = ReadOptions(bad_lines=policy)
+    split = path.stat().st_size // 6
+    assert len(plan_parts(str(path), CONFIG, split)) >= 5
+    single = list(BatchRun([str(path)], CONFIG, read))
+    run = BatchRun([str(path)], CONFIG, read, dask=client, split_bytes=split)
+    assert list(run) == single and len(single) > 10
+    whole = BatchRun([str(path)], CONFIG, read)
+    list(whole)
+    assert run.files[0].summary.bad_lines == whole.files[0].summary.bad_lines
+    assert run.files[0].summary.bad_lines.count == 14
+
+
 # --dask ADDRESS at a peer that is not a Dask scheduler: an error within the connection
 # timeout, never a hang (which held the --state lock) nor a huge allocation.
 

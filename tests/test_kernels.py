@@ -137,13 +137,52 @@ def test_joint_kernel_from_a_file(tmp_path, sample_data):
 def test_kernel_cut_from_a_recording(sample_data):
     log = sample_data / "sensor_log.csv"
     by_rows = kernel_from_recording(f"{log}:load_kn@300:308")
-    by_time = kernel_from_recording(f"{log}:load_kn@2025-03-14T08:05:00:2025-03-14T08:05:08")
+    by_time = kernel_from_recording(f"{log}:load_kn@time=2025-03-14T08:05:00:2025-03-14T08:05:08")
     assert by_rows.name == "load_kn@300:308" and by_rows.length == 8 and by_rows.values == by_time.values
-    seconds = kernel_from_recording(f"walk={sample_data / 'basicmotions_interleaved_10hz.csv'}:acc_x@5:8")
+    assert by_rows.origin == f"8 samples, rows 300-308 of {log}:load_kn"
+    assert by_time.origin == (f"8 samples, rows 300-308 (time 2025-03-14T08:05:00 to 2025-03-14T08:05:07) "
+                              f"of {log}:load_kn")
+    seconds = kernel_from_recording(f"walk={sample_data / 'basicmotions_interleaved_10hz.csv'}:acc_x@time=5:8")
     assert seconds.name == "walk" and seconds.length == 30  # time_s in [5, 8): 30 rows at 10 Hz
-    joint = kernel_from_recording(f"{sample_data / 'basicmotions_interleaved_10hz.csv'}@5:8", joint=True,
+    joint = kernel_from_recording(f"{sample_data / 'basicmotions_interleaved_10hz.csv'}@time=5:8", joint=True,
                                   channels=["acc_x", "acc_y"])
     assert joint.channels == ("acc_x", "acc_y") and joint.array().shape == (2, 30)
+
+
+@pytest.mark.parametrize("time_name", ["t_s", "time_s", "sample"])
+def test_a_range_is_rows_whatever_the_time_column_is_called(tmp_path, time_name):
+    """Renaming the time column never turns rows into seconds (a 64 800-sample kernel)."""
+    ecg = tmp_path / "ecg.csv"
+    ecg.write_text(f"{time_name},ecg_mv\n" + "".join(f"{i / 360:.6f},{np.sin(i / 9):.4f}\n" for i in range(400)))
+    kernel = kernel_from_recording(f"{ecg}:ecg_mv@60:240")
+    assert kernel.length == 180 and kernel.origin == f"180 samples, rows 60-240 of {ecg}:ecg_mv"
+    assert kernel.values[0][0] == pytest.approx(np.sin(60 / 9), abs=1e-4)
+    if time_name == "sample":  # not a time name: --time-column declares it
+        kernel = kernel_from_recording(f"{ecg}:ecg_mv@time=0.5:1", time_column="sample")
+    else:
+        kernel = kernel_from_recording(f"{ecg}:ecg_mv@time=0.5:1")
+    assert kernel.length == 180 and kernel.origin.startswith("180 samples, rows 180-360")
+
+
+@pytest.mark.parametrize(("spec", "fragment"), [
+    ("{ecg}:ecg_mv@0.5:1", "'0.5:1' are not rows START:END (whole numbers)"),
+    ("{ecg}:ecg_mv@time=0.5:1", "has no time column for the range time=0.5:1"),
+    ("{ecg}:ecg_mv@secs=1:2", "a range is START:END (rows) or time=START:END"),
+])
+def test_bad_kernel_from_ranges(tmp_path, spec, fragment):
+    ecg = tmp_path / "ecg.csv"
+    ecg.write_text("ecg_mv\n" + "".join(f"{np.sin(i / 9):.4f}\n" for i in range(400)))
+    with pytest.raises(MotifscanError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
+        kernel_from_recording(spec.format(ecg=ecg))
+
+
+def test_time_column_applies_to_the_kernel_file_when_it_has_that_column(tmp_path):
+    log = tmp_path / "log.csv"
+    log.write_text("clock,v\n" + "".join(f"{10 + i},{i % 7}\n" for i in range(50)))
+    assert kernel_from_recording(f"{log}:v@time=20:25", time_column="clock").values[0] == (3, 4, 5, 6, 0)
+    other = tmp_path / "other.csv"  # no column 'clock': its rows are still rows
+    other.write_text("v\n" + "".join(f"{i % 7}\n" for i in range(50)))
+    assert kernel_from_recording(f"{other}:v@10:15", time_column="clock").values[0] == (3, 4, 5, 6, 0)
 # Fitted kernel files (motifscan fit) -------------------------------------------------------
 
 from motifscan.io.kernels import FittedKernel, read_kernel  # noqa: E402

@@ -304,6 +304,71 @@ def test_long_kernels_on_the_fft_backend(normalize):
     assert found["fft"] == found["numpy"] == [("a", 700, 1), ("b", 2500, -1)]
 
 
+def test_a_run_takes_the_crossover_of_its_normalisation():
+    # A run picks its backend once; a centred run of 128 to 255 taps takes the FFT (its
+    # direct scan costs more per tap), a plain run of the same kernel the direct scan.
+    from motifscan.pipeline import scan_backend
+    from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS
+
+    kernel = tuple(np.random.default_rng(1).standard_normal(CENTERED_FFT_MIN_TAPS))
+    assert CENTERED_FFT_MIN_TAPS < FFT_MIN_TAPS
+    for normalize, expected in (("none", "numba"), ("center", "fft"), ("zscore", "fft")):
+        config = DetectConfig(kernel=kernel, normalize=normalize)
+        assert scan_backend(config, 10**7) == expected
+
+
+def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monkeypatch):
+    # K kernels of one length in one run (shared FFT segments and window norms) find what K
+    # runs of one kernel find; and a bank is pushed in pieces that bound its tracks' memory
+    # (here forced small), which changes nothing.
+    import dataclasses
+
+    from motifscan import pipeline
+
+    rng = np.random.default_rng(21)
+    m = 160  # centred: the FFT path
+    bank = {f"k{i}": rng.standard_normal(m) for i in range(4)}
+    x = np.cumsum(rng.standard_normal(40_000)) * 0.05
+    for i, (name, shape) in enumerate(bank.items()):
+        for start in (3000 + 9000 * i, 6000 + 9000 * i):
+            x[start:start + m] += (i + 1) * shape * (-1) ** start
+    found = {}
+    default = pipeline.TRACK_BYTES
+    for cut in (default, 48 * 4 * 3000):
+        monkeypatch.setattr(pipeline, "TRACK_BYTES", cut)
+        for normalize in ("center", "zscore"):
+            config = DetectConfig(kernels=bank, p=2, threshold=0.8, normalize=normalize, overlap="keep")
+            together = detect_all(signal_from_arrays({"x": x}, block_rows=17_000), config)[0]
+            apart = []
+            for name, shape in bank.items():
+                one = DetectConfig(kernels={name: shape}, p=2, threshold=0.8, normalize=normalize)
+                apart += [dataclasses.replace(motif, kernel=name)  # (one kernel's run names none)
+                          for motif in detect_all(signal_from_arrays({"x": x}, block_rows=17_000), one)[0]]
+            if cut == default:  # (the same pieces for both: bit for bit equal)
+                key = lambda motif: (motif.start, motif.kernel)  # noqa: E731
+                assert sorted(together, key=key) == sorted(apart, key=key)
+            assert len(together) >= 6  # most planted copies (the equality is what counts)
+            found[cut, normalize] = together
+    # (The FFT's round-off depends on where its segments fall, so scores may differ in the
+    # last digits between cuts; which windows are motifs does not.)
+    for normalize in ("center", "zscore"):
+        assert ([(m.start, m.kernel, m.sign) for m in found[default, normalize]]
+                == [(m.start, m.kernel, m.sign) for m in found[48 * 4 * 3000, normalize]])
+
+
+def test_block_pieces_cut_without_copying():
+    from motifscan.io.signals import SignalBlock
+    from motifscan.pipeline import block_pieces
+
+    values = np.arange(10.0)
+    block = SignalBlock({"x": values}, np.arange(10))
+    pieces = list(block_pieces(block, 4))
+    assert [piece.rows for piece in pieces] == [4, 4, 2]
+    assert np.shares_memory(pieces[1].channels["x"], values)
+    np.testing.assert_array_equal(np.concatenate([piece.time for piece in pieces]), np.arange(10))
+    assert list(block_pieces(block, 10)) == [block]
+
+
 def offset_signal(seed: int, n: int, offset: float) -> np.ndarray:
     """A seasonal wiggle of +-3 around ``offset`` with noise (like CO2 around 315 ppm)."""
     rng = np.random.default_rng(seed)

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 import sys
 import threading
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from motifscan.errors import MotifscanError
+from motifscan.io import signals
 from motifscan.io.signals import SignalBlock, read_signal, signal_from_arrays
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
@@ -313,7 +318,7 @@ def test_utf8_bom_and_crlf(tmp_path):
 
 def test_quoted_fields_may_hold_delimiters_and_newlines(tmp_path):
     path = write(tmp_path / "data.csv", 'note,v\n"a, b",1\n"two\nlines",2\nplain,x\n')
-    assert error_of(path).endswith("data.csv: line 5, column 'v': 'x' is not a number")
+    assert error_of(path).endswith("data.csv: line 5, column 'v': 'x' is not a number (--bad-lines skip or nan reads past it)")
     path = write(tmp_path / "good.csv", 'note,v\n"a, b",1\n"two\nlines",2\n')
     channels, _, _ = collect(read_signal(str(path)))
     np.testing.assert_array_equal(channels["v"], [1, 2])
@@ -432,7 +437,7 @@ def test_no_numeric_column(tmp_path):
 
 def test_bad_cell_in_the_first_rows(tmp_path):
     path = write(tmp_path / "data.csv", "x,y\n1,2\n3,4\n5,6\nabc,8\n9,10\n")
-    assert error_of(path).endswith("data.csv: line 5, column 'x': 'abc' is not a number")
+    assert error_of(path).endswith("data.csv: line 5, column 'x': 'abc' is not a number (--bad-lines skip or nan reads past it)")
 
 
 def test_bad_cell_far_past_the_first_mib(tmp_path):
@@ -442,7 +447,7 @@ def test_bad_cell_far_past_the_first_mib(tmp_path):
     path = write(tmp_path / "data.csv", "x,y\n" + "\n".join(lines) + "\n")
     source = read_signal(str(path))  # the head is fine: the problem shows while streaming
     message = error_of(path)
-    assert message.endswith("data.csv: line 250002, column 'y': 'oops' is not a number")
+    assert message.endswith("data.csv: line 250002, column 'y': 'oops' is not a number (--bad-lines skip or nan reads past it)")
     assert source.channels == ["x", "y"]
 
 
@@ -451,7 +456,7 @@ def test_bad_cell_far_into_stdin(monkeypatch):
     lines = [f"{i},{i}" for i in range(rows)]
     lines[250_000] = "oops,250000"
     monkeypatch.setattr(sys, "stdin", FakeStdin(("x,y\n" + "\n".join(lines) + "\n").encode()))
-    assert error_of("-") == "<stdin>: line 250002, column 'x': 'oops' is not a number"
+    assert error_of("-") == "<stdin>: line 250002, column 'x': 'oops' is not a number (--bad-lines skip or nan reads past it)"
 
 
 def test_bad_cell_far_into_a_gzip_file(tmp_path):
@@ -459,7 +464,7 @@ def test_bad_cell_far_into_a_gzip_file(tmp_path):
     lines[200_000] = "1e5e"
     path = tmp_path / "data.csv.gz"
     path.write_bytes(gzip.compress(("v\n" + "\n".join(lines) + "\n").encode()))
-    assert error_of(path).endswith("data.csv.gz: line 200002, column 'v': '1e5e' is not a number")
+    assert error_of(path).endswith("data.csv.gz: line 200002, column 'v': '1e5e' is not a number (--bad-lines skip or nan reads past it)")
 
 
 def test_bad_timestamp_far_into_the_file(tmp_path):
@@ -467,7 +472,7 @@ def test_bad_timestamp_far_into_the_file(tmp_path):
     stamps[120_000] = "2024-13-45 00:00:00,1"
     path = write(tmp_path / "data.csv", "when,v\n" + "\n".join(stamps) + "\n")
     assert error_of(path).endswith(
-        "data.csv: line 120002, column 'when': '2024-13-45 00:00:00' is not a timestamp"
+        "data.csv: line 120002, column 'when': '2024-13-45 00:00:00' is not a timestamp (--bad-lines skip or nan reads past it)"
     )
 
 
@@ -552,14 +557,14 @@ def test_truncated_gzip_stdin(monkeypatch):
 
 def test_wrong_field_count_in_the_first_rows(tmp_path):
     path = write(tmp_path / "data.csv", "a,b\n1,2\n3\n4,5\n")
-    assert error_of(path).endswith("data.csv: line 3: expected 2 fields, got 1")
+    assert error_of(path).endswith("data.csv: line 3: expected 2 fields, got 1 (--bad-lines skip or nan reads past it)")
 
 
 def test_wrong_field_count_far_into_the_file(tmp_path):
     lines = [f"{i},{i}" for i in range(300_000)]
     lines[260_000] = "1,2,3"
     path = write(tmp_path / "data.csv", "a,b\n" + "\n".join(lines) + "\n")
-    assert error_of(path).endswith("data.csv: line 260002: expected 2 fields, got 3")
+    assert error_of(path).endswith("data.csv: line 260002: expected 2 fields, got 3 (--bad-lines skip or nan reads past it)")
 
 
 def test_binary_garbage_gives_a_one_line_error(tmp_path):
@@ -656,3 +661,240 @@ def test_bytes_handed_to_pyarrow_are_copies_it_owns():
     owned = _arrow_owned(data)
     assert owned.to_pybytes() == data
     assert owned.address != np.frombuffer(data, dtype=np.uint8).ctypes.data
+
+
+# ---------------------------------------------------------------------------- bad lines
+
+BAD_LINES = {
+    "text": "{t},ERR",
+    "extra field": "{t},1,2",
+    "missing field": "{t}",
+    "bad time": "yesterday,1",
+}
+
+
+def reference_rows(lines: list[str], policy: str) -> tuple[list[float], list[float]]:
+    """Time and value of each row as ``--bad-lines`` reads them: the obvious line-by-line way."""
+    times, values = [], []
+    for line in lines:
+        fields = line.split(",")
+        good = len(fields) == 2
+        try:
+            time, value = float(fields[0]), float(fields[1])
+        except (ValueError, IndexError):
+            good = False
+        if good:
+            times.append(time)
+            values.append(value)
+        elif policy == "nan":
+            times.append(np.nan)
+            values.append(np.nan)
+    return times, values
+
+
+def numeric_time_lines(count: int, bad: dict[int, str]) -> list[str]:
+    return [bad[i].format(t=i) if i in bad else f"{i},{(i * 7) % 11}" for i in range(count)]
+
+
+def test_bad_line_error_names_line_column_and_the_option(tmp_path):
+    path = write(tmp_path / "data.csv", "time,v\n0,1\n1,ERR\n2,3\n")
+    message = error_of(path)
+    assert "data.csv: line 3, column 'v': 'ERR' is not a number" in message
+    assert "--bad-lines" in message
+
+
+@pytest.mark.parametrize("kind", ["text", "extra field", "missing field"])
+@pytest.mark.parametrize("policy", ["skip", "nan"])
+def test_bad_lines_are_skipped_or_read_as_missing(tmp_path, kind, policy):
+    lines = numeric_time_lines(12, {3: BAD_LINES[kind], 8: BAD_LINES[kind]})
+    path = write(tmp_path / "data.csv", "time,v\n" + "\n".join(lines) + "\n")
+    source = read_signal(str(path), bad_lines=policy)
+    channels, time, _ = collect(source)
+    want_time, want_values = reference_rows(lines, policy)
+    np.testing.assert_array_equal(channels["v"], want_values)
+    np.testing.assert_array_equal(time, want_time)  # skip: every kept row keeps its own time
+    assert source.bad_lines.count == 2
+    assert source.bad_lines.first.startswith("line 5")  # the header is line 1
+
+
+def test_a_bad_timestamp_is_a_bad_line(tmp_path):
+    stamps = [f"2024-01-01T00:00:{i:02d},{i}" for i in range(6)]
+    stamps[2] = "2024-13-45T00:00:00,2"
+    path = write(tmp_path / "data.csv", "when,v\n" + "\n".join(stamps) + "\n")
+    channels, time, _ = collect(source := read_signal(str(path), bad_lines="nan"))
+    assert np.isnat(time[2]) and np.isnan(channels["v"][2])
+    np.testing.assert_array_equal(channels["v"][[0, 1, 3, 4, 5]], [0, 1, 3, 4, 5])
+    assert source.bad_lines.first == "line 4, column 'when': '2024-13-45T00:00:00' is not a timestamp"
+
+
+def test_bad_lines_far_past_the_first_mib(tmp_path):
+    lines = numeric_time_lines(300_000, {250_000: "{t},oops", 260_000: "{t},1,2"})
+    path = write(tmp_path / "data.csv", "time,v\n" + "\n".join(lines) + "\n")
+    for policy in ("skip", "nan"):
+        source = read_signal(str(path), bad_lines=policy)
+        channels, _, _ = collect(source)
+        assert len(channels["v"]) == (299_998 if policy == "skip" else 300_000)
+        assert source.bad_lines.count == 2
+        assert source.bad_lines.first == "line 250002, column 'v': 'oops' is not a number"
+
+
+def test_bad_lines_policy_is_checked(tmp_path):
+    path = write(tmp_path / "data.csv", "v\n1\n")
+    assert "bad_lines must be one of error, skip, nan" in error_of(path, bad_lines="drop")
+
+
+@pytest.mark.parametrize("header", ["v\n", ""])
+def test_an_empty_cell_in_one_column_is_a_missing_value(tmp_path, header):
+    path = write(tmp_path / "data.csv", header + "1\n2\n\n4\n5\n")
+    channels, _, _ = collect(read_signal(str(path)))
+    name = "v" if header else "column1"
+    np.testing.assert_array_equal(channels[name], [1, 2, np.nan, 4, 5])
+
+
+def byte_range_rows(path: Path, policy: str, cuts: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Values, times and bad-line count of a file read as byte ranges cut after the given lines."""
+    data = path.read_bytes()
+    offsets = [0] + [i + 1 for i, byte in enumerate(data) if byte == ord("\n")]
+    bounds = sorted({0, len(data), *(offsets[min(cut, len(offsets) - 1)] for cut in cuts)})
+    values, times, count = [], [], 0
+    for start, stop in itertools.pairwise(bounds):
+        source = read_signal(str(path), byte_range=(start, stop), bad_lines=policy)
+        channels, time, _ = collect(source)
+        values.append(channels["v"])
+        times.append(time if time is not None else np.empty(0))
+        count += source.bad_lines.count
+    return np.concatenate(values), np.concatenate(times), count
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    bad=st.dictionaries(st.integers(6, 39), st.sampled_from(sorted(BAD_LINES)), max_size=8),
+    first=st.sampled_from(sorted(BAD_LINES)),
+    policy=st.sampled_from(["skip", "nan"]),
+    block_rows=st.integers(1, 45),
+    cuts=st.lists(st.integers(8, 41), max_size=4),
+    one_by_one=st.sampled_from([1, 2, 5, 512]),
+)
+def test_bad_lines_do_not_depend_on_blocks_or_byte_ranges(tmp_path_factory, bad, first, policy, block_rows,
+                                                          cuts, one_by_one):
+    # The first rows, from which a byte range starting at 0 decides the columns' types,
+    # hold a bad line too (and enough good ones to decide them). Small pieces checked one
+    # line at a time make the reader halve these 40 lines as it halves a large file.
+    bad[0] = first
+    with mock.patch.object(signals, "_LINES_CHECKED_ONE_BY_ONE", one_by_one):
+        check_bad_lines_everywhere(tmp_path_factory, bad, policy, block_rows, cuts)
+
+
+def check_bad_lines_everywhere(tmp_path_factory, bad, policy, block_rows, cuts):
+    lines = numeric_time_lines(40, {i: BAD_LINES[kind] for i, kind in bad.items()})
+    path = tmp_path_factory.mktemp("bad") / "data.csv"
+    write(path, "time,v\n" + "\n".join(lines) + "\n")
+    want_time, want_values = reference_rows(lines, policy)
+    source = read_signal(str(path), bad_lines=policy, block_rows=block_rows)
+    channels, time, sizes = collect(source)
+    np.testing.assert_array_equal(channels["v"], want_values)
+    np.testing.assert_array_equal(time, want_time)
+    assert all(size == block_rows for size in sizes[:-1])
+    assert source.bad_lines.count == len(bad)
+    values, times, count = byte_range_rows(path, policy, cuts)
+    np.testing.assert_array_equal(values, want_values)
+    np.testing.assert_array_equal(times, want_time)
+    assert count == len(bad)
+
+
+@pytest.mark.parametrize("policy", ["skip", "nan"])
+def test_bad_lines_on_stdin(monkeypatch, policy):
+    lines = numeric_time_lines(300_000, {5: "{t},x", 250_000: "{t},1,2"})
+    monkeypatch.setattr(sys, "stdin", FakeStdin(("time,v\n" + "\n".join(lines) + "\n").encode()))
+    source = read_signal("-", bad_lines=policy)
+    channels, time, _ = collect(source)
+    want_time, want_values = reference_rows(lines, policy)
+    np.testing.assert_array_equal(channels["v"], want_values)
+    np.testing.assert_array_equal(time, want_time)
+    assert source.bad_lines.count == 2 and source.bad_lines.first == "line 7, column 'v': 'x' is not a number"
+
+
+# ---------------------------------------------------------------------------- numeric time columns
+
+@pytest.mark.parametrize("column", ["t_s", "time_s", "YEAR", "elapsed_min", "T_ms", "seconds"])
+def test_numeric_time_columns_are_recognised_by_name_and_rising_values(tmp_path, column):
+    path = write(tmp_path / "data.csv", f"{column},v\n0.5,1\n1.5,3\n2.0,2\n4.0,4\n")
+    source = read_signal(str(path))
+    assert (source.channels, source.time_column) == (["v"], column)
+    assert source.notes == ()
+
+
+def test_a_time_name_that_does_not_rise_is_a_channel(tmp_path):
+    path = write(tmp_path / "data.csv", "t_ambient,time,v\n21.5,0,1\n21.4,1,2\n21.6,1,3\n")
+    source = read_signal(str(path))  # 'time' repeats a value, 't_ambient' falls: channels both
+    assert (source.channels, source.time_column) == (["t_ambient", "time", "v"], None)
+
+
+def test_a_time_name_in_parquet(tmp_path):
+    path = tmp_path / "data.parquet"
+    pq.write_table(pa.table({"t_s": [0.0, 0.25, 0.5], "v": [1.0, 2.0, 3.0]}), path)
+    source = read_signal(str(path))
+    assert (source.channels, source.time_column) == (["v"], "t_s")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_a_channel_rising_by_a_constant_step_is_noted(tmp_path, suffix):
+    table = {"sample": [0, 1, 2, 3, 4], "x": [0.1, 0.2, 0.3, 0.4, 0.5], "v": [1.0, 5.0, 2.0, 7.0, 1.0]}
+    path = tmp_path / f"data.{suffix}"
+    if suffix == "csv":
+        write(path, "sample,x,v\n" + "".join(f"{a},{b},{c}\n" for a, b, c in zip(*table.values())))
+    else:
+        pq.write_table(pa.table(table), path)
+    source = read_signal(str(path))
+    assert source.channels == ["sample", "x", "v"]
+    assert len(source.notes) == 2
+    assert source.notes[0] == (f"{path}: column 'sample' rises by 1 every row, like a time column or row "
+                               "number; it is scanned as a channel (--time-column sample carries it as time, "
+                               "--column picks the channels)")
+    assert "column 'x' rises by 0.1 every row" in source.notes[1]
+    assert read_signal(str(path), columns=["sample", "v"]).notes == ()
+    assert read_signal(str(path), time_column="sample").notes[0].startswith(f"{path}: column 'x'")
+
+
+# ---------------------------------------------------------------------------- time zones
+
+def test_times_with_offsets_keep_the_zone_of_the_first(tmp_path):
+    import datetime as dt
+
+    path = write(tmp_path / "data.csv", "time,v\n2024-05-01T10:00:03.9+02:00,1\n2024-05-01T08:00:05Z,2\n")
+    source = read_signal(str(path))
+    assert source.time_zone == dt.timezone(dt.timedelta(hours=2))
+    _, time, _ = collect(source)  # the instants, as naive UTC
+    np.testing.assert_array_equal(time, np.array(["2024-05-01T08:00:03.9", "2024-05-01T08:00:05"], "M8[ns]"))
+    utc = write(tmp_path / "utc.csv", "time,v\n2024-05-01T08:00:03Z,1\n2024-05-01T08:00:05Z,2\n")
+    assert read_signal(str(utc)).time_zone == dt.UTC
+    naive = write(tmp_path / "naive.csv", "time,v\n2024-05-01T08:00:03,1\n2024-05-01T08:00:05,2\n")
+    assert read_signal(str(naive)).time_zone is None
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "+05:30", "UTC"])
+def test_a_tz_aware_parquet_column_keeps_its_zone(tmp_path, zone):
+    import zoneinfo
+
+    from motifscan.io.signals import zone_to_arrow
+
+    path = tmp_path / "data.parquet"
+    stamps = pa.array(np.array(["2024-03-31T00:30", "2024-03-31T01:30"], "M8[us]")).cast(pa.timestamp("us", tz=zone))
+    pq.write_table(pa.table({"when": stamps, "v": [1.0, 2.0]}), path)
+    source = read_signal(str(path))
+    assert zone_to_arrow(source.time_zone) == zone
+    if "/" in zone:
+        assert source.time_zone == zoneinfo.ZoneInfo(zone)
+    _, time, _ = collect(source)
+    np.testing.assert_array_equal(time, np.array(["2024-03-31T00:30", "2024-03-31T01:30"], "M8[us]"))
+
+
+def test_a_tz_aware_pandas_index_becomes_utc_times_and_a_zone():
+    import pandas as pd
+
+    index = pd.date_range("2024-05-01T10:00", periods=3, freq="1s", tz="Europe/Berlin")
+    source = signal_from_arrays({"v": [1.0, 2.0, 3.0]}, time=index)
+    assert str(source.time_zone) == "Europe/Berlin"
+    _, time, _ = collect(source)
+    np.testing.assert_array_equal(time, np.array(["2024-05-01T08:00:00", "2024-05-01T08:00:01",
+                                                  "2024-05-01T08:00:02"], "M8[ns]"))

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motifscan.similarity import fft, resolve_backend, sliding_cosine, sliding_dot, span, FFT_MIN_TAPS
+from motifscan.similarity import (CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS, fft, resolve_backend, sliding_cosine,
+                                  sliding_dot, span)
 from motifscan.similarity.fft import sliding_cosine_fft, sliding_dot_fft
 from motifscan.similarity.reference import (
     precision_signals,
@@ -104,6 +105,16 @@ def test_auto_choice_by_kernel_length():
     assert resolve_backend("auto", 10**7, FFT_MIN_TAPS - 1) == "numba"
     assert resolve_backend("auto", 10**7, FFT_MIN_TAPS) == "fft"
     assert resolve_backend("fft", 10, 3) == "fft"
+
+
+def test_centred_scans_take_the_fft_from_their_own_crossover():
+    # The centred direct scan costs more per tap than the plain one, so its FFT starts earlier.
+    assert CENTERED_FFT_MIN_TAPS < FFT_MIN_TAPS
+    for normalize in ("center", "zscore"):
+        assert resolve_backend("auto", 10**7, CENTERED_FFT_MIN_TAPS - 1, normalize) == "numba"
+        assert resolve_backend("auto", 10**7, CENTERED_FFT_MIN_TAPS, normalize) == "fft"
+        assert resolve_backend("auto", None, CENTERED_FFT_MIN_TAPS, normalize) == "fft"
+    assert resolve_backend("auto", 10**7, CENTERED_FFT_MIN_TAPS, "none") == "numba"
 
 
 @pytest.mark.parametrize("backend", ["auto", "numpy", "numba", "fft"])

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
-from motifscan.similarity import FFT_MIN_TAPS, fft, span
+from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS, fft, span
 from motifscan.similarity import multi_fft
 from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.multi_cpu import scan_kernels_numba
@@ -141,11 +141,16 @@ def test_auto_takes_the_fft_from_the_taps_per_channel():
         scan_kernels(np.stack([x, x]), np.concatenate([bank, bank], axis=1), 2.0, 1, "center", 0.0, "auto")
         assert spy.call_count == 4
         scan_kernels(x, bank[:, :, :64], 2.0, 1, "center", 0.0, "auto")  # short: direct
+        scan_kernels(x, bank[:, :, :128], 2.0, 1, "none", 0.1, "auto")  # plain: direct below 256
         # Two channels of fewer taps than FFT_MIN_TAPS, more together: each channel's FFT
         # costs as much as a direct scan of FFT_MIN_TAPS taps, so the direct scan is cheaper.
         short = bank[:, :, : FFT_MIN_TAPS * 5 // 8]
         scan_kernels(np.stack([x, x]), np.concatenate([short, short], axis=1), 2.0, 1, "none", 0.1, "auto")
         assert spy.call_count == 4
+        # Centred scans take the FFT from fewer taps (their direct scan costs more per tap).
+        scan_kernels(x, bank[:, :, :CENTERED_FFT_MIN_TAPS], 2.0, 1, "center", 0.0, "auto")
+        scan_kernels(x, bank[:, :, :CENTERED_FFT_MIN_TAPS], 2.0, 1, "zscore", 0.0, "auto")
+        assert spy.call_count == 6
 
 
 def test_segments_are_shifted_by_their_median():
@@ -157,3 +162,23 @@ def test_segments_are_shifted_by_their_median():
     for shifted, expected in [(True, np.sum((segment - np.median(segment)) ** 2)), (False, np.sum(segment**2))]:
         plan.segment_spectra(x, 0, 1, shifted)
         assert plan.energies[0] * 4.0 ** plan.exponents[0] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("normalize", NORMALIZE)
+@pytest.mark.parametrize("backend, m", [("numba", 20), ("fft", 160), ("fft", 300)])
+def test_a_bank_gives_each_kernel_exactly_its_own_scan(normalize, backend, m):
+    # K kernels share each segment's forward FFT and the window norms; each kernel's track
+    # must be bit for bit the track of a scan of that kernel alone, so a run with a bank
+    # finds exactly the motifs of K separate runs. Planted near-copies put some windows of
+    # one kernel (not the others) close enough to need the direct recomputation (zscore).
+    rng = np.random.default_rng(m)
+    bank = rng.standard_normal((5, 1, m))
+    x = np.cumsum(rng.standard_normal(30_000)) + 1e3
+    x[5000:5000 + m] = 1e3 + 2 * bank[1, 0] + 1e-7 * rng.standard_normal(m)
+    x[9000:9000 + m] = 1e3 - 3 * bank[3, 0]
+    x[12_000:12_100] = np.nan
+    together = scan_kernels(x, bank, 3.0, 1, normalize, 0.0, backend)
+    for k in range(bank.shape[0]):
+        (alone,) = scan_kernels(x, bank[k:k + 1], 3.0, 1, normalize, 0.0, backend)
+        for name in alone._fields:
+            np.testing.assert_array_equal(getattr(together[k], name), getattr(alone, name), err_msg=(k, name))

@@ -327,8 +327,9 @@ def test_any_appends_give_one_runs_motifs(seed, n, cuts, kernels, normalize, thr
     x = np.round(np.cumsum(rng.standard_normal((2, n)), axis=1), 2)
     text_length = len("t,a,b\n") + sum(len(f"{i},{float(x[0][i])!r},{float(x[1][i])!r}\n") for i in range(n))
     cuts = sorted({cut % text_length for cut in cuts})
+    # The time column named: inferred, it could not be told from one row of a first piece.
     options = [*kernels, "--p", "2", *normalize, "--threshold", f"{threshold:.2f}", *extra,
-               "--backend", "numba", "--format", "csv"]
+               "--time-column", "t", "--backend", "numba", "--format", "csv"]
     with tempfile.TemporaryDirectory() as directory:
         _union_equals_one_run(Path(directory), x, cuts, options)
 
@@ -559,3 +560,29 @@ def test_a_log_of_only_its_header_then_rows(tmp_path):
     result = run("detect", log, *KERNEL, "--state", state, "--format", "csv")
     assert result.exit_code == 0, result.output
     assert starts(result) == [10, 30]
+
+
+def test_a_bad_line_stops_the_state_until_skipped_and_new_data_is_scanned(tmp_path):
+    """The cron recipe: a run that fails on a bad line leaves the state where it was; a run
+    with --bad-lines skip goes on past it, and later runs scan the new data."""
+    x = signal_with(300, SHAPES)
+    log = tmp_path / "log.csv"
+    log.write_text("t,v\n" + csv_lines(x[:100]))
+    state = tmp_path / "state.json"
+    assert starts(run("detect", log, *KERNEL, "--state", state, "--format", "csv")) == [20, 70]
+    saved = state.read_text()
+    with log.open("a") as stream:
+        stream.write("100,ERR\n" + csv_lines(x[101:200], first=101))
+    failed = run("detect", log, *KERNEL, "--state", state, "--format", "csv")
+    assert failed.exit_code == 2 and "line 102, column 'v': 'ERR' is not a number" in failed.stderr
+    assert "--bad-lines" in failed.stderr
+    assert state.read_text() == saved  # nothing after the bad line was scanned
+    skipped = run("detect", log, *KERNEL, "--state", state, "--format", "csv", "--bad-lines", "skip")
+    assert skipped.exit_code == 0 and "1 bad line(s) skipped" in skipped.stderr
+    # One row fewer: later positions move up one, their time column stays right.
+    assert starts(skipped) == [137]
+    assert skipped.stdout.splitlines()[1].split(",")[3] == "138"
+    with log.open("a") as stream:
+        stream.write(csv_lines(x[200:], first=200))
+    later = run("detect", log, *KERNEL, "--state", state, "--format", "csv", "--bad-lines", "skip")
+    assert starts(later) == [199, 261] and "bad line" not in later.stderr

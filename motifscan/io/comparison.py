@@ -12,7 +12,8 @@ from typing import IO
 
 from motifscan.choices import COMPARE_FORMATS
 from motifscan.compare import COMPARED, Comparison, found_by_counts
-from motifscan.io.output import csv_cells, csv_name, csv_row, motif_fields, motif_record, print_footer, run_report, table_cells, table_console
+from motifscan.io.output import (csv_cells, csv_name, csv_row, in_zone, motif_fields, motif_record, print_footer,
+                                 run_report, table_cells, table_console)
 
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
 ROW_FIELDS = ("start", "end", "score", "activation", "sign")
@@ -22,8 +23,10 @@ def comparison_report(comparison: Comparison) -> dict:
     """The comparison as one JSON-ready document (the ``--format json`` output)."""
     fields = motif_fields(with_time=comparison.source.time_column is not None, with_activation=True)
 
+    zone = comparison.summary.time_zone
+
     def record(motif):
-        return None if motif is None else motif_record(motif, fields)
+        return None if motif is None else motif_record(_shown(motif, zone), fields)
 
     parameters = comparison.config.parameters()
     del parameters["method"]  # both methods run
@@ -68,11 +71,12 @@ def _write_csv(stream: IO[str], comparison: Comparison) -> None:
     fields = list(ROW_FIELDS)
     if comparison.source.time_column is not None:
         fields.insert(2, "time")
+    zone = comparison.summary.time_zone
     stream.write(csv_row(["channel", "found_by"] + [f"{method}_{f}" for method in COMPARED for f in fields]))
     for row in comparison.rows:
         cells = [csv_name(row.channel), row.found_by]
         for motif in (row.cosine, row.conv):
-            cells += [""] * len(fields) if motif is None else csv_cells(motif, fields)
+            cells += [""] * len(fields) if motif is None else csv_cells(_shown(motif, zone), fields)
         stream.write(csv_row(cells))
 
 
@@ -82,6 +86,7 @@ def _write_table(stream: IO[str], comparison: Comparison, footer) -> None:
 
     with_time = comparison.source.time_column is not None
     fields = ["start", *(["time"] if with_time else []), "score", "activation", "sign"]
+    zone = comparison.summary.time_zone
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("channel", no_wrap=True)
     table.add_column("found by", no_wrap=True)
@@ -93,13 +98,18 @@ def _write_table(stream: IO[str], comparison: Comparison, footer) -> None:
     for row in comparison.rows:
         cells = [row.channel, row.found_by]
         for motif in (row.cosine, row.conv):
-            cells += [""] * len(fields) if motif is None else table_cells(motif, fields)
+            cells += [""] * len(fields) if motif is None else table_cells(_shown(motif, zone), fields)
         table.add_row(*cells, style=None if row.found_by == "both" else "bold")
     console = table_console(stream)
     console.print(table)
     print_footer(console, footer)
     for line in _caption(comparison):
         console.print(line, style="dim", highlight=False)
+
+
+def _shown(motif, zone):
+    """The motif with its time in the input's zone (see :func:`motifscan.io.output.in_zone`)."""
+    return next(in_zone([motif], zone))
 
 
 def _caption(comparison: Comparison) -> list[str]:

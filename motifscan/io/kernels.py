@@ -94,6 +94,9 @@ class Kernel:
     name: str
     values: tuple
     channels: tuple = ()
+    # Where a kernel cut from a recording came from, e.g. "180 samples, rows 60-240 of
+    # ecg.csv:ecg_mv" (--kernel-from); None for the others. Not part of its identity.
+    origin: str | None = field(default=None, compare=False)
 
     @property
     def length(self) -> int:
@@ -376,7 +379,8 @@ def parse_named_kernel(text: str, default_name: str) -> Kernel:
     return Kernel(name, (tuple(parse_kernel(values)),))
 
 
-def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channels=(), froms=()) -> tuple:
+def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channels=(), froms=(),
+                    time_column: str | None = None) -> tuple:
     """Every kernel of a run, from ``--kernel``, ``--kernel-file``, ``--kernel-column``,
     ``--kernel-from`` and ``--joint``, in the order given.
 
@@ -401,7 +405,7 @@ def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channel
     if froms:
         from motifscan.io.excerpt import kernel_from_recording
 
-        kernels += [kernel_from_recording(spec, joint, channels) for spec in froms]
+        kernels += [kernel_from_recording(spec, joint, channels, time_column) for spec in froms]
     seen = set()
     for kernel in kernels:
         if kernel.name in seen:

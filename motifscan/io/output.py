@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import errno
 import io
 import json
@@ -27,6 +28,7 @@ import numpy as np
 from motifscan.choices import DETECT_FORMATS as FORMATS, SCORE_FORMATS
 from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
+from motifscan.io.signals import zone_to_arrow
 
 #: Every motif column, in output order. ``file``, ``kernel``, ``time``, ``dilation``,
 #: ``distance`` and ``activation`` are optional: a run writes only the columns that mean
@@ -56,21 +58,106 @@ def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: b
 
 
 def format_time(value):
-    """A time value as JSON-ready text or number: ISO 8601 for timestamps."""
+    """A time value as JSON-ready text or number.
+
+    Timestamps are ISO 8601 to the finest non-zero unit (s, ms, us or ns); a zoned one
+    (a ``datetime``/``pandas.Timestamp`` with its zone, see :func:`in_zone`) ends with its
+    offset, ``Z`` for UTC: ``2024-05-01T10:00:03.900+02:00``.
+    """
     if value is None:
         return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return _iso(np.datetime64(value, "ns"))
+        offset = value.utcoffset()
+        wall = value.replace(tzinfo=None)
+        local = wall.to_datetime64() if hasattr(wall, "to_datetime64") else np.datetime64(wall, "ns")
+        return _iso(local) + offset_text(offset, value.tzinfo)
     if isinstance(value, np.datetime64):
-        if np.isnat(value):
-            return None
-        nanoseconds = int(value.astype("datetime64[ns]").astype(np.int64))
-        for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
-            if nanoseconds % size == 0:
-                return np.datetime_as_string(value, unit=unit)
-        return np.datetime_as_string(value, unit="ns")
+        return None if np.isnat(value) else _iso(value)
     number = float(value)
     if math.isnan(number):
         return None
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _iso(value: np.datetime64) -> str:
+    nanoseconds = int(value.astype("datetime64[ns]").astype(np.int64))
+    for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if nanoseconds % size == 0:
+            return np.datetime_as_string(value, unit=unit)
+    return np.datetime_as_string(value, unit="ns")
+
+
+def offset_text(offset: dt.timedelta, zone) -> str:
+    """``Z`` for UTC itself, else ``+HH:MM`` (``+HH:MM:SS`` for an offset of odd seconds)."""
+    if not offset and zone_to_arrow(zone) == "UTC":
+        return "Z"
+    seconds = int(offset.total_seconds())
+    sign = "+" if seconds >= 0 else "-"
+    hours, rest = divmod(abs(seconds), 3600)
+    text = f"{sign}{hours:02d}:{rest // 60:02d}"
+    return text + f":{rest % 60:02d}" if rest % 60 else text
+
+
+def in_zone(motifs: Iterable[Motif], zone) -> Iterator[Motif]:
+    """The motifs with their time (naive UTC ``datetime64``) as a ``pandas.Timestamp`` in
+    ``zone``, so that outputs show the input's own offset; unchanged when ``zone`` is None."""
+    if zone is None:
+        yield from motifs
+        return
+    import dataclasses
+
+    for motif in motifs:
+        if isinstance(motif.time, np.datetime64):
+            motif = dataclasses.replace(motif, time=zoned_time(motif.time, zone))
+        yield motif
+
+
+def zoned_time(value, zone):
+    """A naive UTC ``datetime64`` as a ``pandas.Timestamp`` in ``zone``; anything else as it is."""
+    if zone is None or not isinstance(value, np.datetime64) or np.isnat(value):
+        return value
+    import pandas as pd
+
+    return pd.Timestamp(value).tz_localize("UTC").tz_convert(zone)
+
+
+def iso_times(values: np.ndarray, zone) -> np.ndarray:
+    """:func:`format_time` of many naive UTC ``datetime64`` values at once, in ``zone``.
+
+    Returns an object array of str, None where a value is NaT.
+    """
+    utc = values.astype("datetime64[ns]")
+    missing = np.isnat(utc)
+    local = utc
+    suffixes = np.full(utc.shape, "", dtype=object)
+    if zone is not None:
+        offsets = _offsets(utc, zone)
+        local = utc + offsets
+        for offset in np.unique(offsets[~missing]):
+            suffixes[offsets == offset] = offset_text(dt.timedelta(microseconds=int(offset) / 1000), zone)
+    ns = local.astype(np.int64)
+    text = np.datetime_as_string(local, unit="ns").astype(object)
+    for unit, size in (("us", 10**3), ("ms", 10**6), ("s", 10**9)):  # coarsest exact unit wins
+        exact = ns % size == 0
+        text[exact] = np.datetime_as_string(local[exact], unit=unit)
+    text = text + suffixes
+    text[missing] = None
+    return text
+
+
+def _offsets(utc: np.ndarray, zone) -> np.ndarray:
+    """The offset of ``zone`` at each instant, as ``timedelta64[ns]``."""
+    fixed = zone.utcoffset(None)
+    if fixed is not None:
+        return np.full(utc.shape, np.timedelta64(int(fixed / dt.timedelta(microseconds=1)), "us"),
+                       dtype="timedelta64[ns]")
+    import pandas as pd
+
+    instants = pd.DatetimeIndex(utc).tz_localize("UTC")
+    wall = instants.tz_convert(zone).tz_localize(None)
+    return (wall - instants.tz_localize(None)).to_numpy().astype("timedelta64[ns]")
 
 
 #: Significant digits of reported scores, cosines and scales. float64 round-off in a scan is
@@ -439,7 +526,8 @@ def score_format(path: str | None) -> str:
     return "csv"
 
 
-def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: str | None, fmt: str) -> None:
+def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: str | None, fmt: str,
+                 time_zone=None) -> None:
     """Write score blocks (``motifscan.pipeline.ScoreBlock``) as one CSV or Parquet table.
 
     Columns: ``start``, the time column (when there is one), then ``<label>_score``,
@@ -448,7 +536,8 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
     dilation), and ``<channel>_activation`` when the blocks carry the plain convolution
     (``--method conv``). Unscored windows (NaN/inf in the window) are empty cells in CSV and
     nulls in Parquet, as are the last positions of a track whose windows are longer than
-    others'.
+    others'. Timestamps are ISO 8601 text in CSV, as in the motifs (with the input's offset
+    when ``time_zone`` is given), and Parquet timestamps in that zone.
     """
     import pyarrow as pa
 
@@ -458,7 +547,7 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
             columns = {"start": pa.array(np.arange(block.first_position,
                                                    block.first_position + block.positions))}
             if time_column is not None and block.time is not None:
-                columns[time_column] = pa.array(block.time)
+                columns[time_column] = _score_times(block.time, time_zone, fmt)
             for name in channels:
                 track = block.tracks[name]
                 for part in track._fields:
@@ -475,6 +564,16 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
     finally:
         if writer is not None:
             writer.close()
+
+
+def _score_times(values: np.ndarray, zone, fmt: str):
+    import pyarrow as pa
+
+    if values.dtype.kind != "M":
+        return pa.array(values, from_pandas=True)
+    if fmt == "parquet":
+        return pa.array(values).cast(pa.timestamp(np.datetime_data(values.dtype)[0], tz=zone_to_arrow(zone)))
+    return pa.array(iso_times(values, zone), pa.string())
 
 
 def _score_writer(stream, schema, fmt: str):
@@ -512,6 +611,8 @@ def run_report(summary, parameters: dict) -> dict:
     }
     if summary.undecided:
         report["undecided_candidates"] = summary.undecided
+    if summary.bad_lines is not None and summary.bad_lines.policy != "error":
+        report["bad_lines"] = summary.bad_lines.report()
     if summary.strongest_activation:
         report["strongest_activation"] = {name: _number(value)
                                           for name, value in summary.strongest_activation.items()}

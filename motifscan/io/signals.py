@@ -34,12 +34,14 @@ from typing import IO, Any
 
 import numpy as np
 
+from motifscan.choices import BAD_LINES, check_choice
 from motifscan.errors import MotifscanError
 
 __all__ = [
     "DEFAULT_BLOCK_ROWS",
     "SIGNAL_EXTENSIONS",
     "STDIN_NAME",
+    "BadLines",
     "SignalBlock",
     "SignalSource",
     "byte_resumable",
@@ -50,6 +52,7 @@ __all__ = [
     "parquet_row_groups",
     "prepend_rows",
     "read_signal",
+    "same_input",
     "signal_from_arrays",
 ]
 
@@ -64,6 +67,8 @@ ARRAY_NAME = "<array>"
 
 # How much of a text input decides the header, a .txt delimiter and the column types.
 INFERENCE_BYTES = 1 << 20
+# Rows of a Parquet file that tell a numeric time column from a channel.
+PARQUET_HEAD_ROWS = 1 << 16
 # A first line longer than this is not a table.
 MAX_FIRST_LINE_BYTES = 64 << 20
 # Bounds on pyarrow's read block: large enough for long lines and few batches, small
@@ -80,8 +85,15 @@ MIN_STDIN_ERROR_WINDOW_BYTES = 8 << 20
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
-TIME_COLUMN_NAMES = frozenset({"time", "timestamp", "datetime", "date", "t"})
-TIME_COLUMN_PREFIXES = ("time_", "time ")
+#: Names (lower-cased) of a numeric time column: one of these names, or one starting with
+#: one of the prefixes (``time_s``, ``t_ms``, ``elapsed_min``); such a column is the time
+#: column only when its values rise strictly (missing values aside) in the first rows.
+TIME_COLUMN_NAMES = frozenset({"time", "timestamp", "datetime", "date", "t", "year", "years",
+                               "epoch", "seconds", "elapsed"})
+TIME_COLUMN_PREFIXES = ("time_", "time ", "t_", "timestamp_", "elapsed_", "epoch_", "seconds_")
+# Steps of a time-like channel that differ by less than this (relative) are one step: a
+# column of 0.1-second times written as text rounds each value to its last digit.
+CONSTANT_STEP_RTOL = 1e-6
 DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t"}
 TXT_DELIMITER_CANDIDATES = ("\t", ",", ";")
 
@@ -94,6 +106,13 @@ _OTHER = "other"
 
 # Cells per pyarrow call when re-checking timestamps on the error path.
 _TIMESTAMP_CHECK_BATCH = 4096
+# Under --bad-lines skip/nan, a piece of at most this many lines that pyarrow rejects is
+# checked line by line in Python; a larger one is halved first (see _TolerantCsvBlockReader).
+_LINES_CHECKED_ONE_BY_ONE = 512
+# Cells of a text column looked at to tell timestamps with a few bad cells from labels.
+_TIMESTAMP_SAMPLE = 200
+
+_BAD_LINES_HINT = " (--bad-lines skip or nan reads past it)"
 
 
 # --------------------------------------------------------------------------------------
@@ -126,6 +145,43 @@ class SignalBlock:
         return 0 if self.time is None else len(self.time)
 
 
+@dataclass
+class BadLines:
+    """What the ``bad_lines`` policy did to an input's unreadable lines, counted as it reads.
+
+    Attributes
+    ----------
+    policy : str
+        ``"error"``, ``"skip"`` (the lines were dropped) or ``"nan"`` (each was read as a
+        row of missing values).
+    count : int
+        Lines dropped or read as missing so far.
+    first : str or None
+        What was wrong with the first of them, e.g.
+        ``"line 5, column 'x': 'ERR' is not a number"``.
+    """
+
+    policy: str = "error"
+    count: int = 0
+    first: str | None = None
+
+    def add(self, problem: str) -> None:
+        """Count one more bad line; ``problem`` describes it."""
+        self.count += 1
+        if self.first is None:
+            self.first = problem
+
+    def merge(self, other: BadLines) -> None:
+        """Add the counts of a later part of the same input (a byte range)."""
+        self.count += other.count
+        if self.first is None:
+            self.first = other.first
+
+    def report(self) -> dict:
+        """The JSON summary entry."""
+        return {"policy": self.policy, "count": self.count, "first": self.first}
+
+
 class SignalSource:
     """A signal whose blocks can be iterated once.
 
@@ -148,6 +204,17 @@ class SignalSource:
     rows_estimate : int or None
         About how many rows the input holds, for a progress bar: exact for Parquet,
         estimated from the first MiB for an uncompressed text file, else None.
+    bad_lines : BadLines
+        The lines the ``bad_lines`` policy dropped or read as missing, counted as the
+        blocks are read (complete once the iteration has ended).
+    notes : tuple of str
+        One-line remarks about the input found while opening it (a channel that looks like
+        a time column), for the caller to show.
+    time_zone : datetime.tzinfo or None
+        The zone of the input's timestamps: the offset of the first time of a text input
+        whose times carry offsets (``datetime.UTC`` for ``Z``), the zone of a
+        tz-aware Parquet column or pandas index; None for naive times and numeric time.
+        The blocks hold the instants as naive UTC ``datetime64``; this says how to show them.
 
     Iterating yields :class:`SignalBlock` objects of at most ``block_rows`` rows, in
     order; an input without data rows yields nothing. Problems found while streaming (a
@@ -173,6 +240,20 @@ class SignalSource:
         self._iterated = False
 
     rows_estimate: int | None = None
+
+    @property
+    def bad_lines(self) -> BadLines:
+        if self._bad_lines is None:
+            self._bad_lines = BadLines()
+        return self._bad_lines
+
+    @bad_lines.setter
+    def bad_lines(self, value: BadLines) -> None:
+        self._bad_lines = value
+
+    _bad_lines: BadLines | None = None
+    notes: tuple[str, ...] = ()
+    time_zone: Any = None
 
     def __iter__(self) -> Iterator[SignalBlock]:
         if self._iterated:
@@ -205,6 +286,7 @@ def read_signal(
     follow: bool = False,
     row_groups: tuple[int, int] | None = None,
     on_notice: Callable[[str], None] | None = None,
+    bad_lines: str = "error",
 ) -> SignalSource:
     """Open a signal file (or ``"-"`` for stdin) for streaming.
 
@@ -244,6 +326,13 @@ def read_signal(
     on_notice : callable(str), optional
         With ``follow``, called with one line when the followed file was rotated or
         truncated (for stderr).
+    bad_lines : {"error", "skip", "nan"}, optional
+        What to do with a text line that cannot be read (a field too many or too few, a
+        cell that is not a number or, in the time column, not a timestamp): raise an error
+        naming its line and column; drop it (later rows move up one position); or read it
+        as a row of missing values (NaN, and NaT in a timestamp column). What was done is
+        counted in :attr:`SignalSource.bad_lines`. In a table of one column an empty line
+        is a missing value (a row), whatever the policy.
 
     Returns
     -------
@@ -268,7 +357,8 @@ def read_signal(
         raise MotifscanError(f"time column must be a column name (got {time_column!r})")
     if header is not None and not isinstance(header, bool):
         raise MotifscanError(f"header must be True, False or None (got {header!r})")
-    options = _ReadOptions(selected, time_column, header, block_rows)
+    check_choice("bad_lines", bad_lines, BAD_LINES)
+    options = _ReadOptions(selected, time_column, header, block_rows, bad_lines)
 
     if path_text == "-":
         # Stdin has no extension to tell: its delimiter is sniffed as a TXT file's.
@@ -324,7 +414,9 @@ def signal_from_arrays(
         float64 (no copy when already float64).
     time : array_like, optional
         Shape ``(n,)``: numbers (converted to float64) or ``datetime64`` values
-        (converted to ``datetime64[us]`` unless already ``[ns]`` or ``[us]``).
+        (converted to ``datetime64[us]`` unless already ``[ns]`` or ``[us]``), or a pandas
+        ``DatetimeIndex`` or Series, tz-aware too: its zone becomes
+        :attr:`SignalSource.time_zone` and the times are kept as UTC.
     name : str, optional
         Name used in error messages and as :attr:`SignalSource.name`.
     block_rows : int, optional
@@ -363,7 +455,7 @@ def signal_from_arrays(
                 f"but '{first_channel}' has {length}"
             )
         arrays[channel] = array
-    time_values = None if time is None else _time_vector(time, f"{name}: time")
+    time_values, time_zone = (None, None) if time is None else _zoned_time_vector(time, f"{name}: time")
     if time_values is not None and len(time_values) != length:
         raise MotifscanError(
             f"{name}: time has {len(time_values)} values but the channels have {length}"
@@ -374,7 +466,9 @@ def signal_from_arrays(
     def blocks() -> Iterator[SignalBlock]:
         return _reblock([whole], step, full_blocks=True)
 
-    return SignalSource(name, list(arrays), None if time is None else "time", blocks, length)
+    source = SignalSource(name, list(arrays), None if time is None else "time", blocks, length)
+    source.time_zone = time_zone
+    return source
 
 
 # --------------------------------------------------------------------------------------
@@ -387,6 +481,7 @@ class _ReadOptions:
     time_column: str | None
     header: bool | None
     block_rows: int
+    bad_lines: str = "error"
 
 
 def _checked_block_rows(block_rows: Any) -> int:
@@ -903,6 +998,9 @@ class _CsvLayout:
     column_types: dict[str, Any]  # column read -> pyarrow type
     arrow_block_bytes: int
     compressed: bool
+    bad_lines: str = "error"
+    notes: tuple[str, ...] = ()  # see SignalSource.notes
+    time_zone: Any = None  # see SignalSource.time_zone
 
     @property
     def read_columns(self) -> list[str]:
@@ -917,7 +1015,7 @@ class _CsvLayout:
                 skip_rows=self.skip_rows,
                 block_size=self.arrow_block_bytes,
             ),
-            _parse_options(self.delimiter),
+            _parse_options(self.delimiter, len(self.names)),
             pacsv.ConvertOptions(column_types=self.column_types, include_columns=self.read_columns),
         )
 
@@ -934,12 +1032,15 @@ def _columns_to_read(channels: Sequence[str], time_column: str | None) -> list[s
     return list(dict.fromkeys([*channels, *([time_column] if time_column else [])]))
 
 
-def _parse_options(delimiter: str) -> Any:
+def _parse_options(delimiter: str, fields: int = 0) -> Any:
     import pyarrow.csv as pacsv
 
     # Quoted fields may hold newlines, as in Python's csv module, which locates bad rows:
-    # both must split rows the same way for the line numbers to be right.
-    return pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    # both must split rows the same way for the line numbers to be right. In a table of one
+    # column an empty line is an empty cell, a missing value: skipping it would move every
+    # later sample one position up.
+    return pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                              ignore_empty_lines=fields != 1)
 
 
 def _with_final_newline(data: bytes) -> bytes:
@@ -1008,7 +1109,8 @@ def _read_header(
     if header:
         # pyarrow counts skipped rows as raw lines, blank ones included.
         return delimiter, _column_names(fields), header_line, header_line + 1
-    return delimiter, [f"column{i}" for i in range(1, len(fields) + 1)], 0, header_line
+    names = [f"column{i}" for i in range(1, len(fields) + 1)]
+    return delimiter, names, first_line_index, header_line
 
 
 def _plan_csv(
@@ -1050,8 +1152,18 @@ def _plan_csv(
             column_types=column_types,
             arrow_block_bytes=arrow_block_bytes,
             compressed=compressed,
+            bad_lines=options.bad_lines,
         )
 
+    parse_options = _parse_options(delimiter)
+    # Lines with a field too many or too few say nothing about the columns' types; without
+    # a bad-lines policy the first bad line (of any kind) is reported once types are known.
+    invalid_rows: list[Any] = []
+    try:
+        sample.decode("utf-8")  # pyarrow decodes a row for the handler, and warns if it cannot
+        parse_options.invalid_row_handler = lambda row: invalid_rows.append(row) or "skip"
+    except UnicodeDecodeError:
+        pass
     try:
         table = pacsv.read_csv(
             pa.BufferReader(_arrow_owned(sample)),
@@ -1061,43 +1173,81 @@ def _plan_csv(
                 block_size=max(len(sample), 2 * longest_line, 1 << 16),
                 use_threads=False,
             ),
-            parse_options=_parse_options(delimiter),
+            parse_options=parse_options,
             # Label columns need not be UTF-8: they are only looked at, never read.
             convert_options=pacsv.ConvertOptions(check_utf8=False),
         )
     except _read_errors() as exc:
         problem = _find_bad_row(io.BytesIO(sample), layout_of((), None, {}), {}, first_line=1)
         raise MotifscanError(
-            f"{name}: {problem or f'cannot read as CSV ({_one_line(exc)})'}"
+            f"{name}: {problem + _BAD_LINES_HINT if problem else f'cannot read as CSV ({_one_line(exc)})'}"
         ) from None
 
     kinds: dict[str, str] = {}
+    zones: dict[str, str | None] = {}  # timestamp columns found among text -> their zone
     for column, field in zip(names, table.schema):
         kinds[column] = _arrow_kind(field.type)
         if kinds[column] == _TEXT:
             kinds[column] = _text_column_kind(table.column(column))
+            if options.bad_lines != "error":  # its bad cells are bad lines, for the policy
+                if kinds[column] == _BAD_NUMBER:
+                    kinds[column] = _NUMBER
+                else:
+                    stamped, zone = _mostly_timestamps(table.column(column))
+                    if stamped:
+                        kinds[column], zones[column] = _TIMESTAMP, zone
 
     def not_numeric(column: str) -> MotifscanError:
         layout = layout_of((column,), None, {column: pa.float64()})
         problem = _find_bad_row(io.BytesIO(sample), layout, layout.checks(), first_line=1)
-        return MotifscanError(f"{name}: {problem or f'column {column!r} is not numeric'}")
+        if problem:
+            # A few bad cells among numbers are bad lines; a column of labels is not numeric.
+            hint = _BAD_LINES_HINT if kinds.get(column) == _BAD_NUMBER else ""
+            return MotifscanError(f"{name}: {problem}{hint}")
+        return MotifscanError(f"{name}: column {column!r} is not numeric")
 
-    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric)
+    if invalid_rows and options.bad_lines == "error":
+        suspects = [column for column in names if kinds[column] == _BAD_NUMBER]
+        layout = layout_of(tuple(suspects), None, {column: pa.float64() for column in suspects})
+        problem = _find_bad_row(io.BytesIO(sample), layout, layout.checks(), first_line=1)
+        raise MotifscanError(f"{name}: {problem or 'cannot read as CSV'}{_BAD_LINES_HINT}")
+    def head_values(column: str) -> np.ndarray | None:
+        if kinds.get(column) != _NUMBER or column in zones:
+            return None
+        values = table.column(column)
+        if _arrow_kind(values.type) == _NUMBER:
+            try:
+                return _float64_from_arrow(values.combine_chunks())
+            except pa.ArrowException:
+                return None  # integers beyond 2**53: not read here (their column says why)
+        # Numbers read as text (a bad cell under --bad-lines, huge integers): cell by cell.
+        cells = [cell.decode("utf-8", "replace") if cell is not None else ""
+                 for cell in values.cast(pa.binary()).to_pylist()]
+        return np.array([float(cell) if _parses_as_float(cell) else np.nan for cell in cells])
+
+    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric, head_values)
+    notes = _time_like_notes(name, channels, options, head_values)
+    time_zone = None
     column_types: dict[str, Any] = {channel: pa.float64() for channel in channels}
     if time_column is not None:
         time_type = table.schema.field(time_column).type
+        if time_column in zones:
+            time_type = pa.timestamp("ns", tz=zones[time_column])
         if kinds[time_column] == _NUMBER:
             column_types[time_column] = pa.float64()
         else:
             # Nanoseconds take any fraction that later rows may bring; the zone, if the
             # first rows had one, must be kept or pyarrow rejects the offsets.
             column_types[time_column] = pa.timestamp("ns", tz=getattr(time_type, "tz", None))
+            if getattr(time_type, "tz", None) is not None:
+                time_zone = _zone_of_first_time(sample, first_data_line, delimiter, names.index(time_column))
 
     bytes_per_row = len(sample) / max(table.num_rows, 1)
     arrow_block_bytes = int(bytes_per_row * options.block_rows)
     arrow_block_bytes = min(max(arrow_block_bytes, MIN_ARROW_BLOCK_BYTES), MAX_ARROW_BLOCK_BYTES)
     arrow_block_bytes = max(arrow_block_bytes, 4 * longest_line)
-    return layout_of(tuple(channels), time_column, column_types, arrow_block_bytes)
+    return dataclasses.replace(layout_of(tuple(channels), time_column, column_types, arrow_block_bytes),
+                               notes=notes, time_zone=time_zone)
 
 
 def _arrow_kind(arrow_type: Any) -> str:
@@ -1136,9 +1286,126 @@ def _text_column_kind(values: Any) -> str:
     return _TEXT
 
 
+def _mostly_timestamps(values: Any) -> tuple[bool, str | None]:
+    """For a text column that may hold a few bad cells: whether most of its first cells are
+    timestamps, and their zone (None for naive ones)."""
+    import pyarrow as pa
+
+    cells = [cell for cell in values.to_pylist()[:_TIMESTAMP_SAMPLE] if cell is not None and cell.strip()]
+    zones = []
+    for cell in cells:
+        for arrow_type in (pa.timestamp("ns"), pa.timestamp("ns", tz="UTC")):
+            try:
+                pa.array([cell]).cast(arrow_type)
+            except pa.ArrowException:
+                continue
+            zones.append(arrow_type.tz)
+            break
+    return bool(cells) and len(zones) * 2 > len(cells), (zones[0] if zones else None)
+
+
+def _zone_of_first_time(sample: bytes, first_data_line: int, delimiter: str, index: int) -> Any:
+    """The zone of a text column of timestamps with offsets: that of its first time.
+
+    pyarrow reads every offset into UTC; the output shows the times in the input's own
+    offset again (one per input: a file whose offset changes, at a daylight-saving switch,
+    is shown in its first one; the instants are right either way).
+    """
+    import datetime as dt
+
+    text = io.StringIO(_decode_text(sample), newline="")
+    for _ in range(first_data_line - 1):
+        text.readline()
+    first = None
+    for row in csv.reader(text, delimiter=delimiter):
+        if len(row) > index and row[index].strip() and row[index] not in _null_values():
+            first = row[index].strip()
+            break
+    try:
+        moment = dt.datetime.fromisoformat(first)
+    except (TypeError, ValueError):
+        return dt.UTC  # a form Python does not read; pyarrow gave UTC
+    offset = moment.utcoffset()
+    if offset is None or not offset:
+        return dt.UTC
+    return dt.timezone(offset)
+
+
+def zone_from_arrow(name: str | None) -> Any:
+    """A ``datetime.tzinfo`` for an Arrow time zone (``"UTC"``, ``"+02:00"``, ``"Europe/Paris"``)."""
+    import datetime as dt
+
+    if name is None:
+        return None
+    if name in ("UTC", "Z", "Etc/UTC", "+00:00", "-00:00"):
+        return dt.UTC
+    if name[:1] in "+-" and len(name) == 6 and name[3] == ":":
+        sign = 1 if name[0] == "+" else -1
+        return dt.timezone(sign * dt.timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
+    import zoneinfo
+
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise MotifscanError(f"unknown time zone {name!r}") from None
+
+
+def zone_to_arrow(zone: Any) -> str | None:
+    """The Arrow name of a ``datetime.tzinfo`` (the inverse of :func:`zone_from_arrow`)."""
+    import datetime as dt
+
+    if zone is None:
+        return None
+    key = getattr(zone, "key", None) or getattr(zone, "zone", None)  # zoneinfo, pytz
+    if key:
+        return key
+    offset = zone.utcoffset(None)
+    if offset is None:
+        return str(zone)
+    if not offset:
+        return "UTC"
+    minutes = int(offset / dt.timedelta(minutes=1))
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def _is_time_name(column: str) -> bool:
     lowered = column.strip().lower()
     return lowered in TIME_COLUMN_NAMES or lowered.startswith(TIME_COLUMN_PREFIXES)
+
+
+def _rises(values: np.ndarray | None) -> bool:
+    """Whether the values (missing ones aside) rise strictly: what a numeric time column does."""
+    if values is None:
+        return False
+    present = values[~np.isnan(values)]
+    return present.size >= 2 and bool(np.all(np.diff(present) > 0))
+
+
+def _constant_step(values: np.ndarray | None) -> float | None:
+    """The step of values that rise by one constant step every row (at least 3 rows), else None."""
+    if values is None or values.size < 3 or np.isnan(values).any():
+        return None
+    steps = np.diff(values)
+    step = float(steps[0])
+    if step <= 0 or not np.allclose(steps, step, rtol=CONSTANT_STEP_RTOL, atol=0):
+        return None
+    return step
+
+
+def _time_like_notes(name: str, channels: Sequence[str], options: _ReadOptions,
+                     head_values: Callable[[str], np.ndarray | None]) -> tuple[str, ...]:
+    """A note for each channel taken by default that rises by a constant step like a clock."""
+    if options.columns is not None:
+        return ()  # the channels were asked for by name
+    notes = []
+    for channel in channels:
+        step = _constant_step(head_values(channel))
+        if step is not None:
+            notes.append(f"{name}: column '{channel}' rises by {step:g} every row, like a time column or "
+                         f"row number; it is scanned as a channel (--time-column {channel} carries it as "
+                         f"time, --column picks the channels)")
+    return tuple(notes)
 
 
 def _choose_columns(
@@ -1147,8 +1414,13 @@ def _choose_columns(
     kinds: Mapping[str, str],
     options: _ReadOptions,
     not_numeric: Callable[[str], MotifscanError],
+    head_values: Callable[[str], np.ndarray | None] = lambda column: None,
 ) -> tuple[list[str], str | None]:
-    """Pick the channels and the time column; raise for names or types that do not fit."""
+    """Pick the channels and the time column; raise for names or types that do not fit.
+
+    ``head_values`` gives a numeric column's first values (float64), by which a column
+    with a time name is told from a channel that happens to be named so.
+    """
     available = _column_list(names)
     for column in options.columns or ():
         if column not in kinds:
@@ -1173,7 +1445,8 @@ def _choose_columns(
         if time_column is None:
             named = [column for column in candidates if _is_time_name(column)]
             time_column = next(
-                (column for column in named if kinds[column] in (_NUMBER, _TIMESTAMP)), None
+                (column for column in named
+                 if kinds[column] == _NUMBER and _rises(head_values(column))), None
             )
 
     if options.columns is not None:
@@ -1404,8 +1677,20 @@ def _open_csv_file(
         except (OSError, EOFError, zlib.error):
             return None, where
 
+    bad_lines = BadLines(options.bad_lines)
+
+    def first_line() -> int:
+        if byte_range is None or byte_range[0] == 0:
+            return 1
+        with open(path, "rb") as raw:  # only when a bad line is found
+            return 1 + sum(chunk.count(b"\n") for chunk in _chunks(raw, byte_range[0]))
+
     def blocks() -> Iterator[SignalBlock]:
-        reader = _CsvBlockReader(read_layout, open_input, locate, options.block_rows, full_blocks=True)
+        if options.bad_lines == "error":
+            reader = _CsvBlockReader(read_layout, open_input, locate, options.block_rows, full_blocks=True)
+        else:
+            reader = _TolerantCsvBlockReader(read_layout, open_input, locate, options.block_rows,
+                                             bad_lines, first_line)
         yield from reader.blocks()
 
     rows_hint = None if whole is None else whole.count(b"\n")
@@ -1420,7 +1705,20 @@ def _open_csv_file(
         estimate = int(span * head_rows / len(head))
     source = SignalSource(name, layout.channels, layout.time_column, blocks, rows_hint, read_ahead=True)
     source.rows_estimate = estimate
+    source.bad_lines = bad_lines
+    source.notes = layout.notes
+    source.time_zone = layout.time_zone
     return source
+
+
+def _chunks(raw: IO[bytes], size: int) -> Iterator[bytes]:
+    """The first ``size`` bytes of ``raw``, a MiB at a time."""
+    while size > 0:
+        chunk = raw.read(min(size, 1 << 20))
+        if not chunk:
+            return
+        size -= len(chunk)
+        yield chunk
 
 
 def _open_csv_stream(
@@ -1473,13 +1771,24 @@ def _open_csv_stream(
         where = f"lines {start}-{last_line}" if last_line > start else f"line {start} or later"
         return problem, where
 
+    bad_lines = BadLines(options.bad_lines)
+
     def blocks() -> Iterator[SignalBlock]:
-        reader = _LiveCsvBlockReader(
-            layout, lambda: replay, locate, options.block_rows, full_blocks=False
-        )
+        if options.bad_lines == "error":
+            reader = _LiveCsvBlockReader(
+                layout, lambda: replay, locate, options.block_rows, full_blocks=False
+            )
+        else:
+            # Reads whatever has arrived as soon as it has, as the live reader does.
+            reader = _TolerantCsvBlockReader(layout, lambda: replay, locate, options.block_rows,
+                                             bad_lines, lambda: 1, full_blocks=False)
         yield from reader.blocks()
 
-    return SignalSource(name, layout.channels, layout.time_column, blocks)
+    source = SignalSource(name, layout.channels, layout.time_column, blocks)
+    source.bad_lines = bad_lines
+    source.notes = layout.notes
+    source.time_zone = layout.time_zone
+    return source
 
 
 class _CsvBlockReader:
@@ -1546,7 +1855,7 @@ class _CsvBlockReader:
             )
         problem, where = self.locate(self.rows_read)
         if problem:
-            return MotifscanError(f"{name}: {problem}")
+            return MotifscanError(f"{name}: {problem}{_BAD_LINES_HINT}")
         column = ""
         prefix, _, rest = detail.partition(": ")
         index_text = prefix.removeprefix("In CSV column #")
@@ -1555,7 +1864,201 @@ class _CsvBlockReader:
             if index < len(self.layout.names):
                 column = f", column '{self.layout.names[index]}'"
             detail = rest
-        return MotifscanError(f"{name}: {where}{column}: {detail}")
+        return MotifscanError(f"{name}: {where}{column}: {detail}{_BAD_LINES_HINT}")
+
+
+class _TolerantCsvBlockReader(_CsvBlockReader):
+    """Stream a text table under ``bad_lines`` skip or nan: every bad line is handled alone.
+
+    The input is read in pieces of whole lines. A piece pyarrow reads as it is (the usual
+    case) goes through at pyarrow's speed; a piece it rejects is checked line by line with
+    the checks that name bad rows (:func:`_find_bad_row`'s), its bad lines dropped or
+    blanked, and the rest read by pyarrow with the same options. Each line is judged on its
+    own, so the rows do not depend on where pieces, blocks or byte ranges are cut.
+    """
+
+    def __init__(self, layout: _CsvLayout, open_input: Callable[[], Any],
+                 locate: Callable[[int], tuple[str | None, str]], block_rows: int,
+                 bad_lines: BadLines, first_line: Callable[[], int], full_blocks: bool = True):
+        super().__init__(layout, open_input, locate, block_rows, full_blocks)
+        self.bad_lines = bad_lines
+        self.first_line = first_line  # the file line the input starts at (counted when needed)
+
+    def _pieces(self) -> Iterator[SignalBlock]:
+        if self.full_blocks:
+            yield from self._tolerant_pieces()
+            return
+        # A live stream (stdin, --follow): Ctrl-C ends it as it ends _LiveCsvBlockReader's.
+        with _LiveStop.installed():
+            yield from self._tolerant_pieces()
+
+    def _tolerant_pieces(self) -> Iterator[SignalBlock]:
+        errors = _read_errors()
+        layout = self.layout
+        skip = layout.skip_rows
+        lines_before = 0  # lines of the input before the current piece
+        pending = b""
+        stream = self.open_input()
+        try:
+            first = True
+            while True:
+                try:
+                    if self.full_blocks:
+                        chunk = stream.read(layout.arrow_block_bytes)
+                    else:
+                        chunk = _LiveStop.read(stream, layout.arrow_block_bytes)
+                except errors as exc:
+                    raise self._error(exc) from None
+                if chunk is None:  # Ctrl-C: the whole lines read so far are the input
+                    chunk = pending = b""
+                if first and chunk.startswith(UTF8_BOM):
+                    chunk = chunk[len(UTF8_BOM):]
+                first = False
+                if chunk:
+                    pending += chunk
+                    cut = pending.rfind(b"\n") + 1
+                    if not cut:
+                        continue
+                    data, pending = pending[:cut], pending[cut:]
+                else:
+                    data, pending = (_with_final_newline(pending) if pending else b""), b""
+                while skip and data:  # header lines, skipped as raw lines like pyarrow does
+                    newline = data.find(b"\n") + 1
+                    data, skip, lines_before = data[newline:], skip - 1, lines_before + 1
+                if data:
+                    tables = self._tables(data, lines_before)
+                    lines_before += data.count(b"\n")
+                    for batch in (batch for table in tables for batch in table.to_batches()):
+                        self.rows_read += batch.num_rows
+                        yield _batch_piece(batch, layout.channels, layout.time_column)
+                if not chunk:
+                    return
+        finally:
+            stream.close()
+
+    def _read(self, data: bytes) -> Any:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        read_options, parse_options, convert_options = self.layout.arrow_options()
+        read_options.skip_rows = 0
+        read_options.block_size = max(len(data), 1 << 16)
+        read_options.use_threads = False
+        return pacsv.read_csv(pa.BufferReader(_arrow_owned(data)), read_options=read_options,
+                              parse_options=parse_options, convert_options=convert_options)
+
+    def _tables(self, data: bytes, lines_before: int) -> list[Any]:
+        """The rows of whole lines ``data`` as pyarrow tables, in order.
+
+        A piece pyarrow rejects is halved (at a line end) until the pieces are small; only
+        those are checked line by line, so a few bad lines in a large file cost a few
+        extra pyarrow reads each, not a Python pass over everything.
+        """
+        import pyarrow as pa
+
+        try:
+            return [self._read(data)]
+        except pa.ArrowInvalid:
+            pass
+        lines = data.count(b"\n")
+        if lines > _LINES_CHECKED_ONE_BY_ONE:
+            middle = data.rfind(b"\n", 0, len(data) // 2) + 1 or data.find(b"\n") + 1
+            if 0 < middle < len(data):
+                head = data[:middle]
+                return (self._tables(head, lines_before)
+                        + self._tables(data[middle:], lines_before + head.count(b"\n")))
+        cleaned = self._without_bad_lines(data, lines_before)
+        if not cleaned:
+            return []  # every line was bad and skipped
+        try:
+            return [self._read(cleaned)]
+        except _read_errors() as exc:
+            raise self._error(exc) from None
+
+    def _without_bad_lines(self, data: bytes, lines_before: int) -> bytes:
+        """``data`` with its bad lines dropped (skip) or made rows of empty cells (nan)."""
+        layout = self.layout
+        raw_lines = data.split(b"\n")[:-1]
+        checks = layout.checks()
+        number_checks = [(index, column) for index, (column, kind) in checks.items() if _is_float_type(kind)]
+        time_checks = [(index, column, kind) for index, (column, kind) in checks.items()
+                       if not _is_float_type(kind)]
+        expected = len(layout.names)
+        empty_row = layout.delimiter.encode() * (expected - 1) + b"\n"
+        kept: list[bytes | None] = []
+        problems: dict[int, str] = {}  # index in kept -> what is wrong with that line
+        line_of: dict[int, int] = {}
+        times: list[tuple[int, str, str, Any]] = []  # (index in kept, column, cell, type)
+        reader = csv.reader((line.decode("utf-8", "replace") + "\n" for line in raw_lines),
+                            delimiter=layout.delimiter)
+        consumed = 0
+        while True:
+            start = consumed
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                row, problem = None, f"cannot parse ({_one_line(exc)})"
+            consumed = reader.line_num
+            raw = b"\n".join(raw_lines[start:consumed]) + b"\n"
+            if row == []:
+                if expected == 1:
+                    kept.append(raw)  # an empty cell: a missing value
+                continue
+            line = start + lines_before
+            if row is None:
+                pass
+            elif len(row) != expected:
+                problem = f"expected {expected} fields, got {len(row)}"
+            else:
+                problem = next((f"column '{column}': {row[index]!r} is not a number"
+                                for index, column in number_checks if not _is_number_cell(row[index])), None)
+                if problem is None:
+                    times += [(len(kept), column, row[index], kind) for index, column, kind in time_checks
+                              if row[index] not in _null_values()]
+            if problem is not None:
+                problems[len(kept)] = problem
+            line_of[len(kept)] = line
+            kept.append(raw)
+        for index, column, cell in _bad_time_cells(times):
+            problems.setdefault(index, f"column '{column}': {cell!r} is not a timestamp")
+        if not problems:
+            return data
+        first_line = self.first_line()
+        for index in sorted(problems):
+            problem = problems[index]
+            separator = ", " if problem.startswith("column") else ": "
+            self.bad_lines.add(f"line {first_line + line_of[index]}{separator}{problem}")
+            kept[index] = empty_row if self.bad_lines.policy == "nan" else None
+        return b"".join(line for line in kept if line is not None)
+
+
+def _is_float_type(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return arrow_type == pa.float64()
+
+
+def _bad_time_cells(cells: list[tuple[int, str, str, Any]]) -> list[tuple[int, str, str]]:
+    """The timestamp cells pyarrow's own parser rejects, as (key, column, cell)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad = []
+    for arrow_type in {arrow_type for *_, arrow_type in cells}:
+        of_type = [cell for cell in cells if cell[3] == arrow_type]
+        try:
+            pc.cast(pa.array([cell for _, _, cell, _ in of_type], pa.string()), arrow_type)
+            continue
+        except pa.ArrowException:
+            pass
+        for key, column, cell, _ in of_type:
+            try:
+                pc.cast(pa.array([cell], pa.string()), arrow_type)
+            except pa.ArrowException:
+                bad.append((key, column, cell))
+    return sorted(bad)
 
 
 class _LiveCsvBlockReader(_CsvBlockReader):
@@ -1721,7 +2224,25 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
         column_type = schema.field(column).type
         return MotifscanError(f"{name}: column '{column}' is not numeric ({column_type})")
 
-    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric)
+    @functools.cache
+    def head() -> Any:
+        numeric = [column for column in names if kinds[column] == _NUMBER]
+        try:
+            with pq.ParquetFile(path) as parquet:
+                return next(parquet.iter_batches(batch_size=PARQUET_HEAD_ROWS, columns=numeric), None)
+        except errors:
+            return None
+
+    def head_values(column: str) -> np.ndarray | None:
+        if kinds.get(column) != _NUMBER or head() is None:
+            return None
+        try:
+            return _float64_from_arrow(head().column(column))
+        except errors:
+            return None  # integers beyond 2**53: the column is refused when it is read
+
+    channels, time_column = _choose_columns(name, names, kinds, options, not_numeric, head_values)
+    notes = _time_like_notes(name, channels, options, head_values)
     read_columns = _columns_to_read(channels, time_column)
 
     def pieces() -> Iterator[SignalBlock]:
@@ -1749,6 +2270,9 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
         yield from _reblock(pieces(), options.block_rows, full_blocks=True)
 
     source = SignalSource(name, channels, time_column, blocks, read_ahead=True)
+    source.notes = notes
+    if time_column is not None:
+        source.time_zone = zone_from_arrow(getattr(schema.field(time_column).type, "tz", None))
     groups = parquet_row_groups(path)
     source.rows_estimate = sum(groups if row_groups is None else groups[slice(*row_groups)])
     return source
@@ -1810,6 +2334,8 @@ def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> Signal
         yield from _reblock(pieces, options.block_rows, full_blocks=True)
 
     dataset = SignalSource(name, first.channels, first.time_column, blocks, read_ahead=True)
+    dataset.notes = first.notes
+    dataset.time_zone = first.time_zone
     dataset.rows_estimate = sum(source.rows_estimate for source in sources)
     return dataset
 
@@ -1826,8 +2352,8 @@ def drop_rows(source: SignalSource, count: int) -> SignalSource:
             left = 0
 
     hint = None if source.rows_hint is None else max(source.rows_hint - count, 0)
-    return SignalSource(source.name, source.channels, source.time_column, blocks, hint,
-                        read_ahead=source.read_ahead)
+    return _same_input(source, SignalSource(source.name, source.channels, source.time_column, blocks, hint,
+                                            read_ahead=source.read_ahead))
 
 
 def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
@@ -1837,8 +2363,19 @@ def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
             yield first
         yield from source
 
-    return SignalSource(source.name, source.channels, source.time_column, blocks, None,
-                        read_ahead=source.read_ahead)
+    return _same_input(source, SignalSource(source.name, source.channels, source.time_column, blocks, None,
+                                            read_ahead=source.read_ahead))
+
+
+def same_input(source: SignalSource, wrapper: SignalSource) -> SignalSource:
+    """``wrapper`` (a source whose blocks come from ``source``) given ``source``'s counts and notes."""
+    wrapper.bad_lines = source.bad_lines
+    wrapper.notes = source.notes
+    wrapper.time_zone = source.time_zone
+    return wrapper
+
+
+_same_input = same_input
 
 
 # --------------------------------------------------------------------------------------
@@ -1925,6 +2462,16 @@ def _float64_vector(values: Any, what: str) -> np.ndarray:
     if array.ndim != 1:
         raise MotifscanError(f"{what} must be one-dimensional (shape {array.shape})")
     return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _zoned_time_vector(values: Any, what: str) -> tuple[np.ndarray, Any]:
+    """The times as naive UTC and their zone: pandas keeps a tz-aware index's zone in ``tz``."""
+    zone = getattr(values, "tz", None) or getattr(getattr(values, "dt", None), "tz", None)
+    if zone is None:
+        return _time_vector(values, what), None
+    utc = values.tz_convert("UTC") if hasattr(values, "tz_convert") else values.dt.tz_convert("UTC")
+    naive = utc.tz_localize(None) if hasattr(utc, "tz_localize") else utc.dt.tz_localize(None)
+    return _time_vector(np.asarray(naive), what), zone
 
 
 def _time_vector(values: Any, what: str) -> np.ndarray:

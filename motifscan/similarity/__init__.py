@@ -30,6 +30,10 @@ COLD_SMALL_WORK = 10_000_000
 #: direct Numba scan: measured crossover, see docs/performance.md ("Direct or FFT").
 FFT_MIN_TAPS = 256
 
+#: The same crossover for the centred scans (``normalize="center"`` or ``"zscore"``): their
+#: direct scan costs more per tap (a subtraction and two more sums), their FFT about the
+#: same, so the FFT takes over at fewer taps (measured, docs/performance.md).
+CENTERED_FFT_MIN_TAPS = 128
 
 
 class ScoreTrack(NamedTuple):
@@ -72,13 +76,14 @@ def empty_track() -> ScoreTrack:
     return ScoreTrack(empty, empty.copy(), empty.copy())
 
 
-def resolve_backend(backend: str, rows: int | None, kernel_length: int) -> str:
+def resolve_backend(backend: str, rows: int | None, kernel_length: int, normalize: str = "none") -> str:
     """Turn ``"auto"`` into a concrete backend for a whole run.
 
     A run uses one backend from start to end, so that every window is computed the same
     way whatever block it falls in (backends agree only to round-off). ``rows`` is an upper
     bound on the signal's length, or None when unknown (a stream): then a compiled backend,
-    the direct Numba scan below :data:`FFT_MIN_TAPS` taps and the FFT from there on. Small
+    the direct Numba scan below :data:`FFT_MIN_TAPS` taps (:data:`CENTERED_FFT_MIN_TAPS`
+    when ``normalize`` is ``"center"`` or ``"zscore"``) and the FFT from there on. Small
     work takes the NumPy reference: below :data:`SMALL_WORK` multiply-adds, or below
     :data:`COLD_SMALL_WORK` while Numba is not loaded yet.
     """
@@ -87,7 +92,8 @@ def resolve_backend(backend: str, rows: int | None, kernel_length: int) -> str:
     small = SMALL_WORK if "numba" in sys.modules else COLD_SMALL_WORK
     if rows is not None and rows * kernel_length < small:
         return "numpy"
-    return "fft" if kernel_length >= FFT_MIN_TAPS else "numba"
+    crossover = FFT_MIN_TAPS if normalize == "none" else CENTERED_FFT_MIN_TAPS
+    return "fft" if kernel_length >= crossover else "numba"
 
 
 def sliding_cosine(

@@ -92,14 +92,16 @@ def _gpu_worth_it(rows: int | None, kernel_length: int) -> bool:
     return gpu_problem() is None
 
 
-def resolve_device(device: str, backend: str, rows: int | None, kernel_length: int) -> str:
+def resolve_device(device: str, backend: str, rows: int | None, kernel_length: int,
+                   normalize: str = "none") -> str:
     """The concrete backend of a run, from ``--device`` and ``--backend``.
 
     ``gpu`` (or ``backend="cuda"``) runs the CUDA backend and fails with a
     MotifscanError naming what is missing when it cannot; ``cpu`` runs the CPU backend that
     ``backend`` names; ``auto`` takes the GPU only for an ``auto`` backend, a usable GPU
     and at least :data:`GPU_MIN_WORK` multiply-adds (so never for a stream of unknown
-    length), and the CPU otherwise. ``rows`` is an upper bound on the signal's length.
+    length), and the CPU otherwise. ``rows`` is an upper bound on the signal's length;
+    ``normalize`` picks the direct/FFT crossover (:func:`resolve_backend`).
     """
     check_choice("device", device, DEVICES)
     if device == "gpu" or backend == "cuda":
@@ -111,7 +113,7 @@ def resolve_device(device: str, backend: str, rows: int | None, kernel_length: i
         return "cuda"
     if device == "auto" and backend == "auto" and _gpu_worth_it(rows, kernel_length):
         return "cuda"
-    return resolve_backend(backend, rows, kernel_length)
+    return resolve_backend(backend, rows, kernel_length, normalize)
 
 
 def device_of(backend: str) -> str:

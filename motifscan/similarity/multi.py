@@ -125,7 +125,7 @@ def scan_kernels(
         return [empty_track() for _ in k]
     # Both the direct scan and the FFT cost in proportion to the channels, so the crossover
     # between them is in the taps per channel; the work that decides for NumPy counts all.
-    backend = resolve_backend(backend, n_out * k.shape[1], k.shape[2])
+    backend = resolve_backend(backend, n_out * k.shape[1], k.shape[2], normalize)
     if backend == "numpy":
         from motifscan.similarity.reference import scan_kernels_reference
 

@@ -8,11 +8,14 @@ on long or offset signals:
 - ``none``: one pass accumulates the window's sum of squares and the K dot products at
   once (the samples are loaded once for all kernels); a window whose sum of squares is not
   a comfortable normal number is recomputed scaled by its largest magnitude.
-- ``center``/``zscore``: a first pass takes each channel's mean (and sees constant and
-  non-finite windows), a second accumulates the centred sum of squares and the K dot
-  products of the centred samples. Subtracting the window's own mean before squaring is
+- ``center``/``zscore``: one pass accumulates, per channel, the sum and the sum of squares
+  of each sample's deviation from a reference sample of the same window, and the K dot
+  products of those deviations; the centred sum of squares and dot products follow from
+  them (see :func:`_block`). Subtracting a sample of the window itself before squaring is
   what keeps the precision on a signal such as ``1e6 + noise``: a running ``sum(x**2) -
-  n * mean**2`` would cancel away every digit of the noise.
+  n * mean**2`` would cancel away every digit of the noise. Windows where even that could
+  cancel, constant, non-finite and extreme ones take the two-pass rule of
+  :func:`_window` (mean first, then the centred samples).
 """
 
 from __future__ import annotations
@@ -146,14 +149,43 @@ def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots
 _BLOCK = 256
 
 
-@njit(cache=True, nogil=True)
-def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor, p2, power,
+#: Largest relative error the one-pass centred sum of squares may carry. Its terms ``s2``
+#: (m non-negative squares) and ``s1**2 / m`` (at most ``s2``) err by at most about
+#: ``m eps s2`` and ``(m + 2) eps s2``, so ``q = s2 - s1**2 / m`` errs by at most
+#: ``(2 m + 3) eps s2 / q`` relative. As the reference is a sample of the window,
+#: ``s2 / q = 1 + m (mean - r)**2 / q <= m`` (``q >= (r - mean)**2 m / (m - 1)``): the bound
+#: is at most ``(2 m + 3) m eps`` (7e-12 at m = 128). A window is taken by the one-pass
+#: rule only when ``s2 / q <= NORM_ERROR / ((2 m + 3) eps)`` (the cancel limit), which keeps
+#: the cosine's error from the norm below 5e-11; that can exclude windows only from about
+#: 470 taps on (a direct scan forced on a long kernel), which the two-pass rule of
+#: :func:`_window` redoes.
+NORM_ERROR = 1e-10
+
+# Centred one-pass sums of squared deviations outside [_SMALL**2, _BIG**2] (their squares
+# might overflow or lose digits to underflow) go to the careful path.
+_SMALL_SQUARED = _SMALL * _SMALL
+_BIG_SQUARED = _BIG * _BIG
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilation, center, zscore, floor, p2, power,
            score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue):
     """Windows ``first .. stop-1`` at once: every loop runs over positions (contiguous,
     SIMD), taps and kernels outside. Windows the common path cannot take exactly (constant,
-    non-finite, or with sums that overflow or underflow) are redone by :func:`_window`."""
+    non-finite, or with sums that overflow or underflow) are redone by :func:`_window`.
+
+    Centred windows take one pass over their samples: with ``r`` a reference sample of the
+    window (its middle one) and ``d_j = w_j - r``, the sums ``s1 = sum d``, ``s2 = sum d**2``
+    and ``a_k = sum d u_k`` give the centred sum of squares ``s2 - s1**2 / m`` and the
+    centred dot product ``a_k - (s1 / m) sum(u_k)`` (``sum(u_k)``, ``unit_sums``, is zero
+    up to round-off, the kernels being centred). Deviations from a sample of the window
+    are as small as the window's own spread, so an offset such as 1e6 never enters the
+    squares; windows where the subtraction could cancel (``cancel_limit``, see
+    :data:`NORM_ERROR`) are redone.
+    """
     n_channels, m, n_kernels = units.shape
     b = stop - first
+    middle = (m // 2) * dilation
     for i in range(b):
         sumsq[i] = 0.0
         rescue[i] = False
@@ -162,39 +194,73 @@ def _block(x, units, kernel_norms, first, stop, dilation, center, zscore, floor,
             acc[k, i] = 0.0
     for c in range(n_channels):
         if center:
+            ref = x[c, first + middle: first + middle + b]
             for i in range(b):
                 sums[i] = 0.0
-                lo[i] = x[c, first + i]
-                hi[i] = lo[i]
+                hi[i] = 0.0  # (hi: the sum of squared deviations from the reference)
+            if n_kernels == 1:
+                # One kernel: its dot product in the same loop, two taps per pass. Each sum
+                # is still added tap by tap in the same order (a + v0 + v1 is (a + v0) + v1),
+                # so the result is bit for bit that of the loop below.
+                out = acc[0]
+                j = 0
+                while j + 2 <= m:
+                    samples0 = x[c, first + j * dilation: first + j * dilation + b]
+                    samples1 = x[c, first + (j + 1) * dilation: first + (j + 1) * dilation + b]
+                    u0 = units[c, j, 0]
+                    u1 = units[c, j + 1, 0]
+                    for i in range(b):
+                        v0 = samples0[i] - ref[i]
+                        v1 = samples1[i] - ref[i]
+                        sums[i] = sums[i] + v0 + v1
+                        hi[i] = hi[i] + v0 * v0 + v1 * v1
+                        out[i] = out[i] + v0 * u0 + v1 * u1
+                    j += 2
+                if j < m:
+                    samples0 = x[c, first + j * dilation: first + j * dilation + b]
+                    u0 = units[c, j, 0]
+                    for i in range(b):
+                        v0 = samples0[i] - ref[i]
+                        sums[i] = sums[i] + v0
+                        hi[i] = hi[i] + v0 * v0
+                        out[i] = out[i] + v0 * u0
+            for j in range(m if n_kernels > 1 else 0):
+                offset = first + j * dilation
+                samples = x[c, offset: offset + b]
+                for i in range(b):
+                    v = samples[i] - ref[i]
+                    lo[i] = v  # (lo: this tap's deviations, for the K dot products)
+                    sums[i] += v
+                    hi[i] += v * v
+                for k in range(n_kernels):
+                    u = units[c, j, k]
+                    for i in range(b):
+                        acc[k, i] += lo[i] * u
+            for i in range(b):
+                s1 = sums[i]
+                s2 = hi[i]
+                mean = s1 / m
+                q = s2 - s1 * mean
+                # Constant (s2 == 0), non-finite (NaN), extreme and cancelling windows go to
+                # the careful path; written so NaN fails every test.
+                if not (s2 >= _SMALL_SQUARED and s2 <= _BIG_SQUARED and q * cancel_limit >= s2):
+                    rescue[i] = True
+                sumsq[i] += q
+                sums[i] = mean
+            for k in range(n_kernels):
+                total = unit_sums[c, k]
+                for i in range(b):
+                    acc[k, i] -= sums[i] * total
+        else:
             for j in range(m):
                 offset = first + j * dilation
+                samples = x[c, offset: offset + b]
                 for i in range(b):
-                    v = x[c, offset + i]
-                    sums[i] += v
-                    lo[i] = min(lo[i], v)
-                    hi[i] = max(hi[i], v)
-            for i in range(b):
-                mean = sums[i] / m
-                # Flat channels (their rounded mean must not leave ulp-sized deviations),
-                # non-finite and extreme windows go to the careful path.
-                spread = max(hi[i] - mean, mean - lo[i])
-                if hi[i] == lo[i] or not (spread >= _SMALL and spread <= _BIG):
-                    rescue[i] = True
-                sums[i] = mean
-        for j in range(m):
-            offset = first + j * dilation
-            if center:
-                for i in range(b):
-                    lo[i] = x[c, offset + i] - sums[i]  # (lo is free again: the deviations)
-            else:
-                for i in range(b):
-                    lo[i] = x[c, offset + i]
-            for i in range(b):
-                sumsq[i] += lo[i] * lo[i]
-            for k in range(n_kernels):
-                u = units[c, j, k]
-                for i in range(b):
-                    acc[k, i] += lo[i] * u
+                    sumsq[i] += samples[i] * samples[i]
+                for k in range(n_kernels):
+                    u = units[c, j, k]
+                    for i in range(b):
+                        acc[k, i] += samples[i] * u
     # Every window of the block finished at once (vectorised), then the few the common path
     # cannot take exactly are redone one by one.
     finish_block(acc, first, b, sumsq, hi, lo, kernel_norms, n_channels * m, floor, p2, power, zscore,
@@ -263,7 +329,7 @@ def finish_position(dots, position, sumsq, kernel_norms, taps, floor, p2, zscore
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _scan(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, score, cosine, scale, distance):
+def _scan(x, units, unit_sums, cancel_limit, kernel_norms, dilation, center, zscore, floor, p2, power, score, cosine, scale, distance):
     n_out = score.shape[1]
     n_kernels = units.shape[2]
     n_blocks = (n_out + _BLOCK - 1) // _BLOCK
@@ -277,7 +343,7 @@ def _scan(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, sc
         acc = np.empty((n_kernels, _BLOCK))
         rescue = np.empty(_BLOCK, dtype=np.bool_)
         first = r * _BLOCK
-        _block(x, units, kernel_norms, first, min(n_out, first + _BLOCK), dilation, center, zscore, floor,
+        _block(x, units, unit_sums, cancel_limit, kernel_norms, first, min(n_out, first + _BLOCK), dilation, center, zscore, floor,
                p2, power, score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue)
 
 
@@ -295,11 +361,15 @@ def scan_kernels_numba(
     units, kernel_norms = prepare_kernels(kernels, center)
     # (C, m, K): the K weights of one sample lie side by side for the innermost loop.
     units = np.ascontiguousarray(units.transpose(1, 2, 0))
+    # (C, K): zero up to round-off when centred. Correctly rounded sums (math.fsum), so a
+    # kernel's sum, and with it its track, is the same whatever kernels share its bank.
+    unit_sums = np.array([[math.fsum(units[c, :, k]) for k in range(n_kernels)] for c in range(units.shape[0])])
+    cancel_limit = NORM_ERROR / ((2 * m + 3) * np.finfo(np.float64).eps)
     n_out = signal.shape[1] - span(m, dilation) + 1
     score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
     distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
     p2, power = integer_power(p)
-    _scan(signal, units, kernel_norms, dilation, center, zscore, float(noise_floor), p2, power,
+    _scan(signal, units, unit_sums, cancel_limit, kernel_norms, dilation, center, zscore, float(noise_floor), p2, power,
           score, cosine, scale, distance)
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]

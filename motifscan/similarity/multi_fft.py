@@ -155,9 +155,12 @@ def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, 
             cosine, scale, distance):
     n_out = sumsq.shape[0]
     taps = units.shape[0] * units.shape[1]
+    n_kernels = units.shape[2]
     block = 4096
     for r in prange((n_out + block - 1) // block):
         scratch = np.empty(units.shape[2])
+        flagged = np.empty(n_kernels, dtype=np.bool_)
+        kept = np.empty((4, n_kernels))
         means = np.empty(units.shape[0])
         norm = np.empty(block)
         work = np.empty(block)
@@ -171,11 +174,22 @@ def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, 
                         score, cosine, scale, distance)
                 continue
             if zscore:
-                for k in range(units.shape[2]):
-                    if distance[k, i] * DISTANCE_ERROR < taps * COSINE_ERROR:
-                        _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, scratch, means,
-                                score, cosine, scale, distance)
-                        break
+                # Only the kernels whose distance needs it take the direct result: the others
+                # keep theirs, so a kernel's track never depends on the rest of its bank.
+                redo = False
+                for k in range(n_kernels):
+                    flagged[k] = distance[k, i] * DISTANCE_ERROR < taps * COSINE_ERROR
+                    redo = redo or flagged[k]
+                if redo:
+                    for k in range(n_kernels):
+                        kept[0, k], kept[1, k] = score[k, i], cosine[k, i]
+                        kept[2, k], kept[3, k] = scale[k, i], distance[k, i]
+                    _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, scratch, means,
+                            score, cosine, scale, distance)
+                    for k in range(n_kernels):
+                        if not flagged[k]:
+                            score[k, i], cosine[k, i] = kept[0, k], kept[1, k]
+                            scale[k, i], distance[k, i] = kept[2, k], kept[3, k]
 
 
 def scan_kernels_fft(

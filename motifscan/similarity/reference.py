@@ -200,6 +200,30 @@ def sliding_cosine_longdouble(signal: np.ndarray, kernel: np.ndarray, dilation: 
     return np.where(norm > 0, dot / safe, 0).astype(np.float64)
 
 
+def sliding_pearson_longdouble(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1) -> np.ndarray:
+    """Centred cosine (Pearson's r, ``normalize="center"``) of every window in
+    ``numpy.longdouble``, two passes (means first): the yardstick of the centred scans.
+
+    As :func:`sliding_cosine_longdouble`: finite signals of moderate magnitude; constant
+    windows give 0. Shape (n - span + 1,), float64.
+    """
+    m = kernel.shape[0]
+    x = signal.astype(np.longdouble)
+    k = kernel.astype(np.longdouble)
+    k = k - np.sum(k) / m
+    windows = sliding_window_view(x, span(m, dilation))[:, ::dilation]
+    mean = np.sum(windows, axis=1) / m
+    dot = np.zeros(windows.shape[0], dtype=np.longdouble)
+    sumsq = np.zeros(windows.shape[0], dtype=np.longdouble)
+    for j in range(m):
+        deviation = windows[:, j] - mean
+        dot += deviation * k[j]
+        sumsq += deviation * deviation
+    norm = np.sqrt(sumsq) * np.sqrt(np.sum(k * k))
+    safe = np.where(norm > 0, norm, 1)
+    return np.where(norm > 0, dot / safe, 0).astype(np.float64)
+
+
 def precision_signals(n: int, seed: int = 0) -> dict[str, np.ndarray]:
     """The three signals on which every backend's precision is judged, each of shape (n,).
 
