@@ -388,8 +388,8 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
             raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.
         header = first_line(output) if batch.append and fmt == "csv" else None
-        motifs = [] if plot is not None else None
-        footer = detection_sparklines(recorder, config.method) if sparkline else None
+        motifs = [] if plot is not None or sparkline else None
+        footer = detection_sparklines(recorder, config.method, motifs) if sparkline else None
         # With --state and an output file in a line format, output and state are one commit
         # (see motifscan.state): the state is saved, naming the new output, just before the
         # output is renamed into place; what a run killed in between left out comes first.
@@ -451,7 +451,7 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **opt
     run = Comparison(read.open(file, config.block_rows), config, recorder)
     with open_output(output) as stream, figure_output(plot) as (figure, figure_format):
         run.run()
-        write_comparison(stream, run, fmt, comparison_sparklines(recorder) if sparkline else None)
+        write_comparison(stream, run, fmt, comparison_sparklines(recorder, run.motifs) if sparkline else None)
         if figure is not None:
             comparison_figure(figure, figure_format, recorder, run)
     if not quiet:

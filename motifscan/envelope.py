@@ -15,6 +15,9 @@ import numpy as np
 
 #: Buckets kept at most: about two per pixel column of a 10-inch figure at 100 dpi.
 MAX_BUCKETS = 2048
+#: Signal channels a figure draws at most (each takes a row of panels); a recorder that
+#: keeps the signal for a figure refuses more at the first block, before anything is scanned.
+MAX_FIGURE_CHANNELS = 12
 
 
 class MinMaxEnvelope:
@@ -40,7 +43,7 @@ class MinMaxEnvelope:
         self._lo: list[np.ndarray] = []  # complete buckets, in pieces
         self._hi: list[np.ndarray] = []
         self._complete = 0
-        self._part = None  # (lo, hi, samples) of the bucket being filled
+        self._part: tuple | None = None  # (lo, hi, samples) of the bucket being filled
 
     def push(self, values: np.ndarray) -> None:
         """Append ``values`` (shape (k,)) to the series."""
@@ -114,6 +117,13 @@ class RunRecorder:
     :class:`MinMaxEnvelope` objects (the last only when the blocks carry activations), and
     :attr:`channels` lists the channels in input order. ``with_signal=False`` keeps only
     the tracks (for a sparkline).
+
+    With the signal (for a figure) it also keeps the time column: :attr:`time` is the
+    envelope of its values as float64 (seconds or whatever unit a numeric column has;
+    nanoseconds since 1970 for timestamps, :attr:`time_is_datetime`), and
+    :attr:`time_increasing` says whether every time was finite and larger than the one
+    before, the condition for drawing against time. A signal of more than
+    :data:`MAX_FIGURE_CHANNELS` channels is refused at its first block.
     """
 
     def __init__(self, max_buckets: int = MAX_BUCKETS, with_signal: bool = True):
@@ -122,6 +132,10 @@ class RunRecorder:
         self.signal: dict[str, MinMaxEnvelope] = {}
         self.score: dict[str, MinMaxEnvelope] = {}
         self.activation: dict[str, MinMaxEnvelope] = {}
+        self.time: MinMaxEnvelope | None = None
+        self.time_is_datetime = False
+        self.time_increasing = True
+        self._last_time = None  # the exact last time seen (int64 ns for timestamps)
 
     @property
     def channels(self) -> list[str]:
@@ -135,9 +149,40 @@ class RunRecorder:
 
     def signal_block(self, block) -> None:
         """Add a :class:`~motifscan.io.signals.SignalBlock`'s samples (unless ``with_signal`` is off)."""
-        if self.with_signal:
-            for name, values in block.channels.items():
-                self._push(self.signal, name, values)
+        if not self.with_signal:
+            return
+        if not self.signal and len(block.channels) > MAX_FIGURE_CHANNELS:
+            from motifscan.errors import MotifscanError
+
+            raise MotifscanError(f"--plot: {len(block.channels)} channels are too many for one figure "
+                                 f"(at most {MAX_FIGURE_CHANNELS}); choose some with --column")
+        for name, values in block.channels.items():
+            self._push(self.signal, name, values)
+        if block.time is not None:
+            self._push_time(block.time)
+
+    def _push_time(self, time: np.ndarray) -> None:
+        if time.shape[0] == 0:
+            return
+        if np.issubdtype(time.dtype, np.datetime64):
+            self.time_is_datetime = True
+            # Ordered on the exact int64 nanoseconds: as float64 they are rounded to 256 ns.
+            exact: np.ndarray = time.astype("datetime64[ns]").view(np.int64)
+            values = exact.astype(np.float64)
+            values[np.isnat(time)] = np.nan
+            increasing = not np.isnat(time).any()
+        else:
+            values = np.asarray(time, dtype=np.float64)
+            exact = values
+            # NaN compares false, so a missing time also ends drawing against time.
+            increasing = not np.isnan(values).any()
+        if self.time is None:
+            self.time = MinMaxEnvelope(self.max_buckets)
+        self.time.push(values)
+        increasing = increasing and bool(np.all(np.diff(exact) > 0)) and (
+            self._last_time is None or bool(exact[0] > self._last_time))
+        self.time_increasing = self.time_increasing and increasing
+        self._last_time = exact[-1]
 
     def score_block(self, block) -> None:
         """Add a :class:`~motifscan.pipeline.ScoreBlock`'s scores (and activations)."""

@@ -75,3 +75,13 @@ def test_gpu_scan_smoke_runs_in_the_cuda_simulator():
                             capture_output=True, text=True, timeout=300, env=environment)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("equal (max dcos") == 2  # the GPU track equals the CPU's
+
+
+@pytest.mark.slow
+def test_the_figure_benchmark_runs_and_prints_its_table():
+    pytest.importorskip("matplotlib")
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plot_long.py"), "3000", "--rounds", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    row = result.stdout.splitlines()[-1]
+    assert row.startswith("| 3,000 | 10 |") and row.count("|") == 9 and "kB |" in row

@@ -74,3 +74,49 @@ def test_recorder_learns_the_channels_from_the_blocks():
     assert recorder.channels == ["a", "b"]
     assert recorder.signal["b"].length == 50 and recorder.score["a"].length == 48
     assert recorder.activation["a"].buckets()[2].max() == 47 + 2 * 48 + 3 * 49
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.booleans(), st.sampled_from(["sorted", "tie", "nan", "back"]),
+       st.lists(st.integers(1, 60), min_size=1, max_size=10))
+def test_the_recorder_knows_whether_the_time_increases_however_the_blocks_are_cut(seed, n, as_dates, kind, cuts):
+    from motifscan.io.signals import SignalBlock
+
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(1, 1000, n).astype(np.float64)
+    if kind == "tie" and n > 1:
+        steps[rng.integers(1, n)] = 0
+    if kind == "back" and n > 1:
+        steps[rng.integers(1, n)] = -1
+    times = 10.0 + np.cumsum(steps)
+    if kind == "nan":
+        times[rng.integers(0, n)] = np.nan
+    if as_dates:
+        stamps = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        finite = ~np.isnan(times)
+        stamps[finite] = np.datetime64("2024-01-01T00:00:00", "ns") + times[finite].astype(np.int64)
+        column = stamps
+    else:
+        column = times
+    recorder = RunRecorder(max_buckets=8)
+    start = 0
+    for i in range(n):
+        if start >= n:
+            break
+        stop = min(n, start + cuts[i % len(cuts)])
+        recorder.signal_block(SignalBlock({"v": np.zeros(stop - start)}, column[start:stop]))
+        start = stop
+    # The reference: every time finite and each larger than the one before, on the whole column.
+    expected = not np.isnan(times).any() and bool(np.all(np.diff(times) > 0))
+    assert recorder.time_increasing == expected
+    assert recorder.time.length == n and recorder.time_is_datetime == as_dates
+
+
+def test_more_channels_than_a_figure_holds_are_refused_at_the_first_block():
+    from motifscan.errors import MotifscanError
+    from motifscan.io.signals import SignalBlock
+
+    wide = SignalBlock({f"c{i}": np.zeros(3) for i in range(13)})
+    with pytest.raises(MotifscanError, match="13 channels are too many for one figure"):
+        RunRecorder().signal_block(wide)
+    RunRecorder(with_signal=False).signal_block(wide)  # a sparkline draws no signal: no limit

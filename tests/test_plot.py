@@ -81,21 +81,223 @@ def test_bad_plot_options_exit_2_with_one_line_and_no_file(tmp_path, monkeypatch
     assert not list(tmp_path.iterdir())
 
 
+def drawn_figures(monkeypatch) -> list:
+    """The matplotlib figures the run saves (Figure.savefig, wrapped), to measure what they hold."""
+    from matplotlib.figure import Figure
+
+    figures, save = [], Figure.savefig
+
+    def keep(self, *args, **kwargs):
+        figures.append(self)
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return figures
+
+
+def svg_texts(path, group: str) -> list[str]:
+    """The texts inside the SVG groups whose id starts with ``group`` (matplotlib names its
+    groups ``xtick_1``, ``legend_1``, ...; with text kept as text)."""
+    namespace = "{http://www.w3.org/2000/svg}"
+    root = ElementTree.parse(path).getroot()
+    texts = []
+    for element in root.iter(f"{namespace}g"):
+        if element.get("id", "").startswith(group):
+            texts += ["".join(text.itertext()).strip() for text in element.iter(f"{namespace}text")]
+    return [text for text in texts if text]
+
+
+def text_boxes(figure) -> list:
+    """``(text, extent)`` of every visible, non-empty text of a saved figure, in pixels."""
+    from matplotlib.text import Text
+
+    figure.canvas.draw()  # at the figure's own resolution (the last save may have been at another)
+    renderer = figure.canvas.get_renderer()
+    # Tick labels outside the view limits exist but are not drawn.
+    ticks = {tick.label1 for axes in figure.axes for axis in (axes.xaxis, axes.yaxis)
+             for tick in axis.get_major_ticks() + axis.get_minor_ticks()}
+    drawn = {tick.label1 for axes in figure.axes for axis in (axes.xaxis, axes.yaxis) for tick in axis._update_ticks()}
+    return [(artist.get_text(), artist.get_window_extent(renderer)) for artist in figure.findobj(Text)
+            if artist.get_visible() and artist.get_text().strip() and (artist not in ticks or artist in drawn)]
+
+
+def assert_no_overlap_and_inside(figure) -> None:
+    boxes = text_boxes(figure)
+    frame = figure.bbox
+    for text, box in boxes:  # nothing clipped: y labels, title, legend, tick labels
+        assert frame.x0 - 0.5 <= box.x0 and box.x1 <= frame.x1 + 0.5, text
+        assert frame.y0 - 0.5 <= box.y0 and box.y1 <= frame.y1 + 0.5, text
+    for i, (text, box) in enumerate(boxes):
+        for other, other_box in boxes[i + 1:]:
+            assert not box.overlaps(other_box), (text, other)
+
+
+ECG = "sample_data/ecg_mitdb_excerpt_360hz.csv"
+TWO_BEATS = ["--kernel-from", f"normal={ECG}@1.11:1.56", "--kernel-from", f"premature={ECG}@19.54:19.99"]
+
+
+def test_two_kernels_on_the_ecg_have_a_colour_and_legend_entry_each_and_time_in_seconds(tmp_path, monkeypatch):
+    from matplotlib.colors import to_hex
+
+    from motifscan.plot import KERNEL_COLOURS
+
+    figures = drawn_figures(monkeypatch)
+    svg = tmp_path / "ecg.svg"
+    result = run("detect", ECG, *TWO_BEATS, "--p", "2", "--format", "json", "--plot", svg)
+    assert result.exit_code == 0, result.output
+    legend = svg_texts(svg, "legend_")
+    assert legend == ["kernel normal", "kernel premature"]  # one entry per kernel, no inverted motif
+    # Time in seconds on the x axis: 7 500 samples at 360 Hz end near 20.8 s.
+    ticks = [float(text.replace("−", "-")) for text in svg_texts(svg, "xtick_")]
+    assert max(ticks) <= 21 and max(ticks) >= 15
+    assert "time (s)" in svg.read_text()
+    # The motifs of each kernel are shaded in that kernel's colour, one thin edge at each start.
+    import json
+
+    motifs = json.loads(result.stdout)["motifs"]
+    (figure,) = figures
+    signal_axes = figure.axes[0]
+    faces = {to_hex(colour) for collection in signal_axes.collections for colour in collection.get_facecolor()}
+    assert {KERNEL_COLOURS[0].lower(), KERNEL_COLOURS[1].lower()} <= faces
+    edges = [c for c in signal_axes.collections if type(c).__name__ == "LineCollection"]
+    assert sum(len(c.get_segments()) for c in edges) == len(motifs)
+    # Both kernels' tracks in one panel under the signal: two panels in all.
+    assert len(figure.axes) == 2
+    assert_no_overlap_and_inside(figure)
+
+
+def test_labels_never_overlap_and_the_title_counts_the_unlabelled(tmp_path, monkeypatch):
+    figures = drawn_figures(monkeypatch)
+    # A low threshold and plain cosine on the ECG: a motif every few dozen samples, too many to label.
+    result = run("detect", ECG, *TWO_BEATS, "--p", "1", "--threshold", "0.2", "--min-gap", "20",
+                 "--format", "json", "--plot", tmp_path / "crowded.png")
+    assert result.exit_code == 0, result.output
+    import json
+
+    count = json.loads(result.stdout)["motif_count"]
+    (figure,) = figures
+    labels = [t for t in figure.axes[0].texts if t.get_visible()]
+    assert 0 < len(labels) < count
+    assert f"{count} motifs, {len(labels)} labelled (strongest first), {count - len(labels)} unlabelled" in (
+        figure._suptitle.get_text())
+    # The strongest motifs have labels: the labelled scores are the largest ones.
+    scores = sorted((abs(m["score"]) for m in json.loads(result.stdout)["motifs"]), reverse=True)
+    labelled = sorted((abs(float(t.get_text())) for t in labels), reverse=True)
+    assert labelled[0] == pytest.approx(scores[0], abs=0.005)
+    assert_no_overlap_and_inside(figure)
+
+
+def test_a_timestamp_column_gives_dates_on_the_x_axis(tmp_path):
+    svg = tmp_path / "sensor.svg"
+    result = run("detect", "sample_data/sensor_log.csv", "--kernel-file", "sample_data/pulse_kernel.txt", "--p", "3",
+                 "--column", "load_kn", "--format", "json", "--plot", svg)
+    assert result.exit_code == 0, result.output
+    ticks = svg_texts(svg, "xtick_")
+    # The hour from 08:00 to 09:00 on 2025-03-14: clock times, and the date once.
+    assert "08:10" in ticks and "08:50" in ticks, ticks
+    assert any("2025" in text and "Mar" in text for text in svg_texts(svg, "axes_"))
+    assert "hatched: inverted (sign −1)" in svg_texts(svg, "legend_")  # two of its pulses are inverted
+
+
+def test_without_a_time_column_or_with_times_out_of_order_the_x_axis_is_the_sample(tmp_path):
+    svg = tmp_path / "seed.svg"
+    assert run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "json", "--plot", svg).exit_code == 0
+    assert "sample · tracks at the centre" in svg.read_text()
+    shuffled = tmp_path / "shuffled.csv"
+    times = np.arange(40.0)
+    times[[10, 11]] = times[[11, 10]]
+    values = np.loadtxt(SEED, skiprows=1)
+    shuffled.write_text("t,v\n" + "\n".join(f"{t:g},{v:g}" for t, v in zip(times, values)) + "\n")
+    assert run("detect", shuffled, "--kernel", "1,2,3", "--p", "9", "--format", "json", "--plot", svg).exit_code == 0
+    assert "sample (t is not increasing everywhere)" in svg.read_text()
+    ticks = [float(text.replace("−", "-")) for text in svg_texts(svg, "xtick_")]
+    assert max(ticks) >= 35
+
+
+def test_joint_tracks_are_drawn_once_under_their_channels(tmp_path, monkeypatch):
+    figures = drawn_figures(monkeypatch)
+    columns = ["--column", "acc_x", "--column", "acc_y"]
+    result = run("detect", "sample_data/basicmotions_interleaved_10hz.csv", *columns, "--joint",
+                 "--kernel-file", "sample_data/kernel_basicmotions_walking.csv", "--kernel-column", "acc_x",
+                 "--kernel-column", "acc_y", "--format", "json", "--plot", tmp_path / "joint.png")
+    if result.exit_code == 2 and "--kernel-column" in result.stderr:
+        result = run("detect", "sample_data/basicmotions_interleaved_10hz.csv", *columns, "--joint",
+                     "--kernel-file", "sample_data/kernel_basicmotions_walking.csv", "--format", "json",
+                     "--plot", tmp_path / "joint.png")
+    assert result.exit_code in (0, 1), result.output
+    (figure,) = figures
+    labels = [axes.get_ylabel() for axes in figure.axes]
+    assert labels[:2] == ["acc_x", "acc_y"] and len(labels) == 3 and labels[2].endswith("acc_x+acc_y")
+    assert_no_overlap_and_inside(figure)
+
+
 @pytest.mark.parametrize("args", [
-    ["detect", "--kernel", "rise=1,2,3", "--kernel", "fall=3,2,1", "--p", "9"],
     ["scores", "--kernel", "1,2,3", "--dilation", "1,2"],
     ["detect", "--kernel", "1,2,3", "--dilation", "1..3", "--p", "9"],
 ])
-def test_several_kernels_and_dilations_get_a_panel_each(tmp_path, args):
+def test_several_dilations_share_one_panel_with_a_line_style_each(tmp_path, args):
     svg = tmp_path / "figure.svg"
     result = run(args[0], SEED, *args[1:], "--plot", svg, "--format" if args[0] == "detect" else "--output",
                  "json" if args[0] == "detect" else tmp_path / "scores.csv")
     assert result.exit_code == 0, result.output
-    text = svg.read_text()
-    if "rise=1,2,3" in args:
-        assert "signal_rise" in text and "signal_fall" in text and "fall +1.00" in text
-    else:
-        assert "signal_d2" in text
+    dilations = 2 if "1,2" in args else 3
+    assert svg_texts(svg, "legend_1") == [f"d = {d}" for d in range(1, dilations + 1)]
+
+
+def test_touching_motifs_each_have_their_own_mark(tmp_path, monkeypatch):
+    from matplotlib.colors import to_rgba
+
+    figures = drawn_figures(monkeypatch)
+    path = tmp_path / "touching.csv"
+    path.write_text("v\n" + "\n".join(["0"] * 3 + ["1", "2", "3"] * 6 + ["0"] * 3) + "\n")
+    result = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--min-gap", "1", "--threshold", "0.99",
+                 "--format", "json", "--plot", tmp_path / "touching.png")
+    assert result.exit_code == 0, result.output
+    (figure,) = figures
+    signal_axes = figure.axes[0]
+    (edges,) = [c for c in signal_axes.collections if type(c).__name__ == "LineCollection"]
+    starts = sorted(segment[0][0] for segment in edges.get_segments())
+    assert starts == [s - 0.5 for s in range(3, 21, 3)]  # six windows, back to back, six edges
+    bars = [c for c in signal_axes.collections if type(c).__name__ == "PolyCollection"]
+    alphas = {round(float(to_rgba(colour)[3]), 2) for c in bars for colour in c.get_facecolor()}
+    assert len(alphas) == 2  # neighbours alternate between two shades
+
+
+def test_the_time_axis_is_exact_at_every_sample_when_sampling_is_regular_and_at_bucket_edges_otherwise():
+    from motifscan.envelope import RunRecorder
+    from motifscan.io.signals import SignalBlock
+    from motifscan.plot import SampleAxis
+
+    rng = np.random.default_rng(3)
+    for regular in (True, False):
+        steps = np.full(10_000, 0.004) if regular else rng.uniform(0.001, 0.01, 10_000)
+        times = 1234.5 + np.cumsum(steps)
+        recorder = RunRecorder(max_buckets=64)
+        for piece in np.array_split(np.arange(10_000), 7):
+            recorder.signal_block(SignalBlock({"v": np.zeros(piece.size)}, times[piece]))
+        axis = SampleAxis(recorder, "t_s")
+        assert axis.label == "t (s)"
+        size = recorder.time.size
+        checked = np.arange(10_000) if regular else np.unique(np.r_[np.arange(0, 10_000, size),
+                                                                    np.arange(size - 1, 10_000, size), 9_999])
+        # Regular: linear interpolation between exact knots is exact up to round-off.
+        np.testing.assert_allclose(axis(checked), times[checked], rtol=0, atol=1e-9)
+        assert np.ndim(axis(5.0)) == 0 and axis(5.0) == pytest.approx(times[5] if regular else axis([5.0])[0])
+
+
+def test_timestamps_are_drawn_as_matplotlib_dates():
+    from matplotlib import dates
+
+    from motifscan.envelope import RunRecorder
+    from motifscan.io.signals import SignalBlock
+    from motifscan.plot import SampleAxis
+
+    times = np.datetime64("2024-02-29T23:59:58", "ns") + np.arange(5) * np.timedelta64(500, "ms")
+    recorder = RunRecorder()
+    recorder.signal_block(SignalBlock({"v": np.zeros(5)}, times))
+    axis = SampleAxis(recorder, "when")
+    assert axis.is_datetime and axis.label == "when"
+    np.testing.assert_allclose(axis(np.arange(5)), dates.date2num(times), rtol=0, atol=1e-9)
 
 
 def test_plot_refuses_follow(tmp_path):
@@ -104,11 +306,22 @@ def test_plot_refuses_follow(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_too_many_channels_for_one_figure(tmp_path):
+@pytest.mark.parametrize("command, extra", [
+    ("scores", ["--output", "s.csv"]), ("detect", ["--format", "csv"]), ("detect", ["--format", "jsonl"]),
+    ("compare", ["--format", "csv"]),
+])
+def test_too_many_channels_for_one_figure_are_refused_before_anything_is_printed(tmp_path, monkeypatch,
+                                                                               command, extra):
+    monkeypatch.chdir(tmp_path)
     path = tmp_path / "wide.csv"
-    path.write_text(",".join(f"c{i}" for i in range(13)) + "\n" + "\n".join(",".join(["1"] * 13) for _ in range(9)))
-    result = run("scores", path, "--kernel", "1,2,3", "--plot", tmp_path / "wide.png", "--output", tmp_path / "s.csv")
-    assert result.exit_code == 2 and "13 channels are too many" in result.stderr
+    # Every channel holds the kernel, so a scan would print motifs at once.
+    path.write_text(",".join(f"c{i}" for i in range(13)) + "\n" + "\n".join(
+        ",".join([str(v)] * 13) for v in [0, 1, 2, 3, 0, 0, 1, 2, 3, 0]) + "\n")
+    result = run(command, path, "--kernel", "1,2,3", "--plot", "wide.png", *extra)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "--plot: 13 channels are too many for one figure (at most 12)" in (
+        result.stderr)
     assert [p.name for p in tmp_path.iterdir()] == ["wide.csv"]
 
 

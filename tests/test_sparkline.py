@@ -45,3 +45,47 @@ def test_the_table_on_a_terminal_ends_with_the_sparkline(monkeypatch):
     monkeypatch.delenv("TTY_COMPATIBLE")
     piped = run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "table").stdout
     assert "█" not in piped
+
+
+def test_motifs_per_column_equal_a_count_by_hand():
+    from motifscan.io.sparkline import density_columns
+
+    rng = np.random.default_rng(5)
+    for positions, width in [(1000, 7), (50_000, 80), (81, 80)]:
+        starts = np.sort(rng.integers(0, positions, 300))
+        signs = rng.choice([-1, 1], 300)
+        counts, inverted = density_columns(starts, signs, positions, width)
+        # Column c holds positions p with floor(p * width / positions) == c.
+        by_hand = [[s for s, _ in zip(starts, signs) if s * width // positions == c] for c in range(width)]
+        assert counts.tolist() == [len(column) for column in by_hand]
+        net = [sum(g for s, g in zip(starts, signs) if s * width // positions == c) for c in range(width)]
+        assert inverted.tolist() == [n < 0 for n in net]
+
+
+def test_a_long_run_shows_where_its_motifs_are_not_a_solid_bar(tmp_path, monkeypatch):
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "90")
+    monkeypatch.setenv("NO_COLOR", "1")
+    rng = np.random.default_rng(2)
+    x = rng.normal(0, 0.02, 40_000)
+    for start in range(100, 10_000, 400):  # 25 pulses, all in the first quarter
+        x[start:start + 7] += [0, 1, 2, 3, 2, 1, 0]
+    path = tmp_path / "long.csv"
+    path.write_text("v\n" + "\n".join(f"{v:.4f}" for v in x) + "\n")
+    lines = run("detect", path, "--kernel", "0,1,2,3,2,1,0", "--p", "9").stdout.splitlines()
+    assert "motifs in 40000 samples" in lines[-1]  # the caption, under the sparkline
+    assert lines[-2].startswith("motifs per character: ▁ none, ")
+    spark = lines[-3][len("v  "):]
+    assert len(spark) == 90 - 3
+    first_quarter = spark[: len(spark) // 4 - 1]
+    rest = spark[len(spark) // 2:]  # (the noise matches the kernel once, near 11 000)
+    assert set(rest) == {BLOCKS[0]} and set(first_quarter) - {BLOCKS[0]}
+
+
+def test_density_levels_run_from_one_to_the_most_and_a_lone_motif_is_never_blank():
+    from motifscan.io.sparkline import density_text
+
+    counts = np.array([0, 1, 2, 4, 7, 0])
+    none = np.zeros(6, dtype=bool)
+    assert density_text(counts, none, none, 7).plain == "▁▂▃▅█▁"
+    assert density_text(np.array([0, 1]), np.zeros(2, bool), np.array([True, False]), 1).plain == " █"
