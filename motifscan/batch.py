@@ -69,6 +69,8 @@ class FileRun:
         The error message (it starts with the input's name), or None.
     resume : Resume or None
         With ``--state``: where this run started in the input (None: nothing new to read).
+    undecided : motifscan.pipeline.Undecided or None
+        With ``--state``: what the run left for the next one to decide.
     """
 
     name: str
@@ -76,6 +78,7 @@ class FileRun:
     summary: RunSummary | None
     error: str | None = None
     resume: object = None
+    undecided: object = None
 
 
 def _is_signal_file(name: str) -> bool:
@@ -163,8 +166,10 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
     ordered : bool
         Return the motifs in signal order rather than in the order they became final.
     resume : motifscan.state.Resume, optional
-        Go on where an earlier run stopped (``--state``). A signal still shorter than the
-        kernel is then no error: it gives no motif and is read again next time.
+        Go on where an earlier run stopped (``--state``), and stop as if more rows were to
+        come: motifs that later rows could still change are left undecided
+        (``FileRun.undecided``) for the next run. A signal still shorter than the kernel is
+        then no error: it gives no motif yet.
     on_rows : callable(int), optional
         Called with the number of rows of each block read (for a progress bar).
     """
@@ -173,13 +178,20 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
             source = read.open(name, config.block_rows)
         else:
             source = read.open(name, config.block_rows, resume.byte_range)
+            resume.check_source(source)
             if resume.skip_rows:
                 source = drop_rows(source, resume.skip_rows)
             if resume.carry is not None:
                 source = prepend_rows(source, resume.carry)
+            # Every run over a state scans with the backend of a stream of unknown length,
+            # so that the scores of all its runs agree to the last bit.
+            source.rows_hint = None
         if on_rows is not None:
             source = _counted(source, on_rows)
-        run = Detection(source, config, first_row=0 if resume is None else resume.first_row)
+        if resume is None:
+            run = Detection(source, config)
+        else:
+            run = Detection(source, config, first_row=resume.first_row, undecided=resume.undecided, hold=True)
         motifs = list(run)
     except SignalTooShort as error:
         if resume is None:
@@ -191,7 +203,7 @@ def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool,
         motifs = sort_motifs(motifs, run.channel_rank, run.kernel_rank)
     if label:
         motifs = [dataclasses.replace(motif, file=name) for motif in motifs]
-    return FileRun(name, motifs, run.summary, resume=resume)
+    return FileRun(name, motifs, run.summary, resume=resume, undecided=run.undecided if run.hold else None)
 
 
 def _run_file_job(job) -> FileRun:
@@ -435,9 +447,7 @@ class BatchRun:
             if run.error is not None and not self.several:
                 raise MotifscanError(run.error)
             if self.state is not None and run.resume is not None and run.summary is not None:
-                run.motifs = self.state.keep_new(run.motifs, run.resume)
-                run.summary.motifs = len(run.motifs)
-                self.state.record(run.name, run.resume, run.summary, run.motifs)
+                self.state.record(run.name, run.resume, run.summary, run.undecided)
             self.files.append(run)
             if self.progress is not None:
                 counted = self.jobs == 1 and self.dask is None
@@ -553,6 +563,8 @@ class BatchRun:
                if self.read.bad_lines != "error" else {}),
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
+            **({"undecided_candidates": undecided} if (undecided := sum(summary.undecided for summary in done))
+               else {}),
         }
         if "min_channels" in parameters:
             report["partial_windows"] = sum(summary.partial_windows for summary in done)

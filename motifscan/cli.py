@@ -433,6 +433,9 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         if not quiet:
             _warn_skipped(run.summary)
             _warn_suppressed(run.summary)
+            if run.summary is not None and run.summary.undecided:
+                click.echo(f"motifscan: {run.summary.undecided} candidate(s) near the end of {run.summary.source} "
+                           f"wait in the state for more rows before they are decided", err=True)
 
     def waiting() -> None:
         if not quiet:
@@ -441,8 +444,10 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     with contextlib.ExitStack() as held:
         memory = None
         if batch.state is not None:
-            memory = held.enter_context(StateFile.open(batch.state, {**config.parameters(), **read.parameters()},
-                                                       config.span, config.gap, on_wait=waiting))
+            # The backend too: runs over one state must agree to the last bit.
+            memory = held.enter_context(StateFile.open(
+                batch.state, {**config.parameters(), **read.parameters(), "backend": config.backend,
+                              "device": config.device}, on_wait=waiting))
         if batch.append and output not in (None, "-"):
             # Runs appending to one file take turns, whatever their --state: each copies
             # the file as the last one left it.
@@ -459,19 +464,36 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         header = first_line(output) if batch.append and fmt == "csv" else None
         motifs = [] if plot is not None or sparkline else None
         footer = detection_sparklines(recorder, config.method, motifs) if sparkline else None
+        # With --state and an output file in a line format, output and state are one commit
+        # (see motifscan.state): the state is saved, naming the new output, just before the
+        # output is renamed into place; what a run killed in between left out comes first.
+        committed = memory is not None and output not in (None, "-") and fmt in ("csv", "jsonl")
+        unfinished_header, unfinished = memory.unfinished_output(output) if committed else (None, "")
+        before_replace = None
+        if committed:
+            def before_replace(temporary, previous_bytes):
+                memory.commit_before_rename(output, fmt, temporary, previous_bytes)
         try:
             with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
-                    open_output(output, append=batch.append) as stream, \
+                    open_output(output, append=batch.append, before_replace=before_replace) as stream, \
                     figure_output(plot) as (figure, figure_format):
+                if unfinished:
+                    if fmt == "csv" and header is None:
+                        header = unfinished_header
+                        stream.write(header + "\n")
+                    stream.write(unfinished)
                 write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
-                if output not in (None, "-") and run.files and len(run.failed) == len(run.files):
+                if output not in (None, "-") and run.files and len(run.failed) == len(run.files) \
+                        and not unfinished:
                     # Every input failed (each said why): the output file keeps what it held.
                     raise _NothingWritten
                 if figure is not None:
                     detection_figure(figure, figure_format, recorder, config, run.files[0].summary, motifs)
         except _NothingWritten:
             return EXIT_ERROR
-        if memory is not None:
+        if committed:
+            memory.output_in_place()
+        elif memory is not None:
             memory.save()  # after the output: a crash in between repeats motifs, never loses them
     if run.failed:
         return EXIT_ERROR

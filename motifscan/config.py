@@ -666,14 +666,14 @@ class BatchConfig:
         if self.state is not None and config.fill != "none":
             raise MotifscanError("--fill with --state: a gap open at the end of one run cannot be held back "
                                  "for the next; fill the data first or run without --state")
+        if self.state is not None and config.min_channels is not None:
+            raise MotifscanError("--min-channels with --state: which channels a waiting candidate was scored on "
+                                 "is not kept in the state yet; run without --state")
         if self.dask is not None and config.fill != "none":
             raise MotifscanError("--fill with --dask: a gap across two byte ranges cannot be filled in either")
         if self.state is not None and config.method == "conv":
             raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
                                  "relative to the strongest activation of the whole signal")
-        if self.state is not None and (config.shortest_span != config.span or config.noise_floor == "auto"):
-            raise MotifscanError("--state needs windows of one span and a fixed noise floor: one kernel "
-                                 "length, one dilation, no --noise-floor auto")
         if self.dask is not None and (len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint
                                       or config.noise_floor == "auto"):
             raise MotifscanError("--dask scans one kernel at one dilation (no --joint, no --noise-floor auto)")

@@ -254,6 +254,9 @@ class ChannelDetector:
         # whether a motif was accepted in it (None before the first candidate).
         self._stretch_end: int | None = None
         self._stretch_kept = False
+        # Motifs decided after an open candidate: held so that motifs come in signal order.
+        self._ready: list[Motif] = []
+        self._next_position = 0  # the first position no push has covered yet
 
     #: Most candidates an open cluster keeps (40 bytes each) before its older half is decided.
     max_open = 1 << 16
@@ -327,23 +330,119 @@ class ChannelDetector:
         """Add candidates (from :meth:`candidates`, sorted by position) of the positions
         before ``next_position``, all after those added before; return the motifs that are
         now final."""
+        self._next_position = next_position
         pending = _join(self._open, fresh)
         position = pending["position"]
         if position.size == 0:
-            return []
+            return self._in_order([], None)
         # A candidate's window reaches to position + reach; nothing at or after the end of
         # the farthest reach can conflict with it.
         ends = np.maximum.accumulate(position + self._reach(pending["scan"]))
         if ends[-1] <= next_position:
             self._open = _take(pending, slice(0, 0))
-            return self._decide(pending)
+            return self._in_order(self._decide(pending), None)
         # The last cluster may still grow: keep it, decide everything before it.
         breaks = np.flatnonzero(position[1:] >= ends[:-1])
         cut = 0 if breaks.size == 0 else int(breaks[-1]) + 1
         if position.size - cut > self.max_open:
             cut = position.size - self.max_open // 2
         self._open = _take(pending, slice(cut, None))
-        return self._decide(_take(pending, slice(0, cut)))
+        return self._in_order(self._decide(_take(pending, slice(0, cut))), int(self._open["position"][0]))
+
+    def settle(self) -> list[Motif]:
+        """Decide, of the open candidates, those that no later candidate can change (see
+        :meth:`_undecidable`), and return every motif decided so far. For a run that stops
+        before the end of its signal (``--state``): what is left open is what the next run
+        must carry. The motifs are final: a run over the whole signal reports them too.
+        """
+        settled = []
+        if self._open["position"].size:
+            undecided = self._undecidable(self._open, self._next_position)
+            decided = _take(self._open, ~undecided)
+            self._open = _take(self._open, undecided)
+            horizon = int(self._open["position"][0]) if undecided.any() else None
+            settled = self._in_order(self._decide(decided, horizon=horizon), horizon)
+        return settled + self.decided()
+
+    def _in_order(self, motifs: list[Motif], horizon: int | None) -> list[Motif]:
+        """The motifs before the first open candidate (all when none is open), in signal
+        order; later ones wait in ``_ready`` so that motifs always come in signal order."""
+        ready = sorted(self._ready + motifs, key=lambda motif: motif.start)
+        if horizon is None:
+            self._ready = []
+            return ready
+        cut = bisect.bisect_left([motif.start for motif in ready], horizon)
+        self._ready = ready[cut:]
+        return ready[:cut]
+
+    def decided(self) -> list[Motif]:
+        """The motifs decided but held behind an open candidate (for a run that stops before
+        the end of its signal: they are final whatever comes)."""
+        ready, self._ready = self._ready, []
+        return ready
+
+    def _undecidable(self, columns: dict, next_position: int) -> np.ndarray:
+        """Which candidates (one cluster, sorted by position) a candidate at or after
+        ``next_position`` could still change.
+
+        Strongest-first suppression decides a candidate by its stronger neighbours only
+        (those it conflicts with): it is accepted unless an accepted stronger neighbour
+        suppresses it. A later candidate conflicts only with those whose reach passes
+        ``next_position`` (the frontier); whatever its strength, it can change a candidate
+        only through a chain of ever stronger neighbours that ends at the frontier. Every
+        other candidate is decided now, exactly as at the end of the signal: its stronger
+        neighbours are all decided too. Returns a bool mask, True for the undecidable ones.
+        """
+        position = columns["position"]
+        reach = self._reach(columns["scan"])
+        longest = int(reach.max()) if reach.size else 0
+        # Chains reach back from the end a few windows at most, usually: look at the last
+        # candidates only, and further back while an undecidable one lies within reach of
+        # where the look started (a candidate before it could then be one too).
+        back = 4 * max(longest, 1)
+        while True:
+            first = int(np.searchsorted(position, next_position - back))
+            found = self._undecidable_among(_take(columns, slice(first, None)), reach[first:], next_position)
+            if first == 0 or not found.any() or int(position[first:][found][0]) >= int(position[first]) + longest:
+                undecided = np.zeros(position.shape, dtype=bool)
+                undecided[first:] = found
+                return undecided
+            back *= 2
+
+    def _undecidable_among(self, columns: dict, reach: np.ndarray, next_position: int) -> np.ndarray:
+        """:meth:`_undecidable` on ``columns`` alone (``reach``: each one's reach)."""
+        position = columns["position"]
+        frontier = position + reach > next_position
+        undecided = frontier.copy()
+        if frontier.all() or not frontier.any():
+            return undecided
+        strength = np.abs(columns[self.by])
+        # Strongest first, as suppress_overlaps takes them (ties: earlier, then lower scan).
+        marked_positions: list[int] = []
+        marked_ends: list[int] = []
+        longest = int(reach.max())
+        positions = position.tolist()
+        reaches = reach.tolist()
+        for index in np.lexsort((columns["scan"], position, -strength)).tolist():
+            at = positions[index]
+            if not undecided[index]:
+                # A stronger undecidable neighbour later within this one's reach, or earlier
+                # with its reach passing this one.
+                slot = bisect.bisect_left(marked_positions, at)
+                if slot < len(marked_positions) and marked_positions[slot] < at + reaches[index]:
+                    undecided[index] = True
+                else:
+                    before = slot - 1
+                    while before >= 0 and at - marked_positions[before] < longest:
+                        if marked_ends[before] > at:
+                            undecided[index] = True
+                            break
+                        before -= 1
+            if undecided[index]:
+                slot = bisect.bisect_left(marked_positions, at)
+                marked_positions.insert(slot, at)
+                marked_ends.insert(slot, at + reaches[index])
+        return undecided
 
     def _reach(self, scan: np.ndarray) -> np.ndarray:
         """How far after each candidate a later one can conflict with it: its gap, and with
@@ -356,7 +455,7 @@ class ChannelDetector:
         pending, self._open = self._open, _take(self._open, slice(0, 0))
         motifs = self._decide(pending)
         self._close_stretch()
-        return motifs
+        return self._in_order(motifs, None)
 
     def _close_stretch(self) -> None:
         if self._stretch_end is not None and not self._stretch_kept:
@@ -377,7 +476,22 @@ class ChannelDetector:
         self.suppressed_peaks += int(np.count_nonzero(~kept[:-1]))
         self._stretch_end, self._stretch_kept = int(position[-1]), bool(kept[-1])
 
-    def _decide(self, columns: dict) -> list[Motif]:
+    def undecided(self) -> tuple[dict, list[tuple[int, int, int, int]]]:
+        """What a run that stops before the end of its signal (``--state``) must carry to the
+        next one: the open candidates (column arrays, as :meth:`candidates` gives them) and
+        the ``(position, scan, gap, span)`` of accepted candidates that may still suppress
+        them. :meth:`resume` on a new detector goes on exactly where this one stopped."""
+        return dict(self._open), list(self._taken)
+
+    def resume(self, columns: dict, taken: Sequence[Sequence[int]]) -> None:
+        """Go on from what :meth:`undecided` returned (before the first push)."""
+        if columns["position"].size:
+            self._open = columns
+        self._taken = [(int(position), int(scan), int(gap), int(span)) for position, scan, gap, span in taken]
+
+    def _decide(self, columns: dict, horizon: int | None = None) -> list[Motif]:
+        """Suppress among ``columns`` (and the accepted ``_taken``) and return the motifs;
+        ``horizon`` is the first position still open (None: after every decided one)."""
         if columns["position"].size == 0:
             return []
         scan = columns["scan"]
@@ -385,12 +499,13 @@ class ChannelDetector:
                                  self._taken, self._spans[scan])
         self._count_suppressed(columns["position"], keep, np.abs(columns[self.by]))
         kept = _take(columns, keep)
-        # Only accepted candidates reaching past the last decided position can still matter.
-        horizon = int(columns["position"][-1])
+        # Only accepted candidates reaching past the first position still open can matter.
+        if horizon is None:
+            horizon = int(columns["position"][-1])
         fresh = zip(kept["position"].tolist(), kept["scan"].tolist(), self._gaps[kept["scan"]].tolist(),
                     self._spans[kept["scan"]].tolist())
         reach = self._track_reach.tolist()
-        self._taken = [entry for entry in [*self._taken, *fresh] if entry[0] + reach[entry[1]] > horizon]
+        self._taken = sorted(entry for entry in [*self._taken, *fresh] if entry[0] + reach[entry[1]] > horizon)
         times = kept.get("time")
         distances = kept.get("distance")
         activations = kept.get("activation")
@@ -543,4 +658,4 @@ def detect_track(
 ) -> list[Motif]:
     """Detect motifs in one whole score track (the one-block case of :class:`ChannelDetector`)."""
     detector = ChannelDetector(channel, span, threshold, sign, min_gap)
-    return detector.push(0, track, time) + detector.finish()
+    return sorted(detector.push(0, track, time) + detector.finish(), key=lambda motif: motif.start)

@@ -71,6 +71,8 @@ class RunSummary:
     strongest_activation: dict = field(default_factory=dict)
     # The last span - 1 samples, what a later run needs to go on where this one stopped.
     tail: SignalBlock | None = None
+    # Candidates a run that stops before the end (--state) leaves for the next one to decide.
+    undecided: int = 0
     # The input's unreadable lines and what --bad-lines did with them (a BadLines), or None.
     bad_lines: object = None
     # The zone of the input's timestamps (a tzinfo), or None for naive times.
@@ -369,6 +371,54 @@ class StreamScanner:
         return result
 
 
+@dataclass
+class Undecided:
+    """What a held run (``--state``) leaves undecided, for the next run to go on from.
+
+    Attributes
+    ----------
+    detectors : list of (str, dict, list)
+        Per detector of the run, in the run's order: its channel, its open candidates
+        (column arrays, see :meth:`motifscan.detection.ChannelDetector.undecided`) and the
+        ``(position, end of reach)`` of accepted candidates that still reach into them.
+    noise_floor : list of (tuple of str, int, float) or None
+        ``--noise-floor auto`` once decided: (channels, kernel length, floor) per scan batch;
+        None while the scanner still waits for the samples it is estimated from.
+    """
+
+    detectors: list
+    noise_floor: list | None = None
+    #: Where it was kept (named in messages): the --state file.
+    origin: str = "--state"
+
+    @property
+    def candidates(self) -> int:
+        """How many candidates wait for later samples."""
+        return sum(int(columns["position"].size) for _, columns, _ in self.detectors)
+
+    @classmethod
+    def taken_from(cls, scanner: StreamScanner, detectors: list) -> "Undecided":
+        floor = scanner.noise_floor
+        return cls([(detector.channel, *detector.undecided()) for detector in detectors],
+                   None if floor is None else [(list(channels), taps, float(value))
+                                               for (channels, taps), value in floor.items()])
+
+    def restore(self, scanner: StreamScanner, detectors: list, source_name: str) -> None:
+        """Hand the carried state to a new run's scanner and detectors."""
+        if not any(columns["position"].size or taken for _, columns, taken in self.detectors):
+            self.detectors = [(detector.channel, *detector.undecided()) for detector in detectors]
+        if [channel for channel, _, _ in self.detectors] != [detector.channel for detector in detectors] or any(
+                columns["scan"].size and int(columns["scan"].max()) >= len(detector.labels)
+                for detector, (_, columns, _) in zip(detectors, self.detectors)):
+            raise MotifscanError(f"--state: {self.origin}: the undecided candidates kept for {source_name} do "
+                                 f"not match its channels and kernels; use a new state file")
+        for detector, (_, columns, taken) in zip(detectors, self.detectors):
+            detector.resume(columns, taken)
+        if self.noise_floor is not None and scanner.config.noise_floor == "auto":
+            scanner.noise_floor = {(tuple(channels), int(taps)): float(value)
+                                   for channels, taps, value in self.noise_floor}
+
+
 _END = object()
 #: How long a stopped run waits for the reader thread to finish the block it is parsing.
 READ_AHEAD_JOIN_S = 5.0
@@ -424,7 +474,7 @@ def read_ahead(blocks: Iterable) -> Iterator:
 
 def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
                  activation: bool | None = None, first_row: int = 0,
-                 scanner: StreamScanner | None = None) -> Iterator[ScoreBlock]:
+                 scanner: StreamScanner | None = None, final: bool = True) -> Iterator[ScoreBlock]:
     """Scan every block of ``source``, updating ``summary`` as blocks go by.
 
     ``activation`` asks for the plain convolution too; by default it is computed when
@@ -432,7 +482,9 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
     sample. ``scanner`` is the run's :class:`StreamScanner` when the caller made it. Raises
     :class:`~motifscan.errors.SignalTooShort` at the end when the signal is shorter than the
     shortest window. Skipped windows (NaN or inf inside) are counted once per channel and
-    dilation.
+    dilation. ``final=False`` stops after the last block as if more were to come (no error,
+    the shorter windows of the last samples not scored): the scanner's tail is where a later
+    run goes on (``--state``).
     """
     if activation is None:
         activation = config.method == "conv"
@@ -468,7 +520,7 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
 
         summary.filler = GapFiller(config.fill, config.max_gap, first_row)
     try:
-        yield from _score_all(source, config, summary, scanner, account)
+        yield from _score_all(source, config, summary, scanner, account, final)
     finally:
         scanner.ready()
 
@@ -501,7 +553,7 @@ def block_pieces(block: SignalBlock, rows: int) -> Iterator[SignalBlock]:
                           None if block.time is None else block.time[start:stop])
 
 
-def _score_all(source, config, summary, scanner, account) -> Iterator[ScoreBlock]:
+def _score_all(source, config, summary, scanner, account, final=True) -> Iterator[ScoreBlock]:
     filler = summary.filler
     most = rows_per_push(scanner)
     for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
@@ -522,6 +574,8 @@ def _score_all(source, config, summary, scanner, account) -> Iterator[ScoreBlock
                 yield account(scored)
         summary.filled_windows = windows_holding(filler.filled_runs, config.span, filler.first_row - config.span + 1)
     summary.tail = scanner.tail()
+    if not final:
+        return
     if summary.samples < config.shortest_span:
         raise SignalTooShort(
             f"{source.name}: the kernel spans {config.shortest_span} samples but the signal has only "
@@ -635,13 +689,23 @@ class Detection:
 
     ``watch``, when given, sees every signal block and score block as the run goes (see
     :func:`watched_blocks`), e.g. a :class:`motifscan.envelope.RunRecorder` for a figure.
+
+    ``hold=True`` stops at the end of the source as if more were to come (``--state``): the
+    motifs that later samples could still change are not reported, and after the iteration
+    :attr:`undecided` holds what a later run needs to decide them; ``undecided`` given to
+    the constructor is what an earlier run left (its :attr:`undecided`), with ``first_row``
+    the global index of the first row of that run's tail. The motifs of a run over the
+    whole signal are then exactly those of the held runs over its pieces, in order.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig, watch=None, first_row: int = 0):
+    def __init__(self, source: SignalSource, config: DetectConfig, watch=None, first_row: int = 0,
+                 undecided: Undecided | None = None, hold: bool = False):
         self.source = source
         self.config = config
         self.watch = watch
         self.first_row = first_row  # global index of the source's first sample
+        self.hold = hold
+        self.undecided = undecided
         self.summary = RunSummary(source.name, list(source.channels), source.time_column,
                                   bad_lines=source.bad_lines, time_zone=source.time_zone,
                                   notes=source.notes)
@@ -680,9 +744,11 @@ class Detection:
         scanner = StreamScanner(self.source.channels, config, getattr(self.source, "rows_hint", None),
                                 config.method == "conv", self.first_row, self.source.name)
         blocks = watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
-                                scanner=scanner)
+                                scanner=scanner, final=not self.hold)
         step, blocks = sampling_step(blocks, config, self.source)
         detectors = self._detectors(scanner.scans, step)
+        if self.undecided is not None:
+            self.undecided.restore(scanner, [detector for detector, _ in detectors], self.source.name)
         top = None if config.top is None else TopMotifs(config.top, self.channel_order,
                                                          ranked_by(config.method), self.kernel_order)
 
@@ -707,6 +773,12 @@ class Detection:
                     found += detector.push_scans(block.first_position, [block.tracks[label] for label in labels],
                                                  block.time)
             yield from release(found)
+        if self.hold:
+            yield from release([motif for detector, _ in detectors for motif in detector.settle()])
+            self.undecided = Undecided.taken_from(scanner, [detector for detector, _ in detectors])
+            self.summary.undecided = self.undecided.candidates
+            self.summary.suppressed_peaks = sum(detector.suppressed_peaks for detector, _ in detectors)
+            return
         yield from release([motif for detector, _ in detectors for motif in detector.finish()])
         self.summary.suppressed_peaks = sum(detector.suppressed_peaks for detector, _ in detectors)
         for detector, _ in detectors:
@@ -795,13 +867,14 @@ class _WatchedSource:
 
 def watched_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary, watch=None,
                    activation: bool | None = None, first_row: int = 0,
-                   scanner: StreamScanner | None = None) -> Iterator[ScoreBlock]:
+                   scanner: StreamScanner | None = None, final: bool = True) -> Iterator[ScoreBlock]:
     """:func:`score_blocks`, showing every signal block to ``watch.signal_block`` and every
     score block to ``watch.score_block`` on the way (nothing when ``watch`` is None)."""
     if watch is None:
-        yield from score_blocks(source, config, summary, activation, first_row, scanner)
+        yield from score_blocks(source, config, summary, activation, first_row, scanner, final)
         return
-    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row, scanner):
+    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row, scanner,
+                              final):
         watch.score_block(block)
         yield block
 

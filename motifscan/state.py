@@ -1,18 +1,32 @@
-"""``--state FILE``: what earlier runs have read, so that the next one reads only new data.
+"""``--state FILE``: what earlier runs have read and not yet decided, so that the next one
+goes on exactly where they stopped.
 
-The state is a small JSON file. For each input it keeps how many rows were read and, for an
-uncompressed text file, the byte offset after the last whole line read plus the last
-``span - 1`` rows (the windows that straddle the old end still need them). A run goes on
-from there: a text file is read from that offset, anything else (gzip, Parquet, datasets)
-is read again with the rows already done dropped, and only when its size or modification
-time changed. Motifs found before the old end were reported by the run that read it; a new
-motif closer than ``min_gap`` to the last one reported in its channel is not reported, so
-no motif is ever reported twice and reported motifs never overlap.
+The state is a small JSON file (format ``motifscan-state``, version 2, checked against the
+schema below when read). For each input it keeps how many rows were read, the last
+``span - 1`` rows (the windows that straddle the old end still need them) and what the
+detector has not decided yet: the candidates of a cluster that later rows may still
+change (a stronger neighbour within ``min_gap``) and the accepted motifs that still reach
+into it. A run goes on from there with the scanner and the detectors in the state they were
+left in, so the runs over a growing file report, together, exactly the motifs of one run
+over the whole file; the motifs near the end that later rows could still change wait in
+the state until they are final (the run says how many wait). For an uncompressed text file
+the state also keeps the byte offset after the last whole line read, and the file is read
+from there; anything else (gzip, Parquet, datasets) is read again with the rows already
+done dropped, and only when its size or modification time changed.
 
-A file that shrank or whose first bytes changed (a rotated log) is read from the start.
+An input counts as replaced (a rotated log), and is read from the start, when it shrank,
+its first bytes changed, or, for a text log, when it is another file (device and inode) or
+the bytes before the old offset changed: a long CSV header or a constant preamble that the
+new file shares with the old one does not make it the old one.
+
 Every run over a state holds an exclusive lock (``fcntl.flock`` on ``FILE.lock``), so two
 overlapping runs never interleave: the second waits, then reads only what the first left.
-The state is replaced atomically, after the output was written.
+
+With ``--output FILE`` the output and the state are one commit: the new output is written
+to a temporary file, then the state is written with the bytes it adds and the identity
+(device, inode) of that file, then the file is renamed into place. A run that finds its
+state naming an output that did not get into place (a kill between the two renames) writes
+those bytes first. So no kill at any step loses or repeats a motif.
 """
 
 from __future__ import annotations
@@ -20,8 +34,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
-from dataclasses import dataclass, field
+import stat
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -30,9 +46,14 @@ from motifscan.errors import MotifscanError
 from motifscan.io.signals import SignalBlock, byte_resumable, complete_lines_end, is_parquet_dataset
 
 STATE_FORMAT = "motifscan-state"
-STATE_VERSION = 1
+STATE_VERSION = 2
 # Bytes at the start of a file that identify it: when they change, the file was replaced.
 HEAD_BYTES = 1024
+# Bytes before a text log's offset that must be unchanged for the log to be the one read.
+END_BYTES = 4096
+# The columns every carried candidate has (see ChannelDetector.candidates).
+CANDIDATE_COLUMNS = ("position", "score", "cosine", "scale", "scan")
+TIME_UNITS = ("Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "fs", "as")
 
 
 @dataclass
@@ -42,25 +63,42 @@ class Resume:
     Attributes
     ----------
     first_row : int
-        Global index of the first row this run scans.
+        Global index of the first row this run scans (the first carried row).
     byte_range : (int, int) or None
         For a text file: the bytes to read (whole lines only).
     carry : SignalBlock or None
-        For a text file: rows ``first_row ..`` that an earlier run read, kept in the state.
+        The rows ``first_row ..`` that an earlier run read, kept in the state.
     skip_rows : int
-        For other inputs: rows to drop from the start (``== first_row``).
-    last_starts : dict
-        Channel -> start of the last motif reported in it.
+        For other inputs: rows to drop from the start (those read before).
+    undecided : motifscan.pipeline.Undecided or None
+        What the earlier run left undecided.
     fingerprint : dict
-        Size, modification time and first bytes of the input, as read now.
+        Size, modification time, identity and first bytes of the input, as read now.
+    state_path : str
+        The state file (named in messages about what it holds).
     """
 
     first_row: int = 0
     byte_range: tuple | None = None
     carry: SignalBlock | None = None
     skip_rows: int = 0
-    last_starts: dict = field(default_factory=dict)
-    fingerprint: dict = field(default_factory=dict)
+    undecided: object = None
+    fingerprint: dict | None = None
+    state_path: str = ""
+
+    def check_source(self, source) -> None:
+        """Raise unless the carried rows fit ``source`` (same channels, a time column or not)."""
+        if self.carry is None or self.carry.rows == 0:
+            # Nothing kept (a file of only its header so far): nothing to fit; a time column
+            # may not have been recognised without rows.
+            self.carry = None
+            return
+        if set(self.carry.channels) != set(source.channels) or (
+                (self.carry.time is None) != (source.time_column is None)):
+            raise MotifscanError(
+                f"--state: {self.state_path}: the rows kept for {source.name} have columns "
+                f"{', '.join(self.carry.channels) or 'none'}, the file has {', '.join(source.channels)}; "
+                f"use a new state file")
 
 
 def _parts(path: str) -> list[str]:
@@ -71,8 +109,17 @@ def _parts(path: str) -> list[str]:
     return [path]
 
 
+def _sha256(path: str, start: int, end: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as raw:
+        raw.seek(start)
+        digest.update(raw.read(max(end - start, 0)))
+    return digest.hexdigest()
+
+
 def fingerprint(path: str, head_bytes: int = HEAD_BYTES) -> dict:
-    """Size, newest modification time and a hash of the first ``head_bytes`` bytes of ``path``."""
+    """Size, newest modification time, identity (device and inode of the first part) and a
+    hash of the first ``head_bytes`` bytes of ``path``."""
     parts = _parts(path)
     stats = [os.stat(part) for part in parts]
     digest = hashlib.sha256()
@@ -84,32 +131,198 @@ def fingerprint(path: str, head_bytes: int = HEAD_BYTES) -> dict:
     return {
         "size": sum(info.st_size for info in stats),
         "mtime_ns": max((info.st_mtime_ns for info in stats), default=0),
+        "device": stats[0].st_dev if stats else 0,
+        "inode": stats[0].st_ino if stats else 0,
         "head_bytes": head_bytes,
         "head_sha256": digest.hexdigest(),
     }
 
 
+# --------------------------------------------------------------------------------------
+# Encoding, and the schema every value read back is checked against
+
+
+class _Invalid(Exception):
+    """What is wrong with a state document (caught and turned into one MotifscanError)."""
+
+
+def _need(condition: bool, what: str) -> None:
+    if not condition:
+        raise _Invalid(what)
+
+
+def _is_count(value) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _is_number(value) -> bool:
+    return type(value) in (int, float)
+
+
+def _numbers(values, where: str, kind: str = "number") -> list:
+    _need(isinstance(values, list), f"{where} must be a list")
+    check = {"number": _is_number, "count": _is_count, "int": lambda v: type(v) is int}[kind]
+    for index, value in enumerate(values):
+        _need(check(value), f"{where}[{index}] must be a{' whole number >= 0' if kind == 'count' else ' number' if kind == 'number' else ' whole number'}, got {json.dumps(value)}")
+    return values
+
+
+def _object(value, where: str, keys: tuple, optional: tuple = ()) -> dict:
+    _need(isinstance(value, dict), f"{where} must be an object")
+    missing = [key for key in keys if key not in value]
+    _need(not missing, f"{where} lacks {', '.join(missing)}")
+    unknown = sorted(set(value) - set(keys) - set(optional))
+    _need(not unknown, f"{where} has unknown key {', '.join(unknown)}")
+    return value
+
+
+def _encode_times(time: np.ndarray | None) -> dict | None:
+    if time is None:
+        return None
+    if time.dtype.kind == "M":
+        return {"unit": np.datetime_data(time.dtype)[0], "values": time.astype(np.int64).tolist()}
+    return {"unit": None, "values": time.tolist()}
+
+
+def _decode_times(data, where: str, rows: int) -> np.ndarray | None:
+    if data is None:
+        return None
+    _object(data, where, ("unit", "values"))
+    unit = data["unit"]
+    _need(unit is None or unit in TIME_UNITS, f"{where}.unit must be null or one of {', '.join(TIME_UNITS)}")
+    values = _numbers(data["values"], f"{where}.values", "int" if unit else "number")
+    _need(len(values) == rows, f"{where}.values must have {rows} entries, got {len(values)}")
+    if unit:
+        return np.asarray(values, dtype=np.int64).astype(f"datetime64[{unit}]")
+    return np.asarray(values, dtype=np.float64)
+
+
 def _encode_block(block: SignalBlock) -> dict:
-    time = block.time
-    encoded_time = None
-    if time is not None:
-        if time.dtype.kind == "M":
-            unit = np.datetime_data(time.dtype)[0]
-            encoded_time = {"unit": unit, "values": time.astype(np.int64).tolist()}
-        else:
-            encoded_time = {"unit": None, "values": time.tolist()}
     # json writes NaN and Infinity for non-finite floats and reads them back.
     return {"channels": {name: values.tolist() for name, values in block.channels.items()},
-            "time": encoded_time}
+            "time": _encode_times(block.time)}
 
 
-def _decode_block(data: dict) -> SignalBlock:
+def _decode_block(data, where: str) -> SignalBlock:
+    _object(data, where, ("channels", "time"))
+    _need(isinstance(data["channels"], dict) and bool(data["channels"]), f"{where}.channels must be a non-empty object")
+    lengths = {len(_numbers(values, f"{where}.channels[{json.dumps(name)}]"))
+               for name, values in data["channels"].items()}
+    _need(len(lengths) == 1, f"{where}.channels must all have the same length")
+    rows = lengths.pop()
     channels = {name: np.asarray(values, dtype=np.float64) for name, values in data["channels"].items()}
-    time = data.get("time")
-    if time is not None:
-        values = np.asarray(time["values"], dtype=np.int64 if time["unit"] else np.float64)
-        time = values.astype(f"datetime64[{time['unit']}]") if time["unit"] else values
-    return SignalBlock(channels, time)
+    return SignalBlock(channels, _decode_times(data["time"], f"{where}.time", rows))
+
+
+def _encode_undecided(undecided) -> dict:
+    detectors = []
+    for channel, columns, taken in undecided.detectors:
+        encoded = {}
+        for name, values in columns.items():
+            encoded[name] = _encode_times(values) if name == "time" else values.tolist()
+        detectors.append({"channel": channel, "candidates": encoded, "taken": [list(accepted) for accepted in taken]})
+    return {"detectors": detectors,
+            "noise_floor": None if undecided.noise_floor is None else [list(entry) for entry in undecided.noise_floor]}
+
+
+def _decode_undecided(data, where: str, rows: int, with_time: bool, with_distance: bool):
+    from motifscan.pipeline import Undecided
+
+    _object(data, where, ("detectors", "noise_floor"))
+    _need(isinstance(data["detectors"], list), f"{where}.detectors must be a list")
+    expected = set(CANDIDATE_COLUMNS) | ({"time"} if with_time else set()) | ({"distance"} if with_distance else set())
+    detectors = []
+    for index, entry in enumerate(data["detectors"]):
+        at = f"{where}.detectors[{index}]"
+        _object(entry, at, ("channel", "candidates", "taken"))
+        _need(isinstance(entry["channel"], str), f"{at}.channel must be a string")
+        candidates = entry["candidates"]
+        # A detector with no open candidate has only the columns every detector has.
+        _need(isinstance(candidates, dict) and (set(candidates) == expected or (
+            set(candidates) == set(CANDIDATE_COLUMNS) and candidates["position"] == [])),
+              f"{at}.candidates must have the columns {', '.join(sorted(expected))}")
+        positions = _numbers(candidates["position"], f"{at}.candidates.position", "count")
+        count = len(positions)
+        if count == 0:
+            expected_here = set(CANDIDATE_COLUMNS)
+        else:
+            expected_here = expected
+        _need(all(a <= b for a, b in zip(positions, positions[1:])), f"{at}.candidates.position must be sorted")
+        _need(not positions or positions[-1] < rows, f"{at}.candidates.position must be before row {rows}")
+        columns: dict = {"position": np.asarray(positions, dtype=np.int64)}
+        for name in sorted(expected_here & set(candidates) - {"position", "time"}):
+            values = _numbers(candidates[name], f"{at}.candidates.{name}", "count" if name == "scan" else "number")
+            _need(len(values) == count, f"{at}.candidates.{name} must have {count} entries")
+            _need(name == "scan" or all(math.isfinite(v) for v in values), f"{at}.candidates.{name} must be finite")
+            columns[name] = np.asarray(values, dtype=np.int64 if name == "scan" else np.float64)
+        if with_time and count:
+            columns["time"] = _decode_times(candidates["time"], f"{at}.candidates.time", count)
+        taken = entry["taken"]
+        _need(isinstance(taken, list), f"{at}.taken must be a list")
+        for index, accepted in enumerate(taken):
+            _numbers(accepted, f"{at}.taken[{index}]", "count")
+            _need(len(accepted) == 4 and accepted[3] >= 1,
+                  f"{at}.taken[{index}] must be [start, scan, gap, span] with span >= 1")
+        detectors.append((entry["channel"], columns, [tuple(accepted) for accepted in taken]))
+    floor = data["noise_floor"]
+    if floor is not None:
+        _need(isinstance(floor, list), f"{where}.noise_floor must be null or a list")
+        for index, entry in enumerate(floor):
+            at = f"{where}.noise_floor[{index}]"
+            _need(isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list)
+                  and all(isinstance(name, str) for name in entry[0]) and _is_count(entry[1])
+                  and _is_number(entry[2]) and math.isfinite(entry[2]) and entry[2] >= 0,
+                  f"{at} must be [channels, kernel length, floor >= 0]")
+    return Undecided(detectors, floor)
+
+
+def _check_fingerprint(data, where: str) -> dict:
+    _object(data, where, ("size", "mtime_ns", "device", "inode", "head_bytes", "head_sha256"), ("end_sha256",))
+    for key in ("size", "mtime_ns", "device", "inode", "head_bytes"):
+        _need(_is_count(data[key]), f"{where}.{key} must be a whole number >= 0, got {json.dumps(data[key])}")
+    for key in ("head_sha256", "end_sha256"):
+        if key in data:
+            value = data[key]
+            _need(isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value),
+                  f"{where}.{key} must be a SHA-256 in hex")
+    return data
+
+
+def _check_entry(entry, where: str, with_distance: bool) -> dict:
+    """The entry of one input, checked; its tail and undecided candidates decoded."""
+    _object(entry, where, ("rows", "fingerprint", "tail", "undecided"), ("offset",))
+    _need(_is_count(entry["rows"]), f"{where}.rows must be a whole number >= 0, got {json.dumps(entry['rows'])}")
+    fingerprint = _check_fingerprint(entry["fingerprint"], f"{where}.fingerprint")
+    if "offset" in entry:
+        offset = entry["offset"]
+        _need(_is_count(offset), f"{where}.offset must be a whole number >= 0, got {json.dumps(offset)}")
+        _need(offset == fingerprint["size"], f"{where}.offset must be the size read ({fingerprint['size']}), "
+                                             f"got {offset}")
+        _need("end_sha256" in fingerprint, f"{where}.fingerprint lacks end_sha256")
+    tail = _decode_block(entry["tail"], f"{where}.tail")
+    _need(tail.rows <= entry["rows"], f"{where}.tail has {tail.rows} rows, more than the {entry['rows']} read")
+    undecided = _decode_undecided(entry["undecided"], f"{where}.undecided", entry["rows"], tail.time is not None,
+                                  with_distance)
+    return dict(entry, tail=tail, undecided=undecided)
+
+
+def _check_output(data, where: str) -> dict | None:
+    if data is None:
+        return None
+    _object(data, where, ("path", "device", "inode", "header", "pending"))
+    _need(isinstance(data["path"], str) and bool(data["path"]), f"{where}.path must be a file name")
+    _need(_is_count(data["device"]) and _is_count(data["inode"]), f"{where}.device and .inode must be whole numbers >= 0")
+    _need(data["header"] is None or isinstance(data["header"], str), f"{where}.header must be null or a string")
+    _need(isinstance(data["pending"], str), f"{where}.pending must be a string")
+    return data
+
+
+# --------------------------------------------------------------------------------------
+# The state file
+
+
+def _reached(step: str) -> None:
+    """Called at each step of the output + state commit (a test kills the process here)."""
 
 
 class StateFile:
@@ -123,33 +336,37 @@ class StateFile:
         Everything that decides which motifs an input has (kernel, p, threshold, columns,
         ...). A state written with other parameters is refused: its offsets would skip
         data never scanned with the new ones.
-    span, gap : int
-        Of the run's kernel (rows carried over) and its ``min_gap``.
     """
 
-    def __init__(self, path: str, parameters: dict, span: int, gap: int):
+    def __init__(self, path: str, parameters: dict):
         self.path = path
         self.parameters = json.loads(json.dumps(parameters))
-        self.keep = span - 1
-        self.gap = gap
         self.files: dict = {}
+        #: The output this state's last run committed: path, identity and the bytes it added.
+        self.output: dict | None = None
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, path: str, parameters: dict, span: int, gap: int,
-             on_wait: Callable[[], None] | None = None):
+    def open(cls, path: str, parameters: dict, on_wait: Callable[[], None] | None = None):
         """Lock ``path`` (waiting for another run to finish with it), load it, yield it."""
         import fcntl
 
         from motifscan.io.output import check_target
 
-        state = cls(path, parameters, span, gap)
+        state = cls(path, parameters)
         check_target(path, "--state")
+        # A FIFO or a device is refused before anything waits on it (opening a FIFO blocks
+        # until a writer comes, and it would hold the lock meanwhile).
+        state._check_regular(path)
+        state._check_regular(path + ".lock")
         try:
-            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC,
+                           0o666)
         except OSError as error:
             raise MotifscanError(f"--state: cannot create {path}.lock ({error.strerror})") from None
         try:
+            if not stat.S_ISREG(os.fstat(lock).st_mode):
+                raise MotifscanError(f"--state: {path}.lock is not a regular file")
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -161,32 +378,57 @@ class StateFile:
         finally:
             os.close(lock)  # releases the lock
 
+    @staticmethod
+    def _check_regular(path: str) -> None:
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise MotifscanError(f"--state: cannot read {path} ({error.strerror})") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise MotifscanError(f"--state: {path} is not a regular file (a FIFO, device or socket cannot "
+                                 f"hold a state)")
+
     def _load(self) -> None:
         try:
-            with open(self.path, encoding="utf-8") as stream:
-                text = stream.read()
+            # O_NONBLOCK: should a FIFO have taken the name since the check, do not wait for it.
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             return
         except OSError as error:
             raise MotifscanError(f"--state: cannot read {self.path} ({error.strerror})") from None
+        with open(descriptor, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                raise MotifscanError(f"--state: {self.path} is not a regular file")
+            data = stream.read()
         try:
-            document = json.loads(text)
-            valid = document.get("format") == STATE_FORMAT and isinstance(document.get("files"), dict)
-        except (ValueError, AttributeError):
-            valid = False
-        if not valid:
+            document = json.loads(data.decode("utf-8"))
+        except (ValueError, RecursionError):
+            raise MotifscanError(f"--state: {self.path} is not a motifscan state file (not JSON, or cut short)") \
+                from None
+        if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
             raise MotifscanError(f"--state: {self.path} is not a motifscan state file")
         if document.get("version") != STATE_VERSION:
-            raise MotifscanError(f"--state: {self.path} has version {document.get('version')}, "
-                                 f"this motifscan reads version {STATE_VERSION}")
+            raise MotifscanError(f"--state: {self.path} has version {json.dumps(document.get('version'))}, "
+                                 f"this motifscan reads version {STATE_VERSION}; use a new state file")
         if document.get("parameters") != self.parameters:
-            stored = document.get("parameters") or {}
+            stored = document.get("parameters")
+            stored = stored if isinstance(stored, dict) else {}
             changed = sorted(key for key in set(stored) | set(self.parameters)
                              if stored.get(key) != self.parameters.get(key))
             raise MotifscanError(
                 f"--state: {self.path} was written with other parameters ({', '.join(changed)}); "
                 f"use a new state file for them")
-        self.files = document["files"]
+        try:
+            _object(document, "the state", ("format", "version", "parameters", "files", "output"))
+            _need(isinstance(document["files"], dict), "files must be an object")
+            with_distance = self.parameters.get("normalize") == "zscore"
+            self.files = {key: _check_entry(entry, f"files[{json.dumps(key)}]", with_distance)
+                          for key, entry in document["files"].items()}
+            self.output = _check_output(document["output"], "output")
+        except _Invalid as problem:
+            raise MotifscanError(f"--state: {self.path}: {problem}") from None
 
     def plan(self, name: str) -> Resume | None:
         """Where to go on in input ``name``; None when it has nothing new."""
@@ -195,59 +437,128 @@ class StateFile:
         try:
             current = fingerprint(name)
         except OSError:
-            return Resume()  # reading it will report the problem
+            return Resume(state_path=self.path)  # reading it will report the problem
+        resumable = byte_resumable(name)
+        if entry is not None and self._replaced(name, entry, current, resumable):
+            entry = None
         if entry is not None:
-            # The hash of the same head as before: the one just taken unless the file was
-            # shorter than HEAD_BYTES then.
-            stored_head = entry["fingerprint"]["head_bytes"]
-            head = current if stored_head == current["head_bytes"] else fingerprint(name, stored_head)
-            replaced = (head["head_sha256"] != entry["fingerprint"]["head_sha256"]
-                        or current["size"] < entry["fingerprint"]["size"])
-            if replaced:
-                entry = None
-        if byte_resumable(name):
+            entry["undecided"].origin = self.path
+        if resumable:
             start = 0 if entry is None else entry["offset"]
             end = complete_lines_end(name, current["size"])
             if end <= start:
                 return None
             if entry is None:
-                return Resume(byte_range=(0, end), fingerprint=current)
-            carry = _decode_block(entry["tail"])
+                return Resume(byte_range=(0, end), fingerprint=current, state_path=self.path)
+            carry = entry["tail"]
             return Resume(first_row=entry["rows"] - carry.rows, byte_range=(start, end), carry=carry,
-                          last_starts=dict(entry["last"]), fingerprint=current)
+                          undecided=entry["undecided"], fingerprint=current, state_path=self.path)
         if entry is None:
-            return Resume(fingerprint=current)
+            return Resume(fingerprint=current, state_path=self.path)
         if (current["size"], current["mtime_ns"]) == (entry["fingerprint"]["size"], entry["fingerprint"]["mtime_ns"]):
             return None
-        first = max(entry["rows"] - self.keep, 0)
-        return Resume(first_row=first, skip_rows=first, last_starts=dict(entry["last"]), fingerprint=current)
+        carry = entry["tail"]
+        return Resume(first_row=entry["rows"] - carry.rows, skip_rows=entry["rows"], carry=carry,
+                      undecided=entry["undecided"], fingerprint=current, state_path=self.path)
 
-    def keep_new(self, motifs: list, resume: Resume) -> list:
-        """The motifs not closer than ``min_gap`` to the last one reported in their channel."""
-        last = resume.last_starts
-        return [m for m in motifs if m.channel not in last or m.start - last[m.channel] >= self.gap]
+    @staticmethod
+    def _replaced(name: str, entry: dict, current: dict, resumable: bool) -> bool:
+        """Whether ``name`` is no longer the file ``entry`` describes (a rotated log)."""
+        stored = entry["fingerprint"]
+        if current["size"] < stored["size"]:
+            return True
+        # The hash of the same head as before: the one just taken unless the file was
+        # shorter than HEAD_BYTES then.
+        head = current if stored["head_bytes"] == current["head_bytes"] else fingerprint(name, stored["head_bytes"])
+        if head["head_sha256"] != stored["head_sha256"]:
+            return True
+        if not resumable:
+            return False
+        # A text log: another file at the name (mv log log.1 && touch log, logrotate) is a
+        # new log, whatever its first bytes; the same file rewritten in place is one when the
+        # bytes just before the old offset changed (a long CSV header or a constant preamble
+        # shared by the old and the new log hides nothing here).
+        if (current["device"], current["inode"]) != (stored["device"], stored["inode"]):
+            return True
+        offset = entry["offset"]
+        return _sha256(name, max(0, offset - END_BYTES), offset) != stored["end_sha256"]
 
-    def record(self, name: str, resume: Resume, summary, motifs: list) -> None:
-        """Remember that ``name`` was read up to the end of this run."""
-        last = dict(resume.last_starts)
-        for motif in motifs:
-            last[motif.channel] = max(motif.start, last.get(motif.channel, motif.start))
-        entry = {"rows": resume.first_row + summary.samples, "fingerprint": resume.fingerprint, "last": last}
+    def record(self, name: str, resume: Resume, summary, undecided) -> None:
+        """Remember that ``name`` was read up to the end of this run, with what it left
+        undecided."""
+        entry = {"rows": resume.first_row + summary.samples, "fingerprint": resume.fingerprint,
+                 "tail": summary.tail, "undecided": undecided}
         if resume.byte_range is not None:
-            entry["offset"] = resume.byte_range[1]
-            entry["tail"] = _encode_block(summary.tail)
+            end = resume.byte_range[1]
+            entry["offset"] = end
             # The fingerprint's size is how far this run read, so that growth is seen.
-            entry["fingerprint"] = dict(resume.fingerprint, size=resume.byte_range[1])
+            entry["fingerprint"] = dict(resume.fingerprint or {}, size=end,
+                                        end_sha256=_sha256(name, max(0, end - END_BYTES), end))
         self.files[os.path.abspath(name)] = entry
 
+    def _document(self) -> dict:
+        files = {}
+        for key, entry in self.files.items():
+            if not os.path.exists(key):  # forget inputs that no longer exist
+                continue
+            files[key] = dict(entry, tail=_encode_block(entry["tail"]),
+                              undecided=_encode_undecided(entry["undecided"]))
+        return {"format": STATE_FORMAT, "version": STATE_VERSION, "parameters": self.parameters,
+                "files": files, "output": self.output}
+
     def save(self) -> None:
-        """Write the state atomically (a temporary file renamed into place), forgetting
-        inputs that no longer exist."""
+        """Write the state atomically (a temporary file renamed into place)."""
         from motifscan.io.output import open_output
 
-        files = {key: entry for key, entry in self.files.items() if os.path.exists(key)}
-        document = {"format": STATE_FORMAT, "version": STATE_VERSION, "parameters": self.parameters,
-                    "files": files}
+        document = self._document()
         with open_output(self.path, option="--state") as stream:
             json.dump(document, stream, indent=1)
             stream.write("\n")
+
+    # ----------------------------------------------------------------------------------
+    # Output + state in one commit
+
+    def unfinished_output(self, path: str | None) -> tuple[str | None, str]:
+        """What the last run over this state added to the output ``path`` and is not there
+        (it was killed after writing the state, before its output got into place): the CSV
+        header (None for JSON Lines) and the motif lines; ``(None, "")`` when nothing is
+        missing.
+
+        The output got into place when the file at ``path`` is the one the state names
+        (device and inode: a rename keeps them)."""
+        output = self.output
+        if output is None or path in (None, "-") or not output["pending"]:
+            return None, ""
+        if os.path.abspath(path) != output["path"]:
+            return None, ""
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return output["header"], output["pending"]
+        except OSError:
+            return None, ""  # writing the output reports the problem
+        if (info.st_dev, info.st_ino) == (output["device"], output["inode"]):
+            return None, ""
+        return output["header"], output["pending"]
+
+    def output_in_place(self) -> None:
+        """Called once the output committed by :meth:`commit_before_rename` is in place:
+        nothing is left to do (the state already names it), which a kill here checks."""
+        _reached("output-renamed")
+
+    def commit_before_rename(self, path: str, fmt: str, temporary: str, previous_bytes: int) -> None:
+        """Save the state, naming the output file about to be renamed to ``path`` and the
+        motif lines it adds after the ``previous_bytes`` of the old output (given to
+        :func:`motifscan.io.output.open_output` as ``before_replace``)."""
+        _reached("output-written")
+        with open(temporary, "rb") as stream:
+            header = stream.readline().decode("utf-8").rstrip("\r\n") if fmt == "csv" else None
+            stream.seek(previous_bytes)
+            added = stream.read().decode("utf-8")
+            info = os.fstat(stream.fileno())
+        if header is not None and previous_bytes == 0:
+            added = added.partition("\n")[2]  # the header is kept on its own
+        self.output = {"path": os.path.abspath(path), "device": info.st_dev, "inode": info.st_ino,
+                       "header": header, "pending": added}
+        self.save()
+        _reached("state-saved")

@@ -357,8 +357,9 @@ def bad_shape_options(tmp_path):
          "--threshold mad:K applies to the cosine score"),
         ("fill with dask", seed + ["--kernel", "1,2", "--fill", "linear", "--max-gap", "2", "--dask", "local"],
          "--fill with --dask"),
-        ("state with a range", seed + ["--kernel", "1,2", "--dilation", "1..2", "--state", tmp_path / "s.json"],
-         "--state needs windows of one span"),
+        ("min channels with state", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
+                                     "-c", "acc_z", "--joint", "--min-channels", "2", "--state", tmp_path / "s.json"],
+         "--min-channels with --state"),
     ]
 
 

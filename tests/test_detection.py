@@ -259,3 +259,35 @@ def test_suppressed_peaks_of_the_convolution_use_the_final_threshold(seed, n, mi
     accepted = {m.start for m in detector.finish()}
     threshold = fraction * np.abs(activation).max()
     assert detector.suppressed_peaks == suppressed_peaks_by_hand(activation, threshold, accepted)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.integers(0, 30), st.integers(1, 12),
+       st.lists(st.integers(1, 120), min_size=1, max_size=8))
+def test_held_runs_settle_and_resume_to_the_whole_tracks_motifs(seed, n, min_gap, span, cuts):
+    """A run that stops early (--state) reports what settle() decides and hands undecided()
+    to the next run's detector: the runs together give the whole track's motifs, and what
+    is not reported yet is still open."""
+    rng = np.random.default_rng(seed)
+    score = np.round(rng.uniform(-1, 1, n), 1)  # rounding makes many ties
+    track = track_of(score)
+    whole = detect_track(track, channel="x", span=span, threshold=0.6, min_gap=min_gap)
+    reported, carried, start = [], None, 0
+    for size in cuts * (n // max(1, sum(cuts)) + 1):
+        stop = min(n, start + size)
+        detector = ChannelDetector("x", span, 0.6, "any", min_gap)
+        if carried is not None:
+            detector.resume(*carried)
+        reported += detector.push(start, ScoreTrack(*(values[start:stop] for values in track)))
+        reported += detector.settle()
+        carried = detector.undecided()
+        start = stop
+        if stop == n:
+            break
+    open_positions = set(carried[0]["position"].tolist())
+    assert len({m.start for m in reported}) == len(reported)
+    assert set(reported) <= set(whole)
+    assert all(m.start in open_positions for m in set(whole) - set(reported))
+    last = ChannelDetector("x", span, 0.6, "any", min_gap)
+    last.resume(*carried)
+    assert sorted(reported + last.finish(), key=lambda m: m.start) == whole

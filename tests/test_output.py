@@ -259,7 +259,8 @@ def test_ten_runs_appending_to_one_output_with_separate_states_lose_nothing(tmp_
     processes = []
     for i in range(10):
         log = tmp_path / f"log{i}.csv"
-        log.write_text("v\n" + "0\n1\n2\n3\n" * (i + 1))  # i + 1 motifs
+        # i + 1 motifs; the rows after the last one let --state decide it in this run.
+        log.write_text("v\n" + "0\n1\n2\n3\n" * (i + 1) + "0\n0\n0\n")
         processes.append(subprocess.Popen(program + ["detect", str(log), "--kernel", "1,2,3", "--p", "9",
                                                      "--state", str(tmp_path / f"state{i}"), "--output", str(output),
                                                      "--append", "-q"], stderr=subprocess.PIPE))

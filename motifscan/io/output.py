@@ -356,13 +356,16 @@ WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 @contextlib.contextmanager
 def open_output(path: str | None, binary: bool = False, append: bool = False,
-                option: str = "--output") -> Iterator[IO]:
+                option: str = "--output", before_replace=None) -> Iterator[IO]:
     """Yield a stream for the result: stdout, or a temporary file renamed to ``path`` on success.
 
     With ``append`` the temporary file starts as a copy of ``path`` (when it exists), so the
     result is appended and readers see the old or the new whole file, never a mix. On any
     exception (including KeyboardInterrupt) the temporary file is removed and the target is
-    left as it was. ``option`` names the option in error messages.
+    left as it was. ``option`` names the option in error messages. ``before_replace``, when
+    given, is called with the temporary file's path and the number of bytes copied from the
+    old file, once the temporary file is complete and before it is renamed (``--state``
+    records the output there, so that output and state are one commit).
 
     Only regular files are written: a symbolic link, device, FIFO or socket at ``path`` is
     refused (see :func:`check_target`), never replaced or written through. The new file
@@ -389,11 +392,15 @@ def open_output(path: str | None, binary: bool = False, append: bool = False,
                 stream.flush()
                 with open(path, "rb") as previous:
                     shutil.copyfileobj(previous, stream.buffer if not binary else stream)
+            stream.flush()
+            copied = os.fstat(stream.fileno()).st_size
             yield stream
             stream.flush()
             # On disk before the rename, so a crash leaves the old file or the new, never an empty one.
             os.fsync(stream.fileno())
         os.chmod(temporary, (0o666 & ~_umask()) if kept_mode is None else kept_mode)
+        if before_replace is not None:
+            before_replace(temporary, copied)
         os.replace(temporary, path)
     except BaseException as error:
         with contextlib.suppress(OSError):
@@ -616,6 +623,8 @@ def run_report(summary, parameters: dict) -> dict:
     if "fill" in parameters:
         report["filled_samples"] = summary.filled_samples
         report["filled_windows"] = summary.filled_windows
+    if summary.undecided:
+        report["undecided_candidates"] = summary.undecided
     if summary.bad_lines is not None and summary.bad_lines.policy != "error":
         report["bad_lines"] = summary.bad_lines.report()
     if summary.strongest_activation:
