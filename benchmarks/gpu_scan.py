@@ -97,7 +97,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     p2 = args.p * args.p
     for n in (int(v) for v in args.n):
-        signal = np.cumsum(rng.standard_normal(n))
+        walk = np.cumsum(rng.standard_normal(n))
         for m in args.m:
             kernel = rng.standard_normal(m)
             n_out = n - m + 1
@@ -105,14 +105,14 @@ def main() -> None:
 
             def run_gpu():
                 nonlocal gpu_track
-                gpu_track = sliding_cosine_cuda(signal, kernel, args.p, 1)
+                gpu_track = sliding_cosine_cuda(walk, kernel, args.p, 1)
 
             gpu = best_time(run_gpu, args.repeat)
 
             kernel_time = cupy_time = cpu = None
             if n * 32 < 0.8 * _free_gpu_memory(cuda, simulated):
                 unit, kernel_norm = unit_kernel(kernel)
-                device_signal = cuda.to_device(signal)
+                device_signal = cuda.to_device(walk)
                 device_unit = cuda.to_device(unit)
                 outputs = [cuda.device_array(n_out) for _ in range(3)]
                 scan_tile = _compile(DEFAULT_SHAPE)
@@ -122,7 +122,7 @@ def main() -> None:
                     synchronize=cuda.synchronize)
                 del device_signal, outputs
                 if cp is not None:
-                    cp_signal, cp_kernel = cp.asarray(signal), cp.asarray(kernel)
+                    cp_signal, cp_kernel = cp.asarray(walk), cp.asarray(kernel)
                     cupy_time = best_time(lambda: cupy_cosine(cp, cp_signal, cp_kernel, args.p), args.repeat,
                                           synchronize=cp.cuda.Device().synchronize)
                     del cp_signal, cp_kernel
@@ -134,7 +134,7 @@ def main() -> None:
 
                 def run_cpu():
                     nonlocal cpu_track
-                    cpu_track = sliding_cosine_numba(signal, kernel, args.p, 1)
+                    cpu_track = sliding_cosine_numba(walk, kernel, args.p, 1)
 
                 cpu = best_time(run_cpu, args.repeat)
                 check = agreement(gpu_track, cpu_track, m, args.p)
@@ -143,7 +143,6 @@ def main() -> None:
             print(f"{n:>13,} {m:>5} {_s(cpu)} {_s(gpu)} {_s(kernel_time)} {_s(cupy_time)} "
                   f"{_ratio(cpu, gpu):>8} {_ratio(cpu, kernel_time):>8} {_ratio(cupy_time, kernel_time):>9}  {check}",
                   flush=True)
-        del signal
 
 
 def _free_gpu_memory(cuda, simulated: bool) -> float:

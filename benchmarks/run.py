@@ -43,7 +43,6 @@ import argparse
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 from timing import best_time

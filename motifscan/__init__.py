@@ -43,7 +43,7 @@ def _as_source(signal, time, block_rows):
     """Wrap an array, Series, DataFrame or dict of arrays as a signal source."""
     import numpy as np
 
-    from motifscan.io.signals import signal_from_arrays
+    from motifscan.signal import signal_from_arrays
 
     if hasattr(signal, "select_dtypes"):  # pandas DataFrame: numeric columns are channels
         numeric = signal.select_dtypes("number")
@@ -90,7 +90,7 @@ def _joint_kernel(name: str, kernel):
     array, as a 2-D signal's channels are named)."""
     import numpy as np
 
-    from motifscan.io.kernels import Kernel
+    from motifscan.kernel import Kernel
 
     if hasattr(kernel, "columns"):
         names = [str(column) for column in kernel.columns]
@@ -106,7 +106,7 @@ def _named_kernels(kernel, joint: bool) -> tuple:
     or one 2-D kernel; () for one plain kernel (or a FittedKernel)."""
     import numpy as np
 
-    from motifscan.io.kernels import Kernel
+    from motifscan.kernel import Kernel
 
     if isinstance(kernel, dict):
         return tuple(

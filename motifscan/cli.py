@@ -127,9 +127,10 @@ def _prepare_config(options: dict, threshold, method, sign, quiet: bool, **detec
     A fitted kernel file brings its p, threshold, normalisation, sign and metric; options
     given on the command line take precedence (:func:`motifscan.config.kernel_settings`).
     """
-    from motifscan.batch import ReadOptions
+    from motifscan.file_run import ReadOptions
     from motifscan.config import DEFAULT_BLOCK_ROWS, DetectConfig, kernel_settings
-    from motifscan.io.kernels import Kernel, collect_kernels, read_fitted_kernel
+    from motifscan.kernel import Kernel
+    from motifscan.io.kernels import collect_kernels, read_fitted_kernel
 
     files = options["kernel_files"]
     fitted = None
@@ -638,7 +639,7 @@ class _NothingWritten(Exception):
 
 
 def _stream_interrupted() -> bool:
-    """Whether Ctrl-C ended a live stream (see ``motifscan.io.signals.stream_interrupted``).
+    """Whether Ctrl-C ended a live stream (see ``motifscan.io.streams.stream_interrupted``).
     Looked up only when the reader was imported, so a run that read nothing pays no import."""
     signals = sys.modules.get("motifscan.io.signals")
     return signals is not None and signals.stream_interrupted()

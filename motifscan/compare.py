@@ -14,7 +14,7 @@ from typing import Sequence
 
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif, RelativeChannelDetector, TopMotifs, sort_motifs
-from motifscan.io.signals import SignalSource
+from motifscan.signal import SignalSource
 from motifscan.pipeline import RunSummary, channel_detectors, push_block, ranked_by, sampling_step, watched_blocks
 
 #: The two methods, in the order they are shown.

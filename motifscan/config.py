@@ -14,8 +14,8 @@ from fractions import Fraction
 
 from motifscan.choices import BACKENDS, DEVICES, FILL, METHODS, NORMALIZE, OVERLAP, SIGNS, check_choice
 from motifscan.errors import MotifscanError
-from motifscan.io.signals import DEFAULT_BLOCK_ROWS
-from motifscan.io.kernels import Kernel
+from motifscan.signal import DEFAULT_BLOCK_ROWS
+from motifscan.kernel import Kernel
 from motifscan.similarity import span
 
 #: Default detection threshold on |score|. The score of a window is |cosine| ** (p*p), so
@@ -220,7 +220,7 @@ def _as_kernels(kernels) -> tuple:
 
 def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
     """Validate one kernel; its values come back as tuples of floats."""
-    from motifscan.io.kernels import check_kernel
+    from motifscan.kernel import check_kernel
 
     if not isinstance(kernel.name, str) or not kernel.name.strip():
         raise MotifscanError("a kernel name must not be empty")
@@ -313,7 +313,7 @@ class DetectConfig:
     Attributes
     ----------
     kernel : tuple of float
-        The template, finite and not all zero (see :func:`motifscan.io.kernels.check_kernel`).
+        The template, finite and not all zero (see :func:`motifscan.kernel.check_kernel`).
     p : float
         Sharpness, > 0.
     dilation : int
@@ -410,7 +410,7 @@ class DetectConfig:
     threads: int | None = None
 
     def __post_init__(self):
-        from motifscan.io.kernels import check_kernel
+        from motifscan.kernel import check_kernel
 
         set_ = object.__setattr__  # frozen: normalise the values once, here
         check_choice("normalize", self.normalize, NORMALIZE)

@@ -21,7 +21,6 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from motifscan.choices import SIGNS
 from motifscan.similarity import ScoreTrack
 
 

@@ -2,7 +2,7 @@
 
 Dask schedules; motifscan only cuts the work into tasks and puts the answers together:
 
-- every input is one task (:func:`motifscan.batch.run_file`, as on one machine);
+- every input is one task (:func:`motifscan.file_run.run_file`, as on one machine);
 - an input larger than ``split_bytes`` (an uncompressed text file, or a Parquet file with
   several row groups) is cut into ranges of whole lines or whole row groups. A range task
   reads its rows plus the next ``span - 1`` rows (the windows that start in the range and
@@ -24,12 +24,13 @@ from typing import Iterator
 
 import numpy as np
 
-from motifscan.batch import FileRun, ReadOptions, run_file
+from motifscan.file_run import FileRun, ReadOptions, run_file
 from motifscan.config import DetectConfig
 from motifscan.detection import sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
-from motifscan.io.signals import (BadLines, SignalBlock, SignalSource, byte_resumable, is_parquet_dataset,
-                                  parquet_row_groups)
+from motifscan.signal import BadLines, SignalBlock, SignalSource
+from motifscan.io.csv_blocks import byte_resumable
+from motifscan.io.parquet import is_parquet_dataset, parquet_row_groups
 from motifscan.pipeline import RunSummary, channel_detectors, score_blocks
 
 #: Inputs larger than this are split into ranges of about this size (``--split-bytes``).
@@ -276,7 +277,7 @@ def _client_within(client_type, address: str, seconds: float):
 def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, split_bytes: int,
                 label: bool, ordered: bool) -> Iterator[FileRun]:
     """Submit every input (``jobs``: ``(name, resume)`` pairs) to the cluster and yield
-    their :class:`~motifscan.batch.FileRun` in input order."""
+    their :class:`~motifscan.file_run.FileRun` in input order."""
     submitted = []
     for name, resume in jobs:
         parts, pinned = (None, config) if resume is not None else _safe_plan(name, config, read, split_bytes)

@@ -111,7 +111,7 @@ class MinMaxEnvelope:
 class RunRecorder:
     """Envelopes of a run's signal and tracks, per channel, filled while the run streams.
 
-    Give :meth:`signal_block` every :class:`~motifscan.io.signals.SignalBlock` and
+    Give :meth:`signal_block` every :class:`~motifscan.signal.SignalBlock` and
     :meth:`score_block` every :class:`~motifscan.pipeline.ScoreBlock` (a run's ``watch``
     does); then ``signal[channel]``, ``score[channel]`` and ``activation[channel]`` are
     :class:`MinMaxEnvelope` objects (the last only when the blocks carry activations), and
@@ -148,7 +148,7 @@ class RunRecorder:
         envelopes[name].push(values)
 
     def signal_block(self, block) -> None:
-        """Add a :class:`~motifscan.io.signals.SignalBlock`'s samples (unless ``with_signal`` is off)."""
+        """Add a :class:`~motifscan.signal.SignalBlock`'s samples (unless ``with_signal`` is off)."""
         if not self.with_signal:
             return
         if not self.signal and len(block.channels) > MAX_FIGURE_CHANNELS:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from motifscan.io.signals import SignalBlock
+from motifscan.signal import SignalBlock
 
 
 @dataclass

@@ -19,7 +19,7 @@ import numpy as np
 from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, ScanLabel, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
-from motifscan.io.signals import SignalBlock, SignalSource
+from motifscan.signal import SignalBlock, SignalSource
 from motifscan.similarity import sliding_cosine, span
 from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.activation import sliding_activation
@@ -528,7 +528,7 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
 #: Bytes of score tracks one pushed piece of a block may produce (score, cosine, scale and
 #: the batch scans' dot products and distances, about 48 bytes per window and kernel): a
 #: bank of 256 kernels is scanned 21 000 rows at a time, so memory stays bounded however
-#: many kernels share a run. Cutting never changes a result (DESIGN.md section 2).
+#: many kernels share a run. Cutting never changes a result (docs/architecture.md, "Definitions").
 TRACK_BYTES = 256 << 20
 
 #: Bytes per window and scanned kernel counted against :data:`TRACK_BYTES`.

@@ -43,7 +43,9 @@ from typing import Callable
 import numpy as np
 
 from motifscan.errors import MotifscanError
-from motifscan.io.signals import SignalBlock, byte_resumable, complete_lines_end, is_parquet_dataset
+from motifscan.signal import SignalBlock
+from motifscan.io.csv_blocks import byte_resumable, complete_lines_end
+from motifscan.io.parquet import is_parquet_dataset
 
 STATE_FORMAT = "motifscan-state"
 STATE_VERSION = 2
@@ -103,7 +105,7 @@ class Resume:
 
 def _parts(path: str) -> list[str]:
     if os.path.isdir(path):
-        from motifscan.io.signals import parquet_dataset_files
+        from motifscan.io.parquet import parquet_dataset_files
 
         return parquet_dataset_files(path) if is_parquet_dataset(path) else []
     return [path]

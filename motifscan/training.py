@@ -262,7 +262,7 @@ def _starting_detector(kernel: np.ndarray, normalize: str, training: dict) -> Fi
 
 def _detect(values: np.ndarray, kernel: FittedKernel) -> tuple[np.ndarray, np.ndarray]:
     """Run ``detect`` with a kernel file's settings on ``values``: (starts, |score|)."""
-    from motifscan.io.signals import signal_from_arrays
+    from motifscan.signal import signal_from_arrays
     from motifscan.pipeline import detect_all
 
     metric = kernel.scan_metric()

@@ -17,11 +17,12 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from motifscan.batch import BatchRun, ReadOptions, expand_inputs
+from motifscan.batch import BatchRun, expand_inputs
+from motifscan.file_run import ReadOptions
 from motifscan.cli import cli
 from motifscan.config import BatchConfig, DetectConfig
 from motifscan.errors import MotifscanError
-from motifscan.io.signals import is_parquet_dataset
+from motifscan.io.parquet import is_parquet_dataset
 
 KERNEL = ["--kernel", "1,2,3,2", "--p", "2", "--threshold", "0.8"]
 

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from motifscan.compare import Comparison, pair_motifs
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif
-from motifscan.io.signals import signal_from_arrays
+from motifscan.signal import signal_from_arrays
 from motifscan.pipeline import detect_all
 
 SEED = np.array([0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, -1, -2, -3, 0, 0, 0, 0, 0.2, 0.4, 0.6,

@@ -10,7 +10,7 @@ from motifscan.similarity import ScoreTrack
 
 
 def greedy_by_hand(positions, strengths, min_gap):
-    """Textbook O(c^2) version of the rule in DESIGN.md section 2."""
+    """Textbook O(c^2) version of the rule in docs/architecture.md, "Definitions"."""
     order = sorted(range(len(positions)), key=lambda i: (-strengths[i], positions[i]))
     accepted = []
     for i in order:

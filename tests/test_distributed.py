@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from motifscan.batch import BatchRun, ReadOptions
+from motifscan.batch import BatchRun
+from motifscan.file_run import ReadOptions
 from motifscan.cli import cli
 from motifscan.config import DetectConfig
 from motifscan.distributed import plan_parts

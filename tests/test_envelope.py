@@ -64,7 +64,7 @@ def test_bad_bucket_counts_are_refused():
 
 def test_recorder_learns_the_channels_from_the_blocks():
     from motifscan.config import DetectConfig
-    from motifscan.io.signals import signal_from_arrays
+    from motifscan.signal import signal_from_arrays
     from motifscan.pipeline import RunSummary, watched_blocks
 
     recorder = RunRecorder()
@@ -80,7 +80,7 @@ def test_recorder_learns_the_channels_from_the_blocks():
 @given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.booleans(), st.sampled_from(["sorted", "tie", "nan", "back"]),
        st.lists(st.integers(1, 60), min_size=1, max_size=10))
 def test_the_recorder_knows_whether_the_time_increases_however_the_blocks_are_cut(seed, n, as_dates, kind, cuts):
-    from motifscan.io.signals import SignalBlock
+    from motifscan.signal import SignalBlock
 
     rng = np.random.default_rng(seed)
     steps = rng.integers(1, 1000, n).astype(np.float64)
@@ -114,7 +114,7 @@ def test_the_recorder_knows_whether_the_time_increases_however_the_blocks_are_cu
 
 def test_more_channels_than_a_figure_holds_are_refused_at_the_first_block():
     from motifscan.errors import MotifscanError
-    from motifscan.io.signals import SignalBlock
+    from motifscan.signal import SignalBlock
 
     wide = SignalBlock({f"c{i}": np.zeros(3) for i in range(13)})
     with pytest.raises(MotifscanError, match="13 channels are too many for one figure"):

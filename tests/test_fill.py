@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from motifscan.cli import cli
 from motifscan.fill import GapFiller, fill_gaps_reference
-from motifscan.io.signals import SignalBlock
+from motifscan.signal import SignalBlock
 
 
 @st.composite

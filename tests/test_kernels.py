@@ -7,8 +7,14 @@ import pytest
 
 from motifscan.errors import MotifscanError
 from motifscan.io.excerpt import kernel_from_recording
-from motifscan.io.kernels import (Kernel, check_kernel, collect_kernels, kernels_from_file, parse_kernel,
-                                  parse_named_kernel, read_kernel_file)
+from motifscan.kernel import Kernel, check_kernel
+from motifscan.io.kernels import (
+    collect_kernels,
+    kernels_from_file,
+    parse_kernel,
+    parse_named_kernel,
+    read_kernel_file,
+)
 from motifscan.similarity.metric import project
 
 

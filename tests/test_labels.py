@@ -9,7 +9,7 @@ from motifscan.io.labels import parse_positions, read_labels, resolve_position
 
 def test_positions_from_an_option():
     labels = parse_positions("120, 840,1710", "--positives", True)
-    assert [label.start for label in labels] == ["120", "840", "1710"] and all(l.positive for l in labels)
+    assert [label.start for label in labels] == ["120", "840", "1710"] and all(label.positive for label in labels)
     with pytest.raises(MotifscanError, match="--negatives: position 2 is missing"):
         parse_positions("1,,3", "--negatives", False)
 
@@ -18,7 +18,7 @@ def test_labels_file_with_and_without_end(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("start,end,label\n10,20,positive\n\n30,40,Negative\n")
     labels = read_labels(str(path))
-    assert [(l.start, l.end, l.positive) for l in labels] == [("10", "20", True), ("30", "40", False)]
+    assert [(label.start, label.end, label.positive) for label in labels] == [("10", "20", True), ("30", "40", False)]
     assert labels[1].where.endswith("labels.csv: line 4")
     path.write_text("label,start\npositive,5\n")
     assert read_labels(str(path))[0].end is None

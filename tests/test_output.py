@@ -153,7 +153,7 @@ def test_iso_times_of_many_values_are_those_of_format_time(zone):
     """The vectorised form (score tracks) against the one-value form (motifs), across a
     daylight-saving switch, every precision and NaT."""
     from motifscan.io.output import iso_times, zoned_time
-    from motifscan.io.signals import zone_from_arrow
+    from motifscan.io.columns import zone_from_arrow
 
     tzinfo = zone_from_arrow(zone)
     rng = np.random.default_rng(7)

@@ -11,8 +11,9 @@ from hypothesis import given, settings, strategies as st
 from motifscan.config import DetectConfig
 from motifscan.detection import detect_track
 from motifscan.errors import MotifscanError
-from motifscan.io.kernels import Kernel
-from motifscan.io.signals import read_signal, signal_from_arrays
+from motifscan.kernel import Kernel
+from motifscan.io.signals import read_signal
+from motifscan.signal import signal_from_arrays
 from motifscan.pipeline import Detection, RunSummary, detect_all, read_ahead, score_blocks
 from motifscan.similarity import sliding_cosine
 
@@ -362,7 +363,7 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
 
 
 def test_block_pieces_cut_without_copying():
-    from motifscan.io.signals import SignalBlock
+    from motifscan.signal import SignalBlock
     from motifscan.pipeline import block_pieces
 
     values = np.arange(10.0)

@@ -267,7 +267,7 @@ def test_touching_motifs_each_have_their_own_mark(tmp_path, monkeypatch):
 
 def test_the_time_axis_is_exact_at_every_sample_when_sampling_is_regular_and_at_bucket_edges_otherwise():
     from motifscan.envelope import RunRecorder
-    from motifscan.io.signals import SignalBlock
+    from motifscan.signal import SignalBlock
     from motifscan.plot import SampleAxis
 
     rng = np.random.default_rng(3)
@@ -291,7 +291,7 @@ def test_timestamps_are_drawn_as_matplotlib_dates():
     from matplotlib import dates
 
     from motifscan.envelope import RunRecorder
-    from motifscan.io.signals import SignalBlock
+    from motifscan.signal import SignalBlock
     from motifscan.plot import SampleAxis
 
     times = np.datetime64("2024-02-29T23:59:58", "ns") + np.arange(5) * np.timedelta64(500, "ms")

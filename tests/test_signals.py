@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 from motifscan.errors import MotifscanError
 from motifscan.io import signals
-from motifscan.io.signals import SignalBlock, read_signal, signal_from_arrays
+from motifscan.signal import SignalBlock, signal_from_arrays
+from motifscan.io.signals import read_signal
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -655,7 +656,7 @@ def test_bytes_handed_to_pyarrow_are_copies_it_owns():
     # pyarrow's worker threads may release an input buffer late, even while the interpreter
     # shuts down; a buffer over a Python object then aborts the process. So the readers
     # hand pyarrow copies in its own memory, never views of Python bytes.
-    from motifscan.io.signals import _arrow_owned
+    from motifscan.io.csv_layout import _arrow_owned
 
     data = b"v\n1\n2\n3\n"
     owned = _arrow_owned(data)
@@ -876,7 +877,7 @@ def test_times_with_offsets_keep_the_zone_of_the_first(tmp_path):
 def test_a_tz_aware_parquet_column_keeps_its_zone(tmp_path, zone):
     import zoneinfo
 
-    from motifscan.io.signals import zone_to_arrow
+    from motifscan.io.csv_layout import zone_to_arrow
 
     path = tmp_path / "data.parquet"
     stamps = pa.array(np.array(["2024-03-31T00:30", "2024-03-31T01:30"], "M8[us]")).cast(pa.timestamp("us", tz=zone))

@@ -226,7 +226,7 @@ def test_overlapping_runs_report_each_motif_once(tmp_path):
 
 
 def test_state_file_round_trips_the_carried_rows(tmp_path):
-    from motifscan.io.signals import SignalBlock
+    from motifscan.signal import SignalBlock
     from motifscan.state import _decode_block, _encode_block
 
     block = SignalBlock({"v": np.array([1.5, np.nan, np.inf])},

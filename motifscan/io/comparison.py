@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import IO
 
-from motifscan.choices import COMPARE_FORMATS
 from motifscan.compare import COMPARED, Comparison, found_by_counts
 from motifscan.io.output import (csv_cells, csv_name, csv_row, in_zone, motif_fields, motif_record, print_footer,
                                  run_report, table_cells, table_console)

@@ -14,7 +14,7 @@ import os
 import numpy as np
 
 from motifscan.errors import MotifscanError
-from motifscan.io.kernels import Kernel, check_kernel
+from motifscan.kernel import Kernel, check_kernel
 
 
 def _split_spec(spec: str) -> tuple[str | None, str, str | None, str]:

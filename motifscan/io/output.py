@@ -25,10 +25,9 @@ from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from motifscan.choices import DETECT_FORMATS as FORMATS, SCORE_FORMATS
 from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
-from motifscan.io.signals import zone_to_arrow
+from motifscan.io.csv_layout import zone_to_arrow
 
 #: Every motif column, in output order. ``file``, ``kernel``, ``time``, ``dilation``,
 #: ``distance``, ``channels`` and ``activation`` are optional: a run writes only the columns that mean

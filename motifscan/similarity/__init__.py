@@ -1,7 +1,7 @@
 """Sliding sharpened cosine similarity: one reference and the fast backends.
 
 Every backend computes, for each valid window position, the same three numbers
-(DESIGN.md section 2): the sharpened ``score``, the plain ``cosine`` and the least-squares
+(docs/architecture.md, "Definitions"): the sharpened ``score``, the plain ``cosine`` and the least-squares
 amplitude ``scale``. They differ only in speed and round-off; the NumPy reference is the
 oracle the others are tested against.
 """

@@ -1,6 +1,6 @@
 """The plain convolution (the comparison method): the dot product of each window with the kernel.
 
-``activation_i = sum_j x[i + j*d] * k[j]`` (DESIGN.md section 2: cross-correlation, no
+``activation_i = sum_j x[i + j*d] * k[j]`` (docs/architecture.md, "Definitions": cross-correlation, no
 kernel flip) is what a convolution layer of a deep-learning framework computes and what
 ``numpy.correlate(x, k, "valid")`` gives for ``d = 1``. It is unbounded: it grows with the
 window's loudness, which is exactly why motifscan does not detect on it by default.

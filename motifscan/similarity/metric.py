@@ -26,6 +26,7 @@ import numpy as np
 
 from motifscan.errors import MotifscanError
 from motifscan.similarity import SMALL_WORK, ScoreTrack, empty_track, scan_inputs
+from motifscan.similarity.reference import finish_tracks, scaled_windows
 
 #: Backends that can scan with a learned metric.
 METRIC_BACKENDS = ("auto", "numpy", "numba")
@@ -38,11 +39,10 @@ def resolve_metric_backend(backend: str, rows: int | None, metric: np.ndarray) -
     per window grows with the metric's size (``m`` or ``r * m``), not with the kernel's.
     """
     if backend not in METRIC_BACKENDS:
-        raise MotifscanError(f"--backend {backend}: a learned metric is scanned with numpy or numba")
+        raise MotifscanError(f"backend {backend}: a learned metric is scanned with numpy or numba", ("backend",))
     if backend != "auto":
         return backend
     return "numpy" if rows is not None and rows * np.size(metric) < SMALL_WORK else "numba"
-from motifscan.similarity.reference import finish_tracks, scaled_windows
 
 
 def check_metric(metric, kernel_length: int, where: str) -> np.ndarray:
