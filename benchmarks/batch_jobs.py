@@ -32,7 +32,7 @@ def signal(rows: int, seed: int) -> pa.Table:
     rng = np.random.default_rng(seed)
     x = np.round(rng.normal(0, 0.3, rows), 4)
     for start in rng.choice(rows - 4, size=rows // 1000, replace=False):
-        x[start:start + 4] += 3 * np.array([1, 2, 3, 2])
+        x[start : start + 4] += 3 * np.array([1, 2, 3, 2])
     return pa.table({"t": np.arange(rows), "v": x})
 
 
@@ -61,15 +61,16 @@ def main() -> None:
         one, expected = motifscan(folder, "--jobs", "1")
         two, output = motifscan(folder, "--jobs", "2")
         assert output == expected
-        print(f"{files} files x {rows} rows   --jobs 1: {one:6.2f} s   --jobs 2: {two:6.2f} s   "
-              f"ratio {one / two:.2f}")
+        print(f"{files} files x {rows} rows   --jobs 1: {one:6.2f} s   --jobs 2: {two:6.2f} s   ratio {one / two:.2f}")
 
         plain, expected = motifscan(big)
         split = big.stat().st_size // 4 + 1
         clustered, output = motifscan(big, "--dask", "local", "--split-bytes", split)
         assert output == expected
-        print(f"1 file x {files * rows} rows   plain: {plain:6.2f} s   --dask local (4 ranges): "
-              f"{clustered:6.2f} s   ratio {plain / clustered:.2f}")
+        print(
+            f"1 file x {files * rows} rows   plain: {plain:6.2f} s   --dask local (4 ranges): "
+            f"{clustered:6.2f} s   ratio {plain / clustered:.2f}"
+        )
 
         state = root / "state.json"
         first, expected = motifscan(folder, "--state", state)
@@ -78,8 +79,7 @@ def main() -> None:
         with open(folder / "day00.csv", "a") as stream:
             stream.write("".join(f"{rows + i},{0.01 * (-1) ** i}\n" for i in range(1000)))
         grown, output = motifscan(folder, "--state", state)
-        print(f"--state   first run: {first:6.2f} s   nothing new: {again:6.2f} s   "
-              f"1000 rows appended: {grown:6.2f} s")
+        print(f"--state   first run: {first:6.2f} s   nothing new: {again:6.2f} s   1000 rows appended: {grown:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -38,8 +38,21 @@ def write_csv(path: Path, rows: int) -> None:
 def run_detect(path: Path) -> tuple[float, int]:
     """(wall seconds, peak RSS in KiB) of one ``motifscan detect`` process."""
     motifscan = shutil.which("motifscan") or str(Path(sys.executable).with_name("motifscan"))
-    command = ["/usr/bin/time", "-v", motifscan, "detect", str(path), "--kernel", "1,2,3",
-               "--p", "9", "--threshold", "0.99", "--format", "csv"]
+    command = [
+        "/usr/bin/time",
+        "-v",
+        motifscan,
+        "detect",
+        str(path),
+        "--kernel",
+        "1,2,3",
+        "--p",
+        "9",
+        "--threshold",
+        "0.99",
+        "--format",
+        "csv",
+    ]
     started = time.perf_counter()
     completed = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -68,8 +81,9 @@ def main() -> None:
         read_processes = []
         for _ in range(3):
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-c", f"import pyarrow.csv; pyarrow.csv.read_csv({str(path)!r})"],
-                           check=True)
+            subprocess.run(
+                [sys.executable, "-c", f"import pyarrow.csv; pyarrow.csv.read_csv({str(path)!r})"], check=True
+            )
             read_processes.append(time.perf_counter() - started)
     wall = min(r[0] for r in runs)
     peak = max(r[1] for r in runs) / 1024
@@ -79,8 +93,7 @@ def main() -> None:
     print(f"motifscan detect (whole process, best of 3): {wall:.2f} s, peak RSS {peak:.0f} MiB")
     print(f"pyarrow.csv.read_csv (in process, best of 3): {read:.2f} s")
     print(f"pyarrow.csv.read_csv (whole process, best of 3): {read_process:.2f} s")
-    print(f"ratio detect / read_csv: {wall / read:.1f}x in process, "
-          f"{wall / read_process:.1f}x whole process")
+    print(f"ratio detect / read_csv: {wall / read:.1f}x in process, {wall / read_process:.1f}x whole process")
 
 
 if __name__ == "__main__":

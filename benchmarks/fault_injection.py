@@ -26,8 +26,20 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-OPTIONS = ["--kernel", "1,2,3,2,1", "--p", "3", "--threshold", "0.6", "--normalize", "center", "--format", "csv",
-           "--backend", "numba"]
+OPTIONS = [
+    "--kernel",
+    "1,2,3,2,1",
+    "--p",
+    "3",
+    "--threshold",
+    "0.6",
+    "--normalize",
+    "center",
+    "--format",
+    "csv",
+    "--backend",
+    "numba",
+]
 
 
 def _motifscan() -> list[str]:
@@ -38,7 +50,7 @@ def _signal(rows: int, seed: int) -> str:
     rng = np.random.default_rng(seed)
     x = 0.3 * rng.standard_normal(rows)
     for start in rng.integers(0, rows - 5, rows // 40):
-        x[start:start + 5] += np.array([1, 2, 3, 2, 1]) * rng.uniform(0.5, 2)
+        x[start : start + 5] += np.array([1, 2, 3, 2, 1]) * rng.uniform(0.5, 2)
     return "t,v\n" + "".join(f"{i},{float(v)!r}\n" for i, v in enumerate(np.round(x, 3)))
 
 
@@ -55,8 +67,18 @@ def inject(kills: int, seed: int = 0, rows: int = 6000, directory: str | None = 
     with tempfile.TemporaryDirectory(dir=directory) as where:
         where = Path(where)
         log, state, output = where / "log.csv", where / "state.json", where / "motifs.csv"
-        command = [*_motifscan(), "detect", str(log), *OPTIONS, "--state", str(state), "--output", str(output),
-                   "--append", "-q"]
+        command = [
+            *_motifscan(),
+            "detect",
+            str(log),
+            *OPTIONS,
+            "--state",
+            str(state),
+            "--output",
+            str(output),
+            "--append",
+            "-q",
+        ]
         written, killed, runs = 0, 0, 0
         while killed < kills:
             if written < len(text):
@@ -75,13 +97,22 @@ def inject(kills: int, seed: int = 0, rows: int = 6000, directory: str | None = 
             stream.write(text)
         for _ in range(2):  # the last runs complete
             subprocess.run(command, check=False, env=env, capture_output=True, timeout=300)
-        whole = subprocess.run([*_motifscan(), "detect", str(log), *OPTIONS], check=False, env=env, capture_output=True,
-                               text=True, timeout=300)
+        whole = subprocess.run(
+            [*_motifscan(), "detect", str(log), *OPTIONS],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         expected = _starts(whole.stdout)
         found = _starts(output.read_text()) if output.exists() else []
         entry = json.loads(state.read_text())["files"][str(log)]
-        waiting = {(detector["channel"], position) for detector in entry["undecided"]["detectors"]
-                   for position in detector["candidates"]["position"]}
+        waiting = {
+            (detector["channel"], position)
+            for detector in entry["undecided"]["detectors"]
+            for position in detector["candidates"]["position"]
+        }
         counts: dict = {}
         for motif in found:
             counts[motif] = counts.get(motif, 0) + 1
@@ -89,9 +120,17 @@ def inject(kills: int, seed: int = 0, rows: int = 6000, directory: str | None = 
         twice = [motif for motif, count in counts.items() if count > 1]
         invented = [motif for motif in counts if motif not in set(expected)]
         temporaries = [name.name for name in where.iterdir() if name.name.endswith(".part")]
-        return {"runs": runs, "kills": killed, "motifs": len(expected), "reported": len(found),
-                "waiting": len(waiting), "lost": len(lost), "twice": len(twice), "invented": len(invented),
-                "temporary_files_left": len(temporaries)}
+        return {
+            "runs": runs,
+            "kills": killed,
+            "motifs": len(expected),
+            "reported": len(found),
+            "waiting": len(waiting),
+            "lost": len(lost),
+            "twice": len(twice),
+            "invented": len(invented),
+            "temporary_files_left": len(temporaries),
+        }
 
 
 def main() -> None:

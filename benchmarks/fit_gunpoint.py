@@ -73,22 +73,33 @@ def main() -> None:
         train = write_recording(*read_ts(directory / "GunPoint_TRAIN.ts"), Path(folder), "train")
         test = write_recording(*read_ts(directory / "GunPoint_TEST.ts"), Path(folder), "test")
         began = time.perf_counter()
-        outcome = run_fit(FitConfig(train[0], labels=train[1], validate=test[0], validate_labels=test[1],
-                                    metric="all", normalize="auto"))
+        outcome = run_fit(
+            FitConfig(
+                train[0], labels=train[1], validate=test[0], validate_labels=test[1], metric="all", normalize="auto"
+            )
+        )
         seconds = time.perf_counter() - began
     report = outcome.report
-    print(f"GunPoint: learned from {report['positives']} gun and {report['negatives']} point series, "
-          f"judged on {report['evaluation']['positives']} gun series among the test series")
-    print(f"{'detector':16s} {'normalize':9s} {'metric':8s} {'CV F1':>6s} {'held-out P':>10s} "
-          f"{'R':>6s} {'F1':>6s} {'seconds':>8s}")
+    print(
+        f"GunPoint: learned from {report['positives']} gun and {report['negatives']} point series, "
+        f"judged on {report['evaluation']['positives']} gun series among the test series"
+    )
+    print(
+        f"{'detector':16s} {'normalize':9s} {'metric':8s} {'CV F1':>6s} {'held-out P':>10s} "
+        f"{'R':>6s} {'F1':>6s} {'seconds':>8s}"
+    )
     for row in report["candidates"]:
         cv, held = row["cross_validation"], row["held_out"]
-        print(f"{row['detector']:16s} {row['normalize']:9s} {row['metric']:8s} "
-              f"{cv['f1'] if cv else float('nan'):6.3f} {held['precision']:10.3f} {held['recall']:6.3f} "
-              f"{held['f1']:6.3f} {row['seconds']:8.1f}")
-    print(f"kept: {report['kept']} ({report['normalize']}, {report['metric']}); "
-          f"held-out F1 {report['evaluation']['fitted']['f1']:.3f} fitted, "
-          f"{report['evaluation']['starting_point']['f1']:.3f} starting point; {seconds:.1f} s in all")
+        print(
+            f"{row['detector']:16s} {row['normalize']:9s} {row['metric']:8s} "
+            f"{cv['f1'] if cv else float('nan'):6.3f} {held['precision']:10.3f} {held['recall']:6.3f} "
+            f"{held['f1']:6.3f} {row['seconds']:8.1f}"
+        )
+    print(
+        f"kept: {report['kept']} ({report['normalize']}, {report['metric']}); "
+        f"held-out F1 {report['evaluation']['fitted']['f1']:.3f} fitted, "
+        f"{report['evaluation']['starting_point']['f1']:.3f} starting point; {seconds:.1f} s in all"
+    )
     for warning in outcome.warnings:
         print(f"warning: {warning}")
 

@@ -51,8 +51,10 @@ def fit_once(values, labels, folder: Path) -> tuple[dict, float]:
 def main() -> None:
     module = generator()
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 6
-    print(f"{'recording':10s} {'seed':>9s} {'start none':>10s} {'start center':>12s} {'fitted':>7s} "
-          f"{'normalize':>9s} {'metric':>8s} {'seconds':>8s}")
+    print(
+        f"{'recording':10s} {'seed':>9s} {'start none':>10s} {'start center':>12s} {'fitted':>7s} "
+        f"{'normalize':>9s} {'metric':>8s} {'seconds':>8s}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         for kind in ("lookalikes", "drifting"):
             worst = 1.0
@@ -63,13 +65,21 @@ def main() -> None:
                 else:
                     values, labels = module.make_drifting_recording(seed)
                 report, seconds = fit_once(values, labels, Path(folder))
-                starts = {row["normalize"]: row["held_out"]["f1"] for row in report["candidates"]
-                          if row["detector"] == "starting point"}
-                fitted = report["evaluation"]["fitted"]["f1"] if report["kept"] == "fitted" else \
-                    report["evaluation"]["starting_point"]["f1"]
+                starts = {
+                    row["normalize"]: row["held_out"]["f1"]
+                    for row in report["candidates"]
+                    if row["detector"] == "starting point"
+                }
+                fitted = (
+                    report["evaluation"]["fitted"]["f1"]
+                    if report["kept"] == "fitted"
+                    else report["evaluation"]["starting_point"]["f1"]
+                )
                 worst = min(worst, fitted)
-                print(f"{kind:10s} {seed:9d} {starts['none']:10.3f} {starts['center']:12.3f} {fitted:7.3f} "
-                      f"{report['normalize']:>9s} {report['metric']:>8s} {seconds:8.1f}")
+                print(
+                    f"{kind:10s} {seed:9d} {starts['none']:10.3f} {starts['center']:12.3f} {fitted:7.3f} "
+                    f"{report['normalize']:>9s} {report['metric']:>8s} {seconds:8.1f}"
+                )
             print(f"{kind}: lowest held-out F1 of the written detector over {count} seeds: {worst:.3f}")
 
 

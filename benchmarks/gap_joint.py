@@ -30,7 +30,7 @@ def main() -> None:
     while lost < missing * rows:
         start = int(rng.integers(rows))
         length = int(rng.integers(1, 51))
-        x[1, start:start + length] = np.nan
+        x[1, start : start + length] = np.nan
         lost += length
     bank = rng.standard_normal((1, 3, m))
     for normalize in ("none", "center"):
@@ -38,13 +38,16 @@ def main() -> None:
         scan_joint(x[:, :5000], bank, [[1.0, 0.5, 2.0]], 2.0, 1, normalize, 0.0, 2, "numba")
         plain = best_time(lambda: scan_kernels(x, bank, 2.0, 1, normalize, 0.0, "numba"), repeat=3)
         gaps = best_time(lambda: scan_kernels_gaps(x, bank, 2.0, 1, normalize, 0.0, 2, "numba"), repeat=3)
-        weighted = best_time(lambda: scan_joint(x, bank, [[1.0, 0.5, 2.0]], 2.0, 1, normalize, 0.0, 2, "numba"),
-                             repeat=3)
+        weighted = best_time(
+            lambda: scan_joint(x, bank, [[1.0, 0.5, 2.0]], 2.0, 1, normalize, 0.0, 2, "numba"), repeat=3
+        )
         (track,) = scan_kernels_gaps(x, bank, 2.0, 1, normalize, 0.0, 2, "numba")
         redone = np.count_nonzero(track.present == 0b101) / track.present.size
-        print(f"--normalize {normalize:6} {rows} rows, m = {m}, {redone:.1%} of windows redone: "
-              f"plain joint {plain:.3f} s   --min-channels 2 {gaps:.3f} s (x{gaps / plain:.2f})   "
-              f"weighted {weighted:.3f} s (x{weighted / plain:.2f})")
+        print(
+            f"--normalize {normalize:6} {rows} rows, m = {m}, {redone:.1%} of windows redone: "
+            f"plain joint {plain:.3f} s   --min-channels 2 {gaps:.3f} s (x{gaps / plain:.2f})   "
+            f"weighted {weighted:.3f} s (x{weighted / plain:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -62,8 +62,9 @@ def main() -> None:
     parser.add_argument("--m", type=int, nargs="+", default=[3, 64, 1024, 4096])
     parser.add_argument("--p", type=float, default=3.0)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--cpu-max-work", type=float, default=2e11,
-                        help="skip the CPU backend above this many multiply-adds")
+    parser.add_argument(
+        "--cpu-max-work", type=float, default=2e11, help="skip the CPU backend above this many multiply-adds"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the script runs")
     args = parser.parse_args()
     if args.smoke:
@@ -91,8 +92,10 @@ def main() -> None:
     print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} logical cores")
     print(f"CuPy: {cp.__version__ if cp else 'not installed'}")
     print(f"p = {args.p:g}, dilation 1, float64, best of {args.repeat}; times in seconds\n")
-    header = f"{'n':>13} {'m':>5} {'cpu':>9} {'gpu':>9} {'kernel':>9} {'cupy':>9} " \
-             f"{'cpu/gpu':>8} {'cpu/kern':>8} {'cupy/kern':>9}  agreement"
+    header = (
+        f"{'n':>13} {'m':>5} {'cpu':>9} {'gpu':>9} {'kernel':>9} {'cupy':>9} "
+        f"{'cpu/gpu':>8} {'cpu/kern':>8} {'cupy/kern':>9}  agreement"
+    )
     print(header)
     rng = np.random.default_rng(0)
     p2 = args.p * args.p
@@ -117,14 +120,21 @@ def main() -> None:
                 outputs = [cuda.device_array(n_out) for _ in range(3)]
                 scan_tile = _compile(DEFAULT_SHAPE)
                 blocks = (n_out + DEFAULT_SHAPE.tile - 1) // DEFAULT_SHAPE.tile
-                kernel_time = best_time(lambda: scan_tile[blocks, DEFAULT_SHAPE.threads](
-                    device_signal, device_unit, kernel_norm, 1, p2, *outputs), args.repeat,
-                    synchronize=cuda.synchronize)
+                kernel_time = best_time(
+                    lambda: scan_tile[blocks, DEFAULT_SHAPE.threads](
+                        device_signal, device_unit, kernel_norm, 1, p2, *outputs
+                    ),
+                    args.repeat,
+                    synchronize=cuda.synchronize,
+                )
                 del device_signal, outputs
                 if cp is not None:
                     cp_signal, cp_kernel = cp.asarray(walk), cp.asarray(kernel)
-                    cupy_time = best_time(lambda: cupy_cosine(cp, cp_signal, cp_kernel, args.p), args.repeat,
-                                          synchronize=cp.cuda.Device().synchronize)
+                    cupy_time = best_time(
+                        lambda: cupy_cosine(cp, cp_signal, cp_kernel, args.p),
+                        args.repeat,
+                        synchronize=cp.cuda.Device().synchronize,
+                    )
                     del cp_signal, cp_kernel
                     cp.get_default_memory_pool().free_all_blocks()
 
@@ -140,9 +150,11 @@ def main() -> None:
                 check = agreement(gpu_track, cpu_track, m, args.p)
                 del cpu_track
             del gpu_track
-            print(f"{n:>13,} {m:>5} {_s(cpu)} {_s(gpu)} {_s(kernel_time)} {_s(cupy_time)} "
-                  f"{_ratio(cpu, gpu):>8} {_ratio(cpu, kernel_time):>8} {_ratio(cupy_time, kernel_time):>9}  {check}",
-                  flush=True)
+            print(
+                f"{n:>13,} {m:>5} {_s(cpu)} {_s(gpu)} {_s(kernel_time)} {_s(cupy_time)} "
+                f"{_ratio(cpu, gpu):>8} {_ratio(cpu, kernel_time):>8} {_ratio(cupy_time, kernel_time):>9}  {check}",
+                flush=True,
+            )
 
 
 def _free_gpu_memory(cuda, simulated: bool) -> float:

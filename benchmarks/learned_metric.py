@@ -37,8 +37,16 @@ def main() -> None:
         ("plain scan, Numba", rows, lambda: sliding_cosine_numba(x, kernel, 2.0, 1)),
         ("diagonal metric, Numba", rows, lambda: metric_cosine_numba(x, kernel, diagonal, 2.0, 1)),
         ("full 40x40 metric, Numba", rows, lambda: metric_cosine_numba(x, kernel, full, 2.0, 1)),
-        ("diagonal metric, NumPy reference", rows // 10, lambda: metric_cosine_reference(short, kernel, diagonal, 2.0, 1)),
-        ("full 40x40 metric, NumPy reference", rows // 10, lambda: metric_cosine_reference(short, kernel, full, 2.0, 1)),
+        (
+            "diagonal metric, NumPy reference",
+            rows // 10,
+            lambda: metric_cosine_reference(short, kernel, diagonal, 2.0, 1),
+        ),
+        (
+            "full 40x40 metric, NumPy reference",
+            rows // 10,
+            lambda: metric_cosine_reference(short, kernel, full, 2.0, 1),
+        ),
     ]
     print(f"{'scan (40 taps)':40s} {'rows':>10s} {'seconds':>9s} {'Msamples/s':>11s}")
     for name, n, function in cases:

@@ -34,10 +34,13 @@ def main() -> None:
     for normalize in ("center",):
         scan_kernels(x[:5000], bank, 2.0, 1, normalize, 0.0, "numba")  # compile outside the clock
         together = best_time(lambda: scan_kernels(x, bank, 2.0, 1, normalize, 0.0, "numba"), repeat=5)
-        apart = best_time(lambda: [scan_kernels(x, kernel[None], 2.0, 1, normalize, 0.0, "numba")
-                                 for kernel in bank], repeat=5)
-        print(f"scan  --normalize {normalize:6}  one pass of {k}: {together:.3f} s   "
-              f"{k} single scans: {apart:.3f} s   ratio {apart / together:.2f}")
+        apart = best_time(
+            lambda: [scan_kernels(x, kernel[None], 2.0, 1, normalize, 0.0, "numba") for kernel in bank], repeat=5
+        )
+        print(
+            f"scan  --normalize {normalize:6}  one pass of {k}: {together:.3f} s   "
+            f"{k} single scans: {apart:.3f} s   ratio {apart / together:.2f}"
+        )
 
     motifscan = shutil.which("motifscan") or str(Path(sys.executable).with_name("motifscan"))
     with tempfile.TemporaryDirectory() as folder:
@@ -46,19 +49,35 @@ def main() -> None:
         kernels = Path(folder) / "kernels.csv"
         names = [f"k{i}" for i in range(k)]
         np.savetxt(kernels, bank[:, 0, :].T, fmt="%.6f", delimiter=",", header=",".join(names), comments="")
+
         def run(arguments):
             completed = subprocess.run(arguments, capture_output=True, text=True)
             if completed.returncode not in (0, 1):
                 raise SystemExit(completed.stderr)
 
         for normalize in ("none", "center"):
-            base = [motifscan, "detect", str(signal), "--kernel-file", str(kernels), "--p", "3",
-                    "--threshold", "0.99", "--format", "csv", "--normalize", normalize]
+            base = [
+                motifscan,
+                "detect",
+                str(signal),
+                "--kernel-file",
+                str(kernels),
+                "--p",
+                "3",
+                "--threshold",
+                "0.99",
+                "--format",
+                "csv",
+                "--normalize",
+                normalize,
+            ]
             run(base)  # warm the Numba cache
             together = best_time(lambda: run(base))
             apart = best_time(lambda: [run(base + ["--kernel-column", name]) for name in names])
-            print(f"motifscan detect --normalize {normalize:6}  one run with {k} kernels: {together:.2f} s   "
-                  f"{k} runs: {apart:.2f} s   ratio {apart / together:.2f}")
+            print(
+                f"motifscan detect --normalize {normalize:6}  one run with {k} kernels: {together:.2f} s   "
+                f"{k} runs: {apart:.2f} s   ratio {apart / together:.2f}"
+            )
 
 
 if __name__ == "__main__":

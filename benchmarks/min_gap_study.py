@@ -51,8 +51,13 @@ R_TOLERANCE = 36  # 0.1 s
 #: The candidate gaps: none, STUMPY's exclusion zone m/4 (= a quarter of the span at
 #: dilation 1), aeon's L/2, three quarters, and the old default, the span.
 GAPS = ("1", "0.25span", "0.5span", "0.75span", "1span")
-GAP_NAMES = {"1": "1 (none)", "0.25span": "0.25span (STUMPY m/4)", "0.5span": "0.5span (aeon L/2)",
-             "0.75span": "0.75span", "1span": "1span (old default)"}
+GAP_NAMES = {
+    "1": "1 (none)",
+    "0.25span": "0.25span (STUMPY m/4)",
+    "0.5span": "0.5span (aeon L/2)",
+    "0.75span": "0.75span",
+    "1span": "1span (old default)",
+}
 
 
 def ecg_case():
@@ -63,7 +68,7 @@ def ecg_case():
     peaks, _ = find_peaks(clean, distance=int(0.25 * FS_ECG), prominence=0.5 * np.percentile(clean, 99.5))
     length = int(np.median(np.diff(peaks)))
     start = peaks[0] - R_OFFSET
-    kernel = signal[start:start + length]
+    kernel = signal[start : start + length]
 
     def evaluate(motifs, candidates, track):
         starts = np.array([m.start for m in motifs], dtype=int)
@@ -74,14 +79,22 @@ def ecg_case():
         detectable = sum(1 for r in peaks if near.size and np.any(np.abs(near + R_OFFSET - r) <= R_TOLERANCE))
         return len(peaks), found, detectable - found, len(motifs) - len(on_beat)
 
-    yield ("ECG ecg_mv, beat kernel", signal, kernel, dict(normalize="center"), length, length, evaluate,
-           f"{len(peaks)} beats, R-R {np.diff(peaks).min()}..{np.diff(peaks).max()} samples")
+    yield (
+        "ECG ecg_mv, beat kernel",
+        signal,
+        kernel,
+        dict(normalize="center"),
+        length,
+        length,
+        evaluate,
+        f"{len(peaks)} beats, R-R {np.diff(peaks).min()}..{np.diff(peaks).max()} samples",
+    )
 
 
 def stride_period(kernel: np.ndarray) -> int:
     """First peak of the autocorrelation of the kernel (summed over its channels)."""
     centred = kernel - kernel.mean(axis=0)
-    acf = sum(np.correlate(c, c, "full")[len(c) - 1:] for c in centred.T)
+    acf = sum(np.correlate(c, c, "full")[len(c) - 1 :] for c in centred.T)
     lags, _ = find_peaks(acf)
     return int(lags[0]) if lags.size else len(kernel)
 
@@ -92,8 +105,12 @@ def motions_cases():
     segment = frame["test_index"].to_numpy()
     for name in ("walking", "running"):
         table = pd.read_csv(DATA / f"kernel_basicmotions_{name}.csv")
-        for channels, cut in ((["acc_x"], False), (["acc_x", "acc_y", "acc_z"], False),
-                              (["acc_x"], True), (["acc_x", "acc_y", "acc_z"], True)):
+        for channels, cut in (
+            (["acc_x"], False),
+            (["acc_x", "acc_y", "acc_z"], False),
+            (["acc_x"], True),
+            (["acc_x", "acc_y", "acc_z"], True),
+        ):
             kernel = table[channels].to_numpy()
             period = stride_period(kernel)
             if cut:  # one period of the template: a kernel cut as one full stride
@@ -102,8 +119,9 @@ def motions_cases():
             mine = activity == name
 
             def evaluate(motifs, candidates, score, mine=mine, period=period, m=m):
-                inside = np.array([mine[i] and mine[i + m - 1] and segment[i] == segment[i + m - 1]
-                                   for i in range(len(score))])
+                inside = np.array(
+                    [mine[i] and mine[i + m - 1] and segment[i] == segment[i + m - 1] for i in range(len(score))]
+                )
                 events, _ = find_peaks(np.where(inside, score, 0), height=THRESHOLD, distance=period)
                 starts = np.array([m_.start for m_ in motifs], dtype=int)
                 matched = [np.flatnonzero(np.abs(starts - e) <= period // 2) for e in events]
@@ -111,8 +129,11 @@ def motions_cases():
                 on_event = {int(i) for hit in matched for i in hit[:1]}
                 return len(events), found, len(events) - found, len(motifs) - len(on_event)
 
-            label = (f"BasicMotions {'+'.join(channels)}, {name} kernel" + (" (one period)" if cut else "")
-                     + (" (--joint)" if len(channels) > 1 else ""))
+            label = (
+                f"BasicMotions {'+'.join(channels)}, {name} kernel"
+                + (" (one period)" if cut else "")
+                + (" (--joint)" if len(channels) > 1 else "")
+            )
             options = dict(normalize="center")
             if len(channels) > 1:
                 kernel_arg = {name: {c: kernel[:, i] for i, c in enumerate(channels)}}
@@ -121,8 +142,7 @@ def motions_cases():
             else:
                 kernel_arg = kernel[:, 0]
                 signal = frame[channels[0]].to_numpy()
-            yield (label, signal, kernel_arg, options, m, m, evaluate,
-                   f"period {period} samples")
+            yield (label, signal, kernel_arg, options, m, m, evaluate, f"period {period} samples")
 
 
 THRESHOLD = 0.5

@@ -41,8 +41,10 @@ def main() -> None:
         times = {}
         for backend in ("numba", "auto"):
             times[backend] = best_time(lambda: scan_kernels(signal, kernels, 3.0, 1, normalize, floor, backend))
-        print(f"{label:27}  direct: {times['numba']:.3f} s   FFT (auto): {times['auto']:.3f} s   "
-              f"ratio {times['numba'] / times['auto']:.1f}")
+        print(
+            f"{label:27}  direct: {times['numba']:.3f} s   FFT (auto): {times['auto']:.3f} s   "
+            f"ratio {times['numba'] / times['auto']:.1f}"
+        )
 
 
 if __name__ == "__main__":

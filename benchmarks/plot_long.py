@@ -37,8 +37,9 @@ def write_csv(path: Path, rows: int) -> None:
     ecg = np.loadtxt(ECG, delimiter=",", skiprows=1)[:, 1]
     values = np.resize(ecg, rows)
     times = np.arange(rows) / 360.0
-    np.savetxt(path, np.column_stack([times, values]), fmt=["%.6f", "%.3f"], delimiter=",",
-               header="time_s,ecg_mv", comments="")
+    np.savetxt(
+        path, np.column_stack([times, values]), fmt=["%.6f", "%.3f"], delimiter=",", header="time_s,ecg_mv", comments=""
+    )
 
 
 def timed(arguments: list[str]) -> tuple[float, float, str]:
@@ -62,10 +63,12 @@ def main() -> None:
     if "--rounds" in arguments:
         at = arguments.index("--rounds")
         rounds = int(arguments[at + 1])
-        del arguments[at:at + 2]
+        del arguments[at : at + 2]
     lengths = [int(float(arg)) for arg in arguments] or [100_000, 1_000_000, 10_000_000]
-    print(f"best of {rounds} rounds of whole processes (each round runs the three in turn, so load on a "
-          "shared machine hits them alike); two kernels on the repeated 360 Hz ECG, --p 2\n")
+    print(
+        f"best of {rounds} rounds of whole processes (each round runs the three in turn, so load on a "
+        "shared machine hits them alike); two kernels on the repeated 360 Hz ECG, --p 2\n"
+    )
     print("| rows | motifs | detect alone | + PNG figure | + SVG figure | + PNG, CPU | + SVG, CPU | PNG size |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rows in lengths:
@@ -73,8 +76,13 @@ def main() -> None:
             path = Path(folder) / "ecg.csv"
             write_csv(path, rows)
             detect = ["detect", str(path), *KERNELS, "--p", "2", "--format", "json"]
-            variants = {"alone": detect, **{extension: detect + ["--plot", str(Path(folder) / f"figure.{extension}")]
-                                            for extension in ("png", "svg")}}
+            variants = {
+                "alone": detect,
+                **{
+                    extension: detect + ["--plot", str(Path(folder) / f"figure.{extension}")]
+                    for extension in ("png", "svg")
+                },
+            }
             walls: dict = {name: [] for name in variants}
             cpus: dict = {name: [] for name in variants}
             timed(detect)  # compiles and caches what the first run of a new shape needs
@@ -86,9 +94,12 @@ def main() -> None:
             alone, alone_cpu = min(walls["alone"]), min(cpus["alone"])
             motifs = json.loads(stdout)["motif_count"]
             size = (Path(folder) / "figure.png").stat().st_size
-            print(f"| {rows:,} | {motifs:,} | {alone:.2f} s | +{min(walls['png']) - alone:.2f} s "
-                  f"| +{min(walls['svg']) - alone:.2f} s | +{min(cpus['png']) - alone_cpu:.2f} s "
-                  f"| +{min(cpus['svg']) - alone_cpu:.2f} s | {size / 1e3:.0f} kB |", flush=True)
+            print(
+                f"| {rows:,} | {motifs:,} | {alone:.2f} s | +{min(walls['png']) - alone:.2f} s "
+                f"| +{min(walls['svg']) - alone:.2f} s | +{min(cpus['png']) - alone_cpu:.2f} s "
+                f"| +{min(cpus['svg']) - alone_cpu:.2f} s | {size / 1e3:.0f} kB |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

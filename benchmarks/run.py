@@ -121,13 +121,18 @@ def machine() -> str:
         pass
     import numba
 
-    return (f"{cpu}, {os.cpu_count()} logical cores, {numba.get_num_threads()} threads; "
-            f"Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores, {numba.get_num_threads()} threads; "
+        f"Python {platform.python_version()}, NumPy {np.__version__}, Numba {numba.__version__}"
+    )
 
 
 def time_table(ns, ms, repeat, budget_s, skip_z_above, out) -> None:
-    print("| n | m | auto | direct | FFT | stumpy raw | stumpy z | scipy fft | floor | "
-          "raw/auto | z/auto | scipy/auto | auto/floor |", file=out)
+    print(
+        "| n | m | auto | direct | FFT | stumpy raw | stumpy z | scipy fft | floor | "
+        "raw/auto | z/auto | scipy/auto | auto/floor |",
+        file=out,
+    )
     print("|---" * 13 + "|", file=out)
     mine, theirs = ours(), peers()
     for n in ns:
@@ -144,11 +149,16 @@ def time_table(ns, ms, repeat, budget_s, skip_z_above, out) -> None:
                     continue
                 row[name] = best_time(lambda f=f: f(x, kernel), repeat, budget_s) * 1e3
             auto = row["auto"]
-            cells = [f"{n:.0e}", str(m)] + [f"{row[k]:.3g}" for k in
-                     ("auto", "direct", "fft", "stumpy raw", "stumpy z", "scipy fft")]
-            cells += [f"{floor:.3g}", f"{row['stumpy raw'] / auto:.1f}x",
-                      f"{row['stumpy z'] / auto:.1f}x", f"{row['scipy fft'] / auto:.1f}x",
-                      f"{auto / floor:.1f}x"]
+            cells = [f"{n:.0e}", str(m)] + [
+                f"{row[k]:.3g}" for k in ("auto", "direct", "fft", "stumpy raw", "stumpy z", "scipy fft")
+            ]
+            cells += [
+                f"{floor:.3g}",
+                f"{row['stumpy raw'] / auto:.1f}x",
+                f"{row['stumpy z'] / auto:.1f}x",
+                f"{row['scipy fft'] / auto:.1f}x",
+                f"{auto / floor:.1f}x",
+            ]
             print("| " + " | ".join(cells) + " |", file=out, flush=True)
 
 
@@ -206,10 +216,15 @@ def our_mode(normalize):
 
 
 def mode_table(ns, ms, repeat, budget_s, skip_z_above, out) -> None:
-    print("\nEvery normalisation against its peer (target ratio: none >= 3x STUMPY raw, center >= 2x "
-          "ObsPy correlate_template, zscore >= 20x STUMPY z):\n", file=out)
-    print("| n | m | none | stumpy raw | ratio | center | obspy | ratio | zscore | stumpy z | ratio | "
-          "targets met |", file=out)
+    print(
+        "\nEvery normalisation against its peer (target ratio: none >= 3x STUMPY raw, center >= 2x "
+        "ObsPy correlate_template, zscore >= 20x STUMPY z):\n",
+        file=out,
+    )
+    print(
+        "| n | m | none | stumpy raw | ratio | center | obspy | ratio | zscore | stumpy z | ratio | targets met |",
+        file=out,
+    )
     print("|---" * 12 + "|", file=out)
     theirs = mode_peers()
     for n in ns:
@@ -238,14 +253,18 @@ def bank_table(n, m, ks, repeat, budget_s, out) -> None:
     _, obspy = mode_peers()["center"]
     rng = np.random.default_rng(7)
     x = np.cumsum(rng.standard_normal(n))
-    print(f"\nTemplate banks: detect with K centred kernels of {m} taps in one run, n = {n:.3g}, p = {P:g}, "
-          f"threshold 0.9 (target at K = 16, m = 200, n = 2e6: >= 5x the ObsPy loop):\n", file=out)
+    print(
+        f"\nTemplate banks: detect with K centred kernels of {m} taps in one run, n = {n:.3g}, p = {P:g}, "
+        f"threshold 0.9 (target at K = 16, m = 200, n = 2e6: >= 5x the ObsPy loop):\n",
+        file=out,
+    )
     print("| K | motifscan detect (ms) | ms per kernel | ObsPy loop (ms) | ratio |", file=out)
     print("|---" * 5 + "|", file=out)
     for k in ks:
         bank = {f"k{i}": rng.standard_normal(m) for i in range(k)}
-        mine = best_time(lambda: motifscan.detect(x, bank, p=P, threshold=0.9, normalize="center"),
-                         repeat, budget_s) * 1e3
+        mine = (
+            best_time(lambda: motifscan.detect(x, bank, p=P, threshold=0.9, normalize="center"), repeat, budget_s) * 1e3
+        )
         loop = "–"
         ratio = "–"
         if k <= 16:
@@ -260,18 +279,31 @@ def main(argv=None) -> None:
     parser.add_argument("--m", nargs="+", type=int, default=None, help="kernel lengths")
     parser.add_argument("--quick", action="store_true", help="a smaller grid, fewer repeats")
     parser.add_argument("--repeat", type=int, default=None, help="timed calls after the warm-up")
-    parser.add_argument("--budget", type=float, default=3.0,
-                        help="stop repeating a measurement after this many seconds")
-    parser.add_argument("--skip-z-above", type=float, default=2e9,
-                        help="skip z-normalized stumpy.mass above this n*m (it takes minutes)")
+    parser.add_argument(
+        "--budget", type=float, default=3.0, help="stop repeating a measurement after this many seconds"
+    )
+    parser.add_argument(
+        "--skip-z-above",
+        type=float,
+        default=2e9,
+        help="skip z-normalized stumpy.mass above this n*m (it takes minutes)",
+    )
     parser.add_argument("--no-errors", action="store_true", help="skip the error table")
     parser.add_argument("--output", help="also write the tables (Markdown) to this file")
     parser.add_argument("--no-modes", action="store_true", help="skip the per-normalisation table")
-    parser.add_argument("--mode-n", nargs="+", type=float, default=None,
-                        help="signal lengths of the per-normalisation table (default: those of --n)")
-    parser.add_argument("--round2", action="store_true",
-                        help="the targets' grid: n = 8.64e6, m = 3 .. 4096 per normalisation, banks of "
-                             "K = 1 .. 256 kernels of 200 taps over n = 2e6")
+    parser.add_argument(
+        "--mode-n",
+        nargs="+",
+        type=float,
+        default=None,
+        help="signal lengths of the per-normalisation table (default: those of --n)",
+    )
+    parser.add_argument(
+        "--round2",
+        action="store_true",
+        help="the targets' grid: n = 8.64e6, m = 3 .. 4096 per normalisation, banks of "
+        "K = 1 .. 256 kernels of 200 taps over n = 2e6",
+    )
     parser.add_argument("--bank-n", type=float, default=None, help="signal length of the bank table")
     parser.add_argument("--bank-m", type=int, default=200, help="kernel length of the bank table")
     parser.add_argument("--bank-k", nargs="+", type=int, default=None, help="bank sizes (default 1 4 16)")
@@ -294,8 +326,11 @@ def main(argv=None) -> None:
 
     outputs = [sys.stdout] + ([open(args.output, "w")] if args.output else [])
     out = Tee(*outputs)
-    print(f"Machine: {machine()}\nTimes in ms (best of up to {repeat} after a warm-up), p = {P:g}; "
-          f"ratios are peer / motifscan auto and auto / memory floor.\n", file=out)
+    print(
+        f"Machine: {machine()}\nTimes in ms (best of up to {repeat} after a warm-up), p = {P:g}; "
+        f"ratios are peer / motifscan auto and auto / memory floor.\n",
+        file=out,
+    )
     time_table(ns, ms, repeat, args.budget, args.skip_z_above, out)
     if not args.no_errors:
         error_table(ms, out)

@@ -33,8 +33,7 @@ def motifscan() -> list[str]:
 
 def wall(args: list[str], env: dict | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(motifscan() + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   env=env, check=False)
+    subprocess.run(motifscan() + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
     return time.perf_counter() - started
 
 
@@ -56,14 +55,19 @@ def main() -> None:
         x = np.cumsum(np.random.default_rng(0).standard_normal(200_000))
         np.savetxt(walk, x, fmt="%.6f", header="value", comments="")
         long_run = ["detect", str(walk), "--kernel", "1,2,3", "--p", "9", "--threshold", "0.99"]
-        for name, command in (("motifscan --help", ["--help"]), ("seed example", SEED),
-                              ("detect, 200 000 rows (compiled scan)", long_run)):
+        for name, command in (
+            ("motifscan --help", ["--help"]),
+            ("seed example", SEED),
+            ("detect, 200 000 rows (compiled scan)", long_run),
+        ):
             wall(command)  # warm the caches
             warm = [wall(command) for _ in range(args.runs)]
             with tempfile.TemporaryDirectory() as cold:
                 first = wall(command, cold_env(Path(cold)))
-            print(f"{name:38s} warm median of {args.runs}: {statistics.median(warm):.3f} s "
-                  f"(min {min(warm):.3f}, max {max(warm):.3f});  first-ever run: {first:.3f} s")
+            print(
+                f"{name:38s} warm median of {args.runs}: {statistics.median(warm):.3f} s "
+                f"(min {min(warm):.3f}, max {max(warm):.3f});  first-ever run: {first:.3f} s"
+            )
 
 
 if __name__ == "__main__":

@@ -22,12 +22,29 @@ LONG_ECG = "ecg_repeated_108k.csv"
 
 FIGURES = {
     # The A-E example of docs/method.md and the README: the cosine scan against a convolution.
-    "docs/images/seed-compare.png": ["compare", "sample_data/seed.csv", "--kernel", "1,2,3", "--p", "9",
-                                     "--format", "json"],
+    "docs/images/seed-compare.png": [
+        "compare",
+        "sample_data/seed.csv",
+        "--kernel",
+        "1,2,3",
+        "--p",
+        "9",
+        "--format",
+        "json",
+    ],
     # The sensor log of the README: six planted pulses on a drifting, noisy baseline.
-    "docs/images/sensor-log.png": ["detect", "sample_data/sensor_log.csv", "--kernel-file",
-                                   "sample_data/pulse_kernel.txt", "--p", "3", "--column", "load_kn",
-                                   "--format", "json"],
+    "docs/images/sensor-log.png": [
+        "detect",
+        "sample_data/sensor_log.csv",
+        "--kernel-file",
+        "sample_data/pulse_kernel.txt",
+        "--p",
+        "3",
+        "--column",
+        "load_kn",
+        "--format",
+        "json",
+    ],
     # A real recording with two kernels: the MIT-BIH ECG excerpt, time in seconds.
     "docs/images/ecg-two-kernels.png": ["detect", ECG, *BEATS, "--p", "2", "--format", "json"],
     # A long run: the same ECG repeated to 108 000 rows; motifs drawn from envelopes.
@@ -37,8 +54,14 @@ FIGURES = {
 
 def write_long_ecg(path: Path, rows: int = 108_000) -> None:
     values = np.resize(np.loadtxt(ROOT / ECG, delimiter=",", skiprows=1)[:, 1], rows)
-    np.savetxt(path, np.column_stack([np.arange(rows) / 360.0, values]), fmt=["%.6f", "%.3f"], delimiter=",",
-               header="time_s,ecg_mv", comments="")
+    np.savetxt(
+        path,
+        np.column_stack([np.arange(rows) / 360.0, values]),
+        fmt=["%.6f", "%.3f"],
+        delimiter=",",
+        header="time_s,ecg_mv",
+        comments="",
+    )
 
 
 def main() -> None:

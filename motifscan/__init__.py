@@ -18,8 +18,7 @@ from typing import Any, Sequence
 
 from motifscan.errors import MotifscanError
 
-__all__ = ["scan", "detect", "motifs_to_frame", "read_kernel", "Motif", "FittedKernel",
-           "MotifscanError", "__version__"]
+__all__ = ["scan", "detect", "motifs_to_frame", "read_kernel", "Motif", "FittedKernel", "MotifscanError", "__version__"]
 
 
 def __getattr__(name):
@@ -111,14 +110,18 @@ def _named_kernels(kernel, joint: bool) -> tuple:
     if isinstance(kernel, dict):
         return tuple(
             Kernel(str(name), tuple(tuple(row) for row in values.values()), tuple(values))
-            if isinstance(values, dict) else _joint_kernel(str(name), values) if _is_two_dimensional(values)
+            if isinstance(values, dict)
+            else _joint_kernel(str(name), values)
+            if _is_two_dimensional(values)
             else Kernel(str(name), (tuple(np.asarray(values, dtype=np.float64).ravel()),))
             for name, values in kernel.items()
         )
     if _is_two_dimensional(kernel):
         if not joint:
-            raise MotifscanError("kernel: a 2-D kernel (m samples x c channels) is a joint kernel: pass "
-                                 "joint=True to score its channels together")
+            raise MotifscanError(
+                "kernel: a 2-D kernel (m samples x c channels) is a joint kernel: pass "
+                "joint=True to score its channels together"
+            )
         return (_joint_kernel("kernel", kernel),)
     return ()
 
@@ -146,8 +149,9 @@ def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, sig
         except ValueError:
             raise MotifscanError(f"threshold: {threshold!r} is not mad:K with a number K", ("threshold",)) from None
         threshold = None
-    settings = kernel_settings(fitted, p=p, threshold=threshold, normalize=normalize, metric=metric,
-                               sign=sign, method=method)
+    settings = kernel_settings(
+        fitted, p=p, threshold=threshold, normalize=normalize, metric=metric, sign=sign, method=method
+    )
     return DetectConfig(kernel=values, kernels=kernels, method=method, joint=joint, **settings, **options)
 
 
@@ -221,10 +225,22 @@ def scan(
     from motifscan.pipeline import RunSummary, score_blocks
 
     if _is_two_dimensional(kernel):
-        raise MotifscanError("kernel: scan() takes one kernel of shape (m,); detect(..., joint=True) "
-                             "scores a 2-D kernel's channels together")
-    config = _config(kernel, p=p, threshold=None, normalize=normalize, metric=metric, method=method,
-                     dilation=dilation, backend=backend, device=device, noise_floor=noise_floor)
+        raise MotifscanError(
+            "kernel: scan() takes one kernel of shape (m,); detect(..., joint=True) "
+            "scores a 2-D kernel's channels together"
+        )
+    config = _config(
+        kernel,
+        p=p,
+        threshold=None,
+        normalize=normalize,
+        metric=metric,
+        method=method,
+        dilation=dilation,
+        backend=backend,
+        device=device,
+        noise_floor=noise_floor,
+    )
     if len(config.dilations) > 1:
         raise MotifscanError("scan: one dilation at a time (detect() searches a range)")
     source = _as_source(signal, None, None)
@@ -357,10 +373,26 @@ def detect(
     """
     from motifscan.pipeline import detect_all
 
-    config = _config(kernel, p=p, threshold=threshold, normalize=normalize, metric=metric, method=method,
-                     joint=joint, dilation=dilation, sign=sign, min_gap=min_gap, top=top, backend=backend,
-                     device=device, noise_floor=noise_floor, overlap=overlap, min_channels=min_channels,
-                     fill=fill, max_gap=max_gap)
+    config = _config(
+        kernel,
+        p=p,
+        threshold=threshold,
+        normalize=normalize,
+        metric=metric,
+        method=method,
+        joint=joint,
+        dilation=dilation,
+        sign=sign,
+        min_gap=min_gap,
+        top=top,
+        backend=backend,
+        device=device,
+        noise_floor=noise_floor,
+        overlap=overlap,
+        min_channels=min_channels,
+        fill=fill,
+        max_gap=max_gap,
+    )
     source = _as_source(signal, time, block_rows)
     motifs, run = detect_all(source, config)
     if source.time_zone is not None:  # a tz-aware index: times as pandas.Timestamp in its zone

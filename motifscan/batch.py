@@ -51,8 +51,9 @@ def expand_inputs(arguments: Sequence[str]) -> list[tuple[str, str | None]]:
         try:
             found = list(_signals_below(argument, set()))
         except OSError as error:
-            inputs.setdefault(argument, f"{argument}: cannot read the directory "
-                                        f"{error.filename or argument} ({error.strerror})")
+            inputs.setdefault(
+                argument, f"{argument}: cannot read the directory {error.filename or argument} ({error.strerror})"
+            )
             continue
         if not found:
             inputs.setdefault(argument, f"{argument}: no CSV, TSV, TXT or Parquet file in this directory")
@@ -101,8 +102,12 @@ def _pool(jobs: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_worker_start, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_start,
+        initargs=(os.getpid(),),
+    )
 
 
 def _worker_start(parent: int) -> None:
@@ -233,11 +238,23 @@ class BatchRun:
         With ``dask``, inputs larger than this are split into ranges of about this size.
     """
 
-    def __init__(self, arguments: Sequence[str], config: DetectConfig, read: ReadOptions, *, jobs: int = 1,
-                 ordered: bool = True, on_error: Callable[[str], None] | None = None,
-                 on_file_done: Callable[[FileRun], None] | None = None, state=None, follow: bool = False,
-                 watch=None, dask=None, split_bytes: int | None = None,
-                 on_notice: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        arguments: Sequence[str],
+        config: DetectConfig,
+        read: ReadOptions,
+        *,
+        jobs: int = 1,
+        ordered: bool = True,
+        on_error: Callable[[str], None] | None = None,
+        on_file_done: Callable[[FileRun], None] | None = None,
+        state=None,
+        follow: bool = False,
+        watch=None,
+        dask=None,
+        split_bytes: int | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ):
         from motifscan.distributed import DEFAULT_SPLIT_BYTES
 
         self.config = config
@@ -253,7 +270,8 @@ class BatchRun:
         self.ordered = ordered
         self.inputs = expand_inputs(arguments)
         self.several = len(arguments) > 1 or any(
-            name != "-" and os.path.isdir(name) and not is_parquet_dataset(name) for name in arguments)
+            name != "-" and os.path.isdir(name) and not is_parquet_dataset(name) for name in arguments
+        )
         if self.several and "-" in arguments:
             raise MotifscanError("- (standard input) must be the only FILE")
         if state is not None and "-" in arguments:
@@ -261,8 +279,9 @@ class BatchRun:
         if follow and (self.several or arguments[0] == "-" or state is not None):
             raise MotifscanError("--follow reads one FILE (not -, a directory or several; no --state)")
         if dask is not None and (follow or "-" in arguments):
-            raise MotifscanError("--dask needs files: a cluster cannot read this machine's "
-                                 "standard input or follow a file")
+            raise MotifscanError(
+                "--dask needs files: a cluster cannot read this machine's standard input or follow a file"
+            )
         self.on_error = on_error or (lambda message: None)
         self.on_file_done = on_file_done or (lambda run: None)
         self.files: list[FileRun] = []
@@ -270,8 +289,9 @@ class BatchRun:
         if not self.several and state is None and dask is None:
             # Open it now: a bad single input is an error before any output exists.
             name = self.inputs[0][0]
-            self._single = Detection(read.open(name, config.block_rows, follow=follow, on_notice=on_notice),
-                                     config, watch)
+            self._single = Detection(
+                read.open(name, config.block_rows, follow=follow, on_notice=on_notice), config, watch
+            )
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -282,11 +302,15 @@ class BatchRun:
         with_activation = self.config.method == "conv"
         optional = optional_fields(self.config)
         if self._single is not None:
-            return motif_fields(with_time=self._single.source.time_column is not None,
-                                with_activation=with_activation, optional=optional)
+            return motif_fields(
+                with_time=self._single.source.time_column is not None,
+                with_activation=with_activation,
+                optional=optional,
+            )
         if not self.several:
-            return motif_fields(with_time=self._single_time_column() is not None,
-                                with_activation=with_activation, optional=optional)
+            return motif_fields(
+                with_time=self._single_time_column() is not None, with_activation=with_activation, optional=optional
+            )
         if len(self.files) < len(self.inputs):
             # Not all read yet (JSON Lines streams): keep the key, null where there is no time.
             return motif_fields(with_time=True, with_file=True, with_activation=with_activation, optional=optional)
@@ -372,14 +396,22 @@ class BatchRun:
                     results = pool.map(_run_file_job, jobs, chunksize=1)
             else:
                 on_rows = None if self.progress is None else self.progress.add_rows
-                results = (run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5], on_rows=on_rows)
-                           for job in jobs)
+                results = (
+                    run_file(*job[:3], label=job[3], ordered=job[4], resume=job[5], on_rows=on_rows) for job in jobs
+                )
             if self.dask is not None:
                 from motifscan.distributed import connect, run_on_dask
 
                 client, owned = connect(self.dask)
-                results = run_on_dask(client, [(job[0], job[5]) for job in jobs], self.config, self.read,
-                                      self.split_bytes, self.several, self.ordered)
+                results = run_on_dask(
+                    client,
+                    [(job[0], job[5]) for job in jobs],
+                    self.config,
+                    self.read,
+                    self.split_bytes,
+                    self.several,
+                    self.ordered,
+                )
             for name, problem in self.inputs:
                 if problem is not None:
                     yield FileRun(name, [], None, problem)
@@ -435,12 +467,16 @@ class BatchRun:
             "skipped_windows": sum(summary.skipped_windows for summary in done),
             "suppressed_peaks": sum(summary.suppressed_peaks for summary in done),
             "large_offset": any(summary.large_offset for summary in done),
-            **({"bad_lines": sum(summary.bad_lines.count for summary in done if summary.bad_lines is not None)}
-               if self.read.bad_lines != "error" else {}),
+            **(
+                {"bad_lines": sum(summary.bad_lines.count for summary in done if summary.bad_lines is not None)}
+                if self.read.bad_lines != "error"
+                else {}
+            ),
             "failed_files": len(self.failed),
             "motif_count": self.motif_count,
-            **({"undecided_candidates": undecided} if (undecided := sum(summary.undecided for summary in done))
-               else {}),
+            **(
+                {"undecided_candidates": undecided} if (undecided := sum(summary.undecided for summary in done)) else {}
+            ),
         }
         if "min_channels" in parameters:
             report["partial_windows"] = sum(summary.partial_windows for summary in done)
@@ -463,5 +499,4 @@ class BatchRun:
         if config.method == "conv":
             threshold = f"conv · threshold {config.threshold:g} × strongest |activation|"
         spans = f"{config.shortest_span}–{config.span}" if config.shortest_span != config.span else f"{config.span}"
-        return (f"{count} motif{'s' * (count != 1)} in {where}"
-                f" · p = {config.p:g} · {threshold} · span {spans}")
+        return f"{count} motif{'s' * (count != 1)} in {where} · p = {config.p:g} · {threshold} · span {spans}"

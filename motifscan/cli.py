@@ -10,8 +10,20 @@ import sys
 
 import click
 
-from motifscan.choices import (BAD_LINES, COMMAND_LINE_BACKENDS, COMPARE_FORMATS, DETECT_FORMATS, DEVICES, FILL,
-                               FIT_REPORT_FORMATS, METHODS, METRICS, NORMALIZE, OVERLAP, SIGNS)
+from motifscan.choices import (
+    BAD_LINES,
+    COMMAND_LINE_BACKENDS,
+    COMPARE_FORMATS,
+    DETECT_FORMATS,
+    DEVICES,
+    FILL,
+    FIT_REPORT_FORMATS,
+    METHODS,
+    METRICS,
+    NORMALIZE,
+    OVERLAP,
+    SIGNS,
+)
 from motifscan.errors import MotifscanError, SignalTooShort
 
 EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -54,59 +66,148 @@ class _ClosedStdout(io.TextIOBase):
 def _input_options(command):
     """Options shared by every command that reads a signal and a kernel."""
     options = [
-        click.option("--kernel", "-k", "kernels", multiple=True, metavar="[NAME=]V1,V2,...",
-                     help="Kernel values, e.g. 1,2,3 or rise=1,2,3 (repeatable: several kernels)."),
-        click.option("--kernel-file", "kernel_files", multiple=True, metavar="PATH",
-                     help="Kernels from a file: one value per line, CSV (a kernel per column), a JSON "
-                          "list or object of named lists (repeatable), or a fitted kernel file from "
-                          "`motifscan fit` (with its p, threshold and metric)."),
-        click.option("--kernel-column", "kernel_columns", multiple=True, metavar="NAME",
-                     help="Use only this column of --kernel-file (repeatable)."),
-        click.option("--kernel-from", "kernel_froms", multiple=True, metavar="[NAME=]FILE[:COLUMN]@START:END",
-                     help="Cut the kernel from a recording: rows START..END-1, or times when FILE "
-                          "has a time column (repeatable)."),
-        click.option("--joint", is_flag=True,
-                     help="Score each kernel's channels together: one cosine over all of them."),
-        click.option("--fill", type=click.Choice(FILL), default="none", show_default=True,
-                     help="Fill gaps (missing values) of at most --max-gap samples before scanning: a "
-                          "straight line between the neighbours, or the last value before."),
-        click.option("--max-gap", "max_gap", type=int, default=None, metavar="G",
-                     help="Longest gap --fill fills, in samples."),
-        click.option("--min-channels", "min_channels", type=int, default=None, metavar="N",
-                     help="With --joint: score a window with missing channels (NaN, inf) over the "
-                          "channels present when at least N are.  [default: all]"),
-        click.option("--p", "p", type=float, default=None,
-                     help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine.  "
-                          "[default: 1, or the fitted kernel file's]"),
-        click.option("--dilation", default="1", show_default=True, metavar="D|D1,D2|LOW..HIGH",
-                     help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples); "
-                          "several: scan all, report the best per motif."),
-        click.option("--normalize", type=click.Choice(NORMALIZE), default=None,
-                     help="center: remove each window's mean (Pearson's r); zscore: also report "
-                          "the z-normalized distance.  [default: none, or the fitted kernel file's]"),
-        click.option("--noise-floor", default="0", show_default=True, metavar="Q|auto",
-                     help="Add Q to each window's norm, so flat noisy stretches stop matching; "
-                          "auto: the norm of a window of the signal's noise."),
-        click.option("--column", "-c", "columns", multiple=True, metavar="NAME",
-                     help="Channel to scan (repeatable). Default: every numeric column."),
-        click.option("--time-column", metavar="NAME",
-                     help="Column carried to the output as time. Default: detected by type or name."),
+        click.option(
+            "--kernel",
+            "-k",
+            "kernels",
+            multiple=True,
+            metavar="[NAME=]V1,V2,...",
+            help="Kernel values, e.g. 1,2,3 or rise=1,2,3 (repeatable: several kernels).",
+        ),
+        click.option(
+            "--kernel-file",
+            "kernel_files",
+            multiple=True,
+            metavar="PATH",
+            help="Kernels from a file: one value per line, CSV (a kernel per column), a JSON "
+            "list or object of named lists (repeatable), or a fitted kernel file from "
+            "`motifscan fit` (with its p, threshold and metric).",
+        ),
+        click.option(
+            "--kernel-column",
+            "kernel_columns",
+            multiple=True,
+            metavar="NAME",
+            help="Use only this column of --kernel-file (repeatable).",
+        ),
+        click.option(
+            "--kernel-from",
+            "kernel_froms",
+            multiple=True,
+            metavar="[NAME=]FILE[:COLUMN]@START:END",
+            help="Cut the kernel from a recording: rows START..END-1, or times when FILE "
+            "has a time column (repeatable).",
+        ),
+        click.option(
+            "--joint", is_flag=True, help="Score each kernel's channels together: one cosine over all of them."
+        ),
+        click.option(
+            "--fill",
+            type=click.Choice(FILL),
+            default="none",
+            show_default=True,
+            help="Fill gaps (missing values) of at most --max-gap samples before scanning: a "
+            "straight line between the neighbours, or the last value before.",
+        ),
+        click.option(
+            "--max-gap", "max_gap", type=int, default=None, metavar="G", help="Longest gap --fill fills, in samples."
+        ),
+        click.option(
+            "--min-channels",
+            "min_channels",
+            type=int,
+            default=None,
+            metavar="N",
+            help="With --joint: score a window with missing channels (NaN, inf) over the "
+            "channels present when at least N are.  [default: all]",
+        ),
+        click.option(
+            "--p",
+            "p",
+            type=float,
+            default=None,
+            help="Sharpness: score = sign(cos) * |cos| ** (p*p). 1 is the plain cosine.  "
+            "[default: 1, or the fitted kernel file's]",
+        ),
+        click.option(
+            "--dilation",
+            default="1",
+            show_default=True,
+            metavar="D|D1,D2|LOW..HIGH",
+            help="Samples between kernel taps (the window spans (m-1)*dilation+1 samples); "
+            "several: scan all, report the best per motif.",
+        ),
+        click.option(
+            "--normalize",
+            type=click.Choice(NORMALIZE),
+            default=None,
+            help="center: remove each window's mean (Pearson's r); zscore: also report "
+            "the z-normalized distance.  [default: none, or the fitted kernel file's]",
+        ),
+        click.option(
+            "--noise-floor",
+            default="0",
+            show_default=True,
+            metavar="Q|auto",
+            help="Add Q to each window's norm, so flat noisy stretches stop matching; "
+            "auto: the norm of a window of the signal's noise.",
+        ),
+        click.option(
+            "--column",
+            "-c",
+            "columns",
+            multiple=True,
+            metavar="NAME",
+            help="Channel to scan (repeatable). Default: every numeric column.",
+        ),
+        click.option(
+            "--time-column",
+            metavar="NAME",
+            help="Column carried to the output as time. Default: detected by type or name.",
+        ),
         click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension."),
-        click.option("--bad-lines", type=click.Choice(BAD_LINES), default="error",
-                     show_default=True,
-                     help="A line that cannot be read (a field too many or too few, a cell that is "
-                          "not a number): stop with an error, skip it, or read it as missing values."),
-        click.option("--header/--no-header", default=None,
-                     help="Whether the first CSV line names the columns. Default: detected."),
-        click.option("--block-rows", type=int, default=None, metavar="N",
-                     help="Rows read per block (memory knob; results never change)."),
-        click.option("--backend", type=click.Choice(COMMAND_LINE_BACKENDS), default="auto",
-                     show_default=True, help="Similarity backend."),
-        click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
-                     help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "
-                          "auto takes it for large inputs when usable."),
-        click.option("--threads", type=int, default=None, metavar="N",
-                     help="Threads of the CPU scan (at most NUMBA_NUM_THREADS).  [default: all cores]"),
+        click.option(
+            "--bad-lines",
+            type=click.Choice(BAD_LINES),
+            default="error",
+            show_default=True,
+            help="A line that cannot be read (a field too many or too few, a cell that is "
+            "not a number): stop with an error, skip it, or read it as missing values.",
+        ),
+        click.option(
+            "--header/--no-header",
+            default=None,
+            help="Whether the first CSV line names the columns. Default: detected.",
+        ),
+        click.option(
+            "--block-rows",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Rows read per block (memory knob; results never change).",
+        ),
+        click.option(
+            "--backend",
+            type=click.Choice(COMMAND_LINE_BACKENDS),
+            default="auto",
+            show_default=True,
+            help="Similarity backend.",
+        ),
+        click.option(
+            "--device",
+            type=click.Choice(DEVICES),
+            default="auto",
+            show_default=True,
+            help="Where to scan: gpu needs an NVIDIA GPU and motifscan[gpu]; "
+            "auto takes it for large inputs when usable.",
+        ),
+        click.option(
+            "--threads",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Threads of the CPU scan (at most NUMBA_NUM_THREADS).  [default: all cores]",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -141,23 +242,41 @@ def _prepare_config(options: dict, threshold, method, sign, quiet: bool, **detec
             raise MotifscanError(f"{files[0]}: --kernel-column does not apply to a fitted kernel file")
         kernels = (Kernel("kernel", (tuple(fitted.values.tolist()),)),)
     else:
-        kernels = collect_kernels(options["kernels"], files, options["kernel_columns"], options["joint"],
-                                  options["columns"], options["kernel_froms"], options["time_column"])
+        kernels = collect_kernels(
+            options["kernels"],
+            files,
+            options["kernel_columns"],
+            options["joint"],
+            options["columns"],
+            options["kernel_froms"],
+            options["time_column"],
+        )
         if not quiet:
             for kernel in kernels:
                 if kernel.origin is not None:
                     click.echo(f"motifscan: kernel {kernel.name}: {kernel.origin}", err=True)
     block_rows = DEFAULT_BLOCK_ROWS if options["block_rows"] is None else options["block_rows"]
     config = DetectConfig(
-        kernels=kernels, dilation=options["dilation"], backend=options["backend"], device=options["device"],
-        threads=options["threads"], block_rows=block_rows, noise_floor=options["noise_floor"],
-        joint=options["joint"], min_channels=options["min_channels"],
-        fill=options["fill"], max_gap=options["max_gap"], method=method, **detection,
-        **kernel_settings(fitted, p=options["p"], threshold=threshold, normalize=options["normalize"],
-                          sign=sign, method=method),
+        kernels=kernels,
+        dilation=options["dilation"],
+        backend=options["backend"],
+        device=options["device"],
+        threads=options["threads"],
+        block_rows=block_rows,
+        noise_floor=options["noise_floor"],
+        joint=options["joint"],
+        min_channels=options["min_channels"],
+        fill=options["fill"],
+        max_gap=options["max_gap"],
+        method=method,
+        **detection,
+        **kernel_settings(
+            fitted, p=options["p"], threshold=threshold, normalize=options["normalize"], sign=sign, method=method
+        ),
     )
-    read = ReadOptions(tuple(options["columns"]), options["time_column"], options["delimiter"],
-                       options["header"], options["bad_lines"])
+    read = ReadOptions(
+        tuple(options["columns"]), options["time_column"], options["delimiter"], options["header"], options["bad_lines"]
+    )
     return config, read
 
 
@@ -171,8 +290,11 @@ def _warn_skipped(summary) -> None:
     bad = summary.bad_lines
     if bad is not None and bad.count:
         done = "skipped" if bad.policy == "skip" else "read as missing values"
-        click.echo(f"motifscan: {bad.count} bad line(s) {done} (--bad-lines {bad.policy}) in "
-                   f"{summary.source}; the first: {bad.first}", err=True)
+        click.echo(
+            f"motifscan: {bad.count} bad line(s) {done} (--bad-lines {bad.policy}) in "
+            f"{summary.source}; the first: {bad.first}",
+            err=True,
+        )
     if summary.skipped_windows:
         click.echo(
             f"motifscan: {summary.skipped_windows} window(s) skipped: they contain NaN or inf "
@@ -220,8 +342,7 @@ class _MotifscanGroup(click.Group):
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
         try:
-            status = super().main(args=args, prog_name=prog_name or "motifscan",
-                                  standalone_mode=False, **extra)
+            status = super().main(args=args, prog_name=prog_name or "motifscan", standalone_mode=False, **extra)
             sys.stdout.flush()
             if _stream_interrupted():
                 # Ctrl-C ended a live stream; what it had read is decided and written.
@@ -296,8 +417,7 @@ def _suppressed_os_errors():
     return contextlib.suppress(OSError, ValueError, AttributeError, io.UnsupportedOperation)
 
 
-@click.group(cls=_MotifscanGroup,
-             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_MotifscanGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="motifscan")
 def cli():
     """Find a shape (a kernel) in long time series with a sliding sharpened cosine similarity.
@@ -335,19 +455,33 @@ def _parse_min_gap(ctx, param, value):
 def _detection_options(command):
     """Options that decide which motifs a detecting command reports."""
     options = [
-        click.option("--threshold", "-t", type=_THRESHOLD, default=None, metavar="T|mad:K",
-                     help="Minimum |score| of a motif, in [0, 1]; mad:K: K times each score track's "
-                          "median absolute deviation over its first 100 000 windows; for the "
-                          "convolution (--method conv, and the conv side of compare), minimum "
-                          "|activation| as a fraction of the channel's strongest.  "
-                          "[default: 0.5, or the fitted kernel file's]"),
-        click.option("--sign", type=click.Choice(SIGNS), default=None,
-                     help="Report matches, inverted matches, or both.  [default: any, or the fitted "
-                          "kernel file's]"),
-        click.option("--min-gap", default=None, callback=_parse_min_gap, metavar="N|Fspan|TIME",
-                     help="Minimum distance between two motifs of a channel: N samples, a fraction of "
-                          "the span (0.25span), or a time (250ms, 0.3s, 2min, 1h, 1d; needs a time "
-                          "column).  [default: 0.5span]"),
+        click.option(
+            "--threshold",
+            "-t",
+            type=_THRESHOLD,
+            default=None,
+            metavar="T|mad:K",
+            help="Minimum |score| of a motif, in [0, 1]; mad:K: K times each score track's "
+            "median absolute deviation over its first 100 000 windows; for the "
+            "convolution (--method conv, and the conv side of compare), minimum "
+            "|activation| as a fraction of the channel's strongest.  "
+            "[default: 0.5, or the fitted kernel file's]",
+        ),
+        click.option(
+            "--sign",
+            type=click.Choice(SIGNS),
+            default=None,
+            help="Report matches, inverted matches, or both.  [default: any, or the fitted kernel file's]",
+        ),
+        click.option(
+            "--min-gap",
+            default=None,
+            callback=_parse_min_gap,
+            metavar="N|Fspan|TIME",
+            help="Minimum distance between two motifs of a channel: N samples, a fraction of "
+            "the span (0.25span), or a time (250ms, 0.3s, 2min, 1h, 1d; needs a time "
+            "column).  [default: 0.5span]",
+        ),
         click.option("--top", type=int, default=None, metavar="K", help="Keep only the K strongest motifs."),
     ]
     for option in reversed(options):
@@ -360,11 +494,16 @@ def _detection(threshold, sign, min_gap, top, method="cosine") -> dict:
 
 
 _METHOD = click.option(
-    "--method", type=click.Choice(METHODS), default="cosine", show_default=True,
-    help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).")
+    "--method",
+    type=click.Choice(METHODS),
+    default="cosine",
+    show_default=True,
+    help="Detect on the sharpened cosine score, or on the plain convolution (for comparison).",
+)
 _QUIET = click.option("--quiet", "-q", is_flag=True, help="Nothing on stderr unless something is wrong.")
 _PLOT = click.option(
-    "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot]).")
+    "--plot", metavar="PATH", help="Also draw a figure to PATH (.png, .svg or .pdf; needs motifscan[plot])."
+)
 
 
 def _watch(plot, fmt: str, output):
@@ -384,28 +523,77 @@ def _watch(plot, fmt: str, output):
 @_input_options
 @_detection_options
 @_METHOD
-@click.option("--format", "-f", "fmt", type=click.Choice(DETECT_FORMATS), default=None,
-              help="Output format.  [default: table on a terminal, else CSV]")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(DETECT_FORMATS),
+    default=None,
+    help="Output format.  [default: table on a terminal, else CSV]",
+)
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
-@click.option("--jobs", "-j", type=int, default=1, show_default=True, metavar="N",
-              help="Inputs processed in parallel (worker processes); the output never changes.")
-@click.option("--append", is_flag=True,
-              help="Add to the --output file (atomically: the old file and the new motifs, renamed into place).")
-@click.option("--state", metavar="FILE",
-              help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.")
-@click.option("--follow", is_flag=True,
-              help="Follow FILE like tail -F (through rotation and truncation): report each motif "
-                   "as soon as it is final, until Ctrl-C.")
-@click.option("--dask", metavar="ADDRESS|local",
-              help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local.")
-@click.option("--split-bytes", metavar="N",
-              help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]")
+@click.option(
+    "--jobs",
+    "-j",
+    type=int,
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Inputs processed in parallel (worker processes); the output never changes.",
+)
+@click.option(
+    "--append",
+    is_flag=True,
+    help="Add to the --output file (atomically: the old file and the new motifs, renamed into place).",
+)
+@click.option(
+    "--state",
+    metavar="FILE",
+    help="Remember in FILE what was read (files, byte offsets); the next run reads only new data.",
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Follow FILE like tail -F (through rotation and truncation): report each motif "
+    "as soon as it is final, until Ctrl-C.",
+)
+@click.option(
+    "--dask", metavar="ADDRESS|local", help="Run on a Dask cluster (motifscan[dask]): a scheduler address, or local."
+)
+@click.option(
+    "--split-bytes",
+    metavar="N",
+    help="With --dask, split files larger than N bytes (e.g. 256M) into ranges.  [default: 256M]",
+)
 @_QUIET
 @_PLOT
-@click.option("--overlap", type=click.Choice(OVERLAP), default="best", show_default=True,
-              help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.")
-def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, append, state, follow, dask,
-           split_bytes, quiet, plot, overlap, **options):
+@click.option(
+    "--overlap",
+    type=click.Choice(OVERLAP),
+    default="best",
+    show_default=True,
+    help="Overlapping motifs of different kernels on a channel: keep the strongest, or all.",
+)
+def detect(
+    files,
+    threshold,
+    sign,
+    min_gap,
+    top,
+    method,
+    fmt,
+    output,
+    jobs,
+    append,
+    state,
+    follow,
+    dask,
+    split_bytes,
+    quiet,
+    plot,
+    overlap,
+    **options,
+):
     """Report where the kernel's shape occurs in each FILE.
 
     FILE is CSV/TSV/TXT (optionally .gz), Parquet, a Parquet dataset directory, a directory
@@ -422,10 +610,17 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
     from motifscan.progress import RunProgress
     from motifscan.state import StateFile
 
-    config, read = _prepare(options, overlap=overlap, quiet=quiet,
-                            **_detection(threshold, sign, min_gap, top, method))
-    batch = BatchConfig(jobs=jobs, state=state, output=output, append=append, follow=follow, dask=dask,
-                        split_bytes=split_bytes, plot=plot)
+    config, read = _prepare(options, overlap=overlap, quiet=quiet, **_detection(threshold, sign, min_gap, top, method))
+    batch = BatchConfig(
+        jobs=jobs,
+        state=state,
+        output=output,
+        append=append,
+        follow=follow,
+        dask=dask,
+        split_bytes=split_bytes,
+        plot=plot,
+    )
     fmt = output_format(fmt if fmt is not None or not follow else "jsonl", output)
     batch.check_format(fmt, config)
     recorder, sparkline = _watch(plot, fmt, output)
@@ -435,8 +630,11 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
             _warn_skipped(run.summary)
             _warn_suppressed(run.summary)
             if run.summary is not None and run.summary.undecided:
-                click.echo(f"motifscan: {run.summary.undecided} candidate(s) near the end of {run.summary.source} "
-                           f"wait in the state for more rows before they are decided", err=True)
+                click.echo(
+                    f"motifscan: {run.summary.undecided} candidate(s) near the end of {run.summary.source} "
+                    f"wait in the state for more rows before they are decided",
+                    err=True,
+                )
 
     def waiting() -> None:
         if not quiet:
@@ -446,19 +644,39 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         memory = None
         if batch.state is not None:
             # The backend too: runs over one state must agree to the last bit.
-            memory = held.enter_context(StateFile.open(
-                batch.state, {**config.parameters(), **read.parameters(), "backend": config.backend,
-                              "device": config.device}, on_wait=waiting))
+            memory = held.enter_context(
+                StateFile.open(
+                    batch.state,
+                    {**config.parameters(), **read.parameters(), "backend": config.backend, "device": config.device},
+                    on_wait=waiting,
+                )
+            )
         if batch.append and output not in (None, "-"):
             # Runs appending to one file take turns, whatever their --state: each copies
             # the file as the last one left it.
             check_target(output, "--output")
-            held.enter_context(locked(output, on_wait=lambda: quiet or click.echo(
-                f"motifscan: waiting for another run to finish with {output}", err=True)))
-        run = BatchRun(files, config, read, jobs=batch.jobs, on_error=lambda message: _fail(message),
-                       on_file_done=file_done, state=memory, follow=batch.follow, watch=recorder,
-                       dask=batch.dask, split_bytes=batch.split_bytes,
-                       on_notice=lambda notice: click.echo(f"motifscan: {notice}", err=True))
+            held.enter_context(
+                locked(
+                    output,
+                    on_wait=lambda: (
+                        quiet or click.echo(f"motifscan: waiting for another run to finish with {output}", err=True)
+                    ),
+                )
+            )
+        run = BatchRun(
+            files,
+            config,
+            read,
+            jobs=batch.jobs,
+            on_error=lambda message: _fail(message),
+            on_file_done=file_done,
+            state=memory,
+            follow=batch.follow,
+            watch=recorder,
+            dask=batch.dask,
+            split_bytes=batch.split_bytes,
+            on_notice=lambda notice: click.echo(f"motifscan: {notice}", err=True),
+        )
         if plot is not None and run.several:
             raise MotifscanError("--plot draws one input; several were given")
         # Under the state's lock: another run may just have appended.
@@ -472,20 +690,23 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
         unfinished_header, unfinished = memory.unfinished_output(output) if committed else (None, "")
         before_replace = None
         if committed:
+
             def before_replace(temporary, previous_bytes):
                 memory.commit_before_rename(output, fmt, temporary, previous_bytes)
+
         try:
-            with RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress, \
-                    open_output(output, append=batch.append, before_replace=before_replace) as stream, \
-                    figure_output(plot) as (figure, figure_format):
+            with (
+                RunProgress.shown(len(run.inputs), enabled=not quiet) as run.progress,
+                open_output(output, append=batch.append, before_replace=before_replace) as stream,
+                figure_output(plot) as (figure, figure_format),
+            ):
                 if unfinished:
                     if fmt == "csv" and header is None:
                         header = unfinished_header
                         stream.write(header + "\n")
                     stream.write(unfinished)
                 write_motifs(stream, run, fmt, after_header=header, footer=footer, keep=motifs)
-                if output not in (None, "-") and run.files and len(run.failed) == len(run.files) \
-                        and not unfinished:
+                if output not in (None, "-") and run.files and len(run.failed) == len(run.files) and not unfinished:
                     # Every input failed (each said why): the output file keeps what it held.
                     raise _NothingWritten
                 if figure is not None:
@@ -505,8 +726,14 @@ def detect(files, threshold, sign, min_gap, top, method, fmt, output, jobs, appe
 @click.argument("file", metavar="FILE|-")
 @_input_options
 @_detection_options
-@click.option("--format", "-f", "fmt", type=click.Choice(COMPARE_FORMATS), default=None,
-              help="Output format.  [default: table on a terminal, else CSV]")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(COMPARE_FORMATS),
+    default=None,
+    help="Output format.  [default: table on a terminal, else CSV]",
+)
 @click.option("--output", "-o", metavar="PATH", help="Write the result to PATH (atomically) instead of stdout.")
 @_QUIET
 @_PLOT
@@ -541,8 +768,9 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **opt
 @click.argument("file", metavar="FILE|-")
 @_input_options
 @_METHOD
-@click.option("--output", "-o", metavar="PATH",
-              help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout.")
+@click.option(
+    "--output", "-o", metavar="PATH", help="Write to PATH: Parquet for .parquet/.pq, else CSV. Default: CSV on stdout."
+)
 @_QUIET
 @_PLOT
 def scores(file, method, output, quiet, plot, **options):
@@ -557,15 +785,27 @@ def scores(file, method, output, quiet, plot, **options):
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
-    summary = RunSummary(source.name, list(source.channels), source.time_column,
-                         bad_lines=source.bad_lines, time_zone=source.time_zone, notes=source.notes)
-    scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), method == "conv",
-                            source_name=source.name)
+    summary = RunSummary(
+        source.name,
+        list(source.channels),
+        source.time_column,
+        bad_lines=source.bad_lines,
+        time_zone=source.time_zone,
+        notes=source.notes,
+    )
+    scanner = StreamScanner(
+        source.channels, config, getattr(source, "rows_hint", None), method == "conv", source_name=source.name
+    )
     recorder = None if plot is None else RunRecorder()
     with open_output(output, binary=True) as stream, figure_output(plot) as (figure, figure_format):
-        write_scores(stream, watched_blocks(source, config, summary, recorder, scanner=scanner),
-                     [scan.label for scan in scanner.scans], source.time_column, score_format(output),
-                     source.time_zone)
+        write_scores(
+            stream,
+            watched_blocks(source, config, summary, recorder, scanner=scanner),
+            [scan.label for scan in scanner.scans],
+            source.time_column,
+            score_format(output),
+            source.time_zone,
+        )
         if figure is not None:
             scores_figure(figure, figure_format, recorder, config, summary)
     if not quiet:
@@ -578,26 +818,62 @@ def scores(file, method, output, quiet, plot, **options):
 @click.option("--labels", metavar="PATH", help="CSV of labelled windows: start[,end],label (positive or negative).")
 @click.option("--positives", metavar="R1,R2,...", help="Starts of windows that hold the shape (rows or times).")
 @click.option("--negatives", metavar="R1,R2,...", help="Starts of look-alikes that must not match (rows or times).")
-@click.option("--length", type=int, default=None, metavar="M",
-              help="Window (kernel) length in samples.  [default: the median end - start of the labels]")
-@click.option("--metric", type=click.Choice(METRICS + ("all",)), multiple=True,
-              help="Also learn a linear map M: the scan then compares M w with M k. Repeat (or all) "
-                   "to fit several and keep the one that validates best.  [default: none]")
-@click.option("--normalize", type=click.Choice(("auto",) + NORMALIZE), default="auto", show_default=True,
-              help="Learn on the windows detect --normalize scores; auto tries none and center and "
-                   "keeps the one that validates better.")
-@click.option("--folds", type=int, default=5, show_default=True, metavar="K",
-              help="Cross-validation folds over the training labels (choose the cut-off, and the "
-                   "detector when nothing is held out).")
-@click.option("--keep", type=click.Choice(("best", "fitted")), default="best", show_default=True,
-              help="When every fit validates worse than the starting point: write the starting point "
-                   "(best) or the fit (fitted); either way stderr says so.")
+@click.option(
+    "--length",
+    type=int,
+    default=None,
+    metavar="M",
+    help="Window (kernel) length in samples.  [default: the median end - start of the labels]",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(METRICS + ("all",)),
+    multiple=True,
+    help="Also learn a linear map M: the scan then compares M w with M k. Repeat (or all) "
+    "to fit several and keep the one that validates best.  [default: none]",
+)
+@click.option(
+    "--normalize",
+    type=click.Choice(("auto",) + NORMALIZE),
+    default="auto",
+    show_default=True,
+    help="Learn on the windows detect --normalize scores; auto tries none and center and "
+    "keeps the one that validates better.",
+)
+@click.option(
+    "--folds",
+    type=int,
+    default=5,
+    show_default=True,
+    metavar="K",
+    help="Cross-validation folds over the training labels (choose the cut-off, and the "
+    "detector when nothing is held out).",
+)
+@click.option(
+    "--keep",
+    type=click.Choice(("best", "fitted")),
+    default="best",
+    show_default=True,
+    help="When every fit validates worse than the starting point: write the starting point "
+    "(best) or the fit (fitted); either way stderr says so.",
+)
 @click.option("--margin", type=float, default=0.1, show_default=True, help="Triplet margin, in cosine distance.")
-@click.option("--mine", type=int, default=20, show_default=True, metavar="N",
-              help="Hard negatives mined from the training signal per round (0: none).")
-@click.option("--split", type=float, default=None, metavar="F",
-              help="Learn from the first F of the rows, judge on the rest (held-out labels); the cut "
-                   "moves to the first label boundary at or after it.")
+@click.option(
+    "--mine",
+    type=int,
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="Hard negatives mined from the training signal per round (0: none).",
+)
+@click.option(
+    "--split",
+    type=float,
+    default=None,
+    metavar="F",
+    help="Learn from the first F of the rows, judge on the rest (held-out labels); the cut "
+    "moves to the first label boundary at or after it.",
+)
 @click.option("--validate", metavar="FILE", help="A held-out recording to judge the fit on (with --validate-labels).")
 @click.option("--validate-labels", metavar="PATH", help="Labels CSV of the --validate recording.")
 @click.option("--column", "-c", metavar="NAME", help="The channel to learn from. Default: the only numeric column.")
@@ -605,8 +881,14 @@ def scores(file, method, output, quiet, plot, **options):
 @click.option("--delimiter", metavar="CHAR", help="CSV field delimiter. Default: from the extension.")
 @click.option("--header/--no-header", default=None, help="Whether the first CSV line names the columns.")
 @click.option("--output", "-o", metavar="PATH", required=True, help="Write the fitted kernel file (JSON) to PATH.")
-@click.option("--format", "-f", "fmt", type=click.Choice(FIT_REPORT_FORMATS), default=None,
-              help="Report format.  [default: table on a terminal, else JSON]")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FIT_REPORT_FORMATS),
+    default=None,
+    help="Report format.  [default: table on a terminal, else JSON]",
+)
 @_QUIET
 def fit(file, output, fmt, quiet, **options):
     """Learn a kernel, p, a threshold, the normalisation (and a metric) from labelled windows of FILE.

@@ -49,8 +49,7 @@ class ComparisonRow:
         return min(m.start for m in (self.cosine, self.conv) if m is not None)
 
 
-def pair_motifs(cosine: Sequence[Motif], conv: Sequence[Motif],
-                channel_order: Sequence[str]) -> list[ComparisonRow]:
+def pair_motifs(cosine: Sequence[Motif], conv: Sequence[Motif], channel_order: Sequence[str]) -> list[ComparisonRow]:
     """Pair the motifs of the two methods whose windows overlap, on the same channel.
 
     Pairs with the larger overlap are made first (ties: the earlier cosine motif), and a
@@ -95,8 +94,12 @@ def pair_motifs(cosine: Sequence[Motif], conv: Sequence[Motif],
         used_conv.add((channel, j))
         rows.append(ComparisonRow(channel, cosine[i], conv_by_channel[channel][j]))
     rows += [ComparisonRow(m.channel, m, None) for i, m in enumerate(cosine) if i not in used_cosine]
-    rows += [ComparisonRow(name, None, m) for name, motifs in conv_by_channel.items()
-             for j, m in enumerate(motifs) if (name, j) not in used_conv]
+    rows += [
+        ComparisonRow(name, None, m)
+        for name, motifs in conv_by_channel.items()
+        for j, m in enumerate(motifs)
+        if (name, j) not in used_conv
+    ]
     rank = {name: i for i, name in enumerate(channel_order)}
     return sorted(rows, key=lambda row: (row.start, rank[row.channel]))
 
@@ -123,9 +126,14 @@ class Comparison:
         self.source = source
         self.config = config
         self.watch = watch
-        self.summary = RunSummary(source.name, list(source.channels), source.time_column,
-                                  bad_lines=source.bad_lines, time_zone=source.time_zone,
-                                  notes=source.notes)
+        self.summary = RunSummary(
+            source.name,
+            list(source.channels),
+            source.time_column,
+            bad_lines=source.bad_lines,
+            time_zone=source.time_zone,
+            notes=source.notes,
+        )
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
         self.motifs: dict[str, list[Motif]] = {method: [] for method in COMPARED}
         self.rows: list[ComparisonRow] = []
@@ -148,10 +156,12 @@ class Comparison:
                 top.add(found[method])
                 found[method] = top.motifs()
             self.motifs[method] = sort_motifs(found[method], self.channel_rank)
-        self.summary.suppressed_peaks = sum(detector.suppressed_peaks for method in COMPARED
-                                            for detector in detectors[method])
+        self.summary.suppressed_peaks = sum(
+            detector.suppressed_peaks for method in COMPARED for detector in detectors[method]
+        )
         self.summary.strongest_activation = {
-            detector.channel: detector.strongest for detector in detectors["conv"]
+            detector.channel: detector.strongest
+            for detector in detectors["conv"]
             if isinstance(detector, RelativeChannelDetector)
         }
         self.rows = pair_motifs(self.motifs["cosine"], self.motifs["conv"], channels)

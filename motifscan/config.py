@@ -82,12 +82,12 @@ class MinGap:
             # the neighbouring positions of one peak of a short kernel would all be motifs.
             return max(math.ceil(self.span_fraction * span_), min(2, span_))
         if step is None:
-            raise MotifscanError(f"min_gap {self.text}: a time needs the sampling step of a time column",
-                                 ("min_gap",))
+            raise MotifscanError(f"min_gap {self.text}: a time needs the sampling step of a time column", ("min_gap",))
         quotient = self.seconds / step
         whole = round(quotient)
-        return int(whole) if abs(quotient - whole) <= _WHOLE_TOLERANCE * max(1.0, abs(quotient)) \
-            else math.ceil(quotient)
+        return (
+            int(whole) if abs(quotient - whole) <= _WHOLE_TOLERANCE * max(1.0, abs(quotient)) else math.ceil(quotient)
+        )
 
     def parameter(self):
         """The value reported in a run's parameters: samples as a number, else the text."""
@@ -104,15 +104,20 @@ def parse_min_gap(value) -> MinGap:
     if isinstance(value, MinGap):
         return value
     if isinstance(value, bool):
-        raise MotifscanError("min_gap must be a number of samples, a fraction of the span (0.25span) "
-                             f"or a time (250ms), got {value!r}", ("min_gap",))
+        raise MotifscanError(
+            f"min_gap must be a number of samples, a fraction of the span (0.25span) or a time (250ms), got {value!r}",
+            ("min_gap",),
+        )
     if not isinstance(value, str):
         return MinGap(samples=_check_integer("min_gap", value, minimum=0), text=str(value))
     text = value.strip()
     match = _GAP_FORM.match(text)
     if match is None:
-        raise MotifscanError("min_gap must be a number of samples (10), a fraction of the span (0.25span) "
-                             f"or a time (250ms, 0.3s, 2min, 1h, 1d), got {value!r}", ("min_gap",))
+        raise MotifscanError(
+            "min_gap must be a number of samples (10), a fraction of the span (0.25span) "
+            f"or a time (250ms, 0.3s, 2min, 1h, 1d), got {value!r}",
+            ("min_gap",),
+        )
     number, unit = match.groups()
     if unit is None:
         return MinGap(samples=_check_integer("min_gap", number, minimum=0), text=number)
@@ -182,8 +187,9 @@ def parse_dilations(value) -> tuple[int, ...]:
             if ".." in item:
                 low, _, high = item.partition("..")
                 if not low.strip() or not high.strip():
-                    raise MotifscanError(f"dilation: the range {item!r} needs both ends (write LOW..HIGH)",
-                                         ("dilation",))
+                    raise MotifscanError(
+                        f"dilation: the range {item!r} needs both ends (write LOW..HIGH)", ("dilation",)
+                    )
                 low = _check_integer("dilation", low.strip(), minimum=1)
                 high = _check_integer("dilation", high.strip(), minimum=1)
                 if high < low:
@@ -199,8 +205,9 @@ def parse_dilations(value) -> tuple[int, ...]:
         try:
             values = [_check_integer("dilation", v, minimum=1) for v in value]
         except TypeError:
-            raise MotifscanError(f"dilation must be a whole number, a list or a range, got {value!r}",
-                                 ("dilation",)) from None
+            raise MotifscanError(
+                f"dilation must be a whole number, a list or a range, got {value!r}", ("dilation",)
+            ) from None
     if not values:
         raise MotifscanError("dilation: no dilation given", ("dilation",))
     return tuple(sorted(set(values)))
@@ -237,13 +244,15 @@ def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
     if channels and len(channels) != len(rows):
         raise MotifscanError(f"{where}: {len(rows)} rows of values but {len(channels)} channel names")
     if joint and not channels:
-        raise MotifscanError(f"joint: kernel {kernel.name!r} has no channels; give a kernel file "
-                             "with one column per channel", ("joint",))
+        raise MotifscanError(
+            f"joint: kernel {kernel.name!r} has no channels; give a kernel file with one column per channel", ("joint",)
+        )
     if not joint and len(rows) > 1:
         raise MotifscanError(f"{where} has {len(rows)} channels: scan them together with joint", ("joint",))
     if center and all(min(row) == max(row) for row in rows):  # (one flat channel of several is fine)
-        raise MotifscanError(f"{where} is constant, so once centred (normalize) it has no shape to match",
-                             ("normalize",))
+        raise MotifscanError(
+            f"{where} is constant, so once centred (normalize) it has no shape to match", ("normalize",)
+        )
     weights = tuple(float(w) for w in kernel.weights)
     if weights:
         if len(weights) != len(rows):
@@ -255,8 +264,9 @@ def _check_named_kernel(kernel: Kernel, center: bool, joint: bool) -> Kernel:
     return Kernel(kernel.name, rows, channels, weights)
 
 
-def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metric=None, sign=None,
-                    method: str = "cosine") -> dict:
+def kernel_settings(
+    fitted=None, *, p=None, threshold=None, normalize=None, metric=None, sign=None, method: str = "cosine"
+) -> dict:
     """``p``, ``threshold``, ``normalize``, ``metric`` and ``sign`` of a run, decided in this
     one place for the command line and the Python API.
 
@@ -291,8 +301,11 @@ def kernel_settings(fitted=None, *, p=None, threshold=None, normalize=None, metr
         normalize = "none"
     return {
         "p": p if p is not None else fitted.p if use_fitted else 1.0,
-        "threshold": threshold if threshold is not None
-        else fitted.threshold if use_fitted and method != "conv" else DEFAULT_THRESHOLD,
+        "threshold": threshold
+        if threshold is not None
+        else fitted.threshold
+        if use_fitted and method != "conv"
+        else DEFAULT_THRESHOLD,
         "normalize": normalize,
         "metric": None if metric is None else _plain_lists(metric),
         "sign": sign if sign is not None else fitted.sign if use_fitted else "any",
@@ -421,8 +434,10 @@ class DetectConfig:
             raise MotifscanError("give either kernel or kernels, not both")
         if not kernels:
             if self.kernel is None:
-                raise MotifscanError("a kernel is required: give kernel=[1, 2, 3] (--kernel 1,2,3 or "
-                                     "--kernel-file FILE on the command line)")
+                raise MotifscanError(
+                    "a kernel is required: give kernel=[1, 2, 3] (--kernel 1,2,3 or "
+                    "--kernel-file FILE on the command line)"
+                )
             try:
                 values = tuple(float(v) for v in check_kernel(self.kernel, "kernel"))
             except MotifscanError as error:
@@ -439,25 +454,30 @@ class DetectConfig:
         if self.threshold_mad is not None:
             set_(self, "threshold_mad", _check_number("threshold_mad", self.threshold_mad, minimum=0, inclusive=False))
             if self.method == "conv":
-                raise MotifscanError("threshold mad:K applies to the cosine score, not to method conv",
-                                     ("threshold", "method"))
+                raise MotifscanError(
+                    "threshold mad:K applies to the cosine score, not to method conv", ("threshold", "method")
+                )
         check_choice("fill", self.fill, FILL)
         if self.fill != "none":
             if self.max_gap is None:
-                raise MotifscanError(f"fill {self.fill} needs max_gap: the longest gap to fill, in samples",
-                                     ("fill", "max_gap"))
+                raise MotifscanError(
+                    f"fill {self.fill} needs max_gap: the longest gap to fill, in samples", ("fill", "max_gap")
+                )
             set_(self, "max_gap", _check_integer("max_gap", self.max_gap, minimum=1))
         elif self.max_gap is not None:
             raise MotifscanError("max_gap applies with fill linear or previous", ("max_gap", "fill"))
         if self.min_channels is not None:
             least = _check_integer("min_channels", self.min_channels, minimum=1)
             if not self.joint:
-                raise MotifscanError("min_channels needs joint (it counts the channels of a joint kernel)",
-                                     ("min_channels", "joint"))
+                raise MotifscanError(
+                    "min_channels needs joint (it counts the channels of a joint kernel)", ("min_channels", "joint")
+                )
             fewest = min(len(kernel.values) for kernel in kernels)
             if least > fewest:
-                raise MotifscanError(f"min_channels must be at most the channels of a joint kernel ({fewest}), "
-                                     f"got {least}", ("min_channels",))
+                raise MotifscanError(
+                    f"min_channels must be at most the channels of a joint kernel ({fewest}), got {least}",
+                    ("min_channels",),
+                )
             set_(self, "min_channels", least)
         if self.noise_floor != "auto":
             set_(self, "noise_floor", _check_number("noise_floor", self.noise_floor, minimum=0))
@@ -466,8 +486,9 @@ class DetectConfig:
         set_(self, "dilation", dilations[0] if len(dilations) == 1 else dilations)
         threshold = _check_number("threshold", self.threshold, minimum=0)
         if threshold > 1:
-            raise MotifscanError(f"threshold must be at most 1 (scores lie in [-1, 1]), got {self.threshold}",
-                                 ("threshold",))
+            raise MotifscanError(
+                f"threshold must be at most 1 (scores lie in [-1, 1]), got {self.threshold}", ("threshold",)
+            )
         set_(self, "threshold", threshold)
         check_choice("sign", self.sign, SIGNS)
         set_(self, "min_gap", parse_min_gap(DEFAULT_MIN_GAP if self.min_gap is None else self.min_gap))
@@ -486,23 +507,30 @@ class DetectConfig:
             from motifscan.similarity.metric import METRIC_BACKENDS, check_metric
 
             matrix = check_metric(self.metric, len(self.kernel), "metric")
-            set_(self, "metric", tuple(matrix.tolist()) if matrix.ndim == 1
-                 else tuple(tuple(row) for row in matrix.tolist()))
+            set_(
+                self,
+                "metric",
+                tuple(matrix.tolist()) if matrix.ndim == 1 else tuple(tuple(row) for row in matrix.tolist()),
+            )
             if self.device == "gpu" or self.backend == "cuda":
-                raise MotifscanError("device gpu: a kernel with a learned metric is scanned on the CPU",
-                                     ("device",))
+                raise MotifscanError("device gpu: a kernel with a learned metric is scanned on the CPU", ("device",))
             if self.backend not in METRIC_BACKENDS:
-                raise MotifscanError(f"backend {self.backend}: a learned metric is scanned with numpy or numba",
-                                     ("backend",))
+                raise MotifscanError(
+                    f"backend {self.backend}: a learned metric is scanned with numpy or numba", ("backend",)
+                )
         # The convolution and a learned metric apply to one plain kernel at one dilation.
         batch = ("normalize", "noise_floor", "joint")
         for option, used in (("method conv", self.method == "conv"), ("a learned metric", self.metric is not None)):
             if used and (len(self.kernels) > 1 or len(self.dilations) > 1 or self.batch_scan):
-                raise MotifscanError(f"{option} works with one kernel at one dilation, without "
-                                     "normalize, noise_floor or joint", ("method", *batch))
+                raise MotifscanError(
+                    f"{option} works with one kernel at one dilation, without normalize, noise_floor or joint",
+                    ("method", *batch),
+                )
         if self.batch_scan and (self.device == "gpu" or self.backend == "cuda"):
-            raise MotifscanError("device gpu runs the plain scan only (no normalize, noise_floor "
-                                 "or joint); use device cpu", ("device", *batch))
+            raise MotifscanError(
+                "device gpu runs the plain scan only (no normalize, noise_floor or joint); use device cpu",
+                ("device", *batch),
+            )
 
     @property
     def batch_scan(self) -> bool:
@@ -549,14 +577,18 @@ class DetectConfig:
         if several:
             del parameters["kernel"]
             parameters["kernels"] = {
-                kernel.name: ({name: list(row) for name, row in zip(kernel.channels, kernel.values)}
-                              if self.joint else list(kernel.values[0]))
+                kernel.name: (
+                    {name: list(row) for name, row in zip(kernel.channels, kernel.values)}
+                    if self.joint
+                    else list(kernel.values[0])
+                )
                 for kernel in self.kernels
             }
             parameters["overlap"] = self.overlap
             parameters["joint"] = self.joint
-            weighted = {kernel.name: dict(zip(kernel.channels, kernel.weights)) for kernel in self.kernels
-                        if kernel.weights}
+            weighted = {
+                kernel.name: dict(zip(kernel.channels, kernel.weights)) for kernel in self.kernels if kernel.weights
+            }
             if weighted:
                 parameters["weights"] = weighted
             if self.min_channels is not None:
@@ -577,6 +609,7 @@ class DetectConfig:
         if self.metric is None:
             return None
         return "full" if isinstance(self.metric[0], tuple) else "diagonal"
+
 
 # Batch jobs, live logs and clusters: how a run over many inputs is carried out. None of
 # these options changes which motifs an input has.
@@ -661,26 +694,38 @@ class BatchConfig:
         if self.append and fmt == "json":
             raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
         if (self.state is not None or self.dask is not None) and config.threshold_mad is not None:
-            raise MotifscanError("--threshold mad:K with --state or --dask: the threshold is measured on the "
-                                 "start of the signal, which a later run or range does not see")
+            raise MotifscanError(
+                "--threshold mad:K with --state or --dask: the threshold is measured on the "
+                "start of the signal, which a later run or range does not see"
+            )
         if self.state is not None and config.fill != "none":
-            raise MotifscanError("--fill with --state: a gap open at the end of one run cannot be held back "
-                                 "for the next; fill the data first or run without --state")
+            raise MotifscanError(
+                "--fill with --state: a gap open at the end of one run cannot be held back "
+                "for the next; fill the data first or run without --state"
+            )
         if self.state is not None and config.min_channels is not None:
-            raise MotifscanError("--min-channels with --state: which channels a waiting candidate was scored on "
-                                 "is not kept in the state yet; run without --state")
+            raise MotifscanError(
+                "--min-channels with --state: which channels a waiting candidate was scored on "
+                "is not kept in the state yet; run without --state"
+            )
         if self.dask is not None and config.fill != "none":
             raise MotifscanError("--fill with --dask: a gap across two byte ranges cannot be filled in either")
         if self.state is not None and config.method == "conv":
-            raise MotifscanError("--method conv cannot be combined with --state: its threshold is "
-                                 "relative to the strongest activation of the whole signal")
-        if self.dask is not None and (len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint
-                                      or config.noise_floor == "auto"):
+            raise MotifscanError(
+                "--method conv cannot be combined with --state: its threshold is "
+                "relative to the strongest activation of the whole signal"
+            )
+        if self.dask is not None and (
+            len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint or config.noise_floor == "auto"
+        ):
             raise MotifscanError("--dask scans one kernel at one dilation (no --joint, no --noise-floor auto)")
         if config.min_gap.is_time and (self.state is not None or self.dask is not None):
-            raise MotifscanError(f"--min-gap {config.min_gap.text}: a time is converted with the sampling step of "
-                                 "the whole input, which --state and --dask runs do not see; give samples "
-                                 "or a fraction of the span")
+            raise MotifscanError(
+                f"--min-gap {config.min_gap.text}: a time is converted with the sampling step of "
+                "the whole input, which --state and --dask runs do not see; give samples "
+                "or a fraction of the span"
+            )
         if self.state is not None and config.top is not None:
-            raise MotifscanError("--top cannot be combined with --state: the strongest of new data only "
-                                 "is rarely what is meant")
+            raise MotifscanError(
+                "--top cannot be combined with --state: the strongest of new data only is rarely what is meant"
+            )

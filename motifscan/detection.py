@@ -24,7 +24,6 @@ import numpy as np
 from motifscan.similarity import ScoreTrack
 
 
-
 @dataclass(frozen=True)
 class Motif:
     """One found occurrence of the kernel's shape.
@@ -99,8 +98,14 @@ def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np
         return strong & (score != 0)
 
 
-def suppress_overlaps(positions: np.ndarray, strengths: np.ndarray, min_gap, order=None,
-                      taken: Sequence[tuple[int, int, int, int]] = (), spans=None) -> np.ndarray:
+def suppress_overlaps(
+    positions: np.ndarray,
+    strengths: np.ndarray,
+    min_gap,
+    order=None,
+    taken: Sequence[tuple[int, int, int, int]] = (),
+    spans=None,
+) -> np.ndarray:
     """Strongest-first non-max suppression.
 
     Parameters
@@ -223,8 +228,17 @@ class ChannelDetector:
     on the plain convolution, which :meth:`push` then needs.
     """
 
-    def __init__(self, channel: str, span: int, threshold: float, sign: str, min_gap: int | None,
-                 by: str = "score", labels: Sequence[ScanLabel] | None = None, members: Sequence[str] = ()):
+    def __init__(
+        self,
+        channel: str,
+        span: int,
+        threshold: float,
+        sign: str,
+        min_gap: int | None,
+        by: str = "score",
+        labels: Sequence[ScanLabel] | None = None,
+        members: Sequence[str] = (),
+    ):
         self.channel = channel
         # One threshold per label when they differ (``--threshold mad:K``); None: ``threshold``.
         self.thresholds: list | None = None
@@ -236,15 +250,21 @@ class ChannelDetector:
         self.min_gap = min_gap
         self.by = by
         self.labels = list(labels) if labels is not None else [ScanLabel(span)]
-        self._open = self._columns(np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None,
-                                   np.empty(0, np.int64), None)
+        self._open = self._columns(
+            np.empty(0, np.int64), ScoreTrack(*(np.empty(0),) * 3), None, np.empty(0, np.int64), None
+        )
         # (position, scan, gap, span) of accepted candidates that may still suppress open
         # ones (after a forced decision).
         self._taken: list[tuple[int, int, int, int]] = []
         spans = [label.span for label in self.labels]
         #: Each track's gap (to candidates of its own track) and window span.
-        self._gaps = np.array([min_gap if min_gap is not None else label.span if label.gap is None else label.gap
-                               for label in self.labels], dtype=np.int64)
+        self._gaps = np.array(
+            [
+                min_gap if min_gap is not None else label.span if label.gap is None else label.gap
+                for label in self.labels
+            ],
+            dtype=np.int64,
+        )
         self._spans = np.array(spans, dtype=np.int64)
         self._track_reach = self._gaps if len(self.labels) == 1 else np.maximum(self._gaps, self._spans)
         #: Stretches of candidates with no accepted motif (see the class docstring).
@@ -261,8 +281,13 @@ class ChannelDetector:
     max_open = 1 << 16
 
     def _columns(self, position, track: ScoreTrack, time, scan, activation) -> dict:
-        columns = {"position": position, "score": track.score, "cosine": track.cosine,
-                   "scale": track.scale, "scan": scan}
+        columns = {
+            "position": position,
+            "score": track.score,
+            "cosine": track.cosine,
+            "scale": track.scale,
+            "scan": scan,
+        }
         if getattr(track, "distance", None) is not None:
             columns["distance"] = track.distance
         if getattr(track, "present", None) is not None:
@@ -273,8 +298,13 @@ class ChannelDetector:
             columns["activation"] = activation
         return columns
 
-    def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
-             activation: np.ndarray | None = None) -> list[Motif]:
+    def push(
+        self,
+        first_position: int,
+        track: ScoreTrack,
+        time: np.ndarray | None = None,
+        activation: np.ndarray | None = None,
+    ) -> list[Motif]:
         """Add the scores of positions ``first_position .. first_position + len(track) - 1``.
 
         Parameters
@@ -289,11 +319,18 @@ class ChannelDetector:
             The plain convolution at each position; required with ``by="activation"``.
             Pass it for every piece or for none.
         """
-        return self.push_candidates(self.candidates(first_position, track, time, activation),
-                                    first_position + track.score.shape[0])
+        return self.push_candidates(
+            self.candidates(first_position, track, time, activation), first_position + track.score.shape[0]
+        )
 
-    def candidates(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
-                   activation: np.ndarray | None = None, scan: int = 0) -> dict:
+    def candidates(
+        self,
+        first_position: int,
+        track: ScoreTrack,
+        time: np.ndarray | None = None,
+        activation: np.ndarray | None = None,
+        scan: int = 0,
+    ) -> dict:
         """The candidates among positions ``first_position ..`` (arguments as :meth:`push`;
         ``scan`` the track's index in ``labels``), as a dict of column arrays
         (``position``, ``score``, ``cosine``, ``scale``, ``scan``, and ``time``,
@@ -309,8 +346,9 @@ class ChannelDetector:
             None if activation is None else activation[chosen],
         )
 
-    def push_scans(self, first_position: int, tracks: Sequence[ScoreTrack],
-                   time: np.ndarray | None = None) -> list[Motif]:
+    def push_scans(
+        self, first_position: int, tracks: Sequence[ScoreTrack], time: np.ndarray | None = None
+    ) -> list[Motif]:
         """Like :meth:`push`, for one track per label (in the order of ``labels``).
 
         The tracks may differ in length at the end of a signal (a shorter window fits more
@@ -494,15 +532,20 @@ class ChannelDetector:
         if columns["position"].size == 0:
             return []
         scan = columns["scan"]
-        keep = suppress_overlaps(columns["position"], np.abs(columns[self.by]), self._gaps[scan], scan,
-                                 self._taken, self._spans[scan])
+        keep = suppress_overlaps(
+            columns["position"], np.abs(columns[self.by]), self._gaps[scan], scan, self._taken, self._spans[scan]
+        )
         self._count_suppressed(columns["position"], keep, np.abs(columns[self.by]))
         kept = _take(columns, keep)
         # Only accepted candidates reaching past the first position still open can matter.
         if horizon is None:
             horizon = int(columns["position"][-1])
-        fresh = zip(kept["position"].tolist(), kept["scan"].tolist(), self._gaps[kept["scan"]].tolist(),
-                    self._spans[kept["scan"]].tolist())
+        fresh = zip(
+            kept["position"].tolist(),
+            kept["scan"].tolist(),
+            self._gaps[kept["scan"]].tolist(),
+            self._spans[kept["scan"]].tolist(),
+        )
         reach = self._track_reach.tolist()
         self._taken = sorted(entry for entry in [*self._taken, *fresh] if entry[0] + reach[entry[1]] > horizon)
         times = kept.get("time")
@@ -514,23 +557,24 @@ class ChannelDetector:
             zip(kept["position"], kept[self.by], kept["score"], kept["cosine"], kept["scale"], kept["scan"])
         ):
             label = self.labels[scan]
-            motifs.append(Motif(
-                channel=self.channel,
-                start=int(position),
-                end=int(position) + label.span,
-                score=float(score),
-                cosine=float(cosine),
-                sign=1 if ranked > 0 else -1,
-                scale=float(scale),
-                time=None if times is None else times[i],
-                activation=None if activations is None else float(activations[i]),
-                kernel=label.kernel,
-                dilation=label.dilation,
-                distance=None if distances is None else float(distances[i]),
-                channels=None if present is None else self._member_names(int(present[i])),
-            ))
+            motifs.append(
+                Motif(
+                    channel=self.channel,
+                    start=int(position),
+                    end=int(position) + label.span,
+                    score=float(score),
+                    cosine=float(cosine),
+                    sign=1 if ranked > 0 else -1,
+                    scale=float(scale),
+                    time=None if times is None else times[i],
+                    activation=None if activations is None else float(activations[i]),
+                    kernel=label.kernel,
+                    dilation=label.dilation,
+                    distance=None if distances is None else float(distances[i]),
+                    channels=None if present is None else self._member_names(int(present[i])),
+                )
+            )
         return motifs
-
 
     def _member_names(self, mask: int) -> str:
         """The channels of bit mask ``mask`` (bit c: ``members[c]``), joined by ``+``."""
@@ -579,11 +623,18 @@ class RelativeChannelDetector(ChannelDetector):
     def _count_suppressed(self, position: np.ndarray, keep: np.ndarray, strength: np.ndarray) -> None:
         # Counted in finish, on the final threshold: hold the suppressed candidates.
         held_position, held_strength = self._suppressed
-        self._suppressed = (np.concatenate([held_position, position[~keep]]),
-                            np.concatenate([held_strength, strength[~keep]]))
+        self._suppressed = (
+            np.concatenate([held_position, position[~keep]]),
+            np.concatenate([held_strength, strength[~keep]]),
+        )
 
-    def push(self, first_position: int, track: ScoreTrack, time: np.ndarray | None = None,
-             activation: np.ndarray | None = None) -> list[Motif]:
+    def push(
+        self,
+        first_position: int,
+        track: ScoreTrack,
+        time: np.ndarray | None = None,
+        activation: np.ndarray | None = None,
+    ) -> list[Motif]:
         """Like :meth:`ChannelDetector.push`, but returns nothing: see :meth:`finish`."""
         self._raise_threshold(activation)
         self._keep_plausible(super().push(first_position, track, time, activation))
@@ -620,8 +671,13 @@ class TopMotifs:
 
     def _key(self, motif: Motif):
         # Ties: earlier start, earlier channel, earlier kernel, smaller dilation.
-        return (motif.strength(self.by), -motif.start, -self._rank[motif.channel],
-                -self._kernel_rank.get(motif.kernel, 0), -(motif.dilation or 0))
+        return (
+            motif.strength(self.by),
+            -motif.start,
+            -self._rank[motif.channel],
+            -self._kernel_rank.get(motif.kernel, 0),
+            -(motif.dilation or 0),
+        )
 
     def add(self, motifs: Sequence[Motif]) -> None:
         for motif in motifs:
@@ -636,13 +692,21 @@ class TopMotifs:
         return sort_motifs([motif for _, motif in self._heap], self._rank, self._kernel_rank)
 
 
-def sort_motifs(motifs: Sequence[Motif], channel_rank: dict[str, int],
-                kernel_rank: dict[str, int] | None = None) -> list[Motif]:
+def sort_motifs(
+    motifs: Sequence[Motif], channel_rank: dict[str, int], kernel_rank: dict[str, int] | None = None
+) -> list[Motif]:
     """Motifs in signal order: by start, then by the channel's place in the input, then by
     the kernel's place in the run and the dilation."""
     kernel_rank = kernel_rank or {}
-    return sorted(motifs, key=lambda motif: (motif.start, channel_rank[motif.channel],
-                                             kernel_rank.get(motif.kernel, 0), motif.dilation or 0))
+    return sorted(
+        motifs,
+        key=lambda motif: (
+            motif.start,
+            channel_rank[motif.channel],
+            kernel_rank.get(motif.kernel, 0),
+            motif.dilation or 0,
+        ),
+    )
 
 
 def detect_track(

@@ -84,8 +84,7 @@ def splittable(config: DetectConfig) -> bool:
     alone, with the cosine. (conv thresholds on the whole signal's strongest activation;
     several kernels, dilations or joint channels compete in ways only a whole-file task
     reproduces.)"""
-    return (config.method == "cosine" and len(config.kernels) == 1 and len(config.dilations) == 1
-            and not config.joint)
+    return config.method == "cosine" and len(config.kernels) == 1 and len(config.dilations) == 1 and not config.joint
 
 
 def plan_parts(name: str, config: DetectConfig, split_bytes: int) -> list[Part] | None:
@@ -140,8 +139,10 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
             for block in islice(after, part.overlap):
                 need = part.overlap - taken
                 if block.rows > need:
-                    block = SignalBlock({k: v[:need] for k, v in block.channels.items()},
-                                        None if block.time is None else block.time[:need])
+                    block = SignalBlock(
+                        {k: v[:need] for k, v in block.channels.items()},
+                        None if block.time is None else block.time[:need],
+                    )
                 taken += block.rows
                 yield block
                 if taken >= part.overlap:
@@ -149,8 +150,9 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
 
     source = SignalSource(own.name, own.channels, own.time_column, blocks)
     # The range's own bad lines only: those of the overlap rows are the next range's.
-    summary = RunSummary(own.name, list(own.channels), own.time_column, bad_lines=own.bad_lines,
-                         time_zone=own.time_zone, notes=own.notes)
+    summary = RunSummary(
+        own.name, list(own.channels), own.time_column, bad_lines=own.bad_lines, time_zone=own.time_zone, notes=own.notes
+    )
     detectors = {detector.channel: detector for detector in channel_detectors(own.channels, config, "cosine")}
     found: dict = {name: [] for name in own.channels}
     try:
@@ -175,8 +177,9 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
     import dataclasses
 
     first = results[0].summary
-    summary = RunSummary(name, list(first.channels), first.time_column, device=first.device,
-                         time_zone=first.time_zone, notes=first.notes)
+    summary = RunSummary(
+        name, list(first.channels), first.time_column, device=first.device, time_zone=first.time_zone, notes=first.notes
+    )
     if first.bad_lines is not None:
         summary.bad_lines = BadLines(first.bad_lines.policy)
     detectors = {detector.channel: detector for detector in channel_detectors(first.channels, config, "cosine")}
@@ -202,8 +205,9 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
         motifs += detector.finish()
     summary.suppressed_peaks = sum(detector.suppressed_peaks for detector in detectors.values())
     if summary.samples < config.span:
-        return FileRun(name, [], None, f"{name}: the kernel spans {config.span} samples but the signal "
-                                       f"has only {summary.samples}")
+        return FileRun(
+            name, [], None, f"{name}: the kernel spans {config.span} samples but the signal has only {summary.samples}"
+        )
     # Ranges are joined channel by channel: signal order is the one order both runs share.
     motifs = sort_motifs(motifs, {channel: i for i, channel in enumerate(first.channels)})
     if config.top is not None:
@@ -223,7 +227,7 @@ def connect(address):
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        raise MotifscanError("--dask needs dask.distributed: pip install \"motifscan[dask]\"") from None
+        raise MotifscanError('--dask needs dask.distributed: pip install "motifscan[dask]"') from None
     if not isinstance(address, str):
         return address, False  # a Client already
     try:
@@ -261,8 +265,7 @@ def _client_within(client_type, address: str, seconds: float):
     thread.join(seconds + 2)
     if thread.is_alive():
         # Abandoned: the daemon thread can only hang on a peer that never answers.
-        raise MotifscanError(f"--dask: nothing at {address} answered like a Dask scheduler "
-                             f"within {seconds:g} s")
+        raise MotifscanError(f"--dask: nothing at {address} answered like a Dask scheduler within {seconds:g} s")
     error = outcome.get("error")
     if error is None:
         return outcome["client"]
@@ -270,20 +273,23 @@ def _client_within(client_type, address: str, seconds: float):
         raise error
     if isinstance(error, (KeyboardInterrupt, SystemExit)):
         raise error
-    raise MotifscanError(f"--dask: {address} is not a Dask scheduler (its answer could not be read: "
-                         f"{type(error).__name__})")
+    raise MotifscanError(
+        f"--dask: {address} is not a Dask scheduler (its answer could not be read: {type(error).__name__})"
+    )
 
 
-def run_on_dask(client, jobs: list, config: DetectConfig, read: ReadOptions, split_bytes: int,
-                label: bool, ordered: bool) -> Iterator[FileRun]:
+def run_on_dask(
+    client, jobs: list, config: DetectConfig, read: ReadOptions, split_bytes: int, label: bool, ordered: bool
+) -> Iterator[FileRun]:
     """Submit every input (``jobs``: ``(name, resume)`` pairs) to the cluster and yield
     their :class:`~motifscan.file_run.FileRun` in input order."""
     submitted = []
     for name, resume in jobs:
         parts, pinned = (None, config) if resume is not None else _safe_plan(name, config, read, split_bytes)
         if parts is None:
-            future = client.submit(run_file, name, config, read, label=label, ordered=ordered,
-                                   resume=resume, pure=False)
+            future = client.submit(
+                run_file, name, config, read, label=label, ordered=ordered, resume=resume, pure=False
+            )
             submitted.append((name, None, [future]))
         else:
             futures = [client.submit(scan_part, part, pinned, read, pure=False) for part in parts]

@@ -154,8 +154,10 @@ class RunRecorder:
         if not self.signal and len(block.channels) > MAX_FIGURE_CHANNELS:
             from motifscan.errors import MotifscanError
 
-            raise MotifscanError(f"--plot: {len(block.channels)} channels are too many for one figure "
-                                 f"(at most {MAX_FIGURE_CHANNELS}); choose some with --column")
+            raise MotifscanError(
+                f"--plot: {len(block.channels)} channels are too many for one figure "
+                f"(at most {MAX_FIGURE_CHANNELS}); choose some with --column"
+            )
         for name, values in block.channels.items():
             self._push(self.signal, name, values)
         if block.time is not None:
@@ -179,8 +181,11 @@ class RunRecorder:
         if self.time is None:
             self.time = MinMaxEnvelope(self.max_buckets)
         self.time.push(values)
-        increasing = increasing and bool(np.all(np.diff(exact) > 0)) and (
-            self._last_time is None or bool(exact[0] > self._last_time))
+        increasing = (
+            increasing
+            and bool(np.all(np.diff(exact) > 0))
+            and (self._last_time is None or bool(exact[0] > self._last_time))
+        )
         self.time_increasing = self.time_increasing and increasing
         self._last_time = exact[-1]
 

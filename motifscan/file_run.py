@@ -34,20 +34,39 @@ class ReadOptions:
     # skip or nan, since the state holds only data already scanned.
     bad_lines: str = "error"
 
-    def open(self, name: str, block_rows: int, byte_range: tuple[int, int] | None = None,
-             follow: bool = False, row_groups: tuple[int, int] | None = None,
-             on_notice: Callable[[str], None] | None = None):
+    def open(
+        self,
+        name: str,
+        block_rows: int,
+        byte_range: tuple[int, int] | None = None,
+        follow: bool = False,
+        row_groups: tuple[int, int] | None = None,
+        on_notice: Callable[[str], None] | None = None,
+    ):
         """Open the input ``name`` (a path, ``-`` or a Parquet dataset directory); the other
         arguments are those of :func:`~motifscan.io.signals.read_signal`."""
-        return read_signal(name, columns=list(self.columns) or None, time_column=self.time_column,
-                           delimiter=self.delimiter, header=self.header, block_rows=block_rows,
-                           byte_range=byte_range, follow=follow, row_groups=row_groups, on_notice=on_notice,
-                           bad_lines=self.bad_lines)
+        return read_signal(
+            name,
+            columns=list(self.columns) or None,
+            time_column=self.time_column,
+            delimiter=self.delimiter,
+            header=self.header,
+            block_rows=block_rows,
+            byte_range=byte_range,
+            follow=follow,
+            row_groups=row_groups,
+            on_notice=on_notice,
+            bad_lines=self.bad_lines,
+        )
 
     def parameters(self) -> dict:
         """The options that decide what is read, as JSON-ready values."""
-        return {"columns": list(self.columns), "time_column": self.time_column,
-                "delimiter": self.delimiter, "header": self.header}
+        return {
+            "columns": list(self.columns),
+            "time_column": self.time_column,
+            "delimiter": self.delimiter,
+            "header": self.header,
+        }
 
 
 @dataclass
@@ -80,19 +99,32 @@ class FileRun:
 
 def _counted(source: SignalSource, on_rows: Callable[[int], None]) -> SignalSource:
     """``source``, calling ``on_rows`` with the row count of each block as it goes by."""
+
     def blocks() -> Iterator:
         for block in source:
             on_rows(block.rows)
             yield block
 
-    counted = same_input(source, SignalSource(source.name, source.channels, source.time_column, blocks,
-                                              source.rows_hint, read_ahead=source.read_ahead))
+    counted = same_input(
+        source,
+        SignalSource(
+            source.name, source.channels, source.time_column, blocks, source.rows_hint, read_ahead=source.read_ahead
+        ),
+    )
     counted.rows_estimate = source.rows_estimate
     return counted
 
 
-def run_file(name: str, config: DetectConfig, read: ReadOptions, *, label: bool, ordered: bool,
-             resume=None, on_rows: Callable[[int], None] | None = None) -> FileRun:
+def run_file(
+    name: str,
+    config: DetectConfig,
+    read: ReadOptions,
+    *,
+    label: bool,
+    ordered: bool,
+    resume=None,
+    on_rows: Callable[[int], None] | None = None,
+) -> FileRun:
     """Detect motifs in one input, catching its error.
 
     Parameters

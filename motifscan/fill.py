@@ -104,7 +104,8 @@ class GapFiller:
         if self._held is not None and self._held.rows:
             block = SignalBlock(
                 {name: np.concatenate([self._held.channels[name], values]) for name, values in block.channels.items()},
-                None if block.time is None else np.concatenate([self._held.time, block.time]))
+                None if block.time is None else np.concatenate([self._held.time, block.time]),
+            )
         return self._release(block, final=False)
 
     def finish(self) -> SignalBlock | None:
@@ -138,10 +139,14 @@ class GapFiller:
         self._record_runs(any_filled)
         self.first_row += ready
         # Copies: the held rows must not pin the caller's whole block.
-        self._held = SignalBlock({name: values[ready:].copy() for name, values in block.channels.items()},
-                                 None if block.time is None else block.time[ready:].copy())
-        return SignalBlock({name: values[:ready] for name, values in filled.items()},
-                           None if block.time is None else block.time[:ready])
+        self._held = SignalBlock(
+            {name: values[ready:].copy() for name, values in block.channels.items()},
+            None if block.time is None else block.time[ready:].copy(),
+        )
+        return SignalBlock(
+            {name: values[:ready] for name, values in filled.items()},
+            None if block.time is None else block.time[:ready],
+        )
 
     def _record_runs(self, any_filled: np.ndarray) -> None:
         if not any_filled.any():
@@ -189,8 +194,13 @@ def fill_gaps_reference(values: np.ndarray, method: str, max_gap: int) -> tuple[
         while stop < out.shape[0] and np.isnan(values[stop]):
             stop += 1
         length = stop - i
-        if 0 < i and stop < out.shape[0] and length <= max_gap and np.isfinite(values[i - 1]) \
-                and np.isfinite(values[stop]):
+        if (
+            0 < i
+            and stop < out.shape[0]
+            and length <= max_gap
+            and np.isfinite(values[i - 1])
+            and np.isfinite(values[stop])
+        ):
             before, after = values[i - 1], values[stop]
             for k in range(1, length + 1):
                 out[i + k - 1] = before + (after - before) * (k / (length + 1)) if method == "linear" else before

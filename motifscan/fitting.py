@@ -67,10 +67,9 @@ def windows_at(signal: np.ndarray, starts, length: int) -> np.ndarray:
     for row, start in enumerate(starts):
         if start < 0 or start + length > signal.shape[0]:
             raise MotifscanError(
-                f"the window at row {start} (length {length}) does not fit in the signal of "
-                f"{signal.shape[0]} rows"
+                f"the window at row {start} (length {length}) does not fit in the signal of {signal.shape[0]} rows"
             )
-        window = signal[start:start + length]
+        window = signal[start : start + length]
         if not np.all(np.isfinite(window)):
             raise MotifscanError(f"the window at row {start} holds NaN or inf")
         out[row] = window
@@ -108,8 +107,9 @@ def _unit_rows(windows: np.ndarray) -> np.ndarray:
     return windows / norms
 
 
-def align_positives(signal: np.ndarray, starts, length: int, shift: int, rounds: int = 5,
-                    normalize: str = "none") -> np.ndarray:
+def align_positives(
+    signal: np.ndarray, starts, length: int, shift: int, rounds: int = 5, normalize: str = "none"
+) -> np.ndarray:
     """Move each positive by up to ``shift`` samples to best match the mean of the others.
 
     Parameters
@@ -142,7 +142,7 @@ def align_positives(signal: np.ndarray, starts, length: int, shift: int, rounds:
             template = total - units[i]
             best, best_cosine = aligned[i], -math.inf
             for candidate in range(max(0, start - shift), min(signal.shape[0] - length, start + shift) + 1):
-                window = centred(signal[candidate:candidate + length], normalize)
+                window = centred(signal[candidate : candidate + length], normalize)
                 norm = np.linalg.norm(window)
                 if not np.isfinite(norm) or norm == 0:
                     continue
@@ -154,7 +154,7 @@ def align_positives(signal: np.ndarray, starts, length: int, shift: int, rounds:
             aligned[i] = best
             # Coordinate ascent on the summed similarity of all pairs: with the template
             # updated at once, every move raises it, so the loop cannot cycle.
-            window = centred(signal[best:best + length], normalize)
+            window = centred(signal[best : best + length], normalize)
             total += window / np.linalg.norm(window) - units[i]
             units[i] = window / np.linalg.norm(window)
         if not moved:
@@ -181,8 +181,7 @@ def starting_kernel(positives: np.ndarray) -> np.ndarray:
 # The loss and its gradient
 
 
-def cosines(kernel: np.ndarray, windows: np.ndarray, metric: np.ndarray | None,
-            normalize: str = "none") -> np.ndarray:
+def cosines(kernel: np.ndarray, windows: np.ndarray, metric: np.ndarray | None, normalize: str = "none") -> np.ndarray:
     """``cos(M C k, M C w)`` for each window (shape (c, m)), ``C`` the centring of
     ``normalize`` (the identity for ``none``); 0 for a window with ``M C w = 0``."""
     anchor = project(centred(kernel, normalize), metric)
@@ -192,9 +191,15 @@ def cosines(kernel: np.ndarray, windows: np.ndarray, metric: np.ndarray | None,
         return np.where(norms > 0, projected @ anchor / (norms * np.linalg.norm(anchor)), 0.0)
 
 
-def triplet_loss(kernel: np.ndarray, metric: np.ndarray | None, positives: np.ndarray,
-                 negatives: np.ndarray, margin: float = DEFAULT_MARGIN,
-                 metric_pull: float = DEFAULT_METRIC_PULL, normalize: str = "none"):
+def triplet_loss(
+    kernel: np.ndarray,
+    metric: np.ndarray | None,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    margin: float = DEFAULT_MARGIN,
+    metric_pull: float = DEFAULT_METRIC_PULL,
+    normalize: str = "none",
+):
     """The triplet loss of the module docstring and its analytic gradient.
 
     With ``normalize`` ``center`` (or ``zscore``, which scores the same) the kernel and
@@ -224,8 +229,8 @@ def triplet_loss(kernel: np.ndarray, metric: np.ndarray | None, positives: np.nd
     # kernel's gradient back through C at the end.
     kernel = centred(kernel, normalize)
     windows = centred(np.concatenate([positives, negatives]), normalize)
-    anchor = project(kernel, metric)                 # a = M k, shape (r,)
-    projected = project(windows, metric)             # b_i = M w_i, shape (c, r)
+    anchor = project(kernel, metric)  # a = M k, shape (r,)
+    projected = project(windows, metric)  # b_i = M w_i, shape (c, r)
     anchor_norm = np.linalg.norm(anchor)
     norms = np.linalg.norm(projected, axis=1)
     if anchor_norm == 0:
@@ -269,8 +274,9 @@ def triplet_loss(kernel: np.ndarray, metric: np.ndarray | None, positives: np.nd
 # Scanning the training signal, mining, the cut-off
 
 
-def cosine_track(signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray | None,
-                 normalize: str = "none") -> np.ndarray:
+def cosine_track(
+    signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray | None, normalize: str = "none"
+) -> np.ndarray:
     """``cos(M C k, M C w_i)`` at every valid position of ``signal``: the cosine ``detect``
     computes with this kernel, metric and ``--normalize`` (NaN where a window holds NaN)."""
     from motifscan.similarity import sliding_cosine
@@ -332,7 +338,7 @@ def peak_values(track: np.ndarray, positives: np.ndarray, length: int) -> tuple[
     labelled positive (shape (P,)), and the peaks further from every positive (the false
     positives a cut-off below them lets in)."""
     half = length // 2
-    positive_values = np.array([_strongest(track[max(0, s - half):s + half + 1]) for s in positives])
+    positive_values = np.array([_strongest(track[max(0, s - half) : s + half + 1]) for s in positives])
     positions, strength = peaks(track, length)
     return positive_values, strength[~near(positions, positives, half + 1)]
 
@@ -426,16 +432,28 @@ def _optimise(kernel, metric, positives, negatives, margin, metric_pull, iterati
     # Cosines do not depend on the kernel's size; optimising at unit size keeps the steps
     # of the kernel and of the metric on one scale.
     norm = np.linalg.norm(kernel)
-    result = minimize(objective, _pack(kernel / norm, metric), jac=True, method="L-BFGS-B",
-                      options={"maxiter": iterations})
+    result = minimize(
+        objective, _pack(kernel / norm, metric), jac=True, method="L-BFGS-B", options={"maxiter": iterations}
+    )
     k, metric_now = _unpack(result.x, m, shape)
     return k * norm / np.linalg.norm(k), metric_now, float(result.fun)
 
 
-def fit_kernel(signal: np.ndarray, positive_starts, negative_starts, length: int, metric: str = "none",
-               margin: float = DEFAULT_MARGIN, mined: int = DEFAULT_MINED, rounds: int = DEFAULT_ROUNDS,
-               shift: int | None = None, metric_pull: float = DEFAULT_METRIC_PULL,
-               iterations: int = 200, normalize: str = "none", cutoff: float | None = None) -> FitResult:
+def fit_kernel(
+    signal: np.ndarray,
+    positive_starts,
+    negative_starts,
+    length: int,
+    metric: str = "none",
+    margin: float = DEFAULT_MARGIN,
+    mined: int = DEFAULT_MINED,
+    rounds: int = DEFAULT_ROUNDS,
+    shift: int | None = None,
+    metric_pull: float = DEFAULT_METRIC_PULL,
+    iterations: int = 200,
+    normalize: str = "none",
+    cutoff: float | None = None,
+) -> FitResult:
     """Learn a kernel, a metric, ``p`` and a threshold from labelled windows of ``signal``.
 
     Parameters
@@ -497,10 +515,12 @@ def fit_kernel(signal: np.ndarray, positive_starts, negative_starts, length: int
         negatives = np.concatenate([labelled_negatives, windows_at(signal, mined_starts, length)])
         if negatives.shape[0] == 0:
             break  # nothing to tell the shape from: keep the mean of the positives
-        before = triplet_loss(kernel / np.linalg.norm(kernel), weights, positives, negatives,
-                              margin, metric_pull, normalize)[0]
-        kernel, weights, after = _optimise(kernel, weights, positives, negatives, margin, metric_pull,
-                                           iterations, normalize)
+        before = triplet_loss(
+            kernel / np.linalg.norm(kernel), weights, positives, negatives, margin, metric_pull, normalize
+        )[0]
+        kernel, weights, after = _optimise(
+            kernel, weights, positives, negatives, margin, metric_pull, iterations, normalize
+        )
         losses.append([before, after])
 
     if cutoff is None:
@@ -516,8 +536,7 @@ def fit_kernel(signal: np.ndarray, positive_starts, negative_starts, length: int
 # Judging a detector on labels
 
 
-def match_detections(starts: np.ndarray, strengths: np.ndarray, positives: np.ndarray,
-                     tolerance: int) -> dict:
+def match_detections(starts: np.ndarray, strengths: np.ndarray, positives: np.ndarray, tolerance: int) -> dict:
     """Precision, recall and F1 of detected windows against labelled positives.
 
     Parameters

@@ -36,9 +36,7 @@ def check_kernel(values: Iterable, where: str, allow_zeros: bool = False) -> np.
         raise MotifscanError(f"{where}: the kernel is empty")
     bad = np.flatnonzero(~np.isfinite(kernel))
     if bad.size:
-        raise MotifscanError(
-            f"{where}: kernel value {bad[0] + 1} is {kernel[bad[0]]}; every value must be finite"
-        )
+        raise MotifscanError(f"{where}: kernel value {bad[0] + 1} is {kernel[bad[0]]}; every value must be finite")
     if not allow_zeros and not np.any(kernel):
         raise MotifscanError(f"{where}: the kernel is all zeros, so it has no shape to match")
     return kernel

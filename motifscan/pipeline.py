@@ -143,8 +143,10 @@ def _joint_channels(kernel, channels: list, source_name: str) -> tuple:
         return tuple(kernel.channels)
     if known:
         missing = next(name for name in kernel.channels if name not in channels)
-        raise MotifscanError(f"--joint: kernel {kernel.name!r} has channel {missing!r}, which "
-                             f"{source_name} does not have (channels: {', '.join(channels)})")
+        raise MotifscanError(
+            f"--joint: kernel {kernel.name!r} has channel {missing!r}, which "
+            f"{source_name} does not have (channels: {', '.join(channels)})"
+        )
     if len(kernel.channels) != len(channels):
         raise MotifscanError(
             f"--joint: kernel {kernel.name!r} has {len(kernel.channels)} channels but {source_name} "
@@ -169,8 +171,11 @@ def plan_scans(channels: list, config: DetectConfig, source_name: str = "the sig
         for index in kernel_indices:
             kernel = config.kernels[index]
             for dilation in config.dilations:
-                label = channel + (f"_{kernel.name}" if several_kernels else "") + (
-                    f"_d{dilation}" if several_dilations else "")
+                label = (
+                    channel
+                    + (f"_{kernel.name}" if several_kernels else "")
+                    + (f"_d{dilation}" if several_dilations else "")
+                )
                 scans.append(Scan(label, channel, group, index, dilation, span(kernel.length, dilation)))
     return scans
 
@@ -212,8 +217,15 @@ class StreamScanner:
     are scored up to the end of the signal by :meth:`finish`.
     """
 
-    def __init__(self, channels, config: DetectConfig, rows_hint: int | None = None,
-                 activation: bool = False, first_row: int = 0, source_name: str = "the signal"):
+    def __init__(
+        self,
+        channels,
+        config: DetectConfig,
+        rows_hint: int | None = None,
+        activation: bool = False,
+        first_row: int = 0,
+        source_name: str = "the signal",
+    ):
         self.config = config
         self.scans = plan_scans(list(channels), config, source_name)
         self.kernel = np.asarray(config.kernel)
@@ -242,8 +254,11 @@ class StreamScanner:
         self._seen = 0
         #: The noise floor of each (channel group, kernel length); None until ``--noise-floor
         #: auto`` has seen the samples it is estimated from.
-        self.noise_floor = None if config.noise_floor == "auto" else {
-            (channels, taps): config.noise_floor for (channels, _, taps), _ in self.batches}
+        self.noise_floor = (
+            None
+            if config.noise_floor == "auto"
+            else {(channels, taps): config.noise_floor for (channels, _, taps), _ in self.batches}
+        )
 
     def _decide_noise_floor(self, buffers: dict) -> None:
         from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
@@ -279,13 +294,28 @@ class StreamScanner:
                 # the channels present.
                 signal = np.stack([buffers[name][:needed] for name in channels])
                 weights = [kernel.weights or (1.0,) * len(channels) for kernel in kernels]
-                found = scan_joint(signal, np.stack([kernel.array() for kernel in kernels]), weights, config.p,
-                                   dilation, config.normalize, self.noise_floor[(channels, taps)],
-                                   config.min_channels, self.backend)
+                found = scan_joint(
+                    signal,
+                    np.stack([kernel.array() for kernel in kernels]),
+                    weights,
+                    config.p,
+                    dilation,
+                    config.normalize,
+                    self.noise_floor[(channels, taps)],
+                    config.min_channels,
+                    self.backend,
+                )
             else:
                 signal = np.stack([buffers[name][:needed] for name in channels])
-                found = scan_kernels(signal, np.stack([kernel.array() for kernel in kernels]), config.p, dilation,
-                                     config.normalize, self.noise_floor[(channels, taps)], self.backend)
+                found = scan_kernels(
+                    signal,
+                    np.stack([kernel.array() for kernel in kernels]),
+                    config.p,
+                    dilation,
+                    config.normalize,
+                    self.noise_floor[(channels, taps)],
+                    self.backend,
+                )
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
         return tracks
 
@@ -303,8 +333,10 @@ class StreamScanner:
         # Direct sums, compiled unless the run is small enough for NumPy (never the FFT: see
         # sliding_activation).
         direct = "numpy" if self.backend == "numpy" else "numba"
-        return {name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilation, direct)
-                for name, values in buffers.items()}
+        return {
+            name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilation, direct)
+            for name, values in buffers.items()
+        }
 
     def tail(self) -> SignalBlock:
         """The samples kept for the next block (at most ``span - 1`` of each channel)."""
@@ -347,8 +379,9 @@ class StreamScanner:
             self._tail, self._tail_time = buffers, time
             return None
         tracks = self._score(buffers, [n_out] * len(self.batches))
-        result = ScoreBlock(self._first_position, tracks, None if time is None else time[:n_out],
-                            self._activations(buffers, n_out))
+        result = ScoreBlock(
+            self._first_position, tracks, None if time is None else time[:n_out], self._activations(buffers, n_out)
+        )
         # Copy, so the tail does not pin the whole block in memory.
         self._tail = {name: values[n_out:].copy() for name, values in buffers.items()}
         self._tail_time = None if time is None else time[n_out:].copy()
@@ -399,24 +432,31 @@ class Undecided:
     @classmethod
     def taken_from(cls, scanner: StreamScanner, detectors: list) -> "Undecided":
         floor = scanner.noise_floor
-        return cls([(detector.channel, *detector.undecided()) for detector in detectors],
-                   None if floor is None else [(list(channels), taps, float(value))
-                                               for (channels, taps), value in floor.items()])
+        return cls(
+            [(detector.channel, *detector.undecided()) for detector in detectors],
+            None
+            if floor is None
+            else [(list(channels), taps, float(value)) for (channels, taps), value in floor.items()],
+        )
 
     def restore(self, scanner: StreamScanner, detectors: list, source_name: str) -> None:
         """Hand the carried state to a new run's scanner and detectors."""
         if not any(columns["position"].size or taken for _, columns, taken in self.detectors):
             self.detectors = [(detector.channel, *detector.undecided()) for detector in detectors]
         if [channel for channel, _, _ in self.detectors] != [detector.channel for detector in detectors] or any(
-                columns["scan"].size and int(columns["scan"].max()) >= len(detector.labels)
-                for detector, (_, columns, _) in zip(detectors, self.detectors)):
-            raise MotifscanError(f"--state: {self.origin}: the undecided candidates kept for {source_name} do "
-                                 f"not match its channels and kernels; use a new state file")
+            columns["scan"].size and int(columns["scan"].max()) >= len(detector.labels)
+            for detector, (_, columns, _) in zip(detectors, self.detectors)
+        ):
+            raise MotifscanError(
+                f"--state: {self.origin}: the undecided candidates kept for {source_name} do "
+                f"not match its channels and kernels; use a new state file"
+            )
         for detector, (_, columns, taken) in zip(detectors, self.detectors):
             detector.resume(columns, taken)
         if self.noise_floor is not None and scanner.config.noise_floor == "auto":
-            scanner.noise_floor = {(tuple(channels), int(taps)): float(value)
-                                   for channels, taps, value in self.noise_floor}
+            scanner.noise_floor = {
+                (tuple(channels), int(taps)): float(value) for channels, taps, value in self.noise_floor
+            }
 
 
 _END = object()
@@ -472,9 +512,15 @@ def read_ahead(blocks: Iterable) -> Iterator:
         reader.join(timeout=READ_AHEAD_JOIN_S)
 
 
-def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary,
-                 activation: bool | None = None, first_row: int = 0,
-                 scanner: StreamScanner | None = None, final: bool = True) -> Iterator[ScoreBlock]:
+def score_blocks(
+    source: SignalSource,
+    config: DetectConfig,
+    summary: RunSummary,
+    activation: bool | None = None,
+    first_row: int = 0,
+    scanner: StreamScanner | None = None,
+    final: bool = True,
+) -> Iterator[ScoreBlock]:
     """Scan every block of ``source``, updating ``summary`` as blocks go by.
 
     ``activation`` asks for the plain convolution too; by default it is computed when
@@ -489,8 +535,9 @@ def score_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary
     if activation is None:
         activation = config.method == "conv"
     if scanner is None:
-        scanner = StreamScanner(source.channels, config, getattr(source, "rows_hint", None), activation,
-                                first_row, source.name)
+        scanner = StreamScanner(
+            source.channels, config, getattr(source, "rows_hint", None), activation, first_row, source.name
+        )
     summary.device = device_of(scanner.backend)
     counted = {}
     for scan in scanner.scans:  # one kernel per channel and dilation sees every window
@@ -549,14 +596,16 @@ def block_pieces(block: SignalBlock, rows: int) -> Iterator[SignalBlock]:
         return
     for start in range(0, block.rows, rows):
         stop = start + rows
-        yield SignalBlock({name: values[start:stop] for name, values in block.channels.items()},
-                          None if block.time is None else block.time[start:stop])
+        yield SignalBlock(
+            {name: values[start:stop] for name, values in block.channels.items()},
+            None if block.time is None else block.time[start:stop],
+        )
 
 
 def _score_all(source, config, summary, scanner, account, final=True) -> Iterator[ScoreBlock]:
     filler = summary.filler
     most = rows_per_push(scanner)
-    for block in (read_ahead(source) if getattr(source, "read_ahead", False) else source):
+    for block in read_ahead(source) if getattr(source, "read_ahead", False) else source:
         summary.samples += block.rows
         if filler is not None:  # short gaps filled; rows of a gap still open are held back
             block = filler.push(block)
@@ -578,8 +627,7 @@ def _score_all(source, config, summary, scanner, account, final=True) -> Iterato
         return
     if summary.samples < config.shortest_span:
         raise SignalTooShort(
-            f"{source.name}: the kernel spans {config.shortest_span} samples but the signal has only "
-            f"{summary.samples}"
+            f"{source.name}: the kernel spans {config.shortest_span} samples but the signal has only {summary.samples}"
         )
     scored = scanner.finish()
     if scored is not None:
@@ -598,7 +646,6 @@ def windows_holding(runs: list, span: int, positions_end: int) -> int:
             count += high - low
             reach = high
     return count
-
 
 
 #: Rows of the time column that the sampling step of a ``--min-gap`` time is taken from.
@@ -634,19 +681,25 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
     if not gap.is_time:
         return None, blocks
     if source.time_column is None:
-        raise MotifscanError(f"min_gap {gap.text}: a time needs a time column, and {source.name} has "
-                             "none; give samples or a fraction of the span (0.25span)", ("min_gap",))
+        raise MotifscanError(
+            f"min_gap {gap.text}: a time needs a time column, and {source.name} has "
+            "none; give samples or a fraction of the span (0.25span)",
+            ("min_gap",),
+        )
     held, times, count = [], [], 0
     for block in blocks:
         held.append(block)
-        times.append(block.time[:STEP_ROWS - count])
+        times.append(block.time[: STEP_ROWS - count])
         count += times[-1].shape[0]
         if count >= STEP_ROWS:
             break
     step = time_step(np.concatenate(times)) if times else None
     if count >= 2 and (step is None or not step > 0):
-        raise MotifscanError(f"min_gap {gap.text}: the time column {source.time_column!r} of {source.name} "
-                             "does not increase, so a time cannot be converted to samples", ("min_gap",))
+        raise MotifscanError(
+            f"min_gap {gap.text}: the time column {source.time_column!r} of {source.name} "
+            "does not increase, so a time cannot be converted to samples",
+            ("min_gap",),
+        )
     return step, itertools.chain(held, blocks)
 
 
@@ -667,10 +720,8 @@ def channel_detectors(channels, config: DetectConfig, method: str, step: float |
         raise MotifscanError("comparing with the convolution works with one kernel at one dilation")
     gap = gap_samples(config, config.span, step)
     if method == "conv":
-        return [RelativeChannelDetector(name, config.span, config.threshold, config.sign, gap)
-                for name in channels]
-    return [ChannelDetector(name, config.span, config.threshold, config.sign, gap)
-            for name in channels]
+        return [RelativeChannelDetector(name, config.span, config.threshold, config.sign, gap) for name in channels]
+    return [ChannelDetector(name, config.span, config.threshold, config.sign, gap) for name in channels]
 
 
 def ranked_by(method: str) -> str:
@@ -698,17 +749,29 @@ class Detection:
     whole signal are then exactly those of the held runs over its pieces, in order.
     """
 
-    def __init__(self, source: SignalSource, config: DetectConfig, watch=None, first_row: int = 0,
-                 undecided: Undecided | None = None, hold: bool = False):
+    def __init__(
+        self,
+        source: SignalSource,
+        config: DetectConfig,
+        watch=None,
+        first_row: int = 0,
+        undecided: Undecided | None = None,
+        hold: bool = False,
+    ):
         self.source = source
         self.config = config
         self.watch = watch
         self.first_row = first_row  # global index of the source's first sample
         self.hold = hold
         self.undecided = undecided
-        self.summary = RunSummary(source.name, list(source.channels), source.time_column,
-                                  bad_lines=source.bad_lines, time_zone=source.time_zone,
-                                  notes=source.notes)
+        self.summary = RunSummary(
+            source.name,
+            list(source.channels),
+            source.time_column,
+            bad_lines=source.bad_lines,
+            time_zone=source.time_zone,
+            notes=source.notes,
+        )
         scans = plan_scans(list(source.channels), config, source.name)
         self.channel_order = list(dict.fromkeys(scan.channel for scan in scans))
         self.channel_rank = {name: i for i, name in enumerate(self.channel_order)}
@@ -721,8 +784,10 @@ class Detection:
         track's gap is ``min_gap`` for its own span (``step``: see :func:`sampling_step`)."""
         config = self.config
         if config.method == "conv":
-            return [(detector, [detector.channel])
-                    for detector in channel_detectors(self.source.channels, config, "conv", step)]
+            return [
+                (detector, [detector.channel])
+                for detector in channel_detectors(self.source.channels, config, "conv", step)
+            ]
         label_kernels = len(config.kernels) > 1
         label_dilations = len(config.dilations) > 1
         groups: dict = {}
@@ -731,26 +796,49 @@ class Detection:
             groups.setdefault(key, []).append(scan)
         detectors = []
         for key, members in groups.items():
-            labels = [ScanLabel(scan.span, config.kernels[scan.kernel].name if label_kernels else None,
-                                scan.dilation if label_dilations else None, gap_samples(config, scan.span, step))
-                      for scan in members]
-            detector = ChannelDetector(key[0], members[0].span, config.threshold, config.sign, None,
-                                       labels=labels, members=members[0].channels)
+            labels = [
+                ScanLabel(
+                    scan.span,
+                    config.kernels[scan.kernel].name if label_kernels else None,
+                    scan.dilation if label_dilations else None,
+                    gap_samples(config, scan.span, step),
+                )
+                for scan in members
+            ]
+            detector = ChannelDetector(
+                key[0], members[0].span, config.threshold, config.sign, None, labels=labels, members=members[0].channels
+            )
             detectors.append((detector, [scan.label for scan in members]))
         return detectors
 
     def __iter__(self) -> Iterator[Motif]:
         config = self.config
-        scanner = StreamScanner(self.source.channels, config, getattr(self.source, "rows_hint", None),
-                                config.method == "conv", self.first_row, self.source.name)
-        blocks = watched_blocks(self.source, config, self.summary, self.watch, first_row=self.first_row,
-                                scanner=scanner, final=not self.hold)
+        scanner = StreamScanner(
+            self.source.channels,
+            config,
+            getattr(self.source, "rows_hint", None),
+            config.method == "conv",
+            self.first_row,
+            self.source.name,
+        )
+        blocks = watched_blocks(
+            self.source,
+            config,
+            self.summary,
+            self.watch,
+            first_row=self.first_row,
+            scanner=scanner,
+            final=not self.hold,
+        )
         step, blocks = sampling_step(blocks, config, self.source)
         detectors = self._detectors(scanner.scans, step)
         if self.undecided is not None:
             self.undecided.restore(scanner, [detector for detector, _ in detectors], self.source.name)
-        top = None if config.top is None else TopMotifs(config.top, self.channel_order,
-                                                         ranked_by(config.method), self.kernel_order)
+        top = (
+            None
+            if config.top is None
+            else TopMotifs(config.top, self.channel_order, ranked_by(config.method), self.kernel_order)
+        )
 
         def release(motifs: list[Motif]) -> list[Motif]:
             filler = self.summary.filler
@@ -770,8 +858,9 @@ class Detection:
                 if len(labels) == 1:  # (the conv detector holds its motifs in push)
                     found += push_block(detector, block, labels[0])
                 else:
-                    found += detector.push_scans(block.first_position, [block.tracks[label] for label in labels],
-                                                 block.time)
+                    found += detector.push_scans(
+                        block.first_position, [block.tracks[label] for label in labels], block.time
+                    )
             yield from release(found)
         if self.hold:
             yield from release([motif for detector, _ in detectors for motif in detector.settle()])
@@ -788,7 +877,6 @@ class Detection:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
-
 
     def _mad_thresholds(self, blocks: Iterator[ScoreBlock], detectors: list) -> Iterator[ScoreBlock]:
         """Hold the score blocks back until the first :data:`MAD_REFERENCE_POSITIONS`
@@ -865,16 +953,22 @@ class _WatchedSource:
             yield block
 
 
-def watched_blocks(source: SignalSource, config: DetectConfig, summary: RunSummary, watch=None,
-                   activation: bool | None = None, first_row: int = 0,
-                   scanner: StreamScanner | None = None, final: bool = True) -> Iterator[ScoreBlock]:
+def watched_blocks(
+    source: SignalSource,
+    config: DetectConfig,
+    summary: RunSummary,
+    watch=None,
+    activation: bool | None = None,
+    first_row: int = 0,
+    scanner: StreamScanner | None = None,
+    final: bool = True,
+) -> Iterator[ScoreBlock]:
     """:func:`score_blocks`, showing every signal block to ``watch.signal_block`` and every
     score block to ``watch.score_block`` on the way (nothing when ``watch`` is None)."""
     if watch is None:
         yield from score_blocks(source, config, summary, activation, first_row, scanner, final)
         return
-    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row, scanner,
-                              final):
+    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row, scanner, final):
         watch.score_block(block)
         yield block
 
@@ -884,8 +978,7 @@ def push_block(detector: ChannelDetector, block: ScoreBlock, label: str | None =
     (default: the one named after the channel) and the channel's activation."""
     name = detector.channel
     activation = None if block.activations is None else block.activations[name]
-    return detector.push(block.first_position, block.tracks[name if label is None else label], block.time,
-                         activation)
+    return detector.push(block.first_position, block.tracks[name if label is None else label], block.time, activation)
 
 
 def detect_all(source: SignalSource, config: DetectConfig) -> tuple[list[Motif], RunSummary]:

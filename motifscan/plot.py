@@ -141,8 +141,11 @@ class SampleAxis:
         self._values: np.ndarray | None = None
         time = recorder.time
         if time_column is None or time is None or not recorder.time_increasing or time.length < 2:
-            self.label = "sample" if time_column is None or time is None else (
-                f"sample ({time_column} is not increasing everywhere)")
+            self.label = (
+                "sample"
+                if time_column is None or time is None
+                else (f"sample ({time_column} is not increasing everywhere)")
+            )
             return
         _, lo, hi = time.buckets()
         # An increasing series: a bucket's min is the time of its first sample, its max of its last.
@@ -187,8 +190,21 @@ class SampleAxis:
 
 
 #: Unit suffixes of numeric time columns (``time_s`` is in seconds) and how they are shown.
-TIME_UNITS = {"s": "s", "sec": "s", "seconds": "s", "ms": "ms", "us": "µs", "ns": "ns", "min": "min",
-              "h": "h", "hours": "h", "d": "d", "days": "days", "years": "years", "yr": "years"}
+TIME_UNITS = {
+    "s": "s",
+    "sec": "s",
+    "seconds": "s",
+    "ms": "ms",
+    "us": "µs",
+    "ns": "ns",
+    "min": "min",
+    "h": "h",
+    "hours": "h",
+    "d": "d",
+    "days": "days",
+    "years": "years",
+    "yr": "years",
+}
 
 
 def _with_unit(column: str) -> str:
@@ -216,8 +232,9 @@ def figure_panels(channels: list, tracks: list[Track], scans: list) -> list[Pane
     panels = []
     for name in channels:
         panels.append(Panel("signal", name))
-        groups = [(name,)] + list(dict.fromkeys(scan.channels for scan in scans
-                                                if len(scan.channels) > 1 and scan.channels[-1] == name))
+        groups = [(name,)] + list(
+            dict.fromkeys(scan.channels for scan in scans if len(scan.channels) > 1 and scan.channels[-1] == name)
+        )
         for group in groups:
             own = tuple(scan for scan in scans if scan.channels == group)
             for track in tracks:
@@ -228,8 +245,16 @@ def figure_panels(channels: list, tracks: list[Track], scans: list) -> list[Pane
     return panels
 
 
-def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], layers: list[MotifLayer],
-                 scans: list, kernel_names: list[str], time_column: str | None = None):
+def build_figure(
+    recorder: RunRecorder,
+    *,
+    title: str,
+    tracks: list[Track],
+    layers: list[MotifLayer],
+    scans: list,
+    kernel_names: list[str],
+    time_column: str | None = None,
+):
     """The run's figure, as a matplotlib ``Figure`` laid out and labelled (not yet saved).
 
     Parameters
@@ -271,8 +296,7 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
     ratios = [2.2 if panel.kind == "signal" else 1.0 for panel in panels]
     figure = Figure(figsize=(11, 1.0 + sum(ratios) * 1.05), dpi=DPI, layout="constrained")
     canvas = FigureCanvasAgg(figure)
-    axes = figure.subplots(len(panels), 1, sharex=True, gridspec_kw={"height_ratios": ratios},
-                           squeeze=False)[:, 0]
+    axes = figure.subplots(len(panels), 1, sharex=True, gridspec_kw={"height_ratios": ratios}, squeeze=False)[:, 0]
     # The second line is replaced by the label count once the labels are placed; it holds
     # the room for it in the layout.
     heading = figure.suptitle(title + "\n ", fontsize=10)
@@ -303,12 +327,22 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
             envelope = envelopes.get(scan.label if panel.kind == "score" else panel.name)
             if envelope is None:
                 continue
-            colour = CONV if panel.kind == "activation" else colours.get(_kernel_name(scan, kernel_names) or "",
-                                                                         SIGNAL_COLOUR)
+            colour = (
+                CONV
+                if panel.kind == "activation"
+                else colours.get(_kernel_name(scan, kernel_names) or "", SIGNAL_COLOUR)
+            )
             style = _LINE_STYLES[sorted({s.dilation for s in panel.scans}).index(scan.dilation) % len(_LINE_STYLES)]
-            _draw_series(panel_axes, envelope, colour, axis, shift=(scan.span - 1) / 2, linestyle=style,
-                         translucent=len(panel.scans) > 1,
-                         label=f"d = {scan.dilation}" if several_dilations else None)
+            _draw_series(
+                panel_axes,
+                envelope,
+                colour,
+                axis,
+                shift=(scan.span - 1) / 2,
+                linestyle=style,
+                translucent=len(panel.scans) > 1,
+                label=f"d = {scan.dilation}" if several_dilations else None,
+            )
         threshold = track.threshold.get(panel.name) if isinstance(track.threshold, dict) else track.threshold
         if threshold is not None and threshold > 0:
             for level in (threshold, -threshold):
@@ -347,8 +381,11 @@ def build_figure(recorder: RunRecorder, *, title: str, tracks: list[Track], laye
         total, labelled = counts
         caption = f"{total} motif{'s' if total != 1 else ''}"
         if total:
-            caption += (", all labelled" if labelled == total else
-                        f", {labelled} labelled (strongest first), {total - labelled} unlabelled for lack of room")
+            caption += (
+                ", all labelled"
+                if labelled == total
+                else f", {labelled} labelled (strongest first), {total - labelled} unlabelled for lack of room"
+            )
         heading.set_text(f"{title}\n{caption}")
     else:
         heading.set_text(title)
@@ -378,14 +415,22 @@ _LINE_STYLES = ("-", "--", ":", "-.")
 MARKED_SAMPLES = 300
 
 
-def _draw_series(axes, envelope: MinMaxEnvelope, colour: str, axis: SampleAxis, shift: float = 0.0,
-                 markers: bool = False, linestyle: str = "-", translucent: bool = False, label=None) -> None:
+def _draw_series(
+    axes,
+    envelope: MinMaxEnvelope,
+    colour: str,
+    axis: SampleAxis,
+    shift: float = 0.0,
+    markers: bool = False,
+    linestyle: str = "-",
+    translucent: bool = False,
+    label=None,
+) -> None:
     centre, lo, hi = envelope.buckets()
     x = axis(centre + shift)
     if envelope.size == 1:
         marker = "o" if markers and envelope.length <= MARKED_SAMPLES else None
-        axes.plot(x, lo, color=colour, linewidth=1.0, marker=marker, markersize=2.5, linestyle=linestyle,
-                  label=label)
+        axes.plot(x, lo, color=colour, linewidth=1.0, marker=marker, markersize=2.5, linestyle=linestyle, label=label)
     elif translucent:
         # Several tracks in one panel: each bucket's largest and smallest value as two thin
         # lines, which do not blend into one colour as filled bands would.
@@ -394,8 +439,9 @@ def _draw_series(axes, envelope: MinMaxEnvelope, colour: str, axis: SampleAxis, 
     else:
         # Each bucket is drawn as the band between its smallest and largest value: peaks
         # narrower than a pixel stay visible, which plotting every k-th sample would lose.
-        axes.fill_between(x, lo, hi, facecolor=colour, linewidth=0.6, edgecolor=colour, linestyle=linestyle,
-                          label=label)
+        axes.fill_between(
+            x, lo, hi, facecolor=colour, linewidth=0.6, edgecolor=colour, linestyle=linestyle, label=label
+        )
 
 
 def _dilation_legend(axes, scans) -> None:
@@ -403,8 +449,10 @@ def _dilation_legend(axes, scans) -> None:
 
     dilations = sorted({scan.dilation for scan in scans})
     styles: list = list(_LINE_STYLES)
-    handles = [Line2D([], [], color="#555555", linestyle=styles[i % len(styles)], label=f"d = {d}")
-               for i, d in enumerate(dilations)]
+    handles = [
+        Line2D([], [], color="#555555", linestyle=styles[i % len(styles)], label=f"d = {d}")
+        for i, d in enumerate(dilations)
+    ]
     axes.legend(handles=handles, loc="upper right", fontsize=7, ncols=len(handles), frameon=False)
 
 
@@ -438,8 +486,9 @@ def _motif_colour(motif, layer: MotifLayer, colours: dict, kernel_names: list[st
     return colours.get(name, KERNEL_COLOURS[0])
 
 
-def _shade(axes, motifs: list, layer: MotifLayer, length: int, axis: SampleAxis, colours: dict,
-           kernel_names: list[str]) -> None:
+def _shade(
+    axes, motifs: list, layer: MotifLayer, length: int, axis: SampleAxis, colours: dict, kernel_names: list[str]
+) -> None:
     """Shade each motif's window in its kernel's colour: filled for +1, hatched for -1.
 
     Consecutive motifs alternate between two opacities and every window starts with a
@@ -478,11 +527,19 @@ def _bars(axes, spans, band, transform, colour, alpha, hatch) -> None:
         return
     bottom, top = band
     if hatch is None:
-        axes.broken_barh(spans, (bottom, top - bottom), transform=transform, facecolors=to_rgba(colour, alpha),
-                         edgecolor="none")
+        axes.broken_barh(
+            spans, (bottom, top - bottom), transform=transform, facecolors=to_rgba(colour, alpha), edgecolor="none"
+        )
     else:
-        axes.broken_barh(spans, (bottom, top - bottom), transform=transform, facecolors=to_rgba(colour, alpha / 3),
-                         edgecolors=to_rgba(colour, min(1.0, alpha * 2)), hatch=hatch, linewidth=0)
+        axes.broken_barh(
+            spans,
+            (bottom, top - bottom),
+            transform=transform,
+            facecolors=to_rgba(colour, alpha / 3),
+            edgecolors=to_rgba(colour, min(1.0, alpha * 2)),
+            hatch=hatch,
+            linewidth=0,
+        )
 
 
 def _label(axes, drawn: list, axis: SampleAxis, colours: dict, kernel_names: list[str], renderer) -> int:
@@ -539,8 +596,17 @@ def _label(axes, drawn: list, axis: SampleAxis, colours: dict, kernel_names: lis
             break
     probe.remove()
     for x, y, text, at_top, colour in placed:
-        artist = axes.text(x, y, text, transform=to_display, ha="center", va="top" if at_top else "bottom",
-                           fontsize=7, color=colour, clip_on=False)
+        artist = axes.text(
+            x,
+            y,
+            text,
+            transform=to_display,
+            ha="center",
+            va="top" if at_top else "bottom",
+            fontsize=7,
+            color=colour,
+            clip_on=False,
+        )
         artist.set_in_layout(False)
     return len(placed)
 
@@ -560,11 +626,13 @@ def _legend(figure, layers: list[MotifLayer], scans: list, kernel_names: list[st
     if any(layer.method == "conv" for layer in layers):
         handles.append(Patch(facecolor=CONV, alpha=0.5, label="convolution motif (label: activation)"))
     if any(m.sign < 0 for layer in layers for m in layer.motifs):
-        handles.append(Patch(facecolor="white", edgecolor="#555555", hatch=INVERTED_HATCH,
-                             label="hatched: inverted (sign −1)"))
+        handles.append(
+            Patch(facecolor="white", edgecolor="#555555", hatch=INVERTED_HATCH, label="hatched: inverted (sign −1)")
+        )
     if handles:
-        figure.legend(handles=handles, loc="outside lower center", fontsize=8, frameon=False,
-                      ncols=min(len(handles), 5))
+        figure.legend(
+            handles=handles, loc="outside lower center", fontsize=8, frameon=False, ncols=min(len(handles), 5)
+        )
 
 
 def run_title(source_name: str, config) -> str:
@@ -589,8 +657,7 @@ def _tracks(config, summary, methods, thresholds: bool = True) -> list[Track]:
         if method == "cosine":
             tracks.append(Track("score", f"score (p = {config.p:g})", config.threshold if thresholds else None))
         else:
-            threshold = {name: config.threshold * strongest
-                         for name, strongest in summary.strongest_activation.items()}
+            threshold = {name: config.threshold * strongest for name, strongest in summary.strongest_activation.items()}
             tracks.append(Track("activation", "activation", threshold if thresholds else None))
     return tracks
 
@@ -603,42 +670,66 @@ def _scans(config, summary) -> list:
 
 def _run_parts(config, summary) -> dict:
     """The parts of :func:`build_figure` every command's figure shares."""
-    return {"scans": _scans(config, summary), "kernel_names": [kernel.name for kernel in config.kernels],
-            "time_column": summary.time_column}
+    return {
+        "scans": _scans(config, summary),
+        "kernel_names": [kernel.name for kernel in config.kernels],
+        "time_column": summary.time_column,
+    }
 
 
 def detection_figure(stream, fmt: str, recorder: RunRecorder, config, summary, motifs: list) -> None:
     """The figure of ``detect``: the signal with the motifs, over the track the method detects on."""
-    draw_figure(stream, fmt, recorder, title=run_title(summary.source, config) + f" · method {config.method}",
-                tracks=_tracks(config, summary, [config.method]), layers=[MotifLayer(config.method, motifs)],
-                **_run_parts(config, summary))
+    draw_figure(
+        stream,
+        fmt,
+        recorder,
+        title=run_title(summary.source, config) + f" · method {config.method}",
+        tracks=_tracks(config, summary, [config.method]),
+        layers=[MotifLayer(config.method, motifs)],
+        **_run_parts(config, summary),
+    )
 
 
 def scores_figure(stream, fmt: str, recorder: RunRecorder, config, summary) -> None:
     """The figure of ``scores``: the signal over its score tracks (and activation with conv);
     no thresholds, since ``scores`` detects nothing."""
     methods = ["cosine"] + (["conv"] if config.method == "conv" else [])
-    draw_figure(stream, fmt, recorder, title=run_title(summary.source, config),
-                tracks=_tracks(config, summary, methods, thresholds=False), layers=[],
-                **_run_parts(config, summary))
+    draw_figure(
+        stream,
+        fmt,
+        recorder,
+        title=run_title(summary.source, config),
+        tracks=_tracks(config, summary, methods, thresholds=False),
+        layers=[],
+        **_run_parts(config, summary),
+    )
 
 
 def comparison_figure(stream, fmt: str, recorder: RunRecorder, comparison) -> None:
     """The figure of ``compare``: cosine motifs shaded over the upper half of the signal
     panel, the convolution's over the lower half; the score track, then the activation."""
     config, summary = comparison.config, comparison.summary
-    draw_figure(stream, fmt, recorder, title=run_title(summary.source, config) + " · cosine scan vs convolution",
-                tracks=_tracks(config, summary, ["cosine", "conv"]),
-                layers=[MotifLayer("cosine", comparison.motifs["cosine"], (0.5, 1.0)),
-                        MotifLayer("conv", comparison.motifs["conv"], (0.0, 0.5))],
-                **_run_parts(config, summary))
+    draw_figure(
+        stream,
+        fmt,
+        recorder,
+        title=run_title(summary.source, config) + " · cosine scan vs convolution",
+        tracks=_tracks(config, summary, ["cosine", "conv"]),
+        layers=[
+            MotifLayer("cosine", comparison.motifs["cosine"], (0.5, 1.0)),
+            MotifLayer("conv", comparison.motifs["conv"], (0.0, 0.5)),
+        ],
+        **_run_parts(config, summary),
+    )
 
 
 def check_plottable(channels) -> None:
     """Refuse, before any output exists, a figure with more channels than it can show."""
     if len(channels) > MAX_CHANNELS:
-        raise MotifscanError(f"--plot: {len(channels)} channels are too many for one figure "
-                             f"(at most {MAX_CHANNELS}); choose some with --column")
+        raise MotifscanError(
+            f"--plot: {len(channels)} channels are too many for one figure "
+            f"(at most {MAX_CHANNELS}); choose some with --column"
+        )
 
 
 @contextlib.contextmanager

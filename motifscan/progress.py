@@ -22,8 +22,9 @@ class RunProgress:
         self._started = time.monotonic()
         self._rows = 0
         self._by_files = files_total > 1
-        self._task = progress.add_task("files" if self._by_files else "rows",
-                                       total=files_total if self._by_files else None, rows=0, rate="")
+        self._task = progress.add_task(
+            "files" if self._by_files else "rows", total=files_total if self._by_files else None, rows=0, rate=""
+        )
 
     @classmethod
     @contextlib.contextmanager
@@ -41,14 +42,18 @@ class RunProgress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         progress = Progress(
-            TextColumn("{task.description}"), BarColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
             TextColumn("{task.completed:.0f}/{task.total:.0f}" if files_total > 1 else ""),
-            TextColumn("{task.fields[rows]:,} rows"), TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[rows]:,} rows"),
+            TextColumn("{task.fields[rate]}"),
             TimeRemainingColumn(),
-            console=console, transient=True,
+            console=console,
+            transient=True,
             # Results printed to a terminal go above the bar; to a file or a pipe (even one
             # that TTY_COMPATIBLE makes look like a terminal) never through the bar's console.
-            redirect_stdout=_real_terminal(sys.stdout), redirect_stderr=True,
+            redirect_stdout=_real_terminal(sys.stdout),
+            redirect_stderr=True,
         )
         with progress:
             yield cls(progress, files_total)
@@ -62,8 +67,7 @@ class RunProgress:
         self._rows += count
         elapsed = max(time.monotonic() - self._started, 1e-9)
         advance = 0 if self._by_files else count
-        self._progress.update(self._task, advance=advance, rows=self._rows,
-                              rate=f"{self._rows / elapsed:,.0f} rows/s")
+        self._progress.update(self._task, advance=advance, rows=self._rows, rate=f"{self._rows / elapsed:,.0f} rows/s")
 
     def file_done(self, rows: int = 0) -> None:
         """One input finished; ``rows`` of it were not reported through :meth:`add_rows`."""

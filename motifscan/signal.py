@@ -166,10 +166,7 @@ class SignalSource:
         return self._open_blocks()
 
     def __repr__(self) -> str:
-        return (
-            f"SignalSource(name={self.name!r}, channels={self.channels!r}, "
-            f"time_column={self.time_column!r})"
-        )
+        return f"SignalSource(name={self.name!r}, channels={self.channels!r}, time_column={self.time_column!r})"
 
 
 def signal_from_arrays(
@@ -216,23 +213,18 @@ def signal_from_arrays(
     first_channel = ""
     for channel, values in channels.items():
         if not isinstance(channel, str) or not channel:
-            raise MotifscanError(
-                f"{name}: channel names must be non-empty strings (got {channel!r})"
-            )
+            raise MotifscanError(f"{name}: channel names must be non-empty strings (got {channel!r})")
         array = _float64_vector(values, f"{name}: channel '{channel}'")
         if length is None:
             length, first_channel = len(array), channel
         elif len(array) != length:
             raise MotifscanError(
-                f"{name}: channel '{channel}' has {len(array)} samples "
-                f"but '{first_channel}' has {length}"
+                f"{name}: channel '{channel}' has {len(array)} samples but '{first_channel}' has {length}"
             )
         arrays[channel] = array
     time_values, time_zone = (None, None) if time is None else _zoned_time_vector(time, f"{name}: time")
     if time_values is not None and len(time_values) != length:
-        raise MotifscanError(
-            f"{name}: time has {len(time_values)} values but the channels have {length}"
-        )
+        raise MotifscanError(f"{name}: time has {len(time_values)} values but the channels have {length}")
     whole = SignalBlock(arrays, time_values)
     step = block_rows or max(whole.rows, 1)
 
@@ -267,6 +259,7 @@ def _datetime_ns_or_us(values: np.ndarray) -> np.ndarray:
 
 def drop_rows(source: SignalSource, count: int) -> SignalSource:
     """``source`` without its first ``count`` rows."""
+
     def blocks() -> Iterator[SignalBlock]:
         left = count
         for block in source:
@@ -277,19 +270,24 @@ def drop_rows(source: SignalSource, count: int) -> SignalSource:
             left = 0
 
     hint = None if source.rows_hint is None else max(source.rows_hint - count, 0)
-    return _same_input(source, SignalSource(source.name, source.channels, source.time_column, blocks, hint,
-                                            read_ahead=source.read_ahead))
+    return _same_input(
+        source,
+        SignalSource(source.name, source.channels, source.time_column, blocks, hint, read_ahead=source.read_ahead),
+    )
 
 
 def prepend_rows(source: SignalSource, first: SignalBlock) -> SignalSource:
     """``source`` with the rows of ``first`` (same channels) before its own."""
+
     def blocks() -> Iterator[SignalBlock]:
         if first.rows:
             yield first
         yield from source
 
-    return _same_input(source, SignalSource(source.name, source.channels, source.time_column, blocks, None,
-                                            read_ahead=source.read_ahead))
+    return _same_input(
+        source,
+        SignalSource(source.name, source.channels, source.time_column, blocks, None, read_ahead=source.read_ahead),
+    )
 
 
 def same_input(source: SignalSource, wrapper: SignalSource) -> SignalSource:
@@ -303,9 +301,7 @@ def same_input(source: SignalSource, wrapper: SignalSource) -> SignalSource:
 _same_input = same_input
 
 
-def _reblock(
-    pieces: Iterable[SignalBlock], block_rows: int, full_blocks: bool
-) -> Iterator[SignalBlock]:
+def _reblock(pieces: Iterable[SignalBlock], block_rows: int, full_blocks: bool) -> Iterator[SignalBlock]:
     """Cut or join pieces into read-only blocks of at most ``block_rows`` rows.
 
     With ``full_blocks`` every block but the last has exactly ``block_rows`` rows;
@@ -344,10 +340,7 @@ def _take_rows(pending: deque[SignalBlock], count: int) -> SignalBlock:
     if len(parts) == 1:
         channels, time = parts[0].channels, parts[0].time
     else:
-        channels = {
-            name: np.concatenate([part.channels[name] for part in parts])
-            for name in parts[0].channels
-        }
+        channels = {name: np.concatenate([part.channels[name] for part in parts]) for name in parts[0].channels}
         time = None if parts[0].time is None else np.concatenate([part.time for part in parts])
     return SignalBlock(
         {name: _read_only(values) for name, values in channels.items()},

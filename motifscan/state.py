@@ -96,11 +96,13 @@ class Resume:
             self.carry = None
             return
         if set(self.carry.channels) != set(source.channels) or (
-                (self.carry.time is None) != (source.time_column is None)):
+            (self.carry.time is None) != (source.time_column is None)
+        ):
             raise MotifscanError(
                 f"--state: {self.state_path}: the rows kept for {source.name} have columns "
                 f"{', '.join(self.carry.channels) or 'none'}, the file has {', '.join(source.channels)}; "
-                f"use a new state file")
+                f"use a new state file"
+            )
 
 
 def _parts(path: str) -> list[str]:
@@ -165,7 +167,10 @@ def _numbers(values, where: str, kind: str = "number") -> list:
     _need(isinstance(values, list), f"{where} must be a list")
     check = {"number": _is_number, "count": _is_count, "int": lambda v: type(v) is int}[kind]
     for index, value in enumerate(values):
-        _need(check(value), f"{where}[{index}] must be a{' whole number >= 0' if kind == 'count' else ' number' if kind == 'number' else ' whole number'}, got {json.dumps(value)}")
+        _need(
+            check(value),
+            f"{where}[{index}] must be a{' whole number >= 0' if kind == 'count' else ' number' if kind == 'number' else ' whole number'}, got {json.dumps(value)}",
+        )
     return values
 
 
@@ -201,15 +206,18 @@ def _decode_times(data, where: str, rows: int) -> np.ndarray | None:
 
 def _encode_block(block: SignalBlock) -> dict:
     # json writes NaN and Infinity for non-finite floats and reads them back.
-    return {"channels": {name: values.tolist() for name, values in block.channels.items()},
-            "time": _encode_times(block.time)}
+    return {
+        "channels": {name: values.tolist() for name, values in block.channels.items()},
+        "time": _encode_times(block.time),
+    }
 
 
 def _decode_block(data, where: str) -> SignalBlock:
     _object(data, where, ("channels", "time"))
     _need(isinstance(data["channels"], dict) and bool(data["channels"]), f"{where}.channels must be a non-empty object")
-    lengths = {len(_numbers(values, f"{where}.channels[{json.dumps(name)}]"))
-               for name, values in data["channels"].items()}
+    lengths = {
+        len(_numbers(values, f"{where}.channels[{json.dumps(name)}]")) for name, values in data["channels"].items()
+    }
     _need(len(lengths) == 1, f"{where}.channels must all have the same length")
     rows = lengths.pop()
     channels = {name: np.asarray(values, dtype=np.float64) for name, values in data["channels"].items()}
@@ -223,8 +231,10 @@ def _encode_undecided(undecided) -> dict:
         for name, values in columns.items():
             encoded[name] = _encode_times(values) if name == "time" else values.tolist()
         detectors.append({"channel": channel, "candidates": encoded, "taken": [list(accepted) for accepted in taken]})
-    return {"detectors": detectors,
-            "noise_floor": None if undecided.noise_floor is None else [list(entry) for entry in undecided.noise_floor]}
+    return {
+        "detectors": detectors,
+        "noise_floor": None if undecided.noise_floor is None else [list(entry) for entry in undecided.noise_floor],
+    }
 
 
 def _decode_undecided(data, where: str, rows: int, with_time: bool, with_distance: bool):
@@ -240,9 +250,14 @@ def _decode_undecided(data, where: str, rows: int, with_time: bool, with_distanc
         _need(isinstance(entry["channel"], str), f"{at}.channel must be a string")
         candidates = entry["candidates"]
         # A detector with no open candidate has only the columns every detector has.
-        _need(isinstance(candidates, dict) and (set(candidates) == expected or (
-            set(candidates) == set(CANDIDATE_COLUMNS) and candidates["position"] == [])),
-              f"{at}.candidates must have the columns {', '.join(sorted(expected))}")
+        _need(
+            isinstance(candidates, dict)
+            and (
+                set(candidates) == expected
+                or (set(candidates) == set(CANDIDATE_COLUMNS) and candidates["position"] == [])
+            ),
+            f"{at}.candidates must have the columns {', '.join(sorted(expected))}",
+        )
         positions = _numbers(candidates["position"], f"{at}.candidates.position", "count")
         count = len(positions)
         if count == 0:
@@ -263,18 +278,27 @@ def _decode_undecided(data, where: str, rows: int, with_time: bool, with_distanc
         _need(isinstance(taken, list), f"{at}.taken must be a list")
         for index, accepted in enumerate(taken):
             _numbers(accepted, f"{at}.taken[{index}]", "count")
-            _need(len(accepted) == 4 and accepted[3] >= 1,
-                  f"{at}.taken[{index}] must be [start, scan, gap, span] with span >= 1")
+            _need(
+                len(accepted) == 4 and accepted[3] >= 1,
+                f"{at}.taken[{index}] must be [start, scan, gap, span] with span >= 1",
+            )
         detectors.append((entry["channel"], columns, [tuple(accepted) for accepted in taken]))
     floor = data["noise_floor"]
     if floor is not None:
         _need(isinstance(floor, list), f"{where}.noise_floor must be null or a list")
         for index, entry in enumerate(floor):
             at = f"{where}.noise_floor[{index}]"
-            _need(isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], list)
-                  and all(isinstance(name, str) for name in entry[0]) and _is_count(entry[1])
-                  and _is_number(entry[2]) and math.isfinite(entry[2]) and entry[2] >= 0,
-                  f"{at} must be [channels, kernel length, floor >= 0]")
+            _need(
+                isinstance(entry, list)
+                and len(entry) == 3
+                and isinstance(entry[0], list)
+                and all(isinstance(name, str) for name in entry[0])
+                and _is_count(entry[1])
+                and _is_number(entry[2])
+                and math.isfinite(entry[2])
+                and entry[2] >= 0,
+                f"{at} must be [channels, kernel length, floor >= 0]",
+            )
     return Undecided(detectors, floor)
 
 
@@ -285,8 +309,10 @@ def _check_fingerprint(data, where: str) -> dict:
     for key in ("head_sha256", "end_sha256"):
         if key in data:
             value = data[key]
-            _need(isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value),
-                  f"{where}.{key} must be a SHA-256 in hex")
+            _need(
+                isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value),
+                f"{where}.{key} must be a SHA-256 in hex",
+            )
     return data
 
 
@@ -298,13 +324,15 @@ def _check_entry(entry, where: str, with_distance: bool) -> dict:
     if "offset" in entry:
         offset = entry["offset"]
         _need(_is_count(offset), f"{where}.offset must be a whole number >= 0, got {json.dumps(offset)}")
-        _need(offset == fingerprint["size"], f"{where}.offset must be the size read ({fingerprint['size']}), "
-                                             f"got {offset}")
+        _need(
+            offset == fingerprint["size"], f"{where}.offset must be the size read ({fingerprint['size']}), got {offset}"
+        )
         _need("end_sha256" in fingerprint, f"{where}.fingerprint lacks end_sha256")
     tail = _decode_block(entry["tail"], f"{where}.tail")
     _need(tail.rows <= entry["rows"], f"{where}.tail has {tail.rows} rows, more than the {entry['rows']} read")
-    undecided = _decode_undecided(entry["undecided"], f"{where}.undecided", entry["rows"], tail.time is not None,
-                                  with_distance)
+    undecided = _decode_undecided(
+        entry["undecided"], f"{where}.undecided", entry["rows"], tail.time is not None, with_distance
+    )
     return dict(entry, tail=tail, undecided=undecided)
 
 
@@ -313,7 +341,9 @@ def _check_output(data, where: str) -> dict | None:
         return None
     _object(data, where, ("path", "device", "inode", "header", "pending"))
     _need(isinstance(data["path"], str) and bool(data["path"]), f"{where}.path must be a file name")
-    _need(_is_count(data["device"]) and _is_count(data["inode"]), f"{where}.device and .inode must be whole numbers >= 0")
+    _need(
+        _is_count(data["device"]) and _is_count(data["inode"]), f"{where}.device and .inode must be whole numbers >= 0"
+    )
     _need(data["header"] is None or isinstance(data["header"], str), f"{where}.header must be null or a string")
     _need(isinstance(data["pending"], str), f"{where}.pending must be a string")
     return data
@@ -362,8 +392,7 @@ class StateFile:
         state._check_regular(path)
         state._check_regular(path + ".lock")
         try:
-            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC,
-                           0o666)
+            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
         except OSError as error:
             raise MotifscanError(f"--state: cannot create {path}.lock ({error.strerror})") from None
         try:
@@ -389,8 +418,9 @@ class StateFile:
         except OSError as error:
             raise MotifscanError(f"--state: cannot read {path} ({error.strerror})") from None
         if not stat.S_ISREG(info.st_mode):
-            raise MotifscanError(f"--state: {path} is not a regular file (a FIFO, device or socket cannot "
-                                 f"hold a state)")
+            raise MotifscanError(
+                f"--state: {path} is not a regular file (a FIFO, device or socket cannot hold a state)"
+            )
 
     def _load(self) -> None:
         try:
@@ -407,27 +437,34 @@ class StateFile:
         try:
             document = json.loads(data.decode("utf-8"))
         except (ValueError, RecursionError):
-            raise MotifscanError(f"--state: {self.path} is not a motifscan state file (not JSON, or cut short)") \
-                from None
+            raise MotifscanError(
+                f"--state: {self.path} is not a motifscan state file (not JSON, or cut short)"
+            ) from None
         if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
             raise MotifscanError(f"--state: {self.path} is not a motifscan state file")
         if document.get("version") != STATE_VERSION:
-            raise MotifscanError(f"--state: {self.path} has version {json.dumps(document.get('version'))}, "
-                                 f"this motifscan reads version {STATE_VERSION}; use a new state file")
+            raise MotifscanError(
+                f"--state: {self.path} has version {json.dumps(document.get('version'))}, "
+                f"this motifscan reads version {STATE_VERSION}; use a new state file"
+            )
         if document.get("parameters") != self.parameters:
             stored = document.get("parameters")
             stored = stored if isinstance(stored, dict) else {}
-            changed = sorted(key for key in set(stored) | set(self.parameters)
-                             if stored.get(key) != self.parameters.get(key))
+            changed = sorted(
+                key for key in set(stored) | set(self.parameters) if stored.get(key) != self.parameters.get(key)
+            )
             raise MotifscanError(
                 f"--state: {self.path} was written with other parameters ({', '.join(changed)}); "
-                f"use a new state file for them")
+                f"use a new state file for them"
+            )
         try:
             _object(document, "the state", ("format", "version", "parameters", "files", "output"))
             _need(isinstance(document["files"], dict), "files must be an object")
             with_distance = self.parameters.get("normalize") == "zscore"
-            self.files = {key: _check_entry(entry, f"files[{json.dumps(key)}]", with_distance)
-                          for key, entry in document["files"].items()}
+            self.files = {
+                key: _check_entry(entry, f"files[{json.dumps(key)}]", with_distance)
+                for key, entry in document["files"].items()
+            }
             self.output = _check_output(document["output"], "output")
         except _Invalid as problem:
             raise MotifscanError(f"--state: {self.path}: {problem}") from None
@@ -453,15 +490,27 @@ class StateFile:
             if entry is None:
                 return Resume(byte_range=(0, end), fingerprint=current, state_path=self.path)
             carry = entry["tail"]
-            return Resume(first_row=entry["rows"] - carry.rows, byte_range=(start, end), carry=carry,
-                          undecided=entry["undecided"], fingerprint=current, state_path=self.path)
+            return Resume(
+                first_row=entry["rows"] - carry.rows,
+                byte_range=(start, end),
+                carry=carry,
+                undecided=entry["undecided"],
+                fingerprint=current,
+                state_path=self.path,
+            )
         if entry is None:
             return Resume(fingerprint=current, state_path=self.path)
         if (current["size"], current["mtime_ns"]) == (entry["fingerprint"]["size"], entry["fingerprint"]["mtime_ns"]):
             return None
         carry = entry["tail"]
-        return Resume(first_row=entry["rows"] - carry.rows, skip_rows=entry["rows"], carry=carry,
-                      undecided=entry["undecided"], fingerprint=current, state_path=self.path)
+        return Resume(
+            first_row=entry["rows"] - carry.rows,
+            skip_rows=entry["rows"],
+            carry=carry,
+            undecided=entry["undecided"],
+            fingerprint=current,
+            state_path=self.path,
+        )
 
     @staticmethod
     def _replaced(name: str, entry: dict, current: dict, resumable: bool) -> bool:
@@ -488,14 +537,19 @@ class StateFile:
     def record(self, name: str, resume: Resume, summary, undecided) -> None:
         """Remember that ``name`` was read up to the end of this run, with what it left
         undecided."""
-        entry = {"rows": resume.first_row + summary.samples, "fingerprint": resume.fingerprint,
-                 "tail": summary.tail, "undecided": undecided}
+        entry = {
+            "rows": resume.first_row + summary.samples,
+            "fingerprint": resume.fingerprint,
+            "tail": summary.tail,
+            "undecided": undecided,
+        }
         if resume.byte_range is not None:
             end = resume.byte_range[1]
             entry["offset"] = end
             # The fingerprint's size is how far this run read, so that growth is seen.
-            entry["fingerprint"] = dict(resume.fingerprint or {}, size=end,
-                                        end_sha256=_sha256(name, max(0, end - END_BYTES), end))
+            entry["fingerprint"] = dict(
+                resume.fingerprint or {}, size=end, end_sha256=_sha256(name, max(0, end - END_BYTES), end)
+            )
         self.files[os.path.abspath(name)] = entry
 
     def _document(self) -> dict:
@@ -503,10 +557,14 @@ class StateFile:
         for key, entry in self.files.items():
             if not os.path.exists(key):  # forget inputs that no longer exist
                 continue
-            files[key] = dict(entry, tail=_encode_block(entry["tail"]),
-                              undecided=_encode_undecided(entry["undecided"]))
-        return {"format": STATE_FORMAT, "version": STATE_VERSION, "parameters": self.parameters,
-                "files": files, "output": self.output}
+            files[key] = dict(entry, tail=_encode_block(entry["tail"]), undecided=_encode_undecided(entry["undecided"]))
+        return {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "parameters": self.parameters,
+            "files": files,
+            "output": self.output,
+        }
 
     def save(self) -> None:
         """Write the state atomically (a temporary file renamed into place)."""
@@ -560,7 +618,12 @@ class StateFile:
             info = os.fstat(stream.fileno())
         if header is not None and previous_bytes == 0:
             added = added.partition("\n")[2]  # the header is kept on its own
-        self.output = {"path": os.path.abspath(path), "device": info.st_dev, "inode": info.st_ino,
-                       "header": header, "pending": added}
+        self.output = {
+            "path": os.path.abspath(path),
+            "device": info.st_dev,
+            "inode": info.st_ino,
+            "header": header,
+            "pending": added,
+        }
         self.save()
         _reached("state-saved")

@@ -132,8 +132,13 @@ def read_recording(path: str, config: FitConfig, channel: str | None) -> Recordi
     """Read one channel of ``path`` whole (fitting needs all of it at once)."""
     from motifscan.io.signals import read_signal
 
-    source = read_signal(path, columns=[channel] if channel else None, time_column=config.time_column,
-                         delimiter=config.delimiter, header=config.header)
+    source = read_signal(
+        path,
+        columns=[channel] if channel else None,
+        time_column=config.time_column,
+        delimiter=config.delimiter,
+        header=config.header,
+    )
     if len(source.channels) != 1:
         raise MotifscanError(
             f"{source.name}: {len(source.channels)} channels ({', '.join(source.channels)}); "
@@ -160,26 +165,33 @@ def _windows(labels: list[Label], recording: Recording, length: int | None):
     """
     n = recording.values.size
     starts = np.array([resolve_position(label.start, recording.time, n, label.where) for label in labels])
-    ends = [None if label.end is None else resolve_position(label.end, recording.time, n + 1, label.where)
-            for label in labels]
+    ends = [
+        None if label.end is None else resolve_position(label.end, recording.time, n + 1, label.where)
+        for label in labels
+    ]
     spans = np.array([end - start for start, end in zip(starts, ends) if end is not None], dtype=np.int64)
     for label, start, end in zip(labels, starts, ends):
         if end is not None and end - start < 2:
-            raise MotifscanError(f"{label.where}: a labelled window must be at least 2 samples long "
-                                 f"(start {start}, end {end})")
+            raise MotifscanError(
+                f"{label.where}: a labelled window must be at least 2 samples long (start {start}, end {end})"
+            )
     if length is None:
         if None in ends:
             raise MotifscanError("--length is required unless every label has an end")
         length = int(np.round(np.median(spans)))
-    starts = np.array([start if end is None else start + (end - start - length) // 2
-                       for start, end in zip(starts, ends)], dtype=np.int64)
+    starts = np.array(
+        [start if end is None else start + (end - start - length) // 2 for start, end in zip(starts, ends)],
+        dtype=np.int64,
+    )
     for label, start in zip(labels, starts):
         if start < 0:
-            raise MotifscanError(f"{label.where}: the window of length {length} centred on this label starts "
-                                 f"before row 0")
+            raise MotifscanError(
+                f"{label.where}: the window of length {length} centred on this label starts before row 0"
+            )
         if start + length > n:
-            raise MotifscanError(f"{label.where}: the window at row {start} runs past the end of the signal "
-                                 f"(row {n - 1})")
+            raise MotifscanError(
+                f"{label.where}: the window at row {start} runs past the end of the signal (row {n - 1})"
+            )
     label_lengths = [int(spans.min()), int(spans.max())] if spans.size else None
     return starts, np.array([label.positive for label in labels], dtype=bool), length, label_lengths
 
@@ -221,21 +233,26 @@ def _scores(positive_values: np.ndarray, negative_values: np.ndarray, cutoff: fl
     false_pos = int(np.sum(negative_values >= cutoff))
     false_neg = int(positive_values.size - true_pos)
     found = true_pos + false_pos
-    return {"found": found, "true_positives": true_pos, "false_positives": false_pos,
-            "false_negatives": false_neg, "precision": true_pos / found if found else 0.0,
-            "recall": true_pos / positive_values.size if positive_values.size else 0.0,
-            "f1": 2 * true_pos / (2 * true_pos + false_pos + false_neg) if positive_values.size else 0.0}
+    return {
+        "found": found,
+        "true_positives": true_pos,
+        "false_positives": false_pos,
+        "false_negatives": false_neg,
+        "precision": true_pos / found if found else 0.0,
+        "recall": true_pos / positive_values.size if positive_values.size else 0.0,
+        "f1": 2 * true_pos / (2 * true_pos + false_pos + false_neg) if positive_values.size else 0.0,
+    }
 
 
 @dataclass
 class Candidate:
     """One detector tried: the starting point or a fit, with one metric and normalisation."""
 
-    name: str                     # "starting point" or "fitted"
+    name: str  # "starting point" or "fitted"
     metric: str
     normalize: str
     kernel: FittedKernel | None = None
-    result: object = None         # the FitResult of a fit on all training rows
+    result: object = None  # the FitResult of a fit on all training rows
     cross_validation: dict | None = None
     held_out: dict | None = None
     seconds: float = 0.0
@@ -247,11 +264,17 @@ class Candidate:
         return -1.0 if judged is None else judged["f1"]
 
     def row(self) -> dict:
-        return {"detector": self.name, "metric": self.metric, "normalize": self.normalize,
-                "p": self.kernel.p, "threshold": self.kernel.threshold,
-                "cutoff_cosine": None if self.result is None else self.result.cutoff,
-                "cross_validation": self.cross_validation, "held_out": self.held_out,
-                "seconds": round(self.seconds, 3)}
+        return {
+            "detector": self.name,
+            "metric": self.metric,
+            "normalize": self.normalize,
+            "p": self.kernel.p,
+            "threshold": self.kernel.threshold,
+            "cutoff_cosine": None if self.result is None else self.result.cutoff,
+            "cross_validation": self.cross_validation,
+            "held_out": self.held_out,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def _starting_detector(kernel: np.ndarray, normalize: str, training: dict) -> FittedKernel:
@@ -266,9 +289,14 @@ def _detect(values: np.ndarray, kernel: FittedKernel) -> tuple[np.ndarray, np.nd
     from motifscan.pipeline import detect_all
 
     metric = kernel.scan_metric()
-    config = DetectConfig(kernel=tuple(kernel.values.tolist()), p=kernel.p, threshold=kernel.threshold,
-                          sign=kernel.sign, normalize=kernel.normalize if metric is None else "none",
-                          metric=None if metric is None else metric.tolist())
+    config = DetectConfig(
+        kernel=tuple(kernel.values.tolist()),
+        p=kernel.p,
+        threshold=kernel.threshold,
+        sign=kernel.sign,
+        normalize=kernel.normalize if metric is None else "none",
+        metric=None if metric is None else metric.tolist(),
+    )
     motifs, _ = detect_all(signal_from_arrays({"signal": values}), config)
     return np.array([m.start for m in motifs], dtype=np.int64), np.array([abs(m.score) for m in motifs])
 
@@ -289,8 +317,16 @@ def positive_spread(values: np.ndarray, result, length: int, normalize: str) -> 
     return max(float(np.median(1 - positive_values)), 1e-6)
 
 
-def cross_validate(values: np.ndarray, starts: np.ndarray, positive: np.ndarray, length: int,
-                   stretches: list[tuple[int, int]], metric: str, normalize: str, config: FitConfig):
+def cross_validate(
+    values: np.ndarray,
+    starts: np.ndarray,
+    positive: np.ndarray,
+    length: int,
+    stretches: list[tuple[int, int]],
+    metric: str,
+    normalize: str,
+    config: FitConfig,
+):
     """Fit on all stretches but one, collect the held stretch's peaks; for every stretch.
 
     The held stretch is blanked (NaN) in the training signal, so no window of it is
@@ -309,8 +345,16 @@ def cross_validate(values: np.ndarray, starts: np.ndarray, positive: np.ndarray,
         masked = values.copy()
         masked[first:end] = np.nan
         train = ~held
-        result = fit_kernel(masked, starts[train & positive], starts[train & ~positive], length,
-                            metric=metric, margin=config.margin, mined=config.mine, normalize=normalize)
+        result = fit_kernel(
+            masked,
+            starts[train & positive],
+            starts[train & ~positive],
+            length,
+            metric=metric,
+            margin=config.margin,
+            mined=config.mine,
+            normalize=normalize,
+        )
         judged = values[first:end]
         held_positives = starts[held & positive] - first
         spread = positive_spread(masked, result, length, normalize)
@@ -362,14 +406,20 @@ def run_fit(config: FitConfig) -> FitOutcome:
         cut = free_cut(asked, starts, length)
         split = {"fraction": config.split, "asked_row": asked, "row": cut}
         if cut != asked:
-            warnings.append(f"--split {config.split:g}: cut at row {cut}, the first label boundary at or "
-                            f"after row {asked}")
+            warnings.append(
+                f"--split {config.split:g}: cut at row {cut}, the first label boundary at or after row {asked}"
+            )
         if cut >= n:
-            raise MotifscanError(f"--split {config.split:g}: no label boundary at or after row {asked} leaves "
-                                 "rows to judge on")
+            raise MotifscanError(
+                f"--split {config.split:g}: no label boundary at or after row {asked} leaves rows to judge on"
+            )
         held = starts >= cut
-        judged = ("held-out", f"{recording.source} rows {cut}-{n - 1}", recording.values[cut:],
-                  starts[held & positive] - cut)
+        judged = (
+            "held-out",
+            f"{recording.source} rows {cut}-{n - 1}",
+            recording.values[cut:],
+            starts[held & positive] - cut,
+        )
         starts, positive = starts[~held], positive[~held]
     elif config.validate is not None:
         held_out = read_recording(config.validate, config, recording.channel)
@@ -384,8 +434,10 @@ def run_fit(config: FitConfig) -> FitOutcome:
     values = recording.values[:cut]
     stretches = fold_cuts(starts, positive, length, config.folds, cut)
     if len(stretches) < 2:
-        warnings.append(f"{len(stretches)} stretch(es) of the training rows hold a positive: no "
-                        "cross-validation; the cut-off is chosen on the training labels")
+        warnings.append(
+            f"{len(stretches)} stretch(es) of the training rows hold a positive: no "
+            "cross-validation; the cut-off is chosen on the training labels"
+        )
         stretches = []
     normalizations = ("none", "center") if config.normalize == "auto" else (config.normalize,)
     tolerance = length // 2
@@ -410,10 +462,19 @@ def run_fit(config: FitConfig) -> FitOutcome:
             cv = start_cv = None
             if stretches:
                 (pos_values, neg_values), (start_pos, start_neg) = cross_validate(
-                    values, starts, positive, length, stretches, metric, normalize, config)
+                    values, starts, positive, length, stretches, metric, normalize, config
+                )
                 start_cv = _scores(start_pos, start_neg, DEFAULT_THRESHOLD)
-            result = fit_kernel(values, starts[positive], starts[~positive], length, metric=metric,
-                                margin=config.margin, mined=config.mine, normalize=normalize)
+            result = fit_kernel(
+                values,
+                starts[positive],
+                starts[~positive],
+                length,
+                metric=metric,
+                margin=config.margin,
+                mined=config.mine,
+                normalize=normalize,
+            )
             if stretches:
                 # The cut-off is chosen on the held-out folds, on their common scale, and
                 # carried over to this detector's scale.
@@ -422,12 +483,19 @@ def run_fit(config: FitConfig) -> FitOutcome:
                 cv = _scores(pos_values, neg_values, relative)
                 result = replace(result, cutoff=float(min(max(1 - (1 - relative) * spread, 0.0), 1.0)))
             threshold = CUTOFF_SCORE if 0 < result.cutoff < 1 else min(max(result.cutoff, 0.0), 1.0)
-            kernel = FittedKernel(result.kernel, sharpness_for(result.cutoff), threshold, normalize,
-                                  result.metric, {}, "positive")
+            kernel = FittedKernel(
+                result.kernel, sharpness_for(result.cutoff), threshold, normalize, result.metric, {}, "positive"
+            )
             candidate = Candidate("fitted", metric, normalize, kernel, result, cv)
             if start_candidate is None:
-                start_candidate = Candidate("starting point", "none", normalize,
-                                            _starting_detector(result.start_kernel, normalize, {}), None, start_cv)
+                start_candidate = Candidate(
+                    "starting point",
+                    "none",
+                    normalize,
+                    _starting_detector(result.start_kernel, normalize, {}),
+                    None,
+                    start_cv,
+                )
                 candidates.append(start_candidate)
             candidate.seconds = time.perf_counter() - began
             candidates.append(candidate)
@@ -450,33 +518,44 @@ def run_fit(config: FitConfig) -> FitOutcome:
     if best_fitted.score() < best_start.score():
         if config.keep == "best":
             kept = best_start
-            warning = (f"every fitted detector validates worse than the starting point ({on} F1 "
-                       f"{best_fitted.score():.3f} < {best_start.score():.3f}); wrote the starting point "
-                       "(--keep fitted writes the fitted one)")
+            warning = (
+                f"every fitted detector validates worse than the starting point ({on} F1 "
+                f"{best_fitted.score():.3f} < {best_start.score():.3f}); wrote the starting point "
+                "(--keep fitted writes the fitted one)"
+            )
         else:
-            warning = (f"the fitted detector validates worse than the starting point ({on} F1 "
-                       f"{best_fitted.score():.3f} < {best_start.score():.3f}); wrote it anyway (--keep fitted)")
+            warning = (
+                f"the fitted detector validates worse than the starting point ({on} F1 "
+                f"{best_fitted.score():.3f} < {best_start.score():.3f}); wrote it anyway (--keep fitted)"
+            )
         warnings.append(warning)
 
     result = best_fitted.result
-    training.update({
-        "normalize": kept.normalize,
-        "normalize_chosen_by": "validation" if config.normalize == "auto" else "--normalize",
-        "metric": kept.metric,
-        "kept": kept.name,
-        "warning": warning,
-        "mined_negatives": int(result.mined.size),
-        "aligned_shifts": (result.positives - starts[positive]).tolist(),
-        "cutoff_cosine": result.cutoff,
-        "cutoff_chosen_on": "cross-validation" if stretches else "training",
-        "loss": [result.losses[0][0], result.losses[-1][1]] if result.losses else None,
-        "candidates": [candidate.row() for candidate in candidates],
-    })
+    training.update(
+        {
+            "normalize": kept.normalize,
+            "normalize_chosen_by": "validation" if config.normalize == "auto" else "--normalize",
+            "metric": kept.metric,
+            "kept": kept.name,
+            "warning": warning,
+            "mined_negatives": int(result.mined.size),
+            "aligned_shifts": (result.positives - starts[positive]).tolist(),
+            "cutoff_cosine": result.cutoff,
+            "cutoff_chosen_on": "cross-validation" if stretches else "training",
+            "loss": [result.losses[0][0], result.losses[-1][1]] if result.losses else None,
+            "candidates": [candidate.row() for candidate in candidates],
+        }
+    )
 
     def summary(candidate: Candidate) -> dict:
         judged_scores = candidate.held_out if candidate.held_out is not None else candidate.cross_validation
-        return {"normalize": candidate.normalize, "metric": candidate.metric, "p": candidate.kernel.p,
-                "threshold": candidate.kernel.threshold, **judged_scores}
+        return {
+            "normalize": candidate.normalize,
+            "metric": candidate.metric,
+            "p": candidate.kernel.p,
+            "threshold": candidate.kernel.threshold,
+            **judged_scores,
+        }
 
     training["evaluation"] = {
         "on": on,

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-BEFORE, AFTER = 100, 150   # samples before and after the R peak
-PREMATURE = 0.8            # R-R under this share of the median: ectopic
+BEFORE, AFTER = 100, 150  # samples before and after the R peak
+PREMATURE = 0.8  # R-R under this share of the median: ectopic
 
 
 def beats(ecg: np.ndarray) -> list[tuple[int, int, str]]:

@@ -20,15 +20,15 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = 12_000
-LENGTH = 40          # samples per event
+LENGTH = 40  # samples per event
 TRAINING_ROWS = 3_000  # the first quarter
-EVENTS = 24          # of each kind
+EVENTS = 24  # of each kind
 SEED = 20261123
 
 
 def shape(t: np.ndarray, second_at: float = 0.68, second_height: float = 0.8) -> np.ndarray:
     """The event on t in [0, 1]: a wide hump, then a narrow one at ``second_at``."""
-    return np.exp(-((t - 0.3) / 0.13) ** 2) + second_height * np.exp(-((t - second_at) / 0.07) ** 2)
+    return np.exp(-(((t - 0.3) / 0.13) ** 2)) + second_height * np.exp(-(((t - second_at) / 0.07) ** 2))
 
 
 def event(rng: np.random.Generator, positive: bool) -> np.ndarray:
@@ -65,7 +65,7 @@ def make_recording(seed: int = SEED) -> tuple[np.ndarray, list[tuple[int, str]]]
     rng.shuffle(later)
     labels = []
     for start, positive in zip(np.concatenate([training, held_out]), np.concatenate([kinds, later])):
-        values[start:start + LENGTH] += event(rng, bool(positive))
+        values[start : start + LENGTH] += event(rng, bool(positive))
         labels.append((int(start), "positive" if positive else "negative"))
     return values, labels
 
@@ -108,7 +108,7 @@ def make_drifting_recording(seed: int) -> tuple[np.ndarray, list[tuple[int, int,
             shaped = shape(t)
         else:
             shaped = shape(t, second_at=rng.uniform(0.58, 0.62), second_height=rng.uniform(0.6, 0.75))
-        values[start:start + length] += rng.uniform(1.0, 3.0) * shaped
+        values[start : start + length] += rng.uniform(1.0, 3.0) * shaped
         labels.append((int(start), int(start + length), "positive" if positive else "negative"))
     return values, labels
 

@@ -29,7 +29,7 @@ def make_log(seed: int = 20251114) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     baseline = 0.05 + 0.1 * np.sin(2 * np.pi * t / 2400.0) + 0.00002 * t
     load = baseline + rng.normal(0.0, 0.03, SAMPLES)
     for start, amplitude in PLANTED:
-        load[start:start + PULSE.size] += amplitude * PULSE
+        load[start : start + PULSE.size] += amplitude * PULSE
     temperature = 21.0 + 0.5 * np.sin(2 * np.pi * t / 3600.0) + rng.normal(0.0, 0.05, SAMPLES)
     return t, load, temperature
 

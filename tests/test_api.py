@@ -11,8 +11,47 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import motifscan
 from motifscan.similarity.reference import sliding_cosine_reference
 
-SEED = [0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, -1, -2, -3, 0, 0, 0, 0, 0.2, 0.4, 0.6,
-        0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 3, 2, 1, 0, 0, 0, 0]
+SEED = [
+    0,
+    0,
+    0,
+    0,
+    1,
+    2,
+    3,
+    0,
+    0,
+    0,
+    0,
+    -1,
+    -2,
+    -3,
+    0,
+    0,
+    0,
+    0,
+    0.2,
+    0.4,
+    0.6,
+    0,
+    0,
+    0,
+    0,
+    2,
+    2,
+    2,
+    0,
+    0,
+    0,
+    0,
+    3,
+    2,
+    1,
+    0,
+    0,
+    0,
+    0,
+]
 
 
 def test_detect_seed_example():
@@ -75,7 +114,7 @@ def test_a_fitted_kernel_brings_its_p_threshold_and_metric(tmp_path):
     assert [m.start for m in motifscan.detect(seed, loaded, threshold=0.9)] == [5, 12, 19, 25]
     assert motifscan.scan(seed, loaded)[25] == pytest.approx(1.0, abs=1e-12)
     plain_cosine = 22 / np.sqrt(12 * 83)  # [2, 2, 2] against [1, 1, 9]
-    assert motifscan.scan(seed, loaded, metric=[1, 1, 1])[25] == pytest.approx(plain_cosine ** 4, rel=1e-12)
+    assert motifscan.scan(seed, loaded, metric=[1, 1, 1])[25] == pytest.approx(plain_cosine**4, rel=1e-12)
 
 
 def test_arguments_after_the_kernel_are_keyword_only():
@@ -126,8 +165,10 @@ def test_a_2d_kernel_is_a_joint_kernel_matched_by_column_never_flattened():
     # Columns in another order are matched by name.
     assert [m.start for m in motifscan.detect(frame, shape[["y", "x"]], joint=True, p=3, threshold=0.9)] == [50, 120]
     # An (m, c) array is matched by position, like a 2-D signal's channel0, channel1, ...
-    assert [m.start for m in motifscan.detect(frame.to_numpy(), shape.to_numpy(), joint=True, p=3,
-                                               threshold=0.9)] == [50, 120]
+    assert [m.start for m in motifscan.detect(frame.to_numpy(), shape.to_numpy(), joint=True, p=3, threshold=0.9)] == [
+        50,
+        120,
+    ]
     with pytest.raises(motifscan.MotifscanError, match="joint kernel: pass joint=True"):
         motifscan.detect(frame, shape.to_numpy())
     with pytest.raises(motifscan.MotifscanError, match="one kernel of shape"):
@@ -140,8 +181,9 @@ def test_min_channels_scores_a_joint_window_over_the_channels_present():
     plain = motifscan.detect(frame, shape, joint=True, p=3, threshold=0.9)
     assert [m.start for m in plain] == [120] and plain[0].channels is None
     for block_rows in (None, 17):
-        motifs, summary = motifscan.detect(frame, shape, joint=True, p=3, threshold=0.9, min_channels=1,
-                                           block_rows=block_rows, summary=True)
+        motifs, summary = motifscan.detect(
+            frame, shape, joint=True, p=3, threshold=0.9, min_channels=1, block_rows=block_rows, summary=True
+        )
         assert [(m.start, m.channel, m.channels) for m in motifs] == [(50, "x+y", "x"), (120, "x+y", "x+y")]
         # The windows holding a missing y sample, scored on x alone.
         assert summary.partial_windows == 6 and summary.skipped_windows == 0
@@ -171,8 +213,11 @@ def fitted_kernel_file(directory: Path, normalize: str, metric: bool) -> Path:
 
     values = np.sin(np.linspace(0, np.pi, 12)) + np.linspace(0, 0.3, 12)
     path = directory / f"fitted-{normalize}-{metric}.kernel.json"
-    path.write_text(FittedKernel(values, 2.0, 0.8, normalize=normalize,
-                                 metric=np.linspace(0.5, 1.5, 12) if metric else None).to_json())
+    path.write_text(
+        FittedKernel(
+            values, 2.0, 0.8, normalize=normalize, metric=np.linspace(0.5, 1.5, 12) if metric else None
+        ).to_json()
+    )
     return path
 
 
@@ -200,8 +245,9 @@ def same_motifs(first, second) -> bool:
     """Equal errors, or equal motifs with scores equal to the 12 digits JSON writes."""
     if isinstance(first, str) or isinstance(second, str):
         return first == second
-    return [m[:2] for m in first] == [m[:2] for m in second] and \
-        [m[2] for m in first] == pytest.approx([m[2] for m in second], rel=1e-11, abs=1e-15)
+    return [m[:2] for m in first] == [m[:2] for m in second] and [m[2] for m in first] == pytest.approx(
+        [m[2] for m in second], rel=1e-11, abs=1e-15
+    )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -216,17 +262,27 @@ def same_motifs(first, second) -> bool:
     normalize=st.sampled_from([None, "none", "center", "zscore"]),
     dilation=st.sampled_from(["1", "2", "1..2"]),
 )
-def test_the_command_line_and_the_api_report_the_same_motifs(tmp_path, kernel, p, threshold, sign, min_gap, top,
-                                                             method, normalize, dilation):
-    options = dict(p=p, threshold=threshold, sign=sign, min_gap=min_gap, top=top, method=method,
-                   normalize=normalize, dilation=dilation)
+def test_the_command_line_and_the_api_report_the_same_motifs(
+    tmp_path, kernel, p, threshold, sign, min_gap, top, method, normalize, dilation
+):
+    options = dict(
+        p=p,
+        threshold=threshold,
+        sign=sign,
+        min_gap=min_gap,
+        top=top,
+        method=method,
+        normalize=normalize,
+        dilation=dilation,
+    )
     arguments = [f"--{name.replace('_', '-')}={value}" for name, value in options.items() if value is not None]
     if kernel == "plain":
         values = [0.0, 1, 3, 1, 0, -1, -2, -1]
         arguments.append("--kernel=" + ",".join(map(str, values)))
     else:
-        path = fitted_kernel_file(tmp_path, "center" if kernel == "fitted-center" else "none",
-                                  kernel == "fitted-metric")
+        path = fitted_kernel_file(
+            tmp_path, "center" if kernel == "fitted-center" else "none", kernel == "fitted-metric"
+        )
         values = motifscan.read_kernel(path)
         arguments.append(f"--kernel-file={path}")
     from_cli, from_api = cli_motifs(arguments), api_motifs(values, options)

@@ -53,7 +53,9 @@ def test_the_module_map_names_every_module_and_only_modules_that_exist():
     order = mapped_modules()
     modules = package_modules()
     for name in modules:
-        if name not in ("motifscan", "motifscan.__main__", "motifscan.io") and not name.startswith("motifscan.similarity."):
+        if name not in ("motifscan", "motifscan.__main__", "motifscan.io") and not name.startswith(
+            "motifscan.similarity."
+        ):
             assert name in order, f"{name} is not in the module map of docs/architecture.md"
     for name in order:
         assert name in modules, f"docs/architecture.md names {name}, which does not exist"

@@ -38,7 +38,7 @@ def planted(seed: int, n: int = 400) -> pd.DataFrame:
     for name in ("a", "b"):
         x = rng.normal(0, 0.2, n)
         for start in rng.choice(n - 4, size=6, replace=False):
-            x[start:start + 4] += rng.choice([-2, 0.5, 3]) * np.array([1, 2, 3, 2])
+            x[start : start + 4] += rng.choice([-2, 0.5, 3]) * np.array([1, 2, 3, 2])
         frame[name] = x
     return pd.DataFrame({"t": np.arange(n) * 0.5, **frame})
 
@@ -79,9 +79,12 @@ def test_folder_gives_each_file_alone_with_file_set_and_reports_the_corrupt_one(
     result = run("detect", folder, *KERNEL, "--format", "json")
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"motifscan: error: {folder}/corrupt.csv: line 201, column 'a': 'oops' is not a number (--bad-lines skip or nan reads past it)"]
+        f"motifscan: error: {folder}/corrupt.csv: line 201, column 'a': 'oops' is not a number (--bad-lines skip or nan reads past it)"
+    ]
     document = json.loads(result.stdout)
-    assert document["failed_files"] == 1 and document["files"][0]["error"].endswith("is not a number (--bad-lines skip or nan reads past it)")
+    assert document["failed_files"] == 1 and document["files"][0]["error"].endswith(
+        "is not a number (--bad-lines skip or nan reads past it)"
+    )
     motifs = document["motifs"]
     assert motifs and {m["file"] for m in motifs} == {f"{folder}/{name}" for name in EXPECTED_ORDER[1:]}
     for name in EXPECTED_ORDER[1:]:
@@ -141,10 +144,13 @@ def test_exit_status_with_several_inputs(tmp_path):
     assert result.exit_code == 1 and result.stdout == "file,channel,start,end,score,cosine,sign,scale\n"
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--jobs", "0"], "--jobs must be at least 1"),
-    (["--jobs", "x"], "'--jobs'"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--jobs", "x"], "'--jobs'"),
+    ],
+)
 def test_bad_jobs(tmp_path, args, fragment):
     planted(1).to_csv(tmp_path / "x.csv", index=False)
     result = run("detect", tmp_path / "x.csv", *KERNEL, *args)
@@ -169,11 +175,13 @@ def test_batch_run_in_python(tmp_path):
     assert [run.name for run in done] == [str(tmp_path / "x.csv"), str(tmp_path / "y.csv")]
     assert batch.motif_count == len(motifs) and not batch.failed
     assert [m.start for m in motifs if m.file.endswith("x.csv")] == sorted(
-        m.start for m in motifs if m.file.endswith("x.csv"))
+        m.start for m in motifs if m.file.endswith("x.csv")
+    )
 
 
 # Worker processes end with the run: on success, on error, on every signal, and a reader of
 # the run's stdout and stderr sees their end.
+
 
 def _processes_tagged(tag: str) -> list[int]:
     """Ids of the live processes whose environment holds ``tag`` (Linux /proc)."""
@@ -205,8 +213,19 @@ def _tagged_run(tmp_path, files, *extra):
     script = Path(sys.executable).with_name("motifscan")
     program = [str(script)] if script.exists() else [sys.executable, "-m", "motifscan"]
     tag = uuid.uuid4().hex
-    command = program + ["detect", *map(str, files), "--kernel", "1,2,3", "--p", "9", "--min-gap", "1",
-                         "--jobs", "2", *extra]
+    command = program + [
+        "detect",
+        *map(str, files),
+        "--kernel",
+        "1,2,3",
+        "--p",
+        "9",
+        "--min-gap",
+        "1",
+        "--jobs",
+        "2",
+        *extra,
+    ]
     return tag, command, dict(os.environ, MOTIFSCAN_TEST_TAG=tag)
 
 

@@ -45,9 +45,28 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
     pytest.importorskip("scipy")
     table = tmp_path / "table.md"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--n", "3000", "--m", "3", "64",
-         "--repeat", "1", "--budget", "0.1", "--output", str(table), "--bank-k", "1", "4", "16"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run.py"),
+            "--n",
+            "3000",
+            "--m",
+            "3",
+            "64",
+            "--repeat",
+            "1",
+            "--budget",
+            "0.1",
+            "--output",
+            str(table),
+            "--bank-k",
+            "1",
+            "4",
+            "16",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| 3e+03 |") and line.count("|") == 14]
@@ -59,8 +78,7 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
         assert max(ours) <= 1e-9
     assert "| n | m |" in table.read_text()
     # The second round's targets: every normalisation against its peer, and template banks.
-    modes = [line for line in result.stdout.splitlines() if line.startswith("| 3e+03 |")
-             and line.count("|") == 13]
+    modes = [line for line in result.stdout.splitlines() if line.startswith("| 3e+03 |") and line.count("|") == 13]
     assert len(modes) == 2
     for row in modes:
         cells = row.strip("|").split("|")
@@ -72,8 +90,13 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
 @pytest.mark.slow
 def test_gpu_scan_smoke_runs_in_the_cuda_simulator():
     environment = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_scan.py"), "--smoke"],
-                            capture_output=True, text=True, timeout=300, env=environment)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_scan.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("equal (max dcos") == 2  # the GPU track equals the CPU's
 
@@ -81,9 +104,14 @@ def test_gpu_scan_smoke_runs_in_the_cuda_simulator():
 def test_min_gap_study_reproduces_the_table_in_method_md():
     """The evidence for the default --min-gap: the script's table is the one in the docs,
     and half the span (the default) hides no event of a kernel cut as one full event."""
-    completed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "min_gap_study.py")],
-                               capture_output=True, text=True, timeout=300, cwd=ROOT,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "min_gap_study.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert completed.returncode == 0, completed.stderr
     table = completed.stdout.strip().splitlines()
     method = (ROOT / "docs" / "method.md").read_text()
@@ -99,8 +127,12 @@ def test_min_gap_study_reproduces_the_table_in_method_md():
 @pytest.mark.slow
 def test_the_figure_benchmark_runs_and_prints_its_table():
     pytest.importorskip("matplotlib")
-    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "plot_long.py"), "3000", "--rounds", "1"],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "plot_long.py"), "3000", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     row = result.stdout.splitlines()[-1]
     assert re.match(r"\| 3,000 \| \d+ \|", row) and row.count("|") == 9 and "kB |" in row

@@ -63,8 +63,20 @@ def test_kernel_file_from_stdin():
 
 def test_jsonl_top_and_min_gap(sample_data):
     log = sample_data / "sensor_log.csv"
-    result = run("detect", log, "--kernel-file", sample_data / "pulse_kernel.txt", "--p", "3",
-                 "--format", "jsonl", "--top", "2", "--column", "load_kn")
+    result = run(
+        "detect",
+        log,
+        "--kernel-file",
+        sample_data / "pulse_kernel.txt",
+        "--p",
+        "3",
+        "--format",
+        "jsonl",
+        "--top",
+        "2",
+        "--column",
+        "load_kn",
+    )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [m["start"] for m in lines] == [1500, 2210] and lines[0]["time"] == "2025-03-14T08:25:00"
 
@@ -75,19 +87,27 @@ def test_sensor_log_finds_exactly_the_planted_pulses(sample_data):
         from make_sensor_log import PLANTED
     finally:
         sys.path.pop(0)
-    result = run("detect", sample_data / "sensor_log.csv", "--kernel-file", sample_data / "pulse_kernel.txt",
-                 "--p", "3", "--format", "json")
+    result = run(
+        "detect",
+        sample_data / "sensor_log.csv",
+        "--kernel-file",
+        sample_data / "pulse_kernel.txt",
+        "--p",
+        "3",
+        "--format",
+        "json",
+    )
     motifs = json.loads(result.stdout)["motifs"]
     assert [(m["channel"], m["start"], m["sign"]) for m in motifs] == [
-        ("load_kn", start, 1 if amplitude > 0 else -1) for start, amplitude in PLANTED]
+        ("load_kn", start, 1 if amplitude > 0 else -1) for start, amplitude in PLANTED
+    ]
     for motif, (_, amplitude) in zip(motifs, PLANTED):
         assert motif["scale"] == pytest.approx(amplitude, abs=0.05)
 
 
 def test_stdin_and_output_file(tmp_path):
     out = tmp_path / "motifs.json"
-    result = run("detect", "-", "--kernel", "1,2,3", "--p", "9", "--output", out,
-                 input=Path(SEED).read_text())
+    result = run("detect", "-", "--kernel", "1,2,3", "--p", "9", "--output", out, input=Path(SEED).read_text())
     assert result.exit_code == 0 and result.stdout == ""
     assert len(json.loads(out.read_text())["motifs"]) == 3
 
@@ -210,17 +230,30 @@ def test_a_large_offset_is_said_once_on_stderr_and_in_json(tmp_path):
 
 
 def test_fit_takes_quiet_too(tmp_path):
-    result = run("fit", str(ROOT / "sample_data" / "lookalikes.csv"), "--labels",
-                 str(ROOT / "sample_data" / "lookalikes_labels.csv"), "-o", tmp_path / "k.json", "-q",
-                 "--format", "json")
+    result = run(
+        "fit",
+        str(ROOT / "sample_data" / "lookalikes.csv"),
+        "--labels",
+        str(ROOT / "sample_data" / "lookalikes_labels.csv"),
+        "-o",
+        tmp_path / "k.json",
+        "-q",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0 and result.stderr == "" and (tmp_path / "k.json").exists()
 
 
 # Real processes of the installed program.
 
+
 def test_installed_program_runs_the_readme_job():
-    completed = subprocess.run(installed_motifscan() + ["detect", SEED, "--kernel", "1,2,3", "--p", "9"],
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        installed_motifscan() + ["detect", SEED, "--kernel", "1,2,3", "--p", "9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert [line.split(",")[1] for line in completed.stdout.splitlines()[1:]] == ["4", "11", "18"]
 
@@ -232,11 +265,13 @@ def test_the_program_ends_without_the_interpreters_shutdown_and_loses_no_output(
     # line per window, far more than a pipe buffer) shows that nothing written was lost.
     signal_file = tmp_path / "long.csv"
     signal_file.write_text("v\n" + "0\n1\n2\n3\n" * 50000)
-    code = ("import atexit, sys\n"
-            "atexit.register(lambda: sys.stderr.write('interpreter shutdown ran\\n'))\n"
-            "from motifscan.cli import main\n"
-            f"sys.argv = ['motifscan', 'scores', {str(signal_file)!r}, '--kernel', '1,2,3']\n"
-            "main()\n")
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('interpreter shutdown ran\\n'))\n"
+        "from motifscan.cli import main\n"
+        f"sys.argv = ['motifscan', 'scores', {str(signal_file)!r}, '--kernel', '1,2,3']\n"
+        "main()\n"
+    )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
     assert "interpreter shutdown ran" not in completed.stderr
@@ -249,8 +284,9 @@ def test_the_program_ends_without_the_interpreters_shutdown_and_loses_no_output(
 
 
 def test_python_dash_m_and_help():
-    completed = subprocess.run([sys.executable, "-m", "motifscan", "detect", "--help"],
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [sys.executable, "-m", "motifscan", "detect", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert completed.returncode == 0 and "--kernel" in completed.stdout
 
 
@@ -258,8 +294,9 @@ def test_closed_pipe_gives_no_traceback(tmp_path):
     big = tmp_path / "big.csv"
     big.write_text("v\n" + "0\n1\n2\n3\n" * 20000)
     command = " ".join(installed_motifscan()) + f" detect {big} --kernel 1,2,3 --p 9 --min-gap 1 | head -n 2"
-    completed = subprocess.run(["bash", "-c", "set -o pipefail; " + command], capture_output=True,
-                               text=True, timeout=120)
+    completed = subprocess.run(
+        ["bash", "-c", "set -o pipefail; " + command], capture_output=True, text=True, timeout=120
+    )
     assert completed.stdout.splitlines()[0] == "channel,start,end,score,cosine,sign,scale"
     assert "Traceback" not in completed.stderr and "Error" not in completed.stderr
     assert completed.returncode in (0, 141)
@@ -269,8 +306,12 @@ def test_ctrl_c_exits_130(tmp_path):
     from waiting import needs_proc, wait_until_reading_stdin
 
     needs_proc()
-    process = subprocess.Popen(installed_motifscan() + ["detect", "-", "--kernel", "1,2,3"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        installed_motifscan() + ["detect", "-", "--kernel", "1,2,3"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         process.stdin.write(b"v\n1\n2\n")
         process.stdin.flush()
@@ -333,44 +374,173 @@ def bad_shape_options(tmp_path):
         ("noise floor negative", seed + ["--kernel", "1,2", "--noise-floor", "-1"], "--noise-floor must be"),
         ("noise floor text", seed + ["--kernel", "1,2", "--noise-floor", "loud"], "--noise-floor: 'loud'"),
         ("overlap", seed + ["--kernel", "1,2", "--overlap", "all"], "'--overlap'"),
-        ("conv with normalize", seed + ["--kernel", "1,2", "--method", "conv", "--normalize", "center"],
-         "--method conv works with one kernel"),
-        ("compare several kernels", ["compare", SEED, "--kernel", "a=1,2", "--kernel", "b=2,1"],
-         "one kernel at one dilation"),
-        ("min channels without joint", seed + ["--kernel", "1,2", "--min-channels", "1"],
-         "--min-channels needs --joint"),
-        ("min channels too many", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
-                                   "-c", "acc_z", "--joint", "--min-channels", "4"], "--min-channels must be at most"),
-        ("min channels zero", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
-                               "-c", "acc_z", "--joint", "--min-channels", "0"], "--min-channels must be"),
-        ("weights without joint", seed + ["--kernel-file", weights_file(tmp_path, "weights,1,1"), "-c", "signal"],
-         "channel weights apply to a joint kernel"),
-        ("negative weight", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,1,-1"), "--joint",
-                             "-c", "acc_x", "-c", "acc_y"], "a channel weight must be a finite number >= 0"),
-        ("weights count", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,1"), "--joint",
-                           "-c", "acc_x", "-c", "acc_y"], "the weights row has 1 values for 2 columns"),
-        ("all weights zero", ["detect", BASIC, "--kernel-file", weights_file(tmp_path, "weights,0,0"), "--joint",
-                              "-c", "acc_x", "-c", "acc_y"], "every channel weight is 0"),
-        ("compare with mad", ["compare", SEED, "--kernel", "1,2", "--threshold", "mad:3"],
-         "--threshold mad:K applies to detect"),
-        ("mad with conv", seed + ["--kernel", "1,2", "--threshold", "mad:3", "--method", "conv"],
-         "--threshold mad:K applies to the cosine score"),
-        ("fill with dask", seed + ["--kernel", "1,2", "--fill", "linear", "--max-gap", "2", "--dask", "local"],
-         "--fill with --dask"),
-        ("min channels with state", ["detect", BASIC, "--kernel-file", WALKING, "-c", "acc_x", "-c", "acc_y",
-                                     "-c", "acc_z", "--joint", "--min-channels", "2", "--state", tmp_path / "s.json"],
-         "--min-channels with --state"),
+        (
+            "conv with normalize",
+            seed + ["--kernel", "1,2", "--method", "conv", "--normalize", "center"],
+            "--method conv works with one kernel",
+        ),
+        (
+            "compare several kernels",
+            ["compare", SEED, "--kernel", "a=1,2", "--kernel", "b=2,1"],
+            "one kernel at one dilation",
+        ),
+        (
+            "min channels without joint",
+            seed + ["--kernel", "1,2", "--min-channels", "1"],
+            "--min-channels needs --joint",
+        ),
+        (
+            "min channels too many",
+            [
+                "detect",
+                BASIC,
+                "--kernel-file",
+                WALKING,
+                "-c",
+                "acc_x",
+                "-c",
+                "acc_y",
+                "-c",
+                "acc_z",
+                "--joint",
+                "--min-channels",
+                "4",
+            ],
+            "--min-channels must be at most",
+        ),
+        (
+            "min channels zero",
+            [
+                "detect",
+                BASIC,
+                "--kernel-file",
+                WALKING,
+                "-c",
+                "acc_x",
+                "-c",
+                "acc_y",
+                "-c",
+                "acc_z",
+                "--joint",
+                "--min-channels",
+                "0",
+            ],
+            "--min-channels must be",
+        ),
+        (
+            "weights without joint",
+            seed + ["--kernel-file", weights_file(tmp_path, "weights,1,1"), "-c", "signal"],
+            "channel weights apply to a joint kernel",
+        ),
+        (
+            "negative weight",
+            [
+                "detect",
+                BASIC,
+                "--kernel-file",
+                weights_file(tmp_path, "weights,1,-1"),
+                "--joint",
+                "-c",
+                "acc_x",
+                "-c",
+                "acc_y",
+            ],
+            "a channel weight must be a finite number >= 0",
+        ),
+        (
+            "weights count",
+            [
+                "detect",
+                BASIC,
+                "--kernel-file",
+                weights_file(tmp_path, "weights,1"),
+                "--joint",
+                "-c",
+                "acc_x",
+                "-c",
+                "acc_y",
+            ],
+            "the weights row has 1 values for 2 columns",
+        ),
+        (
+            "all weights zero",
+            [
+                "detect",
+                BASIC,
+                "--kernel-file",
+                weights_file(tmp_path, "weights,0,0"),
+                "--joint",
+                "-c",
+                "acc_x",
+                "-c",
+                "acc_y",
+            ],
+            "every channel weight is 0",
+        ),
+        (
+            "compare with mad",
+            ["compare", SEED, "--kernel", "1,2", "--threshold", "mad:3"],
+            "--threshold mad:K applies to detect",
+        ),
+        (
+            "mad with conv",
+            seed + ["--kernel", "1,2", "--threshold", "mad:3", "--method", "conv"],
+            "--threshold mad:K applies to the cosine score",
+        ),
+        (
+            "fill with dask",
+            seed + ["--kernel", "1,2", "--fill", "linear", "--max-gap", "2", "--dask", "local"],
+            "--fill with --dask",
+        ),
+        (
+            "min channels with state",
+            [
+                "detect",
+                BASIC,
+                "--kernel-file",
+                WALKING,
+                "-c",
+                "acc_x",
+                "-c",
+                "acc_y",
+                "-c",
+                "acc_z",
+                "--joint",
+                "--min-channels",
+                "2",
+                "--state",
+                tmp_path / "s.json",
+            ],
+            "--min-channels with --state",
+        ),
     ]
 
 
 def test_named_kernels_and_dilation_range_add_columns():
-    result = run("detect", SEED, "--kernel", "rise=1,2,3", "--kernel", "fall=3,2,1", "--p", "9",
-                 "--dilation", "1..2", "--sign", "positive", "--format", "csv")
+    result = run(
+        "detect",
+        SEED,
+        "--kernel",
+        "rise=1,2,3",
+        "--kernel",
+        "fall=3,2,1",
+        "--p",
+        "9",
+        "--dilation",
+        "1..2",
+        "--sign",
+        "positive",
+        "--format",
+        "csv",
+    )
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "channel,kernel,start,end,dilation,score,cosine,sign,scale"
     assert [line.split(",")[1:3] + [line.split(",")[4]] for line in lines[1:]] == [
-        ["rise", "4", "1"], ["rise", "18", "1"], ["fall", "32", "1"]]
+        ["rise", "4", "1"],
+        ["rise", "18", "1"],
+        ["fall", "32", "1"],
+    ]
 
 
 def test_zscore_adds_distance_and_json_parameters():
@@ -382,11 +552,13 @@ def test_zscore_adds_distance_and_json_parameters():
 
 
 def test_scores_of_several_kernels_and_dilations_have_one_column_set_each():
-    result = run("scores", SEED, "--kernel", "a=1,2,3", "--kernel", "b=1,2", "--dilation", "1,3",
-                 "--normalize", "zscore")
+    result = run(
+        "scores", SEED, "--kernel", "a=1,2,3", "--kernel", "b=1,2", "--dilation", "1,3", "--normalize", "zscore"
+    )
     header, *rows = result.stdout.splitlines()
-    assert header.startswith("start,signal_a_d1_score,signal_a_d1_cosine,signal_a_d1_scale,"
-                             "signal_a_d1_distance,signal_a_d3_score")
+    assert header.startswith(
+        "start,signal_a_d1_score,signal_a_d1_cosine,signal_a_d1_scale,signal_a_d1_distance,signal_a_d3_score"
+    )
     # Position 37 fits only kernel b at dilation 1 (2 samples); the others' cells are empty.
     assert len(rows) == 38 and rows[-1] == "37" + "," * 8 + ",0,0,0,1.4142135623730951,,,,"
 
@@ -394,10 +566,34 @@ def test_scores_of_several_kernels_and_dilations_have_one_column_set_each():
 def test_installed_program_finds_walking_with_a_joint_kernel():
     # Every walking segment of the BasicMotions recording, found once on x, y and z together.
     completed = subprocess.run(
-        installed_motifscan() + ["detect", str(BASIC), "--kernel-file", str(WALKING), "--joint",
-                                 "-c", "acc_x", "-c", "acc_y", "-c", "acc_z", "--normalize", "center",
-                                 "--p", "2", "--threshold", "0.4", "--dilation", "1..2", "--format", "jsonl"],
-        capture_output=True, text=True, timeout=120)
+        installed_motifscan()
+        + [
+            "detect",
+            str(BASIC),
+            "--kernel-file",
+            str(WALKING),
+            "--joint",
+            "-c",
+            "acc_x",
+            "-c",
+            "acc_y",
+            "-c",
+            "acc_z",
+            "--normalize",
+            "center",
+            "--p",
+            "2",
+            "--threshold",
+            "0.4",
+            "--dilation",
+            "1..2",
+            "--format",
+            "jsonl",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     motifs = [json.loads(line) for line in completed.stdout.splitlines()]
     assert motifs and {m["channel"] for m in motifs} == {"acc_x+acc_y+acc_z"}
@@ -408,13 +604,14 @@ def planted_gap_recording(tmp_path):
     (empty cells) over the middle of the event, and the event's shape as a joint kernel."""
     rng = np.random.default_rng(0)
     t = np.linspace(0, 1, 40)
-    shape = np.stack([np.sin(2 * np.pi * t), np.cos(2 * np.pi * t) * t, t ** 2 - 0.3])
+    shape = np.stack([np.sin(2 * np.pi * t), np.cos(2 * np.pi * t) * t, t**2 - 0.3])
     signal = 0.05 * rng.standard_normal((3, 2000))
     signal[:, 700:740] += shape
     signal[1, 705:725] = np.nan
     recording = tmp_path / "gap.csv"
-    recording.write_text("a,b,c\n" + "".join(
-        ",".join("" if np.isnan(v) else f"{v:.6f}" for v in row) + "\n" for row in signal.T))
+    recording.write_text(
+        "a,b,c\n" + "".join(",".join("" if np.isnan(v) else f"{v:.6f}" for v in row) + "\n" for row in signal.T)
+    )
     kernel = tmp_path / "event.csv"
     kernel.write_text("a,b,c\n" + "".join(",".join(f"{v:.6f}" for v in row) + "\n" for row in shape.T))
     return recording, kernel
@@ -440,9 +637,25 @@ def test_joint_min_channels_finds_an_event_with_a_missing_channel(tmp_path):
 def test_installed_program_reports_the_channels_used_in_csv(tmp_path):
     recording, kernel = planted_gap_recording(tmp_path)
     completed = subprocess.run(
-        installed_motifscan() + ["detect", str(recording), "--kernel-file", str(kernel), "--joint",
-                                 "--min-channels", "2", "--threshold", "0.8", "--format", "csv"],
-        capture_output=True, text=True, timeout=120, check=False)
+        installed_motifscan()
+        + [
+            "detect",
+            str(recording),
+            "--kernel-file",
+            str(kernel),
+            "--joint",
+            "--min-channels",
+            "2",
+            "--threshold",
+            "0.8",
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert completed.returncode == 0, completed.stderr
     header, row = completed.stdout.splitlines()
     assert header == "channel,channels,start,end,score,cosine,sign,scale"
@@ -458,15 +671,36 @@ def test_channel_weights_change_scores_as_the_reference_says(tmp_path):
     weighted.write_text("\n".join([lines[0], "weights,1,0.25,4", *lines[1:]]) + "\n")
     as_json = tmp_path / "weighted.json"
     columns = np.loadtxt(kernel, delimiter=",", skiprows=1).T
-    as_json.write_text(json.dumps({"a": columns[0].tolist(), "b": columns[1].tolist(), "c": columns[2].tolist(),
-                                   "weights": {"b": 0.25, "c": 4}}))
+    as_json.write_text(
+        json.dumps(
+            {
+                "a": columns[0].tolist(),
+                "b": columns[1].tolist(),
+                "c": columns[2].tolist(),
+                "weights": {"b": 0.25, "c": 4},
+            }
+        )
+    )
     signal = np.genfromtxt(recording, delimiter=",", skip_header=1).T
     (expected,) = scan_joint_reference(signal, columns[None], np.array([[1.0, 0.25, 4.0]]), 1.0, 1, "none", 0.0, 2)
     scores = {}
     for path in (weighted, as_json, kernel):
         # (--sign positive: the inverted half-overlaps 20 samples either side are motifs of their own)
-        result = run("detect", recording, "--kernel-file", path, "--joint", "--min-channels", "2",
-                     "--threshold", "0.5", "--sign", "positive", "--format", "json")
+        result = run(
+            "detect",
+            recording,
+            "--kernel-file",
+            path,
+            "--joint",
+            "--min-channels",
+            "2",
+            "--threshold",
+            "0.5",
+            "--sign",
+            "positive",
+            "--format",
+            "json",
+        )
         assert result.exit_code == 0, result.stderr
         (motif,) = json.loads(result.stdout)["motifs"]
         scores[path.name] = motif["score"]
@@ -539,8 +773,20 @@ def test_threads_never_change_the_result(tmp_path):
     for backend in ("numba", "fft"):
         outputs = set()
         for threads in ("1", "2"):
-            result = run("detect", path, "--kernel", "1,2,3,2,1", "--p", "3", "--backend", backend,
-                         "--threads", threads, "--format", "csv")
+            result = run(
+                "detect",
+                path,
+                "--kernel",
+                "1,2,3,2,1",
+                "--p",
+                "3",
+                "--backend",
+                backend,
+                "--threads",
+                threads,
+                "--format",
+                "csv",
+            )
             assert result.exit_code == 0, result.output
             outputs.add(result.stdout)
         assert len(outputs) == 1, backend
@@ -559,8 +805,20 @@ def test_fit_then_detect_equals_the_in_memory_detector(tmp_path, metric):
     import motifscan
 
     kernel_file = tmp_path / "fitted.json"
-    result = run("fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.25", "--metric", metric,
-                 "-o", kernel_file, "--format", "json")
+    result = run(
+        "fit",
+        LOOKALIKES,
+        "--labels",
+        LOOKALIKE_LABELS,
+        "--split",
+        "0.25",
+        "--metric",
+        metric,
+        "-o",
+        kernel_file,
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["kernel_file"] == str(kernel_file) and report["evaluation"]["fitted"]["f1"] >= 0.95
@@ -582,25 +840,29 @@ def test_fit_then_detect_equals_the_in_memory_detector(tmp_path, metric):
 
 def test_fit_writes_a_table_on_a_terminal_and_nothing_on_error(tmp_path):
     kernel_file = tmp_path / "fitted.json"
-    result = run("fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.25", "-o", kernel_file,
-                 "--format", "table")
+    result = run(
+        "fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.25", "-o", kernel_file, "--format", "table"
+    )
     assert result.exit_code == 0
     assert result.output.splitlines()[2].split()[:2] == ["starting", "point"]
     assert "P, R, F1: on held-out labels" in result.output and kernel_file.exists()
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--length", "40"], "examples are required"),
-    (["--positives", "100", "--length", "1"], "--length must be at least 2"),
-    (["--positives", "100", "--length", "40", "--split", "2"], "--split must lie between 0 and 1"),
-    (["--positives", "100", "--length", "40", "--margin", "-1"], "--margin must be a finite number"),
-    (["--positives", "100", "--length", "40", "--mine", "-2"], "--mine must be at least 0"),
-    (["--positives", "100", "--length", "40", "--metric", "cosine"], "'cosine' is not one of"),
-    (["--positives", "1,,2", "--length", "40"], "--positives: position 2 is missing"),
-    (["--positives", "100", "--length", "40", "--validate", SEED], "go together"),
-    (["--labels", "missing.csv"], "missing.csv: no such labels file"),
-    (["--positives", "100"], "--length is required"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--length", "40"], "examples are required"),
+        (["--positives", "100", "--length", "1"], "--length must be at least 2"),
+        (["--positives", "100", "--length", "40", "--split", "2"], "--split must lie between 0 and 1"),
+        (["--positives", "100", "--length", "40", "--margin", "-1"], "--margin must be a finite number"),
+        (["--positives", "100", "--length", "40", "--mine", "-2"], "--mine must be at least 0"),
+        (["--positives", "100", "--length", "40", "--metric", "cosine"], "'cosine' is not one of"),
+        (["--positives", "1,,2", "--length", "40"], "--positives: position 2 is missing"),
+        (["--positives", "100", "--length", "40", "--validate", SEED], "go together"),
+        (["--labels", "missing.csv"], "missing.csv: no such labels file"),
+        (["--positives", "100"], "--length is required"),
+    ],
+)
 def test_fit_bad_options_exit_2_without_a_kernel_file(tmp_path, args, fragment):
     kernel_file = tmp_path / "fitted.json"
     result = run("fit", LOOKALIKES, *args, "-o", kernel_file)
@@ -612,28 +874,78 @@ def test_fit_bad_options_exit_2_without_a_kernel_file(tmp_path, args, fragment):
 @pytest.mark.slow
 def test_fit_says_on_stderr_where_split_cut_and_when_it_kept_the_starting_point(tmp_path):
     kernel_file = tmp_path / "fitted.json"
-    result = subprocess.run(installed_motifscan() + ["fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.9",
-                                                     "--normalize", "none", "-o", str(kernel_file)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        installed_motifscan()
+        + [
+            "fit",
+            LOOKALIKES,
+            "--labels",
+            LOOKALIKE_LABELS,
+            "--split",
+            "0.9",
+            "--normalize",
+            "none",
+            "-o",
+            str(kernel_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "motifscan: --split 0.9: cut at row 10827, the first label boundary at or after row 10800" in result.stderr
     assert json.loads(result.stdout)["split"]["row"] == 10827
     rows = [line.split(",") for line in Path(LOOKALIKE_LABELS).read_text().splitlines()[1:]]
     swapped = tmp_path / "swapped.csv"  # training labels that teach the wrong lesson
-    swapped.write_text("start,end,label\n" + "".join(
-        f"{s},{e},{dict(positive='negative', negative='positive')[label] if int(s) < 3000 else label}\n"
-        for s, e, label in rows))
-    result = subprocess.run(installed_motifscan() + ["fit", LOOKALIKES, "--labels", str(swapped), "--split", "0.25",
-                                                     "--normalize", "none", "-o", str(kernel_file)],
-                            capture_output=True, text=True, timeout=300)
+    swapped.write_text(
+        "start,end,label\n"
+        + "".join(
+            f"{s},{e},{dict(positive='negative', negative='positive')[label] if int(s) < 3000 else label}\n"
+            for s, e, label in rows
+        )
+    )
+    result = subprocess.run(
+        installed_motifscan()
+        + [
+            "fit",
+            LOOKALIKES,
+            "--labels",
+            str(swapped),
+            "--split",
+            "0.25",
+            "--normalize",
+            "none",
+            "-o",
+            str(kernel_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "validates worse than the starting point" in result.stderr and "wrote the starting point" in result.stderr
     assert json.loads(result.stdout)["kept"] == "starting point"
     assert motifscan_kernel(kernel_file)["p"] == 1.0
     # -q silences the note on the split, never the warning that the fit is worse.
-    quiet = subprocess.run(installed_motifscan() + ["fit", LOOKALIKES, "--labels", str(swapped), "--split", "0.9",
-                                                    "--normalize", "none", "-q", "-o", str(kernel_file)],
-                           capture_output=True, text=True, timeout=300)
+    quiet = subprocess.run(
+        installed_motifscan()
+        + [
+            "fit",
+            LOOKALIKES,
+            "--labels",
+            str(swapped),
+            "--split",
+            "0.9",
+            "--normalize",
+            "none",
+            "-q",
+            "-o",
+            str(kernel_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert quiet.returncode == 0, quiet.stderr
     assert "cut at row" not in quiet.stderr and json.loads(quiet.stdout)["split"]["row"] == 10827
     report = json.loads(quiet.stdout)
@@ -653,13 +965,21 @@ def test_fit_needs_an_output_file():
 
 def test_fit_then_detect_as_real_processes(tmp_path):
     kernel_file = tmp_path / "fitted.json"
-    fitted = subprocess.run(installed_motifscan() + ["fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS,
-                                                     "--split", "0.25", "-o", str(kernel_file)],
-                            capture_output=True, text=True, timeout=300)
+    fitted = subprocess.run(
+        installed_motifscan()
+        + ["fit", LOOKALIKES, "--labels", LOOKALIKE_LABELS, "--split", "0.25", "-o", str(kernel_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert fitted.returncode == 0, fitted.stderr
     assert json.loads(fitted.stdout)["evaluation"]["fitted"]["f1"] >= 0.95  # JSON when piped
-    detected = subprocess.run(installed_motifscan() + ["detect", LOOKALIKES, "--kernel-file", str(kernel_file)],
-                              capture_output=True, text=True, timeout=300)
+    detected = subprocess.run(
+        installed_motifscan() + ["detect", LOOKALIKES, "--kernel-file", str(kernel_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert detected.returncode == 0 and len(detected.stdout.splitlines()) == 25
 
 
@@ -682,8 +1002,10 @@ def test_suppressed_peaks_are_reported_on_stderr_and_in_json(tmp_path):
     document = json.loads(result.stdout)
     assert [m["start"] for m in document["motifs"]] == [10, 40]
     assert document["suppressed_peaks"] == 1 and document["parameters"]["min_gap"] == 5
-    assert result.stderr == (f"motifscan: 1 peak at or above the threshold in {path} was within --min-gap of a "
-                             "stronger motif and not reported (a smaller --min-gap shows them)\n")
+    assert result.stderr == (
+        f"motifscan: 1 peak at or above the threshold in {path} was within --min-gap of a "
+        "stronger motif and not reported (a smaller --min-gap shows them)\n"
+    )
     quiet = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--min-gap", "5", "--format", "json", "-q")
     assert quiet.stderr == "" and json.loads(quiet.stdout)["suppressed_peaks"] == 1
     shown = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--min-gap", "4", "--format", "json")
@@ -700,22 +1022,46 @@ def test_default_gap_reports_neighbours_closer_than_the_span(tmp_path):
     assert document["parameters"]["min_gap"] == "0.5span" and document["suppressed_peaks"] == 0
 
 
-@pytest.mark.parametrize("gap, starts", [("4", [10, 14, 40]), ("5", [14, 40]), ("0.8span", [10, 14, 40]),
-                                         ("1span", [14, 40]), ("400ms", [10, 14, 40]), ("0.5s", [14, 40])])
+@pytest.mark.parametrize(
+    "gap, starts",
+    [
+        ("4", [10, 14, 40]),
+        ("5", [14, 40]),
+        ("0.8span", [10, 14, 40]),
+        ("1span", [14, 40]),
+        ("400ms", [10, 14, 40]),
+        ("0.5s", [14, 40]),
+    ],
+)
 def test_min_gap_forms_on_the_command_line(tmp_path, gap, starts):
     path = neighbours_csv(tmp_path, time=True)
-    result = run("detect", path, "--kernel", "1,2,3,0,0", "--p", "3", "--min-gap", gap, "--format", "json",
-                 "--time-column", "t_s")
+    result = run(
+        "detect",
+        path,
+        "--kernel",
+        "1,2,3,0,0",
+        "--p",
+        "3",
+        "--min-gap",
+        gap,
+        "--format",
+        "json",
+        "--time-column",
+        "t_s",
+    )
     assert result.exit_code == 0, result.output
     assert [m["start"] for m in json.loads(result.stdout)["motifs"]] == starts
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--min-gap", "2x"], "motifscan: error: --min-gap must be a number of samples (10), a fraction of the span"),
-    (["--min-gap", "-3"], "motifscan: error: --min-gap must be a number of samples"),
-    (["--min-gap", "1.5"], "motifscan: error: --min-gap must be a whole number"),
-    (["--min-gap", "250ms"], "motifscan: error: --min-gap 250ms: a time needs a time column, and {path} has none"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--min-gap", "2x"], "motifscan: error: --min-gap must be a number of samples (10), a fraction of the span"),
+        (["--min-gap", "-3"], "motifscan: error: --min-gap must be a number of samples"),
+        (["--min-gap", "1.5"], "motifscan: error: --min-gap must be a whole number"),
+        (["--min-gap", "250ms"], "motifscan: error: --min-gap 250ms: a time needs a time column, and {path} has none"),
+    ],
+)
 def test_bad_min_gap_is_one_line_exit_2(tmp_path, args, message):
     path = neighbours_csv(tmp_path)
     message = message.format(path=path)
@@ -737,8 +1083,21 @@ def ecg_beat_kernel(tmp_path_factory):
 @given(st.integers(1, 400), st.sampled_from(["1", "0.5span", "1span", "3"]))
 def test_suppressed_count_does_not_depend_on_block_rows(ecg_beat_kernel, block_rows, gap):
     ecg = ROOT / "sample_data" / "ecg_mitdb_excerpt_360hz.csv"
-    args = ["detect", ecg, "--column", "ecg_mv", "--kernel-file", ecg_beat_kernel, "--normalize", "center",
-            "--min-gap", gap, "--format", "json", "-q"]
+    args = [
+        "detect",
+        ecg,
+        "--column",
+        "ecg_mv",
+        "--kernel-file",
+        ecg_beat_kernel,
+        "--normalize",
+        "center",
+        "--min-gap",
+        gap,
+        "--format",
+        "json",
+        "-q",
+    ]
     whole = json.loads(run(*args).stdout)
     cut = json.loads(run(*args, "--block-rows", block_rows).stdout)
     assert cut["motifs"] == whole["motifs"] and cut["suppressed_peaks"] == whole["suppressed_peaks"]
@@ -748,8 +1107,24 @@ def test_suppressed_count_does_not_depend_on_block_rows(ecg_beat_kernel, block_r
 
 def test_installed_program_reports_suppressed_peaks(tmp_path):
     path = neighbours_csv(tmp_path)
-    completed = subprocess.run([*installed_motifscan(), "detect", str(path), "--kernel", "1,2,3", "--p", "9",
-                                "--min-gap", "5", "--format", "csv"], capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [
+            *installed_motifscan(),
+            "detect",
+            str(path),
+            "--kernel",
+            "1,2,3",
+            "--p",
+            "9",
+            "--min-gap",
+            "5",
+            "--format",
+            "csv",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0
     assert completed.stdout.splitlines()[1:] == ["x,10,13,1.0,1.0,1,1.0", "x,40,43,1.0,1.0,1,1.0"]
     assert completed.stderr.startswith("motifscan: 1 peak at or above the threshold in ")
@@ -761,17 +1136,18 @@ def test_bad_lines_error_skip_and_nan(tmp_path):
     path.write_text("t,v\n" + "\n".join(rows) + "\n")
     failed = run("detect", path, "--kernel", "1,2,3", "--p", "9")
     assert failed.exit_code == 2
-    assert failed.stderr.strip() == (f"motifscan: error: {path}: line 5, column 'v': 'ERR' is not a number "
-                                     "(--bad-lines skip or nan reads past it)")
+    assert failed.stderr.strip() == (
+        f"motifscan: error: {path}: line 5, column 'v': 'ERR' is not a number (--bad-lines skip or nan reads past it)"
+    )
     skipped = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--bad-lines", "skip", "--format", "json")
     document = json.loads(skipped.stdout)
-    assert document["bad_lines"] == {"policy": "skip", "count": 2,
-                                     "first": "line 5, column 'v': 'ERR' is not a number"}
+    assert document["bad_lines"] == {"policy": "skip", "count": 2, "first": "line 5, column 'v': 'ERR' is not a number"}
     # Rows after a skipped line move up a position; their time says where they really are.
     assert [(m["start"], m["time"]) for m in document["motifs"]] == [(1, 1), (4, 6)]
     assert skipped.stderr.splitlines()[0] == (
         f"motifscan: 2 bad line(s) skipped (--bad-lines skip) in {path}; "
-        "the first: line 5, column 'v': 'ERR' is not a number")
+        "the first: line 5, column 'v': 'ERR' is not a number"
+    )
     missing = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--bad-lines", "nan", "--format", "json")
     document = json.loads(missing.stdout)
     assert document["bad_lines"]["count"] == 2 and document["skipped_windows"] == 5  # starts 1-5
@@ -790,8 +1166,9 @@ def test_kernel_from_says_what_it_cut(sample_data):
     ecg = sample_data / "ecg_mitdb_excerpt_360hz.csv"
     result = run("detect", ecg, "--kernel-from", f"{ecg}:ecg_mv@60:240", "--normalize", "center", "--format", "csv")
     assert result.exit_code == 0
-    assert result.stderr.splitlines()[0] == (f"motifscan: kernel ecg_mv@60:240: 180 samples, rows 60-240 of "
-                                             f"{ecg}:ecg_mv")
+    assert result.stderr.splitlines()[0] == (
+        f"motifscan: kernel ecg_mv@60:240: 180 samples, rows 60-240 of {ecg}:ecg_mv"
+    )
     quiet = run("detect", ecg, "--kernel-from", f"{ecg}:ecg_mv@60:240", "--normalize", "center", "-q")
     assert quiet.stderr == ""
 
@@ -805,8 +1182,10 @@ def test_times_keep_the_inputs_offset_in_every_output(tmp_path):
     want = "2024-05-01T10:00:01.500+02:00"
     detected = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
     assert detected.stdout.splitlines()[1].split(",")[3] == want
-    assert json.loads(run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "json").stdout)[
-        "motifs"][0]["time"] == want
+    assert (
+        json.loads(run("detect", path, "--kernel", "1,2,3", "--p", "9", "--format", "json").stdout)["motifs"][0]["time"]
+        == want
+    )
     compared = run("compare", path, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
     assert compared.stdout.splitlines()[1].split(",")[4] == want
     scores = run("scores", path, "--kernel", "1,2,3", "--p", "9")
@@ -816,11 +1195,14 @@ def test_times_keep_the_inputs_offset_in_every_output(tmp_path):
     column = pq.read_table(out).column("time")
     assert str(column.type.tz) == "+02:00" and column[1].as_py().isoformat() == "2024-05-01T10:00:01.500000+02:00"
     # A time range without an offset is in the file's zone, with no NumPy warning.
-    cut = run("detect", path, "--kernel-from", f"{path}:v@time=2024-05-01T10:00:01:2024-05-01T10:00:04",
-              "--format", "csv")
+    cut = run(
+        "detect", path, "--kernel-from", f"{path}:v@time=2024-05-01T10:00:01:2024-05-01T10:00:04", "--format", "csv"
+    )
     assert cut.stdout.splitlines()[1].split(",")[3] == want
-    assert cut.stderr == (f"motifscan: kernel v@time=2024-05-01T10:00:01:2024-05-01T10:00:04: 3 samples, rows 1-4 "
-                          f"(time {want} to 2024-05-01T10:00:03.500+02:00) of {path}:v\n")
+    assert cut.stderr == (
+        f"motifscan: kernel v@time=2024-05-01T10:00:01:2024-05-01T10:00:04: 3 samples, rows 1-4 "
+        f"(time {want} to 2024-05-01T10:00:03.500+02:00) of {path}:v\n"
+    )
 
 
 def test_utc_times_end_in_z(tmp_path):
@@ -832,6 +1214,7 @@ def test_utc_times_end_in_z(tmp_path):
 
 # Write errors, memory, signals and hostile options: exit 2 with one line, never a traceback.
 
+
 def _many_motifs(tmp_path) -> Path:
     big = tmp_path / "big.csv"
     big.write_text("v\n" + "0\n1\n2\n3\n" * 20000)
@@ -842,17 +1225,24 @@ def _many_motifs(tmp_path) -> Path:
 @pytest.mark.parametrize("fmt", ["csv", "json", "jsonl", "table"])
 def test_a_full_disk_under_stdout_is_exit_2_with_one_line(fmt):
     with open("/dev/full", "w") as full:
-        completed = subprocess.run(installed_motifscan() + ["detect", SEED, "--kernel", "1,2,3", "--p", "9",
-                                                            "--format", fmt], stdout=full, stderr=subprocess.PIPE,
-                                   text=True, timeout=120)
+        completed = subprocess.run(
+            installed_motifscan() + ["detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", fmt],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
     assert completed.returncode == 2
     assert completed.stderr == "motifscan: error: writing <stdout>: No space left on device\n"
 
 
 def test_a_closed_stdout_is_exit_2_with_one_line():
-    completed = subprocess.run(["bash", "-c", " ".join(installed_motifscan()) +
-                                f" detect {SEED} --kernel 1,2,3 --p 9 >&-"], capture_output=True, text=True,
-                               timeout=120)
+    completed = subprocess.run(
+        ["bash", "-c", " ".join(installed_motifscan()) + f" detect {SEED} --kernel 1,2,3 --p 9 >&-"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 2
     assert completed.stderr.startswith("motifscan: error: writing <stdout>: ")
     assert completed.stderr.count("\n") == 1
@@ -860,9 +1250,18 @@ def test_a_closed_stdout_is_exit_2_with_one_line():
 
 def test_a_file_size_limit_is_exit_2_naming_the_output(tmp_path):
     output = tmp_path / "out.csv"
-    completed = subprocess.run(["bash", "-c", "ulimit -f 0; " + " ".join(installed_motifscan()) +
-                                f" detect {SEED} --kernel 1,2,3 --p 9 --output {output}"],
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        [
+            "bash",
+            "-c",
+            "ulimit -f 0; "
+            + " ".join(installed_motifscan())
+            + f" detect {SEED} --kernel 1,2,3 --p 9 --output {output}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 2
     assert completed.stderr == f"motifscan: error: writing {output}: File too large\n"
     assert os.listdir(tmp_path) == []
@@ -885,10 +1284,13 @@ def test_out_of_memory_is_exit_2_saying_what_was_too_big(monkeypatch):
 
 
 def test_a_table_behind_head_exits_141_like_the_other_formats(tmp_path):
-    command = " ".join(installed_motifscan()) + f" detect {_many_motifs(tmp_path)} --kernel 1,2,3 --p 9 " \
-                                                "--min-gap 1 --format table | head -n 1"
-    completed = subprocess.run(["bash", "-c", command + "; echo ${PIPESTATUS[0]} >&2"], capture_output=True,
-                               text=True, timeout=120)
+    command = (
+        " ".join(installed_motifscan()) + f" detect {_many_motifs(tmp_path)} --kernel 1,2,3 --p 9 "
+        "--min-gap 1 --format table | head -n 1"
+    )
+    completed = subprocess.run(
+        ["bash", "-c", command + "; echo ${PIPESTATUS[0]} >&2"], capture_output=True, text=True, timeout=120
+    )
     assert completed.stderr.splitlines() == ["141"]
 
 
@@ -897,8 +1299,12 @@ def test_a_table_behind_head_exits_141_like_the_other_formats(tmp_path):
 def test_sigterm_and_sighup_stop_the_run_and_leave_no_part_file(tmp_path, signum):
     output = tmp_path / "out.csv"
     output.write_text("old\n")
-    process = subprocess.Popen(installed_motifscan() + ["detect", "-", "--kernel", "1,2,3", "--output", str(output)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        installed_motifscan() + ["detect", "-", "--kernel", "1,2,3", "--output", str(output)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     process.stdin.write(b"v\n1\n2\n3\n")
     process.stdin.flush()
     deadline = time.monotonic() + 60
@@ -943,8 +1349,10 @@ def test_hostile_options_and_inputs_are_one_line_errors(tmp_path):
         assert result.output.startswith("motifscan: error: ") and fragment in result.output, result.output
         assert result.output.count("\n") == 1
     # A dilation written as a number in exponent form is the number.
-    assert run("detect", SEED, "--kernel", "1,2,3", "--dilation", "1e0", "--p", "9").output == \
-        run("detect", SEED, "--kernel", "1,2,3", "--p", "9").output
+    assert (
+        run("detect", SEED, "--kernel", "1,2,3", "--dilation", "1e0", "--p", "9").output
+        == run("detect", SEED, "--kernel", "1,2,3", "--p", "9").output
+    )
     result = run("detect", SEED, "--kernel", "1,2,3", "--dilation", "1e2")
     assert result.exit_code == 2 and "spans 201 samples" in result.output
 
@@ -956,7 +1364,10 @@ def test_a_file_name_that_is_not_utf8_is_read_and_written_back_as_given(tmp_path
     except (OSError, UnicodeError):
         pytest.skip("the file system refuses names that are not UTF-8")
     shutil.copy(SEED, tmp_path / "plain.csv")
-    completed = subprocess.run(installed_motifscan() + ["detect", str(tmp_path), "--kernel", "1,2,3", "--p", "9"],
-                               capture_output=True, timeout=120)
+    completed = subprocess.run(
+        installed_motifscan() + ["detect", str(tmp_path), "--kernel", "1,2,3", "--p", "9"],
+        capture_output=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.count(b"caf\xe9.csv,") == 3 and completed.stdout.count(b"plain.csv,") == 3

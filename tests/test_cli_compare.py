@@ -12,8 +12,7 @@ SHAPES = {"A": (4, 7), "B": (11, 14), "C": (18, 21), "D": (25, 28), "E": (32, 35
 
 def shapes_hit(motifs) -> list[str]:
     """The seed shapes whose samples a motif's window overlaps, in order."""
-    return [name for name, (start, end) in SHAPES.items()
-            if any(m["start"] < end and start < m["end"] for m in motifs)]
+    return [name for name, (start, end) in SHAPES.items() if any(m["start"] < end and start < m["end"] for m in motifs)]
 
 
 def test_compare_seed_cosine_finds_a_b_c_and_the_convolution_d_e_but_misses_c():
@@ -38,7 +37,12 @@ def test_compare_table_says_which_method_found_what():
     result = run("compare", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "table")
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith("signal")]
     assert [row[1:3] for row in rows] == [
-        ["both", "4"], ["both", "11"], ["cosine", "only"], ["conv", "only"], ["conv", "only"]]
+        ["both", "4"],
+        ["both", "11"],
+        ["cosine", "only"],
+        ["conv", "only"],
+        ["conv", "only"],
+    ]
     assert rows[2][3:] == ["18", "+1.0000", "+2.8", "+1"]  # C: only the cosine scan finds it
     assert rows[3][3:] == ["25", "+0.0019", "+12", "+1"]  # D: only the convolution
     assert "found by both: 2 · cosine only: 1 · conv only: 2" in result.stdout
@@ -47,8 +51,10 @@ def test_compare_table_says_which_method_found_what():
 def test_compare_csv_has_one_row_per_place():
     result = run("compare", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "csv")
     lines = result.stdout.splitlines()
-    assert lines[0] == ("channel,found_by,cosine_start,cosine_end,cosine_score,cosine_activation,cosine_sign,"
-                        "conv_start,conv_end,conv_score,conv_activation,conv_sign")
+    assert lines[0] == (
+        "channel,found_by,cosine_start,cosine_end,cosine_score,cosine_activation,cosine_sign,"
+        "conv_start,conv_end,conv_score,conv_activation,conv_sign"
+    )
     assert lines[3] == "signal,cosine only,18,21,1.0,2.8,1,,,,,"
     assert len(lines) == 6
 
@@ -78,13 +84,16 @@ def test_scores_method_conv_adds_the_activation_column():
     assert lines[1 + 25].split(",")[-1] == "12"
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["detect", SEED, "--kernel", "1,2,3", "--method", "fft"], "--method"),
-    (["compare", SEED, "--kernel", "1,2,3", "--threshold", "2"], "--threshold must be at most 1"),
-    (["compare", SEED, "--kernel", "1,2,3", "--format", "jsonl"], "--format"),
-    (["compare", SEED, "--kernel", "1,2,3", "--output", "x.jsonl"], "compare writes table, json or csv"),
-    (["compare", SEED], "a kernel is required"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["detect", SEED, "--kernel", "1,2,3", "--method", "fft"], "--method"),
+        (["compare", SEED, "--kernel", "1,2,3", "--threshold", "2"], "--threshold must be at most 1"),
+        (["compare", SEED, "--kernel", "1,2,3", "--format", "jsonl"], "--format"),
+        (["compare", SEED, "--kernel", "1,2,3", "--output", "x.jsonl"], "compare writes table, json or csv"),
+        (["compare", SEED], "a kernel is required"),
+    ],
+)
 def test_bad_options_exit_2_with_one_line(tmp_path, args, fragment):
     args = [str(tmp_path / a) if a == "x.jsonl" else a for a in args]
     result = run(*args)
@@ -94,7 +103,11 @@ def test_bad_options_exit_2_with_one_line(tmp_path, args, fragment):
 
 
 def test_installed_program_compares():
-    completed = subprocess.run(installed_motifscan() + ["compare", SEED, "--kernel", "1,2,3", "--p", "9"],
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        installed_motifscan() + ["compare", SEED, "--kernel", "1,2,3", "--p", "9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines()[3] == "signal,cosine only,18,21,1.0,2.8,1,,,,,"

@@ -9,8 +9,50 @@ from motifscan.detection import Motif
 from motifscan.signal import signal_from_arrays
 from motifscan.pipeline import detect_all
 
-SEED = np.array([0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, -1, -2, -3, 0, 0, 0, 0, 0.2, 0.4, 0.6,
-                 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 3, 2, 1, 0, 0, 0, 0], dtype=float)
+SEED = np.array(
+    [
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+        3,
+        0,
+        0,
+        0,
+        0,
+        -1,
+        -2,
+        -3,
+        0,
+        0,
+        0,
+        0,
+        0.2,
+        0.4,
+        0.6,
+        0,
+        0,
+        0,
+        0,
+        2,
+        2,
+        2,
+        0,
+        0,
+        0,
+        0,
+        3,
+        2,
+        1,
+        0,
+        0,
+        0,
+        0,
+    ],
+    dtype=float,
+)
 
 
 def motif(channel, start, span=3):
@@ -38,8 +80,11 @@ def test_the_larger_overlap_wins_and_a_motif_pairs_once():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(0, 60), max_size=12, unique=True), st.lists(st.integers(0, 60), max_size=12, unique=True),
-       st.integers(1, 6))
+@given(
+    st.lists(st.integers(0, 60), max_size=12, unique=True),
+    st.lists(st.integers(0, 60), max_size=12, unique=True),
+    st.integers(1, 6),
+)
 def test_every_motif_is_in_exactly_one_row_and_pairs_overlap(cosine_starts, conv_starts, span):
     cosine = [motif("a", s, span) for s in sorted(cosine_starts)]
     conv = [motif("a", s, span) for s in sorted(conv_starts)]
@@ -71,6 +116,7 @@ def test_each_side_equals_its_own_detection_whatever_the_blocks(seed, block_rows
     config = DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6, top=top)
     run = Comparison(signal_from_arrays({"x": x}, block_rows=block_rows), config).run()
     for method in ("cosine", "conv"):
-        alone, _ = detect_all(signal_from_arrays({"x": x}), DetectConfig(
-            kernel=(1, 2, 3, 2), p=2, threshold=0.6, top=top, method=method))
+        alone, _ = detect_all(
+            signal_from_arrays({"x": x}), DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6, top=top, method=method)
+        )
         assert [(m.start, m.score) for m in run.motifs[method]] == [(m.start, m.score) for m in alone]

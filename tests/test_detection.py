@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motifscan.detection import (ChannelDetector, Motif, RelativeChannelDetector, TopMotifs,
-                                 candidate_mask, detect_track, suppress_overlaps)
+from motifscan.detection import (
+    ChannelDetector,
+    Motif,
+    RelativeChannelDetector,
+    TopMotifs,
+    candidate_mask,
+    detect_track,
+    suppress_overlaps,
+)
 from motifscan.similarity import ScoreTrack
 
 
@@ -20,9 +27,14 @@ def greedy_by_hand(positions, strengths, min_gap):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 300), st.sampled_from([0.5, 0.6, 0.7, 0.9, 1.0])),
-                max_size=80, unique_by=lambda t: t[0]),
-       st.integers(0, 40))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 300), st.sampled_from([0.5, 0.6, 0.7, 0.9, 1.0])),
+        max_size=80,
+        unique_by=lambda t: t[0],
+    ),
+    st.integers(0, 40),
+)
 def test_suppress_overlaps_follows_the_rule(candidates, min_gap):
     candidates.sort()
     positions = np.array([c[0] for c in candidates], dtype=np.int64)
@@ -50,8 +62,13 @@ def track_of(score):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 600), st.integers(0, 30), st.integers(1, 12),
-       st.lists(st.integers(1, 120), min_size=1, max_size=30))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 600),
+    st.integers(0, 30),
+    st.integers(1, 12),
+    st.lists(st.integers(1, 120), min_size=1, max_size=30),
+)
 def test_streaming_equals_whole_track_for_any_cut(seed, n, min_gap, span, cuts):
     rng = np.random.default_rng(seed)
     score = np.round(rng.uniform(-1, 1, n), 1)  # rounding makes many ties
@@ -74,8 +91,13 @@ def test_streaming_equals_whole_track_for_any_cut(seed, n, min_gap, span, cuts):
 
 
 def test_motif_fields():
-    motifs = detect_track(track_of([0, 0.2, 0.95, -0.7, 0, 0]), channel="c", span=3, threshold=0.5,
-                          time=np.array([10.0, 11, 12, 13, 14, 15]))
+    motifs = detect_track(
+        track_of([0, 0.2, 0.95, -0.7, 0, 0]),
+        channel="c",
+        span=3,
+        threshold=0.5,
+        time=np.array([10.0, 11, 12, 13, 14, 15]),
+    )
     assert len(motifs) == 1  # -0.7 at 3 overlaps the stronger 0.95 at 2
     m = motifs[0]
     assert (m.channel, m.start, m.end, m.sign, m.time) == ("c", 2, 5, 1, 12.0)
@@ -97,11 +119,16 @@ def test_top_keeps_strongest_with_ties_to_earlier_start_then_channel():
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 500), st.integers(0, 20), st.integers(1, 8),
-       st.sampled_from([0.3, 0.5, 0.8, 1.0]), st.sampled_from(["any", "positive", "negative"]),
-       st.lists(st.integers(1, 90), min_size=1, max_size=20))
-def test_relative_threshold_streaming_equals_the_rule_on_the_whole_track(
-        seed, n, min_gap, span, fraction, sign, cuts):
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 500),
+    st.integers(0, 20),
+    st.integers(1, 8),
+    st.sampled_from([0.3, 0.5, 0.8, 1.0]),
+    st.sampled_from(["any", "positive", "negative"]),
+    st.lists(st.integers(1, 90), min_size=1, max_size=20),
+)
+def test_relative_threshold_streaming_equals_the_rule_on_the_whole_track(seed, n, min_gap, span, fraction, sign, cuts):
     rng = np.random.default_rng(seed)
     # Loudness that grows along the signal, so the strongest activation arrives late and
     # early blocks run with a lower threshold than the final one.
@@ -132,9 +159,11 @@ def test_relative_threshold_streaming_equals_the_rule_on_the_whole_track(
 
 
 def test_top_by_activation():
-    motifs = [Motif("a", 0, 1, 0.9, 0.9, 1, 1.0, activation=2.0),
-              Motif("a", 5, 6, 0.1, 0.1, 1, 1.0, activation=-7.0),
-              Motif("a", 9, 10, 0.5, 0.5, 1, 1.0, activation=3.0)]
+    motifs = [
+        Motif("a", 0, 1, 0.9, 0.9, 1, 1.0, activation=2.0),
+        Motif("a", 5, 6, 0.1, 0.1, 1, 1.0, activation=-7.0),
+        Motif("a", 9, 10, 0.5, 0.5, 1, 1.0, activation=3.0),
+    ]
     top = TopMotifs(2, ["a"], by="activation")
     top.add(motifs)
     assert [m.start for m in top.motifs()] == [5, 9]
@@ -161,16 +190,23 @@ def greedy_of_scans_by_hand(positions, strengths, scans, gaps, spans):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 2), st.sampled_from([0.5, 0.6, 0.7, 0.9, 1.0])),
-                max_size=80, unique_by=lambda t: (t[0], t[1])),
-       st.lists(st.integers(0, 30), min_size=3, max_size=3), st.lists(st.integers(1, 30), min_size=3, max_size=3))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 300), st.integers(0, 2), st.sampled_from([0.5, 0.6, 0.7, 0.9, 1.0])),
+        max_size=80,
+        unique_by=lambda t: (t[0], t[1]),
+    ),
+    st.lists(st.integers(0, 30), min_size=3, max_size=3),
+    st.lists(st.integers(1, 30), min_size=3, max_size=3),
+)
 def test_suppress_overlaps_of_several_tracks_follows_the_rule(candidates, gaps, spans):
     candidates.sort()
     positions = np.array([c[0] for c in candidates], dtype=np.int64)
     scans = np.array([c[1] for c in candidates], dtype=np.int64)
     strengths = np.array([c[2] for c in candidates])
-    kept = suppress_overlaps(positions, strengths, np.array(gaps)[scans], scans,
-                             spans=np.array(spans, dtype=np.int64)[scans])
+    kept = suppress_overlaps(
+        positions, strengths, np.array(gaps)[scans], scans, spans=np.array(spans, dtype=np.int64)[scans]
+    )
     expected = greedy_of_scans_by_hand(list(positions), list(strengths), list(scans), gaps, spans)
     assert list(np.flatnonzero(kept)) == expected
 
@@ -204,8 +240,14 @@ def test_suppressed_peaks_count_separate_peaks_not_the_flanks_of_a_motif():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 600), st.integers(0, 30), st.integers(1, 12),
-       st.lists(st.integers(1, 120), min_size=1, max_size=30), st.sampled_from(["any", "positive"]))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 600),
+    st.integers(0, 30),
+    st.integers(1, 12),
+    st.lists(st.integers(1, 120), min_size=1, max_size=30),
+    st.sampled_from(["any", "positive"]),
+)
 def test_suppressed_peaks_are_the_same_for_any_cut(seed, n, min_gap, span, cuts, sign):
     rng = np.random.default_rng(seed)
     score = np.round(rng.uniform(-1, 1, n), 1)
@@ -234,15 +276,20 @@ def test_suppressed_peaks_survive_a_forced_decision(monkeypatch):
     monkeypatch.setattr(ChannelDetector, "max_open", 4)
     detector = ChannelDetector("x", 4, 0.5, "any", 5)
     for start in range(0, score.size, 3):
-        motifs += detector.push(start, track_of(score[start:start + 3]))
+        motifs += detector.push(start, track_of(score[start : start + 3]))
     motifs += detector.finish()
     assert [m.start for m in motifs] == list(range(0, score.size, 5))
     assert detector.suppressed_peaks == 12 == suppressed_peaks_by_hand(score, 0.5, {m.start for m in motifs})
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.integers(0, 20), st.floats(0.2, 0.9),
-       st.lists(st.integers(1, 80), min_size=1, max_size=20))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 400),
+    st.integers(0, 20),
+    st.floats(0.2, 0.9),
+    st.lists(st.integers(1, 80), min_size=1, max_size=20),
+)
 def test_suppressed_peaks_of_the_convolution_use_the_final_threshold(seed, n, min_gap, fraction, cuts):
     rng = np.random.default_rng(seed)
     activation = np.round(rng.normal(0, 1, n) * np.linspace(0.2, 3, n), 1)  # rising: the threshold moves
@@ -262,8 +309,13 @@ def test_suppressed_peaks_of_the_convolution_use_the_final_threshold(seed, n, mi
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.integers(0, 30), st.integers(1, 12),
-       st.lists(st.integers(1, 120), min_size=1, max_size=8))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 400),
+    st.integers(0, 30),
+    st.integers(1, 12),
+    st.lists(st.integers(1, 120), min_size=1, max_size=8),
+)
 def test_held_runs_settle_and_resume_to_the_whole_tracks_motifs(seed, n, min_gap, span, cuts):
     """A run that stops early (--state) reports what settle() decides and hands undecided()
     to the next run's detector: the runs together give the whole track's motifs, and what

@@ -23,8 +23,9 @@ PLAIN_ENV = {name: value for name, value in os.environ.items() if name != "NUMBA
 
 
 def python(code: str, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env or PLAIN_ENV,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env or PLAIN_ENV, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cpu_and_small_auto_runs_pick_the_cpu_backends():
@@ -37,12 +38,15 @@ def test_cpu_and_small_auto_runs_pick_the_cpu_backends():
     assert device_of("numba") == "cpu" and device_of("numpy") == "cpu" and device_of("cuda") == "gpu"
 
 
-@pytest.mark.parametrize("device, backend, message", [
-    ("cpu", "cuda", "^backend cuda runs on the GPU"),
-    ("gpu", "numba", "^backend numba runs on the CPU"),
-    ("gpu", "numpy", "^backend numpy runs on the CPU"),
-    ("tpu", "auto", "^device must be one of auto, cpu, gpu"),
-])
+@pytest.mark.parametrize(
+    "device, backend, message",
+    [
+        ("cpu", "cuda", "^backend cuda runs on the GPU"),
+        ("gpu", "numba", "^backend numba runs on the CPU"),
+        ("gpu", "numpy", "^backend numpy runs on the CPU"),
+        ("tpu", "auto", "^device must be one of auto, cpu, gpu"),
+    ],
+)
 def test_contradictory_options_are_errors(device, backend, message):
     with pytest.raises(MotifscanError, match=message):
         resolve_device(device, backend, 10, 3)
@@ -57,8 +61,9 @@ def test_python_api_checks_the_device():
 
 
 def test_json_report_says_the_cpu_ran():
-    result = CliRunner().invoke(cli, ["detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "json",
-                                      "--device", "cpu"])
+    result = CliRunner().invoke(
+        cli, ["detect", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "json", "--device", "cpu"]
+    )
     assert result.exit_code == 0 and json.loads(result.stdout)["device"] == "cpu"
     result = CliRunner().invoke(cli, ["detect", SEED, "--kernel", "1,2,3", "--device", "tpu"])
     assert result.exit_code == 2 and "--device" in result.output
@@ -91,8 +96,7 @@ def test_cpu_runs_never_import_numba_cuda():
 
 def run_gpu_detect(prelude="", command=("detect",)):
     code = (
-        "import sys\n" + prelude +
-        "from motifscan.cli import main\n"
+        "import sys\n" + prelude + "from motifscan.cli import main\n"
         f"sys.argv = ['motifscan', *{list(command)!r}, {SEED!r}, '--kernel', '1,2,3', '--device', 'gpu']\n"
         "main()\n"
     )

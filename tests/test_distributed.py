@@ -24,8 +24,7 @@ CONFIG = DetectConfig(kernel=(1, 2, 3, 2), p=3, threshold=0.5)
 def client():
     # Threads, not processes: starts in a fraction of a second and still runs every range
     # as its own task on two workers.
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                       dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
     with distributed.Client(cluster) as connected:
         yield connected
     cluster.close()
@@ -35,7 +34,7 @@ def planted(n: int, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     x = np.round(rng.normal(0, 0.3, n), 3)
     for start in rng.choice(n - 4, size=n // 500, replace=False):
-        x[start:start + 4] += rng.choice([-3, 1, 4]) * np.array([1, 2, 3, 2])
+        x[start : start + 4] += rng.choice([-3, 1, 4]) * np.array([1, 2, 3, 2])
     return {"t": np.arange(n, dtype=np.int64), "v": x}
 
 
@@ -93,20 +92,22 @@ def test_cli_many_files_and_a_bad_one_on_a_cluster(client, tmp_path):
     assert json.loads(on_cluster.stdout)["motif_count"] > 100
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--split-bytes", "64K"], "--split-bytes only applies with --dask"),
-    (["--dask", "local", "--split-bytes", "lots"], "--split-bytes must be a number of bytes"),
-    (["--dask", "local", "--split-bytes", "0"], "--split-bytes must be at least 1 byte"),
-    (["--dask", "local", "--follow"], "--dask needs files"),
-    (["--dask", "local", "--plot", "{tmp}/figure.png"], "--plot draws the scores of this machine's scan"),
-    (["--dask", "tcp://127.0.0.1:9"], "--dask: cannot reach the scheduler at tcp://127.0.0.1:9"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--split-bytes", "64K"], "--split-bytes only applies with --dask"),
+        (["--dask", "local", "--split-bytes", "lots"], "--split-bytes must be a number of bytes"),
+        (["--dask", "local", "--split-bytes", "0"], "--split-bytes must be at least 1 byte"),
+        (["--dask", "local", "--follow"], "--dask needs files"),
+        (["--dask", "local", "--plot", "{tmp}/figure.png"], "--plot draws the scores of this machine's scan"),
+        (["--dask", "tcp://127.0.0.1:9"], "--dask: cannot reach the scheduler at tcp://127.0.0.1:9"),
+    ],
+)
 def test_bad_dask_options(tmp_path, monkeypatch, args, fragment):
     monkeypatch.setattr("motifscan.distributed.CONNECT_TIMEOUT_S", 0.5)
     log = tmp_path / "log.csv"
     log.write_text("v\n1\n2\n3\n4\n")
-    result = CliRunner().invoke(cli, ["detect", str(log), "--kernel", "1,2,3",
-                                      *[a.format(tmp=tmp_path) for a in args]])
+    result = CliRunner().invoke(cli, ["detect", str(log), "--kernel", "1,2,3", *[a.format(tmp=tmp_path) for a in args]])
     assert result.exit_code == 2 and fragment in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1
 
@@ -144,6 +145,7 @@ def test_bad_lines_in_ranges_give_the_single_machine_motifs_and_counts(client, t
 
 # --dask ADDRESS at a peer that is not a Dask scheduler: an error within the connection
 # timeout, never a hang (which held the --state lock) nor a huge allocation.
+
 
 def _peer(kind: str):
     """A local TCP server that answers like an HTTP server, sends junk, or says nothing."""
@@ -192,9 +194,13 @@ def test_a_peer_that_is_no_scheduler_is_an_error_within_the_timeout(kind, tmp_pa
     program = [str(script)] if script.exists() else [sys.executable, "-m", "motifscan"]
     started = time.monotonic()
     try:
-        completed = subprocess.run(program + ["detect", str(signal_file), "--kernel", "1,2,3", "--dask", address,
-                                              "--state", str(tmp_path / "state")],
-                                   capture_output=True, text=True, timeout=120)
+        completed = subprocess.run(
+            program
+            + ["detect", str(signal_file), "--kernel", "1,2,3", "--dask", address, "--state", str(tmp_path / "state")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         server.close()
     assert time.monotonic() - started < CONNECT_TIMEOUT_S + 30

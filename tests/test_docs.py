@@ -52,12 +52,22 @@ def reader_directory(tmp_path):
 @pytest.mark.parametrize("steps", list(examples()))
 def test_documented_example(steps, reader_directory):
     for command, expected in steps:
-        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                   NO_COLOR="1", COLUMNS="100")
+        env = dict(
+            os.environ,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            NO_COLOR="1",
+            COLUMNS="100",
+        )
         if writes_to_terminal(command):
             env["TTY_COMPATIBLE"] = "1"
-        completed = subprocess.run(["bash", "-c", "set -o pipefail; " + command], cwd=reader_directory,
-                                   env=env, capture_output=True, text=True, timeout=300)
+        completed = subprocess.run(
+            ["bash", "-c", "set -o pipefail; " + command],
+            cwd=reader_directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert completed.returncode == 0, f"$ {command}\n{completed.stderr}"
         printed = [ANSI.sub("", line).rstrip() for line in completed.stdout.splitlines()]
         assert printed == [line.rstrip() for line in expected], f"$ {command}"
@@ -71,8 +81,9 @@ def test_every_page_has_examples_that_are_collected():
 def test_python_examples_in_docs(page):
     import doctest
 
-    failures, attempted = doctest.testfile(str(page), module_relative=False,
-                                           optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    failures, attempted = doctest.testfile(
+        str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    )
     assert failures == 0
     if page.name == "python-api.md":
         assert attempted >= 6
@@ -94,7 +105,9 @@ def api_signature(name: str) -> str:
         if default is parameter.empty:
             parts.append(parameter.name)
         else:
-            parts.append(f'{parameter.name}="{default}"' if isinstance(default, str) else f"{parameter.name}={default!r}")
+            parts.append(
+                f'{parameter.name}="{default}"' if isinstance(default, str) else f"{parameter.name}={default!r}"
+            )
     return f"motifscan.{name}({', '.join(parts)})"
 
 
@@ -118,5 +131,6 @@ def test_every_option_and_choice_of_every_command_is_in_the_cli_reference():
             if isinstance(option.type, click.Choice):
                 lines = [line for line in page.splitlines() if any(s in line for s in option.opts)]
                 for choice in option.type.choices:
-                    assert any(re.search(rf"\b{re.escape(choice)}\b", line) for line in lines), \
+                    assert any(re.search(rf"\b{re.escape(choice)}\b", line) for line in lines), (
                         f"{name} {option.opts[-1]}: the choice {choice!r} is not on its lines of docs/cli.md"
+                    )

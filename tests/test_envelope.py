@@ -11,7 +11,7 @@ def by_hand(x: np.ndarray, size: int):
     """Buckets of ``size`` samples (the last may be shorter): their nan-min and nan-max."""
     lo, hi = [], []
     for start in range(0, len(x), size):
-        part = x[start:start + size]
+        part = x[start : start + size]
         finite = part[~np.isnan(part)]
         lo.append(finite.min() if finite.size else np.nan)
         hi.append(finite.max() if finite.size else np.nan)
@@ -19,8 +19,12 @@ def by_hand(x: np.ndarray, size: int):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(0, 3000), st.sampled_from([2, 4, 6, 16, 64]),
-       st.lists(st.integers(0, 400), min_size=1, max_size=30))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 3000),
+    st.sampled_from([2, 4, 6, 16, 64]),
+    st.lists(st.integers(0, 400), min_size=1, max_size=30),
+)
 def test_streamed_buckets_equal_the_buckets_of_the_whole_series(seed, n, max_buckets, cuts):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(n)
@@ -50,7 +54,7 @@ def test_a_single_sample_peak_in_ten_million_survives():
     x[1_234_567] = -3.0
     envelope = MinMaxEnvelope()
     for start in range(0, x.shape[0], 1 << 20):
-        envelope.push(x[start:start + (1 << 20)])
+        envelope.push(x[start : start + (1 << 20)])
     centre, lo, hi = envelope.buckets()
     assert hi.max() == 5.0 and lo.min() == -3.0 and lo.shape[0] <= 2049
     peak = int(np.argmax(hi))
@@ -77,8 +81,13 @@ def test_recorder_learns_the_channels_from_the_blocks():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 400), st.booleans(), st.sampled_from(["sorted", "tie", "nan", "back"]),
-       st.lists(st.integers(1, 60), min_size=1, max_size=10))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 400),
+    st.booleans(),
+    st.sampled_from(["sorted", "tie", "nan", "back"]),
+    st.lists(st.integers(1, 60), min_size=1, max_size=10),
+)
 def test_the_recorder_knows_whether_the_time_increases_however_the_blocks_are_cut(seed, n, as_dates, kind, cuts):
     from motifscan.signal import SignalBlock
 

@@ -23,7 +23,7 @@ def gappy_channels(draw):
         values = rng.standard_normal(n)
         for _ in range(draw(st.integers(0, 8))):
             start = int(rng.integers(n))
-            values[start:start + int(rng.integers(1, 12))] = np.nan
+            values[start : start + int(rng.integers(1, 12))] = np.nan
         if draw(st.booleans()):
             values[int(rng.integers(n))] = np.inf  # bad, not missing: never filled
         channels[name] = values
@@ -79,11 +79,34 @@ def test_detect_flags_motifs_over_filled_samples_the_same_for_every_block_size(t
     values[[130, 131, 555]] = np.nan  # short gaps: filled
     values[900:920] = np.nan  # long: stays missing
     path = tmp_path / "sine.csv"
-    path.write_text("t,v\n" + "".join(f"{i},\n" if np.isnan(v) else f"{i},{float(v)!r}\n" for i, v in enumerate(values)))
+    path.write_text(
+        "t,v\n" + "".join(f"{i},\n" if np.isnan(v) else f"{i},{float(v)!r}\n" for i, v in enumerate(values))
+    )
     kernel = ",".join(f"{v:.6f}" for v in np.sin(2 * np.pi * np.arange(100) / 100))
-    runs = [CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", "0.9", "--sign", "positive", "--fill", "linear",
-                                     "--max-gap", "4", "--format", "json", "--block-rows", str(rows)])
-            for rows in (1, 7, 128, 65536)]
+    runs = [
+        CliRunner().invoke(
+            cli,
+            [
+                "detect",
+                str(path),
+                "--kernel",
+                kernel,
+                "--threshold",
+                "0.9",
+                "--sign",
+                "positive",
+                "--fill",
+                "linear",
+                "--max-gap",
+                "4",
+                "--format",
+                "json",
+                "--block-rows",
+                str(rows),
+            ],
+        )
+        for rows in (1, 7, 128, 65536)
+    ]
     assert all(run.exit_code == 0 for run in runs), runs[0].stderr
     documents = [json.loads(run.stdout) for run in runs]
     assert all(document == documents[0] for document in documents)
@@ -95,21 +118,42 @@ def test_detect_flags_motifs_over_filled_samples_the_same_for_every_block_size(t
     assert flagged[100] is True and flagged[500] is True and flagged[200] is False
     assert 800 in flagged and 900 not in flagged  # the long gap (900..919) stays missing
     assert "3 sample(s) filled in gaps of at most 4 (linear); 201 window(s)" in runs[0].stderr
-    csv = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", "0.9", "--sign", "positive",
-                                   "--fill", "linear", "--max-gap", "4", "--format", "csv"])
+    csv = CliRunner().invoke(
+        cli,
+        [
+            "detect",
+            str(path),
+            "--kernel",
+            kernel,
+            "--threshold",
+            "0.9",
+            "--sign",
+            "positive",
+            "--fill",
+            "linear",
+            "--max-gap",
+            "4",
+            "--format",
+            "csv",
+        ],
+    )
     header, first, second = csv.stdout.splitlines()[:3]
     assert header.endswith(",filled") and first.endswith(",false") and second.endswith(",true")
-    plain = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", "0.9", "--sign", "positive",
-                                   "--format", "json"])
+    plain = CliRunner().invoke(
+        cli, ["detect", str(path), "--kernel", kernel, "--threshold", "0.9", "--sign", "positive", "--format", "json"]
+    )
     assert {m["start"] for m in json.loads(plain.stdout)["motifs"]} == set(flagged) - {100, 500}
 
 
-@pytest.mark.parametrize(("options", "message"), [
-    (["--fill", "linear"], "--fill linear needs --max-gap"),
-    (["--max-gap", "3"], "--max-gap applies with --fill"),
-    (["--fill", "linear", "--max-gap", "0"], "--max-gap must be"),
-    (["--fill", "spline", "--max-gap", "2"], "'--fill'"),
-])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--fill", "linear"], "--fill linear needs --max-gap"),
+        (["--max-gap", "3"], "--max-gap applies with --fill"),
+        (["--fill", "linear", "--max-gap", "0"], "--max-gap must be"),
+        (["--fill", "spline", "--max-gap", "2"], "'--fill'"),
+    ],
+)
 def test_bad_fill_options_exit_2_naming_the_option(tmp_path, options, message):
     path = tmp_path / "s.csv"
     path.write_text("v\n1\n2\n3\n4\n")
@@ -121,6 +165,19 @@ def test_bad_fill_options_exit_2_naming_the_option(tmp_path, options, message):
 def test_fill_refuses_state(tmp_path):
     path = tmp_path / "s.csv"
     path.write_text("v\n1\n2\n3\n4\n")
-    result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", "1,2", "--fill", "previous", "--max-gap", "2",
-                                      "--state", str(tmp_path / "state.json")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "detect",
+            str(path),
+            "--kernel",
+            "1,2",
+            "--fill",
+            "previous",
+            "--max-gap",
+            "2",
+            "--state",
+            str(tmp_path / "state.json"),
+        ],
+    )
     assert result.exit_code == 2 and "--fill with --state" in result.stderr

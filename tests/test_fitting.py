@@ -64,7 +64,7 @@ def assert_relative(analytic: np.ndarray, numeric: np.ndarray, tolerance: float 
 def hinges_clear_of_kinks(kernel, metric, positives, negatives, margin, normalize="none") -> bool:
     """The squared hinge's second derivative jumps at z = 0: keep finite differences off it."""
     cos = cosines(kernel, np.concatenate([positives, negatives]), metric, normalize)
-    z = margin - cos[: len(positives), None] + cos[None, len(positives):]
+    z = margin - cos[: len(positives), None] + cos[None, len(positives) :]
     return bool(np.min(np.abs(z)) > 1e-3) and bool(np.any(z > 0))
 
 
@@ -74,19 +74,22 @@ def test_gradients_agree_with_finite_differences(kind, seed):
     kernel, positives, negatives = triplets(seed)
     rng = np.random.default_rng(100 + seed)
     m = kernel.size
-    metric = {"none": None, "diagonal": 1 + 0.3 * rng.standard_normal(m),
-              "full": np.eye(m) + 0.3 * rng.standard_normal((m, m)),
-              "rectangular": rng.standard_normal((3, m))}[kind]
+    metric = {
+        "none": None,
+        "diagonal": 1 + 0.3 * rng.standard_normal(m),
+        "full": np.eye(m) + 0.3 * rng.standard_normal((m, m)),
+        "rectangular": rng.standard_normal((3, m)),
+    }[kind]
     margin = 0.5
     assert hinges_clear_of_kinks(kernel, metric, positives, negatives, margin)
     loss, grad_kernel, grad_metric = triplet_loss(kernel, metric, positives, negatives, margin, 0.05)
     assert loss > 0
-    numeric = central_difference(
-        lambda k: triplet_loss(k, metric, positives, negatives, margin, 0.05)[0], kernel, 1e-6)
+    numeric = central_difference(lambda k: triplet_loss(k, metric, positives, negatives, margin, 0.05)[0], kernel, 1e-6)
     assert_relative(grad_kernel, numeric)
     if metric is not None:
         numeric = central_difference(
-            lambda w: triplet_loss(kernel, w, positives, negatives, margin, 0.05)[0], metric, 1e-6)
+            lambda w: triplet_loss(kernel, w, positives, negatives, margin, 0.05)[0], metric, 1e-6
+        )
         assert_relative(grad_metric, numeric)
     else:
         assert grad_metric is None
@@ -104,25 +107,35 @@ def test_centred_gradients_agree_with_finite_differences(normalize, kind, seed):
     kernel = kernel + 3.0
     positives = positives + rng.uniform(-5, 5, (len(positives), 1))
     negatives = negatives + rng.uniform(-5, 5, (len(negatives), 1))
-    metric = {"none": None, "diagonal": 1 + 0.3 * rng.standard_normal(m),
-              "full": np.eye(m) + 0.3 * rng.standard_normal((m, m)),
-              "rectangular": rng.standard_normal((3, m))}[kind]
+    metric = {
+        "none": None,
+        "diagonal": 1 + 0.3 * rng.standard_normal(m),
+        "full": np.eye(m) + 0.3 * rng.standard_normal((m, m)),
+        "rectangular": rng.standard_normal((3, m)),
+    }[kind]
     margin = 0.5
     assert hinges_clear_of_kinks(kernel, metric, positives, negatives, margin, normalize)
-    loss, grad_kernel, grad_metric = triplet_loss(kernel, metric, positives, negatives, margin, 0.05,
-                                                  normalize)
+    loss, grad_kernel, grad_metric = triplet_loss(kernel, metric, positives, negatives, margin, 0.05, normalize)
     assert loss > 0
     numeric = central_difference(
-        lambda k: triplet_loss(k, metric, positives, negatives, margin, 0.05, normalize)[0], kernel, 1e-6)
+        lambda k: triplet_loss(k, metric, positives, negatives, margin, 0.05, normalize)[0], kernel, 1e-6
+    )
     assert_relative(grad_kernel, numeric)
     assert abs(grad_kernel.sum()) < 1e-12 * np.abs(grad_kernel).sum() + 1e-15  # moving k's mean changes nothing
     if metric is not None:
         numeric = central_difference(
-            lambda w: triplet_loss(kernel, w, positives, negatives, margin, 0.05, normalize)[0], metric, 1e-6)
+            lambda w: triplet_loss(kernel, w, positives, negatives, margin, 0.05, normalize)[0], metric, 1e-6
+        )
         assert_relative(grad_metric, numeric)
     # The centred loss is the plain loss of the centred windows and kernel.
-    plain = triplet_loss(kernel - kernel.mean(), metric, positives - positives.mean(axis=1, keepdims=True),
-                         negatives - negatives.mean(axis=1, keepdims=True), margin, 0.05)[0]
+    plain = triplet_loss(
+        kernel - kernel.mean(),
+        metric,
+        positives - positives.mean(axis=1, keepdims=True),
+        negatives - negatives.mean(axis=1, keepdims=True),
+        margin,
+        0.05,
+    )[0]
     assert loss == pytest.approx(plain, rel=1e-12)
 
 
@@ -134,14 +147,17 @@ def test_cosine_track_is_the_cosine_detect_scores(kind, normalize):
     rng = np.random.default_rng(7)
     signal = np.cumsum(rng.standard_normal(400)) + 50.0
     kernel = rng.standard_normal(9)
-    metric = {"none": None, "diagonal": rng.uniform(0.5, 2.0, 9), "full": np.eye(9) + 0.2 * rng.standard_normal((9, 9))}[kind]
+    metric = {
+        "none": None,
+        "diagonal": rng.uniform(0.5, 2.0, 9),
+        "full": np.eye(9) + 0.2 * rng.standard_normal((9, 9)),
+    }[kind]
     track = cosine_track(signal, kernel, metric, normalize)
     windows = np.lib.stride_tricks.sliding_window_view(signal, 9)
     # The reference: every window centred (or not) and projected, one by one.
     np.testing.assert_allclose(track, cosines(kernel, windows, metric, normalize), atol=1e-9)
     folded = scan_metric(metric, normalize, 9)
-    scanned = motifscan.scan(signal, kernel, metric=folded,
-                             normalize=normalize if metric is None else "none", p=1.0)
+    scanned = motifscan.scan(signal, kernel, metric=folded, normalize=normalize if metric is None else "none", p=1.0)
     np.testing.assert_allclose(track, scanned, atol=1e-9)
 
 
@@ -183,7 +199,7 @@ def test_alignment_finds_shifted_copies():
     x = 0.01 * rng.standard_normal(400)
     bump = np.sin(np.linspace(0, 2 * np.pi, 20)) + np.linspace(0, 1, 20)  # no flat edges
     for start in (50, 150, 250, 330):
-        x[start:start + 20] += bump
+        x[start : start + 20] += bump
     aligned = align_positives(x, [52, 147, 250, 333], 20, shift=4)
     assert list(aligned) == [50, 150, 250, 330]
 
@@ -239,8 +255,9 @@ def test_cutoff_lies_in_the_middle_of_the_best_gap():
 
 
 def test_match_detections_counts_each_label_once():
-    result = match_detections(np.array([10, 12, 50, 90]), np.array([0.9, 0.95, 0.8, 0.7]),
-                              np.array([11, 52, 200]), tolerance=3)
+    result = match_detections(
+        np.array([10, 12, 50, 90]), np.array([0.9, 0.95, 0.8, 0.7]), np.array([11, 52, 200]), tolerance=3
+    )
     assert (result["true_positives"], result["false_positives"], result["false_negatives"]) == (2, 2, 1)
     assert result["precision"] == 0.5 and result["recall"] == pytest.approx(2 / 3)
     assert result["f1"] == pytest.approx(2 * 2 / (2 * 2 + 2 + 1))

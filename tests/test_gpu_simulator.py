@@ -16,14 +16,18 @@ TESTS = Path(__file__).resolve().parent
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") == "1",
-                    reason="the simulator tests run directly in this process")
+@pytest.mark.skipif(
+    os.environ.get("NUMBA_ENABLE_CUDASIM") == "1", reason="the simulator tests run directly in this process"
+)
 def test_cuda_backend_in_the_simulator():
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-         str(TESTS / "test_similarity_gpu.py")],
-        cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", str(TESTS / "test_similarity_gpu.py")],
+        cwd=TESTS.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     report = completed.stdout[-4000:] + completed.stderr[-2000:]
     assert completed.returncode == 0, report

@@ -78,7 +78,7 @@ def test_real_kernel_file_from_sample_data(sample_data):
     [
         ("", "empty"),
         ("1\nx\n3\n", "line 2.*'x' is not a number"),
-        ("[1, \"a\"]", "list of numbers"),
+        ('[1, "a"]', "list of numbers"),
         ("[1, 2", "not valid JSON"),
         ('{"rise": [1, "x"]}', "kernel 'rise' must be a list of numbers"),
         ("{}", "names no kernel"),
@@ -127,8 +127,9 @@ def test_named_kernels_from_options_and_files(tmp_path):
 
 
 def test_joint_kernel_from_a_file(tmp_path, sample_data):
-    (walk,) = kernels_from_file(str(sample_data / "kernel_basicmotions_walking.csv"), joint=True,
-                                channels=["acc_x", "acc_z"])
+    (walk,) = kernels_from_file(
+        str(sample_data / "kernel_basicmotions_walking.csv"), joint=True, channels=["acc_x", "acc_z"]
+    )
     assert walk.name == "kernel_basicmotions_walking" and walk.channels == ("acc_x", "acc_z")
     assert walk.array().shape == (2, 30) and walk.values[0][0] == pytest.approx(1.245053)
     headerless = tmp_path / "xyz.csv"
@@ -146,12 +147,14 @@ def test_kernel_cut_from_a_recording(sample_data):
     by_time = kernel_from_recording(f"{log}:load_kn@time=2025-03-14T08:05:00:2025-03-14T08:05:08")
     assert by_rows.name == "load_kn@300:308" and by_rows.length == 8 and by_rows.values == by_time.values
     assert by_rows.origin == f"8 samples, rows 300-308 of {log}:load_kn"
-    assert by_time.origin == (f"8 samples, rows 300-308 (time 2025-03-14T08:05:00 to 2025-03-14T08:05:07) "
-                              f"of {log}:load_kn")
+    assert by_time.origin == (
+        f"8 samples, rows 300-308 (time 2025-03-14T08:05:00 to 2025-03-14T08:05:07) of {log}:load_kn"
+    )
     seconds = kernel_from_recording(f"walk={sample_data / 'basicmotions_interleaved_10hz.csv'}:acc_x@time=5:8")
     assert seconds.name == "walk" and seconds.length == 30  # time_s in [5, 8): 30 rows at 10 Hz
-    joint = kernel_from_recording(f"{sample_data / 'basicmotions_interleaved_10hz.csv'}@time=5:8", joint=True,
-                                  channels=["acc_x", "acc_y"])
+    joint = kernel_from_recording(
+        f"{sample_data / 'basicmotions_interleaved_10hz.csv'}@time=5:8", joint=True, channels=["acc_x", "acc_y"]
+    )
     assert joint.channels == ("acc_x", "acc_y") and joint.array().shape == (2, 30)
 
 
@@ -170,11 +173,14 @@ def test_a_range_is_rows_whatever_the_time_column_is_called(tmp_path, time_name)
     assert kernel.length == 180 and kernel.origin.startswith("180 samples, rows 180-360")
 
 
-@pytest.mark.parametrize(("spec", "fragment"), [
-    ("{ecg}:ecg_mv@0.5:1", "'0.5:1' are not rows START:END (whole numbers)"),
-    ("{ecg}:ecg_mv@time=0.5:1", "has no time column for the range time=0.5:1"),
-    ("{ecg}:ecg_mv@secs=1:2", "a range is START:END (rows) or time=START:END"),
-])
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("{ecg}:ecg_mv@0.5:1", "'0.5:1' are not rows START:END (whole numbers)"),
+        ("{ecg}:ecg_mv@time=0.5:1", "has no time column for the range time=0.5:1"),
+        ("{ecg}:ecg_mv@secs=1:2", "a range is START:END (rows) or time=START:END"),
+    ],
+)
 def test_bad_kernel_from_ranges(tmp_path, spec, fragment):
     ecg = tmp_path / "ecg.csv"
     ecg.write_text("ecg_mv\n" + "".join(f"{np.sin(i / 9):.4f}\n" for i in range(400)))
@@ -189,13 +195,22 @@ def test_time_column_applies_to_the_kernel_file_when_it_has_that_column(tmp_path
     other = tmp_path / "other.csv"  # no column 'clock': its rows are still rows
     other.write_text("v\n" + "".join(f"{i % 7}\n" for i in range(50)))
     assert kernel_from_recording(f"{other}:v@10:15", time_column="clock").values[0] == (3, 4, 5, 6, 0)
+
+
 # Fitted kernel files (motifscan fit) -------------------------------------------------------
 
 from motifscan.io.kernels import FittedKernel, read_kernel  # noqa: E402
 
-FITTED = {"format": "motifscan-kernel", "version": 1, "values": [0.1, 2.0, 3.0], "p": 2.5,
-          "threshold": 0.4, "normalize": "none",
-          "metric": {"kind": "full", "values": [[1, 0, 0], [0, 1, 0.5]]}, "training": {"positives": 5}}
+FITTED = {
+    "format": "motifscan-kernel",
+    "version": 1,
+    "values": [0.1, 2.0, 3.0],
+    "p": 2.5,
+    "threshold": 0.4,
+    "normalize": "none",
+    "metric": {"kind": "full", "values": [[1, 0, 0], [0, 1, 0.5]]},
+    "training": {"positives": 5},
+}
 
 
 def fitted_with(**changes) -> dict:
@@ -222,8 +237,11 @@ MALFORMED_FITTED = [
     (fitted_with(p="9"), '"p" must be a finite number'),
     (fitted_with(p=True), '"p" must be a finite number'),
     (fitted_with(threshold=1.5), '"threshold" must lie in \\[0, 1\\]'),
-    ('{"format": "motifscan-kernel", "version": 1, "values": [1, 2], "p": NaN, "threshold": 0.5, '
-     '"normalize": "none", "metric": null, "training": {}}', '"p" must be a finite number, got NaN'),
+    (
+        '{"format": "motifscan-kernel", "version": 1, "values": [1, 2], "p": NaN, "threshold": 0.5, '
+        '"normalize": "none", "metric": null, "training": {}}',
+        '"p" must be a finite number, got NaN',
+    ),
     (fitted_with(normalize="minmax"), '"normalize" must be one of none, center, zscore, got "minmax"'),
     (fitted_with(sign="both"), '"sign" must be one of any, positive, negative, got "both"'),
     (fitted_with(metric=[1, 2, 3]), '"metric" must be null or an object'),
@@ -245,8 +263,14 @@ def write_document(path, document) -> str:
 
 def test_fitted_kernel_round_trips_exactly(tmp_path):
     rng = np.random.default_rng(1)
-    kernel = FittedKernel(rng.standard_normal(5), 3.7, 0.123456789, "none", rng.standard_normal((5, 5)),
-                          {"positives": 5, "loss": [0.5, 0.01]})
+    kernel = FittedKernel(
+        rng.standard_normal(5),
+        3.7,
+        0.123456789,
+        "none",
+        rng.standard_normal((5, 5)),
+        {"positives": 5, "loss": [0.5, 0.01]},
+    )
     path = tmp_path / "k.json"
     path.write_text(kernel.to_json())
     back = read_kernel(str(path))
@@ -355,8 +379,13 @@ def test_an_endless_kernel_file_exits_2_without_growing(device):
     if not Path(device).exists():
         pytest.skip(f"no {device} here")
     seed = Path(__file__).resolve().parents[1] / "sample_data" / "seed.csv"
-    done = subprocess.run([sys.executable, "-m", "motifscan", "detect", str(seed), "--kernel-file", device],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "motifscan", "detect", str(seed), "--kernel-file", device],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "larger than 64 MiB" in done.stderr and device in done.stderr
 
@@ -377,9 +406,11 @@ def test_joint_kernel_weights_from_json_and_a_csv_weights_row(tmp_path):
     assert kernel.weights == (1.0, 3.0)  # unnamed channels weigh 1
     document.write_text('{"x": [1, 2], "y": [0, 1], "weights": [0.5, 1]}')
     assert kernels_from_file(str(document), joint=True)[0].weights == (0.5, 1.0)
-    for text, message in (('{"x": [1, 2], "weights": {"q": 1}}', "names 'q', which is not a column"),
-                          ('{"x": [1, 2], "weights": {"x": "a"}}', "must be a number"),
-                          ('{"x": [1, 2], "weights": 3}', "must be an object")):
+    for text, message in (
+        ('{"x": [1, 2], "weights": {"q": 1}}', "names 'q', which is not a column"),
+        ('{"x": [1, 2], "weights": {"x": "a"}}', "must be a number"),
+        ('{"x": [1, 2], "weights": 3}', "must be an object"),
+    ):
         document.write_text(text)
         with pytest.raises(MotifscanError, match=message):
             kernels_from_file(str(document), joint=True)

@@ -24,14 +24,17 @@ def test_labels_file_with_and_without_end(tmp_path):
     assert read_labels(str(path))[0].end is None
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("", "labels file is empty"),
-    ("begin,label\n1,positive\n", "needs a 'start' column"),
-    ("start,end\n1,2\n", "needs a 'label' column"),
-    ("start,label\n", "header but no labels"),
-    ("start,label\n1,maybe\n", "line 2: label must be positive or negative, got 'maybe'"),
-    ("start,label\n1\n", "line 2: expected 2 fields, found 1"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("", "labels file is empty"),
+        ("begin,label\n1,positive\n", "needs a 'start' column"),
+        ("start,end\n1,2\n", "needs a 'label' column"),
+        ("start,label\n", "header but no labels"),
+        ("start,label\n1,maybe\n", "line 2: label must be positive or negative, got 'maybe'"),
+        ("start,label\n1\n", "line 2: expected 2 fields, found 1"),
+    ],
+)
 def test_bad_labels_files(tmp_path, text, fragment):
     path = tmp_path / "labels.csv"
     path.write_text(text)

@@ -36,8 +36,13 @@ def read_line(stream, timeout: float) -> bytes:
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_slow_stream_gets_its_motif_before_the_stream_ends(fmt):
-    process = subprocess.Popen(installed_motifscan() + ["detect", "-", *KERNEL, "--format", fmt],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    process = subprocess.Popen(
+        installed_motifscan() + ["detect", "-", *KERNEL, "--format", fmt],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
     try:
         process.stdin.write(b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0]))
         process.stdin.flush()
@@ -64,8 +69,12 @@ def test_slow_stream_gets_its_motif_before_the_stream_ends(fmt):
 def test_follow_reports_new_lines_as_they_are_appended_and_ctrl_c_ends_it(tmp_path):
     log = tmp_path / "log.csv"
     log.write_bytes(b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0, 0]))
-    process = subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    process = subprocess.Popen(
+        installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
     try:
         assert json.loads(read_line(process.stdout, 60))["start"] == 2
         with open(log, "ab") as stream:
@@ -79,14 +88,17 @@ def test_follow_reports_new_lines_as_they_are_appended_and_ctrl_c_ends_it(tmp_pa
         process.kill()
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["-"], "--follow reads one FILE"),
-    (["{log}", "{log}2"], "--follow reads one FILE"),
-    (["{log}", "--format", "json"], "--follow never ends, so it writes jsonl or csv, not json"),
-    (["{log}", "--output", "{log}.out"], "--follow writes to stdout"),
-    (["{log}", "--top", "1"], "--top waits for the end"),
-    (["{log}.gz"], "--follow reads uncompressed CSV, TSV or TXT files"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["-"], "--follow reads one FILE"),
+        (["{log}", "{log}2"], "--follow reads one FILE"),
+        (["{log}", "--format", "json"], "--follow never ends, so it writes jsonl or csv, not json"),
+        (["{log}", "--output", "{log}.out"], "--follow writes to stdout"),
+        (["{log}", "--top", "1"], "--top waits for the end"),
+        (["{log}.gz"], "--follow reads uncompressed CSV, TSV or TXT files"),
+    ],
+)
 def test_bad_follow(tmp_path, args, fragment):
     import gzip
 
@@ -124,7 +136,7 @@ def test_cap_changes_nothing_when_clusters_stay_small():
     detector.max_open = 16
     cut = []
     for first in range(0, 5000, 37):
-        piece = ScoreTrack(*(values[first:first + 37] for values in track))
+        piece = ScoreTrack(*(values[first : first + 37] for values in track))
         cut += detector.push(first, piece)
     assert cut + detector.finish() == whole
 
@@ -133,8 +145,13 @@ def test_ctrl_c_on_stdin_decides_and_writes_the_pending_motif():
     from waiting import needs_proc, wait_until_reading_stdin
 
     needs_proc()
-    process = subprocess.Popen(installed_motifscan() + ["detect", "-", *KERNEL, "--format", "jsonl"],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    process = subprocess.Popen(
+        installed_motifscan() + ["detect", "-", *KERNEL, "--format", "jsonl"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
     try:
         # The match at 2 is a candidate until the samples after it are known: pending.
         process.stdin.write(b"t,v\n" + rows(0, [0, 0, 1, 2, 3]) + b"5,")  # the last line half written
@@ -154,8 +171,12 @@ def test_ctrl_c_on_follow_decides_and_writes_the_pending_motif(tmp_path):
     needs_proc()
     log = tmp_path / "log.csv"
     log.write_bytes(b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0, 0, -1, -2, -3]))
-    process = subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    process = subprocess.Popen(
+        installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
     try:
         assert json.loads(read_line(process.stdout, 60))["start"] == 2
         wait_until_followed_to_end(process, log)
@@ -169,8 +190,12 @@ def test_ctrl_c_on_follow_decides_and_writes_the_pending_motif(tmp_path):
 
 
 def follow_process(log: Path):
-    return subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
+    return subprocess.Popen(
+        installed_motifscan() + ["detect", str(log), *KERNEL, "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
 
 
 def motif_start(process) -> int:
@@ -211,8 +236,10 @@ def test_follow_goes_on_with_the_new_file_after_rotation(tmp_path):
             stream.write(rows(15, [1, 2, 3, 0, 0, 0]))
         assert motif_start(process) == 15
         errors = end_with_ctrl_c(process)
-        assert errors == [f"motifscan: {log}: replaced by a new file (rotated); following the new one from its start",
-                          "motifscan: interrupted"]
+        assert errors == [
+            f"motifscan: {log}: replaced by a new file (rotated); following the new one from its start",
+            "motifscan: interrupted",
+        ]
     finally:
         process.kill()
 
@@ -233,8 +260,10 @@ def test_follow_reads_a_truncated_file_from_its_new_start(tmp_path):
             stream.write(b"t,v\n" + rows(8, [0, -1, -2, -3, 0, 0, 0]))
         assert motif_start(process) == 9
         errors = end_with_ctrl_c(process)
-        assert errors == [f"motifscan: {log}: the file was truncated; reading it again from its start",
-                          "motifscan: interrupted"]
+        assert errors == [
+            f"motifscan: {log}: the file was truncated; reading it again from its start",
+            "motifscan: interrupted",
+        ]
     finally:
         process.kill()
 
@@ -258,7 +287,9 @@ def test_follow_sees_a_file_truncated_and_grown_past_its_old_size(tmp_path):
         process.send_signal(signal.SIGCONT)
         assert motif_start(process) == 15
         errors = end_with_ctrl_c(process)
-        assert errors == [f"motifscan: {log}: the file was truncated and written again; reading it from its start",
-                          "motifscan: interrupted"]
+        assert errors == [
+            f"motifscan: {log}: the file was truncated and written again; reading it from its start",
+            "motifscan: interrupted",
+        ]
     finally:
         process.kill()

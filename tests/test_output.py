@@ -9,14 +9,27 @@ import pytest
 
 from motifscan.detection import Motif
 from motifscan.errors import MotifscanError
-from motifscan.io.output import (format_time, motif_fields, motif_record, open_output, output_format,
-                                 score_format, table_cells, table_time, write_csv, write_json, write_jsonl,
-                                 write_table)
+from motifscan.io.output import (
+    format_time,
+    motif_fields,
+    motif_record,
+    open_output,
+    output_format,
+    score_format,
+    table_cells,
+    table_time,
+    write_csv,
+    write_json,
+    write_jsonl,
+    write_table,
+)
 
 WITH_TIME = motif_fields(with_time=True)
 NO_TIME = motif_fields(with_time=False)
-MOTIFS = [Motif("x", 4, 7, 1.0, 1.0, 1, 1.0, np.datetime64("2025-03-14T08:00:04")),
-          Motif("x", 11, 14, -0.75, -0.97, -1, -2.5, np.datetime64("2025-03-14T08:00:11.250"))]
+MOTIFS = [
+    Motif("x", 4, 7, 1.0, 1.0, 1, 1.0, np.datetime64("2025-03-14T08:00:04")),
+    Motif("x", 11, 14, -0.75, -0.97, -1, -2.5, np.datetime64("2025-03-14T08:00:11.250")),
+]
 
 
 def test_format_time():
@@ -27,11 +40,20 @@ def test_format_time():
     assert format_time(np.datetime64("NaT", "ns")) is None and format_time(float("nan")) is None
 
 
-@pytest.mark.parametrize("value, shown", [
-    (1 / 6, "0.166667"), (12, "12"), (0.125, "0.125"), (0.0, "0"), (-2.5, "-2.5"),
-    (1_717_171_717.25, "1717171717.25"), (3e-9, "3e-09"), ("2025-03-14T08:00:04", "2025-03-14T08:00:04"),
-    (None, ""),
-])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (1 / 6, "0.166667"),
+        (12, "12"),
+        (0.125, "0.125"),
+        (0.0, "0"),
+        (-2.5, "-2.5"),
+        (1_717_171_717.25, "1717171717.25"),
+        (3e-9, "3e-09"),
+        ("2025-03-14T08:00:04", "2025-03-14T08:00:04"),
+        (None, ""),
+    ],
+)
 def test_table_times_are_readable(value, shown):
     assert table_time(value) == shown
 
@@ -45,7 +67,9 @@ def test_table_shows_a_numeric_time_readably_and_json_keeps_it_exact():
 def test_optional_fields_come_only_when_asked():
     assert motif_fields(with_time=False) == ("channel", "start", "end", "score", "cosine", "sign", "scale")
     assert motif_fields(with_time=True, with_file=True)[:5] == ("file", "channel", "start", "end", "time")
-    record = motif_record(Motif("x", 4, 7, 1.0, 1.0, 1, 1.0, None, "a.csv"), motif_fields(with_time=True, with_file=True))
+    record = motif_record(
+        Motif("x", 4, 7, 1.0, 1.0, 1, 1.0, None, "a.csv"), motif_fields(with_time=True, with_file=True)
+    )
     assert record["file"] == "a.csv" and record["time"] is None
     out = io.StringIO()
     write_csv(out, MOTIFS[:1], WITH_TIME, header=False)
@@ -63,8 +87,15 @@ def test_csv_and_jsonl_and_json():
     out = io.StringIO()
     write_jsonl(out, MOTIFS, NO_TIME)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert lines[1] == {"channel": "x", "start": 11, "end": 14, "score": -0.75, "cosine": -0.97,
-                        "sign": -1, "scale": -2.5}
+    assert lines[1] == {
+        "channel": "x",
+        "start": 11,
+        "end": 14,
+        "score": -0.75,
+        "cosine": -0.97,
+        "sign": -1,
+        "scale": -2.5,
+    }
     out = io.StringIO()
     write_json(out, MOTIFS, WITH_TIME, {"samples": 40})
     document = json.loads(out.getvalue())
@@ -116,8 +147,10 @@ def test_activation_is_an_optional_column():
     fields = motif_fields(with_time=False, with_activation=True)
     out = io.StringIO()
     write_csv(out, motifs, fields)
-    assert out.getvalue().splitlines() == ["channel,start,end,score,cosine,sign,scale,activation",
-                                           "x,4,7,0.5,0.9,1,0.8,12.0"]
+    assert out.getvalue().splitlines() == [
+        "channel,start,end,score,cosine,sign,scale,activation",
+        "x,4,7,0.5,0.9,1,0.8,12.0",
+    ]
     assert "activation" not in motif_fields(with_time=True, with_file=True)
     out = io.StringIO()
     write_table(out, motifs, fields, "1 motif", footer=lambda width: ["a footer line"])
@@ -139,13 +172,19 @@ def test_zoned_times_show_their_offset():
     assert format_time(zoned_time(instant, dt.UTC)) == "2024-05-01T08:00:03.900Z"
     assert format_time(zoned_time(instant, zoneinfo.ZoneInfo("America/St_Johns"))) == "2024-05-01T05:30:03.900-02:30"
     # London in winter is at +00:00 but is not UTC.
-    assert format_time(zoned_time(np.datetime64("2024-01-01T00:00:00", "ns"), zoneinfo.ZoneInfo("Europe/London"))) \
+    assert (
+        format_time(zoned_time(np.datetime64("2024-01-01T00:00:00", "ns"), zoneinfo.ZoneInfo("Europe/London")))
         == "2024-01-01T00:00:00+00:00"
-    assert format_time(zoned_time(np.datetime64("2024-01-01T00:00:00.000000001", "ns"), plus_two)) \
+    )
+    assert (
+        format_time(zoned_time(np.datetime64("2024-01-01T00:00:00.000000001", "ns"), plus_two))
         == "2024-01-01T02:00:00.000000001+02:00"
+    )
     assert format_time(pd.Timestamp("2024-05-01T10:00", tz="UTC")) == "2024-05-01T10:00:00Z"
-    assert zoned_time(np.datetime64("NaT", "ns"), plus_two) is not None and format_time(
-        zoned_time(np.datetime64("NaT", "ns"), plus_two)) is None
+    assert (
+        zoned_time(np.datetime64("NaT", "ns"), plus_two) is not None
+        and format_time(zoned_time(np.datetime64("NaT", "ns"), plus_two)) is None
+    )
 
 
 @pytest.mark.parametrize("zone", [None, "UTC", "+02:00", "-09:30", "Europe/Berlin", "America/New_York"])
@@ -176,6 +215,7 @@ def test_table_shows_numeric_times_readably():
 
 # Only regular files are written; modes are kept; temporary files of killed runs go; appends
 # to one file take turns.
+
 
 def test_a_symlink_or_device_at_the_target_is_refused_and_left_alone(tmp_path):
     elsewhere = tmp_path / "elsewhere.csv"
@@ -235,8 +275,9 @@ def test_parts_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
     from motifscan.io.output import part_prefix
 
     target = tmp_path / "out.csv"
-    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                           text=True, check=True)
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead = tmp_path / f"{part_prefix(str(target))}{int(ended.stdout)}.abc123.part"  # as SIGKILL leaves it
     live = tmp_path / f"{part_prefix(str(target))}{os.getpid()}.def456.part"  # a run writing now
     other = tmp_path / f"{part_prefix(str(tmp_path / 'other.csv'))}{int(ended.stdout)}.x.part"
@@ -261,9 +302,26 @@ def test_ten_runs_appending_to_one_output_with_separate_states_lose_nothing(tmp_
         log = tmp_path / f"log{i}.csv"
         # i + 1 motifs; the rows after the last one let --state decide it in this run.
         log.write_text("v\n" + "0\n1\n2\n3\n" * (i + 1) + "0\n0\n0\n")
-        processes.append(subprocess.Popen(program + ["detect", str(log), "--kernel", "1,2,3", "--p", "9",
-                                                     "--state", str(tmp_path / f"state{i}"), "--output", str(output),
-                                                     "--append", "-q"], stderr=subprocess.PIPE))
+        processes.append(
+            subprocess.Popen(
+                program
+                + [
+                    "detect",
+                    str(log),
+                    "--kernel",
+                    "1,2,3",
+                    "--p",
+                    "9",
+                    "--state",
+                    str(tmp_path / f"state{i}"),
+                    "--output",
+                    str(output),
+                    "--append",
+                    "-q",
+                ],
+                stderr=subprocess.PIPE,
+            )
+        )
     for process in processes:
         assert process.wait(timeout=300) == 0, process.stderr.read()
     lines = output.read_text().splitlines()
@@ -278,11 +336,10 @@ def test_names_from_inputs_are_quoted_and_never_formulas_in_csv():
     names = {"file": "log\r\n,x\x1b[2J.csv", "channel": '=HYPERLINK("http://x")', "kernel": "-rise"}
     motif = Motif(names["channel"], 4, 7, 1.0, 1.0, 1, -0.5, None, file=names["file"], kernel=names["kernel"])
     stream = io.StringIO(newline="")
-    write_csv(stream, [motif, Motif("@sum", 8, 11, -1.0, -1.0, -1, -2.0, None, file="plain.csv", kernel="+1")],
-              fields)
+    write_csv(stream, [motif, Motif("@sum", 8, 11, -1.0, -1.0, -1, -2.0, None, file="plain.csv", kernel="+1")], fields)
     text = stream.getvalue()
     assert text.startswith(fields_line := ",".join(fields) + "\n")
-    assert text[len(fields_line):].startswith('"log\r\n,x\x1b[2J.csv",')  # quoted, so one record
+    assert text[len(fields_line) :].startswith('"log\r\n,x\x1b[2J.csv",')  # quoted, so one record
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert rows[0]["file"] == names["file"]
     assert rows[0]["channel"] == "'" + names["channel"] and rows[0]["kernel"] == "'-rise"

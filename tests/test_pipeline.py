@@ -32,20 +32,31 @@ def planted_signal(seed: int, n: int) -> dict:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 10_000), st.integers(5, 3000), st.integers(1, 700), st.integers(1, 3),
-       st.sampled_from([None, 0, 3, 25, "0.25span", "1span"]), st.sampled_from([None, 1, 5]),
-       st.sampled_from(["cosine", "conv"]))
+@given(
+    st.integers(0, 10_000),
+    st.integers(5, 3000),
+    st.integers(1, 700),
+    st.integers(1, 3),
+    st.sampled_from([None, 0, 3, 25, "0.25span", "1span"]),
+    st.sampled_from([None, 1, 5]),
+    st.sampled_from(["cosine", "conv"]),
+)
 def test_block_size_never_changes_motifs(seed, n, block_rows, dilation, min_gap, top, method):
     channels = planted_signal(seed, n)
-    config = DetectConfig(kernel=(1, 2, 3, 2), p=2, dilation=dilation, threshold=0.6,
-                          min_gap=min_gap, top=top, method=method)
+    config = DetectConfig(
+        kernel=(1, 2, 3, 2), p=2, dilation=dilation, threshold=0.6, min_gap=min_gap, top=top, method=method
+    )
     if n < config.span:
         return
     whole, whole_summary = detect_all(signal_from_arrays(channels), config)
     cut, cut_summary = detect_all(signal_from_arrays(channels, block_rows=block_rows), config)
     assert cut == whole
     assert (cut_summary.samples, cut_summary.positions, cut_summary.skipped_windows, cut_summary.suppressed_peaks) == (
-        whole_summary.samples, whole_summary.positions, whole_summary.skipped_windows, whole_summary.suppressed_peaks)
+        whole_summary.samples,
+        whole_summary.positions,
+        whole_summary.skipped_windows,
+        whole_summary.suppressed_peaks,
+    )
 
 
 def test_pipeline_equals_scanning_and_detecting_the_whole_track():
@@ -113,11 +124,18 @@ def planted_recording(n=2400, seed=11):
     a joint event on x, y and z at 1700, and a decoy on y alone at 1900."""
     rng = np.random.default_rng(seed)
     t = np.arange(n)
-    channels = {name: offset + 0.004 * t + 2 * np.sin(t / 250 + offset) + 0.02 * rng.standard_normal(n)
-                for name, offset in (("x", 20.0), ("y", -5.0), ("z", 3.0))}
+    channels = {
+        name: offset + 0.004 * t + 2 * np.sin(t / 250 + offset) + 0.02 * rng.standard_normal(n)
+        for name, offset in (("x", 20.0), ("y", -5.0), ("z", 3.0))
+    }
     planted = [  # (start, kernel, amplitude, dilation)
-        (200, "bump", 1.0, 1), (400, "bump", 0.3, 1), (600, "ramp", 1.0, 1), (800, "bump", -1.0, 3),
-        (1000, "ramp", 0.3, 3), (1200, "ramp", -1.0, 3), (1400, "bump", 1.0, 3),
+        (200, "bump", 1.0, 1),
+        (400, "bump", 0.3, 1),
+        (600, "ramp", 1.0, 1),
+        (800, "bump", -1.0, 3),
+        (1000, "ramp", 0.3, 3),
+        (1200, "ramp", -1.0, 3),
+        (1400, "bump", 1.0, 3),
     ]
     shapes = {"bump": BUMP, "ramp": RAMP}
     for start, name, amplitude, dilation in planted:
@@ -132,8 +150,14 @@ def planted_recording(n=2400, seed=11):
 @pytest.mark.parametrize("block_rows", [None, 97])
 def test_planted_motifs_are_found_once_with_kernel_sign_and_dilation(block_rows):
     channels, planted = planted_recording()
-    config = DetectConfig(kernels={"bump": BUMP, "ramp": RAMP}, p=3, dilation="1..3",
-                          normalize="center", noise_floor="auto", threshold=0.5)
+    config = DetectConfig(
+        kernels={"bump": BUMP, "ramp": RAMP},
+        p=3,
+        dilation="1..3",
+        normalize="center",
+        noise_floor="auto",
+        threshold=0.5,
+    )
     motifs, summary = detect_all(signal_from_arrays({"x": channels["x"]}, block_rows=block_rows), config)
     found = [(m.start, m.kernel, m.sign, m.dilation) for m in motifs]
     expected = [(start, name, 1 if amplitude > 0 else -1, dilation) for start, name, amplitude, dilation in planted]
@@ -141,27 +165,48 @@ def test_planted_motifs_are_found_once_with_kernel_sign_and_dilation(block_rows)
     assert found == expected
     assert summary.skipped_windows == 0
 
-    joint = DetectConfig(kernels=[Kernel("wave", (tuple(WIGGLE), tuple(RAMP), tuple(-BUMP)), ("x", "y", "z"))],
-                         joint=True, p=3, dilation="1..3", normalize="center", noise_floor="auto")
+    joint = DetectConfig(
+        kernels=[Kernel("wave", (tuple(WIGGLE), tuple(RAMP), tuple(-BUMP)), ("x", "y", "z"))],
+        joint=True,
+        p=3,
+        dilation="1..3",
+        normalize="center",
+        noise_floor="auto",
+    )
     motifs, _ = detect_all(signal_from_arrays(channels, block_rows=block_rows), joint)
     assert [(m.channel, m.start, m.sign, m.dilation, m.kernel) for m in motifs] == [("x+y+z", 1700, 1, 1, None)]
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 10_000), st.integers(30, 1500), st.integers(1, 400), st.sampled_from(["keep", "best"]),
-       st.sampled_from(["none", "center", "zscore"]), st.sampled_from([0.0, "auto"]))
+@given(
+    st.integers(0, 10_000),
+    st.integers(30, 1500),
+    st.integers(1, 400),
+    st.sampled_from(["keep", "best"]),
+    st.sampled_from(["none", "center", "zscore"]),
+    st.sampled_from([0.0, "auto"]),
+)
 def test_block_size_never_changes_motifs_of_many_kernels(seed, n, block_rows, overlap, normalize, floor):
     channels = planted_signal(seed, n)
-    config = DetectConfig(kernels={"up": (1, 2, 3, 2), "down": (3, 1, 0), "long": (1, 2, 3, 2, 1, 0, 0)}, p=2,
-                          dilation=(1, 2, 4), threshold=0.6, overlap=overlap, normalize=normalize,
-                          noise_floor=floor)
+    config = DetectConfig(
+        kernels={"up": (1, 2, 3, 2), "down": (3, 1, 0), "long": (1, 2, 3, 2, 1, 0, 0)},
+        p=2,
+        dilation=(1, 2, 4),
+        threshold=0.6,
+        overlap=overlap,
+        normalize=normalize,
+        noise_floor=floor,
+    )
     if n < config.shortest_span:
         return
     whole, whole_summary = detect_all(signal_from_arrays(channels), config)
     cut, cut_summary = detect_all(signal_from_arrays(channels, block_rows=block_rows), config)
     assert cut == whole
     assert (cut_summary.positions, cut_summary.skipped_windows, cut_summary.suppressed_peaks) == (
-        whole_summary.positions, whole_summary.skipped_windows, whole_summary.suppressed_peaks)
+        whole_summary.positions,
+        whole_summary.skipped_windows,
+        whole_summary.suppressed_peaks,
+    )
 
 
 def test_overlap_keep_and_best():
@@ -170,8 +215,9 @@ def test_overlap_keep_and_best():
     kernels = {"rise": (1, 2, 3), "flat_rise": (1, 2, 2.5)}
     best, _ = detect_all(signal_from_arrays({"x": x}), DetectConfig(kernels=kernels, p=1, threshold=0.9))
     assert [(m.kernel, m.start) for m in best] == [("rise", 10)]
-    kept, _ = detect_all(signal_from_arrays({"x": x}),
-                         DetectConfig(kernels=kernels, p=1, threshold=0.9, overlap="keep"))
+    kept, _ = detect_all(
+        signal_from_arrays({"x": x}), DetectConfig(kernels=kernels, p=1, threshold=0.9, overlap="keep")
+    )
     assert sorted((m.kernel, m.start) for m in kept) == [("flat_rise", 10), ("rise", 10)]
 
 
@@ -193,8 +239,10 @@ def test_joint_kernel_channels_must_match_the_signal():
     positional = Kernel("k", ((1, 2), (2, 1)), ("column1", "column2"))
     with pytest.raises(MotifscanError, match="has 2 channels but .* has 3"):
         detect_all(signal_from_arrays(signal), DetectConfig(kernels=[positional], joint=True))
-    motifs, _ = detect_all(signal_from_arrays({"a": signal["a"], "b": signal["b"]}),
-                           DetectConfig(kernels=[positional], joint=True, threshold=0.1))
+    motifs, _ = detect_all(
+        signal_from_arrays({"a": signal["a"], "b": signal["b"]}),
+        DetectConfig(kernels=[positional], joint=True, threshold=0.1),
+    )
     assert {m.channel for m in motifs} == {"a+b"}
 
 
@@ -203,9 +251,12 @@ def test_noise_floor_auto_is_estimated_from_the_first_samples():
     x = 0.1 * rng.standard_normal(1000)
     x[500:503] += [1, 2, 3]
     plain, _ = detect_all(signal_from_arrays({"x": x}), DetectConfig(kernel=(1, 2, 3), p=2))
-    floored, _ = detect_all(signal_from_arrays({"x": x}, block_rows=7),
-                            DetectConfig(kernel=(1, 2, 3), p=2, noise_floor="auto"))
+    floored, _ = detect_all(
+        signal_from_arrays({"x": x}, block_rows=7), DetectConfig(kernel=(1, 2, 3), p=2, noise_floor="auto")
+    )
     assert len(plain) > 20 and [m.start for m in floored] == [500]
+
+
 def test_conv_method_thresholds_relative_to_each_channels_strongest_activation():
     x = np.zeros(60)
     x[10:13] = [1, 2, 3]
@@ -221,14 +272,18 @@ def test_conv_method_thresholds_relative_to_each_channels_strongest_activation()
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 10_000), st.integers(20, 2000), st.integers(1, 500),
-       st.sampled_from(["numpy", "numba"]), st.booleans())
+@given(
+    st.integers(0, 10_000),
+    st.integers(20, 2000),
+    st.integers(1, 500),
+    st.sampled_from(["numpy", "numba"]),
+    st.booleans(),
+)
 def test_block_size_never_changes_motifs_with_a_learned_metric(seed, n, block_rows, backend, diagonal):
     channels = planted_signal(seed, n)
     rng = np.random.default_rng(seed)
     metric = rng.uniform(0.2, 1, 4) if diagonal else np.eye(4) + 0.2 * rng.standard_normal((4, 4))
-    config = DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6, backend=backend,
-                          metric=metric.tolist())
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6, backend=backend, metric=metric.tolist())
     whole, _ = detect_all(signal_from_arrays(channels), config)
     cut, _ = detect_all(signal_from_arrays(channels, block_rows=block_rows), config)
     assert cut == whole
@@ -286,9 +341,13 @@ def test_threads_option_is_validated_and_keeps_results():
     with pytest.raises(MotifscanError, match="^threads must be at least 1"):
         DetectConfig(kernel=(1, 2), threads=0)
     channels = planted_signal(4, 30_000)
-    results = [detect_all(signal_from_arrays(channels), DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6,
-                                                                     backend="numba", threads=threads))[0]
-               for threads in (None, 1, 2)]
+    results = [
+        detect_all(
+            signal_from_arrays(channels),
+            DetectConfig(kernel=(1, 2, 3, 2), p=2, threshold=0.6, backend="numba", threads=threads),
+        )[0]
+        for threads in (None, 1, 2)
+    ]
     assert results[0] == results[1] == results[2]
 
 
@@ -337,7 +396,7 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
     x = np.cumsum(rng.standard_normal(40_000)) * 0.05
     for i, (name, shape) in enumerate(bank.items()):
         for start in (3000 + 9000 * i, 6000 + 9000 * i):
-            x[start:start + m] += (i + 1) * shape * (-1) ** start
+            x[start : start + m] += (i + 1) * shape * (-1) ** start
     found = {}
     default = pipeline.TRACK_BYTES
     for cut in (default, 48 * 4 * 3000):
@@ -348,8 +407,10 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
             apart = []
             for name, shape in bank.items():
                 one = DetectConfig(kernels={name: shape}, p=2, threshold=0.8, normalize=normalize)
-                apart += [dataclasses.replace(motif, kernel=name)  # (one kernel's run names none)
-                          for motif in detect_all(signal_from_arrays({"x": x}, block_rows=17_000), one)[0]]
+                apart += [
+                    dataclasses.replace(motif, kernel=name)  # (one kernel's run names none)
+                    for motif in detect_all(signal_from_arrays({"x": x}, block_rows=17_000), one)[0]
+                ]
             if cut == default:  # (the same pieces for both: bit for bit equal)
                 key = lambda motif: (motif.start, motif.kernel)  # noqa: E731
                 assert sorted(together, key=key) == sorted(apart, key=key)
@@ -358,8 +419,9 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
     # (The FFT's round-off depends on where its segments fall, so scores may differ in the
     # last digits between cuts; which windows are motifs does not.)
     for normalize in ("center", "zscore"):
-        assert ([(m.start, m.kernel, m.sign) for m in found[default, normalize]]
-                == [(m.start, m.kernel, m.sign) for m in found[48 * 4 * 3000, normalize]])
+        assert [(m.start, m.kernel, m.sign) for m in found[default, normalize]] == [
+            (m.start, m.kernel, m.sign) for m in found[48 * 4 * 3000, normalize]
+        ]
 
 
 def test_block_pieces_cut_without_copying():
@@ -407,7 +469,9 @@ def test_large_offset_is_flagged_only_without_normalize():
     assert raw.large_offset and raw.near_unit_cosine_windows == raw.scored_windows
     _, centred = detect_all(signal_from_arrays({"co2": x}), DetectConfig(kernel=kernel, normalize="center"))
     assert not centred.large_offset and centred.scored_windows == 0
-    _, near_zero = detect_all(signal_from_arrays({"co2": x - 315.0}), DetectConfig(kernel=tuple(np.array(kernel) - 315)))
+    _, near_zero = detect_all(
+        signal_from_arrays({"co2": x - 315.0}), DetectConfig(kernel=tuple(np.array(kernel) - 315))
+    )
     assert not near_zero.large_offset
 
 
@@ -432,12 +496,14 @@ def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_siz
     rng = np.random.default_rng(4)
     n = MAD_REFERENCE_POSITIONS + 20_000
     signal = rng.standard_normal(n)
-    signal[n - 5000:] *= 0.2  # the end differs: it must not move the threshold
+    signal[n - 5000 :] *= 0.2  # the end differs: it must not move the threshold
     pulse = np.hanning(16)
     for start in range(1000, n - 100, 7919):
-        signal[start:start + 16] += 3 * pulse
-    runs = [motifscan.detect(signal, pulse, threshold="mad:4", block_rows=rows, summary=True)
-            for rows in (1000, 65_536, None)]
+        signal[start : start + 16] += 3 * pulse
+    runs = [
+        motifscan.detect(signal, pulse, threshold="mad:4", block_rows=rows, summary=True)
+        for rows in (1000, 65_536, None)
+    ]
     reference = sliding_cosine(signal, pulse, 1.0, 1).score[:MAD_REFERENCE_POSITIONS]
     expected = 4 * np.median(np.abs(reference - np.median(reference)))
     for motifs, summary in runs:
@@ -460,16 +526,31 @@ def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path
     kernel = ",".join(f"{v:.6f}" for v in np.hanning(10))
     documents = []
     for rows in (100, 1000, 65536):
-        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", "mad:3", "--format",
-                                          "json", "--block-rows", str(rows)])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "detect",
+                str(path),
+                "--kernel",
+                kernel,
+                "--threshold",
+                "mad:3",
+                "--format",
+                "json",
+                "--block-rows",
+                str(rows),
+            ],
+        )
         assert result.exit_code in (0, 1), result.stderr
         documents.append(json.loads(result.stdout))
         assert "thresholds from the median absolute deviation" in result.stderr
     assert all(document == documents[0] for document in documents)
     assert documents[0]["parameters"]["threshold"] == "mad:3"
     assert set(documents[0]["thresholds"]) == {"v"} and 0 < documents[0]["thresholds"]["v"] < 1
-    for options, message in ((["--state", str(tmp_path / "state.json")], "--threshold mad:K with --state"),
-                             ([], "'mad:x' is not a number or mad:K")):
+    for options, message in (
+        (["--state", str(tmp_path / "state.json")], "--threshold mad:K with --state"),
+        ([], "'mad:x' is not a number or mad:K"),
+    ):
         threshold = "mad:x" if not options else "mad:3"
         result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, *options])
         assert result.exit_code == 2 and message in result.stderr, result.stderr
@@ -502,8 +583,9 @@ def test_default_gap_keeps_neighbouring_beats_of_a_real_ecg():
     # Every beat but the premature one (which scores below the threshold) has its motif.
     assert sum(on_beat) == len(peaks) - 1 == 25
     assert len(motifs) == 25 and summary.suppressed_peaks == 0
-    old, old_summary = detect_all(signal_from_arrays({"ecg": signal}), DetectConfig(kernel=tuple(kernel), normalize="center",
-                                                                                   min_gap="1span"))
+    old, old_summary = detect_all(
+        signal_from_arrays({"ecg": signal}), DetectConfig(kernel=tuple(kernel), normalize="center", min_gap="1span")
+    )
     assert len(old) == 18 and old_summary.suppressed_peaks == 7
 
 
@@ -527,11 +609,15 @@ def test_min_gap_as_a_time_uses_the_step_of_the_time_column(block_rows):
     seconds = np.arange(3000) / 100.0  # 100 Hz
     stamps = np.datetime64("2024-05-01T00:00:00", "ns") + (np.arange(3000) * 10_000_000).astype("timedelta64[ns]")
     for time in (seconds, stamps):
-        near, summary = detect_all(signal_from_arrays({"x": x}, time=time, block_rows=block_rows),
-                                   DetectConfig(kernel=(1, 2, 3), p=9, min_gap="300ms"))  # 30 samples
+        near, summary = detect_all(
+            signal_from_arrays({"x": x}, time=time, block_rows=block_rows),
+            DetectConfig(kernel=(1, 2, 3), p=9, min_gap="300ms"),
+        )  # 30 samples
         assert [m.start for m in near] == [100, 130, 1000] and summary.suppressed_peaks == 0
-        far, summary = detect_all(signal_from_arrays({"x": x}, time=time, block_rows=block_rows),
-                                  DetectConfig(kernel=(1, 2, 3), p=9, min_gap="0.31s"))  # 31 samples
+        far, summary = detect_all(
+            signal_from_arrays({"x": x}, time=time, block_rows=block_rows),
+            DetectConfig(kernel=(1, 2, 3), p=9, min_gap="0.31s"),
+        )  # 31 samples
         assert [m.start for m in far] == [100, 1000] and summary.suppressed_peaks == 1
 
 
@@ -539,5 +625,6 @@ def test_min_gap_as_a_time_needs_a_time_column():
     with pytest.raises(MotifscanError, match="^min_gap 2s: a time needs a time column"):
         detect_all(signal_from_arrays({"x": np.arange(10.0)}), DetectConfig(kernel=(1, 2, 3), min_gap="2s"))
     with pytest.raises(MotifscanError, match="does not increase"):
-        detect_all(signal_from_arrays({"x": np.arange(10.0)}, time=np.zeros(10)),
-                   DetectConfig(kernel=(1, 2, 3), min_gap="2s"))
+        detect_all(
+            signal_from_arrays({"x": np.arange(10.0)}, time=np.zeros(10)), DetectConfig(kernel=(1, 2, 3), min_gap="2s")
+        )

@@ -35,8 +35,20 @@ def test_png_svg_and_pdf_are_written_and_open(tmp_path):
 
 def test_the_motif_output_is_unchanged_by_plotting(tmp_path):
     plain = run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--method", "conv", "--format", "json")
-    drawn = run("detect", SEED, "--kernel", "1,2,3", "--p", "9", "--method", "conv", "--format", "json",
-                "--plot", tmp_path / "conv.png")
+    drawn = run(
+        "detect",
+        SEED,
+        "--kernel",
+        "1,2,3",
+        "--p",
+        "9",
+        "--method",
+        "conv",
+        "--format",
+        "json",
+        "--plot",
+        tmp_path / "conv.png",
+    )
     assert drawn.stdout == plain.stdout and (tmp_path / "conv.png").stat().st_size > 0
 
 
@@ -61,18 +73,30 @@ def test_without_matplotlib_plot_says_how_to_install_and_exits_2(tmp_path, monke
         out, figure = tmp_path / "out.csv", tmp_path / "figure.png"
         result = run(command, SEED, "--kernel", "1,2,3", "--output", out, "--plot", figure)
         assert result.exit_code == 2, (command, result.output)
-        assert result.stderr.strip() == ('motifscan: error: --plot needs matplotlib, which is not installed: '
-                                         'pip install "motifscan[plot]"')
+        assert result.stderr.strip() == (
+            'motifscan: error: --plot needs matplotlib, which is not installed: pip install "motifscan[plot]"'
+        )
         assert not list(tmp_path.iterdir()), command  # no result, no figure, no temporary file
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["detect", SEED, "--kernel", "1,2,3", "--plot", "figure.jpg"], "--plot: figure.jpg: the name must end in"),
-    (["compare", SEED, "--kernel", "1,2,3", "--plot", "missing/figure.png"], "--plot: directory missing does not exist"),
-    (["detect", SEED, SEED, "--kernel", "1,2,3", "--plot", "figure.png"], "--plot draws one input; several were given"),
-    (["detect", SEED, "--kernel", "1,2,3", "--state", "state.json", "--plot", "figure.png"],
-     "--plot draws one whole input, not the new part that --state reads"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["detect", SEED, "--kernel", "1,2,3", "--plot", "figure.jpg"], "--plot: figure.jpg: the name must end in"),
+        (
+            ["compare", SEED, "--kernel", "1,2,3", "--plot", "missing/figure.png"],
+            "--plot: directory missing does not exist",
+        ),
+        (
+            ["detect", SEED, SEED, "--kernel", "1,2,3", "--plot", "figure.png"],
+            "--plot draws one input; several were given",
+        ),
+        (
+            ["detect", SEED, "--kernel", "1,2,3", "--state", "state.json", "--plot", "figure.png"],
+            "--plot draws one whole input, not the new part that --state reads",
+        ),
+    ],
+)
 def test_bad_plot_options_exit_2_with_one_line_and_no_file(tmp_path, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
     result = run(*args, "--output", "out.csv")
@@ -114,11 +138,18 @@ def text_boxes(figure) -> list:
     figure.canvas.draw()  # at the figure's own resolution (the last save may have been at another)
     renderer = figure.canvas.get_renderer()
     # Tick labels outside the view limits exist but are not drawn.
-    ticks = {tick.label1 for axes in figure.axes for axis in (axes.xaxis, axes.yaxis)
-             for tick in axis.get_major_ticks() + axis.get_minor_ticks()}
+    ticks = {
+        tick.label1
+        for axes in figure.axes
+        for axis in (axes.xaxis, axes.yaxis)
+        for tick in axis.get_major_ticks() + axis.get_minor_ticks()
+    }
     drawn = {tick.label1 for axes in figure.axes for axis in (axes.xaxis, axes.yaxis) for tick in axis._update_ticks()}
-    return [(artist.get_text(), artist.get_window_extent(renderer)) for artist in figure.findobj(Text)
-            if artist.get_visible() and artist.get_text().strip() and (artist not in ticks or artist in drawn)]
+    return [
+        (artist.get_text(), artist.get_window_extent(renderer))
+        for artist in figure.findobj(Text)
+        if artist.get_visible() and artist.get_text().strip() and (artist not in ticks or artist in drawn)
+    ]
 
 
 def assert_no_overlap_and_inside(figure) -> None:
@@ -128,7 +159,7 @@ def assert_no_overlap_and_inside(figure) -> None:
         assert frame.x0 - 0.5 <= box.x0 and box.x1 <= frame.x1 + 0.5, text
         assert frame.y0 - 0.5 <= box.y0 and box.y1 <= frame.y1 + 0.5, text
     for i, (text, box) in enumerate(boxes):
-        for other, other_box in boxes[i + 1:]:
+        for other, other_box in boxes[i + 1 :]:
             assert not box.overlaps(other_box), (text, other)
 
 
@@ -169,8 +200,21 @@ def test_two_kernels_on_the_ecg_have_a_colour_and_legend_entry_each_and_time_in_
 def test_labels_never_overlap_and_the_title_counts_the_unlabelled(tmp_path, monkeypatch):
     figures = drawn_figures(monkeypatch)
     # A low threshold and plain cosine on the ECG: a motif every few dozen samples, too many to label.
-    result = run("detect", ECG, *TWO_BEATS, "--p", "1", "--threshold", "0.2", "--min-gap", "20",
-                 "--format", "json", "--plot", tmp_path / "crowded.png")
+    result = run(
+        "detect",
+        ECG,
+        *TWO_BEATS,
+        "--p",
+        "1",
+        "--threshold",
+        "0.2",
+        "--min-gap",
+        "20",
+        "--format",
+        "json",
+        "--plot",
+        tmp_path / "crowded.png",
+    )
     assert result.exit_code == 0, result.output
     import json
 
@@ -179,7 +223,8 @@ def test_labels_never_overlap_and_the_title_counts_the_unlabelled(tmp_path, monk
     labels = [t for t in figure.axes[0].texts if t.get_visible()]
     assert 0 < len(labels) < count
     assert f"{count} motifs, {len(labels)} labelled (strongest first), {count - len(labels)} unlabelled" in (
-        figure._suptitle.get_text())
+        figure._suptitle.get_text()
+    )
     # The strongest motifs have labels: the labelled scores are the largest ones.
     scores = sorted((abs(m["score"]) for m in json.loads(result.stdout)["motifs"]), reverse=True)
     labelled = sorted((abs(float(t.get_text())) for t in labels), reverse=True)
@@ -189,8 +234,20 @@ def test_labels_never_overlap_and_the_title_counts_the_unlabelled(tmp_path, monk
 
 def test_a_timestamp_column_gives_dates_on_the_x_axis(tmp_path):
     svg = tmp_path / "sensor.svg"
-    result = run("detect", "sample_data/sensor_log.csv", "--kernel-file", "sample_data/pulse_kernel.txt", "--p", "3",
-                 "--column", "load_kn", "--format", "json", "--plot", svg)
+    result = run(
+        "detect",
+        "sample_data/sensor_log.csv",
+        "--kernel-file",
+        "sample_data/pulse_kernel.txt",
+        "--p",
+        "3",
+        "--column",
+        "load_kn",
+        "--format",
+        "json",
+        "--plot",
+        svg,
+    )
     assert result.exit_code == 0, result.output
     ticks = svg_texts(svg, "xtick_")
     # The hour from 08:00 to 09:00 on 2025-03-14: clock times, and the date once.
@@ -209,8 +266,12 @@ def test_without_a_time_column_or_with_times_out_of_order_the_x_axis_is_the_samp
     values = np.loadtxt(SEED, skiprows=1)
     shuffled.write_text("t,v\n" + "\n".join(f"{t:g},{v:g}" for t, v in zip(times, values)) + "\n")
     # (declared: a t column that does not rise is otherwise a channel, see docs/cli.md)
-    assert run("detect", shuffled, "--kernel", "1,2,3", "--p", "9", "--time-column", "t", "--format", "json",
-               "--plot", svg).exit_code == 0
+    assert (
+        run(
+            "detect", shuffled, "--kernel", "1,2,3", "--p", "9", "--time-column", "t", "--format", "json", "--plot", svg
+        ).exit_code
+        == 0
+    )
     assert "sample (t is not increasing everywhere)" in svg.read_text()
     ticks = [float(text.replace("−", "-")) for text in svg_texts(svg, "xtick_")]
     assert max(ticks) >= 35
@@ -219,13 +280,35 @@ def test_without_a_time_column_or_with_times_out_of_order_the_x_axis_is_the_samp
 def test_joint_tracks_are_drawn_once_under_their_channels(tmp_path, monkeypatch):
     figures = drawn_figures(monkeypatch)
     columns = ["--column", "acc_x", "--column", "acc_y"]
-    result = run("detect", "sample_data/basicmotions_interleaved_10hz.csv", *columns, "--joint",
-                 "--kernel-file", "sample_data/kernel_basicmotions_walking.csv", "--kernel-column", "acc_x",
-                 "--kernel-column", "acc_y", "--format", "json", "--plot", tmp_path / "joint.png")
+    result = run(
+        "detect",
+        "sample_data/basicmotions_interleaved_10hz.csv",
+        *columns,
+        "--joint",
+        "--kernel-file",
+        "sample_data/kernel_basicmotions_walking.csv",
+        "--kernel-column",
+        "acc_x",
+        "--kernel-column",
+        "acc_y",
+        "--format",
+        "json",
+        "--plot",
+        tmp_path / "joint.png",
+    )
     if result.exit_code == 2 and "--kernel-column" in result.stderr:
-        result = run("detect", "sample_data/basicmotions_interleaved_10hz.csv", *columns, "--joint",
-                     "--kernel-file", "sample_data/kernel_basicmotions_walking.csv", "--format", "json",
-                     "--plot", tmp_path / "joint.png")
+        result = run(
+            "detect",
+            "sample_data/basicmotions_interleaved_10hz.csv",
+            *columns,
+            "--joint",
+            "--kernel-file",
+            "sample_data/kernel_basicmotions_walking.csv",
+            "--format",
+            "json",
+            "--plot",
+            tmp_path / "joint.png",
+        )
     assert result.exit_code in (0, 1), result.output
     (figure,) = figures
     labels = [axes.get_ylabel() for axes in figure.axes]
@@ -233,14 +316,24 @@ def test_joint_tracks_are_drawn_once_under_their_channels(tmp_path, monkeypatch)
     assert_no_overlap_and_inside(figure)
 
 
-@pytest.mark.parametrize("args", [
-    ["scores", "--kernel", "1,2,3", "--dilation", "1,2"],
-    ["detect", "--kernel", "1,2,3", "--dilation", "1..3", "--p", "9"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scores", "--kernel", "1,2,3", "--dilation", "1,2"],
+        ["detect", "--kernel", "1,2,3", "--dilation", "1..3", "--p", "9"],
+    ],
+)
 def test_several_dilations_share_one_panel_with_a_line_style_each(tmp_path, args):
     svg = tmp_path / "figure.svg"
-    result = run(args[0], SEED, *args[1:], "--plot", svg, "--format" if args[0] == "detect" else "--output",
-                 "json" if args[0] == "detect" else tmp_path / "scores.csv")
+    result = run(
+        args[0],
+        SEED,
+        *args[1:],
+        "--plot",
+        svg,
+        "--format" if args[0] == "detect" else "--output",
+        "json" if args[0] == "detect" else tmp_path / "scores.csv",
+    )
     assert result.exit_code == 0, result.output
     dilations = 2 if "1,2" in args else 3
     assert svg_texts(svg, "legend_1") == [f"d = {d}" for d in range(1, dilations + 1)]
@@ -252,8 +345,22 @@ def test_touching_motifs_each_have_their_own_mark(tmp_path, monkeypatch):
     figures = drawn_figures(monkeypatch)
     path = tmp_path / "touching.csv"
     path.write_text("v\n" + "\n".join(["0"] * 3 + ["1", "2", "3"] * 6 + ["0"] * 3) + "\n")
-    result = run("detect", path, "--kernel", "1,2,3", "--p", "9", "--min-gap", "1", "--threshold", "0.99",
-                 "--format", "json", "--plot", tmp_path / "touching.png")
+    result = run(
+        "detect",
+        path,
+        "--kernel",
+        "1,2,3",
+        "--p",
+        "9",
+        "--min-gap",
+        "1",
+        "--threshold",
+        "0.99",
+        "--format",
+        "json",
+        "--plot",
+        tmp_path / "touching.png",
+    )
     assert result.exit_code == 0, result.output
     (figure,) = figures
     signal_axes = figure.axes[0]
@@ -280,8 +387,11 @@ def test_the_time_axis_is_exact_at_every_sample_when_sampling_is_regular_and_at_
         axis = SampleAxis(recorder, "t_s")
         assert axis.label == "t (s)"
         size = recorder.time.size
-        checked = np.arange(10_000) if regular else np.unique(np.r_[np.arange(0, 10_000, size),
-                                                                    np.arange(size - 1, 10_000, size), 9_999])
+        checked = (
+            np.arange(10_000)
+            if regular
+            else np.unique(np.r_[np.arange(0, 10_000, size), np.arange(size - 1, 10_000, size), 9_999])
+        )
         # Regular: linear interpolation between exact knots is exact up to round-off.
         np.testing.assert_allclose(axis(checked), times[checked], rtol=0, atol=1e-9)
         assert np.ndim(axis(5.0)) == 0 and axis(5.0) == pytest.approx(times[5] if regular else axis([5.0])[0])
@@ -308,22 +418,31 @@ def test_plot_refuses_follow(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("command, extra", [
-    ("scores", ["--output", "s.csv"]), ("detect", ["--format", "csv"]), ("detect", ["--format", "jsonl"]),
-    ("compare", ["--format", "csv"]),
-])
-def test_too_many_channels_for_one_figure_are_refused_before_anything_is_printed(tmp_path, monkeypatch,
-                                                                               command, extra):
+@pytest.mark.parametrize(
+    "command, extra",
+    [
+        ("scores", ["--output", "s.csv"]),
+        ("detect", ["--format", "csv"]),
+        ("detect", ["--format", "jsonl"]),
+        ("compare", ["--format", "csv"]),
+    ],
+)
+def test_too_many_channels_for_one_figure_are_refused_before_anything_is_printed(tmp_path, monkeypatch, command, extra):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "wide.csv"
     # Every channel holds the kernel, so a scan would print motifs at once.
-    path.write_text(",".join(f"c{i}" for i in range(13)) + "\n" + "\n".join(
-        ",".join([str(v)] * 13) for v in [0, 1, 2, 3, 0, 0, 1, 2, 3, 0]) + "\n")
+    path.write_text(
+        ",".join(f"c{i}" for i in range(13))
+        + "\n"
+        + "\n".join(",".join([str(v)] * 13) for v in [0, 1, 2, 3, 0, 0, 1, 2, 3, 0])
+        + "\n"
+    )
     result = run(command, path, "--kernel", "1,2,3", "--plot", "wide.png", *extra)
     assert result.exit_code == 2, result.output
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "--plot: 13 channels are too many for one figure (at most 12)" in (
-        result.stderr)
+        result.stderr
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["wide.csv"]
 
 
@@ -351,8 +470,12 @@ def test_installed_program_draws_a_figure(tmp_path):
     import subprocess
 
     figure = tmp_path / "seed.pdf"
-    completed = subprocess.run(installed_motifscan() + ["compare", SEED, "--kernel", "1,2,3", "--p", "9",
-                                                        "--format", "json", "--plot", str(figure)],
-                               capture_output=True, text=True, timeout=120)
+    completed = subprocess.run(
+        installed_motifscan()
+        + ["compare", SEED, "--kernel", "1,2,3", "--p", "9", "--format", "json", "--plot", str(figure)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert completed.returncode == 0, completed.stderr
     assert figure.read_bytes().startswith(b"%PDF") and '"found_by"' in completed.stdout

@@ -20,8 +20,13 @@ def motifscan(*args, terminal: bool):
         env["TTY_COMPATIBLE"] = "1"  # Rich treats stderr (and stdout) as a terminal
     script = Path(sys.executable).with_name("motifscan")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "motifscan"]
-    return subprocess.run(command + ["detect", *map(str, args), "--kernel", "1,2,3", "--p", "9", "--format", "csv"],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        command + ["detect", *map(str, args), "--kernel", "1,2,3", "--p", "9", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="module")

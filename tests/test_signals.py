@@ -247,9 +247,7 @@ def test_time_detected_by_type(tmp_path):
 
 
 def test_time_with_zone_comes_out_as_utc(tmp_path):
-    path = write(
-        tmp_path / "data.csv", "stamp,v\n2024-01-01T02:00:00+02:00,1\n2024-01-01T00:00:01Z,2\n"
-    )
+    path = write(tmp_path / "data.csv", "stamp,v\n2024-01-01T02:00:00+02:00,1\n2024-01-01T00:00:01Z,2\n")
     _, time, _ = collect(read_signal(str(path)))
     assert time[0] == np.datetime64("2024-01-01T00:00:00")
 
@@ -319,7 +317,9 @@ def test_utf8_bom_and_crlf(tmp_path):
 
 def test_quoted_fields_may_hold_delimiters_and_newlines(tmp_path):
     path = write(tmp_path / "data.csv", 'note,v\n"a, b",1\n"two\nlines",2\nplain,x\n')
-    assert error_of(path).endswith("data.csv: line 5, column 'v': 'x' is not a number (--bad-lines skip or nan reads past it)")
+    assert error_of(path).endswith(
+        "data.csv: line 5, column 'v': 'x' is not a number (--bad-lines skip or nan reads past it)"
+    )
     path = write(tmp_path / "good.csv", 'note,v\n"a, b",1\n"two\nlines",2\n')
     channels, _, _ = collect(read_signal(str(path)))
     np.testing.assert_array_equal(channels["v"], [1, 2])
@@ -438,7 +438,9 @@ def test_no_numeric_column(tmp_path):
 
 def test_bad_cell_in_the_first_rows(tmp_path):
     path = write(tmp_path / "data.csv", "x,y\n1,2\n3,4\n5,6\nabc,8\n9,10\n")
-    assert error_of(path).endswith("data.csv: line 5, column 'x': 'abc' is not a number (--bad-lines skip or nan reads past it)")
+    assert error_of(path).endswith(
+        "data.csv: line 5, column 'x': 'abc' is not a number (--bad-lines skip or nan reads past it)"
+    )
 
 
 def test_bad_cell_far_past_the_first_mib(tmp_path):
@@ -448,7 +450,9 @@ def test_bad_cell_far_past_the_first_mib(tmp_path):
     path = write(tmp_path / "data.csv", "x,y\n" + "\n".join(lines) + "\n")
     source = read_signal(str(path))  # the head is fine: the problem shows while streaming
     message = error_of(path)
-    assert message.endswith("data.csv: line 250002, column 'y': 'oops' is not a number (--bad-lines skip or nan reads past it)")
+    assert message.endswith(
+        "data.csv: line 250002, column 'y': 'oops' is not a number (--bad-lines skip or nan reads past it)"
+    )
     assert source.channels == ["x", "y"]
 
 
@@ -457,7 +461,10 @@ def test_bad_cell_far_into_stdin(monkeypatch):
     lines = [f"{i},{i}" for i in range(rows)]
     lines[250_000] = "oops,250000"
     monkeypatch.setattr(sys, "stdin", FakeStdin(("x,y\n" + "\n".join(lines) + "\n").encode()))
-    assert error_of("-") == "<stdin>: line 250002, column 'x': 'oops' is not a number (--bad-lines skip or nan reads past it)"
+    assert (
+        error_of("-")
+        == "<stdin>: line 250002, column 'x': 'oops' is not a number (--bad-lines skip or nan reads past it)"
+    )
 
 
 def test_bad_cell_far_into_a_gzip_file(tmp_path):
@@ -465,7 +472,9 @@ def test_bad_cell_far_into_a_gzip_file(tmp_path):
     lines[200_000] = "1e5e"
     path = tmp_path / "data.csv.gz"
     path.write_bytes(gzip.compress(("v\n" + "\n".join(lines) + "\n").encode()))
-    assert error_of(path).endswith("data.csv.gz: line 200002, column 'v': '1e5e' is not a number (--bad-lines skip or nan reads past it)")
+    assert error_of(path).endswith(
+        "data.csv.gz: line 200002, column 'v': '1e5e' is not a number (--bad-lines skip or nan reads past it)"
+    )
 
 
 def test_bad_timestamp_far_into_the_file(tmp_path):
@@ -565,7 +574,9 @@ def test_wrong_field_count_far_into_the_file(tmp_path):
     lines = [f"{i},{i}" for i in range(300_000)]
     lines[260_000] = "1,2,3"
     path = write(tmp_path / "data.csv", "a,b\n" + "\n".join(lines) + "\n")
-    assert error_of(path).endswith("data.csv: line 260002: expected 2 fields, got 3 (--bad-lines skip or nan reads past it)")
+    assert error_of(path).endswith(
+        "data.csv: line 260002: expected 2 fields, got 3 (--bad-lines skip or nan reads past it)"
+    )
 
 
 def test_binary_garbage_gives_a_one_line_error(tmp_path):
@@ -776,8 +787,9 @@ def byte_range_rows(path: Path, policy: str, cuts: list[int]) -> tuple[np.ndarra
     cuts=st.lists(st.integers(8, 41), max_size=4),
     one_by_one=st.sampled_from([1, 2, 5, 512]),
 )
-def test_bad_lines_do_not_depend_on_blocks_or_byte_ranges(tmp_path_factory, bad, first, policy, block_rows,
-                                                          cuts, one_by_one):
+def test_bad_lines_do_not_depend_on_blocks_or_byte_ranges(
+    tmp_path_factory, bad, first, policy, block_rows, cuts, one_by_one
+):
     # The first rows, from which a byte range starting at 0 decides the columns' types,
     # hold a bad line too (and enough good ones to decide them). Small pieces checked one
     # line at a time make the reader halve these 40 lines as it halves a large file.
@@ -817,6 +829,7 @@ def test_bad_lines_on_stdin(monkeypatch, policy):
 
 # ---------------------------------------------------------------------------- numeric time columns
 
+
 @pytest.mark.parametrize("column", ["t_s", "time_s", "YEAR", "elapsed_min", "T_ms", "seconds"])
 def test_numeric_time_columns_are_recognised_by_name_and_rising_values(tmp_path, column):
     path = write(tmp_path / "data.csv", f"{column},v\n0.5,1\n1.5,3\n2.0,2\n4.0,4\n")
@@ -849,15 +862,18 @@ def test_a_channel_rising_by_a_constant_step_is_noted(tmp_path, suffix):
     source = read_signal(str(path))
     assert source.channels == ["sample", "x", "v"]
     assert len(source.notes) == 2
-    assert source.notes[0] == (f"{path}: column 'sample' rises by 1 every row, like a time column or row "
-                               "number; it is scanned as a channel (--time-column sample carries it as time, "
-                               "--column picks the channels)")
+    assert source.notes[0] == (
+        f"{path}: column 'sample' rises by 1 every row, like a time column or row "
+        "number; it is scanned as a channel (--time-column sample carries it as time, "
+        "--column picks the channels)"
+    )
     assert "column 'x' rises by 0.1 every row" in source.notes[1]
     assert read_signal(str(path), columns=["sample", "v"]).notes == ()
     assert read_signal(str(path), time_column="sample").notes[0].startswith(f"{path}: column 'x'")
 
 
 # ---------------------------------------------------------------------------- time zones
+
 
 def test_times_with_offsets_keep_the_zone_of_the_first(tmp_path):
     import datetime as dt
@@ -897,5 +913,6 @@ def test_a_tz_aware_pandas_index_becomes_utc_times_and_a_zone():
     source = signal_from_arrays({"v": [1.0, 2.0, 3.0]}, time=index)
     assert str(source.time_zone) == "Europe/Berlin"
     _, time, _ = collect(source)
-    np.testing.assert_array_equal(time, np.array(["2024-05-01T08:00:00", "2024-05-01T08:00:01",
-                                                  "2024-05-01T08:00:02"], "M8[ns]"))
+    np.testing.assert_array_equal(
+        time, np.array(["2024-05-01T08:00:00", "2024-05-01T08:00:01", "2024-05-01T08:00:02"], "M8[ns]")
+    )

@@ -9,8 +9,50 @@ from motifscan.similarity.reference import sliding_cosine_reference
 
 from strategies import EPS, kernels, signals
 
-SEED = np.array([0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, -1, -2, -3, 0, 0, 0, 0, 0.2, 0.4, 0.6,
-                 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 3, 2, 1, 0, 0, 0, 0], dtype=float)
+SEED = np.array(
+    [
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+        3,
+        0,
+        0,
+        0,
+        0,
+        -1,
+        -2,
+        -3,
+        0,
+        0,
+        0,
+        0,
+        0.2,
+        0.4,
+        0.6,
+        0,
+        0,
+        0,
+        0,
+        2,
+        2,
+        2,
+        0,
+        0,
+        0,
+        0,
+        3,
+        2,
+        1,
+        0,
+        0,
+        0,
+        0,
+    ],
+    dtype=float,
+)
 
 
 def dilated(kernel: np.ndarray, dilation: int) -> np.ndarray:
@@ -23,8 +65,7 @@ def dilated(kernel: np.ndarray, dilation: int) -> np.ndarray:
 def test_seed_activations_reward_loud_windows():
     activation = sliding_activation(SEED, np.array([1.0, 2, 3]))
     # A, B, C, D, E: C (the shape at a fifth of the size) is weaker than flat D and reversed E.
-    np.testing.assert_allclose([activation[i] for i in (4, 11, 18, 25, 32)], [14, -14, 2.8, 12, 10],
-                               rtol=1e-15)
+    np.testing.assert_allclose([activation[i] for i in (4, 11, 18, 25, 32)], [14, -14, 2.8, 12, 10], rtol=1e-15)
     np.testing.assert_allclose(activation, np.correlate(SEED, [1.0, 2, 3], "valid"), rtol=1e-15)
 
 
@@ -53,8 +94,13 @@ def test_equals_numpy_correlate_with_the_dilated_kernel(x, kernel, dilation, bac
 
 
 @settings(max_examples=60, deadline=None)
-@given(signals(min_size=20, max_size=3000), kernels(max_size=9), st.integers(1, 3), st.integers(1, 2500),
-       st.sampled_from(["numpy", "numba"]))
+@given(
+    signals(min_size=20, max_size=3000),
+    kernels(max_size=9),
+    st.integers(1, 3),
+    st.integers(1, 2500),
+    st.sampled_from(["numpy", "numba"]),
+)
 def test_a_window_has_the_same_activation_in_every_block(x, kernel, dilation, cut, backend):
     whole = sliding_activation(x, kernel, dilation, backend)
     cut = min(cut, whole.shape[0])

@@ -108,8 +108,9 @@ def test_precision_signals(m):
 def test_sliding_dot_equals_reference(x, kernel, dilation):
     if x.size < span(kernel.size, dilation):
         return
-    assert_dots_close(sliding_dot_numba(x, kernel, dilation), sliding_dot_reference(x, kernel, dilation),
-                      x, kernel, dilation)
+    assert_dots_close(
+        sliding_dot_numba(x, kernel, dilation), sliding_dot_reference(x, kernel, dilation), x, kernel, dilation
+    )
 
 
 @pytest.mark.parametrize("serial_positions", [0, 1 << 30])

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motifscan.similarity import (CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS, fft, resolve_backend, sliding_cosine,
-                                  sliding_dot, span)
+from motifscan.similarity import (
+    CENTERED_FFT_MIN_TAPS,
+    FFT_MIN_TAPS,
+    fft,
+    resolve_backend,
+    sliding_cosine,
+    sliding_dot,
+    span,
+)
 from motifscan.similarity.fft import sliding_cosine_fft, sliding_dot_fft
 from motifscan.similarity.reference import (
     precision_signals,
@@ -53,8 +60,9 @@ def test_segment_and_batch_boundaries_do_not_matter(x, kernel, dilation):
     ref = sliding_cosine_reference(x, kernel, 2.0, dilation)
     assert_tracks_close(fast, ref, x, kernel, 2.0, dilation, cosine_tol=FFT_COSINE_TOL)
     # The FFT errs in units of |w| * |k| (its cosine tolerance, before dividing by them).
-    assert_dots_close(dots, sliding_dot_reference(x, kernel, dilation), x, kernel, dilation,
-                      relative=FFT_COSINE_TOL, norms=True)
+    assert_dots_close(
+        dots, sliding_dot_reference(x, kernel, dilation), x, kernel, dilation, relative=FFT_COSINE_TOL, norms=True
+    )
 
 
 @settings(max_examples=80, deadline=None)
@@ -62,8 +70,15 @@ def test_segment_and_batch_boundaries_do_not_matter(x, kernel, dilation):
 def test_fft_dot_equals_reference(x, kernel, dilation):
     if x.size < span(kernel.size, dilation):
         return
-    assert_dots_close(sliding_dot_fft(x, kernel, dilation), sliding_dot_reference(x, kernel, dilation),
-                      x, kernel, dilation, relative=FFT_COSINE_TOL, norms=True)
+    assert_dots_close(
+        sliding_dot_fft(x, kernel, dilation),
+        sliding_dot_reference(x, kernel, dilation),
+        x,
+        kernel,
+        dilation,
+        relative=FFT_COSINE_TOL,
+        norms=True,
+    )
 
 
 def test_a_window_whose_terms_overflow_but_cancel():
@@ -123,8 +138,14 @@ def test_public_functions_agree(backend):
     x = np.cumsum(rng.standard_normal(4000))
     kernel = rng.standard_normal(300)
     ref = sliding_cosine_reference(x, kernel, 3.0, 2)
-    assert_tracks_close(sliding_cosine(x, kernel, 3.0, 2, backend), ref, x, kernel, 3.0, 2,
-                        cosine_tol=FFT_COSINE_TOL)
-    assert_dots_close(sliding_dot(x, kernel, 2, backend), sliding_dot_reference(x, kernel, 2), x,
-                      kernel, 2, relative=FFT_COSINE_TOL, norms=True)
+    assert_tracks_close(sliding_cosine(x, kernel, 3.0, 2, backend), ref, x, kernel, 3.0, 2, cosine_tol=FFT_COSINE_TOL)
+    assert_dots_close(
+        sliding_dot(x, kernel, 2, backend),
+        sliding_dot_reference(x, kernel, 2),
+        x,
+        kernel,
+        2,
+        relative=FFT_COSINE_TOL,
+        norms=True,
+    )
     assert sliding_dot(x[:10], kernel, 2, backend).shape == (0,)

@@ -30,7 +30,7 @@ def gappy_signals(draw):
     for _ in range(draw(st.integers(0, 6))):
         c = int(rng.integers(channels))
         start = int(rng.integers(n))
-        signal[c, start:start + int(rng.integers(1, 40))] = rng.choice([np.nan, np.inf, -np.inf])
+        signal[c, start : start + int(rng.integers(1, 40))] = rng.choice([np.nan, np.inf, -np.inf])
     kernels = rng.standard_normal((draw(st.integers(1, 3)), channels, m))
     kernels[:, :, 0] += 2 * np.abs(kernels).max()
     return signal, kernels, dilation
@@ -70,7 +70,7 @@ def test_block_invariant(drawn, normalize, least, data):
     keep = span(kernels.shape[2], dilation) - 1
     n_out = whole[0].score.shape[0]
     cut = data.draw(st.integers(1, max(1, n_out)))
-    first = scan_kernels_gaps(signal[:, :cut + keep], kernels, 1.0, dilation, normalize, 0.0, least, "numba")
+    first = scan_kernels_gaps(signal[:, : cut + keep], kernels, 1.0, dilation, normalize, 0.0, least, "numba")
     second = scan_kernels_gaps(signal[:, cut:], kernels, 1.0, dilation, normalize, 0.0, least, "numba")
     for joined, a, b in zip(whole, first, second):
         for field in range(len(joined)):
@@ -162,9 +162,15 @@ def test_weighted_scan_matches_the_definition(drawn, normalize, least, data):
     signal, kernels, dilation = drawn
     least = min(least, signal.shape[0])
     signal = signal / np.nanmax(np.abs(np.where(np.isfinite(signal), signal, 0)), initial=1.0)  # (loop oracle)
-    weights = np.array(data.draw(st.lists(st.lists(st.sampled_from([0.0, 0.25, 1.0, 3.0]),
-                                                   min_size=signal.shape[0], max_size=signal.shape[0]),
-                                          min_size=kernels.shape[0], max_size=kernels.shape[0])))
+    weights = np.array(
+        data.draw(
+            st.lists(
+                st.lists(st.sampled_from([0.0, 0.25, 1.0, 3.0]), min_size=signal.shape[0], max_size=signal.shape[0]),
+                min_size=kernels.shape[0],
+                max_size=kernels.shape[0],
+            )
+        )
+    )
     weights[:, 0] += 0.5  # never all zero
     fast = scan_joint(signal, kernels, weights, 2.0, dilation, normalize, 0.1, least, "numba")
     ref = scan_joint_reference(signal, kernels, weights, 2.0, dilation, normalize, 0.1, least)

@@ -16,8 +16,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 pytestmark = [
-    pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                       reason="needs NUMBA_ENABLE_CUDASIM=1 (run by test_gpu_simulator.py)"),
+    pytest.mark.skipif(
+        os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
+        reason="needs NUMBA_ENABLE_CUDASIM=1 (run by test_gpu_simulator.py)",
+    ),
     # The simulator evaluates the kernel with NumPy scalars, which warn where a GPU
     # silently overflows to inf (and the rescue path then takes over).
     pytest.mark.filterwarnings("ignore::RuntimeWarning"),
@@ -44,8 +46,13 @@ def cuda_track(x, kernel, p, dilation, chunk=None, **shape):
 
 
 @settings(max_examples=30, deadline=None)
-@given(signals(max_size=90), kernels(max_size=7), st.integers(1, 6),
-       st.sampled_from([0.5, 1.0, 3.0, 9.0]), st.integers(5, 40))
+@given(
+    signals(max_size=90),
+    kernels(max_size=7),
+    st.integers(1, 6),
+    st.sampled_from([0.5, 1.0, 3.0, 9.0]),
+    st.integers(5, 40),
+)
 def test_cuda_equals_reference(x, kernel, dilation, p, chunk):
     if x.size < span(kernel.size, dilation):
         return
@@ -54,8 +61,7 @@ def test_cuda_equals_reference(x, kernel, dilation, p, chunk):
 
 
 @settings(max_examples=8, deadline=None)
-@given(signals(min_size=20, max_size=300), kernels(max_size=12), st.integers(1, 3),
-       st.sampled_from([1.0, 3.0]))
+@given(signals(min_size=20, max_size=300), kernels(max_size=12), st.integers(1, 3), st.sampled_from([1.0, 3.0]))
 def test_default_tile_shape_equals_reference(x, kernel, dilation, p):
     if x.size < span(kernel.size, dilation):
         return
@@ -123,8 +129,20 @@ def cli(*args):
 
 def test_detect_on_the_gpu_reports_the_same_motifs_and_says_so():
     log = ROOT / "sample_data" / "sensor_log.csv"
-    args = ["detect", log, "--kernel-file", ROOT / "sample_data" / "pulse_kernel.txt", "--p", "3",
-            "--column", "load_kn", "--format", "json", "--block-rows", "700"]
+    args = [
+        "detect",
+        log,
+        "--kernel-file",
+        ROOT / "sample_data" / "pulse_kernel.txt",
+        "--p",
+        "3",
+        "--column",
+        "load_kn",
+        "--format",
+        "json",
+        "--block-rows",
+        "700",
+    ]
     gpu = cli(*args, "--device", "gpu")
     cpu = cli(*args, "--device", "cpu")
     assert gpu.exit_code == 0 and cpu.exit_code == 0, gpu.output + cpu.output
@@ -140,14 +158,27 @@ def test_scores_on_the_gpu_match_the_cpu_across_blocks(tmp_path):
     outputs = {}
     for device in ("gpu", "cpu"):
         out = tmp_path / f"{device}.parquet"
-        result = cli("scores", seed, "--kernel", "1,2,3", "--p", "9", "--dilation", "2",
-                     "--block-rows", "10", "--device", device, "--output", out)
+        result = cli(
+            "scores",
+            seed,
+            "--kernel",
+            "1,2,3",
+            "--p",
+            "9",
+            "--dilation",
+            "2",
+            "--block-rows",
+            "10",
+            "--device",
+            device,
+            "--output",
+            out,
+        )
         assert result.exit_code == 0, result.output
         import pyarrow.parquet as pq
 
         outputs[device] = pq.read_table(out).to_pandas()
-    np.testing.assert_allclose(outputs["gpu"].to_numpy(float), outputs["cpu"].to_numpy(float),
-                               rtol=0, atol=1e-13)
+    np.testing.assert_allclose(outputs["gpu"].to_numpy(float), outputs["cpu"].to_numpy(float), rtol=0, atol=1e-13)
 
 
 def test_auto_never_picks_the_simulator():

@@ -8,8 +8,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from motifscan.errors import MotifscanError
 from motifscan.similarity import span
-from motifscan.similarity.metric import (check_metric, metric_cosine_reference, project,
-                                         sliding_metric_cosine)
+from motifscan.similarity.metric import check_metric, metric_cosine_reference, project, sliding_metric_cosine
 from motifscan.similarity.metric_cpu import metric_cosine_numba
 from motifscan.similarity.reference import sliding_cosine_reference
 from strategies import EPS, kernels, score_tolerance, signals
@@ -64,8 +63,7 @@ def assert_metric_tracks_close(fast, ref, x, kernel, metric, p, dilation):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.data(), signals(max_size=800), kernels(max_size=16), st.integers(1, 3),
-       st.sampled_from([0.5, 1.0, 3.0]))
+@given(st.data(), signals(max_size=800), kernels(max_size=16), st.integers(1, 3), st.sampled_from([0.5, 1.0, 3.0]))
 def test_numba_equals_reference(data, x, kernel, dilation, p):
     if x.size < span(kernel.size, dilation):
         return
@@ -82,8 +80,10 @@ def test_identity_metric_is_the_plain_scan(x, kernel, dilation):
         return
     plain = sliding_cosine_reference(x, kernel, 2.0, dilation)
     for metric in (np.ones(kernel.size), np.eye(kernel.size), 7.5 * np.eye(kernel.size)):
-        for track in (metric_cosine_reference(x, kernel, metric, 2.0, dilation),
-                      metric_cosine_numba(x, kernel, metric, 2.0, dilation)):
+        for track in (
+            metric_cosine_reference(x, kernel, metric, 2.0, dilation),
+            metric_cosine_numba(x, kernel, metric, 2.0, dilation),
+        ):
             np.testing.assert_array_equal(np.isnan(track.score), np.isnan(plain.score))
             ok = ~np.isnan(plain.score)
             # Same sums in the same order for the identity, up to the rescue branch.
@@ -99,8 +99,10 @@ def test_matches_a_direct_computation_of_cos_mw_mk():
         mw, mk = project(windows, metric), project(kernel, metric)
         cosine = mw @ mk / np.linalg.norm(mw, axis=1) / np.linalg.norm(mk)
         scale = mw @ mk / (mk @ mk)
-        for track in (metric_cosine_reference(x, kernel, metric, 3.0, 2),
-                      sliding_metric_cosine(x, kernel, metric, 3.0, 2, backend="numba")):
+        for track in (
+            metric_cosine_reference(x, kernel, metric, 3.0, 2),
+            sliding_metric_cosine(x, kernel, metric, 3.0, 2, backend="numba"),
+        ):
             np.testing.assert_allclose(track.cosine, cosine, rtol=0, atol=1e-12)
             np.testing.assert_allclose(track.scale, scale, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(track.score, np.sign(cosine) * np.abs(cosine) ** 9, atol=1e-11)
@@ -118,8 +120,7 @@ def test_a_diagonal_metric_equals_the_diagonal_matrix():
 
 
 def test_hostile_windows_nan_inf_zero_huge_tiny_and_null_space():
-    x = np.array([1e300, 1e300, -1e300, np.nan, 1.0, 2.0, 0.0, 0.0, 0.0, 1e-300, 2e-300, 3e-300,
-                  np.inf, 5.0, 5.0, 5.0])
+    x = np.array([1e300, 1e300, -1e300, np.nan, 1.0, 2.0, 0.0, 0.0, 0.0, 1e-300, 2e-300, 3e-300, np.inf, 5.0, 5.0, 5.0])
     kernel = np.array([1.0, 2.0, 3.0])
     for metric in (np.array([1.0, 0.5, 2.0]), np.eye(3), np.array([[1.0, -1.0, 0.0]])):
         fast = metric_cosine_numba(x, kernel, metric, 2.0, 1)

@@ -68,7 +68,9 @@ def assert_scans_close(fast, ref, taps, p, cosine_tol=None, condition=1.0):
         scale = np.maximum(np.abs(r.scale[both]), 1e-300)
         # scale = r |w| / |k|: relative error of the cosine's order unless the window is
         # (nearly) orthogonal to the kernel; bound it by the larger of the two scales.
-        assert np.all(np.abs(f.scale[both] - r.scale[both]) <= tol_c[both] * 8 * np.maximum(scale, scale.max(initial=0.0)))
+        assert np.all(
+            np.abs(f.scale[both] - r.scale[both]) <= tol_c[both] * 8 * np.maximum(scale, scale.max(initial=0.0))
+        )
         if hasattr(r, "distance"):
             # d = sqrt(2M(1 - r)): |dd| <= M |dr| / d, and <= sqrt(2M |dr|) near d = 0.
             d = r.distance[ok]
@@ -77,8 +79,14 @@ def assert_scans_close(fast, ref, taps, p, cosine_tol=None, condition=1.0):
 
 
 @settings(max_examples=80, deadline=None)
-@given(signals(max_size=400), st.data(), st.integers(1, 3), st.sampled_from(NORMALIZE),
-       st.sampled_from([0.0, 0.5, 1e-3]), st.sampled_from([1.0, 2.0, 9.0]))
+@given(
+    signals(max_size=400),
+    st.data(),
+    st.integers(1, 3),
+    st.sampled_from(NORMALIZE),
+    st.sampled_from([0.0, 0.5, 1e-3]),
+    st.sampled_from([1.0, 2.0, 9.0]),
+)
 def test_numba_equals_reference(x, data, dilation, normalize, noise_floor, p):
     bank = data.draw(kernel_banks(1))
     if x.size < span(bank.shape[2], dilation):
@@ -189,9 +197,12 @@ def stumpy_inputs(draw):
     n = draw(st.integers(10, 300))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     kind = draw(st.sampled_from(["normal", "walk", "offset", "integers"]))
-    x = {"normal": lambda: rng.standard_normal(n), "walk": lambda: np.cumsum(rng.standard_normal(n)),
-         "offset": lambda: 1e3 + rng.standard_normal(n),
-         "integers": lambda: rng.integers(-2, 3, n).astype(float)}[kind]()
+    x = {
+        "normal": lambda: rng.standard_normal(n),
+        "walk": lambda: np.cumsum(rng.standard_normal(n)),
+        "offset": lambda: 1e3 + rng.standard_normal(n),
+        "integers": lambda: rng.integers(-2, 3, n).astype(float),
+    }[kind]()
     if draw(st.booleans()):  # a constant run
         a = draw(st.integers(0, n - 1))
         x[a : a + draw(st.integers(1, 40))] = draw(st.sampled_from([0.0, 1.0, -2.5]))
@@ -267,7 +278,7 @@ def test_one_pass_centred_scan_keeps_the_precision(m, normalize):
         if name == "walk":
             # A spike on some windows' middle sample: the largest s2 / q a window can have.
             x = x.copy()
-            x[1000:1000 + m] = x[1000]
+            x[1000 : 1000 + m] = x[1000]
             x[1000 + m // 2] += 1e3
         (track,) = scan_kernels_numba(x[None, :], kernel[None, None, :], 3.0, 1, normalize, 0.0)
         exact = sliding_pearson_longdouble(x, kernel)

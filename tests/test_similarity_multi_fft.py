@@ -15,8 +15,14 @@ from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.multi_cpu import scan_kernels_numba
 from motifscan.similarity.reference import scan_kernels_reference
 from strategies import signals
-from test_similarity_multi import (NORMALIZE, assert_scans_close, centring_condition, kernel_banks,
-                                   pearson_exact, stumpy_inputs)
+from test_similarity_multi import (
+    NORMALIZE,
+    assert_scans_close,
+    centring_condition,
+    kernel_banks,
+    pearson_exact,
+    stumpy_inputs,
+)
 
 #: Cosine tolerance of the FFT path. Its dot products err by about eps * log2(N) times the
 #: shifted segment's norm, and a window below 1/QUIET_RATIO of that norm is recomputed, so
@@ -38,8 +44,14 @@ def constant_windows(x, m, dilation):
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.integers(1, 3), st.data(), st.integers(1, 3), st.sampled_from(NORMALIZE),
-       st.sampled_from([0.0, 0.5, 1e-3]), st.sampled_from([1.0, 3.0]))
+@given(
+    st.integers(1, 3),
+    st.data(),
+    st.integers(1, 3),
+    st.sampled_from(NORMALIZE),
+    st.sampled_from([0.0, 0.5, 1e-3]),
+    st.sampled_from([1.0, 3.0]),
+)
 def test_fft_equals_reference(channels, data, dilation, normalize, noise_floor, p):
     size = data.draw(st.integers(1, 2000 // channels))
     signal = np.stack([data.draw(signals(min_size=size, max_size=size)) for _ in range(channels)])
@@ -174,11 +186,11 @@ def test_a_bank_gives_each_kernel_exactly_its_own_scan(normalize, backend, m):
     rng = np.random.default_rng(m)
     bank = rng.standard_normal((5, 1, m))
     x = np.cumsum(rng.standard_normal(30_000)) + 1e3
-    x[5000:5000 + m] = 1e3 + 2 * bank[1, 0] + 1e-7 * rng.standard_normal(m)
-    x[9000:9000 + m] = 1e3 - 3 * bank[3, 0]
+    x[5000 : 5000 + m] = 1e3 + 2 * bank[1, 0] + 1e-7 * rng.standard_normal(m)
+    x[9000 : 9000 + m] = 1e3 - 3 * bank[3, 0]
     x[12_000:12_100] = np.nan
     together = scan_kernels(x, bank, 3.0, 1, normalize, 0.0, backend)
     for k in range(bank.shape[0]):
-        (alone,) = scan_kernels(x, bank[k:k + 1], 3.0, 1, normalize, 0.0, backend)
+        (alone,) = scan_kernels(x, bank[k : k + 1], 3.0, 1, normalize, 0.0, backend)
         for name in alone._fields:
             np.testing.assert_array_equal(getattr(together[k], name), getattr(alone, name), err_msg=(k, name))

@@ -10,8 +10,50 @@ from hypothesis import given, settings, strategies as st
 from motifscan.similarity import sliding_cosine, span
 from motifscan.similarity.reference import sliding_cosine_reference, unit_kernel
 
-SEED = np.array([0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, -1, -2, -3, 0, 0, 0, 0, 0.2, 0.4, 0.6,
-                 0, 0, 0, 0, 2, 2, 2, 0, 0, 0, 0, 3, 2, 1, 0, 0, 0, 0], dtype=float)
+SEED = np.array(
+    [
+        0,
+        0,
+        0,
+        0,
+        1,
+        2,
+        3,
+        0,
+        0,
+        0,
+        0,
+        -1,
+        -2,
+        -3,
+        0,
+        0,
+        0,
+        0,
+        0.2,
+        0.4,
+        0.6,
+        0,
+        0,
+        0,
+        0,
+        2,
+        2,
+        2,
+        0,
+        0,
+        0,
+        0,
+        3,
+        2,
+        1,
+        0,
+        0,
+        0,
+        0,
+    ],
+    dtype=float,
+)
 
 
 def exact_cosine(window, kernel) -> float:
@@ -37,7 +79,7 @@ def score_tolerance(q: float, delta: float = COSINE_TOLERANCE) -> float:
     around 0 may change sign, so twice that. A fixed absolute tolerance is wrong for small
     ``p``: ``p = 0.5`` turns a 3e-17 round-off cosine into a score of 7.7e-5.
     """
-    return q * delta if q >= 1 else 2 * delta ** q
+    return q * delta if q >= 1 else 2 * delta**q
 
 
 def test_score_tolerance_covers_a_round_off_cosine_at_small_p():

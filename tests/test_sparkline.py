@@ -69,16 +69,16 @@ def test_a_long_run_shows_where_its_motifs_are_not_a_solid_bar(tmp_path, monkeyp
     rng = np.random.default_rng(2)
     x = rng.normal(0, 0.02, 40_000)
     for start in range(100, 10_000, 400):  # 25 pulses, all in the first quarter
-        x[start:start + 7] += [0, 1, 2, 3, 2, 1, 0]
+        x[start : start + 7] += [0, 1, 2, 3, 2, 1, 0]
     path = tmp_path / "long.csv"
     path.write_text("v\n" + "\n".join(f"{v:.4f}" for v in x) + "\n")
     lines = run("detect", path, "--kernel", "0,1,2,3,2,1,0", "--p", "9").stdout.splitlines()
     assert "motifs in 40000 samples" in lines[-1]  # the caption, under the sparkline
     assert lines[-2].startswith("motifs per character: ▁ none, ")
-    spark = lines[-3][len("v  "):]
+    spark = lines[-3][len("v  ") :]
     assert len(spark) == 90 - 3
     first_quarter = spark[: len(spark) // 4 - 1]
-    rest = spark[len(spark) // 2:]  # (the noise matches the kernel once, near 11 000)
+    rest = spark[len(spark) // 2 :]  # (the noise matches the kernel once, near 11 000)
     assert set(rest) == {BLOCKS[0]} and set(first_quarter) - {BLOCKS[0]}
 
 

@@ -32,7 +32,7 @@ def signal_with(n: int, shapes: dict, seed: int = 0) -> np.ndarray:
     """A small zigzag (no window of it looks like 1,2,3) with shapes planted at the given starts."""
     x = 0.01 * (1 + seed) * (-1.0) ** np.arange(n)
     for start, values in shapes.items():
-        x[start:start + len(values)] = values
+        x[start : start + len(values)] = values
     return x
 
 
@@ -112,8 +112,9 @@ def test_folder_with_gzip_and_parquet_and_new_files(tmp_path):
         stream.write(gzip.compress(csv_lines(x[150:], 150).encode()))
     (folder / "c.csv").write_text("v\n" + "".join(f"{float(v)!r}\n" for v in x[:100]))
     third = run("detect", folder, *KERNEL, "--state", state, "--format", "csv")
-    files_starts = [(line.split(",")[0].rsplit("/", 1)[1], int(line.split(",")[2]))
-                    for line in third.stdout.splitlines()[1:]]
+    files_starts = [
+        (line.split(",")[0].rsplit("/", 1)[1], int(line.split(",")[2])) for line in third.stdout.splitlines()[1:]
+    ]
     assert files_starts == [("a.csv.gz", 200), ("a.csv.gz", 262), ("c.csv", 20), ("c.csv", 70)]
 
 
@@ -138,15 +139,18 @@ def test_state_of_other_parameters_or_not_a_state_is_refused(tmp_path):
     assert result.exit_code == 2 and "not a motifscan state file" in result.stderr
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--state", "-"], "--state must name a file"),
-    (["--state", "{tmp}/missing/state.json"], "--state: directory"),
-    (["--state", "{tmp}"], "is a directory"),
-    (["--state", "{tmp}/s.json", "--top", "1"], "--top cannot be combined with --state"),
-    (["--state", "{tmp}/s.json", "--method", "conv"], "--method conv cannot be combined with --state"),
-    (["--append"], "--append needs --output FILE"),
-    (["--append", "--output", "{tmp}/out.json"], "--append cannot add to a JSON document"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--state", "-"], "--state must name a file"),
+        (["--state", "{tmp}/missing/state.json"], "--state: directory"),
+        (["--state", "{tmp}"], "is a directory"),
+        (["--state", "{tmp}/s.json", "--top", "1"], "--top cannot be combined with --state"),
+        (["--state", "{tmp}/s.json", "--method", "conv"], "--method conv cannot be combined with --state"),
+        (["--append"], "--append needs --output FILE"),
+        (["--append", "--output", "{tmp}/out.json"], "--append cannot add to a JSON document"),
+    ],
+)
 def test_bad_state_and_append_options(tmp_path, args, fragment):
     log = tmp_path / "log.csv"
     log.write_text("t,v\n" + csv_lines(signal_with(100, {10: [1, 2, 3]})))
@@ -156,8 +160,9 @@ def test_bad_state_and_append_options(tmp_path, args, fragment):
 
 
 def test_state_with_stdin_is_an_error(tmp_path):
-    result = CliRunner().invoke(cli, ["detect", "-", *KERNEL, "--state", str(tmp_path / "s.json")],
-                                input="v\n1\n2\n3\n")
+    result = CliRunner().invoke(
+        cli, ["detect", "-", *KERNEL, "--state", str(tmp_path / "s.json")], input="v\n1\n2\n3\n"
+    )
     assert result.exit_code == 2 and "--state needs files" in result.stderr
 
 
@@ -201,9 +206,12 @@ def test_a_run_waits_for_the_lock_of_another(tmp_path):
     state = tmp_path / "state.json"
     lock = os.open(str(state) + ".lock", os.O_CREAT | os.O_RDWR)
     fcntl.flock(lock, fcntl.LOCK_EX)  # another run holds the state
-    process = subprocess.Popen(installed_motifscan() + ["detect", str(log), *KERNEL, "--state", str(state),
-                                                        "--format", "csv"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        installed_motifscan() + ["detect", str(log), *KERNEL, "--state", str(state), "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.5)
     assert process.poll() is None and not state.exists()  # still waiting
     os.close(lock)
@@ -229,8 +237,10 @@ def test_state_file_round_trips_the_carried_rows(tmp_path):
     from motifscan.signal import SignalBlock
     from motifscan.state import _decode_block, _encode_block
 
-    block = SignalBlock({"v": np.array([1.5, np.nan, np.inf])},
-                        np.array(["2025-01-01T00:00:00.5", "NaT", "2025-01-02"], dtype="datetime64[ns]"))
+    block = SignalBlock(
+        {"v": np.array([1.5, np.nan, np.inf])},
+        np.array(["2025-01-01T00:00:00.5", "NaT", "2025-01-02"], dtype="datetime64[ns]"),
+    )
     back = _decode_block(json.loads(json.dumps(_encode_block(block))), "tail")
     np.testing.assert_array_equal(back.channels["v"], block.channels["v"])
     np.testing.assert_array_equal(back.time, block.time)
@@ -254,8 +264,12 @@ def motif_keys(text: str) -> list[tuple]:
 
 
 def cli_run(*args):
-    return subprocess.run([*installed_motifscan(), *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    return subprocess.run(
+        [*installed_motifscan(), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
 
 
 @pytest.mark.slow
@@ -267,9 +281,21 @@ def test_ecg_cut_anywhere_loses_no_beat_at_the_run_boundary(tmp_path):
     x = np.array([float(line.split(",")[1]) for line in body])
     peak = int(np.argmax(x[:500]))
     kernel = tmp_path / "beat.txt"
-    kernel.write_text("\n".join(repr(float(v)) for v in x[peak - 100:peak + 200]) + "\n")
-    options = ["--kernel-file", kernel, "--normalize", "center", "--threshold", "0.3", "--column", "ecg_mv",
-               "--backend", "numba", "--format", "csv"]
+    kernel.write_text("\n".join(repr(float(v)) for v in x[peak - 100 : peak + 200]) + "\n")
+    options = [
+        "--kernel-file",
+        kernel,
+        "--normalize",
+        "center",
+        "--threshold",
+        "0.3",
+        "--column",
+        "ecg_mv",
+        "--backend",
+        "numba",
+        "--format",
+        "csv",
+    ]
     whole = tmp_path / "whole.csv"
     whole.write_text("\n".join(lines) + "\n")
     alone = motif_keys(run("detect", whole, *options).stdout)
@@ -282,9 +308,9 @@ def test_ecg_cut_anywhere_loses_no_beat_at_the_run_boundary(tmp_path):
     together = motif_keys(first.stdout) + motif_keys(second.stdout)
     # Nothing lost; only candidates that later rows could still change wait in the state
     # (and the run says so).
-    assert together == alone[:len(together)]
+    assert together == alone[: len(together)]
     waiting = json.loads(state.read_text())["files"][str(log)]["undecided"]["detectors"][0]["candidates"]["position"]
-    assert all(motif[3] >= min(waiting) for motif in alone[len(together):])
+    assert all(motif[3] >= min(waiting) for motif in alone[len(together) :])
     assert (not waiting) or "wait in the state" in second.stderr
 
 
@@ -305,8 +331,11 @@ def _union_equals_one_run(tmp_path, x, cuts, options):
     assert len(set(together)) == len(together)  # nothing twice
     assert set(together) <= set(alone)  # nothing invented, same scores to the last digit
     entry = json.loads(state.read_text())["files"][str(log)]
-    held = {(detector["channel"], position) for detector in entry["undecided"]["detectors"]
-            for position in detector["candidates"]["position"]}
+    held = {
+        (detector["channel"], position)
+        for detector in entry["undecided"]["detectors"]
+        for position in detector["candidates"]["position"]
+    }
     # Windows shorter than the longest that fit only in the carried rows are scanned later.
     unscanned = entry["rows"] - len(next(iter(entry["tail"]["channels"].values())))
     missing = [m for m in alone if m not in set(together)]
@@ -317,11 +346,21 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(40, 400), st.lists(st.integers(0, 10_000), max_size=4),
-       st.sampled_from([["--kernel", "1,2,3"], ["--kernel", "r=1,2,3", "--kernel", "f=3,1,2,0"],
-                        ["--kernel", "1,-1,2", "--dilation", "1..3"]]),
-       st.sampled_from([[], ["--normalize", "center"], ["--noise-floor", "0.1"], ["--normalize", "zscore"]]),
-       st.floats(0.2, 0.8), st.sampled_from([[], ["--min-gap", "7"], ["--sign", "positive"]]))
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(40, 400),
+    st.lists(st.integers(0, 10_000), max_size=4),
+    st.sampled_from(
+        [
+            ["--kernel", "1,2,3"],
+            ["--kernel", "r=1,2,3", "--kernel", "f=3,1,2,0"],
+            ["--kernel", "1,-1,2", "--dilation", "1..3"],
+        ]
+    ),
+    st.sampled_from([[], ["--normalize", "center"], ["--noise-floor", "0.1"], ["--normalize", "zscore"]]),
+    st.floats(0.2, 0.8),
+    st.sampled_from([[], ["--min-gap", "7"], ["--sign", "positive"]]),
+)
 def test_any_appends_give_one_runs_motifs(seed, n, cuts, kernels, normalize, threshold, extra):
     import tempfile
 
@@ -330,8 +369,21 @@ def test_any_appends_give_one_runs_motifs(seed, n, cuts, kernels, normalize, thr
     text_length = len("t,a,b\n") + sum(len(f"{i},{float(x[0][i])!r},{float(x[1][i])!r}\n") for i in range(n))
     cuts = sorted({cut % text_length for cut in cuts})
     # The time column named: inferred, it could not be told from one row of a first piece.
-    options = [*kernels, "--p", "2", *normalize, "--threshold", f"{threshold:.2f}", *extra,
-               "--time-column", "t", "--backend", "numba", "--format", "csv"]
+    options = [
+        *kernels,
+        "--p",
+        "2",
+        *normalize,
+        "--threshold",
+        f"{threshold:.2f}",
+        *extra,
+        "--time-column",
+        "t",
+        "--backend",
+        "numba",
+        "--format",
+        "csv",
+    ]
     with tempfile.TemporaryDirectory() as directory:
         _union_equals_one_run(Path(directory), x, cuts, options)
 
@@ -344,8 +396,12 @@ def test_a_fifo_as_state_is_refused_at_once(tmp_path):
     log.write_text("t,v\n" + csv_lines(signal_with(50, {10: [1, 2, 3]})))
     fifo = tmp_path / "state.fifo"
     os.mkfifo(fifo)
-    result = subprocess.run([*installed_motifscan(), "detect", str(log), *KERNEL, "--state", str(fifo)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*installed_motifscan(), "detect", str(log), *KERNEL, "--state", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and str(fifo) in result.stderr and "not a regular file" in result.stderr
 
@@ -371,10 +427,11 @@ def _tampered(document, log):
             for step in where:
                 target = step(d) if callable(step) else target[step]
             target[last] = value
+
         return change
 
     return {
-        "null entry": setting([ "files", key], None),
+        "null entry": setting(["files", key], None),
         "negative rows": setting([entry, "rows"], -5),
         "float offset": setting([entry, "offset"], 10.0),
         "offset past the end": setting([entry, "offset"], 10**9),
@@ -389,25 +446,68 @@ def _tampered(document, log):
         "files list": setting(["files"], []),
         "unknown key": setting([entry, "extra"], 1),
         "null undecided": setting([entry, "undecided"], None),
-        "candidate past the end": setting([detector, "candidates"], {
-            "position": [10**6], "score": [1.0], "cosine": [1.0], "scale": [1.0], "scan": [0],
-            "time": {"unit": None, "values": [1.0]}}),
-        "unsorted candidates": setting([detector, "candidates"], {
-            "position": [5, 3], "score": [1.0, 1.0], "cosine": [1.0, 1.0], "scale": [1.0, 1.0], "scan": [0, 0],
-            "time": {"unit": None, "values": [1.0, 2.0]}}),
-        "ragged candidates": setting([detector, "candidates"], {
-            "position": [5], "score": [], "cosine": [1.0], "scale": [1.0], "scan": [0],
-            "time": {"unit": None, "values": [1.0]}}),
-        "nan score": setting([detector, "candidates"], {
-            "position": [5], "score": [float("nan")], "cosine": [1.0], "scale": [1.0], "scan": [0],
-            "time": {"unit": None, "values": [1.0]}}),
-        "scan out of range": setting([detector, "candidates"], {
-            "position": [100], "score": [1.0], "cosine": [1.0], "scale": [1.0], "scan": [7],
-            "time": {"unit": None, "values": [1.0]}}),
+        "candidate past the end": setting(
+            [detector, "candidates"],
+            {
+                "position": [10**6],
+                "score": [1.0],
+                "cosine": [1.0],
+                "scale": [1.0],
+                "scan": [0],
+                "time": {"unit": None, "values": [1.0]},
+            },
+        ),
+        "unsorted candidates": setting(
+            [detector, "candidates"],
+            {
+                "position": [5, 3],
+                "score": [1.0, 1.0],
+                "cosine": [1.0, 1.0],
+                "scale": [1.0, 1.0],
+                "scan": [0, 0],
+                "time": {"unit": None, "values": [1.0, 2.0]},
+            },
+        ),
+        "ragged candidates": setting(
+            [detector, "candidates"],
+            {
+                "position": [5],
+                "score": [],
+                "cosine": [1.0],
+                "scale": [1.0],
+                "scan": [0],
+                "time": {"unit": None, "values": [1.0]},
+            },
+        ),
+        "nan score": setting(
+            [detector, "candidates"],
+            {
+                "position": [5],
+                "score": [float("nan")],
+                "cosine": [1.0],
+                "scale": [1.0],
+                "scan": [0],
+                "time": {"unit": None, "values": [1.0]},
+            },
+        ),
+        "scan out of range": setting(
+            [detector, "candidates"],
+            {
+                "position": [100],
+                "score": [1.0],
+                "cosine": [1.0],
+                "scale": [1.0],
+                "scan": [7],
+                "time": {"unit": None, "values": [1.0]},
+            },
+        ),
         "bad taken": setting([detector, "taken"], [[5, 2]]),
-        "bad time unit": setting([entry, "tail"], {"channels": {"v": [1.0]}, "time": {"unit": "parsec", "values": [1]}}),
-        "other channel": setting([entry, "tail"], {"channels": {"w": [1.0, 2.0]},
-                                                   "time": {"unit": None, "values": [1.0, 2.0]}}),
+        "bad time unit": setting(
+            [entry, "tail"], {"channels": {"v": [1.0]}, "time": {"unit": "parsec", "values": [1]}}
+        ),
+        "other channel": setting(
+            [entry, "tail"], {"channels": {"w": [1.0, 2.0]}, "time": {"unit": None, "values": [1.0, 2.0]}}
+        ),
         "null output": setting(["output"], {"path": "", "device": 0, "inode": 0, "header": None, "pending": ""}),
         "version": setting(["version"], 99),
         "foreign format": setting(["format"], "something-else"),
@@ -428,8 +528,17 @@ def test_tampered_state_files_are_refused_naming_the_file_and_what_is_wrong(tmp_
         assert result.exit_code == 2, (name, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), name
         assert str(state) in result.stderr and result.stderr.count("\n") == 1, (name, result.stderr)
-    for text in ["", "{", '{"format": "motifscan-state", "version": 2', "[]", "null", "42", '"x"',
-                 json.dumps(document)[:-40], "[" * 100_000]:
+    for text in [
+        "",
+        "{",
+        '{"format": "motifscan-state", "version": 2',
+        "[]",
+        "null",
+        "42",
+        '"x"',
+        json.dumps(document)[:-40],
+        "[" * 100_000,
+    ]:
         state.write_text(text)
         result = run("detect", log, *KERNEL, "--state", state, "--min-gap", "10")
         assert result.exit_code == 2 and str(state) in result.stderr and result.stderr.count("\n") == 1, text[:50]
@@ -486,8 +595,13 @@ def test_a_kill_at_each_step_of_the_commit_loses_and_repeats_nothing(tmp_path, s
     for stop, killed in [(120, False), (240, True), (400, False)]:
         log.write_text("t,v\n" + csv_lines(x[:stop]))
         if killed:
-            done = subprocess.run([sys.executable, "-c", KILL_AT, step, "detect", *options], env=env,
-                                  capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [sys.executable, "-c", KILL_AT, step, "detect", *options],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == -9, done.stderr
         else:
             subprocess.run([*installed_motifscan(), "detect", *options], env=env, capture_output=True, timeout=120)
@@ -525,8 +639,9 @@ def test_random_kills_lose_nothing_and_repeat_nothing(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.faults
-@pytest.mark.skipif(not (os.environ.get("CI") or os.environ.get("MOTIFSCAN_FAULTS")),
-                    reason="long: set CI=1 or MOTIFSCAN_FAULTS=1")
+@pytest.mark.skipif(
+    not (os.environ.get("CI") or os.environ.get("MOTIFSCAN_FAULTS")), reason="long: set CI=1 or MOTIFSCAN_FAULTS=1"
+)
 def test_a_hundred_and_twenty_random_kills_lose_nothing_and_repeat_nothing(tmp_path):
     figures = _fault_injection().inject(kills=120, seed=2, directory=str(tmp_path))
     assert figures["kills"] == 120

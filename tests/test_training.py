@@ -34,13 +34,23 @@ def test_validate_on_another_file_equals_the_split(tmp_path):
     held.write_text("\n".join(lines[:1] + lines[3001:]) + "\n")
     labels = [line.split(",") for line in Path(LABELS).read_text().splitlines()[1:]]
     train_labels, held_labels = tmp_path / "train_labels.csv", tmp_path / "held_labels.csv"
-    train_labels.write_text("start,end,label\n" + "".join(
-        f"{s},{e},{label}\n" for s, e, label in labels if int(s) < 3000))
-    held_labels.write_text("start,label\n" + "".join(
-        f"{int(s) - 3000},{label}\n" for s, e, label in labels if int(s) >= 3000))
+    train_labels.write_text(
+        "start,end,label\n" + "".join(f"{s},{e},{label}\n" for s, e, label in labels if int(s) < 3000)
+    )
+    held_labels.write_text(
+        "start,label\n" + "".join(f"{int(s) - 3000},{label}\n" for s, e, label in labels if int(s) >= 3000)
+    )
     split = run_fit(FitConfig(RECORDING, labels=LABELS, split=0.25, metric="diagonal", normalize="none"))
-    validated = run_fit(FitConfig(str(train), labels=str(train_labels), validate=str(held),
-                                  validate_labels=str(held_labels), metric="diagonal", normalize="none"))
+    validated = run_fit(
+        FitConfig(
+            str(train),
+            labels=str(train_labels),
+            validate=str(held),
+            validate_labels=str(held_labels),
+            metric="diagonal",
+            normalize="none",
+        )
+    )
     np.testing.assert_array_equal(validated.kernel.values, split.kernel.values)
     np.testing.assert_array_equal(validated.kernel.metric, split.kernel.metric)
     for name in ("starting_point", "fitted"):
@@ -59,30 +69,39 @@ def test_positions_given_as_times_and_judged_by_cross_validation(tmp_path):
     assert outcome.report["evaluation"]["fitted"]["recall"] >= 0.8
 
 
-@pytest.mark.parametrize("options, fragment", [
-    ({}, "examples are required"),
-    ({"labels": LABELS, "positives": "1"}, "either --labels or --positives"),
-    ({"positives": "1", "length": 1}, "--length must be at least 2"),
-    ({"positives": "1", "metric": "cosine"}, "metric must be one of none, diagonal, full"),
-    ({"positives": "1", "margin": 0}, "--margin must be a finite number greater than 0"),
-    ({"positives": "1", "margin": 3}, "--margin must be at most 2"),
-    ({"positives": "1", "mine": -1}, "--mine must be at least 0"),
-    ({"positives": "1", "split": 1.0}, "--split must lie between 0 and 1"),
-    ({"positives": "1", "validate": RECORDING}, "--validate FILE and --validate-labels FILE go together"),
-    ({"positives": "1", "split": 0.5, "validate": RECORDING, "validate_labels": LABELS}, "either --split or --validate"),
-])
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({}, "examples are required"),
+        ({"labels": LABELS, "positives": "1"}, "either --labels or --positives"),
+        ({"positives": "1", "length": 1}, "--length must be at least 2"),
+        ({"positives": "1", "metric": "cosine"}, "metric must be one of none, diagonal, full"),
+        ({"positives": "1", "margin": 0}, "--margin must be a finite number greater than 0"),
+        ({"positives": "1", "margin": 3}, "--margin must be at most 2"),
+        ({"positives": "1", "mine": -1}, "--mine must be at least 0"),
+        ({"positives": "1", "split": 1.0}, "--split must lie between 0 and 1"),
+        ({"positives": "1", "validate": RECORDING}, "--validate FILE and --validate-labels FILE go together"),
+        (
+            {"positives": "1", "split": 0.5, "validate": RECORDING, "validate_labels": LABELS},
+            "either --split or --validate",
+        ),
+    ],
+)
 def test_bad_options(options, fragment):
     with pytest.raises(MotifscanError, match=fragment):
         FitConfig(RECORDING, **options)
 
 
-@pytest.mark.parametrize("options, fragment", [
-    ({"positives": "100"}, "--length is required"),
-    ({"positives": "11990", "length": 40}, "--positives: the window at row 11990 runs past the end"),
-    ({"positives": "20000", "length": 40}, "--positives: row 20000 is outside the signal"),
-    ({"labels": LABELS, "split": 0.01}, "no positive example to learn from"),
-    ({"negatives": "5", "positives": "3500", "split": 0.25, "length": 40}, "no positive example"),
-])
+@pytest.mark.parametrize(
+    "options, fragment",
+    [
+        ({"positives": "100"}, "--length is required"),
+        ({"positives": "11990", "length": 40}, "--positives: the window at row 11990 runs past the end"),
+        ({"positives": "20000", "length": 40}, "--positives: row 20000 is outside the signal"),
+        ({"labels": LABELS, "split": 0.01}, "no positive example to learn from"),
+        ({"negatives": "5", "positives": "3500", "split": 0.25, "length": 40}, "no positive example"),
+    ],
+)
 def test_bad_labels(options, fragment):
     with pytest.raises(MotifscanError, match=fragment):
         run_fit(FitConfig(RECORDING, **options))
@@ -105,8 +124,8 @@ def test_split_between_labels_stays_where_asked():
 
 def test_free_cut_walks_over_overlapping_windows():
     starts = np.array([10, 35, 100])
-    assert free_cut(5, starts, 30) == 5          # before every window
-    assert free_cut(20, starts, 30) == 65        # inside 10-39, then inside 35-64
+    assert free_cut(5, starts, 30) == 5  # before every window
+    assert free_cut(20, starts, 30) == 65  # inside 10-39, then inside 35-64
     assert free_cut(65, starts, 30) == 65
     assert free_cut(110, starts, 30) == 130
 
@@ -158,8 +177,10 @@ def test_auto_chooses_center_on_a_drifting_recording_and_writes_it(tmp_path):
     motifs = motifscan.detect(values[3000:], outcome.kernel)
     held = np.array([s - 3000 + (e - s - 40) // 2 for s, e, label in labels if label == "positive" and s >= 3000])
     found = np.array([m.start for m in motifs])
-    assert match_detections(found, np.array([m.score for m in motifs]), held, 20)["f1"] == \
-        report["evaluation"]["fitted"]["f1"]
+    assert (
+        match_detections(found, np.array([m.score for m in motifs]), held, 20)["f1"]
+        == report["evaluation"]["fitted"]["f1"]
+    )
 
 
 def swapped_labels(tmp_path) -> str:
@@ -169,8 +190,9 @@ def swapped_labels(tmp_path) -> str:
     rows = [line.split(",") for line in Path(LABELS).read_text().splitlines()[1:]]
     swap = {"positive": "negative", "negative": "positive"}
     path = tmp_path / "swapped.csv"
-    path.write_text("start,end,label\n" + "".join(
-        f"{s},{e},{swap[label] if int(s) < 3000 else label}\n" for s, e, label in rows))
+    path.write_text(
+        "start,end,label\n" + "".join(f"{s},{e},{swap[label] if int(s) < 3000 else label}\n" for s, e, label in rows)
+    )
     return str(path)
 
 

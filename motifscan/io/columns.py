@@ -29,8 +29,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 #: Names (lower-cased) of a numeric time column: one of these names, or one starting with
 #: one of the prefixes (``time_s``, ``t_ms``, ``elapsed_min``); such a column is the time
 #: column only when its values rise strictly (missing values aside) in the first rows.
-TIME_COLUMN_NAMES = frozenset({"time", "timestamp", "datetime", "date", "t", "year", "years",
-                               "epoch", "seconds", "elapsed"})
+TIME_COLUMN_NAMES = frozenset(
+    {"time", "timestamp", "datetime", "date", "t", "year", "years", "epoch", "seconds", "elapsed"}
+)
 TIME_COLUMN_PREFIXES = ("time_", "time ", "t_", "timestamp_", "elapsed_", "epoch_", "seconds_")
 # Steps of a time-like channel that differ by less than this (relative) are one step: a
 # column of 0.1-second times written as text rounds each value to its last digit.
@@ -194,8 +195,9 @@ def _constant_step(values: np.ndarray | None) -> float | None:
     return step
 
 
-def _time_like_notes(name: str, channels: Sequence[str], options: _ReadOptions,
-                     head_values: Callable[[str], np.ndarray | None]) -> tuple[str, ...]:
+def _time_like_notes(
+    name: str, channels: Sequence[str], options: _ReadOptions, head_values: Callable[[str], np.ndarray | None]
+) -> tuple[str, ...]:
     """A note for each channel taken by default that rises by a constant step like a clock."""
     if options.columns is not None:
         return ()  # the channels were asked for by name
@@ -203,9 +205,11 @@ def _time_like_notes(name: str, channels: Sequence[str], options: _ReadOptions,
     for channel in channels:
         step = _constant_step(head_values(channel))
         if step is not None:
-            notes.append(f"{name}: column '{channel}' rises by {step:g} every row, like a time column or "
-                         f"row number; it is scanned as a channel (--time-column {channel} carries it as "
-                         f"time, --column picks the channels)")
+            notes.append(
+                f"{name}: column '{channel}' rises by {step:g} every row, like a time column or "
+                f"row number; it is scanned as a channel (--time-column {channel} carries it as "
+                f"time, --column picks the channels)"
+            )
     return tuple(notes)
 
 
@@ -230,15 +234,11 @@ def _choose_columns(
     time_column = options.time_column
     if time_column is not None:
         if time_column not in kinds:
-            raise MotifscanError(
-                f"{name}: unknown time column '{time_column}' (columns: {available})"
-            )
+            raise MotifscanError(f"{name}: unknown time column '{time_column}' (columns: {available})")
         if kinds[time_column] == _BAD_NUMBER:
             raise not_numeric(time_column)
         if kinds[time_column] not in (_NUMBER, _TIMESTAMP):
-            raise MotifscanError(
-                f"{name}: time column '{time_column}' holds neither numbers nor ISO 8601 timestamps"
-            )
+            raise MotifscanError(f"{name}: time column '{time_column}' holds neither numbers nor ISO 8601 timestamps")
     else:
         # A column picked as a channel stays a channel; time comes from the others.
         candidates = [column for column in names if column not in (options.columns or ())]
@@ -246,8 +246,7 @@ def _choose_columns(
         if time_column is None:
             named = [column for column in candidates if _is_time_name(column)]
             time_column = next(
-                (column for column in named
-                 if kinds[column] == _NUMBER and _rises(head_values(column))), None
+                (column for column in named if kinds[column] == _NUMBER and _rises(head_values(column))), None
             )
 
     if options.columns is not None:
@@ -303,10 +302,11 @@ def _float64_from_arrow(array: Any) -> np.ndarray:
     # Straight from the Arrow buffers: Array.to_numpy imports pandas, which costs a few
     # tenths of a second of start-up on a small file.
     validity, data = array.buffers()[:2]
-    values = np.frombuffer(data, dtype=np.float64, count=len(array) + array.offset)[array.offset:]
+    values = np.frombuffer(data, dtype=np.float64, count=len(array) + array.offset)[array.offset :]
     if array.null_count:  # nulls (empty cells) become NaN
-        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little",
-                             count=len(array) + array.offset)[array.offset:]
+        bits = np.unpackbits(
+            np.frombuffer(validity, dtype=np.uint8), bitorder="little", count=len(array) + array.offset
+        )[array.offset :]
         values = np.where(bits.astype(bool), values, np.nan)
     return values
 

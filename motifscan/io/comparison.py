@@ -11,8 +11,18 @@ import json
 from typing import IO
 
 from motifscan.compare import COMPARED, Comparison, found_by_counts
-from motifscan.io.output import (csv_cells, csv_name, csv_row, in_zone, motif_fields, motif_record, print_footer,
-                                 run_report, table_cells, table_console)
+from motifscan.io.output import (
+    csv_cells,
+    csv_name,
+    csv_row,
+    in_zone,
+    motif_fields,
+    motif_record,
+    print_footer,
+    run_report,
+    table_cells,
+    table_console,
+)
 
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
 ROW_FIELDS = ("start", "end", "score", "activation", "sign")
@@ -92,8 +102,9 @@ def _write_table(stream: IO[str], comparison: Comparison, footer) -> None:
     for method in COMPARED:
         for i, name in enumerate(fields):
             # Two header lines: the method over its first column, the field under it.
-            table.add_column(f"{method if i == 0 else ''}\n{name}",
-                             justify="left" if name == "time" else "right", no_wrap=True)
+            table.add_column(
+                f"{method if i == 0 else ''}\n{name}", justify="left" if name == "time" else "right", no_wrap=True
+            )
     for row in comparison.rows:
         cells = [row.channel, row.found_by]
         for motif in (row.cosine, row.conv):
@@ -122,6 +133,7 @@ def _caption(comparison: Comparison) -> list[str]:
         f"cosine (p = {config.p:g}, |score| ≥ {config.threshold:g}): "
         f"{motifs(len(comparison.motifs['cosine']))} · conv (|activation| ≥ {config.threshold:g} × "
         f"strongest): {motifs(len(comparison.motifs['conv']))}",
-        "found by " + " · ".join(f"{label}: {count}" for label, count in counts.items())
+        "found by "
+        + " · ".join(f"{label}: {count}" for label, count in counts.items())
         + f" · {summary.samples} samples · span {config.span}",
     ]

@@ -95,7 +95,11 @@ def _utf8(text: str) -> bool:
 
 
 def _open_csv_file(
-    path: str, name: str, delimiter: str | None, compressed_by_name: bool, options: _ReadOptions,
+    path: str,
+    name: str,
+    delimiter: str | None,
+    compressed_by_name: bool,
+    options: _ReadOptions,
     byte_range: tuple[int, int] | None = None,
 ) -> SignalSource:
     import pyarrow as pa
@@ -168,8 +172,7 @@ def _open_csv_file(
         if options.bad_lines == "error":
             reader = _CsvBlockReader(read_layout, open_input, locate, options.block_rows, full_blocks=True)
         else:
-            reader = _TolerantCsvBlockReader(read_layout, open_input, locate, options.block_rows,
-                                             bad_lines, first_line)
+            reader = _TolerantCsvBlockReader(read_layout, open_input, locate, options.block_rows, bad_lines, first_line)
         yield from reader.blocks()
 
     rows_hint = None if whole is None else whole.count(b"\n")
@@ -200,9 +203,7 @@ def _chunks(raw: IO[bytes], size: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _open_csv_stream(
-    name: str, raw: IO[bytes], delimiter: str | None, options: _ReadOptions
-) -> SignalSource:
+def _open_csv_stream(name: str, raw: IO[bytes], delimiter: str | None, options: _ReadOptions) -> SignalSource:
     more_ready = _readiness_probe(raw)
     try:
         magic = _read_available(raw, 2, more_ready)
@@ -215,9 +216,7 @@ def _open_csv_stream(
     if compressed:
         source = gzip.GzipFile(fileobj=source, mode="rb")
     try:
-        head, at_eof = _read_head(
-            lambda size: _read_available(source, size, more_ready), more_ready, name
-        )
+        head, at_eof = _read_head(lambda size: _read_available(source, size, more_ready), more_ready, name)
     except MotifscanError:
         raise
     except _read_errors() as exc:
@@ -254,13 +253,12 @@ def _open_csv_stream(
 
     def blocks() -> Iterator[SignalBlock]:
         if options.bad_lines == "error":
-            reader = _LiveCsvBlockReader(
-                layout, lambda: replay, locate, options.block_rows, full_blocks=False
-            )
+            reader = _LiveCsvBlockReader(layout, lambda: replay, locate, options.block_rows, full_blocks=False)
         else:
             # Reads whatever has arrived as soon as it has, as the live reader does.
-            reader = _TolerantCsvBlockReader(layout, lambda: replay, locate, options.block_rows,
-                                             bad_lines, lambda: 1, full_blocks=False)
+            reader = _TolerantCsvBlockReader(
+                layout, lambda: replay, locate, options.block_rows, bad_lines, lambda: 1, full_blocks=False
+            )
         yield from reader.blocks()
 
     source = SignalSource(name, layout.channels, layout.time_column, blocks)
@@ -356,9 +354,16 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
     own, so the rows do not depend on where pieces, blocks or byte ranges are cut.
     """
 
-    def __init__(self, layout: _CsvLayout, open_input: Callable[[], Any],
-                 locate: Callable[[int], tuple[str | None, str]], block_rows: int,
-                 bad_lines: BadLines, first_line: Callable[[], int], full_blocks: bool = True):
+    def __init__(
+        self,
+        layout: _CsvLayout,
+        open_input: Callable[[], Any],
+        locate: Callable[[int], tuple[str | None, str]],
+        block_rows: int,
+        bad_lines: BadLines,
+        first_line: Callable[[], int],
+        full_blocks: bool = True,
+    ):
         super().__init__(layout, open_input, locate, block_rows, full_blocks)
         self.bad_lines = bad_lines
         self.first_line = first_line  # the file line the input starts at (counted when needed)
@@ -391,7 +396,7 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
                 if chunk is None:  # Ctrl-C: the whole lines read so far are the input
                     chunk = pending = b""
                 if first and chunk.startswith(UTF8_BOM):
-                    chunk = chunk[len(UTF8_BOM):]
+                    chunk = chunk[len(UTF8_BOM) :]
                 first = False
                 if chunk:
                     pending += chunk
@@ -423,8 +428,12 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
         read_options.skip_rows = 0
         read_options.block_size = max(len(data), 1 << 16)
         read_options.use_threads = False
-        return pacsv.read_csv(pa.BufferReader(_arrow_owned(data)), read_options=read_options,
-                              parse_options=parse_options, convert_options=convert_options)
+        return pacsv.read_csv(
+            pa.BufferReader(_arrow_owned(data)),
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
 
     def _tables(self, data: bytes, lines_before: int) -> list[Any]:
         """The rows of whole lines ``data`` as pyarrow tables, in order.
@@ -444,8 +453,7 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
             middle = data.rfind(b"\n", 0, len(data) // 2) + 1 or data.find(b"\n") + 1
             if 0 < middle < len(data):
                 head = data[:middle]
-                return (self._tables(head, lines_before)
-                        + self._tables(data[middle:], lines_before + head.count(b"\n")))
+                return self._tables(head, lines_before) + self._tables(data[middle:], lines_before + head.count(b"\n"))
         cleaned = self._without_bad_lines(data, lines_before)
         if not cleaned:
             return []  # every line was bad and skipped
@@ -460,16 +468,14 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
         raw_lines = data.split(b"\n")[:-1]
         checks = layout.checks()
         number_checks = [(index, column) for index, (column, kind) in checks.items() if _is_float_type(kind)]
-        time_checks = [(index, column, kind) for index, (column, kind) in checks.items()
-                       if not _is_float_type(kind)]
+        time_checks = [(index, column, kind) for index, (column, kind) in checks.items() if not _is_float_type(kind)]
         expected = len(layout.names)
         empty_row = layout.delimiter.encode() * (expected - 1) + b"\n"
         kept: list[bytes | None] = []
         problems: dict[int, str] = {}  # index in kept -> what is wrong with that line
         line_of: dict[int, int] = {}
         times: list[tuple[int, str, str, Any]] = []  # (index in kept, column, cell, type)
-        reader = csv.reader((line.decode("utf-8", "replace") + "\n" for line in raw_lines),
-                            delimiter=layout.delimiter)
+        reader = csv.reader((line.decode("utf-8", "replace") + "\n" for line in raw_lines), delimiter=layout.delimiter)
         consumed = 0
         while True:
             start = consumed
@@ -491,11 +497,20 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
             elif len(row) != expected:
                 problem = f"expected {expected} fields, got {len(row)}"
             else:
-                problem = next((f"column '{column}': {row[index]!r} is not a number"
-                                for index, column in number_checks if not _is_number_cell(row[index])), None)
+                problem = next(
+                    (
+                        f"column '{column}': {row[index]!r} is not a number"
+                        for index, column in number_checks
+                        if not _is_number_cell(row[index])
+                    ),
+                    None,
+                )
                 if problem is None:
-                    times += [(len(kept), column, row[index], kind) for index, column, kind in time_checks
-                              if row[index] not in _null_values()]
+                    times += [
+                        (len(kept), column, row[index], kind)
+                        for index, column, kind in time_checks
+                        if row[index] not in _null_values()
+                    ]
             if problem is not None:
                 problems[len(kept)] = problem
             line_of[len(kept)] = line
@@ -584,11 +599,19 @@ class _LiveCsvBlockReader(_CsvBlockReader):
                     data, pending = (_with_final_newline(pending) if pending.strip() else b""), b""
                 lines = data.count(b"\n")
                 if lines > skip:
-                    read_options = pacsv.ReadOptions(column_names=list(layout.names), skip_rows=skip,
-                                                      block_size=max(len(data), 1 << 16), use_threads=False)
+                    read_options = pacsv.ReadOptions(
+                        column_names=list(layout.names),
+                        skip_rows=skip,
+                        block_size=max(len(data), 1 << 16),
+                        use_threads=False,
+                    )
                     try:
-                        table = pacsv.read_csv(pa.BufferReader(_arrow_owned(data)), read_options=read_options,
-                                               parse_options=parse_options, convert_options=convert_options)
+                        table = pacsv.read_csv(
+                            pa.BufferReader(_arrow_owned(data)),
+                            read_options=read_options,
+                            parse_options=parse_options,
+                            convert_options=convert_options,
+                        )
                     except errors as exc:
                         raise self._error(exc) from None
                     for batch in table.to_batches():
@@ -613,6 +636,7 @@ def _parquet_piece(batch: Any, channels: Sequence[str], time_column: str | None,
         try:
             _time_from_arrow(batch.column(column))  # a time column, or float64 for a channel
         except _read_errors() as exc:
-            raise MotifscanError(f"{name}: column '{column}': {_one_line(exc)}; "
-                                 "it cannot be read as float64 without rounding") from None
+            raise MotifscanError(
+                f"{name}: column '{column}': {_one_line(exc)}; it cannot be read as float64 without rounding"
+            ) from None
     raise MotifscanError(f"{name}: {_one_line(problem)}")

@@ -89,10 +89,7 @@ class _CsvLayout:
 
     def checks(self) -> dict[int, tuple[str, Any]]:
         """Column index -> (name, pyarrow type) for every column streamed."""
-        return {
-            self.names.index(column): (column, self.column_types[column])
-            for column in self.read_columns
-        }
+        return {self.names.index(column): (column, self.column_types[column]) for column in self.read_columns}
 
 
 def _parse_options(delimiter: str, fields: int = 0) -> Any:
@@ -102,8 +99,7 @@ def _parse_options(delimiter: str, fields: int = 0) -> Any:
     # both must split rows the same way for the line numbers to be right. In a table of one
     # column an empty line is an empty cell, a missing value: skipping it would move every
     # later sample one position up.
-    return pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                              ignore_empty_lines=fields != 1)
+    return pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=fields != 1)
 
 
 def _with_final_newline(data: bytes) -> bytes:
@@ -193,9 +189,7 @@ def _plan_csv(
     # Type inference needs whole rows: cut the head after its last complete line.
     sample = _with_final_newline(head) if at_eof else head[: head.rfind(b"\n") + 1]
     lines = sample.split(b"\n")
-    delimiter, names, skip_rows, first_data_line = _read_header(
-        name, lines, delimiter, options.header
-    )
+    delimiter, names, skip_rows, first_data_line = _read_header(name, lines, delimiter, options.header)
     longest_line = max(len(line) for line in lines)
 
     def layout_of(
@@ -274,6 +268,7 @@ def _plan_csv(
         layout = layout_of(tuple(suspects), None, {column: pa.float64() for column in suspects})
         problem = _find_bad_row(io.BytesIO(sample), layout, layout.checks(), first_line=1)
         raise MotifscanError(f"{name}: {problem or 'cannot read as CSV'}{_BAD_LINES_HINT}")
+
     def head_values(column: str) -> np.ndarray | None:
         if kinds.get(column) != _NUMBER or column in zones:
             return None
@@ -284,8 +279,9 @@ def _plan_csv(
             except pa.ArrowException:
                 return None  # integers beyond 2**53: not read here (their column says why)
         # Numbers read as text (a bad cell under --bad-lines, huge integers): cell by cell.
-        cells = [cell.decode("utf-8", "replace") if cell is not None else ""
-                 for cell in values.cast(pa.binary()).to_pylist()]
+        cells = [
+            cell.decode("utf-8", "replace") if cell is not None else "" for cell in values.cast(pa.binary()).to_pylist()
+        ]
         return np.array([float(cell) if _parses_as_float(cell) else np.nan for cell in cells])
 
     channels, time_column = _choose_columns(name, names, kinds, options, not_numeric, head_values)
@@ -309,8 +305,9 @@ def _plan_csv(
     arrow_block_bytes = int(bytes_per_row * options.block_rows)
     arrow_block_bytes = min(max(arrow_block_bytes, MIN_ARROW_BLOCK_BYTES), MAX_ARROW_BLOCK_BYTES)
     arrow_block_bytes = max(arrow_block_bytes, 4 * longest_line)
-    return dataclasses.replace(layout_of(tuple(channels), time_column, column_types, arrow_block_bytes),
-                               notes=notes, time_zone=time_zone)
+    return dataclasses.replace(
+        layout_of(tuple(channels), time_column, column_types, arrow_block_bytes), notes=notes, time_zone=time_zone
+    )
 
 
 def _mostly_timestamps(values: Any) -> tuple[bool, str | None]:

@@ -39,7 +39,7 @@ def _parse_limits(text: str, parse, spec: str):
         if char != ":":
             continue
         try:
-            return parse(text[:index]), parse(text[index + 1:])
+            return parse(text[:index]), parse(text[index + 1 :])
         except ValueError:
             continue
     raise MotifscanError(f"--kernel-from: cannot read {text!r} as START:END in {spec!r}")
@@ -86,8 +86,9 @@ def _split_kind(limits: str, spec: str) -> tuple[str, str]:
     if not equals:
         return "rows", limits
     if kind.strip() not in ("rows", "time"):
-        raise MotifscanError(f"--kernel-from: a range is START:END (rows) or time=START:END, got {limits!r} "
-                             f"in {spec!r}")
+        raise MotifscanError(
+            f"--kernel-from: a range is START:END (rows) or time=START:END, got {limits!r} in {spec!r}"
+        )
     return kind.strip(), rest
 
 
@@ -141,12 +142,15 @@ def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_colu
             source = read_signal(path, columns=list(channels), time_column=time_column)
     picked = list(source.channels)
     if not joint and len(picked) > 1:
-        raise MotifscanError(f"--kernel-from: {path} has several channels ({', '.join(picked)}); "
-                             f"name one as {path}:COLUMN@{limits}")
+        raise MotifscanError(
+            f"--kernel-from: {path} has several channels ({', '.join(picked)}); name one as {path}:COLUMN@{limits}"
+        )
     by_time = kind == "time"
     if by_time and source.time_column is None:
-        raise MotifscanError(f"--kernel-from: {path} has no time column for the range {limits} "
-                             f"(--time-column names one; a plain START:END counts rows)")
+        raise MotifscanError(
+            f"--kernel-from: {path} has no time column for the range {limits} "
+            f"(--time-column names one; a plain START:END counts rows)"
+        )
     zone = source.time_zone
     blocks = []
     rows = 0
@@ -155,8 +159,10 @@ def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_colu
         try:
             start, stop = _parse_limits(bounds, _rows, spec)
         except MotifscanError:
-            raise MotifscanError(f"--kernel-from: {bounds!r} are not rows START:END (whole numbers) in {spec!r}; "
-                                 f"a time range is written FILE:COLUMN@time=START:END") from None
+            raise MotifscanError(
+                f"--kernel-from: {bounds!r} are not rows START:END (whole numbers) in {spec!r}; "
+                f"a time range is written FILE:COLUMN@time=START:END"
+            ) from None
     for block in source:
         if by_time and not blocks:
             start, stop = _parse_limits(bounds, _time_parser(block.time, source.time_zone), spec)
@@ -171,8 +177,10 @@ def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_colu
         time = np.concatenate([b.time for b in blocks]) if blocks else np.empty(0)
         inside = np.flatnonzero((time >= start) & (time < stop))
         if inside.size == 0:
-            raise MotifscanError(f"--kernel-from: no row of {path} has {source.time_column} in "
-                                 f"[{_format_limit(start, zone)}, {_format_limit(stop, zone)})")
+            raise MotifscanError(
+                f"--kernel-from: no row of {path} has {source.time_column} in "
+                f"[{_format_limit(start, zone)}, {_format_limit(stop, zone)})"
+            )
         selection = slice(int(inside[0]), int(inside[-1]) + 1)
     else:
         if stop > rows:
@@ -185,7 +193,9 @@ def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_colu
     taken = selection.stop - selection.start
     origin = f"{taken} samples, rows {selection.start}-{selection.stop}"
     if by_time:
-        origin += f" ({source.time_column} {_format_limit(time[selection.start], zone)} to " \
-                  f"{_format_limit(time[selection.stop - 1], zone)})"
+        origin += (
+            f" ({source.time_column} {_format_limit(time[selection.start], zone)} to "
+            f"{_format_limit(time[selection.stop - 1], zone)})"
+        )
     origin += f" of {path}:{'+'.join(picked)}"
     return Kernel(name, cut, tuple(picked) if joint else (), origin=origin)

@@ -57,8 +57,9 @@ def _read_text(path: str) -> str:
     global _stdin_read
     if path != "-" and not os.path.exists(path):
         raise MotifscanError(f"{path}: no such kernel file")
-    too_large = MotifscanError(f"{path}: kernel file is larger than {KERNEL_FILE_MAX_BYTES // 2**20} MiB; "
-                               "a kernel is a short list of values")
+    too_large = MotifscanError(
+        f"{path}: kernel file is larger than {KERNEL_FILE_MAX_BYTES // 2**20} MiB; a kernel is a short list of values"
+    )
     try:
         if path == "-":
             import sys
@@ -95,8 +96,10 @@ def _json_depth(text: str) -> int:
 def _loads_json(text: str, path: str):
     """``json.loads`` that refuses deep nesting with a message, not a RecursionError."""
     if _json_depth(text) > KERNEL_JSON_MAX_DEPTH:
-        raise MotifscanError(f"{path}: JSON nests deeper than {KERNEL_JSON_MAX_DEPTH} levels; "
-                             "a kernel is a list of numbers or an object of such lists")
+        raise MotifscanError(
+            f"{path}: JSON nests deeper than {KERNEL_JSON_MAX_DEPTH} levels; "
+            "a kernel is a list of numbers or an object of such lists"
+        )
     return json.loads(text)
 
 
@@ -154,8 +157,7 @@ def read_kernel(path: str, column: str | None = None) -> "np.ndarray | FittedKer
         return check_kernel(_pick(columns, [column], path)[column], f"{path}: column {column!r}")
     if len(columns) > 1:
         raise MotifscanError(
-            f"{path}: kernel file has {len(columns)} columns ({', '.join(columns)}); "
-            "choose one with --kernel-column"
+            f"{path}: kernel file has {len(columns)} columns ({', '.join(columns)}); choose one with --kernel-column"
         )
     return check_kernel(next(iter(columns.values())), path)
 
@@ -209,7 +211,7 @@ def read_kernel_weights(path: str, names: list) -> dict | None:
         if not isinstance(data, dict) or WEIGHTS not in data:
             return None
         given = data[WEIGHTS]
-        where = f"{path}: \"weights\""
+        where = f'{path}: "weights"'
         if isinstance(given, list):
             if len(given) != len(names):
                 raise MotifscanError(f"{where} has {len(given)} values for {len(names)} columns")
@@ -236,11 +238,15 @@ def read_kernel_weights(path: str, names: list) -> dict | None:
             if found is not None:
                 raise MotifscanError(f"{path}: line {number}: a second weights row")
             if len(fields) - 1 != len(names):
-                raise MotifscanError(f"{path}: line {number}: the weights row has {len(fields) - 1} values for "
-                                     f"{len(names)} columns")
-            found = {name: _check_weight(_number(field, f"{path}: line {number}, column {name!r}"),
-                                         f"{path}: line {number}, column {name!r}")
-                     for name, field in zip(names, fields[1:])}
+                raise MotifscanError(
+                    f"{path}: line {number}: the weights row has {len(fields) - 1} values for {len(names)} columns"
+                )
+            found = {
+                name: _check_weight(
+                    _number(field, f"{path}: line {number}, column {name!r}"), f"{path}: line {number}, column {name!r}"
+                )
+                for name, field in zip(names, fields[1:])
+            }
     return found
 
 
@@ -275,8 +281,9 @@ def kernels_from_file(path: str, columns=(), joint: bool = False, channels=()) -
     elif joint and channels and all(name in found for name in channels):
         found = _pick(found, channels, path)
     if not joint:
-        return [Kernel(name, (tuple(check_kernel(values, f"{path}: column {name!r}")),))
-                for name, values in found.items()]
+        return [
+            Kernel(name, (tuple(check_kernel(values, f"{path}: column {name!r}")),)) for name, values in found.items()
+        ]
     lengths = {values.size for values in found.values()}
     if len(lengths) > 1:
         raise MotifscanError(f"{path}: a joint kernel needs columns of one length, found {sorted(lengths)}")
@@ -307,8 +314,7 @@ def _kernels_from_json(text: str, path: str) -> tuple[dict, bool]:
         ):
             what = f"kernel {name!r}" if named else "the JSON kernel"
             raise MotifscanError(f"{path}: {what} must be a list of numbers")
-        columns[str(name)] = check_kernel(values, path if not named else f"{path}: kernel {name!r}",
-                                          allow_zeros=True)
+        columns[str(name)] = check_kernel(values, path if not named else f"{path}: kernel {name!r}", allow_zeros=True)
     return columns, named
 
 
@@ -320,8 +326,11 @@ def _sniff_delimiter(line: str) -> str | None:
 
 
 def _kernels_from_table(text: str, path: str) -> tuple[dict, bool]:
-    lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     if not lines:
         raise MotifscanError(f"{path}: kernel file holds only comments, no values")
     delimiter = _sniff_delimiter(lines[0][1])
@@ -379,8 +388,9 @@ def parse_named_kernel(text: str, default_name: str) -> Kernel:
     return Kernel(name, (tuple(parse_kernel(values)),))
 
 
-def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channels=(), froms=(),
-                    time_column: str | None = None) -> tuple:
+def collect_kernels(
+    texts=(), paths=(), columns=(), joint: bool = False, channels=(), froms=(), time_column: str | None = None
+) -> tuple:
     """Every kernel of a run, from ``--kernel``, ``--kernel-file``, ``--kernel-column``,
     ``--kernel-from`` and ``--joint``, in the order given.
 
@@ -396,8 +406,9 @@ def collect_kernels(texts=(), paths=(), columns=(), joint: bool = False, channel
     if not texts and not paths and not froms:
         raise MotifscanError("a kernel is required: give --kernel 1,2,3, --kernel-file FILE or --kernel-from")
     if joint and texts:
-        raise MotifscanError("--joint needs kernels with one column per channel: "
-                             "give --kernel-file or --kernel-from, not --kernel")
+        raise MotifscanError(
+            "--joint needs kernels with one column per channel: give --kernel-file or --kernel-from, not --kernel"
+        )
     alone = len(texts) == 1 and not paths and not froms
     kernels = [parse_named_kernel(text, "kernel" if alone else f"kernel{i}") for i, text in enumerate(texts, 1)]
     for path in paths:
@@ -502,7 +513,7 @@ class FittedKernel:
 def _fitted_number(data: dict, key: str, path: str) -> float:
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise MotifscanError(f"{path}: \"{key}\" must be a finite number, got {json.dumps(value)}")
+        raise MotifscanError(f'{path}: "{key}" must be a finite number, got {json.dumps(value)}')
     return float(value)
 
 
@@ -512,7 +523,7 @@ def _fitted_metric(value, kernel_length: int, path: str) -> np.ndarray | None:
     if value is None:
         return None
     if not isinstance(value, dict) or set(value) != {"kind", "values"}:
-        raise MotifscanError(f"{path}: \"metric\" must be null or an object with \"kind\" and \"values\"")
+        raise MotifscanError(f'{path}: "metric" must be null or an object with "kind" and "values"')
     kind = value["kind"]
     if kind not in METRIC_KINDS:
         raise MotifscanError(f"{path}: metric kind must be one of {', '.join(METRIC_KINDS)}, got {json.dumps(kind)}")
@@ -523,7 +534,7 @@ def _fitted_metric(value, kernel_length: int, path: str) -> np.ndarray | None:
         for row in rows
     ):
         shape = "a list of rows of numbers" if kind == "full" else "a list of numbers"
-        raise MotifscanError(f"{path}: the {kind} metric's \"values\" must be {shape}")
+        raise MotifscanError(f'{path}: the {kind} metric\'s "values" must be {shape}')
     if kind == "full" and len({len(row) for row in rows}) > 1:
         raise MotifscanError(f"{path}: the rows of the full metric differ in length")
     return check_metric(values, kernel_length, f"{path}: {kind} metric")
@@ -535,7 +546,7 @@ def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
 
     if data.get("format") != KERNEL_FORMAT:
         raise MotifscanError(
-            f"{path}: unknown kernel file format {json.dumps(data.get('format'))} (expected \"{KERNEL_FORMAT}\")"
+            f'{path}: unknown kernel file format {json.dumps(data.get("format"))} (expected "{KERNEL_FORMAT}")'
         )
     version = data.get("version")
     if version != KERNEL_FORMAT_VERSION or isinstance(version, bool):
@@ -545,37 +556,46 @@ def fitted_kernel_from_json(data: dict, path: str) -> FittedKernel:
         )
     unknown = [key for key in data if key not in _KEYS]
     if unknown:
-        raise MotifscanError(f"{path}: unknown key \"{unknown[0]}\" in a fitted kernel file")
+        raise MotifscanError(f'{path}: unknown key "{unknown[0]}" in a fitted kernel file')
     missing = [key for key in _KEYS if key not in data and key not in _OPTIONAL_KEYS]
     if missing:
-        raise MotifscanError(f"{path}: the fitted kernel file has no \"{missing[0]}\"")
+        raise MotifscanError(f'{path}: the fitted kernel file has no "{missing[0]}"')
     values = data["values"]
-    if not isinstance(values, list) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
-    ):
-        raise MotifscanError(f"{path}: \"values\" must be a list of numbers")
+    if not isinstance(values, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise MotifscanError(f'{path}: "values" must be a list of numbers')
     values = check_kernel(values, path)
     p = _fitted_number(data, "p", path)
     if p <= 0:
-        raise MotifscanError(f"{path}: \"p\" must be greater than 0, got {json.dumps(data['p'])}")
+        raise MotifscanError(f'{path}: "p" must be greater than 0, got {json.dumps(data["p"])}')
     threshold = _fitted_number(data, "threshold", path)
     if not 0 <= threshold <= 1:
-        raise MotifscanError(f"{path}: \"threshold\" must lie in [0, 1], got {json.dumps(data['threshold'])}")
+        raise MotifscanError(f'{path}: "threshold" must lie in [0, 1], got {json.dumps(data["threshold"])}')
     if data["normalize"] not in NORMALIZATIONS:
         raise MotifscanError(
-            f"{path}: \"normalize\" must be one of {', '.join(NORMALIZATIONS)}, got {json.dumps(data['normalize'])}"
+            f'{path}: "normalize" must be one of {", ".join(NORMALIZATIONS)}, got {json.dumps(data["normalize"])}'
         )
     sign = data.get("sign", "any")
     if sign not in SIGNS:
-        raise MotifscanError(f"{path}: \"sign\" must be one of {', '.join(SIGNS)}, got {json.dumps(sign)}")
+        raise MotifscanError(f'{path}: "sign" must be one of {", ".join(SIGNS)}, got {json.dumps(sign)}')
     metric = _fitted_metric(data["metric"], values.size, path)
     if metric is not None and not np.any(project(values, metric / np.max(np.abs(metric)))):
         raise MotifscanError(f"{path}: the metric maps the kernel to zero, so it has no shape to match")
     if not isinstance(data["training"], dict):
-        raise MotifscanError(f"{path}: \"training\" must be a JSON object")
+        raise MotifscanError(f'{path}: "training" must be a JSON object')
     return FittedKernel(values, p, threshold, data["normalize"], metric, data["training"], sign)
 
 
-__all__: Sequence[str] = ["Kernel", "check_kernel", "parse_kernel", "parse_named_kernel", "read_kernel_columns",
-                          "read_kernel", "read_fitted_kernel", "read_kernel_file", "kernels_from_file", "collect_kernels",
-                          "FittedKernel", "fitted_kernel_from_json"]
+__all__: Sequence[str] = [
+    "Kernel",
+    "check_kernel",
+    "parse_kernel",
+    "parse_named_kernel",
+    "read_kernel_columns",
+    "read_kernel",
+    "read_fitted_kernel",
+    "read_kernel_file",
+    "kernels_from_file",
+    "collect_kernels",
+    "FittedKernel",
+    "fitted_kernel_from_json",
+]

@@ -32,29 +32,53 @@ from motifscan.io.csv_layout import zone_to_arrow
 #: Every motif column, in output order. ``file``, ``kernel``, ``time``, ``dilation``,
 #: ``distance``, ``channels`` and ``activation`` are optional: a run writes only the columns that mean
 #: something for it (see :func:`motif_fields`).
-MOTIF_FIELDS = ("file", "channel", "channels", "kernel", "start", "end", "time", "dilation", "score", "cosine", "distance",
-                "sign", "scale", "filled", "activation")
+MOTIF_FIELDS = (
+    "file",
+    "channel",
+    "channels",
+    "kernel",
+    "start",
+    "end",
+    "time",
+    "dilation",
+    "score",
+    "cosine",
+    "distance",
+    "sign",
+    "scale",
+    "filled",
+    "activation",
+)
 
 
 def optional_fields(config) -> tuple[str, ...]:
     """The shape-matching columns a run fills: ``kernel`` with several kernels,
     ``dilation`` with several dilations, ``distance`` with ``--normalize zscore``,
     ``channels`` (the joint channels a motif was scored over) with ``--min-channels``."""
-    used = {"kernel": len(config.kernels) > 1, "dilation": len(config.dilations) > 1,
-            "distance": config.normalize == "zscore", "channels": getattr(config, "min_channels", None) is not None,
-            "filled": getattr(config, "fill", "none") != "none"}
+    used = {
+        "kernel": len(config.kernels) > 1,
+        "dilation": len(config.dilations) > 1,
+        "distance": config.normalize == "zscore",
+        "channels": getattr(config, "min_channels", None) is not None,
+        "filled": getattr(config, "fill", "none") != "none",
+    }
     return tuple(name for name, on in used.items() if on)
 
 
-def motif_fields(*, with_time: bool, with_file: bool = False, with_activation: bool = False,
-                 optional: Sequence[str] = ()) -> tuple[str, ...]:
+def motif_fields(
+    *, with_time: bool, with_file: bool = False, with_activation: bool = False, optional: Sequence[str] = ()
+) -> tuple[str, ...]:
     """The columns of a run: :data:`MOTIF_FIELDS` less the optional ones it does not use.
 
     ``activation`` (the plain convolution) is used by ``--method conv`` and ``compare``;
     ``optional`` names the shape-matching columns used (see :func:`optional_fields`).
     """
-    used = {"time": with_time, "file": with_file, "activation": with_activation,
-            **{name: name in optional for name in ("kernel", "dilation", "distance", "channels", "filled")}}
+    used = {
+        "time": with_time,
+        "file": with_file,
+        "activation": with_activation,
+        **{name: name in optional for name in ("kernel", "dilation", "distance", "channels", "filled")},
+    }
     return tuple(name for name in MOTIF_FIELDS if used.get(name, True))
 
 
@@ -152,8 +176,9 @@ def _offsets(utc: np.ndarray, zone) -> np.ndarray:
     """The offset of ``zone`` at each instant, as ``timedelta64[ns]``."""
     fixed = zone.utcoffset(None)
     if fixed is not None:
-        return np.full(utc.shape, np.timedelta64(int(fixed / dt.timedelta(microseconds=1)), "us"),
-                       dtype="timedelta64[ns]")
+        return np.full(
+            utc.shape, np.timedelta64(int(fixed / dt.timedelta(microseconds=1)), "us"), dtype="timedelta64[ns]"
+        )
     import pandas as pd
 
     instants = pd.DatetimeIndex(utc).tz_localize("UTC")
@@ -204,8 +229,16 @@ def csv_cells(motif: Motif, fields: Sequence[str]) -> list:
     the input are made safe to open in a spreadsheet (see :func:`csv_name`)."""
     record = motif_record(motif, fields)
     # (``filled`` is written as JSON writes it: true or false.)
-    return ["" if record[f] is None else csv_name(record[f]) if f in NAME_FIELDS
-            else json.dumps(record[f]) if isinstance(record[f], bool) else record[f] for f in fields]
+    return [
+        ""
+        if record[f] is None
+        else csv_name(record[f])
+        if f in NAME_FIELDS
+        else json.dumps(record[f])
+        if isinstance(record[f], bool)
+        else record[f]
+        for f in fields
+    ]
 
 
 def csv_name(name: str) -> str:
@@ -230,8 +263,9 @@ def _csv_cell(cell) -> str:
     return cell
 
 
-def write_csv(stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *, header: bool = True,
-              flush: bool = False) -> None:
+def write_csv(
+    stream: IO[str], motifs: Iterable[Motif], fields: Sequence[str], *, header: bool = True, flush: bool = False
+) -> None:
     """Motifs as CSV (a header row unless ``header`` is False); numbers in shortest round-trip form.
 
     With ``flush`` every row is flushed as it is written, for live pipelines.
@@ -312,8 +346,7 @@ def _broken_pipe() -> None:
     raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
-def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str,
-                footer=None) -> None:
+def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str, footer=None) -> None:
     """A Rich table for people, then the ``footer`` lines and the one-line ``caption``.
 
     ``footer``, a callable, gets the console's width and gives the lines (str or Rich
@@ -327,7 +360,9 @@ def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], cap
     # No "end" column: it is start + span, and the caption gives the span.
     columns = [name for name in fields if name != "end"]
     for name in columns:
-        table.add_column(name, justify="left" if name in ("file", "channel", "kernel", "time") else "right", no_wrap=True)
+        table.add_column(
+            name, justify="left" if name in ("file", "channel", "kernel", "time") else "right", no_wrap=True
+        )
     for motif in motifs:
         table.add_row(*table_cells(motif, columns), style=None if motif.sign > 0 else "magenta")
     console = table_console(stream)
@@ -354,8 +389,9 @@ WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 @contextlib.contextmanager
-def open_output(path: str | None, binary: bool = False, append: bool = False,
-                option: str = "--output", before_replace=None) -> Iterator[IO]:
+def open_output(
+    path: str | None, binary: bool = False, append: bool = False, option: str = "--output", before_replace=None
+) -> Iterator[IO]:
     """Yield a stream for the result: stdout, or a temporary file renamed to ``path`` on success.
 
     With ``append`` the temporary file starts as a copy of ``path`` (when it exists), so the
@@ -380,13 +416,15 @@ def open_output(path: str | None, binary: bool = False, append: bool = False,
     kept_mode = _regular_mode(path)
     remove_stale_parts(path)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=part_prefix(path) + f"{os.getpid()}.", suffix=".part",
-                                             dir=directory)
+        handle, temporary = tempfile.mkstemp(
+            prefix=part_prefix(path) + f"{os.getpid()}.", suffix=".part", dir=directory
+        )
     except OSError as error:
         raise MotifscanError(f"{option}: cannot write in {directory} ({error.strerror})") from None
     try:
-        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
-                       newline=None if binary else "") as stream:
+        with os.fdopen(
+            handle, "wb" if binary else "w", encoding=None if binary else "utf-8", newline=None if binary else ""
+        ) as stream:
             if append and kept_mode is not None:
                 stream.flush()
                 with open(path, "rb") as previous:
@@ -431,8 +469,10 @@ def check_target(path: str, option: str) -> str:
         raise MotifscanError(f"{option}: cannot use {path} ({error.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
         kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-        raise MotifscanError(f"{option}: {path} is {kind}; motifscan writes regular files only "
-                             f"(name the file itself, or redirect stdout)")
+        raise MotifscanError(
+            f"{option}: {path} is {kind}; motifscan writes regular files only "
+            f"(name the file itself, or redirect stdout)"
+        )
     return directory
 
 
@@ -469,7 +509,7 @@ def remove_stale_parts(path: str) -> list[str]:
     for name in names:
         if not (name.startswith(prefix) and name.endswith(".part")):
             continue
-        pid = name[len(prefix):].split(".", 1)[0]
+        pid = name[len(prefix) :].split(".", 1)[0]
         if not pid.isdigit() or _running(int(pid)):
             continue
         with contextlib.suppress(OSError):
@@ -522,8 +562,6 @@ def _umask() -> int:
     return mask
 
 
-
-
 def score_format(path: str | None) -> str:
     """``parquet`` for ``.parquet``/``.pq`` outputs, else ``csv`` (also for stdout)."""
     if path is not None and path.lower().endswith((".parquet", ".pq")):
@@ -531,8 +569,9 @@ def score_format(path: str | None) -> str:
     return "csv"
 
 
-def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: str | None, fmt: str,
-                 time_zone=None) -> None:
+def write_scores(
+    stream: IO[bytes], blocks, channels: list[str], time_column: str | None, fmt: str, time_zone=None
+) -> None:
     """Write score blocks (``motifscan.pipeline.ScoreBlock``) as one CSV or Parquet table.
 
     Columns: ``start``, the time column (when there is one), then ``<label>_score``,
@@ -549,8 +588,7 @@ def write_scores(stream: IO[bytes], blocks, channels: list[str], time_column: st
     writer = None
     try:
         for block in blocks:
-            columns = {"start": pa.array(np.arange(block.first_position,
-                                                   block.first_position + block.positions))}
+            columns = {"start": pa.array(np.arange(block.first_position, block.first_position + block.positions))}
             if time_column is not None and block.time is not None:
                 columns[time_column] = _score_times(block.time, time_zone, fmt)
             for name in channels:
@@ -593,8 +631,7 @@ def _score_writer(stream, schema, fmt: str):
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(schema.names)
     stream.write(header.getvalue().encode("utf-8"))
-    return pcsv.CSVWriter(stream, schema,
-                          write_options=pcsv.WriteOptions(quoting_style="needed", include_header=False))
+    return pcsv.CSVWriter(stream, schema, write_options=pcsv.WriteOptions(quoting_style="needed", include_header=False))
 
 
 def run_report(summary, parameters: dict) -> dict:
@@ -627,8 +664,7 @@ def run_report(summary, parameters: dict) -> dict:
     if summary.bad_lines is not None and summary.bad_lines.policy != "error":
         report["bad_lines"] = summary.bad_lines.report()
     if summary.strongest_activation:
-        report["strongest_activation"] = {name: _number(value)
-                                          for name, value in summary.strongest_activation.items()}
+        report["strongest_activation"] = {name: _number(value) for name, value in summary.strongest_activation.items()}
     return report
 
 
@@ -641,8 +677,9 @@ def first_line(path: str | None) -> str | None:
     return line or None
 
 
-def write_motifs(stream: IO[str], run, fmt: str, *, after_header: str | None = None, footer=None,
-                 keep: list | None = None) -> None:
+def write_motifs(
+    stream: IO[str], run, fmt: str, *, after_header: str | None = None, footer=None, keep: list | None = None
+) -> None:
     """Run ``run`` (a :class:`motifscan.batch.BatchRun`) and write its motifs as ``fmt``.
 
     JSON Lines is written while the signal streams; the other formats wait for the end so
@@ -687,8 +724,7 @@ def _keeping(motifs: Iterable[Motif], keep: list) -> Iterator[Motif]:
 
 def _check_header(after_header: str | None, fields: Sequence[str]) -> None:
     if after_header is not None and after_header != ",".join(fields):
-        raise MotifscanError(f"--append: the output's columns are {after_header}, "
-                             f"this run's are {','.join(fields)}")
+        raise MotifscanError(f"--append: the output's columns are {after_header}, this run's are {','.join(fields)}")
 
 
 def output_format(fmt: str | None, path: str | None) -> str:
@@ -728,11 +764,19 @@ def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
         return [f"{judged['precision']:.3f}", f"{judged['recall']:.3f}", f"{judged['f1']:.3f}"]
 
     for row in report["candidates"]:
-        kept = row["detector"] == report["kept"] and row["metric"] == report["metric"] \
+        kept = (
+            row["detector"] == report["kept"]
+            and row["metric"] == report["metric"]
             and row["normalize"] == report["normalize"]
-        table.add_row(row["detector"] + (" *" if kept else ""), row["normalize"], row["metric"],
-                      f"{row['p']:.3g}", *scores(row["cross_validation"]),
-                      *scores(row["held_out"] if held != "cross-validation" else None))
+        )
+        table.add_row(
+            row["detector"] + (" *" if kept else ""),
+            row["normalize"],
+            row["metric"],
+            f"{row['p']:.3g}",
+            *scores(row["cross_validation"]),
+            *scores(row["held_out"] if held != "cross-validation" else None),
+        )
     console = table_console(stream)
     console.print(table)
     split = report.get("split")
@@ -744,5 +788,7 @@ def write_fit_report(stream: IO[str], report: dict, fmt: str) -> None:
         f" {report['mined_negatives']} mined"
         f" · normalize {report['normalize']} ({report['normalize_chosen_by']})"
         f" · cut-off cosine {report['cutoff_cosine']:.3f} ({report['cutoff_chosen_on']})",
-        style="dim", highlight=False, soft_wrap=True,
+        style="dim",
+        highlight=False,
+        soft_wrap=True,
     )

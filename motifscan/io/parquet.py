@@ -1,5 +1,4 @@
-"""Parquet files and dataset directories, read row group by row group.
-"""
+"""Parquet files and dataset directories, read row group by row group."""
 
 from __future__ import annotations
 
@@ -47,8 +46,9 @@ def parquet_row_groups(path: str) -> list[int]:
         raise MotifscanError(f"{path}: not a valid Parquet file ({_one_line(exc)})") from None
 
 
-def _open_parquet(path: str, name: str, options: _ReadOptions,
-                  row_groups: tuple[int, int] | None = None) -> SignalSource:
+def _open_parquet(
+    path: str, name: str, options: _ReadOptions, row_groups: tuple[int, int] | None = None
+) -> SignalSource:
     import pyarrow.parquet as pq
 
     errors = _read_errors()
@@ -98,8 +98,7 @@ def _open_parquet(path: str, name: str, options: _ReadOptions,
             raise MotifscanError(f"{name}: not a valid Parquet file ({_one_line(exc)})") from None
         try:
             groups = None if row_groups is None else list(range(*row_groups))
-            batches = parquet.iter_batches(batch_size=options.block_rows, columns=read_columns,
-                                           row_groups=groups)
+            batches = parquet.iter_batches(batch_size=options.block_rows, columns=read_columns, row_groups=groups)
             while True:
                 try:
                     batch = next(batches)

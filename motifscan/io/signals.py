@@ -150,9 +150,7 @@ def read_signal(
         return _open_csv_file(path_text, name, delimiter, False, options, byte_range)
     if file_format == "parquet":
         if compressed:
-            raise MotifscanError(
-                f"{name}: Parquet is compressed inside; give the .parquet file itself, not .gz"
-            )
+            raise MotifscanError(f"{name}: Parquet is compressed inside; give the .parquet file itself, not .gz")
         if not stat.S_ISREG(mode):
             raise MotifscanError(f"{name}: Parquet must be a regular file, not a pipe")
         return _open_parquet(path_text, name, options, row_groups)
@@ -180,9 +178,7 @@ def _checked_delimiter(delimiter: str | None) -> str | None:
         resolved = DELIMITER_ALIASES.get(delimiter.lower(), delimiter)
         if len(resolved) == 1 and resolved not in '\r\n"':
             return resolved
-    raise MotifscanError(
-        f"--delimiter must be one character other than a quote or newline (got {delimiter!r})"
-    )
+    raise MotifscanError(f"--delimiter must be one character other than a quote or newline (got {delimiter!r})")
 
 
 def _checked_columns(columns: Sequence[str] | None, name: str) -> tuple[str, ...] | None:
@@ -219,5 +215,3 @@ def _stat_input(path: str, name: str) -> int:
         if not os.access(path, os.R_OK):
             raise MotifscanError(f"{name}: permission denied")
     return info.st_mode
-
-

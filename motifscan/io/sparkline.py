@@ -102,8 +102,7 @@ def sparkline_lines(lines: Sequence[tuple[str, MinMaxEnvelope, float | None]], w
     result = []
     for label, envelope, scale in lines:
         line = Text(label.ljust(label_width) + "  ")
-        line.append_text(sparkline_text(peak_columns(envelope, room),
-                                        strongest(envelope) if scale is None else scale))
+        line.append_text(sparkline_text(peak_columns(envelope, room), strongest(envelope) if scale is None else scale))
         result.append(line)
     return result
 
@@ -151,8 +150,11 @@ def density_text(counts: np.ndarray, inverted: np.ndarray, unscored: np.ndarray,
 
 def track_label(motif) -> str:
     """The label of the track (see :class:`motifscan.pipeline.Scan`) a motif was found on."""
-    return motif.channel + (f"_{motif.kernel}" if motif.kernel is not None else "") + (
-        f"_d{motif.dilation}" if motif.dilation is not None else "")
+    return (
+        motif.channel
+        + (f"_{motif.kernel}" if motif.kernel is not None else "")
+        + (f"_d{motif.dilation}" if motif.dilation is not None else "")
+    )
 
 
 def motif_sparklines(lines: Sequence[tuple[str, MinMaxEnvelope, float | None, list | None]], width: int) -> list:
@@ -165,14 +167,21 @@ def motif_sparklines(lines: Sequence[tuple[str, MinMaxEnvelope, float | None, li
         return []
     label_width = max(len(label) for label, _, _, _ in lines)
     room = max(8, width - label_width - 2)
-    dense = [(label, envelope, motifs) for label, envelope, _, motifs in lines
-             if motifs is not None and envelope.length > room]
+    dense = [
+        (label, envelope, motifs)
+        for label, envelope, _, motifs in lines
+        if motifs is not None and envelope.length > room
+    ]
     if not dense:
         return sparkline_lines([line[:3] for line in lines], width)
     per_line = {}
     for label, envelope, motifs in dense:
-        counts, inverted = density_columns(np.array([m.start for m in motifs], dtype=np.int64),
-                                           np.array([m.sign for m in motifs]), envelope.length, room)
+        counts, inverted = density_columns(
+            np.array([m.start for m in motifs], dtype=np.int64),
+            np.array([m.sign for m in motifs]),
+            envelope.length,
+            room,
+        )
         per_line[label] = (counts, inverted, _unscored_columns(envelope, room))
     most = max(int(counts.max()) for counts, _, _ in per_line.values())
     result = []
@@ -181,8 +190,9 @@ def motif_sparklines(lines: Sequence[tuple[str, MinMaxEnvelope, float | None, li
         if label in per_line:
             line.append_text(density_text(*per_line[label], most))
         else:
-            line.append_text(sparkline_text(peak_columns(envelope, room),
-                                            strongest(envelope) if scale is None else scale))
+            line.append_text(
+                sparkline_text(peak_columns(envelope, room), strongest(envelope) if scale is None else scale)
+            )
         result.append(line)
     full = f"{BLOCKS[-1]} one" if most <= 1 else f"{BLOCKS[1]} one, {BLOCKS[-1]} {most}"
     result.append(Text(f"motifs per character: {BLOCKS[0]} none, {full}"))
@@ -200,6 +210,7 @@ def _unscored_columns(envelope: MinMaxEnvelope, width: int) -> np.ndarray:
 def detection_sparklines(recorder, method: str, motifs: list | None = None):
     """The ``footer`` of ``detect``'s table: each track of the ``method`` detected on; with
     ``motifs`` (filled by the time the table is printed), the motif density on long runs."""
+
     def footer(width: int) -> list:
         by_track: dict = {}
         lines: list[Any]
@@ -212,20 +223,25 @@ def detection_sparklines(recorder, method: str, motifs: list | None = None):
         if motifs is None:
             return sparkline_lines(lines, width)
         return motif_sparklines([(*line, by_track.get(line[0], [])) for line in lines], width)
+
     return footer
 
 
 def comparison_sparklines(recorder, motifs: dict | None = None):
     """The ``footer`` of ``compare``'s table: per channel the score, then the activation;
     with ``motifs`` (by method, filled when the table is printed) the motif density on long runs."""
+
     def footer(width: int) -> list:
         lines: list[Any] = []
         for name in recorder.channels:
-            of = {method: ([m for m in motifs[method] if m.channel == name] if motifs is not None else None)
-                  for method in ("cosine", "conv")}
+            of = {
+                method: ([m for m in motifs[method] if m.channel == name] if motifs is not None else None)
+                for method in ("cosine", "conv")
+            }
             lines.append((f"{name} cosine", recorder.score[name], 1.0, of["cosine"]))
             lines.append((f"{name} conv", recorder.activation[name], None, of["conv"]))
         if motifs is None:
             return sparkline_lines([line[:3] for line in lines], width)
         return motif_sparklines(lines, width)
+
     return footer

@@ -169,8 +169,9 @@ class _FollowedFile(io.RawIOBase):
     #: How many bytes just before the read position are kept and checked at each read.
     CHECK_BYTES = 64
 
-    def __init__(self, path: str, name: str, poll_s: float = FOLLOW_POLL_S,
-                 on_notice: Callable[[str], None] | None = None):
+    def __init__(
+        self, path: str, name: str, poll_s: float = FOLLOW_POLL_S, on_notice: Callable[[str], None] | None = None
+    ):
         super().__init__()
         self._path = path
         self._name = name
@@ -262,8 +263,9 @@ class _FollowedFile(io.RawIOBase):
         self._file.close()
         self._file = self._open()
         self.rotations += 1
-        self._restart(f"{self._name}: replaced by a new file (rotated); following the new one "
-                      "from its start", count=False)
+        self._restart(
+            f"{self._name}: replaced by a new file (rotated); following the new one from its start", count=False
+        )
 
     def _restart(self, notice: str, count: bool = True) -> None:
         # What was read of the old content ends here, an unfinished last line included:
@@ -283,7 +285,7 @@ class _FollowedFile(io.RawIOBase):
         if head == self._header:
             self._file.seek(len(head))
             self._position = len(head)
-            self._before = head[-self.CHECK_BYTES:]
+            self._before = head[-self.CHECK_BYTES :]
         elif self._header.startswith(head) and size < len(self._header):
             return  # a header still being written, or nothing yet
         self._new_start = False
@@ -293,13 +295,11 @@ class _FollowedFile(io.RawIOBase):
         truncated and grown again, and the next read starts at its new start."""
         start = self._position
         data = self._file.read(size)
-        if self._before and os.pread(self._file.fileno(), len(self._before),
-                                     start - len(self._before)) != self._before:
-            self._restart(f"{self._name}: the file was truncated and written again; reading it "
-                          "from its start")
+        if self._before and os.pread(self._file.fileno(), len(self._before), start - len(self._before)) != self._before:
+            self._restart(f"{self._name}: the file was truncated and written again; reading it from its start")
             return b""
         self._position += len(data)
-        self._before = (self._before + data)[-self.CHECK_BYTES:]
+        self._before = (self._before + data)[-self.CHECK_BYTES :]
         return data
 
     def close(self) -> None:
@@ -378,9 +378,7 @@ class _ReplayStream(io.RawIOBase):
         return data, first_line
 
 
-def _read_head(
-    read: Callable[[int], bytes], more_ready: Callable[[float], bool], name: str
-) -> tuple[bytes, bool]:
+def _read_head(read: Callable[[int], bytes], more_ready: Callable[[float], bool], name: str) -> tuple[bytes, bool]:
     """Read the first MiB or so (at least one whole line); return it and whether input ended."""
     parts: list[bytes] = []
     size = 0
@@ -395,8 +393,6 @@ def _read_head(
         if newlines and size >= INFERENCE_BYTES:
             return b"".join(parts), False
         if not newlines and size > MAX_FIRST_LINE_BYTES:
-            raise MotifscanError(
-                f"{name}: line 1 is longer than {MAX_FIRST_LINE_BYTES >> 20} MiB; is this a table?"
-            )
+            raise MotifscanError(f"{name}: line 1 is longer than {MAX_FIRST_LINE_BYTES >> 20} MiB; is this a table?")
         if newlines >= 2 and not more_ready(LIVE_INPUT_WAIT_S):
             return b"".join(parts), False

@@ -149,9 +149,7 @@ def sliding_cosine(
     raise MotifscanError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
 
 
-def sliding_dot(
-    signal: np.ndarray, kernel: np.ndarray, dilation: int = 1, backend: str = "auto"
-) -> np.ndarray:
+def sliding_dot(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1, backend: str = "auto") -> np.ndarray:
     """Plain dot product of ``kernel`` with every window: the convolution of deep learning.
 
     ``dot[i] = sum_j kernel[j] * signal[i + j * dilation]`` (cross-correlation, the kernel

@@ -13,8 +13,7 @@ import numpy as np
 from motifscan.similarity import scan_inputs, sliding_dot
 
 
-def sliding_activation(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1,
-                       backend: str = "numpy") -> np.ndarray:
+def sliding_activation(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1, backend: str = "numpy") -> np.ndarray:
     """Dot product of ``kernel`` with every valid window of ``signal``.
 
     Parameters

@@ -67,16 +67,16 @@ def _dot_run(x, kernel, dilation, start, count, acc):
     j = 0
     while j + 4 <= m:
         k0, k1, k2, k3 = kernel[j], kernel[j + 1], kernel[j + 2], kernel[j + 3]
-        x0 = x[start + j * dilation: start + j * dilation + count]
-        x1 = x[start + (j + 1) * dilation: start + (j + 1) * dilation + count]
-        x2 = x[start + (j + 2) * dilation: start + (j + 2) * dilation + count]
-        x3 = x[start + (j + 3) * dilation: start + (j + 3) * dilation + count]
+        x0 = x[start + j * dilation : start + j * dilation + count]
+        x1 = x[start + (j + 1) * dilation : start + (j + 1) * dilation + count]
+        x2 = x[start + (j + 2) * dilation : start + (j + 2) * dilation + count]
+        x3 = x[start + (j + 3) * dilation : start + (j + 3) * dilation + count]
         for i in range(count):
             acc[i] = acc[i] + k0 * x0[i] + k1 * x1[i] + k2 * x2[i] + k3 * x3[i]
         j += 4
     while j < m:
         k0 = kernel[j]
-        x0 = x[start + j * dilation: start + j * dilation + count]
+        x0 = x[start + j * dilation : start + j * dilation + count]
         for i in range(count):
             acc[i] = acc[i] + k0 * x0[i]
         j += 1
@@ -92,8 +92,8 @@ def _dot_sumsq_run(x, kernel, dilation, start, count, acc, sumsq):
     j = 0
     while j + 2 <= m:
         k0, k1 = kernel[j], kernel[j + 1]
-        x0 = x[start + j * dilation: start + j * dilation + count]
-        x1 = x[start + (j + 1) * dilation: start + (j + 1) * dilation + count]
+        x0 = x[start + j * dilation : start + j * dilation + count]
+        x1 = x[start + (j + 1) * dilation : start + (j + 1) * dilation + count]
         for i in range(count):
             a, b = x0[i], x1[i]
             acc[i] = acc[i] + k0 * a + k1 * b
@@ -101,7 +101,7 @@ def _dot_sumsq_run(x, kernel, dilation, start, count, acc, sumsq):
         j += 2
     if j < m:
         k0 = kernel[j]
-        x0 = x[start + j * dilation: start + j * dilation + count]
+        x0 = x[start + j * dilation : start + j * dilation + count]
         for i in range(count):
             a = x0[i]
             acc[i] = acc[i] + k0 * a
@@ -117,7 +117,7 @@ def _sumsq_run(x, m, dilation, start, count, out, work, spare):
     vectorise them (an in-place update reading ahead would not be).
     """
     length = count + (m - 1) * dilation
-    samples = x[start: start + length]
+    samples = x[start : start + length]
     current = work[:length]
     for i in range(length):
         current[i] = samples[i] * samples[i]
@@ -131,7 +131,7 @@ def _sumsq_run(x, m, dilation, start, count, out, work, spare):
     rest = m
     while True:
         if rest & 1:
-            piece = current[taken * dilation: taken * dilation + count]
+            piece = current[taken * dilation : taken * dilation + count]
             for i in range(count):
                 result[i] += piece[i]
             taken += width
@@ -141,7 +141,7 @@ def _sumsq_run(x, m, dilation, start, count, out, work, spare):
         shift = width * dilation
         length -= shift
         head = current[:length]
-        tail = current[shift: shift + length]
+        tail = current[shift : shift + length]
         doubled = other[:length]
         for i in range(length):
             doubled[i] = head[i] + tail[i]
@@ -163,7 +163,7 @@ def window_sumsq(x, m, dilation, out):
         count = min(run, n_out - start)
         work = np.empty(count + (m - 1) * dilation)
         spare = np.empty(count + (m - 1) * dilation)
-        _sumsq_run(x, m, dilation, start, count, out[start: start + count], work, spare)
+        _sumsq_run(x, m, dilation, start, count, out[start : start + count], work, spare)
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -173,7 +173,7 @@ def _sliding_dot(x, kernel, dilation, out):
     for r in prange(n_runs):
         start = r * BLOCK
         count = min(BLOCK, n_out - start)
-        _dot_run(x, kernel, dilation, start, count, out[start: start + count])
+        _dot_run(x, kernel, dilation, start, count, out[start : start + count])
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
@@ -223,9 +223,9 @@ def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, sco
     use ``pow`` (see :func:`integer_power`).
     """
     count = dot.shape[0]
-    c_out = cosine[first: first + count]
-    s_out = score[first: first + count]
-    a_out = scale[first: first + count]
+    c_out = cosine[first : first + count]
+    s_out = score[first : first + count]
+    a_out = scale[first : first + count]
     # The common case, vectorised: plain sums, no branches but the clip.
     for i in range(count):
         c = dot[i] / math.sqrt(sumsq[i])
@@ -238,8 +238,7 @@ def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, sco
     for i in range(count):
         q = sumsq[i]
         if not (q >= SAFE_SUMSQ and q < math.inf):
-            s_out[i], c_out[i], a_out[i] = _finish(x, first + i, dilation, unit, dot[i], q,
-                                                   kernel_norm, p2)
+            s_out[i], c_out[i], a_out[i] = _finish(x, first + i, dilation, unit, dot[i], q, kernel_norm, p2)
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -314,9 +313,7 @@ def sliding_dot_numba(signal: np.ndarray, kernel: np.ndarray, dilation: int) -> 
     return out
 
 
-def sliding_cosine_numba(
-    signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int
-) -> ScoreTrack:
+def sliding_cosine_numba(signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int) -> ScoreTrack:
     """Numba version of :func:`motifscan.similarity.reference.sliding_cosine_reference`.
 
     Same arguments and result; assumes ``n >= span``. Agrees with the reference within

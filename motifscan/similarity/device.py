@@ -50,8 +50,10 @@ def gpu_problem() -> str | None:
     if count == 0:
         return "no CUDA device found"
     if not cuda.is_available():
-        return ("numba.cuda cannot compile for the GPU (the CUDA toolkit's NVVM library was "
-                "not found); install motifscan[gpu]")
+        return (
+            "numba.cuda cannot compile for the GPU (the CUDA toolkit's NVVM library was "
+            "not found); install motifscan[gpu]"
+        )
     return None
 
 
@@ -92,8 +94,7 @@ def _gpu_worth_it(rows: int | None, kernel_length: int) -> bool:
     return gpu_problem() is None
 
 
-def resolve_device(device: str, backend: str, rows: int | None, kernel_length: int,
-                   normalize: str = "none") -> str:
+def resolve_device(device: str, backend: str, rows: int | None, kernel_length: int, normalize: str = "none") -> str:
     """The concrete backend of a run, from ``--device`` and ``--backend``.
 
     ``gpu`` (or ``backend="cuda"``) runs the CUDA backend and fails with a

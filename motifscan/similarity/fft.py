@@ -122,8 +122,9 @@ def _fill(x, first, segment_step, segments, buffer, exponents, energies, shifted
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _segment_dots(x, kernel, dilation, kernel_exponent, first, start, count, row, exponent,
-                  energy, sumsq, dot, odd_later):
+def _segment_dots(
+    x, kernel, dilation, kernel_exponent, first, start, count, row, exponent, energy, sumsq, dot, odd_later
+):
     """Unscale one segment's dot products into ``dot[start : start + count]`` and fix the
     windows the FFT cannot (positions are ``first + start + i``; ``dot`` and ``sumsq`` hold
     positions ``first ..``).
@@ -136,8 +137,8 @@ def _segment_dots(x, kernel, dilation, kernel_exponent, first, start, count, row
     quiet2 = QUIET_RATIO * QUIET_RATIO
     u1, u2 = _power_of_two(exponent + kernel_exponent)
     d1, d2 = _power_of_two(-exponent)
-    out = dot[start: start + count]
-    sums = sumsq[start: start + count]
+    out = dot[start : start + count]
+    sums = sumsq[start : start + count]
     for i in range(count):
         out[i] = row[i] * u1 * u2
     for i in range(count):
@@ -158,28 +159,97 @@ def _segment_dots(x, kernel, dilation, kernel_exponent, first, start, count, row
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _collect(x, kernel, dilation, kernel_exponent, first, segment_step, segments, n_out,
-             correlation, exponents, energies, sumsq, dot):
+def _collect(
+    x,
+    kernel,
+    dilation,
+    kernel_exponent,
+    first,
+    segment_step,
+    segments,
+    n_out,
+    correlation,
+    exponents,
+    energies,
+    sumsq,
+    dot,
+):
     """Plain dot products of a batch: :func:`_segment_dots` for every segment."""
     for g in prange(segments):
         start = g * segment_step
         count = min(segment_step, n_out - first - start)
-        _segment_dots(x, kernel, dilation, kernel_exponent, first, start, count, correlation[g],
-                      exponents[g], energies[g], sumsq, dot, False)
+        _segment_dots(
+            x,
+            kernel,
+            dilation,
+            kernel_exponent,
+            first,
+            start,
+            count,
+            correlation[g],
+            exponents[g],
+            energies[g],
+            sumsq,
+            dot,
+            False,
+        )
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _collect_and_finish(x, unit, dilation, kernel_exponent, first, segment_step, segments, n_out,
-                        correlation, exponents, energies, sumsq, dot, kernel_norm, p2, power,
-                        score, cosine, scale):
+def _collect_and_finish(
+    x,
+    unit,
+    dilation,
+    kernel_exponent,
+    first,
+    segment_step,
+    segments,
+    n_out,
+    correlation,
+    exponents,
+    energies,
+    sumsq,
+    dot,
+    kernel_norm,
+    p2,
+    power,
+    score,
+    cosine,
+    scale,
+):
     """Scores of a batch: each segment's dot products, then its last step while in cache."""
     for g in prange(segments):
         start = g * segment_step
         count = min(segment_step, n_out - first - start)
-        _segment_dots(x, unit, dilation, kernel_exponent, first, start, count, correlation[g],
-                      exponents[g], energies[g], sumsq, dot, True)
-        finish_run(x, unit, dilation, kernel_norm, p2, power, first + start,
-                   dot[start: start + count], sumsq[start: start + count], score, cosine, scale)
+        _segment_dots(
+            x,
+            unit,
+            dilation,
+            kernel_exponent,
+            first,
+            start,
+            count,
+            correlation[g],
+            exponents[g],
+            energies[g],
+            sumsq,
+            dot,
+            True,
+        )
+        finish_run(
+            x,
+            unit,
+            dilation,
+            kernel_norm,
+            p2,
+            power,
+            first + start,
+            dot[start : start + count],
+            sumsq[start : start + count],
+            score,
+            cosine,
+            scale,
+        )
 
 
 class _Plan:
@@ -232,9 +302,7 @@ class _Plan:
         return self.correlate(self.segment_spectra(x, first, segments), self.spectrum, overwrite=True)
 
 
-def sliding_dot_fft(
-    signal: np.ndarray, kernel: np.ndarray, dilation: int, workers: int | None = None
-) -> np.ndarray:
+def sliding_dot_fft(signal: np.ndarray, kernel: np.ndarray, dilation: int, workers: int | None = None) -> np.ndarray:
     """Plain dot products by overlap-save FFT; same result as the direct backend within round-off.
 
     Parameters
@@ -262,8 +330,21 @@ def sliding_dot_fft(
         count = min(n_out - first, segments * plan.step)
         window_sumsq(signal[first:], m, dilation, sumsq[:count])
         correlation = plan.transform(signal, first, segments)
-        _collect(signal, kernel, dilation, plan.kernel_exponent, first, plan.step, segments, n_out,
-                 correlation, plan.exponents, plan.energies, sumsq, dot[first:first + count])
+        _collect(
+            signal,
+            kernel,
+            dilation,
+            plan.kernel_exponent,
+            first,
+            plan.step,
+            segments,
+            n_out,
+            correlation,
+            plan.exponents,
+            plan.energies,
+            sumsq,
+            dot[first : first + count],
+        )
     return dot
 
 
@@ -288,7 +369,25 @@ def sliding_cosine_fft(
         count = min(n_out - first, segments * plan.step)
         window_sumsq(signal[first:], m, dilation, sumsq[:count])
         correlation = plan.transform(signal, first, segments)
-        _collect_and_finish(signal, unit, dilation, plan.kernel_exponent, first, plan.step,
-                            segments, n_out, correlation, plan.exponents, plan.energies, sumsq,
-                            dot, kernel_norm, p2, power, score, cosine, scale)
+        _collect_and_finish(
+            signal,
+            unit,
+            dilation,
+            plan.kernel_exponent,
+            first,
+            plan.step,
+            segments,
+            n_out,
+            correlation,
+            plan.exponents,
+            plan.energies,
+            sumsq,
+            dot,
+            kernel_norm,
+            p2,
+            power,
+            score,
+            cosine,
+            scale,
+        )
     return ScoreTrack(score, cosine, scale)

@@ -74,11 +74,11 @@ def whole_channels(signal: np.ndarray, m: int, dilation: int) -> np.ndarray:
     rows = -(-n // dilation)
     for c, channel in enumerate(signal):
         bad = np.zeros(rows * dilation + dilation, dtype=np.int64)
-        bad[dilation:dilation + n] = ~np.isfinite(channel)
+        bad[dilation : dilation + n] = ~np.isfinite(channel)
         # Counts of bad samples along every residue class mod dilation: taps of one window.
         counts = np.cumsum(bad.reshape(-1, dilation), axis=0).ravel()
         # Bad taps of window i: counts at its last tap minus counts before its first.
-        last = counts[dilation + (m - 1) * dilation: dilation + (m - 1) * dilation + n_out]
+        last = counts[dilation + (m - 1) * dilation : dilation + (m - 1) * dilation + n_out]
         whole[:, c] = (last - counts[:n_out]) == 0
     return whole
 
@@ -126,8 +126,23 @@ _GAP_CHUNK = 256
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _gap_windows(x, units, unit_squares, kernel_norms, positions, whole, dilation, center, zscore, floor,
-                 p2, score, cosine, scale, distance):
+def _gap_windows(
+    x,
+    units,
+    unit_squares,
+    kernel_norms,
+    positions,
+    whole,
+    dilation,
+    center,
+    zscore,
+    floor,
+    p2,
+    score,
+    cosine,
+    scale,
+    distance,
+):
     """Score the windows at ``positions`` over their ``whole`` channels.
 
     ``units`` (K, C, m) are the unit kernels (centred per channel with ``center``) and
@@ -143,13 +158,51 @@ def _gap_windows(x, units, unit_squares, kernel_norms, positions, whole, dilatio
         dots = np.zeros(n_kernels)
         kernel_sq = np.zeros(n_kernels)
         for index in range(chunk * _GAP_CHUNK, min(positions.shape[0], (chunk + 1) * _GAP_CHUNK)):
-            _gap_window(x, units, unit_squares, kernel_norms, positions[index], whole[index], index, dilation,
-                        center, zscore, floor, p2, score, cosine, scale, distance, means, dots, kernel_sq)
+            _gap_window(
+                x,
+                units,
+                unit_squares,
+                kernel_norms,
+                positions[index],
+                whole[index],
+                index,
+                dilation,
+                center,
+                zscore,
+                floor,
+                p2,
+                score,
+                cosine,
+                scale,
+                distance,
+                means,
+                dots,
+                kernel_sq,
+            )
 
 
 @njit(cache=True, nogil=True)
-def _gap_window(x, units, unit_squares, kernel_norms, i, whole, index, dilation, center, zscore, floor, p2,
-                score, cosine, scale, distance, means, dots, kernel_sq):
+def _gap_window(
+    x,
+    units,
+    unit_squares,
+    kernel_norms,
+    i,
+    whole,
+    index,
+    dilation,
+    center,
+    zscore,
+    floor,
+    p2,
+    score,
+    cosine,
+    scale,
+    distance,
+    means,
+    dots,
+    kernel_sq,
+):
     """One window of :func:`_gap_windows` (``means``, ``dots``, ``kernel_sq``: scratch)."""
     n_kernels, n_channels, m = units.shape
     level = 0.0
@@ -229,8 +282,16 @@ def _gap_window(x, units, unit_squares, kernel_norms, i, whole, index, dilation,
             distance[k, index] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
 
 
-def score_gap_windows(signal: np.ndarray, kernels: np.ndarray, positions: np.ndarray, whole: np.ndarray,
-                      p: float, dilation: int, normalize: str, noise_floor: float) -> tuple:
+def score_gap_windows(
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    positions: np.ndarray,
+    whole: np.ndarray,
+    p: float,
+    dilation: int,
+    normalize: str,
+    noise_floor: float,
+) -> tuple:
     """The Numba scores of the windows at ``positions`` over their ``whole`` channels.
 
     Parameters
@@ -258,15 +319,36 @@ def score_gap_windows(signal: np.ndarray, kernels: np.ndarray, positions: np.nda
     from motifscan.similarity.cpu import integer_power
 
     p2, _ = integer_power(p)
-    _gap_windows(np.ascontiguousarray(signal), np.ascontiguousarray(units), unit_squares, kernel_norms,
-                 np.ascontiguousarray(positions, dtype=np.int64), np.ascontiguousarray(whole), dilation,
-                 center, zscore, float(noise_floor), p2, score, cosine, scale, distance)
+    _gap_windows(
+        np.ascontiguousarray(signal),
+        np.ascontiguousarray(units),
+        unit_squares,
+        kernel_norms,
+        np.ascontiguousarray(positions, dtype=np.int64),
+        np.ascontiguousarray(whole),
+        dilation,
+        center,
+        zscore,
+        float(noise_floor),
+        p2,
+        score,
+        cosine,
+        scale,
+        distance,
+    )
     return score, cosine, scale, distance
 
 
-def scan_kernels_gaps(signal: np.ndarray, kernels: np.ndarray, p: float = 1.0, dilation: int = 1,
-                      normalize: str = "none", noise_floor: float = 0.0, min_channels: int | None = None,
-                      backend: str = "auto") -> list:
+def scan_kernels_gaps(
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    p: float = 1.0,
+    dilation: int = 1,
+    normalize: str = "none",
+    noise_floor: float = 0.0,
+    min_channels: int | None = None,
+    backend: str = "auto",
+) -> list:
     """:func:`motifscan.similarity.multi.scan_kernels`, scoring windows with missing
     channels over the channels present (module notes).
 
@@ -303,8 +385,9 @@ def scan_kernels_gaps(signal: np.ndarray, kernels: np.ndarray, p: float = 1.0, d
         enough = whole.sum(axis=1) >= least
         positions, whole = unscored[enough], whole[enough]
         if positions.size:
-            score, cosine, scale, distance = score_gap_windows(x, k, positions, whole, p, dilation, normalize,
-                                                               noise_floor)
+            score, cosine, scale, distance = score_gap_windows(
+                x, k, positions, whole, p, dilation, normalize, noise_floor
+            )
             for index, track in enumerate(tracks):
                 track.score[positions] = score[index]
                 track.cosine[positions] = cosine[index]
@@ -316,9 +399,17 @@ def scan_kernels_gaps(signal: np.ndarray, kernels: np.ndarray, p: float = 1.0, d
     return [kind(*track, present) for track in tracks]
 
 
-def scan_joint(signal: np.ndarray, kernels: np.ndarray, weights=None, p: float = 1.0, dilation: int = 1,
-               normalize: str = "none", noise_floor: float = 0.0, min_channels: int | None = None,
-               backend: str = "auto") -> list:
+def scan_joint(
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    weights=None,
+    p: float = 1.0,
+    dilation: int = 1,
+    normalize: str = "none",
+    noise_floor: float = 0.0,
+    min_channels: int | None = None,
+    backend: str = "auto",
+) -> list:
     """The joint scan with channel weights and, with ``min_channels``, missing channels.
 
     With weights ``a_c >= 0`` every sum over a window's channels is weighted:

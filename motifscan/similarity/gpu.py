@@ -144,8 +144,7 @@ class _Lane:
         self.host_in = cuda.pinned_array(samples, dtype=np.float64)
         self.device_in = cuda.device_array(samples, dtype=np.float64, stream=self.stream)
         self.host_out = [cuda.pinned_array(positions, dtype=np.float64) for _ in range(3)]
-        self.device_out = [cuda.device_array(positions, dtype=np.float64, stream=self.stream)
-                           for _ in range(3)]
+        self.device_out = [cuda.device_array(positions, dtype=np.float64, stream=self.stream) for _ in range(3)]
         self.pending = None  # (destination arrays, first position, count) of the chunk in flight
 
     def fits(self, positions: int, samples: int) -> bool:
@@ -154,7 +153,7 @@ class _Lane:
     def submit(self, kernel, shape, signal, start, count, halo, unit, kernel_norm, dilation, p2, out):
         """Queue chunk ``start .. start + count`` on this lane's stream; returns at once."""
         samples = count + halo
-        self.host_in[:samples] = signal[start:start + samples]
+        self.host_in[:samples] = signal[start : start + samples]
         device_in = self.device_in[:samples]
         device_in.copy_to_device(self.host_in[:samples], stream=self.stream)
         device_out = [array[:count] for array in self.device_out]
@@ -171,7 +170,7 @@ class _Lane:
         self.stream.synchronize()
         out, start, count = self.pending
         for destination, host in zip(out, self.host_out):
-            destination[start:start + count] = host[:count]
+            destination[start : start + count] = host[:count]
         self.pending = None
 
 
@@ -234,8 +233,19 @@ def sliding_cosine_cuda(
             for index, start in enumerate(starts):
                 lane = lanes[index % len(lanes)]
                 lane.collect()
-                lane.submit(kernel_function, shape, signal, start, min(chunk, n_out - start), halo,
-                            device_unit, float(kernel_norm), int(dilation), p2, out)
+                lane.submit(
+                    kernel_function,
+                    shape,
+                    signal,
+                    start,
+                    min(chunk, n_out - start),
+                    halo,
+                    device_unit,
+                    float(kernel_norm),
+                    int(dilation),
+                    p2,
+                    out,
+                )
             for lane in lanes:
                 lane.collect()
         finally:

@@ -104,8 +104,9 @@ def _prepared(kernel: np.ndarray, metric: np.ndarray) -> tuple[np.ndarray, np.nd
     return metric, shrunk / shrunk_norm, float(largest * shrunk_norm)
 
 
-def metric_cosine_reference(signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray,
-                            p: float, dilation: int) -> ScoreTrack:
+def metric_cosine_reference(
+    signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray, p: float, dilation: int
+) -> ScoreTrack:
     """Score every valid window of ``signal`` (shape (n,)) against ``kernel`` (shape (m,))
     under ``metric`` (shape (m,) or (r, m)); assumes ``n >= span``.
 
@@ -131,8 +132,9 @@ def metric_cosine_reference(signal: np.ndarray, kernel: np.ndarray, metric: np.n
     return finish_tracks(dot, sumsq, largest, finite, kernel_norm, p)
 
 
-def sliding_metric_cosine(signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray, p: float = 1.0,
-                          dilation: int = 1, backend: str = "auto") -> ScoreTrack:
+def sliding_metric_cosine(
+    signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray, p: float = 1.0, dilation: int = 1, backend: str = "auto"
+) -> ScoreTrack:
     """Scan ``signal`` with ``kernel`` compared under ``metric``; see the module docstring.
 
     Parameters

@@ -72,8 +72,9 @@ def _scan(x, dilation, metric, diagonal, unit, kernel_norm, p2, score, cosine, s
         score[i], cosine[i], scale[i] = _metric_window(x, i, dilation, metric, diagonal, unit, kernel_norm, p2)
 
 
-def metric_cosine_numba(signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray,
-                        p: float, dilation: int) -> ScoreTrack:
+def metric_cosine_numba(
+    signal: np.ndarray, kernel: np.ndarray, metric: np.ndarray, p: float, dilation: int
+) -> ScoreTrack:
     """Same arguments and result as the reference; assumes ``n >= span``. Agrees with it
     within round-off (see ``docs/method.md``, "Tolerances")."""
     metric, unit, kernel_norm = _prepared(kernel, metric)

@@ -37,8 +37,9 @@ _SMALL = 1e-100
 
 
 @njit(cache=True, nogil=True)
-def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots, means,
-            score, cosine, scale, distance):
+def _window(
+    x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots, means, score, cosine, scale, distance
+):
     n_channels, m, n_kernels = units.shape
     taps = n_channels * m
     largest = 1.0
@@ -141,8 +142,7 @@ def _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots
                     sumsq += v * v
                     for k in range(n_kernels):
                         dots[k] += v * units[c, j, k]
-    finish_position(dots, i, sumsq, kernel_norms, taps, floor, p2, zscore, score, cosine, scale, distance,
-                    largest)
+    finish_position(dots, i, sumsq, kernel_norms, taps, floor, p2, zscore, score, cosine, scale, distance, largest)
 
 
 # Positions per block of the vectorised pass: its per-position sums stay in L1 cache.
@@ -168,8 +168,33 @@ _BIG_SQUARED = _BIG * _BIG
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilation, center, zscore, floor, p2, power,
-           score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue):
+def _block(
+    x,
+    units,
+    unit_sums,
+    cancel_limit,
+    kernel_norms,
+    first,
+    stop,
+    dilation,
+    center,
+    zscore,
+    floor,
+    p2,
+    power,
+    score,
+    cosine,
+    scale,
+    distance,
+    dots,
+    means,
+    sums,
+    sumsq,
+    lo,
+    hi,
+    acc,
+    rescue,
+):
     """Windows ``first .. stop-1`` at once: every loop runs over positions (contiguous,
     SIMD), taps and kernels outside. Windows the common path cannot take exactly (constant,
     non-finite, or with sums that overflow or underflow) are redone by :func:`_window`.
@@ -194,7 +219,7 @@ def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilatio
             acc[k, i] = 0.0
     for c in range(n_channels):
         if center:
-            ref = x[c, first + middle: first + middle + b]
+            ref = x[c, first + middle : first + middle + b]
             for i in range(b):
                 sums[i] = 0.0
                 hi[i] = 0.0  # (hi: the sum of squared deviations from the reference)
@@ -205,8 +230,8 @@ def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilatio
                 out = acc[0]
                 j = 0
                 while j + 2 <= m:
-                    samples0 = x[c, first + j * dilation: first + j * dilation + b]
-                    samples1 = x[c, first + (j + 1) * dilation: first + (j + 1) * dilation + b]
+                    samples0 = x[c, first + j * dilation : first + j * dilation + b]
+                    samples1 = x[c, first + (j + 1) * dilation : first + (j + 1) * dilation + b]
                     u0 = units[c, j, 0]
                     u1 = units[c, j + 1, 0]
                     for i in range(b):
@@ -217,7 +242,7 @@ def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilatio
                         out[i] = out[i] + v0 * u0 + v1 * u1
                     j += 2
                 if j < m:
-                    samples0 = x[c, first + j * dilation: first + j * dilation + b]
+                    samples0 = x[c, first + j * dilation : first + j * dilation + b]
                     u0 = units[c, j, 0]
                     for i in range(b):
                         v0 = samples0[i] - ref[i]
@@ -226,7 +251,7 @@ def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilatio
                         out[i] = out[i] + v0 * u0
             for j in range(m if n_kernels > 1 else 0):
                 offset = first + j * dilation
-                samples = x[c, offset: offset + b]
+                samples = x[c, offset : offset + b]
                 for i in range(b):
                     v = samples[i] - ref[i]
                     lo[i] = v  # (lo: this tap's deviations, for the K dot products)
@@ -254,7 +279,7 @@ def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilatio
         else:
             for j in range(m):
                 offset = first + j * dilation
-                samples = x[c, offset: offset + b]
+                samples = x[c, offset : offset + b]
                 for i in range(b):
                     sumsq[i] += samples[i] * samples[i]
                 for k in range(n_kernels):
@@ -263,26 +288,58 @@ def _block(x, units, unit_sums, cancel_limit, kernel_norms, first, stop, dilatio
                         acc[k, i] += samples[i] * u
     # Every window of the block finished at once (vectorised), then the few the common path
     # cannot take exactly are redone one by one.
-    finish_block(acc, first, b, sumsq, hi, lo, kernel_norms, n_channels * m, floor, p2, power, zscore,
-                  score, cosine, scale, distance)
+    finish_block(
+        acc,
+        first,
+        b,
+        sumsq,
+        hi,
+        lo,
+        kernel_norms,
+        n_channels * m,
+        floor,
+        p2,
+        power,
+        zscore,
+        score,
+        cosine,
+        scale,
+        distance,
+    )
     for i in range(b):
         q = sumsq[i]
         if rescue[i] or not (q >= SAFE_SUMSQ and q < math.inf):
-            _window(x, units, kernel_norms, first + i, dilation, center, zscore, floor, p2, dots, means,
-                    score, cosine, scale, distance)
+            _window(
+                x,
+                units,
+                kernel_norms,
+                first + i,
+                dilation,
+                center,
+                zscore,
+                floor,
+                p2,
+                dots,
+                means,
+                score,
+                cosine,
+                scale,
+                distance,
+            )
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def finish_block(acc, first, count, sumsq, norm, work, kernel_norms, taps, floor, p2, power, zscore,
-                  score, cosine, scale, distance):
+def finish_block(
+    acc, first, count, sumsq, norm, work, kernel_norms, taps, floor, p2, power, zscore, score, cosine, scale, distance
+):
     """:func:`finish_position` for positions ``first .. first + count`` at once, with the
     loops over positions (``norm`` and ``work``: scratch of at least ``count``; ``power``
     as :func:`motifscan.similarity.cpu.integer_power` gives it)."""
     for i in range(count):
         norm[i] = math.sqrt(sumsq[i])
     for k in range(kernel_norms.shape[0]):
-        c_out = cosine[k, first: first + count]
-        a_out = scale[k, first: first + count]
+        c_out = cosine[k, first : first + count]
+        a_out = scale[k, first : first + count]
         for i in range(count):
             d = acc[k, i]
             r = d / norm[i]
@@ -297,17 +354,18 @@ def finish_block(acc, first, count, sumsq, norm, work, kernel_norms, taps, floor
                 f = acc[k, i] / (norm[i] + floor)
                 f = 1.0 if f > 1.0 else f
                 floored[i] = -1.0 if f < -1.0 else f
-        sharpen_run(floored, score[k, first: first + count], p2, power)
+        sharpen_run(floored, score[k, first : first + count], p2, power)
         if zscore:
-            d_out = distance[k, first: first + count]
+            d_out = distance[k, first : first + count]
             for i in range(count):
                 squared = 2.0 * taps * (1.0 - c_out[i])
                 d_out[i] = 0.0 if squared < EXACT_SQUARED_DISTANCE else math.sqrt(squared)
 
 
 @njit(cache=True, nogil=True)
-def finish_position(dots, position, sumsq, kernel_norms, taps, floor, p2, zscore, score,
-                    cosine, scale, distance, largest):
+def finish_position(
+    dots, position, sumsq, kernel_norms, taps, floor, p2, zscore, score, cosine, scale, distance, largest
+):
     """The last step of a window: from its K dot products ``dots`` with the unit
     kernels and its (centred) sum of squares, both of the window divided by ``largest``
     (1 unless it had to be scaled), write the cosine, sharpened score, scale and
@@ -329,7 +387,23 @@ def finish_position(dots, position, sumsq, kernel_norms, taps, floor, p2, zscore
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _scan(x, units, unit_sums, cancel_limit, kernel_norms, dilation, center, zscore, floor, p2, power, score, cosine, scale, distance):
+def _scan(
+    x,
+    units,
+    unit_sums,
+    cancel_limit,
+    kernel_norms,
+    dilation,
+    center,
+    zscore,
+    floor,
+    p2,
+    power,
+    score,
+    cosine,
+    scale,
+    distance,
+):
     n_out = score.shape[1]
     n_kernels = units.shape[2]
     n_blocks = (n_out + _BLOCK - 1) // _BLOCK
@@ -343,8 +417,33 @@ def _scan(x, units, unit_sums, cancel_limit, kernel_norms, dilation, center, zsc
         acc = np.empty((n_kernels, _BLOCK))
         rescue = np.empty(_BLOCK, dtype=np.bool_)
         first = r * _BLOCK
-        _block(x, units, unit_sums, cancel_limit, kernel_norms, first, min(n_out, first + _BLOCK), dilation, center, zscore, floor,
-               p2, power, score, cosine, scale, distance, dots, means, sums, sumsq, lo, hi, acc, rescue)
+        _block(
+            x,
+            units,
+            unit_sums,
+            cancel_limit,
+            kernel_norms,
+            first,
+            min(n_out, first + _BLOCK),
+            dilation,
+            center,
+            zscore,
+            floor,
+            p2,
+            power,
+            score,
+            cosine,
+            scale,
+            distance,
+            dots,
+            means,
+            sums,
+            sumsq,
+            lo,
+            hi,
+            acc,
+            rescue,
+        )
 
 
 def scan_kernels_numba(
@@ -369,8 +468,23 @@ def scan_kernels_numba(
     score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
     distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
     p2, power = integer_power(p)
-    _scan(signal, units, unit_sums, cancel_limit, kernel_norms, dilation, center, zscore, float(noise_floor), p2, power,
-          score, cosine, scale, distance)
+    _scan(
+        signal,
+        units,
+        unit_sums,
+        cancel_limit,
+        kernel_norms,
+        dilation,
+        center,
+        zscore,
+        float(noise_floor),
+        p2,
+        power,
+        score,
+        cosine,
+        scale,
+        distance,
+    )
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
     return [ScoreTrack(score[k], cosine[k], scale[k]) for k in range(n_kernels)]

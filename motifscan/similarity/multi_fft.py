@@ -128,8 +128,20 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _collect_dots(correlation, exponents, energies, kernel_exponent, first, segment_step, segments,
-                  n_out, sumsq, rescue, dots, accumulate):
+def _collect_dots(
+    correlation,
+    exponents,
+    energies,
+    kernel_exponent,
+    first,
+    segment_step,
+    segments,
+    n_out,
+    sumsq,
+    rescue,
+    dots,
+    accumulate,
+):
     """Unscale a batch's dot products of one channel into ``dots[first ..]`` (added to
     them with ``accumulate``); mark the windows quiet for their segment (``sumsq``: the
     channel's)."""
@@ -151,8 +163,24 @@ def _collect_dots(correlation, exponents, energies, kernel_exponent, first, segm
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, sumsq, rescue, dots, score,
-            cosine, scale, distance):
+def _finish(
+    x,
+    units,
+    kernel_norms,
+    dilation,
+    center,
+    zscore,
+    floor,
+    p2,
+    power,
+    sumsq,
+    rescue,
+    dots,
+    score,
+    cosine,
+    scale,
+    distance,
+):
     n_out = sumsq.shape[0]
     taps = units.shape[0] * units.shape[1]
     n_kernels = units.shape[2]
@@ -166,12 +194,43 @@ def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, 
         work = np.empty(block)
         first = r * block
         stop = min(n_out, first + block)
-        finish_block(dots[:, first:stop], first, stop - first, sumsq[first:stop], norm, work, kernel_norms, taps,
-                      floor, p2, power, zscore, score, cosine, scale, distance)
+        finish_block(
+            dots[:, first:stop],
+            first,
+            stop - first,
+            sumsq[first:stop],
+            norm,
+            work,
+            kernel_norms,
+            taps,
+            floor,
+            p2,
+            power,
+            zscore,
+            score,
+            cosine,
+            scale,
+            distance,
+        )
         for i in range(first, stop):
             if rescue[i] or not sumsq[i] >= SAFE_SUMSQ:
-                _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, scratch, means,
-                        score, cosine, scale, distance)
+                _window(
+                    x,
+                    units,
+                    kernel_norms,
+                    i,
+                    dilation,
+                    center,
+                    zscore,
+                    floor,
+                    p2,
+                    scratch,
+                    means,
+                    score,
+                    cosine,
+                    scale,
+                    distance,
+                )
                 continue
             if zscore:
                 # Only the kernels whose distance needs it take the direct result: the others
@@ -184,8 +243,23 @@ def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, 
                     for k in range(n_kernels):
                         kept[0, k], kept[1, k] = score[k, i], cosine[k, i]
                         kept[2, k], kept[3, k] = scale[k, i], distance[k, i]
-                    _window(x, units, kernel_norms, i, dilation, center, zscore, floor, p2, scratch, means,
-                            score, cosine, scale, distance)
+                    _window(
+                        x,
+                        units,
+                        kernel_norms,
+                        i,
+                        dilation,
+                        center,
+                        zscore,
+                        floor,
+                        p2,
+                        scratch,
+                        means,
+                        score,
+                        cosine,
+                        scale,
+                        distance,
+                    )
                     for k in range(n_kernels):
                         if not flagged[k]:
                             score[k, i], cosine[k, i] = kept[0, k], kept[1, k]
@@ -193,7 +267,12 @@ def _finish(x, units, kernel_norms, dilation, center, zscore, floor, p2, power, 
 
 
 def scan_kernels_fft(
-    signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float,
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    p: float,
+    dilation: int,
+    normalize: str,
+    noise_floor: float,
     workers: int | None = None,
 ) -> list[ScoreTrack]:
     """FFT version of :func:`motifscan.similarity.reference.scan_kernels_reference`.
@@ -234,8 +313,20 @@ def scan_kernels_fft(
             for k in range(n_kernels):
                 spectrum, exponent = spectra[k][c]
                 correlation = plan.correlate(transformed, spectrum, overwrite=k == n_kernels - 1)
-                _collect_dots(correlation, plan.exponents, plan.energies, exponent, first, plan.step, segments,
-                              n_out, channel_sumsq[c], rescue, dots[k], c > 0)
+                _collect_dots(
+                    correlation,
+                    plan.exponents,
+                    plan.energies,
+                    exponent,
+                    first,
+                    plan.step,
+                    segments,
+                    n_out,
+                    channel_sumsq[c],
+                    rescue,
+                    dots[k],
+                    c > 0,
+                )
     sumsq = channel_sumsq[0] if n_channels == 1 else channel_sumsq.sum(axis=0)
     del channel_sumsq
     score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
@@ -243,8 +334,24 @@ def scan_kernels_fft(
     # (C, m, K): the layout of the direct scan, whose per-window code finishes the scan.
     units_by_tap = np.ascontiguousarray(units.transpose(1, 2, 0))
     p2, power = integer_power(p)
-    _finish(x, units_by_tap, kernel_norms, dilation, center, zscore, float(noise_floor), p2, power,
-            sumsq, rescue, dots, score, cosine, scale, distance)
+    _finish(
+        x,
+        units_by_tap,
+        kernel_norms,
+        dilation,
+        center,
+        zscore,
+        float(noise_floor),
+        p2,
+        power,
+        sumsq,
+        rescue,
+        dots,
+        score,
+        cosine,
+        scale,
+        distance,
+    )
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
     return [ScoreTrack(score[k], cosine[k], scale[k]) for k in range(n_kernels)]

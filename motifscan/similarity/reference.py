@@ -68,8 +68,14 @@ def scaled_windows(signal: np.ndarray, m: int, dilation: int) -> tuple[np.ndarra
     return windows / largest[:, None], largest, finite
 
 
-def finish_tracks(shrunk_dot: np.ndarray, shrunk_sumsq: np.ndarray, largest: np.ndarray, finite: np.ndarray,
-                  kernel_norm: float, p: float) -> ScoreTrack:
+def finish_tracks(
+    shrunk_dot: np.ndarray,
+    shrunk_sumsq: np.ndarray,
+    largest: np.ndarray,
+    finite: np.ndarray,
+    kernel_norm: float,
+    p: float,
+) -> ScoreTrack:
     """The score track from each scaled window's ``dot`` with the unit kernel and ``sumsq``
     (see :func:`scaled_windows`); 0 for a window of norm 0, NaN where not ``finite``."""
     shrunk_norm = np.sqrt(shrunk_sumsq)
@@ -84,9 +90,7 @@ def finish_tracks(shrunk_dot: np.ndarray, shrunk_sumsq: np.ndarray, largest: np.
     return ScoreTrack(sharpen(cosine, p), cosine, scale)
 
 
-def sliding_cosine_reference(
-    signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int
-) -> ScoreTrack:
+def sliding_cosine_reference(signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int) -> ScoreTrack:
     """Score every valid window of ``signal`` (shape (n,)) against ``kernel`` (shape (m,)).
 
     See :func:`motifscan.similarity.sliding_cosine` for the meaning of the arguments and
@@ -179,6 +183,8 @@ def scan_kernels_reference(
     if distance is not None:
         return [DistanceTrack(score[:, i], cosine[:, i], scale[:, i], distance[:, i]) for i in range(n_kernels)]
     return [ScoreTrack(score[:, i], cosine[:, i], scale[:, i]) for i in range(n_kernels)]
+
+
 def sliding_cosine_longdouble(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1) -> np.ndarray:
     """Cosine of every window in ``numpy.longdouble`` (80-bit on x86-64 Linux): the yardstick.
 
@@ -243,7 +249,12 @@ def precision_signals(n: int, seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def scan_kernels_gaps_reference(
-    signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float,
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    p: float,
+    dilation: int,
+    normalize: str,
+    noise_floor: float,
     min_channels: int,
 ) -> list:
     """NumPy oracle of :func:`motifscan.similarity.gaps.scan_kernels_gaps`.
@@ -275,8 +286,9 @@ def scan_kernels_gaps_reference(
                 if zscore:
                     values[3, index, rows] = math.sqrt(len(chosen) * m)
                 continue
-            (track,) = scan_kernels_reference(signal[chosen], kernels[index:index + 1, chosen], p, dilation,
-                                              normalize, noise_floor)
+            (track,) = scan_kernels_reference(
+                signal[chosen], kernels[index : index + 1, chosen], p, dilation, normalize, noise_floor
+            )
             for field, array in enumerate(track):
                 values[field, index, rows] = array[rows]
     masks[np.isnan(values[0, 0])] = 0
@@ -285,8 +297,14 @@ def scan_kernels_gaps_reference(
 
 
 def scan_joint_reference(
-    signal: np.ndarray, kernels: np.ndarray, weights: np.ndarray, p: float, dilation: int, normalize: str,
-    noise_floor: float, min_channels: int,
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    weights: np.ndarray,
+    p: float,
+    dilation: int,
+    normalize: str,
+    noise_floor: float,
+    min_channels: int,
 ) -> list:
     """NumPy oracle of :func:`motifscan.similarity.gaps.scan_joint`, window by window from
     the definition: weighted sums over the whole channels of each window.
@@ -308,7 +326,7 @@ def scan_joint_reference(
         if present.size < min_channels:
             masks[i] = 0
             continue
-        window = signal[present][:, i: i + span(m, dilation): dilation]
+        window = signal[present][:, i : i + span(m, dilation) : dilation]
         level = np.max(np.abs(window))
         window = window / (level if level > 0 else 1.0)
         if center:
