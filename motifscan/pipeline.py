@@ -706,9 +706,9 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
 def gap_samples(config: DetectConfig, span_: int, step: float | None) -> int:
     """``config.min_gap`` in samples for windows of ``span_``; a time with no step (a signal
     of at most one position) is one sample: there is nothing to keep apart."""
-    if config.min_gap.is_time and step is None:
+    if config.parsed_min_gap.is_time and step is None:
         return 1
-    return config.min_gap.samples_for(span_, step)
+    return config.parsed_min_gap.samples_for(span_, step)
 
 
 def channel_detectors(channels, config: DetectConfig, method: str, step: float | None = None) -> list[ChannelDetector]:
