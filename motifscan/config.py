@@ -81,10 +81,10 @@ class MinGap:
             # At least 2 samples (when the window has 2): a gap of 1 suppresses nothing, so
             # the neighbouring positions of one peak of a short kernel would all be motifs.
             return max(math.ceil(self.span_fraction * span_), min(2, span_))
-        if self.seconds is None:
-            raise ValueError("a MinGap sets one of samples, span_fraction and seconds")
         if step is None:
             raise MotifscanError(f"min_gap {self.text}: a time needs the sampling step of a time column", ("min_gap",))
+        if self.seconds is None:
+            raise ValueError("a MinGap sets one of samples, span_fraction and seconds")
         quotient = self.seconds / step
         whole = round(quotient)
         return (
