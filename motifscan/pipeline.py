@@ -8,6 +8,7 @@ size and the results do not depend on where the blocks were cut.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import queue
 import threading
@@ -19,7 +20,7 @@ import numpy as np
 from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, ScanLabel, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
-from motifscan.signal import SignalBlock, SignalSource
+from motifscan.signal import BadLines, SignalBlock, SignalSource
 from motifscan.similarity import sliding_cosine, span
 from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.activation import sliding_activation
@@ -73,10 +74,10 @@ class RunSummary:
     tail: SignalBlock | None = None
     # Candidates a run that stops before the end (--state) leaves for the next one to decide.
     undecided: int = 0
-    # The input's unreadable lines and what --bad-lines did with them (a BadLines), or None.
-    bad_lines: object = None
-    # The zone of the input's timestamps (a tzinfo), or None for naive times.
-    time_zone: object = None
+    # The input's unreadable lines and what --bad-lines did with them, or None.
+    bad_lines: BadLines | None = None
+    # The zone of the input's timestamps, or None for naive times.
+    time_zone: dt.tzinfo | None = None
     # One-line remarks about the input (see SignalSource.notes).
     notes: tuple = ()
 
