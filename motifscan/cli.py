@@ -923,8 +923,8 @@ class _NothingWritten(Exception):
 def _stream_interrupted() -> bool:
     """Whether Ctrl-C ended a live stream (see ``motifscan.io.streams.stream_interrupted``).
     Looked up only when the reader was imported, so a run that read nothing pays no import."""
-    signals = sys.modules.get("motifscan.io.signals")
-    return signals is not None and signals.stream_interrupted()
+    streams = sys.modules.get("motifscan.io.streams")
+    return streams is not None and streams.stream_interrupted()
 
 
 def _fail(message: str) -> int:
