@@ -13,7 +13,7 @@ import itertools
 import queue
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, cast
 
 import numpy as np
 
@@ -21,11 +21,15 @@ from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, ScanLabel, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.signal import BadLines, SignalBlock, SignalSource
-from motifscan.similarity import sliding_cosine, span
+from motifscan.similarity import Track, sliding_cosine, span
 from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
+
+if TYPE_CHECKING:  # imported where they are used, for the start-up time of plain runs
+    from motifscan.fill import GapFiller
+    from motifscan.similarity.gaps import GapDistanceTrack, GapScoreTrack
 
 
 #: A window whose |cosine| exceeds this is a near-perfect match to the kernel's shape, or,
@@ -58,7 +62,7 @@ class RunSummary:
     # that knows which rows it filled (None without --fill).
     filled_samples: int = 0
     filled_windows: int = 0
-    filler: object = None
+    filler: GapFiller | None = None
     # --threshold mad:K: the threshold of each score track (label -> value), once decided.
     thresholds: dict = field(default_factory=dict)
     # Stretches of candidates at or above the threshold that had no motif because a
@@ -255,11 +259,10 @@ class StreamScanner:
         self._seen = 0
         #: The noise floor of each (channel group, kernel length); None until ``--noise-floor
         #: auto`` has seen the samples it is estimated from.
-        self.noise_floor = (
-            None
-            if config.noise_floor == "auto"
-            else {(channels, taps): config.noise_floor for (channels, _, taps), _ in self.batches}
-        )
+        self.noise_floor: dict[tuple[Any, int], float] | None = None
+        if not isinstance(config.noise_floor, str):  # a number; the only text is "auto"
+            noise_floor = config.noise_floor
+            self.noise_floor = {(channels, taps): noise_floor for (channels, _, taps), _ in self.batches}
 
     def _decide_noise_floor(self, buffers: dict) -> None:
         from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
@@ -277,7 +280,10 @@ class StreamScanner:
             from motifscan.similarity.cpu import use_threads
 
             use_threads(self._threads)
-        tracks = {}
+        noise_floor = self.noise_floor
+        if noise_floor is None:
+            raise ValueError("--noise-floor auto is decided before the first scan")
+        tracks: dict[ScanLabel, Track | GapScoreTrack | GapDistanceTrack] = {}
         for ((channels, dilation, taps), scans), n_out in zip(self.batches, lengths):
             needed = n_out + span(taps, dilation) - 1
             kernels = [config.kernels[scan.kernel] for scan in scans]
@@ -302,7 +308,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    self.noise_floor[(channels, taps)],
+                    noise_floor[(channels, taps)],
                     config.min_channels,
                     self.backend,
                 )
@@ -314,7 +320,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    self.noise_floor[(channels, taps)],
+                    noise_floor[(channels, taps)],
                     self.backend,
                 )
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
@@ -335,7 +341,7 @@ class StreamScanner:
         # sliding_activation).
         direct = "numpy" if self.backend == "numpy" else "numba"
         return {
-            name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilation, direct)
+            name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilations[0], direct)
             for name, values in buffers.items()
         }
 
@@ -540,7 +546,7 @@ def score_blocks(
             source.channels, config, getattr(source, "rows_hint", None), activation, first_row, source.name
         )
     summary.device = device_of(scanner.backend)
-    counted = {}
+    counted: dict[tuple[str, int], Scan] = {}
     for scan in scanner.scans:  # one kernel per channel and dilation sees every window
         counted.setdefault((scan.channel, scan.dilation), scan)
     # A normalised scan compares shapes already: an offset cannot mislead it.
@@ -566,6 +572,8 @@ def score_blocks(
     if config.fill != "none":
         from motifscan.fill import GapFiller
 
+        if config.max_gap is None:  # DetectConfig refuses a fill without it
+            raise ValueError("a fill needs max_gap")
         summary.filler = GapFiller(config.fill, config.max_gap, first_row)
     try:
         yield from _score_all(source, config, summary, scanner, account, final)
@@ -678,7 +686,7 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
     read to find it are held (at most ``STEP_ROWS`` positions) and come first in the
     returned iterator. Returns ``(None, blocks)`` when ``min_gap`` is not a time.
     """
-    gap = config.min_gap
+    gap = config.parsed_min_gap
     if not gap.is_time:
         return None, blocks
     if source.time_column is None:
@@ -690,6 +698,8 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
     held, times, count = [], [], 0
     for block in blocks:
         held.append(block)
+        if block.time is None:  # the source has a time column, so every block has times
+            raise ValueError(f"{source.name}: a block without the time column")
         times.append(block.time[: STEP_ROWS - count])
         count += times[-1].shape[0]
         if count >= STEP_ROWS:
@@ -904,6 +914,8 @@ class Detection:
 
     def _decide_thresholds(self, held: list, detectors: list) -> None:
         factor = self.config.threshold_mad
+        if factor is None:  # decided only for --threshold mad:K
+            raise ValueError("a MAD threshold needs its factor")
         thresholds = {}
         for detector, labels in detectors:
             values = []
@@ -969,7 +981,9 @@ def watched_blocks(
     if watch is None:
         yield from score_blocks(source, config, summary, activation, first_row, scanner, final)
         return
-    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row, scanner, final):
+    # The watched source forwards every attribute to the source it wraps.
+    watched = cast(SignalSource, _WatchedSource(source, watch))
+    for block in score_blocks(watched, config, summary, activation, first_row, scanner, final):
         watch.score_block(block)
         yield block
 
