@@ -142,7 +142,7 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 @contextlib.contextmanager
-def _signals_held():
+def _signals_held() -> Iterator[None]:
     """Hold back SIGINT, SIGTERM and SIGHUP for the block; one that came is raised again
     when it ends, to the handler in place before.
 
