@@ -370,9 +370,17 @@ class _MotifscanGroup(click.Group):
         except BrokenPipeError:
             status = _stdout_gone()
         except OSError as error:
-            if error.errno not in STDOUT_WRITE_ERRNOS:
-                raise
-            status = _fail(f"writing <stdout>: {error.strerror}")
+            if error.errno in STDOUT_WRITE_ERRNOS:
+                status = _fail(f"writing <stdout>: {error.strerror}")
+            else:
+                # Not a file of the run (those are MotifscanError): the system refused the
+                # process something, e.g. mapping Numba's compiler library under `ulimit -v`.
+                said = " ".join(str(error).split()).split(". ")[0]
+                status = _fail(f"the system refused: {said} (too little memory, e.g. under ulimit -v?)")
+        except ImportError as error:
+            # A compiled module that cannot be mapped (`ulimit -v`) or a broken install.
+            said = " ".join(str(error).split())
+            status = _fail(f"cannot load {error.name or 'a module'}: {said}")
         except MemoryError as error:
             # numpy says what it could not allocate ("Unable to allocate 7.5 GiB for an array
             # with shape ..."); a bare MemoryError says nothing, so the knob is named instead.

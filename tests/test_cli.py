@@ -1283,6 +1283,48 @@ def test_out_of_memory_is_exit_2_saying_what_was_too_big(monkeypatch):
     assert result.output.count("\n") == 1
 
 
+def test_a_library_the_system_refuses_to_map_is_one_line_exit_2(monkeypatch):
+    import motifscan.pipeline
+
+    def refused(self):
+        # What loading Numba's compiler under a small `ulimit -v` raises (no errno).
+        raise OSError("Could not find/load shared object file 'libllvmlite.so' from resource location. This could mean")
+        yield
+
+    monkeypatch.setattr(motifscan.pipeline.Detection, "__iter__", refused)
+    result = run("detect", SEED, "--kernel", "1,2,3")
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert result.output.startswith("motifscan: error: the system refused: Could not find/load shared object")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("megabytes", [500, 700, 900, 1200])
+def test_an_address_space_limit_never_gives_a_traceback(tmp_path, megabytes):
+    """`ulimit -v`: whatever the limit stops (the compiler's library, numpy, pyarrow), the run
+    ends with its result or one line and exit 2."""
+    import resource
+
+    signal_file = tmp_path / "big.csv"
+    signal_file.write_text("v\n" + "\n".join(str((i * 7919) % 1000 / 100) for i in range(1_000_000)) + "\n")
+
+    def limited():
+        limit = megabytes << 20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    completed = subprocess.run(
+        [*installed_motifscan(), "detect", str(signal_file), "--kernel", "1,2,3", "--p", "3", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limited,
+    )
+    assert "Traceback" not in completed.stderr, completed.stderr
+    assert completed.returncode in (0, 1) or (completed.returncode == 2 and completed.stderr.count("\n") == 1), (
+        completed.returncode,
+        completed.stderr,
+    )
+
+
 def test_a_table_behind_head_exits_141_like_the_other_formats(tmp_path):
     command = (
         " ".join(installed_motifscan()) + f" detect {_many_motifs(tmp_path)} --kernel 1,2,3 --p 9 "
