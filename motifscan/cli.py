@@ -793,14 +793,7 @@ def scores(file, method, output, quiet, plot, **options):
 
     config, read = _prepare(options, method=method)
     source = read.open(file, config.block_rows)
-    summary = RunSummary(
-        source.name,
-        list(source.channels),
-        source.time_column,
-        bad_lines=source.bad_lines,
-        time_zone=source.time_zone,
-        notes=source.notes,
-    )
+    summary = RunSummary.of(source)
     scanner = StreamScanner(
         source.channels, config, getattr(source, "rows_hint", None), method == "conv", source_name=source.name
     )

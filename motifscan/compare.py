@@ -126,14 +126,7 @@ class Comparison:
         self.source = source
         self.config = config
         self.watch = watch
-        self.summary = RunSummary(
-            source.name,
-            list(source.channels),
-            source.time_column,
-            bad_lines=source.bad_lines,
-            time_zone=source.time_zone,
-            notes=source.notes,
-        )
+        self.summary = RunSummary.of(source)
         self.channel_rank = {name: i for i, name in enumerate(source.channels)}
         self.motifs: dict[str, list[Motif]] = {method: [] for method in COMPARED}
         self.rows: list[ComparisonRow] = []

@@ -150,9 +150,7 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
 
     source = SignalSource(own.name, own.channels, own.time_column, blocks)
     # The range's own bad lines only: those of the overlap rows are the next range's.
-    summary = RunSummary(
-        own.name, list(own.channels), own.time_column, bad_lines=own.bad_lines, time_zone=own.time_zone, notes=own.notes
-    )
+    summary = RunSummary.of(own)
     detectors = {detector.channel: detector for detector in channel_detectors(own.channels, config, "cosine")}
     found: dict = {name: [] for name in own.channels}
     try:

@@ -92,6 +92,19 @@ class RunSummary:
         would compare shapes."""
         return self.near_unit_cosine_windows > LARGE_OFFSET_SHARE * self.scored_windows
 
+    @classmethod
+    def of(cls, source) -> "RunSummary":
+        """The empty summary of a run over ``source`` (a SignalSource): its name, channels,
+        time column, and what reading it has said so far (bad lines, time zone, notes)."""
+        return cls(
+            source.name,
+            list(source.channels),
+            source.time_column,
+            bad_lines=source.bad_lines,
+            time_zone=source.time_zone,
+            notes=source.notes,
+        )
+
 
 @dataclass
 class ScoreBlock:
@@ -775,14 +788,7 @@ class Detection:
         self.first_row = first_row  # global index of the source's first sample
         self.hold = hold
         self.undecided = undecided
-        self.summary = RunSummary(
-            source.name,
-            list(source.channels),
-            source.time_column,
-            bad_lines=source.bad_lines,
-            time_zone=source.time_zone,
-            notes=source.notes,
-        )
+        self.summary = RunSummary.of(source)
         scans = plan_scans(list(source.channels), config, source.name)
         self.channel_order = list(dict.fromkeys(scan.channel for scan in scans))
         self.channel_rank = {name: i for i, name in enumerate(self.channel_order)}

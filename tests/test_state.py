@@ -355,9 +355,12 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
             ["--kernel", "1,2,3"],
             ["--kernel", "r=1,2,3", "--kernel", "f=3,1,2,0"],
             ["--kernel", "1,-1,2", "--dilation", "1..3"],
+            ["JOINT"],  # a joint kernel over a and b, written below
         ]
     ),
-    st.sampled_from([[], ["--normalize", "center"], ["--noise-floor", "0.1"], ["--normalize", "zscore"]]),
+    st.sampled_from(
+        [[], ["--normalize", "center"], ["--noise-floor", "0.1"], ["--noise-floor", "auto"], ["--normalize", "zscore"]]
+    ),
     st.floats(0.2, 0.8),
     st.sampled_from([[], ["--min-gap", "7"], ["--sign", "positive"]]),
 )
@@ -385,6 +388,10 @@ def test_any_appends_give_one_runs_motifs(seed, n, cuts, kernels, normalize, thr
         "csv",
     ]
     with tempfile.TemporaryDirectory() as directory:
+        if kernels == ["JOINT"]:
+            joint = Path(directory) / "joint.csv"
+            joint.write_text("a,b\n1,0\n2,1\n3,-1\n0,2\n")
+            options[:1] = ["--kernel-file", str(joint), "--joint"]
         _union_equals_one_run(Path(directory), x, cuts, options)
 
 
