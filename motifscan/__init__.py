@@ -254,7 +254,10 @@ def scan(
     if hasattr(signal, "select_dtypes"):
         import pandas as pd
 
-        return pd.DataFrame(dict(zip(source.channels, tracks)), index=index[: len(tracks[0])])
+        # A DataFrame always has an index.
+        return pd.DataFrame(
+            dict(zip(source.channels, tracks)), index=None if index is None else index[: len(tracks[0])]
+        )
     if index is not None:
         import pandas as pd
 

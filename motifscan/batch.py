@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif, sort_motifs
@@ -142,7 +142,7 @@ STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 @contextlib.contextmanager
-def _signals_held():
+def _signals_held() -> Iterator[None]:
     """Hold back SIGINT, SIGTERM and SIGHUP for the block; one that came is raised again
     when it ends, to the handler in place before.
 
@@ -341,7 +341,7 @@ class BatchRun:
 
     def __iter__(self) -> Iterator[Motif]:
         if self._single is not None:
-            yield from self._run_single()
+            yield from self._run_single(self._single)
             return
         for run in self._runs():
             if run.error is not None and not self.several:
@@ -357,8 +357,7 @@ class BatchRun:
             self.on_file_done(run)
             yield from in_zone(run.motifs, None if run.summary is None else run.summary.time_zone)
 
-    def _run_single(self) -> Iterator[Motif]:
-        detection = self._single
+    def _run_single(self, detection: Detection) -> Iterator[Motif]:
         name = self.inputs[0][0]
         if self.progress is not None:
             self.progress.rows_total(detection.source.rows_estimate)
@@ -431,7 +430,7 @@ class BatchRun:
                 import gc
 
                 gc.collect()
-            if owned:
+            if owned and client is not None:  # owned: connect() gave the client
                 cluster = client.cluster
                 client.close()
                 if cluster is not None:
@@ -447,7 +446,7 @@ class BatchRun:
         if not self.several:
             run = self.files[0]
             return run_report(run.summary or RunSummary(run.name, [], None), parameters)
-        files = []
+        files: list[dict[str, Any]] = []
         for run in self.files:
             if run.error is not None:
                 files.append({"file": run.name, "error": run.error})

@@ -301,7 +301,7 @@ def _warn_skipped(summary) -> None:
             f"(missing or non-finite values in {summary.source})",
             err=True,
         )
-    if summary is not None and getattr(summary, "partial_windows", 0):
+    if summary.partial_windows:
         click.echo(
             f"motifscan: {summary.partial_windows} window(s) scored over fewer channels than their joint "
             f"kernel has (--min-channels): missing or non-finite values in {summary.source}",

@@ -83,6 +83,8 @@ class MinGap:
             return max(math.ceil(self.span_fraction * span_), min(2, span_))
         if step is None:
             raise MotifscanError(f"min_gap {self.text}: a time needs the sampling step of a time column", ("min_gap",))
+        if self.seconds is None:
+            raise ValueError("a MinGap sets one of samples, span_fraction and seconds")
         quotient = self.seconds / step
         whole = round(quotient)
         return (
@@ -181,17 +183,17 @@ def parse_dilations(value) -> tuple[int, ...]:
     ``1..8`` (both ends included; items of a list may be ranges too: ``1..3,6``).
     """
     if isinstance(value, str):
-        values = []
+        values: list[int] = []
         for item in value.split(","):
             item = item.strip()
             if ".." in item:
-                low, _, high = item.partition("..")
-                if not low.strip() or not high.strip():
+                low_text, _, high_text = item.partition("..")
+                if not low_text.strip() or not high_text.strip():
                     raise MotifscanError(
                         f"dilation: the range {item!r} needs both ends (write LOW..HIGH)", ("dilation",)
                     )
-                low = _check_integer("dilation", low.strip(), minimum=1)
-                high = _check_integer("dilation", high.strip(), minimum=1)
+                low = _check_integer("dilation", low_text.strip(), minimum=1)
+                high = _check_integer("dilation", high_text.strip(), minimum=1)
                 if high < low:
                     raise MotifscanError(f"dilation: the range {item} is empty (write LOW..HIGH)", ("dilation",))
                 values += range(low, high + 1)
@@ -557,19 +559,26 @@ class DetectConfig:
     def gap(self) -> int:
         """``min_gap`` in samples for windows of :attr:`span` (not for a time: that needs
         the input's time column, see :func:`motifscan.pipeline.sampling_step`)."""
-        return self.min_gap.samples_for(self.span)
+        return self.parsed_min_gap.samples_for(self.span)
+
+    @property
+    def parsed_min_gap(self) -> MinGap:
+        """``min_gap`` as construction normalised it (given as text, a number or None)."""
+        if not isinstance(self.min_gap, MinGap):
+            raise TypeError("DetectionConfig.min_gap is a MinGap once the config is built")
+        return self.min_gap
 
     def parameters(self) -> dict:
         """The options as plain JSON-ready values, for reports."""
         several = len(self.kernels) > 1 or self.joint
         parameters = {
-            "kernel": list(self.kernel),
+            "kernel": list(self.kernel or ()),  # construction sets it: never None here
             "p": self.p,
             "dilation": list(self.dilations) if isinstance(self.dilation, tuple) else self.dilation,
             "span": self.span,
             "threshold": self.threshold,
             "sign": self.sign,
-            "min_gap": self.min_gap.parameter(),
+            "min_gap": self.parsed_min_gap.parameter(),
             "top": self.top,
             "normalize": self.normalize,
             "noise_floor": self.noise_floor,
@@ -719,9 +728,9 @@ class BatchConfig:
             len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint or config.noise_floor == "auto"
         ):
             raise MotifscanError("--dask scans one kernel at one dilation (no --joint, no --noise-floor auto)")
-        if config.min_gap.is_time and (self.state is not None or self.dask is not None):
+        if config.parsed_min_gap.is_time and (self.state is not None or self.dask is not None):
             raise MotifscanError(
-                f"--min-gap {config.min_gap.text}: a time is converted with the sampling step of "
+                f"--min-gap {config.parsed_min_gap.text}: a time is converted with the sampling step of "
                 "the whole input, which --state and --dask runs do not see; give samples "
                 "or a fraction of the span"
             )

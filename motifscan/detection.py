@@ -80,7 +80,10 @@ class Motif:
 
     def strength(self, by: str = "score") -> float:
         """``|score|`` or ``|activation|`` (``by``): what detection ranked the motif by."""
-        return abs(self.score if by == "score" else self.activation)
+        value = self.score if by == "score" else self.activation
+        if value is None:
+            raise ValueError("the motif has no activation to rank by")
+        return abs(value)
 
 
 def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np.ndarray:
@@ -288,10 +291,14 @@ class ChannelDetector:
             "scale": track.scale,
             "scan": scan,
         }
-        if getattr(track, "distance", None) is not None:
-            columns["distance"] = track.distance
-        if getattr(track, "present", None) is not None:
-            columns["present"] = track.present
+        # Only some tracks have them: z-normalised scans a distance, gap-aware ones the
+        # channels present.
+        distance = getattr(track, "distance", None)
+        if distance is not None:
+            columns["distance"] = distance
+        present = getattr(track, "present", None)
+        if present is not None:
+            columns["present"] = present
         if time is not None:
             columns["time"] = time
         if activation is not None:
@@ -336,6 +343,8 @@ class ChannelDetector:
         (``position``, ``score``, ``cosine``, ``scale``, ``scan``, and ``time``,
         ``activation``, ``distance`` when there are such values)."""
         ranked = track.score if self.by == "score" else activation
+        if ranked is None:
+            raise ValueError("a detector ranking by activation needs the activation track")
         threshold = self.threshold if self.thresholds is None else self.thresholds[scan]
         chosen = np.flatnonzero(candidate_mask(ranked, threshold, self.sign))
         return self._columns(
@@ -500,6 +509,11 @@ class ChannelDetector:
         self._stretch_end, self._stretch_kept = None, False
 
     def _count_suppressed(self, position: np.ndarray, keep: np.ndarray, strength: np.ndarray) -> None:
+        """Count the stretches of ``position`` without an accepted candidate (see
+        :meth:`_count_stretches`); ``strength`` is for detectors that decide later."""
+        self._count_stretches(position, keep)
+
+    def _count_stretches(self, position: np.ndarray, keep: np.ndarray) -> None:
         """Count the stretches of ``position`` (decided candidates, sorted, all after those
         decided before) without an accepted candidate; the last one may go on later."""
         fresh = np.empty(position.size, dtype=bool)
@@ -615,7 +629,7 @@ class RelativeChannelDetector(ChannelDetector):
         self.threshold = self.fraction * self.strongest
 
     def _keep_plausible(self, motifs: list[Motif]) -> None:
-        self._held = [m for m in self._held + motifs if abs(m.activation) >= self.threshold]
+        self._held = [m for m in self._held + motifs if m.strength("activation") >= self.threshold]
         position, strength = self._suppressed
         plausible = strength >= self.threshold
         self._suppressed = (position[plausible], strength[plausible])
@@ -636,6 +650,8 @@ class RelativeChannelDetector(ChannelDetector):
         activation: np.ndarray | None = None,
     ) -> list[Motif]:
         """Like :meth:`ChannelDetector.push`, but returns nothing: see :meth:`finish`."""
+        if activation is None:
+            raise ValueError("a relative threshold needs the activation track")
         self._raise_threshold(activation)
         self._keep_plausible(super().push(first_position, track, time, activation))
         return []
@@ -651,7 +667,7 @@ class RelativeChannelDetector(ChannelDetector):
             position = np.concatenate([accepted, suppressed])
             order = np.argsort(position, kind="stable")
             keep = np.concatenate([np.ones(accepted.size, bool), np.zeros(suppressed.size, bool)])[order]
-            ChannelDetector._count_suppressed(self, position[order], keep, None)
+            self._count_stretches(position[order], keep)
             self._close_stretch()
         return sorted(held, key=lambda motif: motif.start)
 
@@ -675,7 +691,7 @@ class TopMotifs:
             motif.strength(self.by),
             -motif.start,
             -self._rank[motif.channel],
-            -self._kernel_rank.get(motif.kernel, 0),
+            -(0 if motif.kernel is None else self._kernel_rank.get(motif.kernel, 0)),
             -(motif.dilation or 0),
         )
 
@@ -703,7 +719,7 @@ def sort_motifs(
         key=lambda motif: (
             motif.start,
             channel_rank[motif.channel],
-            kernel_rank.get(motif.kernel, 0),
+            0 if motif.kernel is None else kernel_rank.get(motif.kernel, 0),
             motif.dilation or 0,
         ),
     )

@@ -188,7 +188,10 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
         summary.positions += result.summary.positions
         summary.skipped_windows += result.summary.skipped_windows
         if summary.bad_lines is not None:
-            summary.bad_lines.merge(result.summary.bad_lines)
+            part_bad_lines = result.summary.bad_lines
+            if part_bad_lines is None:
+                raise ValueError("every byte range of one input counts its bad lines")
+            summary.bad_lines.merge(part_bad_lines)
         summary.scored_windows += result.summary.scored_windows
         summary.near_unit_cosine_windows += result.summary.near_unit_cosine_windows
         for channel, skipped in result.summary.skipped_by_channel.items():

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
@@ -86,6 +87,10 @@ def centred(vectors: np.ndarray, normalize: str) -> np.ndarray:
     return vectors - vectors.mean(axis=-1, keepdims=True)
 
 
+@overload
+def scan_metric(metric: np.ndarray, normalize: str, length: int) -> np.ndarray: ...
+@overload
+def scan_metric(metric: None, normalize: str, length: int) -> None: ...
 def scan_metric(metric: np.ndarray | None, normalize: str, length: int) -> np.ndarray | None:
     """The linear map a plain metric scan needs to score as ``detect --normalize`` with
     ``metric``: ``M C`` (shape (r, m), full) when windows are centred, ``M`` otherwise.
@@ -146,7 +151,7 @@ def align_positives(
                 norm = np.linalg.norm(window)
                 if not np.isfinite(norm) or norm == 0:
                     continue
-                cosine = float(window @ template) / norm
+                cosine = float(window @ template) / float(norm)
                 # Ties keep the labelled start, then the earlier one.
                 if cosine > best_cosine + 1e-12 or (abs(cosine - best_cosine) <= 1e-12 and candidate == start):
                     best, best_cosine = candidate, cosine

@@ -8,23 +8,28 @@ size and the results do not depend on where the blocks were cut.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import queue
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, cast
 
 import numpy as np
 
 from motifscan.config import DetectConfig
 from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, ScanLabel, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
-from motifscan.signal import SignalBlock, SignalSource
-from motifscan.similarity import sliding_cosine, span
+from motifscan.signal import BadLines, SignalBlock, SignalSource
+from motifscan.similarity import Track, sliding_cosine, span
 from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
 from motifscan.similarity.device import device_of, resolve_device
+
+if TYPE_CHECKING:  # imported where they are used, for the start-up time of plain runs
+    from motifscan.fill import GapFiller
+    from motifscan.similarity.gaps import GapDistanceTrack, GapScoreTrack
 
 
 #: A window whose |cosine| exceeds this is a near-perfect match to the kernel's shape, or,
@@ -57,7 +62,7 @@ class RunSummary:
     # that knows which rows it filled (None without --fill).
     filled_samples: int = 0
     filled_windows: int = 0
-    filler: object = None
+    filler: GapFiller | None = None
     # --threshold mad:K: the threshold of each score track (label -> value), once decided.
     thresholds: dict = field(default_factory=dict)
     # Stretches of candidates at or above the threshold that had no motif because a
@@ -73,10 +78,10 @@ class RunSummary:
     tail: SignalBlock | None = None
     # Candidates a run that stops before the end (--state) leaves for the next one to decide.
     undecided: int = 0
-    # The input's unreadable lines and what --bad-lines did with them (a BadLines), or None.
-    bad_lines: object = None
-    # The zone of the input's timestamps (a tzinfo), or None for naive times.
-    time_zone: object = None
+    # The input's unreadable lines and what --bad-lines did with them, or None.
+    bad_lines: BadLines | None = None
+    # The zone of the input's timestamps, or None for naive times.
+    time_zone: dt.tzinfo | None = None
     # One-line remarks about the input (see SignalSource.notes).
     notes: tuple = ()
 
@@ -267,11 +272,10 @@ class StreamScanner:
         self._seen = 0
         #: The noise floor of each (channel group, kernel length); None until ``--noise-floor
         #: auto`` has seen the samples it is estimated from.
-        self.noise_floor = (
-            None
-            if config.noise_floor == "auto"
-            else {(channels, taps): config.noise_floor for (channels, _, taps), _ in self.batches}
-        )
+        self.noise_floor: dict[tuple[Any, int], float] | None = None
+        if not isinstance(config.noise_floor, str):  # a number; the only text is "auto"
+            noise_floor = config.noise_floor
+            self.noise_floor = {(channels, taps): noise_floor for (channels, _, taps), _ in self.batches}
 
     def _decide_noise_floor(self, buffers: dict) -> None:
         from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
@@ -289,7 +293,10 @@ class StreamScanner:
             from motifscan.similarity.cpu import use_threads
 
             use_threads(self._threads)
-        tracks = {}
+        noise_floor = self.noise_floor
+        if noise_floor is None:
+            raise ValueError("--noise-floor auto is decided before the first scan")
+        tracks: dict[ScanLabel, Track | GapScoreTrack | GapDistanceTrack] = {}
         for ((channels, dilation, taps), scans), n_out in zip(self.batches, lengths):
             needed = n_out + span(taps, dilation) - 1
             kernels = [config.kernels[scan.kernel] for scan in scans]
@@ -314,7 +321,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    self.noise_floor[(channels, taps)],
+                    noise_floor[(channels, taps)],
                     config.min_channels,
                     self.backend,
                 )
@@ -326,7 +333,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    self.noise_floor[(channels, taps)],
+                    noise_floor[(channels, taps)],
                     self.backend,
                 )
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
@@ -347,7 +354,7 @@ class StreamScanner:
         # sliding_activation).
         direct = "numpy" if self.backend == "numpy" else "numba"
         return {
-            name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilation, direct)
+            name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilations[0], direct)
             for name, values in buffers.items()
         }
 
@@ -552,7 +559,7 @@ def score_blocks(
             source.channels, config, getattr(source, "rows_hint", None), activation, first_row, source.name
         )
     summary.device = device_of(scanner.backend)
-    counted = {}
+    counted: dict[tuple[str, int], Scan] = {}
     for scan in scanner.scans:  # one kernel per channel and dilation sees every window
         counted.setdefault((scan.channel, scan.dilation), scan)
     # A normalised scan compares shapes already: an offset cannot mislead it.
@@ -578,6 +585,8 @@ def score_blocks(
     if config.fill != "none":
         from motifscan.fill import GapFiller
 
+        if config.max_gap is None:  # DetectConfig refuses a fill without it
+            raise ValueError("a fill needs max_gap")
         summary.filler = GapFiller(config.fill, config.max_gap, first_row)
     try:
         yield from _score_all(source, config, summary, scanner, account, final)
@@ -690,7 +699,7 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
     read to find it are held (at most ``STEP_ROWS`` positions) and come first in the
     returned iterator. Returns ``(None, blocks)`` when ``min_gap`` is not a time.
     """
-    gap = config.min_gap
+    gap = config.parsed_min_gap
     if not gap.is_time:
         return None, blocks
     if source.time_column is None:
@@ -702,6 +711,8 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
     held, times, count = [], [], 0
     for block in blocks:
         held.append(block)
+        if block.time is None:  # the source has a time column, so every block has times
+            raise ValueError(f"{source.name}: a block without the time column")
         times.append(block.time[: STEP_ROWS - count])
         count += times[-1].shape[0]
         if count >= STEP_ROWS:
@@ -719,9 +730,9 @@ def sampling_step(blocks: Iterator[ScoreBlock], config: DetectConfig, source) ->
 def gap_samples(config: DetectConfig, span_: int, step: float | None) -> int:
     """``config.min_gap`` in samples for windows of ``span_``; a time with no step (a signal
     of at most one position) is one sample: there is nothing to keep apart."""
-    if config.min_gap.is_time and step is None:
+    if config.parsed_min_gap.is_time and step is None:
         return 1
-    return config.min_gap.samples_for(span_, step)
+    return config.parsed_min_gap.samples_for(span_, step)
 
 
 def channel_detectors(channels, config: DetectConfig, method: str, step: float | None = None) -> list[ChannelDetector]:
@@ -909,6 +920,8 @@ class Detection:
 
     def _decide_thresholds(self, held: list, detectors: list) -> None:
         factor = self.config.threshold_mad
+        if factor is None:  # decided only for --threshold mad:K
+            raise ValueError("a MAD threshold needs its factor")
         thresholds = {}
         for detector, labels in detectors:
             values = []
@@ -974,7 +987,9 @@ def watched_blocks(
     if watch is None:
         yield from score_blocks(source, config, summary, activation, first_row, scanner, final)
         return
-    for block in score_blocks(_WatchedSource(source, watch), config, summary, activation, first_row, scanner, final):
+    # The watched source forwards every attribute to the source it wraps.
+    watched = cast(SignalSource, _WatchedSource(source, watch))
+    for block in score_blocks(watched, config, summary, activation, first_row, scanner, final):
         watch.score_block(block)
         yield block
 

@@ -18,6 +18,7 @@ from motifscan.fitting import (
     DEFAULT_MARGIN,
     DEFAULT_MINED,
     NORMALIZATIONS,
+    FitResult,
     fit_kernel,
     match_detections,
 )
@@ -115,7 +116,8 @@ class FitConfig:
     @property
     def metrics(self) -> tuple:
         """The metrics to fit, in the order of ``METRICS``."""
-        return self.metric
+        # Construction turns one metric's name into a tuple.
+        return (self.metric,) if isinstance(self.metric, str) else self.metric
 
 
 @dataclass
@@ -145,12 +147,13 @@ def read_recording(path: str, config: FitConfig, channel: str | None) -> Recordi
             "choose the one to learn from with --column"
         )
     name = source.channels[0]
-    values, times = [], []
+    pieces: list[np.ndarray] = []
+    times: list[np.ndarray] = []
     for block in source:
-        values.append(block.channels[name])
+        pieces.append(block.channels[name])
         if block.time is not None:
             times.append(block.time)
-    values = np.concatenate(values) if values else np.zeros(0)
+    values = np.concatenate(pieces) if pieces else np.zeros(0)
     return Recording(source.name, name, values, np.concatenate(times) if times else None)
 
 
@@ -251,8 +254,8 @@ class Candidate:
     name: str  # "starting point" or "fitted"
     metric: str
     normalize: str
-    kernel: FittedKernel | None = None
-    result: object = None  # the FitResult of a fit on all training rows
+    kernel: FittedKernel
+    result: FitResult | None = None  # of a fit on all training rows (None: the starting point)
     cross_validation: dict | None = None
     held_out: dict | None = None
     seconds: float = 0.0
@@ -338,8 +341,9 @@ def cross_validate(
     """
     from motifscan.fitting import cosine_track, peak_values
 
-    fitted = ([], [])
-    start = ([], [])
+    # (positive values, negative values), one array per stretch
+    fitted: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+    start: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
     for first, end in stretches:
         held = (starts >= first) & (starts < end)
         masked = values.copy()
@@ -391,6 +395,8 @@ def run_fit(config: FitConfig) -> FitOutcome:
     if config.labels is not None:
         labels = read_labels(config.labels)
     else:
+        if config.positives is None:  # FitConfig refuses this; the message is the same
+            raise MotifscanError("examples are required: give --positives ROWS or --labels FILE")
         labels = parse_positions(config.positives, "--positives", True)
         if config.negatives is not None:
             labels += parse_positions(config.negatives, "--negatives", False)
@@ -421,7 +427,7 @@ def run_fit(config: FitConfig) -> FitOutcome:
             starts[held & positive] - cut,
         )
         starts, positive = starts[~held], positive[~held]
-    elif config.validate is not None:
+    elif config.validate is not None and config.validate_labels is not None:  # FitConfig: both or neither
         held_out = read_recording(config.validate, config, recording.channel)
         held_labels = read_labels(config.validate_labels)
         held_starts, held_positive, _, _ = _windows(held_labels, held_out, length)
@@ -530,6 +536,8 @@ def run_fit(config: FitConfig) -> FitOutcome:
             )
         warnings.append(warning)
 
+    if best_fitted.result is None:
+        raise ValueError("a fitted candidate carries its FitResult")
     result = best_fitted.result
     training.update(
         {
@@ -549,6 +557,8 @@ def run_fit(config: FitConfig) -> FitOutcome:
 
     def summary(candidate: Candidate) -> dict:
         judged_scores = candidate.held_out if candidate.held_out is not None else candidate.cross_validation
+        if judged_scores is None:
+            raise ValueError("every candidate is judged on held-out data or cross-validated")
         return {
             "normalize": candidate.normalize,
             "metric": candidate.metric,

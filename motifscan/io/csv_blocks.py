@@ -39,7 +39,9 @@ from motifscan.io.streams import (
     MIN_STDIN_ERROR_WINDOW_BYTES,
     _FollowedFile,
     _LiveStop,
+    _ByteReader,
     _ReplayStream,
+    _always_ready,
     _read_available,
     _read_head,
     _readiness_probe,
@@ -123,7 +125,7 @@ def _open_csv_file(
 
     try:
         with open_file() as stream:
-            head, at_eof = _read_head(stream.read, lambda timeout=0.0: True, name)
+            head, at_eof = _read_head(stream.read, _always_ready, name)
     except MotifscanError:
         raise
     except _read_errors() as exc:
@@ -150,6 +152,7 @@ def _open_csv_file(
 
     def locate(rows_read: int) -> tuple[str | None, str]:
         where = f"line {layout.first_data_line + rows_read} or later"
+        binary: IO[bytes] | gzip.GzipFile
         try:
             if whole is not None:
                 binary = io.BytesIO(whole)
@@ -203,7 +206,7 @@ def _chunks(raw: IO[bytes], size: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _open_csv_stream(name: str, raw: IO[bytes], delimiter: str | None, options: _ReadOptions) -> SignalSource:
+def _open_csv_stream(name: str, raw: _ByteReader, delimiter: str | None, options: _ReadOptions) -> SignalSource:
     more_ready = _readiness_probe(raw)
     try:
         magic = _read_available(raw, 2, more_ready)
@@ -212,7 +215,7 @@ def _open_csv_stream(name: str, raw: IO[bytes], delimiter: str | None, options: 
     except _read_errors() as exc:
         raise MotifscanError(f"{name}: cannot read ({_one_line(exc)})") from None
     compressed = magic == GZIP_MAGIC
-    source: IO[bytes] = _ReplayStream(magic, raw, more_ready)
+    source: _ByteReader = _ReplayStream(magic, raw, more_ready)
     if compressed:
         source = gzip.GzipFile(fileobj=source, mode="rb")
     try:
@@ -252,6 +255,7 @@ def _open_csv_stream(name: str, raw: IO[bytes], delimiter: str | None, options: 
     bad_lines = BadLines(options.bad_lines)
 
     def blocks() -> Iterator[SignalBlock]:
+        reader: _LiveCsvBlockReader | _TolerantCsvBlockReader
         if options.bad_lines == "error":
             reader = _LiveCsvBlockReader(layout, lambda: replay, locate, options.block_rows, full_blocks=False)
         else:
@@ -261,11 +265,11 @@ def _open_csv_stream(name: str, raw: IO[bytes], delimiter: str | None, options: 
             )
         yield from reader.blocks()
 
-    source = SignalSource(name, layout.channels, layout.time_column, blocks)
-    source.bad_lines = bad_lines
-    source.notes = layout.notes
-    source.time_zone = layout.time_zone
-    return source
+    signal_source = SignalSource(name, layout.channels, layout.time_column, blocks)
+    signal_source.bad_lines = bad_lines
+    signal_source.notes = layout.notes
+    signal_source.time_zone = layout.time_zone
+    return signal_source
 
 
 class _CsvBlockReader:
@@ -477,6 +481,7 @@ class _TolerantCsvBlockReader(_CsvBlockReader):
         times: list[tuple[int, str, str, Any]] = []  # (index in kept, column, cell, type)
         reader = csv.reader((line.decode("utf-8", "replace") + "\n" for line in raw_lines), delimiter=layout.delimiter)
         consumed = 0
+        problem: str | None  # what is wrong with the current line, None when nothing
         while True:
             start = consumed
             try:

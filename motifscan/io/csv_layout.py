@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import gzip
 import io
 import zlib
 from collections.abc import Mapping
@@ -216,9 +217,14 @@ def _plan_csv(
     # Lines with a field too many or too few say nothing about the columns' types; without
     # a bad-lines policy the first bad line (of any kind) is reported once types are known.
     invalid_rows: list[Any] = []
+
+    def skip_invalid(row: Any) -> str:
+        invalid_rows.append(row)
+        return "skip"
+
     try:
         sample.decode("utf-8")  # pyarrow decodes a row for the handler, and warns if it cannot
-        parse_options.invalid_row_handler = lambda row: invalid_rows.append(row) or "skip"
+        parse_options.invalid_row_handler = skip_invalid
     except UnicodeDecodeError:
         pass
     try:
@@ -345,9 +351,11 @@ def _zone_of_first_time(sample: bytes, first_data_line: int, delimiter: str, ind
         if len(row) > index and row[index].strip() and row[index] not in _null_values():
             first = row[index].strip()
             break
+    if first is None:
+        return dt.UTC  # no time at all in the sample; pyarrow gave UTC
     try:
         moment = dt.datetime.fromisoformat(first)
-    except (TypeError, ValueError):
+    except ValueError:
         return dt.UTC  # a form Python does not read; pyarrow gave UTC
     offset = moment.utcoffset()
     if offset is None or not offset:
@@ -375,7 +383,7 @@ def zone_to_arrow(zone: Any) -> str | None:
 
 
 def _find_bad_row(
-    binary: IO[bytes],
+    binary: IO[bytes] | gzip.GzipFile,
     layout: _CsvLayout,
     checks: Mapping[int, tuple[str, Any]],
     *,
@@ -422,9 +430,9 @@ def _find_bad_row(
                 if row[index] not in _null_values():
                     pending_times.append((line, column, row[index], arrow_type))
             if len(pending_times) >= _TIMESTAMP_CHECK_BATCH:
-                problem = _first_bad_time(pending_times)
-                if problem:
-                    return problem
+                bad_time = _first_bad_time(pending_times)
+                if bad_time:
+                    return bad_time
                 pending_times.clear()
     except (csv.Error, OSError, EOFError, zlib.error) as exc:
         problem = f"line {first_line + lines_before}: cannot parse ({_one_line(exc)})"

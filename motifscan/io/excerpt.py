@@ -10,11 +10,13 @@ never turns rows into seconds.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
 from motifscan.errors import MotifscanError
 from motifscan.kernel import Kernel, check_kernel
+from motifscan.signal import SignalBlock
 
 
 def _split_spec(spec: str) -> tuple[str | None, str, str | None, str]:
@@ -152,9 +154,10 @@ def kernel_from_recording(spec: str, joint: bool = False, channels=(), time_colu
             f"(--time-column names one; a plain START:END counts rows)"
         )
     zone = source.time_zone
-    blocks = []
+    blocks: list[SignalBlock] = []
     rows = 0
-    stop = None
+    start: Any = None  # row numbers, or times in the time column's type
+    stop: Any = None
     if not by_time:
         try:
             start, stop = _parse_limits(bounds, _rows, spec)

@@ -21,7 +21,7 @@ import stat
 import sys
 import tempfile
 import unicodedata
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO, Iterable, Iterator, Literal, Sequence, cast
 
 import numpy as np
 
@@ -106,9 +106,14 @@ def format_time(value):
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
+#: The units a time is written in, each with its size in nanoseconds.
+_TimeUnit = Literal["s", "ms", "us", "ns"]
+
+
 def _iso(value: np.datetime64) -> str:
     nanoseconds = int(value.astype("datetime64[ns]").astype(np.int64))
-    for unit, size in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+    units: tuple[tuple[_TimeUnit, int], ...] = (("s", 10**9), ("ms", 10**6), ("us", 10**3))
+    for unit, size in units:
         if nanoseconds % size == 0:
             return np.datetime_as_string(value, unit=unit)
     return np.datetime_as_string(value, unit="ns")
@@ -164,7 +169,8 @@ def iso_times(values: np.ndarray, zone) -> np.ndarray:
             suffixes[offsets == offset] = offset_text(dt.timedelta(microseconds=int(offset) / 1000), zone)
     ns = local.astype(np.int64)
     text = np.datetime_as_string(local, unit="ns").astype(object)
-    for unit, size in (("us", 10**3), ("ms", 10**6), ("s", 10**9)):  # coarsest exact unit wins
+    units: tuple[tuple[_TimeUnit, int], ...] = (("us", 10**3), ("ms", 10**6), ("s", 10**9))
+    for unit, size in units:  # coarsest exact unit wins
         exact = ns % size == 0
         text[exact] = np.datetime_as_string(local[exact], unit=unit)
     text = text + suffixes
@@ -332,18 +338,17 @@ def table_console(stream: IO[str]):
     """A Rich console for ``stream``: colours only on a terminal, and never with NO_COLOR."""
     from rich.console import Console
 
-    console = Console(file=stream)
+    class PipeConsole(Console):
+        # Rich turns a closed pipe into SIGPIPE's cousin exit(1), which means "no motif" for
+        # us: let the BrokenPipeError reach the command line, which exits 141 like every format.
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    console = PipeConsole(file=stream)
     if not console.is_terminal:
         # A file or a pipe has no width to respect: never wrap a timestamp into two lines.
-        console = Console(file=stream, width=200)
-    # Rich turns a closed pipe into SIGPIPE's cousin exit(1), which means "no motif" for us:
-    # let the BrokenPipeError reach the command line, which exits 141 like every format.
-    console.on_broken_pipe = _broken_pipe
+        console = PipeConsole(file=stream, width=200)
     return console
-
-
-def _broken_pipe() -> None:
-    raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
 def write_table(stream: IO[str], motifs: list[Motif], fields: Sequence[str], caption: str, footer=None) -> None:
@@ -428,7 +433,8 @@ def open_output(
             if append and kept_mode is not None:
                 stream.flush()
                 with open(path, "rb") as previous:
-                    shutil.copyfileobj(previous, stream.buffer if not binary else stream)
+                    # Text mode: os.fdopen gave a TextIOWrapper, whose bytes go to its buffer.
+                    shutil.copyfileobj(previous, stream if binary else cast(io.TextIOWrapper, stream).buffer)
             stream.flush()
             copied = os.fstat(stream.fileno()).st_size
             yield stream
@@ -501,7 +507,7 @@ def remove_stale_parts(path: str) -> list[str]:
     """
     directory = os.path.dirname(os.path.abspath(path))
     prefix = part_prefix(path)
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(directory)
     except OSError:

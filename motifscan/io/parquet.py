@@ -145,7 +145,7 @@ def is_parquet_dataset(path: str | os.PathLike[str]) -> bool:
         path.rstrip(os.sep).lower().endswith((".parquet", ".pq"))
         or bool(DATASET_MARKERS.intersection(names))
         or partitioned
-        or (files and all(name.startswith(("part-", "part.")) for name in files))
+        or (bool(files) and all(name.startswith(("part-", "part.")) for name in files))
     )
     return marked and bool(parquet_dataset_files(path))
 
@@ -181,5 +181,6 @@ def _open_parquet_dataset(path: str, name: str, options: _ReadOptions) -> Signal
     dataset = SignalSource(name, first.channels, first.time_column, blocks, read_ahead=True)
     dataset.notes = first.notes
     dataset.time_zone = first.time_zone
-    dataset.rows_estimate = sum(source.rows_estimate for source in sources)
+    estimates = [source.rows_estimate for source in sources]  # each file's, from its metadata
+    dataset.rows_estimate = sum(estimate for estimate in estimates if estimate is not None)
     return dataset

@@ -12,7 +12,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, IO
+from typing import Any, IO, Protocol
 
 from motifscan.errors import MotifscanError
 from motifscan.io.columns import INFERENCE_BYTES, MAX_FIRST_LINE_BYTES, _os_reason
@@ -26,6 +26,23 @@ LIVE_INPUT_WAIT_S = 0.05
 MIN_STDIN_ERROR_WINDOW_BYTES = 8 << 20
 
 
+class _ByteReader(Protocol):
+    """What the stream readers need of an input: a file, stdin, a followed file, gzip or a
+    :class:`_ReplayStream` over one of them."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def fileno(self) -> int: ...
+
+    # gzip.GzipFile's file object type asks for it (a pipe's raises).
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+
+def _always_ready(timeout: float = 0.0) -> bool:
+    """The readiness probe of an input that never blocks (in memory, or a regular file)."""
+    return True
+
+
 def _stdin_binary() -> IO[bytes]:
     stdin = sys.stdin
     if stdin is None:
@@ -37,7 +54,7 @@ def _stdin_binary() -> IO[bytes]:
     return io.BytesIO(stdin.read().encode("utf-8"))
 
 
-def _readiness_probe(stream: IO[bytes]) -> Callable[[float], bool]:
+def _readiness_probe(stream: _ByteReader) -> Callable[[float], bool]:
     """Return ``more_ready(timeout)``: whether more input can be read without blocking."""
     if isinstance(stream, _FollowedFile):
         return stream.more_ready
@@ -45,7 +62,7 @@ def _readiness_probe(stream: IO[bytes]) -> Callable[[float], bool]:
         descriptor = stream.fileno()
     except (AttributeError, OSError, ValueError):
         # In-memory streams never block: always read on.
-        return lambda timeout=0.0: True
+        return _always_ready
 
     def more_ready(timeout: float = 0.0) -> bool:
         try:
@@ -57,7 +74,7 @@ def _readiness_probe(stream: IO[bytes]) -> Callable[[float], bool]:
     return more_ready
 
 
-def _read_available(stream: IO[bytes], size: int, more_ready: Callable[[float], bool]) -> bytes:
+def _read_available(stream: _ByteReader, size: int, more_ready: Callable[[float], bool]) -> bytes:
     """Read up to ``size`` bytes: block for the first, then take only what is already there.
 
     A live pipe thus hands pyarrow what has arrived instead of waiting for a full block,
@@ -317,7 +334,7 @@ class _ReplayStream(io.RawIOBase):
     def __init__(
         self,
         head: bytes,
-        source: IO[bytes],
+        source: _ByteReader,
         more_ready: Callable[[float], bool],
         keep_bytes: int = 0,
     ):

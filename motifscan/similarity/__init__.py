@@ -57,6 +57,11 @@ class DistanceTrack(NamedTuple):
     distance: np.ndarray
 
 
+#: One kernel's scan result: a :class:`DistanceTrack` for ``normalize="zscore"``, else a
+#: :class:`ScoreTrack`.
+Track = ScoreTrack | DistanceTrack
+
+
 def span(kernel_length: int, dilation: int) -> int:
     """Number of signal samples one window covers: ``(m - 1) * dilation + 1``."""
     return (kernel_length - 1) * dilation + 1

@@ -341,4 +341,5 @@ def use_threads(count: int) -> None:
     Capped at ``NUMBA_NUM_THREADS`` (the size of Numba's pool, by default the number of
     cores); the FFT backend gives scipy.fft the same number of workers.
     """
-    set_num_threads(max(1, min(int(count), config.NUMBA_NUM_THREADS)))
+    # numba.config sets its options at import time, so mypy sees no NUMBA_NUM_THREADS.
+    set_num_threads(max(1, min(int(count), config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]

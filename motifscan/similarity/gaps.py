@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
-from motifscan.similarity import span
+from motifscan.similarity import DistanceTrack, span
 from motifscan.similarity.multi import EXACT_SQUARED_DISTANCE, prepare_kernels, scan_kernels
 
 
@@ -392,11 +392,13 @@ def scan_kernels_gaps(
                 track.score[positions] = score[index]
                 track.cosine[positions] = cosine[index]
                 track.scale[positions] = scale[index]
-                if normalize == "zscore":
+                if isinstance(track, DistanceTrack):  # normalize == "zscore"
                     track.distance[positions] = distance[index]
             present[positions] = channel_masks(whole)
-    kind = GapDistanceTrack if normalize == "zscore" else GapScoreTrack
-    return [kind(*track, present) for track in tracks]
+    return [
+        GapDistanceTrack(*track, present) if isinstance(track, DistanceTrack) else GapScoreTrack(*track, present)
+        for track in tracks
+    ]
 
 
 def scan_joint(

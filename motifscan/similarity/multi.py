@@ -29,7 +29,7 @@ import numpy as np
 
 from motifscan.choices import NORMALIZE, check_choice
 from motifscan.errors import MotifscanError
-from motifscan.similarity import DistanceTrack, ScoreTrack, empty_track, resolve_backend, span
+from motifscan.similarity import DistanceTrack, Track, empty_track, resolve_backend, span
 
 
 #: Squared z-normalised distances below this are round-off of an exact match (r = 1 within
@@ -86,7 +86,7 @@ def scan_kernels(
     normalize: str = "none",
     noise_floor: float = 0.0,
     backend: str = "auto",
-) -> list[ScoreTrack]:
+) -> list[Track]:
     """Score every valid window of ``signal`` against each of ``kernels``.
 
     Parameters

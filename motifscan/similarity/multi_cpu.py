@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from motifscan.similarity import DistanceTrack, ScoreTrack, span
+from motifscan.similarity import DistanceTrack, ScoreTrack, Track, span
 from motifscan.similarity.cpu import integer_power, sharpen_run
 from motifscan.similarity.multi import EXACT_SQUARED_DISTANCE, prepare_kernels
 from motifscan.similarity.window import SAFE_SUMSQ
@@ -448,7 +448,7 @@ def _scan(
 
 def scan_kernels_numba(
     signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float
-) -> list[ScoreTrack]:
+) -> list[Track]:
     """Numba version of :func:`motifscan.similarity.reference.scan_kernels_reference`.
 
     Same arguments and result; assumes ``n >= span``. Agrees with the reference within

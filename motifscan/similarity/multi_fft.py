@@ -42,7 +42,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from motifscan.similarity import DistanceTrack, ScoreTrack, span
+from motifscan.similarity import DistanceTrack, ScoreTrack, Track, span
 from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two
 from motifscan.similarity.multi import prepare_kernels
 from motifscan.similarity.cpu import integer_power
@@ -274,7 +274,7 @@ def scan_kernels_fft(
     normalize: str,
     noise_floor: float,
     workers: int | None = None,
-) -> list[ScoreTrack]:
+) -> list[Track]:
     """FFT version of :func:`motifscan.similarity.reference.scan_kernels_reference`.
 
     Parameters

@@ -292,8 +292,14 @@ def scan_kernels_gaps_reference(
             for field, array in enumerate(track):
                 values[field, index, rows] = array[rows]
     masks[np.isnan(values[0, 0])] = 0
-    kind = GapDistanceTrack if zscore else GapScoreTrack
-    return [kind(*values[:, index], masks) for index in range(n_kernels)]
+    scores, cosines, scales = values[0], values[1], values[2]
+    if zscore:
+        distances = values[3]
+        return [
+            GapDistanceTrack(scores[index], cosines[index], scales[index], distances[index], masks)
+            for index in range(n_kernels)
+        ]
+    return [GapScoreTrack(scores[index], cosines[index], scales[index], masks) for index in range(n_kernels)]
 
 
 def scan_joint_reference(
@@ -356,5 +362,11 @@ def scan_joint_reference(
                 # the distance of a constant window.
                 squared = 2 * taps * (1 - cosine) if cosine is not None else taps
                 values[3, index, i] = 0.0 if squared < 1e-14 else math.sqrt(squared)
-    kind = GapDistanceTrack if zscore else GapScoreTrack
-    return [kind(*values[:, index], masks) for index in range(n_kernels)]
+    scores, cosines, scales = values[0], values[1], values[2]
+    if zscore:
+        distances = values[3]
+        return [
+            GapDistanceTrack(scores[index], cosines[index], scales[index], distances[index], masks)
+            for index in range(n_kernels)
+        ]
+    return [GapScoreTrack(scores[index], cosines[index], scales[index], masks) for index in range(n_kernels)]
