@@ -222,7 +222,7 @@ def scan(
     """
     import numpy as np
 
-    from motifscan.pipeline import RunSummary, score_blocks
+    from motifscan.scanning import RunSummary, score_blocks
 
     if _is_two_dimensional(kernel):
         raise MotifscanError(
@@ -366,7 +366,7 @@ def detect(
     max_gap : int, optional
         Longest gap filled, in samples; required with ``fill``.
     summary : bool, default False
-        Also return the run's :class:`~motifscan.pipeline.RunSummary` (samples, positions,
+        Also return the run's :class:`~motifscan.scanning.RunSummary` (samples, positions,
         skipped windows, device, ...).
 
     Returns

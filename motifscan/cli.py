@@ -30,7 +30,7 @@ EXIT_FOUND, EXIT_NONE, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe.
 EXIT_BROKEN_PIPE = 141
 # What writing to stdout fails with when the disk, a quota or `ulimit -f` says no, or stdout is
-# closed. (A file's are motifscan.io.output.WRITE_ERRNOS: not EIO or EBADF, which reading an
+# closed. (A file's are motifscan.io.files.WRITE_ERRNOS: not EIO or EBADF, which reading an
 # input can raise too.)
 STDOUT_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO, errno.EBADF})
 
@@ -612,7 +612,8 @@ def detect(
 
     from motifscan.batch import BatchRun
     from motifscan.config import BatchConfig
-    from motifscan.io.output import check_target, first_line, locked, open_output, output_format, write_motifs
+    from motifscan.io.files import check_target, first_line, locked, open_output
+    from motifscan.io.output import output_format, write_motifs
     from motifscan.io.sparkline import detection_sparklines
     from motifscan.plot import detection_figure, figure_output
     from motifscan.progress import RunProgress
@@ -749,7 +750,8 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **opt
     """Run the cosine scan and the plain convolution on FILE and show their motifs side by side."""
     from motifscan.compare import Comparison
     from motifscan.io.comparison import write_comparison
-    from motifscan.io.output import open_output, output_format
+    from motifscan.io.files import open_output
+    from motifscan.io.output import output_format
     from motifscan.io.sparkline import comparison_sparklines
     from motifscan.plot import comparison_figure, figure_output
 
@@ -787,8 +789,9 @@ def scores(file, method, output, quiet, plot, **options):
     With --method conv it adds the plain convolution, <channel>_activation.
     """
     from motifscan.envelope import RunRecorder
-    from motifscan.io.output import open_output, score_format, write_scores
-    from motifscan.pipeline import RunSummary, StreamScanner, watched_blocks
+    from motifscan.io.files import open_output
+    from motifscan.io.output import score_format, write_scores
+    from motifscan.scanning import RunSummary, StreamScanner, watched_blocks
     from motifscan.plot import figure_output, scores_figure
 
     config, read = _prepare(options, method=method)
@@ -898,7 +901,8 @@ def fit(file, output, fmt, quiet, **options):
     for `motifscan detect --kernel-file`, and reports precision, recall and F1 of each
     against the starting point (the mean of the positives).
     """
-    from motifscan.io.output import open_output, stdout_is_terminal, write_fit_report
+    from motifscan.io.files import open_output
+    from motifscan.io.output import stdout_is_terminal, write_fit_report
     from motifscan.training import FitConfig, run_fit
 
     if output == "-":

@@ -15,7 +15,8 @@ from typing import Sequence
 from motifscan.config import DetectConfig
 from motifscan.detection import Motif, RelativeChannelDetector, TopMotifs, sort_motifs
 from motifscan.signal import SignalSource
-from motifscan.pipeline import RunSummary, channel_detectors, push_block, ranked_by, sampling_step, watched_blocks
+from motifscan.scanning import RunSummary, watched_blocks
+from motifscan.pipeline import channel_detectors, push_block, ranked_by, sampling_step
 
 #: The two methods, in the order they are shown.
 COMPARED = ("cosine", "conv")

@@ -31,7 +31,8 @@ from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.signal import BadLines, SignalBlock, SignalSource
 from motifscan.io.csv_blocks import byte_resumable
 from motifscan.io.parquet import is_parquet_dataset, parquet_row_groups
-from motifscan.pipeline import RunSummary, channel_detectors, score_blocks
+from motifscan.scanning import RunSummary, score_blocks
+from motifscan.pipeline import channel_detectors
 
 #: Inputs larger than this are split into ranges of about this size (``--split-bytes``).
 DEFAULT_SPLIT_BYTES = 256 << 20
@@ -311,7 +312,7 @@ def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: 
     """The ranges of ``name`` (None: one task) and the config its range tasks scan with."""
     import copy
 
-    from motifscan.pipeline import scan_backend
+    from motifscan.scanning import scan_backend
 
     try:
         parts = plan_parts(name, config, split_bytes)

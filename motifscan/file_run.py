@@ -17,7 +17,8 @@ from motifscan.config import DetectConfig
 from motifscan.detection import sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.io.signals import read_signal
-from motifscan.pipeline import Detection, RunSummary
+from motifscan.pipeline import Detection
+from motifscan.scanning import RunSummary
 from motifscan.signal import SignalSource, drop_rows, prepend_rows, same_input
 
 

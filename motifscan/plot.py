@@ -267,7 +267,7 @@ def build_figure(
         The panels under each channel's signal, top to bottom.
     layers : list of MotifLayer
         Motifs to shade on the signal panels.
-    scans : list of motifscan.pipeline.Scan
+    scans : list of motifscan.scanning.Scan
         The run's score tracks (a kernel at a dilation on a channel or joint group), drawn
         at the centre of their window, so a peak sits in the middle of the motif shaded above it.
     kernel_names : list of str
@@ -663,7 +663,7 @@ def _tracks(config, summary, methods, thresholds: bool = True) -> list[Track]:
 
 
 def _scans(config, summary) -> list:
-    from motifscan.pipeline import plan_scans
+    from motifscan.scanning import plan_scans
 
     return plan_scans(list(summary.channels), config, summary.source)
 
@@ -742,7 +742,7 @@ def figure_output(path: str | None):
         return
     fmt = plot_format(path)
     require_matplotlib()
-    from motifscan.io.output import open_output
+    from motifscan.io.files import open_output
 
     with open_output(path, binary=True, option="--plot") as stream:
         yield stream, fmt

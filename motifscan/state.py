@@ -383,7 +383,7 @@ class StateFile:
         """Lock ``path`` (waiting for another run to finish with it), load it, yield it."""
         import fcntl
 
-        from motifscan.io.output import check_target
+        from motifscan.io.files import check_target
 
         state = cls(path, parameters)
         check_target(path, "--state")
@@ -568,7 +568,7 @@ class StateFile:
 
     def save(self) -> None:
         """Write the state atomically (a temporary file renamed into place)."""
-        from motifscan.io.output import open_output
+        from motifscan.io.files import open_output
 
         document = self._document()
         with open_output(self.path, option="--state") as stream:
@@ -609,7 +609,7 @@ class StateFile:
     def commit_before_rename(self, path: str, fmt: str, temporary: str, previous_bytes: int) -> None:
         """Save the state, naming the output file about to be renamed to ``path`` and the
         motif lines it adds after the ``previous_bytes`` of the old output (given to
-        :func:`motifscan.io.output.open_output` as ``before_replace``)."""
+        :func:`motifscan.io.files.open_output` as ``before_replace``)."""
         _reached("output-written")
         with open(temporary, "rb") as stream:
             header = stream.readline().decode("utf-8").rstrip("\r\n") if fmt == "csv" else None

@@ -128,7 +128,7 @@ def test_auto_keeps_normalized_floored_and_joint_scans_on_the_cpu(monkeypatch):
     # The GPU runs the plain scan only: with a usable GPU and work enough for it, --device
     # auto must still take the CPU for the other scans instead of refusing them.
     from motifscan.config import DetectConfig
-    from motifscan.pipeline import StreamScanner
+    from motifscan.scanning import StreamScanner
     from motifscan.similarity import device
 
     monkeypatch.setattr(device, "_gpu_worth_it", lambda rows, taps: True)

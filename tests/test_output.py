@@ -13,7 +13,6 @@ from motifscan.io.output import (
     format_time,
     motif_fields,
     motif_record,
-    open_output,
     output_format,
     score_format,
     table_cells,
@@ -23,6 +22,7 @@ from motifscan.io.output import (
     write_jsonl,
     write_table,
 )
+from motifscan.io.files import open_output
 
 WITH_TIME = motif_fields(with_time=True)
 NO_TIME = motif_fields(with_time=False)
@@ -239,7 +239,7 @@ def test_a_symlink_or_device_at_the_target_is_refused_and_left_alone(tmp_path):
 
 
 def test_a_lock_file_planted_as_a_symlink_is_refused(tmp_path):
-    from motifscan.io.output import locked
+    from motifscan.io.files import locked
 
     victim = tmp_path / "victim"
     victim.write_text("x")
@@ -272,7 +272,7 @@ def test_parts_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
     import subprocess
     import sys
 
-    from motifscan.io.output import part_prefix
+    from motifscan.io.files import part_prefix
 
     target = tmp_path / "out.csv"
     ended = subprocess.run(

@@ -14,7 +14,8 @@ from motifscan.errors import MotifscanError
 from motifscan.kernel import Kernel
 from motifscan.io.signals import read_signal
 from motifscan.signal import signal_from_arrays
-from motifscan.pipeline import Detection, RunSummary, detect_all, read_ahead, score_blocks
+from motifscan.pipeline import Detection, detect_all
+from motifscan.scanning import RunSummary, read_ahead, score_blocks
 from motifscan.similarity import sliding_cosine
 
 
@@ -372,7 +373,7 @@ def test_long_kernels_on_the_fft_backend(normalize):
 def test_a_run_takes_the_crossover_of_its_normalisation():
     # A run picks its backend once; a centred run of 128 to 255 taps takes the FFT (its
     # direct scan costs more per tap), a plain run of the same kernel the direct scan.
-    from motifscan.pipeline import scan_backend
+    from motifscan.scanning import scan_backend
     from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS
 
     kernel = tuple(np.random.default_rng(1).standard_normal(CENTERED_FFT_MIN_TAPS))
@@ -388,7 +389,7 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
     # (here forced small), which changes nothing.
     import dataclasses
 
-    from motifscan import pipeline
+    from motifscan import scanning
 
     rng = np.random.default_rng(21)
     m = 160  # centred: the FFT path
@@ -398,9 +399,9 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
         for start in (3000 + 9000 * i, 6000 + 9000 * i):
             x[start : start + m] += (i + 1) * shape * (-1) ** start
     found = {}
-    default = pipeline.TRACK_BYTES
+    default = scanning.TRACK_BYTES
     for cut in (default, 48 * 4 * 3000):
-        monkeypatch.setattr(pipeline, "TRACK_BYTES", cut)
+        monkeypatch.setattr(scanning, "TRACK_BYTES", cut)
         for normalize in ("center", "zscore"):
             config = DetectConfig(kernels=bank, p=2, threshold=0.8, normalize=normalize, overlap="keep")
             together = detect_all(signal_from_arrays({"x": x}, block_rows=17_000), config)[0]
@@ -426,7 +427,7 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
 
 def test_block_pieces_cut_without_copying():
     from motifscan.signal import SignalBlock
-    from motifscan.pipeline import block_pieces
+    from motifscan.scanning import block_pieces
 
     values = np.arange(10.0)
     block = SignalBlock({"x": values}, np.arange(10))

@@ -1,0 +1,651 @@
+"""The scanning half of the pipeline: which score tracks a run computes (:func:`plan_scans`),
+the :class:`StreamScanner` that turns signal blocks into score blocks, carrying the last
+span - 1 samples of each channel across block boundaries, and :func:`score_blocks`, which
+feeds it a source and counts what the run saw in its :class:`RunSummary`.
+
+The detecting half, :mod:`motifscan.pipeline`, reads score blocks only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, cast
+
+import numpy as np
+
+from motifscan.config import DetectConfig
+from motifscan.detection import ScanLabel
+from motifscan.errors import MotifscanError, SignalTooShort
+from motifscan.signal import BadLines, SignalBlock, SignalSource
+from motifscan.similarity import Track, sliding_cosine, span
+from motifscan.similarity.activation import sliding_activation
+from motifscan.similarity.device import device_of, resolve_device
+from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
+from motifscan.similarity.multi import scan_kernels
+
+if TYPE_CHECKING:  # imported where they are used, for the start-up time of plain runs
+    from motifscan.fill import GapFiller
+    from motifscan.similarity.gaps import GapDistanceTrack, GapScoreTrack
+
+
+#: A window whose |cosine| exceeds this is a near-perfect match to the kernel's shape, or,
+#: when most windows are, the sign of a signal far from zero: an offset much larger than
+#: the signal's swing makes every window point the same way (CO2 at 315 ppm scores +1.0
+#: almost everywhere).
+LARGE_OFFSET_COSINE = 0.99
+#: The share of scored windows above :data:`LARGE_OFFSET_COSINE` from which a run without
+#: ``--normalize`` is said to have a large offset ("most windows").
+LARGE_OFFSET_SHARE = 0.5
+
+
+@dataclass
+class RunSummary:
+    """What a finished run saw: filled in as the stream is consumed."""
+
+    source: str
+    channels: list
+    time_column: str | None
+    samples: int = 0
+    positions: int = 0
+    skipped_windows: int = 0
+    motifs: int = 0
+    device: str = "cpu"  # where the scan ran: "cpu" or "gpu"
+    skipped_by_channel: dict = field(default_factory=dict)
+    # Joint windows scored over fewer than all their channels (--min-channels), counted
+    # like skipped windows: once per channel group and dilation.
+    partial_windows: int = 0
+    # --fill: samples filled, windows (of the longest span) holding one, and the filler
+    # that knows which rows it filled (None without --fill).
+    filled_samples: int = 0
+    filled_windows: int = 0
+    filler: GapFiller | None = None
+    # --threshold mad:K: the threshold of each score track (label -> value), once decided.
+    thresholds: dict = field(default_factory=dict)
+    # Stretches of candidates at or above the threshold that had no motif because a
+    # stronger motif lay within min_gap (see ChannelDetector.suppressed_peaks).
+    suppressed_peaks: int = 0
+    # Of a run without --normalize, the windows with a cosine (every kernel and dilation),
+    # and how many of them have |cosine| > LARGE_OFFSET_COSINE; both 0 for a normalised run.
+    scored_windows: int = 0
+    near_unit_cosine_windows: int = 0
+    # channel -> strongest finite |activation|, when the run detected on the convolution
+    strongest_activation: dict = field(default_factory=dict)
+    # The last span - 1 samples, what a later run needs to go on where this one stopped.
+    tail: SignalBlock | None = None
+    # Candidates a run that stops before the end (--state) leaves for the next one to decide.
+    undecided: int = 0
+    # The input's unreadable lines and what --bad-lines did with them, or None.
+    bad_lines: BadLines | None = None
+    # The zone of the input's timestamps, or None for naive times.
+    time_zone: dt.tzinfo | None = None
+    # One-line remarks about the input (see SignalSource.notes).
+    notes: tuple = ()
+
+    @property
+    def large_offset(self) -> bool:
+        """Whether most scored windows have |cosine| > LARGE_OFFSET_COSINE (a run without
+        ``--normalize`` only): the signal sits far from zero, and ``--normalize center``
+        would compare shapes."""
+        return self.near_unit_cosine_windows > LARGE_OFFSET_SHARE * self.scored_windows
+
+    @classmethod
+    def of(cls, source) -> "RunSummary":
+        """The empty summary of a run over ``source`` (a SignalSource): its name, channels,
+        time column, and what reading it has said so far (bad lines, time zone, notes)."""
+        return cls(
+            source.name,
+            list(source.channels),
+            source.time_column,
+            bad_lines=source.bad_lines,
+            time_zone=source.time_zone,
+            notes=source.notes,
+        )
+
+
+@dataclass
+class ScoreBlock:
+    """Scores of consecutive positions ``first_position ..`` for every scan.
+
+    ``tracks`` maps each :class:`Scan`'s label (the channel name, for a run of one kernel
+    at one dilation) to its :class:`ScoreTrack`. At the end of a signal the tracks of
+    shorter windows hold more positions than those of longer ones.
+    """
+
+    first_position: int
+    tracks: dict  # scan label -> ScoreTrack, each of shape (b,) (b may differ at the end)
+    time: np.ndarray | None  # time value at each window start, shape (max b,)
+    # channel name -> plain convolution, shape (b,); only when the run needs it (conv, compare)
+    activations: dict | None = None
+
+    @property
+    def positions(self) -> int:
+        return max(track.score.shape[0] for track in self.tracks.values())
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One score track of a run: one kernel at one dilation on one channel or joint group.
+
+    Attributes
+    ----------
+    label : str
+        Key of the track in :attr:`ScoreBlock.tracks` and prefix of its ``scores`` columns:
+        the channel, then ``_<kernel>`` when the run has several kernels and ``_d<D>`` when
+        it has several dilations.
+    channel : str
+        What motifs report as their channel: the channel name, or the joint group's names
+        joined by ``+``.
+    channels : tuple of str
+        The signal channels read (one, or the joint group).
+    kernel : int
+        Index into ``config.kernels``.
+    dilation, span : int
+    """
+
+    label: str
+    channel: str
+    channels: tuple
+    kernel: int
+    dilation: int
+    span: int
+
+
+def _joint_channels(kernel, channels: list, source_name: str) -> tuple:
+    """The signal channels a joint kernel's rows belong to: by name, else by position."""
+    known = [name for name in kernel.channels if name in channels]
+    if len(known) == len(kernel.channels):
+        return tuple(kernel.channels)
+    if known:
+        missing = next(name for name in kernel.channels if name not in channels)
+        raise MotifscanError(
+            f"--joint: kernel {kernel.name!r} has channel {missing!r}, which "
+            f"{source_name} does not have (channels: {', '.join(channels)})"
+        )
+    if len(kernel.channels) != len(channels):
+        raise MotifscanError(
+            f"--joint: kernel {kernel.name!r} has {len(kernel.channels)} channels but {source_name} "
+            f"has {len(channels)} ({', '.join(channels)}); pick {len(kernel.channels)} with --column"
+        )
+    return tuple(channels)
+
+
+def plan_scans(channels: list, config: DetectConfig, source_name: str = "the signal") -> list[Scan]:
+    """Every (channel or joint group) x kernel x dilation of a run, in output order."""
+    several_kernels = len(config.kernels) > 1
+    several_dilations = len(config.dilations) > 1
+    groups = []
+    if config.joint:
+        for index, kernel in enumerate(config.kernels):
+            groups.append((_joint_channels(kernel, channels, source_name), [index]))
+    else:
+        groups = [((name,), list(range(len(config.kernels)))) for name in channels]
+    scans = []
+    for group, kernel_indices in groups:
+        channel = "+".join(group)
+        for index in kernel_indices:
+            kernel = config.kernels[index]
+            for dilation in config.dilations:
+                label = (
+                    channel
+                    + (f"_{kernel.name}" if several_kernels else "")
+                    + (f"_d{dilation}" if several_dilations else "")
+                )
+                scans.append(Scan(label, channel, group, index, dilation, span(kernel.length, dilation)))
+    return scans
+
+
+def scan_backend(config: DetectConfig, rows_hint: int | None) -> str:
+    """The concrete backend a run of ``config`` scans with, for a signal of at most
+    ``rows_hint`` rows (None: unknown, a stream)."""
+    if config.metric is not None:  # scanned on the CPU (the config refuses --device gpu)
+        return resolve_metric_backend(config.backend, rows_hint, np.asarray(config.metric))
+    # The largest kernel decides: its taps per channel choose between the direct scan and
+    # the FFT (both cost in proportion to a joint kernel's channels); all its taps are work.
+    largest = max(config.kernels, key=lambda kernel: kernel.length * len(kernel.values))
+    rows = None if rows_hint is None else rows_hint * len(largest.values)
+    # The GPU runs the plain scan only (the config refuses --device gpu for the others).
+    device = "cpu" if config.batch_scan else config.device
+    return resolve_device(device, config.backend, rows, largest.length, config.normalize)
+
+
+class StreamScanner:
+    """Scans consecutive signal blocks, keeping the last ``span - 1`` samples between them.
+
+    Parameters
+    ----------
+    channels : list of str
+    config : DetectConfig
+    rows_hint : int, optional
+        Upper bound on the signal length, used to pick the device and backend once for the
+        whole run.
+    activation : bool
+        Also compute the plain convolution of every window (``ScoreBlock.activations``;
+        one kernel at one dilation only).
+    first_row : int, optional
+        Global index of the first sample pushed (a run that goes on where another stopped).
+    source_name : str
+        Named in messages.
+
+    Several kernels of one length at one dilation on one channel (or joint group) are
+    scanned in one batch that shares the window norms. Windows shorter than the longest
+    are scored up to the end of the signal by :meth:`finish`.
+    """
+
+    def __init__(
+        self,
+        channels,
+        config: DetectConfig,
+        rows_hint: int | None = None,
+        activation: bool = False,
+        first_row: int = 0,
+        source_name: str = "the signal",
+    ):
+        self.config = config
+        self.scans = plan_scans(list(channels), config, source_name)
+        self.kernel = np.asarray(config.kernel)
+        self.metric = None if config.metric is None else np.asarray(config.metric)
+        self.backend = scan_backend(config, rows_hint)
+        self.general = config.batch_scan
+        self.activation = activation
+        # --threads applies to the compiled backends, per calling thread (Numba's setting is
+        # thread-local), so it is set again before every block.
+        self._threads = config.threads if self.backend in ("numba", "fft") else None
+        batches: dict = {}
+        for scan in self.scans:
+            kernel = config.kernels[scan.kernel]
+            batches.setdefault((scan.channels, scan.dilation, kernel.length), []).append(scan)
+        self.batches = list(batches.items())
+        used = {name for scan in self.scans for name in scan.channels}
+        self._tail = {name: np.empty(0) for name in channels if name in used}
+        self._warm_up = None
+        if self.backend in ("numba", "fft") and self.metric is None and not self.general:
+            # Importing Numba and loading the cached machine code takes a good part of a
+            # second: do it in a thread while the reader parses the first block.
+            self._warm_up = threading.Thread(target=self._warm, name="motifscan-warm-up", daemon=True)
+            self._warm_up.start()
+        self._tail_time: np.ndarray | None = None
+        self._first_position = first_row  # global index of the first sample in the tail
+        self._seen = 0
+        #: The noise floor of each (channel group, kernel length); None until ``--noise-floor
+        #: auto`` has seen the samples it is estimated from.
+        self.noise_floor: dict[tuple[Any, int], float] | None = None
+        if not isinstance(config.noise_floor, str):  # a number; the only text is "auto"
+            noise_floor = config.noise_floor
+            self.noise_floor = {(channels, taps): noise_floor for (channels, _, taps), _ in self.batches}
+
+    def _decide_noise_floor(self, buffers: dict) -> None:
+        from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
+
+        floors = {}
+        for (channels, _, taps), _ in self.batches:
+            samples = np.stack([buffers[name][:AUTO_NOISE_SAMPLES] for name in channels])
+            floors[(channels, taps)] = estimate_noise_floor(samples, taps)
+        self.noise_floor = floors
+
+    def _score(self, buffers: dict, lengths) -> dict:
+        """Score ``lengths[batch]`` positions of each batch from the start of ``buffers``."""
+        config = self.config
+        if self._threads is not None:
+            from motifscan.similarity.cpu import use_threads
+
+            use_threads(self._threads)
+        noise_floor = self.noise_floor
+        if noise_floor is None:
+            raise ValueError("--noise-floor auto is decided before the first scan")
+        tracks: dict[ScanLabel, Track | GapScoreTrack | GapDistanceTrack] = {}
+        for ((channels, dilation, taps), scans), n_out in zip(self.batches, lengths):
+            needed = n_out + span(taps, dilation) - 1
+            kernels = [config.kernels[scan.kernel] for scan in scans]
+            # The plain scan is the plain backends' (blocked direct, FFT or GPU), one kernel at
+            # a time: their blocked sums beat sharing the norm when nothing else is shared.
+            # It scans one channel, read in place. Centred, floored and joint scans take the
+            # batch scan with shared window stats, on the group's channels stacked.
+            if not self.general:
+                (channel,) = channels
+                found = [self._plain(buffers[channel][:needed], kernel.array()[0], dilation) for kernel in kernels]
+            elif config.joint and (config.min_channels is not None or any(kernel.weights for kernel in kernels)):
+                from motifscan.similarity.gaps import scan_joint
+
+                # Channel weights and missing channels (docs/method.md): weighted sums over
+                # the channels present.
+                signal = np.stack([buffers[name][:needed] for name in channels])
+                weights = [kernel.weights or (1.0,) * len(channels) for kernel in kernels]
+                found = scan_joint(
+                    signal,
+                    np.stack([kernel.array() for kernel in kernels]),
+                    weights,
+                    config.p,
+                    dilation,
+                    config.normalize,
+                    noise_floor[(channels, taps)],
+                    config.min_channels,
+                    self.backend,
+                )
+            else:
+                signal = np.stack([buffers[name][:needed] for name in channels])
+                found = scan_kernels(
+                    signal,
+                    np.stack([kernel.array() for kernel in kernels]),
+                    config.p,
+                    dilation,
+                    config.normalize,
+                    noise_floor[(channels, taps)],
+                    self.backend,
+                )
+            tracks.update((scan.label, track) for scan, track in zip(scans, found))
+        return tracks
+
+    def _plain(self, values: np.ndarray, kernel: np.ndarray, dilation: int):
+        if self.metric is None:
+            return sliding_cosine(values, kernel, self.config.p, dilation, self.backend)
+        return sliding_metric_cosine(values, kernel, self.metric, self.config.p, dilation, self.backend)
+
+    def _activations(self, buffers: dict, n_out: int) -> dict | None:
+        """The plain convolution of each channel (the config allows it for one kernel at one
+        dilation only)."""
+        if not self.activation:
+            return None
+        keep = self.config.span - 1
+        # Direct sums, compiled unless the run is small enough for NumPy (never the FFT: see
+        # sliding_activation).
+        direct = "numpy" if self.backend == "numpy" else "numba"
+        return {
+            name: sliding_activation(values[: n_out + keep], self.kernel, self.config.dilations[0], direct)
+            for name, values in buffers.items()
+        }
+
+    def tail(self) -> SignalBlock:
+        """The samples kept for the next block (at most ``span - 1`` of each channel)."""
+        return SignalBlock(dict(self._tail), self._tail_time)
+
+    def _warm(self) -> None:
+        try:
+            for (channels, dilation, taps), scans in self.batches:
+                kernel = self.config.kernels[scans[0].kernel].array()[0]
+                self._plain(np.zeros(span(taps, dilation) + 1), kernel, dilation)
+        except Exception:  # the first real scan raises it again, in the caller's thread
+            pass
+
+    def ready(self) -> None:
+        """Wait for the warm-up: before scanning, and before the run ends (a thread still
+        inside the compiler at interpreter shutdown could crash it)."""
+        if self._warm_up is not None:
+            self._warm_up.join()
+            self._warm_up = None
+
+    def push(self, block: SignalBlock) -> ScoreBlock | None:
+        """Scan ``block``; None while fewer than ``span`` samples have arrived."""
+        self.ready()
+        keep = self.config.span - 1
+        buffers = {name: np.concatenate([self._tail[name], block.channels[name]]) for name in self._tail}
+        time = None
+        if block.time is not None:
+            time = block.time if self._tail_time is None else np.concatenate([self._tail_time, block.time])
+        length = next(iter(buffers.values())).shape[0]
+        self._seen += block.rows
+        if self.noise_floor is None:
+            from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
+
+            if self._seen < AUTO_NOISE_SAMPLES:  # wait for the samples the floor is taken from
+                self._tail, self._tail_time = buffers, time
+                return None
+            self._decide_noise_floor(buffers)
+        n_out = length - keep
+        if n_out <= 0:
+            self._tail, self._tail_time = buffers, time
+            return None
+        tracks = self._score(buffers, [n_out] * len(self.batches))
+        result = ScoreBlock(
+            self._first_position, tracks, None if time is None else time[:n_out], self._activations(buffers, n_out)
+        )
+        # Copy, so the tail does not pin the whole block in memory.
+        self._tail = {name: values[n_out:].copy() for name, values in buffers.items()}
+        self._tail_time = None if time is None else time[n_out:].copy()
+        self._first_position += n_out
+        return result
+
+    def finish(self) -> ScoreBlock | None:
+        """Score the windows that fit in the last samples only because they are shorter than
+        the longest window (several kernel lengths or dilations); None when there are none."""
+        if self.noise_floor is None:
+            self._decide_noise_floor(self._tail)
+        length = next(iter(self._tail.values())).shape[0]
+        lengths = [max(0, length - span(taps, dilation) + 1) for (_, dilation, taps), _ in self.batches]
+        if max(lengths) == 0:
+            return None
+        tracks = self._score(self._tail, lengths)
+        time = None if self._tail_time is None else self._tail_time[: max(lengths)]
+        result = ScoreBlock(self._first_position, tracks, time, self._activations(self._tail, max(lengths)))
+        self._first_position += max(lengths)
+        return result
+
+
+_END = object()
+#: How long a stopped run waits for the reader thread to finish the block it is parsing.
+READ_AHEAD_JOIN_S = 5.0
+
+
+def read_ahead(blocks: Iterable) -> Iterator:
+    """Yield the items of ``blocks``, reading the next one in a thread while the caller works.
+
+    Reading (pyarrow parsing CSV or Parquet) and scanning (compiled kernels) both release
+    the GIL, so the next block is parsed while the previous one is scanned, and a run costs
+    about the larger of the two instead of their sum. At most one block is read ahead, so
+    memory stays bounded by the block size. An error raised by the reader is raised here,
+    in order; when the caller stops early, the reader stops after its current block.
+    Used for sources that end (``SignalSource.read_ahead``): a pipe, stdin or a followed
+    file is read as data arrives, in the caller's thread, so no reader waits for input the
+    run no longer wants.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in blocks:
+                while not stop.is_set():
+                    try:
+                        handoff.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((_END, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            handoff.put((_END, error))
+
+    reader = threading.Thread(target=produce, name="motifscan-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = handoff.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        # Wait for the block being parsed: a thread still inside pyarrow when the
+        # interpreter shuts down (after Ctrl-C, or `| head`) can crash it. Bounded, so that
+        # a reader waiting for input can never hold up the exit.
+        stop.set()
+        reader.join(timeout=READ_AHEAD_JOIN_S)
+
+
+def score_blocks(
+    source: SignalSource,
+    config: DetectConfig,
+    summary: RunSummary,
+    activation: bool | None = None,
+    first_row: int = 0,
+    scanner: StreamScanner | None = None,
+    final: bool = True,
+) -> Iterator[ScoreBlock]:
+    """Scan every block of ``source``, updating ``summary`` as blocks go by.
+
+    ``activation`` asks for the plain convolution too; by default it is computed when
+    ``config.method`` is ``"conv"``. ``first_row`` is the global index of the source's first
+    sample. ``scanner`` is the run's :class:`StreamScanner` when the caller made it. Raises
+    :class:`~motifscan.errors.SignalTooShort` at the end when the signal is shorter than the
+    shortest window. Skipped windows (NaN or inf inside) are counted once per channel and
+    dilation. ``final=False`` stops after the last block as if more were to come (no error,
+    the shorter windows of the last samples not scored): the scanner's tail is where a later
+    run goes on (``--state``).
+    """
+    if activation is None:
+        activation = config.method == "conv"
+    if scanner is None:
+        scanner = StreamScanner(
+            source.channels, config, getattr(source, "rows_hint", None), activation, first_row, source.name
+        )
+    summary.device = device_of(scanner.backend)
+    counted: dict[tuple[str, int], Scan] = {}
+    for scan in scanner.scans:  # one kernel per channel and dilation sees every window
+        counted.setdefault((scan.channel, scan.dilation), scan)
+    # A normalised scan compares shapes already: an offset cannot mislead it.
+    watch_offset = config.normalize == "none"
+
+    def account(scored: ScoreBlock) -> ScoreBlock:
+        summary.positions += scored.positions
+        for scan in counted.values():
+            skipped = int(np.count_nonzero(np.isnan(scored.tracks[scan.label].score)))
+            summary.skipped_by_channel[scan.channel] = summary.skipped_by_channel.get(scan.channel, 0) + skipped
+            summary.skipped_windows += skipped
+            present = getattr(scored.tracks[scan.label], "present", None)
+            if present is not None:
+                everything = (1 << len(scan.channels)) - 1
+                summary.partial_windows += int(np.count_nonzero((present != 0) & (present != everything)))
+        if watch_offset:
+            for scan in scanner.scans:
+                cosine = scored.tracks[scan.label].cosine
+                summary.scored_windows += int(np.count_nonzero(~np.isnan(cosine)))
+                summary.near_unit_cosine_windows += int(np.count_nonzero(np.abs(cosine) > LARGE_OFFSET_COSINE))
+        return scored
+
+    if config.fill != "none":
+        from motifscan.fill import GapFiller
+
+        if config.max_gap is None:  # DetectConfig refuses a fill without it
+            raise ValueError("a fill needs max_gap")
+        summary.filler = GapFiller(config.fill, config.max_gap, first_row)
+    try:
+        yield from _score_all(source, config, summary, scanner, account, final)
+    finally:
+        scanner.ready()
+
+
+#: Bytes of score tracks one pushed piece of a block may produce (score, cosine, scale and
+#: the batch scans' dot products and distances, about 48 bytes per window and kernel): a
+#: bank of 256 kernels is scanned 21 000 rows at a time, so memory stays bounded however
+#: many kernels share a run. Cutting never changes a result (docs/architecture.md, "Definitions").
+TRACK_BYTES = 256 << 20
+#: Bytes per window and scanned kernel counted against :data:`TRACK_BYTES`.
+_TRACK_BYTES_PER_WINDOW = 48
+
+
+def rows_per_push(scanner: StreamScanner) -> int:
+    """The most rows pushed to ``scanner`` at once: :data:`TRACK_BYTES` of tracks, and at
+    least 16 of its longest spans (so the samples carried between pieces stay a small part)."""
+    rows = TRACK_BYTES // (_TRACK_BYTES_PER_WINDOW * max(1, len(scanner.scans)))
+    return max(rows, 16 * scanner.config.span)
+
+
+def block_pieces(block: SignalBlock, rows: int) -> Iterator[SignalBlock]:
+    """``block`` cut into consecutive pieces of at most ``rows`` rows (views, no copies)."""
+    if block.rows <= rows:
+        yield block
+        return
+    for start in range(0, block.rows, rows):
+        stop = start + rows
+        yield SignalBlock(
+            {name: values[start:stop] for name, values in block.channels.items()},
+            None if block.time is None else block.time[start:stop],
+        )
+
+
+def _score_all(source, config, summary, scanner, account, final=True) -> Iterator[ScoreBlock]:
+    filler = summary.filler
+    most = rows_per_push(scanner)
+    for block in read_ahead(source) if getattr(source, "read_ahead", False) else source:
+        summary.samples += block.rows
+        if filler is not None:  # short gaps filled; rows of a gap still open are held back
+            block = filler.push(block)
+            summary.filled_samples = filler.filled_samples
+        for piece in block_pieces(block, most):
+            scored = scanner.push(piece)
+            if scored is not None:
+                yield account(scored)
+    if filler is not None:
+        rest = filler.finish()
+        summary.filled_samples = filler.filled_samples
+        for piece in [] if rest is None else block_pieces(rest, most):
+            scored = scanner.push(piece)
+            if scored is not None:
+                yield account(scored)
+        summary.filled_windows = windows_holding(filler.filled_runs, config.span, filler.first_row - config.span + 1)
+    summary.tail = scanner.tail()
+    if not final:
+        return
+    if summary.samples < config.shortest_span:
+        raise SignalTooShort(
+            f"{source.name}: the kernel spans {config.shortest_span} samples but the signal has only {summary.samples}"
+        )
+    scored = scanner.finish()
+    if scored is not None:
+        yield account(scored)
+
+
+def windows_holding(runs: list, span: int, positions_end: int) -> int:
+    """How many window starts ``i < positions_end`` have a window ``[i, i + span)`` that
+    holds a row of ``runs`` (sorted, disjoint ``[start, stop)`` row ranges)."""
+    count = 0
+    reach = 0  # first start not counted yet
+    for start, stop in runs:
+        low = max(start - span + 1, reach, 0)
+        high = min(stop, positions_end)
+        if high > low:
+            count += high - low
+            reach = high
+    return count
+
+
+class _WatchedSource:
+    """A signal source that shows each block to ``watch.signal_block`` as it is read."""
+
+    def __init__(self, source: SignalSource, watch):
+        self._source = source
+        self._watch = watch
+
+    def __getattr__(self, name):
+        return getattr(self._source, name)
+
+    def __iter__(self):
+        for block in self._source:
+            self._watch.signal_block(block)
+            yield block
+
+
+def watched_blocks(
+    source: SignalSource,
+    config: DetectConfig,
+    summary: RunSummary,
+    watch=None,
+    activation: bool | None = None,
+    first_row: int = 0,
+    scanner: StreamScanner | None = None,
+    final: bool = True,
+) -> Iterator[ScoreBlock]:
+    """:func:`score_blocks`, showing every signal block to ``watch.signal_block`` and every
+    score block to ``watch.score_block`` on the way (nothing when ``watch`` is None)."""
+    if watch is None:
+        yield from score_blocks(source, config, summary, activation, first_row, scanner, final)
+        return
+    # The watched source forwards every attribute to the source it wraps.
+    watched = cast(SignalSource, _WatchedSource(source, watch))
+    for block in score_blocks(watched, config, summary, activation, first_row, scanner, final):
+        watch.score_block(block)
+        yield block
