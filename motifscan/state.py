@@ -381,33 +381,18 @@ class StateFile:
     @contextlib.contextmanager
     def open(cls, path: str, parameters: dict, on_wait: Callable[[], None] | None = None):
         """Lock ``path`` (waiting for another run to finish with it), load it, yield it."""
-        import fcntl
-
-        from motifscan.io.files import check_target
+        from motifscan.io.files import check_target, locked
 
         state = cls(path, parameters)
         check_target(path, "--state")
         # A FIFO or a device is refused before anything waits on it (opening a FIFO blocks
-        # until a writer comes, and it would hold the lock meanwhile).
+        # until a writer comes, and it would hold the lock meanwhile); the lock file is
+        # checked the same way by locked().
         state._check_regular(path)
         state._check_regular(path + ".lock")
-        try:
-            lock = os.open(path + ".lock", os.O_CREAT | os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
-        except OSError as error:
-            raise MotifscanError(f"--state: cannot create {path}.lock ({error.strerror})") from None
-        try:
-            if not stat.S_ISREG(os.fstat(lock).st_mode):
-                raise MotifscanError(f"--state: {path}.lock is not a regular file")
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if on_wait is not None:
-                    on_wait()
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        with locked(path, "--state", on_wait):
             state._load()
             yield state
-        finally:
-            os.close(lock)  # releases the lock
 
     @staticmethod
     def _check_regular(path: str) -> None:

@@ -171,17 +171,20 @@ def locked(path: str, option: str = "--output", on_wait=None) -> Iterator[None]:
     waiting for the process that holds it; ``on_wait`` is called before waiting.
 
     The lock file is opened with ``O_NOFOLLOW``: a symbolic link planted at its name is
-    refused, never followed (and never created through).
+    refused, never followed (and never created through). It is opened without blocking and
+    must be a regular file: a FIFO planted there is refused at once, never waited on.
     """
     import fcntl
 
     lock_path = path + ".lock"
     try:
-        lock = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        lock = os.open(lock_path, os.O_CREAT | os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     except OSError as error:
         reason = "a symbolic link" if error.errno == errno.ELOOP else error.strerror
         raise MotifscanError(f"{option}: cannot use the lock file {lock_path} ({reason})") from None
     try:
+        if not stat.S_ISREG(os.fstat(lock).st_mode):
+            raise MotifscanError(f"{option}: the lock file {lock_path} is not a regular file")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
