@@ -182,20 +182,55 @@ def _watch_parent(parent: int) -> None:
 def _stop_pool(pool, finished: bool) -> None:
     """Shut ``pool`` down: wait for its idle workers to exit when every result was taken;
     otherwise (an error, a signal, a closed pipe) kill the workers still busy, so nothing
-    runs on after the run."""
-    if finished:
-        pool.shutdown(wait=True)
-        return
-    # The executor has no public way to stop a running task; its process table is the way.
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    # No new worker from here on (the pool replaces one that exits), then kill the busy ones.
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.kill()
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.join(5)
+    runs on after the run. Either way the names of its queues' semaphores are released
+    (see :func:`_release_semaphore_names`)."""
+    # shutdown() forgets the queues (the manager thread may hold them on): taken first.
+    queues = [getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None)]
+    try:
+        if finished:
+            pool.shutdown(wait=True)
+            return
+        # The executor has no public way to stop a running task; its process table is the way.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        # No new worker from here on (the pool replaces one that exits), then kill the busy ones.
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.kill()
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.join(5)
+    finally:
+        _release_semaphore_names(queues)
+
+
+def _release_semaphore_names(queues) -> None:
+    """Unlink the names of the named semaphores of ``queues`` (multiprocessing queues) now,
+    as the interpreter's exit would.
+
+    Spawned workers open a queue's semaphores by name, so this process keeps the names, and
+    registers each with multiprocessing's resource tracker, until the queue is collected.
+    After a signal or an error the pool's manager thread may still hold the queues when the
+    process ends with ``os._exit`` (see :func:`motifscan.cli.main`), which skips the exit
+    handler that unlinks them: the tracker then unlinks them itself and prints "leaked
+    semaphore objects" after our one line. Unlinking a name leaves every open handle working
+    (the manager thread may still use them) and no worker starts after its pool is shut
+    down, so each name goes here, through its own finalizer (which also tells the tracker,
+    and runs only once: not again when the queue is collected).
+    """
+    from multiprocessing import util
+    from multiprocessing.synchronize import SemLock
+
+    locks = [
+        lock
+        for queue in queues
+        for lock in (getattr(queue, name, None) for name in ("_rlock", "_wlock", "_sem"))
+        if isinstance(lock, SemLock)
+    ]
+    for finalizer in list(getattr(util, "_finalizer_registry", {}).values()):
+        referent = getattr(finalizer, "_weakref", None)
+        if referent is not None and any(referent() is lock for lock in locks):
+            finalizer()
 
 
 class BatchRun:
@@ -423,14 +458,7 @@ class BatchRun:
         finally:
             if pool is not None:
                 _stop_pool(pool, finished)
-                # The pool's queues hold named semaphores, unlinked when the queues are
-                # collected; the process ends with os._exit (see motifscan.cli.main), which
-                # would leave them to multiprocessing's resource tracker and its "leaked
-                # semaphore" warning. (An exception passing through here still holds this frame.)
                 pool = results = None
-                import gc
-
-                gc.collect()
             if owned and client is not None:  # owned: connect() gave the client
                 cluster = client.cluster
                 client.close()

@@ -394,6 +394,12 @@ class _MotifscanGroup(click.Group):
         except Stopped as stopped:
             # Here, before Click's handler of KeyboardInterrupt adds an empty line to stderr.
             return _stopped(stopped)
+        except KeyboardInterrupt:
+            # Ctrl-C, caught here for the same reason: the one line is all stderr gets. (A
+            # live stream that Ctrl-C ended is said once, by main().)
+            if not _stream_interrupted():
+                click.echo("motifscan: interrupted", err=True)
+            return EXIT_INTERRUPTED
         except BrokenPipeError:
             # The reader went away (`motifscan ... | head`): stop quietly with the status a
             # shell gives a tool stopped by SIGPIPE. Caught here, before Click's own handler
