@@ -25,6 +25,7 @@ from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.device import device_of, resolve_device
 from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
 from motifscan.similarity.multi import scan_kernels
+from motifscan.warm_up import WarmUp, address_space_limit
 
 if TYPE_CHECKING:  # imported where they are used, for the start-up time of plain runs
     from motifscan.fill import GapFiller
@@ -260,12 +261,15 @@ class StreamScanner:
         self.batches = list(batches.items())
         used = {name for scan in self.scans for name in scan.channels}
         self._tail = {name: np.empty(0) for name in channels if name in used}
-        self._warm_up = None
+        self._warm_up: WarmUp | None = None
         if self.backend in ("numba", "fft") and self.metric is None and not self.general:
             # Importing Numba and loading the cached machine code takes a good part of a
             # second: do it in a thread while the reader parses the first block.
-            self._warm_up = threading.Thread(target=self._warm, name="motifscan-warm-up", daemon=True)
-            self._warm_up.start()
+            self._warm_up = WarmUp(self._warm)
+            if address_space_limit() is not None:
+                # Under `ulimit -v`, before the reader takes its share of the address space:
+                # the loading is what fails first (motifscan.warm_up).
+                self.ready()
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
         self._seen = 0
@@ -362,18 +366,28 @@ class StreamScanner:
         return SignalBlock(dict(self._tail), self._tail_time)
 
     def _warm(self) -> None:
-        try:
-            for (channels, dilation, taps), scans in self.batches:
-                kernel = self.config.kernels[scans[0].kernel].array()[0]
-                self._plain(np.zeros(span(taps, dilation) + 1), kernel, dilation)
-        except Exception:  # the first real scan raises it again, in the caller's thread
-            pass
+        for (channels, dilation, taps), scans in self.batches:
+            kernel = self.config.kernels[scans[0].kernel].array()[0]
+            self._plain(np.zeros(span(taps, dilation) + 1), kernel, dilation)
 
     def ready(self) -> None:
-        """Wait for the warm-up: before scanning, and before the run ends (a thread still
-        inside the compiler at interpreter shutdown could crash it)."""
+        """Wait for the warm-up before scanning: bounded, a signal handled while it waits,
+        and its loading's failure raised here ("not enough memory ...", see
+        :class:`motifscan.warm_up.WarmUp`)."""
         if self._warm_up is not None:
-            self._warm_up.join()
+            warm_up, self._warm_up = self._warm_up, None
+            try:
+                warm_up.wait()
+            except BaseException:
+                self._warm_up = warm_up  # still running: settle() gives it a last moment
+                raise
+
+    def settle(self) -> None:
+        """Before the run ends, whatever happened: give a warm-up still running a few
+        seconds (a thread inside the compiler at interpreter shutdown could crash it), but
+        never wait for ever."""
+        if self._warm_up is not None:
+            self._warm_up.settle()
             self._warm_up = None
 
     def push(self, block: SignalBlock) -> ScoreBlock | None:
@@ -459,7 +473,11 @@ def read_ahead(blocks: Iterable) -> Iterator:
             handoff.put((_END, error))
 
     reader = threading.Thread(target=produce, name="motifscan-read-ahead", daemon=True)
-    reader.start()
+    try:
+        reader.start()
+    except RuntimeError:  # "can't start new thread" (`ulimit -v`): read in this thread
+        yield from blocks
+        return
     try:
         while True:
             item, error = handoff.get()
@@ -535,7 +553,7 @@ def score_blocks(
     try:
         yield from _score_all(source, config, summary, scanner, account, final)
     finally:
-        scanner.ready()
+        scanner.settle()
 
 
 #: Bytes of score tracks one pushed piece of a block may produce (score, cosine, scale and

@@ -1297,8 +1297,59 @@ def test_a_library_the_system_refuses_to_map_is_one_line_exit_2(monkeypatch):
     assert result.output.startswith("motifscan: error: the system refused: Could not find/load shared object")
 
 
+#: Runs the command line with the warm-up's loading stuck, as OpenBLAS that cannot get its
+#: memory under `ulimit -v` leaves it: argv is a marker file (written once the loading is
+#: stuck), the warm-up's bound in seconds, then motifscan's arguments.
+_STUCK_WARM_UP = """
+import sys, threading, pathlib
+import motifscan.warm_up as warm_up
+marker = pathlib.Path(sys.argv[1])
+def stuck():
+    marker.write_text("stuck")
+    threading.Event().wait()
+warm_up.load_compiled_scan = stuck
+warm_up.WARM_UP_WAIT_S = float(sys.argv[2])
+sys.argv = ["motifscan", *sys.argv[3:]]
+from motifscan.cli import main
+main()
+"""
+
+
+def _stuck_warm_up_run(tmp_path, bound_s: float) -> tuple[list[str], Path]:
+    signal_file = tmp_path / "signal.csv"
+    signal_file.write_text("v\n" + "0\n1\n2\n3\n" * 20_000)
+    marker = tmp_path / "stuck"
+    command = [sys.executable, "-c", _STUCK_WARM_UP, str(marker), str(bound_s)]
+    return command + ["detect", str(signal_file), "--kernel", "1,2,3", "--p", "3", "--backend", "numba", "-q"], marker
+
+
+def test_a_warm_up_that_never_ends_ends_the_run_with_one_line(tmp_path):
+    command, _ = _stuck_warm_up_run(tmp_path, 2)
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2 and completed.stdout == "", completed.stderr
+    assert completed.stderr.splitlines() == [
+        "motifscan: error: not enough memory to load the compiled scan: the loading did not end in 2 s"
+    ]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_a_run_waiting_for_its_warm_up(tmp_path, signum):
+    # Before, the wait was a Thread.join without end, and the clean-up after the signal
+    # joined again: the run never ended.
+    command, marker = _stuck_warm_up_run(tmp_path, 3600)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the reader's first block is read, the main thread waits
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    said = "motifscan: interrupted" if signum == signal.SIGINT else f"motifscan: stopped by {signum.name}"
+    assert (process.returncode, err.decode().splitlines()) == (128 + signum, [said])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("megabytes", [500, 700])
+@pytest.mark.parametrize("megabytes", [500, 700, 1000])
 def test_an_address_space_limit_never_gives_a_traceback(tmp_path, megabytes):
     """`ulimit -v`: a limit that stops the loading of numpy or Numba's compiler ends the run
     with one line and exit 2. (Near 1 GB the limit can instead stop OpenBLAS while SciPy

@@ -317,6 +317,24 @@ def test_read_ahead_keeps_order_and_raises_errors_in_place():
     assert seen == [1, 2]
 
 
+def test_read_ahead_reads_in_the_callers_thread_when_no_thread_can_start(monkeypatch):
+    import threading
+
+    def refused(self):
+        raise RuntimeError("can't start new thread")  # what `ulimit -v` leads to
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    threads = []
+
+    def blocks():
+        for i in range(5):
+            threads.append(threading.current_thread())
+            yield i
+
+    assert list(read_ahead(blocks())) == list(range(5))
+    assert threads == [threading.main_thread()] * 5
+
+
 def test_read_ahead_stops_reading_when_the_consumer_stops():
     import itertools
 
