@@ -1465,3 +1465,33 @@ def test_a_file_name_that_is_not_utf8_is_read_and_written_back_as_given(tmp_path
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.count(b"caf\xe9.csv,") == 3 and completed.stdout.count(b"plain.csv,") == 3
+
+
+def test_a_parquet_file_whose_name_is_not_utf8_is_read_and_named_as_a_csv_file_is(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = os.fsencode(tmp_path)
+    parquet, broken, text = (os.path.join(folder, name) for name in (b"\xff.parquet", b"\xfd.parquet", b"\xfe.csv"))
+    try:
+        with open(parquet, "wb") as sink:
+            pq.write_table(pa.table({"v": np.loadtxt(SEED, skiprows=1)}), sink)
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    shutil.copy(SEED, text)
+    with open(broken, "wb") as sink:
+        sink.write(b"not parquet")
+    command = [os.fsencode(part) for part in installed_motifscan()]
+    completed = subprocess.run(
+        command + [b"detect", parquet, broken, text, b"--kernel", b"1,2,3", b"--p", b"9"],
+        capture_output=True,
+        timeout=120,
+    )
+    # The motifs name the file with the bytes it was given as, for Parquet as for CSV ...
+    assert completed.returncode == 2, completed.stderr
+    assert completed.stdout.count(b"\xff.parquet,") == 3 and completed.stdout.count(b"\xfe.csv,") == 3
+    # ... and so does the one line of the file that cannot be read.
+    said = completed.stderr.decode().splitlines()
+    assert len(said) == 1 and said[0].startswith(
+        f"motifscan: error: {tmp_path}/\\udcfd.parquet: not a valid Parquet file"
+    )

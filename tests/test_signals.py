@@ -156,6 +156,37 @@ def test_parquet_with_timestamp_column_and_nulls(tmp_path):
     assert time[1] == np.datetime64("1970-01-01T00:16:40")
 
 
+def _not_utf8_path(tmp_path, name: bytes) -> str:
+    path = os.path.join(os.fsencode(tmp_path), name)
+    try:
+        open(path, "wb").close()
+    except (OSError, UnicodeError):
+        pytest.skip("the file system refuses names that are not UTF-8")
+    return os.fsdecode(path)  # as Python and the command line hand it over
+
+
+def test_a_parquet_file_whose_name_is_not_utf8_is_read_like_a_csv_file(tmp_path):
+    # pyarrow takes a path given as text as UTF-8, which b"\xff" is not.
+    parquet, text = _not_utf8_path(tmp_path, b"\xff.parquet"), _not_utf8_path(tmp_path, b"\xfe.csv")
+    values = [0.5, 1.5, 2.5, 3.5, 4.5]
+    with open(parquet, "wb") as sink:
+        pq.write_table(pa.table({"x": values}), sink, row_group_size=2)
+    Path(text).write_text("x\n" + "".join(f"{value}\n" for value in values))
+    for path in (parquet, text):
+        source = read_signal(path, block_rows=2)
+        channels, _, sizes = collect(source)
+        assert source.name == path and sizes == [2, 2, 1]
+        np.testing.assert_array_equal(channels["x"], values)
+
+
+def test_a_broken_parquet_file_whose_name_is_not_utf8_is_named_in_its_error(tmp_path):
+    parquet = _not_utf8_path(tmp_path, b"\xfd.parquet")
+    Path(parquet).write_bytes(b"not parquet")
+    with pytest.raises(MotifscanError) as raised:
+        read_signal(parquet)
+    assert str(raised.value).startswith(f"{parquet}: not a valid Parquet file (Parquet magic bytes not found")
+
+
 def test_pq_extension_and_column_selection(tmp_path):
     path = tmp_path / "data.PQ"
     pq.write_table(pa.table({"a": [1.0, 2.0], "b": [3.0, 4.0]}), path)

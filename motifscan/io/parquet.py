@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from collections.abc import Iterator
@@ -34,12 +35,32 @@ DATASET_MARKERS = frozenset({"_SUCCESS", "_metadata", "_common_metadata"})
 PARQUET_HEAD_ROWS = 1 << 16
 
 
-def parquet_row_groups(path: str) -> list[int]:
-    """The number of rows in each row group of a Parquet file."""
+@contextlib.contextmanager
+def _parquet_file(path: str) -> Iterator[Any]:
+    """``path`` open as a ``pyarrow.parquet.ParquetFile``, closed on leaving.
+
+    Opened by its bytes: pyarrow encodes a path given as text in UTF-8, which a file name
+    that is not UTF-8 (``b"\\xff.parquet"``, in Python text as a surrogate escape) cannot be,
+    so such a file would be refused where a CSV file of that name is read.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    source = pa.OSFile(os.fsencode(path))
     try:
-        with pq.ParquetFile(path) as parquet:
+        parquet = pq.ParquetFile(source)
+        try:
+            yield parquet
+        finally:
+            parquet.close()
+    finally:
+        source.close()
+
+
+def parquet_row_groups(path: str) -> list[int]:
+    """The number of rows in each row group of a Parquet file."""
+    try:
+        with _parquet_file(path) as parquet:
             metadata = parquet.metadata
             return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
     except _read_errors() as exc:
@@ -49,11 +70,9 @@ def parquet_row_groups(path: str) -> list[int]:
 def _open_parquet(
     path: str, name: str, options: _ReadOptions, row_groups: tuple[int, int] | None = None
 ) -> SignalSource:
-    import pyarrow.parquet as pq
-
     errors = _read_errors()
     try:
-        with pq.ParquetFile(path) as parquet:
+        with _parquet_file(path) as parquet:
             schema = parquet.schema_arrow
     except errors as exc:
         raise MotifscanError(f"{name}: not a valid Parquet file ({_one_line(exc)})") from None
@@ -74,7 +93,7 @@ def _open_parquet(
     def head() -> Any:
         numeric = [column for column in names if kinds[column] == _NUMBER]
         try:
-            with pq.ParquetFile(path) as parquet:
+            with _parquet_file(path) as parquet:
                 return next(parquet.iter_batches(batch_size=PARQUET_HEAD_ROWS, columns=numeric), None)
         except errors:
             return None
@@ -92,11 +111,11 @@ def _open_parquet(
     read_columns = _columns_to_read(channels, time_column)
 
     def pieces() -> Iterator[SignalBlock]:
-        try:
-            parquet = pq.ParquetFile(path)
-        except errors as exc:
-            raise MotifscanError(f"{name}: not a valid Parquet file ({_one_line(exc)})") from None
-        try:
+        with contextlib.ExitStack() as opened:
+            try:
+                parquet = opened.enter_context(_parquet_file(path))
+            except errors as exc:
+                raise MotifscanError(f"{name}: not a valid Parquet file ({_one_line(exc)})") from None
             groups = None if row_groups is None else list(range(*row_groups))
             batches = parquet.iter_batches(batch_size=options.block_rows, columns=read_columns, row_groups=groups)
             while True:
@@ -108,8 +127,6 @@ def _open_parquet(
                     problem = f"not a valid Parquet file ({_one_line(exc)})"
                     raise MotifscanError(f"{name}: {problem}") from None
                 yield _parquet_piece(batch, channels, time_column, name)
-        finally:
-            parquet.close()
 
     def blocks() -> Iterator[SignalBlock]:
         yield from _reblock(pieces(), options.block_rows, full_blocks=True)
