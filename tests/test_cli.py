@@ -1349,15 +1349,18 @@ def test_a_signal_ends_a_run_waiting_for_its_warm_up(tmp_path, signum):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("megabytes", [500, 700, 1000])
-def test_an_address_space_limit_never_gives_a_traceback(tmp_path, megabytes):
-    """`ulimit -v`: a limit that stops the loading of numpy or Numba's compiler ends the run
-    with one line and exit 2. (Near 1 GB the limit can instead stop OpenBLAS while SciPy
-    loads in the warm-up thread, and the run hangs: not fixed yet, so not tested here.)"""
+@pytest.mark.parametrize(
+    "megabytes, rows", [(500, 1_000_000), (700, 1_000_000), (977, 2_000_000), (1100, 2_000_000), (1500, 2_000_000)]
+)
+def test_an_address_space_limit_never_gives_a_traceback(tmp_path, megabytes, rows):
+    """`ulimit -v`: a limit that stops the loading of numpy or Numba's compiler, a reader's
+    thread or an array ends the run with one line and exit 2, and no limit hangs it. (2M-row
+    runs used to hang: under `ulimit -v 1000000` (977 MiB) the warm-up stuck loading OpenBLAS,
+    under 1500 MiB the reader inside pyarrow, the main thread waiting for either for ever.)"""
     import resource
 
     signal_file = tmp_path / "big.csv"
-    signal_file.write_text("v\n" + "\n".join(str((i * 7919) % 1000 / 100) for i in range(1_000_000)) + "\n")
+    signal_file.write_text("v\n" + "\n".join(str((i * 7919) % 1000 / 100) for i in range(rows)) + "\n")
 
     def limited():
         limit = megabytes << 20
