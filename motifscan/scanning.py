@@ -25,7 +25,7 @@ from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.device import device_of, resolve_device
 from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
 from motifscan.similarity.multi import scan_kernels
-from motifscan.warm_up import WarmUp, address_space_limit
+from motifscan.warm_up import WarmUp, address_space_limit, load_here
 
 if TYPE_CHECKING:  # imported where they are used, for the start-up time of plain runs
     from motifscan.fill import GapFiller
@@ -263,13 +263,13 @@ class StreamScanner:
         self._tail = {name: np.empty(0) for name in channels if name in used}
         self._warm_up: WarmUp | None = None
         if self.backend in ("numba", "fft") and self.metric is None and not self.general:
+            if address_space_limit() is not None:
+                # Under `ulimit -v`, here and now, before the reader takes its share of the
+                # address space: the loading is what fails first (motifscan.warm_up).
+                load_here()
             # Importing Numba and loading the cached machine code takes a good part of a
             # second: do it in a thread while the reader parses the first block.
             self._warm_up = WarmUp(self._warm)
-            if address_space_limit() is not None:
-                # Under `ulimit -v`, before the reader takes its share of the address space:
-                # the loading is what fails first (motifscan.warm_up).
-                self.ready()
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
         self._seen = 0

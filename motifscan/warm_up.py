@@ -34,6 +34,33 @@ def load_compiled_scan() -> None:
     import motifscan.similarity.cpu  # noqa: F401
 
 
+def load_here() -> None:
+    """Load the compiled scan in the calling thread, with its failure the one-line error.
+
+    For a process under an address-space limit, before anything else takes its share: the
+    loading then rarely fails, and when it does it is "not enough memory ...". Native code
+    that never returns holds the interpreter's lock, so no Python signal handler could run
+    while it loads: in the main thread, SIGINT, SIGTERM and SIGHUP take their default action
+    meanwhile, and end the process (a shell reports 128 + the signal's number; a temporary
+    output file left is removed by the next run).
+    """
+    import signal
+
+    held = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) not in (signal.SIG_IGN, signal.SIG_DFL, None):
+                held[number] = signal.signal(number, signal.SIG_DFL)
+    try:
+        load_compiled_scan()
+    except (ImportError, OSError, MemoryError) as error:
+        raise _too_little_memory(" ".join(str(error).split()) or type(error).__name__) from None
+    finally:
+        for number, handler in held.items():
+            signal.signal(number, handler)
+
+
 def address_space_limit() -> int | None:
     """The process's address-space limit in bytes (``ulimit -v``), or None when there is none."""
     try:

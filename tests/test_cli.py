@@ -1348,6 +1348,42 @@ def test_a_signal_ends_a_run_waiting_for_its_warm_up(tmp_path, signum):
     assert (process.returncode, err.decode().splitlines()) == (128 + signum, [said])
 
 
+#: As _STUCK_WARM_UP, with the loading stuck in native code that holds the interpreter's
+#: lock (as OpenBLAS's does when it loops for memory) and an address-space limit set.
+_STUCK_NATIVE_LOAD = """
+import ctypes, resource, sys, pathlib
+import motifscan.warm_up as warm_up
+resource.setrlimit(resource.RLIMIT_AS, (64 << 30, resource.RLIM_INFINITY))
+marker = pathlib.Path(sys.argv[1])
+def stuck():
+    marker.write_text("stuck")
+    ctypes.PyDLL(None).sleep(120)  # libc's sleep, the interpreter's lock held
+warm_up.load_compiled_scan = stuck
+sys.argv = ["motifscan", *sys.argv[3:]]
+from motifscan.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_a_run_under_ulimit_v_stuck_in_native_code(tmp_path, signum):
+    # No Python handler can run while native code holds the interpreter's lock: under an
+    # address-space limit the compiled scan loads in the main thread with the signals at
+    # their default action, which ends the process (a shell reports 128 + n).
+    command, marker = _stuck_warm_up_run(tmp_path, 3600)
+    command[2] = _STUCK_NATIVE_LOAD
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    stopped = time.monotonic()
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=100)
+    assert process.returncode == -signum and err == b""
+    assert time.monotonic() - stopped < 30  # not the 120 s the native code sleeps
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "megabytes, rows", [(500, 1_000_000), (700, 1_000_000), (977, 2_000_000), (1100, 2_000_000), (1500, 2_000_000)]

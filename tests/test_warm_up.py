@@ -4,6 +4,7 @@ The faults are injected at the step that fails under `ulimit -v` (loading Numba,
 OpenBLAS): a load that never returns, or one that raises.
 """
 
+import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ import pytest
 
 import motifscan.warm_up as warm_up
 from motifscan.errors import MotifscanError
-from motifscan.warm_up import WarmUp, address_space_limit
+from motifscan.warm_up import WarmUp, address_space_limit, load_here
 
 
 @pytest.fixture
@@ -95,3 +96,28 @@ def test_a_warm_up_without_a_thread_leaves_the_loading_to_the_first_scan(monkeyp
     warm.wait()
     warm.settle()
     assert ran == []
+
+
+def test_loading_here_gives_the_stop_signals_their_default_action_meanwhile(monkeypatch):
+    def stop(signum, frame):
+        raise AssertionError("not called")
+
+    seen = []
+    monkeypatch.setattr(warm_up, "load_compiled_scan", lambda: seen.append(signal.getsignal(signal.SIGTERM)))
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        load_here()
+        assert seen == [signal.SIG_DFL] and signal.getsignal(signal.SIGTERM) is stop
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_a_failed_load_here_is_the_one_line_error_and_puts_the_handlers_back(monkeypatch):
+    def refused():
+        raise ImportError("libopenblas.so: failed to map segment from shared object")
+
+    monkeypatch.setattr(warm_up, "load_compiled_scan", refused)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(MotifscanError, match="^not enough memory to load the compiled scan: libopenblas.so: failed"):
+        load_here()
+    assert signal.getsignal(signal.SIGINT) is before
