@@ -399,7 +399,7 @@ def detect(
     source = _as_source(signal, time, block_rows)
     motifs, run = detect_all(source, config)
     if source.time_zone is not None:  # a tz-aware index: times as pandas.Timestamp in its zone
-        from motifscan.io.output import in_zone
+        from motifscan.io.times import in_zone
 
         motifs = list(in_zone(motifs, source.time_zone))
     return (motifs, run) if summary else motifs
