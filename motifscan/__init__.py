@@ -32,7 +32,7 @@ def __getattr__(name):
 
         return Motif
     if name == "FittedKernel":
-        from motifscan.io.kernels import FittedKernel
+        from motifscan.io.fitted_kernels import FittedKernel
 
         return FittedKernel
     raise AttributeError(f"module 'motifscan' has no attribute {name!r}")
@@ -130,7 +130,7 @@ def _plain_values(kernel):
     """One kernel's values and its FittedKernel (None for plain values)."""
     import numpy as np
 
-    from motifscan.io.kernels import FittedKernel
+    from motifscan.io.fitted_kernels import FittedKernel
 
     if isinstance(kernel, FittedKernel):
         return tuple(kernel.values), kernel
