@@ -11,6 +11,7 @@ from test_cli import SEED, installed_motifscan, run
 pytest.importorskip("matplotlib")
 
 
+@pytest.mark.slow
 def test_png_svg_and_pdf_are_written_and_open(tmp_path):
     from PIL import Image
 
