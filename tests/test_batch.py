@@ -305,6 +305,7 @@ os._exit(0)  # as motifscan.cli.main ends
 """
 
 
+@pytest.mark.slow
 def test_a_stopped_pool_leaves_no_semaphore_to_the_resource_tracker(tmp_path):
     # Deterministic form of a rare race: the queues still held when the process ends used
     # to make multiprocessing's resource tracker print "leaked semaphore objects".

@@ -1324,6 +1324,7 @@ def _stuck_warm_up_run(tmp_path, bound_s: float) -> tuple[list[str], Path]:
     return command + ["detect", str(signal_file), "--kernel", "1,2,3", "--p", "3", "--backend", "numba", "-q"], marker
 
 
+@pytest.mark.slow
 def test_a_warm_up_that_never_ends_ends_the_run_with_one_line(tmp_path):
     command, _ = _stuck_warm_up_run(tmp_path, 2)
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -1333,6 +1334,7 @@ def test_a_warm_up_that_never_ends_ends_the_run_with_one_line(tmp_path):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_ends_a_run_waiting_for_its_warm_up(tmp_path, signum):
     # Before, the wait was a Thread.join without end, and the clean-up after the signal
@@ -1508,6 +1510,7 @@ def test_a_file_name_that_is_not_utf8_is_read_and_written_back_as_given(tmp_path
     assert completed.stdout.count(b"caf\xe9.csv,") == 3 and completed.stdout.count(b"plain.csv,") == 3
 
 
+@pytest.mark.slow
 def test_a_parquet_file_whose_name_is_not_utf8_is_read_and_named_as_a_csv_file_is(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
