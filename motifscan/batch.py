@@ -192,16 +192,28 @@ def _stop_pool(pool, finished: bool) -> None:
             return
         # The executor has no public way to stop a running task; its process table is the way.
         processes = list((getattr(pool, "_processes", None) or {}).values())
-        # No new worker from here on (the pool replaces one that exits), then kill the busy ones.
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Killed first, with no future cancelled (see _in_order): the manager thread then
+        # fails every pending future with BrokenProcessPool. (Python 3.11's fails a
+        # cancelled one too, and dies on the InvalidStateError with a traceback on stderr.)
         for process in processes:
             with contextlib.suppress(Exception):
                 process.kill()
+        pool.shutdown(wait=False)
         for process in processes:
             with contextlib.suppress(Exception):
                 process.join(5)
     finally:
         _release_semaphore_names(queues)
+
+
+def _in_order(futures: list) -> Iterator[FileRun]:
+    """The results of ``futures`` in their order, whichever worker finishes first, each let go
+    of once taken. Unlike ``Executor.map``, which cancels the futures left when its iterator
+    is closed, nothing here cancels one: a stopped run kills the workers instead (see
+    :func:`_stop_pool`)."""
+    futures.reverse()
+    while futures:
+        yield futures.pop().result()
 
 
 def _release_semaphore_names(queues) -> None:
@@ -422,13 +434,12 @@ class BatchRun:
         finished = False
         try:
             if self.jobs > 1 and len(jobs) > 1 and self.dask is None:
-                # A signal while the pool starts its workers (in map() below) would leave a
+                # A signal while the pool starts its workers (in submit() below) would leave a
                 # half-started one, not yet in the pool's table, to die with a traceback:
                 # signals wait until the pool is in place, within this try.
                 with _signals_held():
                     pool = _pool(min(self.jobs, len(jobs)))
-                    # map() hands results back in input order, whichever worker finishes first.
-                    results = pool.map(_run_file_job, jobs, chunksize=1)
+                    results = _in_order([pool.submit(_run_file_job, job) for job in jobs])
             else:
                 on_rows = None if self.progress is None else self.progress.add_rows
                 results = (
@@ -458,7 +469,9 @@ class BatchRun:
         finally:
             if pool is not None:
                 _stop_pool(pool, finished)
-                pool = results = None
+                # Let go of the pool and its futures (an exception passing through here still
+                # holds this frame).
+                pool, results = None, iter(())
             if owned and client is not None:  # owned: connect() gave the client
                 cluster = client.cluster
                 client.close()

@@ -279,13 +279,15 @@ def test_a_signalled_run_ends_with_its_workers_and_its_pipes(tmp_path, signum):
 
 
 _HELD_POOL_RUN = """
-import os, sys
+import _thread, os, sys, threading, time
+from concurrent.futures.process import _ExecutorManagerThread
 import motifscan.batch as batch
 from motifscan.config import DetectConfig
 from motifscan.file_run import ReadOptions
 
-held = []
-made = batch._pool
+held, futures, failures = [], [], []
+made, pool_made = batch._pool, threading.Event()
+threading.excepthook = lambda hooked: failures.append(repr(hooked.exc_value))
 
 
 def pool_held_on_to(jobs):
@@ -293,27 +295,52 @@ def pool_held_on_to(jobs):
     # ends: so does this list.
     pool = made(jobs)
     held.append((pool._call_queue, pool._result_queue))
+    submit = pool.submit
+    pool.submit = lambda *job: futures.append(submit(*job)) or futures[-1]
+    pool_made.set()
     return pool
 
 
+def ctrl_c():  # while the run waits for its first input's result (its workers still start)
+    pool_made.wait()
+    while len(futures) < len(sys.argv) - 1:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    _thread.interrupt_main()
+
+
 batch._pool = pool_held_on_to
+threading.Thread(target=ctrl_c, daemon=True).start()
 run = batch.BatchRun(sys.argv[1:], DetectConfig(kernel=(1, 2, 3), p=9, min_gap=1), ReadOptions(), jobs=2)
-for motif in run:  # stopped early, as a signal or a closed pipe stops it
-    break
+try:
+    for motif in run:
+        pass
+except KeyboardInterrupt:
+    pass
+for thread in threading.enumerate():  # the manager thread, once it has failed the rest
+    if isinstance(thread, _ExecutorManagerThread):
+        thread.join(10)
+print(sum(future.cancelled() for future in futures), "of", len(futures), "cancelled", failures)
+sys.stdout.flush()
 sys.stderr.flush()
 os._exit(0)  # as motifscan.cli.main ends
 """
 
 
 @pytest.mark.slow
-def test_a_stopped_pool_leaves_no_semaphore_to_the_resource_tracker(tmp_path):
-    # Deterministic form of a rare race: the queues still held when the process ends used
-    # to make multiprocessing's resource tracker print "leaked semaphore objects".
-    files = _long_files(tmp_path, count=3, repeats=2_000)
+def test_a_stopped_pool_leaves_no_semaphore_to_the_resource_tracker_and_no_future_cancelled(tmp_path):
+    # Deterministic forms of two rare races of a stopped --jobs run. The queues still held
+    # when the process ended made multiprocessing's resource tracker print "leaked semaphore
+    # objects". And the futures that Executor.map cancels when its iterator is closed made
+    # Python 3.11's pool manager thread, failing them after the workers were killed, die of
+    # an InvalidStateError with a traceback on stderr (when it saw the killed workers before
+    # the cancellation).
+    files = _long_files(tmp_path, count=12, repeats=100_000)
     completed = subprocess.run(
         [sys.executable, "-c", _HELD_POOL_RUN, *map(str, files)], capture_output=True, text=True, timeout=120
     )
     assert completed.returncode == 0 and completed.stderr == "", completed.stderr
+    assert completed.stdout == "0 of 12 cancelled []\n"
 
 
 @needs_proc
