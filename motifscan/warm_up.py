@@ -29,8 +29,12 @@ _WAIT_SLICE_S = 0.1
 
 
 def load_compiled_scan() -> None:
-    """Import the compiled backends (Numba, and through it SciPy and OpenBLAS): the step of
-    the warm-up that needs the most memory at once."""
+    """Import the compiled backends: Numba, and SciPy's BLAS (OpenBLAS, whose start-up takes
+    a buffer per thread), which Numba's compiler imports on its first compilation. The step of
+    the warm-up that needs the most memory at once, and the one that can hang under
+    ``ulimit -v``: OpenBLAS loops for a buffer it cannot get."""
+    import scipy.linalg  # noqa: F401
+
     import motifscan.similarity.cpu  # noqa: F401
 
 

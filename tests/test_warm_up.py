@@ -121,3 +121,11 @@ def test_a_failed_load_here_is_the_one_line_error_and_puts_the_handlers_back(mon
     with pytest.raises(MotifscanError, match="^not enough memory to load the compiled scan: libopenblas.so: failed"):
         load_here()
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_loading_step_loads_openblas_too():
+    # Numba's compiler imports scipy.linalg (OpenBLAS) on its first compilation: under
+    # `ulimit -v` that loading hung the warm-up after the step meant to take it first.
+    code = "import sys, motifscan.warm_up as w; w.load_compiled_scan(); print('scipy.linalg' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert loaded.stdout.split() == ["True"], loaded.stderr
