@@ -33,23 +33,30 @@ def load_compiled_scan() -> None:
     a buffer per thread), which Numba's compiler imports on its first compilation. The step of
     the warm-up that needs the most memory at once, and the one that can hang under
     ``ulimit -v``: OpenBLAS loops for a buffer it cannot get."""
-    import scipy.linalg  # noqa: F401
-
+    # Numba first: under a small limit its compiler library is refused cleanly, before
+    # OpenBLAS would start looping.
     import motifscan.similarity.cpu  # noqa: F401
+    import scipy.linalg  # noqa: F401
 
 
 def load_here() -> None:
     """Load the compiled scan in the calling thread, with its failure the one-line error.
 
-    For a process under an address-space limit, before anything else takes its share: the
-    loading then rarely fails, and when it does it is "not enough memory ...". Native code
+    For a process under an address-space limit, before anything else takes its share, with
+    OpenBLAS held to one thread (``OPENBLAS_NUM_THREADS``, unless set): the loading then
+    rarely fails, and when it does it is "not enough memory ...". Native code
     that never returns holds the interpreter's lock, so no Python signal handler could run
     while it loads: in the main thread, SIGINT, SIGTERM and SIGHUP take their default action
     meanwhile, and end the process (a shell reports 128 + the signal's number; a temporary
     output file left is removed by the next run).
     """
+    import os
     import signal
 
+    # OpenBLAS takes a buffer for each of its threads as it starts, and loops for ever when
+    # the limit refuses one (seen at 500 MiB); the scan uses no BLAS: one thread, unless the
+    # user chose otherwise.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     held = {}
     if threading.current_thread() is threading.main_thread():
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
