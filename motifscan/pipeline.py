@@ -243,6 +243,7 @@ class Detection:
             config.method == "conv",
             self.first_row,
             self.source.name,
+            candidates_above=self._fused_threshold(),
         )
         blocks = watched_blocks(
             self.source,
@@ -300,6 +301,18 @@ class Detection:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+    def _fused_threshold(self) -> float | None:
+        """The threshold the plain scans may test candidates against while they scan (the
+        fused scan, docs/method.md "Fused detection"): when the run only detects on the
+        cosine score with one fixed threshold and nobody watches its score tracks; else
+        None (full tracks)."""
+        config = self.config
+        if config.method != "cosine" or config.threshold_mad is not None or self.watch is not None:
+            return None
+        if config.batch_scan or config.metric is not None:
+            return None
+        return float(config.threshold)
 
     def _mad_thresholds(self, blocks: Iterator[ScoreBlock], detectors: list) -> Iterator[ScoreBlock]:
         """Hold the score blocks back until the first :data:`MAD_REFERENCE_POSITIONS`
