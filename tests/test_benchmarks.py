@@ -85,6 +85,12 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
         assert cells[4].strip().endswith("x") and cells[7].strip().endswith("x")  # none, center ratios
     banks = [line for line in result.stdout.splitlines() if line.startswith(("| 1 |", "| 4 |", "| 16 |"))]
     assert len(banks) == 3
+    # Detect at memory speed: one row per kernel length, with its three ratios.
+    detect = [
+        line for line in result.stdout.splitlines() if line.startswith(("| 3 |", "| 64 |")) and line.count("|") == 10
+    ]
+    assert len(detect) == 2
+    assert all(row.rstrip(" |").endswith("x") for row in detect)
 
 
 @pytest.mark.slow
