@@ -35,7 +35,7 @@ from numba import config, get_num_threads, njit, prange, set_num_threads
 
 from motifscan.similarity import CandidateTrack, ScoreTrack, span
 from motifscan.similarity.reference import unit_kernel
-from motifscan.similarity.window import SAFE_SUMSQ, finish_window
+from motifscan.similarity.window import FUSED_LOWEST, FUSED_MARGIN, SAFE_SUMSQ, finish_window, fused_test
 
 #: Positions per prange task. 2048 float64 accumulators (16 KiB) and the squares of the
 #: samples they need stay in the cache, and n = 1e6 still gives hundreds of tasks to balance.
@@ -50,6 +50,7 @@ MAX_INTEGER_POWER = 1 << 16
 FUSED_TAPS = 16
 
 _finish = njit(cache=True, nogil=True, inline="always")(finish_window)
+_fused = njit(cache=True, nogil=True, inline="always")(fused_test)
 
 # error_model="numpy": a float division by zero gives inf/NaN instead of a Python exception,
 # which removes a branch from every division and lets the loops vectorise.
@@ -261,41 +262,19 @@ def _sliding_cosine(x, unit, kernel_norm, dilation, p2, power, score, cosine, sc
         finish_run(x, unit, dilation, kernel_norm, p2, power, start, dot, sumsq, score, cosine, scale)
 
 
-#: Relative margin of the fused candidate test (docs/method.md, "Fused detection"): a window
-#: whose squared cosine lies within this fraction below the threshold's is finished by the
-#: full formula, so the test can only add windows to finish, never lose a candidate. The
-#: full computation's decision differs from the exact one by a few tens of ulps in the
-#: squared cosine (division, square root, powering), far inside 1e-9.
-FUSED_MARGIN = 1e-9
-
-#: Sums of squares outside ``[FUSED_SMALLEST, FUSED_LARGEST]`` are always finished: inside
-#: it, ``dot**2`` and ``lower * sumsq`` (``lower`` >= :data:`FUSED_LOWEST` or 0) are normal
-#: numbers or clearly below each other, so the test rounds like any product.
-FUSED_SMALLEST = 1e-200
-FUSED_LARGEST = 1e200
-#: Smaller squared-cosine bounds are taken as 0: every window with a sum of squares in range
-#: is then finished.
-FUSED_LOWEST = 1e-100
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
 def _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen):
-    """Mark in ``chosen`` (1 or 0) the windows of a run to finish; return how many are
-    marked and, times 2**32, how many of the others have a squared cosine clearly above
-    ``near_upper``. No square root, division, power or branch: the loop vectorises."""
+    """:func:`motifscan.similarity.window.fused_test` over a run: mark in ``chosen`` (1 or
+    0) the windows to finish; return how many are marked plus, times 2**32, how many of the
+    others count as near. The loop has no branch, so it vectorises."""
     marked = 0
     near = 0
     for i in range(dot.shape[0]):
-        q = sumsq[i]
-        d2 = dot[i] * dot[i]
-        # (Bitwise operators on comparisons: every test is evaluated, no branch. A NaN sum
-        # fails both range tests, so its window is finished.)
-        in_range = (q >= FUSED_SMALLEST) & (q <= FUSED_LARGEST)
-        finish = (~in_range) | (d2 >= lower * q) | ((d2 >= near_lower * q) & (d2 <= near_upper * q))
+        finish, close = _fused(dot[i], sumsq[i], lower, near_lower, near_upper)
         flag = np.uint8(finish)
         chosen[i] = flag
         marked += flag
-        near += np.uint8((~finish) & (d2 > near_upper * q))
+        near += np.uint8(close)
     return marked + (near << 32)
 
 
