@@ -39,6 +39,10 @@ LARGE_OFFSET_COSINE = 0.99
 #: The share of scored windows above :data:`LARGE_OFFSET_COSINE` from which a run without
 #: ``--normalize`` is said to have a large offset ("most windows").
 LARGE_OFFSET_SHARE = 0.5
+#: Window positions at the start of each score track that a noise-adaptive threshold
+#: (``--threshold mad:K`` or ``fa:RATE``) is estimated on: fixed, so the threshold never
+#: depends on the block size, on --state runs or on --dask ranges.
+REFERENCE_POSITIONS = 100_000
 
 
 @dataclass
@@ -62,8 +66,11 @@ class RunSummary:
     filled_samples: int = 0
     filled_windows: int = 0
     filler: GapFiller | None = None
-    # --threshold mad:K: the threshold of each score track (label -> value), once decided.
+    # --threshold mad:K or fa:RATE: the threshold of each score track (label -> value), once
+    # decided; empty while the reference stretch is not complete (a held run).
     thresholds: dict = field(default_factory=dict)
+    # The run's noise-adaptive threshold as given ("mad:K" or "fa:RATE"), or "" for a fixed one.
+    adaptive_threshold: str = ""
     # Stretches of candidates at or above the threshold that had no motif because a
     # stronger motif lay within min_gap (see ChannelDetector.suppressed_peaks).
     suppressed_peaks: int = 0
@@ -275,6 +282,23 @@ class StreamScanner:
         if not isinstance(config.noise_floor, str):  # a number; the only text is "auto"
             noise_floor = config.noise_floor
             self.noise_floor = {(channels, taps): noise_floor for (channels, _, taps), _ in self.batches}
+        #: Rows the first scan waits for: a noise-adaptive threshold's reference stretch
+        #: (:data:`REFERENCE_POSITIONS` windows of the longest span). They are held as
+        #: samples, so a held run (--state) that ends before them carries them all in its
+        #: tail and the threshold is never estimated on a part of the stretch; 0 once the
+        #: thresholds are known (kept by an earlier run).
+        self.reference_rows = REFERENCE_POSITIONS + config.span - 1 if config.adaptive_threshold else 0
+
+    def _waiting(self) -> bool:
+        """Whether the first scan still waits for the samples a threshold or a noise floor
+        is estimated from."""
+        if self._seen < self.reference_rows:
+            return True
+        if self.noise_floor is None:
+            from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
+
+            return self._seen < AUTO_NOISE_SAMPLES
+        return False
 
     def _decide_noise_floor(self, buffers: dict) -> None:
         from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
@@ -386,12 +410,10 @@ class StreamScanner:
             time = block.time if self._tail_time is None else np.concatenate([self._tail_time, block.time])
         length = next(iter(buffers.values())).shape[0]
         self._seen += block.rows
+        if self._waiting():  # wait for the samples a threshold or the floor is taken from
+            self._tail, self._tail_time = buffers, time
+            return None
         if self.noise_floor is None:
-            from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
-
-            if self._seen < AUTO_NOISE_SAMPLES:  # wait for the samples the floor is taken from
-                self._tail, self._tail_time = buffers, time
-                return None
             self._decide_noise_floor(buffers)
         n_out = length - keep
         if n_out <= 0:

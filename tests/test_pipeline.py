@@ -492,10 +492,10 @@ def test_mad_threshold_is_k_times_the_median_absolute_deviation_of_finite_scores
 
 def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_size(tmp_path):
     import motifscan
-    from motifscan.pipeline import MAD_REFERENCE_POSITIONS
+    from motifscan.scanning import REFERENCE_POSITIONS
 
     rng = np.random.default_rng(4)
-    n = MAD_REFERENCE_POSITIONS + 20_000
+    n = REFERENCE_POSITIONS + 20_000
     signal = rng.standard_normal(n)
     signal[n - 5000 :] *= 0.2  # the end differs: it must not move the threshold
     pulse = np.hanning(16)
@@ -505,7 +505,7 @@ def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_siz
         motifscan.detect(signal, pulse, threshold="mad:4", block_rows=rows, summary=True)
         for rows in (1000, 65_536, None)
     ]
-    reference = sliding_cosine(signal, pulse, 1.0, 1).score[:MAD_REFERENCE_POSITIONS]
+    reference = sliding_cosine(signal, pulse, 1.0, 1).score[:REFERENCE_POSITIONS]
     expected = 4 * np.median(np.abs(reference - np.median(reference)))
     for motifs, summary in runs:
         assert summary.thresholds == {"signal": pytest.approx(expected, rel=1e-12)}
@@ -514,7 +514,7 @@ def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_siz
     assert len(runs[0][0]) >= (n - 1100) // 7919
 
 
-def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path):
+def test_mad_threshold_on_the_command_line_reports_it(tmp_path):
     from click.testing import CliRunner
 
     from motifscan.cli import cli
@@ -548,12 +548,12 @@ def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path
     assert all(document == documents[0] for document in documents)
     assert documents[0]["parameters"]["threshold"] == "mad:3"
     assert set(documents[0]["thresholds"]) == {"v"} and 0 < documents[0]["thresholds"]["v"] < 1
-    for options, message in (
-        (["--state", str(tmp_path / "state.json")], "--threshold mad:K with --state"),
-        ([], "'mad:x' is not a number or mad:K"),
+    for threshold, message in (
+        ("mad:x", "'mad:x' is not a number, mad:K or fa:RATE"),
+        ("fa:-1", "--threshold fa:RATE needs RATE to be a finite number greater than 0, got -1"),
+        ("mad:0", "--threshold mad:K needs K to be a finite number greater than 0, got 0"),
     ):
-        threshold = "mad:x" if not options else "mad:3"
-        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, *options])
+        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold])
         assert result.exit_code == 2 and message in result.stderr, result.stderr
 
 

@@ -395,6 +395,61 @@ def test_any_appends_give_one_runs_motifs(seed, n, cuts, kernels, normalize, thr
         _union_equals_one_run(Path(directory), x, cuts, options)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("threshold", ["mad:4", "fa:300"])
+def test_noise_adaptive_threshold_over_five_state_runs_gives_one_runs_motifs(tmp_path, threshold):
+    """Issue 18: --threshold mad:K (and fa:RATE) over a growing file scanned 5 times with
+    --state: the runs before the reference stretch is complete hold its rows, the run that
+    completes it decides the thresholds once, whole, and the later runs reuse them from the
+    state, so together they report one run's motifs with one run's thresholds."""
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    rng = np.random.default_rng(18)
+    n = REFERENCE_POSITIONS + 30_000
+    x = np.round(0.3 * rng.standard_normal((2, n)), 4)
+    pulse = np.hanning(16)
+    for start in range(700, n - 20, 4999):
+        x[0, start : start + 16] += pulse
+        x[1, start + 40 : start + 56] -= pulse
+    x[:, n - 20_000 :] *= 3  # a louder end: it must not move the thresholds
+    options = [
+        "--kernel",
+        ",".join(f"{v:.6f}" for v in pulse),
+        "--threshold",
+        threshold,
+        "--time-column",
+        "t",
+        "--backend",
+        "numba",
+        "--format",
+        "csv",
+    ]
+    text_length = len("t,a,b\n") + sum(len(f"{i},{float(x[0][i])!r},{float(x[1][i])!r}\n") for i in range(n))
+    # Two runs before the stretch is complete (one cut inside a line), one across its end,
+    # two after it.
+    cuts = [int(text_length * share) + 3 for share in (0.2, 0.55, 0.85, 0.95)]
+    _union_equals_one_run(tmp_path, x, cuts, options)
+    state = json.loads((tmp_path / "state.json").read_text())
+    (entry,) = state["files"].values()
+    whole = run("detect", tmp_path / "whole.csv", *options[:-2], "--format", "json")
+    # (JSON reports numbers to 12 significant digits; the state keeps them exactly.)
+    assert entry["undecided"]["thresholds"] == pytest.approx(json.loads(whole.stdout)["thresholds"], rel=1e-11)
+    assert set(entry["undecided"]["thresholds"]) == {"a", "b"}
+    assert len(motif_keys(run("detect", tmp_path / "whole.csv", *options).stdout)) >= 2 * (n - 800) // 4999
+
+
+def test_a_state_run_before_the_reference_stretch_is_complete_holds_its_rows(tmp_path):
+    log, state = tmp_path / "log.csv", tmp_path / "state.json"
+    log.write_text("t,v\n" + csv_lines(signal_with(300, SHAPES)))
+    result = run("detect", log, "--kernel", "1,2,3", "--threshold", "mad:3", "--state", state, "--format", "json")
+    assert result.exit_code == 1, result.output
+    assert "300 row(s) held for the next run: the mad:3 thresholds wait" in result.stderr
+    document = json.loads(result.stdout)
+    assert document["thresholds"] == {} and document["motif_count"] == 0
+    entry = json.loads(state.read_text())["files"][str(log)]
+    assert entry["undecided"]["thresholds"] is None and len(entry["tail"]["channels"]["v"]) == 300
+
+
 # --- The state file's integrity ---------------------------------------------------------
 
 

@@ -475,7 +475,7 @@ def run_report(summary, parameters: dict) -> dict:
     }
     if "min_channels" in parameters:
         report["partial_windows"] = summary.partial_windows
-    if str(parameters.get("threshold", "")).startswith("mad:"):
+    if str(parameters.get("threshold", "")).startswith(("mad:", "fa:")):
         report["thresholds"] = {label: _number(value) for label, value in summary.thresholds.items()}
     if "fill" in parameters:
         report["filled_samples"] = summary.filled_samples
