@@ -31,9 +31,10 @@ class Undecided:
         Per detector of the run, in the run's order: its channel, its open candidates
         (column arrays, see :meth:`motifscan.detection.ChannelDetector.undecided`) and the
         ``(position, end of reach)`` of accepted candidates that still reach into them.
-    noise_floor : list of (tuple of str, int, float) or None
-        ``--noise-floor auto`` once decided: (channels, kernel length, floor) per scan batch;
-        None while the scanner still waits for the samples it is estimated from.
+    noise_floor : list of [list of str, int, float] or None
+        ``--noise-floor auto`` once decided: [channels, kernel length, floor] per scan
+        batch, and the channel weights as a fourth item for a weighted joint kernel; None
+        while the scanner still waits for the samples it is estimated from.
     thresholds : dict or None
         ``--threshold mad:K`` or ``fa:RATE`` once decided: score track label -> threshold,
         reused as they are by every later run; None while the scanner still waits for the
@@ -58,7 +59,10 @@ class Undecided:
             [(detector.channel, *detector.undecided()) for detector in detectors],
             None
             if floor is None
-            else [(list(channels), taps, float(value)) for (channels, taps), value in floor.items()],
+            else [
+                [list(channels), taps, float(value), *([list(weights)] if weights else [])]
+                for (channels, taps, weights), value in floor.items()
+            ],
             dict(thresholds) if thresholds else None,
         )
 
@@ -78,7 +82,10 @@ class Undecided:
             detector.resume(columns, taken)
         if self.noise_floor is not None and scanner.config.noise_floor == "auto":
             scanner.noise_floor = {
-                (tuple(channels), int(taps)): float(value) for channels, taps, value in self.noise_floor
+                (tuple(entry[0]), int(entry[1]), tuple(float(w) for w in entry[3]) if len(entry) > 3 else ()): float(
+                    entry[2]
+                )
+                for entry in self.noise_floor
             }
 
 

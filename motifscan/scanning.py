@@ -263,8 +263,10 @@ class StreamScanner:
         batches: dict = {}
         for scan in self.scans:
             kernel = config.kernels[scan.kernel]
-            batches.setdefault((scan.channels, scan.dilation, kernel.length), []).append(scan)
-        self.batches = list(batches.items())
+            # Kernels of other channel weights weigh the window norm (and the noise floor
+            # added to it) otherwise: they are scanned in batches of their own.
+            batches.setdefault((scan.channels, scan.dilation, kernel.length, kernel.weights), []).append(scan)
+        self.batches = [(key[:3], scans) for key, scans in batches.items()]
         used = {name for scan in self.scans for name in scan.channels}
         self._tail = {name: np.empty(0) for name in channels if name in used}
         self._warm_up = None
@@ -276,12 +278,12 @@ class StreamScanner:
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
         self._seen = 0
-        #: The noise floor of each (channel group, kernel length); None until ``--noise-floor
-        #: auto`` has seen the samples it is estimated from.
-        self.noise_floor: dict[tuple[Any, int], float] | None = None
+        #: The noise floor of each (channel group, kernel length, channel weights); None until
+        #: ``--noise-floor auto`` has seen the samples it is estimated from.
+        self.noise_floor: dict[tuple[Any, int, tuple], float] | None = None
         if not isinstance(config.noise_floor, str):  # a number; the only text is "auto"
             noise_floor = config.noise_floor
-            self.noise_floor = {(channels, taps): noise_floor for (channels, _, taps), _ in self.batches}
+            self.noise_floor = {self._floor_key(key, scans): noise_floor for key, scans in self.batches}
         #: Rows the first scan waits for: a noise-adaptive threshold's reference stretch
         #: (:data:`REFERENCE_POSITIONS` windows of the longest span). They are held as
         #: samples, so a held run (--state) that ends before them carries them all in its
@@ -300,13 +302,21 @@ class StreamScanner:
             return self._seen < AUTO_NOISE_SAMPLES
         return False
 
+    def _floor_key(self, batch: tuple, scans: list) -> tuple:
+        """The noise floor's key of a batch: (channels, kernel length, channel weights), the
+        weights ``()`` when every channel weighs 1."""
+        channels, _, taps = batch
+        return (channels, taps, tuple(self.config.kernels[scans[0].kernel].weights))
+
     def _decide_noise_floor(self, buffers: dict) -> None:
         from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
 
         floors = {}
-        for (channels, _, taps), _ in self.batches:
+        for batch, scans in self.batches:
+            key = self._floor_key(batch, scans)
+            channels, taps, weights = key
             samples = np.stack([buffers[name][:AUTO_NOISE_SAMPLES] for name in channels])
-            floors[(channels, taps)] = estimate_noise_floor(samples, taps)
+            floors[key] = estimate_noise_floor(samples, taps, weights or None)
         self.noise_floor = floors
 
     def _score(self, buffers: dict, lengths) -> dict:
@@ -344,7 +354,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    noise_floor[(channels, taps)],
+                    noise_floor[self._floor_key((channels, dilation, taps), scans)],
                     config.min_channels,
                     self.backend,
                 )
@@ -356,7 +366,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    noise_floor[(channels, taps)],
+                    noise_floor[self._floor_key((channels, dilation, taps), scans)],
                     self.backend,
                 )
             tracks.update((scan.label, track) for scan, track in zip(scans, found))

@@ -294,14 +294,15 @@ def _decode_undecided(data, where: str, rows: int, with_time: bool, with_distanc
             at = f"{where}.noise_floor[{index}]"
             _need(
                 isinstance(entry, list)
-                and len(entry) == 3
+                and len(entry) in (3, 4)
+                and (len(entry) == 3 or (isinstance(entry[3], list) and all(_is_number(w) for w in entry[3])))
                 and isinstance(entry[0], list)
                 and all(isinstance(name, str) for name in entry[0])
                 and _is_count(entry[1])
                 and _is_number(entry[2])
                 and math.isfinite(entry[2])
                 and entry[2] >= 0,
-                f"{at} must be [channels, kernel length, floor >= 0]",
+                f"{at} must be [channels, kernel length, floor >= 0] or with the channel weights fourth",
             )
     thresholds = data.get("thresholds")
     if thresholds is not None:

@@ -258,6 +258,33 @@ def test_noise_floor_auto_is_estimated_from_the_first_samples():
     assert len(plain) > 20 and [m.start for m in floored] == [500]
 
 
+def test_noise_floor_auto_of_a_weighted_joint_kernel_is_added_to_the_weighted_norm():
+    """Issue 18: with channel weights a_c the window norm is sqrt(sum a_c |w_c|²), so the
+    floor of a window of pure noise is sqrt(m × sum a_c sigma_c²), not the unweighted one."""
+    from motifscan.similarity.reference import scan_joint_reference
+
+    rng = np.random.default_rng(18)
+    n, m = 3000, 8
+    signal = np.stack([0.1 * rng.standard_normal(n), 0.4 * rng.standard_normal(n)])
+    rows = np.stack([np.hanning(m), -np.hanning(m)])
+    signal[:, 1000 : 1000 + m] += rows
+    weights = (1.0, 0.25)
+    kernel = Kernel("k", tuple(map(tuple, rows)), ("a", "b"), weights)
+    config = DetectConfig(kernels=[kernel], joint=True, p=2, noise_floor="auto")
+    source = signal_from_arrays({"a": signal[0], "b": signal[1]}, block_rows=700)
+    tracks = list(score_blocks(source, config, RunSummary.of(source)))
+    score = np.concatenate([block.tracks["a+b"].score for block in tracks])
+    # The reference: each channel's sigma from its first differences, weighted as the norm.
+    from scipy.stats import norm
+
+    # (the quartile of the normal distribution: median |diff| of white noise is 0.6745 × sqrt(2) sigma)
+    sigma = np.median(np.abs(np.diff(signal, axis=1)), axis=1) / (norm.ppf(0.75) * np.sqrt(2))
+    floor = np.sqrt(m * np.sum(np.array(weights) * sigma**2))
+    assert floor < 0.9 * np.sqrt(m * np.sum(sigma**2))  # the unweighted floor is another
+    (expected,) = scan_joint_reference(signal, rows[None], np.array([weights]), 2.0, 1, "none", floor, 2)
+    np.testing.assert_allclose(score, expected.score, rtol=1e-9, atol=1e-12)  # round-off only
+
+
 def test_conv_method_thresholds_relative_to_each_channels_strongest_activation():
     x = np.zeros(60)
     x[10:13] = [1, 2, 3]

@@ -438,6 +438,24 @@ def test_noise_adaptive_threshold_over_five_state_runs_gives_one_runs_motifs(tmp
     assert len(motif_keys(run("detect", tmp_path / "whole.csv", *options).stdout)) >= 2 * (n - 800) // 4999
 
 
+@pytest.mark.slow
+def test_weighted_noise_floor_auto_is_kept_in_the_state_with_its_weights(tmp_path):
+    from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
+
+    rng = np.random.default_rng(7)
+    n = AUTO_NOISE_SAMPLES + 3000
+    x = np.round(np.cumsum(rng.standard_normal((2, n)), axis=1), 2)
+    joint = tmp_path / "joint.csv"
+    joint.write_text("a,b\nweights,1,0.25\n1,0\n2,1\n3,-1\n0,2\n")
+    options = ["--kernel-file", joint, "--joint", "--noise-floor", "auto", "--p", "2", "--threshold", "0.3"]
+    options += ["--time-column", "t", "--backend", "numba", "--format", "csv"]
+    text_length = len("t,a,b\n") + sum(len(f"{i},{float(x[0][i])!r},{float(x[1][i])!r}\n") for i in range(n))
+    _union_equals_one_run(tmp_path, x, [text_length // 3, text_length - 20_000], options)
+    (entry,) = json.loads((tmp_path / "state.json").read_text())["files"].values()
+    ((channels, taps, floor, weights),) = entry["undecided"]["noise_floor"]
+    assert (channels, taps, weights) == (["a", "b"], 4, [1.0, 0.25]) and floor > 0
+
+
 def test_a_state_run_before_the_reference_stretch_is_complete_holds_its_rows(tmp_path):
     log, state = tmp_path / "log.csv", tmp_path / "state.json"
     log.write_text("t,v\n" + csv_lines(signal_with(300, SHAPES)))
