@@ -396,7 +396,7 @@ def reference_thresholds(held: list, labels: list, config: DetectConfig, source_
         step = time_step(np.concatenate(times)[:REFERENCE_POSITIONS])
         if step is None or not step > 0:
             raise MotifscanError(
-                f"--threshold fa:{rate:g}: the time column of {source_name} does not increase, so a "
+                f"threshold fa:{rate:g}: the time column of {source_name} does not increase, so a "
                 "rate per hour cannot be converted to windows",
                 ("threshold",),
             )
@@ -407,10 +407,10 @@ def reference_thresholds(held: list, labels: list, config: DetectConfig, source_
     for label in labels:
         scores = stretch(label)
         finite = int(np.count_nonzero(np.isfinite(scores)))
-        if finite and per_window * finite < FA_MIN_WINDOWS:
+        if finite and per_window * finite * (1 + 1e-9) < FA_MIN_WINDOWS:  # (see fa_threshold)
             lowest = FA_MIN_WINDOWS / finite * windows_per_unit
             raise MotifscanError(
-                f"--threshold fa:{rate:g}: {source_name}: the reference stretch of {label} has "
+                f"threshold fa:{rate:g}: {source_name}: the reference stretch of {label} has "
                 f"{finite} scored windows, too few to estimate {rate:g} false alarms {unit} "
                 f"(at least {FA_MIN_WINDOWS} of them must reach the threshold): ask for "
                 f"fa:{lowest:.3g} or more, or use mad:K",
@@ -436,7 +436,9 @@ def fa_threshold(scores: np.ndarray, rate: float) -> float:
     strength = np.sort(np.abs(scores[np.isfinite(scores)]))
     if strength.size == 0:
         return 1.0
-    allowed = min(int(np.floor(rate * strength.size)), strength.size)
+    # (1 + 1e-9): a share that is a whole number of windows in exact arithmetic (720 per hour
+    # at 100 Hz, 200 of 100 000) must not lose one to the round-off of a time step.
+    allowed = min(int(np.floor(rate * strength.size * (1 + 1e-9))), strength.size)
     if allowed == strength.size:
         return 0.0
     return float(np.nextafter(strength[strength.size - allowed - 1], np.inf))

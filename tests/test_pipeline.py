@@ -584,6 +584,70 @@ def test_mad_threshold_on_the_command_line_reports_it(tmp_path):
         assert result.exit_code == 2 and message in result.stderr, result.stderr
 
 
+def test_fa_threshold_is_just_above_the_allowed_share_of_the_strongest_scores():
+    from motifscan.pipeline import fa_threshold
+
+    scores = np.array([0.1, -0.9, np.nan, 0.3, 0.5, -0.2, 0.7, 0.0, 0.4, -0.6, 0.8])
+    # 10 finite scores, a rate of 0.3 per window: 3 may reach the threshold (0.9, 0.8, 0.7).
+    threshold = fa_threshold(scores, 0.3)
+    assert threshold == np.nextafter(0.6, 1) and np.count_nonzero(np.abs(scores) >= threshold) == 3
+    assert fa_threshold(scores, 0.05) == np.nextafter(0.9, 1)  # none may
+    assert fa_threshold(scores, 1.0) == 0.0 and fa_threshold(np.full(3, np.nan), 0.1) == 1.0
+
+
+def test_fa_threshold_on_white_noise_gives_the_rate_asked_for():
+    """Planted noise where the rate is known: for white Gaussian noise every window points
+    in a uniformly random direction, so cosine² of a window with any kernel of m taps is
+    Beta(1/2, (m - 1)/2) distributed, and P(|cosine| >= T) is known exactly."""
+    import motifscan
+    from scipy.stats import beta
+
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    m, rate = 8, 2000.0  # per million windows: 0.002 per window, 200 windows of the stretch
+    kernel = np.random.default_rng(1).standard_normal(m)
+    noise = np.random.default_rng(2).standard_normal(REFERENCE_POSITIONS + 200_000)
+    motifs, summary = motifscan.detect(noise, kernel, threshold=f"fa:{rate:g}", summary=True)
+    (threshold,) = summary.thresholds.values()
+    exact = beta.sf(threshold**2, 0.5, (m - 1) / 2)  # the true share of windows at or above
+    # 200 exceedances, in clusters of overlapping windows: the share is known to ~15 %.
+    assert exact == pytest.approx(rate / 1e6, rel=0.3)
+    after = sliding_cosine(noise, kernel, 1.0, 1).score[REFERENCE_POSITIONS:]
+    assert np.mean(np.abs(after) >= threshold) == pytest.approx(rate / 1e6, rel=0.3)
+    # Motifs are at most the windows at or above it (min_gap merges neighbours).
+    assert 0 < len(motifs) <= np.count_nonzero(np.abs(sliding_cosine(noise, kernel, 1.0, 1).score) >= threshold)
+
+
+def test_fa_rate_is_per_hour_with_a_time_column_and_refused_when_not_estimable(tmp_path):
+    from click.testing import CliRunner
+
+    from motifscan.cli import cli
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    n = REFERENCE_POSITIONS + 1000
+    noise = np.round(np.random.default_rng(3).standard_normal(n), 4)
+    timed, untimed = tmp_path / "timed.csv", tmp_path / "untimed.csv"
+    pd.DataFrame({"t": np.arange(n) / 100, "v": noise}).to_csv(timed, index=False)  # 100 Hz
+    pd.DataFrame({"v": noise}).to_csv(untimed, index=False)
+    kernel = "1,-2,3,1,-1"
+    per_window = {}
+    for threshold, path in (("fa:720", timed), ("fa:2000", untimed)):
+        result = CliRunner().invoke(
+            cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, "--format", "json"]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert f"thresholds from the false-alarm rate {threshold}" in result.stderr
+        document = json.loads(result.stdout)
+        assert document["parameters"]["threshold"] == threshold
+        per_window[threshold] = document["thresholds"]["v"]
+    # 720 per hour at 100 Hz is 0.002 per window, as is 2000 per million windows.
+    assert per_window["fa:720"] == per_window["fa:2000"]
+    result = CliRunner().invoke(cli, ["detect", str(untimed), "--kernel", kernel, "--threshold", "fa:10"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "too few to estimate 10 false alarms per million windows" in result.stderr
+    assert "error: --threshold fa:10:" in result.stderr and "ask for fa:100 or more" in result.stderr
+
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
