@@ -595,6 +595,28 @@ def test_fa_threshold_is_just_above_the_allowed_share_of_the_strongest_scores():
     assert fa_threshold(scores, 1.0) == 0.0 and fa_threshold(np.full(3, np.nan), 0.1) == 1.0
 
 
+def test_fa_threshold_is_measured_on_the_first_positions_whatever_the_block_size():
+    import motifscan
+    from motifscan.pipeline import fa_threshold
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    rng = np.random.default_rng(6)
+    n = REFERENCE_POSITIONS + 20_000
+    signal = rng.standard_normal(n)
+    signal[n - 5000 :] = np.sin(np.arange(5000) / 3)  # the end differs: it must not move the threshold
+    kernel = rng.standard_normal(12)
+    runs = [
+        motifscan.detect(signal, kernel, threshold="fa:500", block_rows=rows, summary=True)
+        for rows in (1000, 65_536, None)
+    ]
+    reference = sliding_cosine(signal, kernel, 1.0, 1).score[:REFERENCE_POSITIONS]
+    expected = fa_threshold(reference, 500 / 1e6)
+    assert np.count_nonzero(np.abs(reference) >= expected) == 50
+    for motifs, summary in runs:
+        assert summary.thresholds == {"signal": pytest.approx(expected, rel=1e-12)}
+        assert motifs == runs[0][0] and len(motifs) > 0
+
+
 def test_fa_threshold_on_white_noise_gives_the_rate_asked_for():
     """Planted noise where the rate is known: for white Gaussian noise every window points
     in a uniformly random direction, so cosine² of a window with any kernel of m taps is
