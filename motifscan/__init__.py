@@ -32,7 +32,7 @@ def __getattr__(name):
 
         return Motif
     if name == "FittedKernel":
-        from motifscan.io.kernels import FittedKernel
+        from motifscan.io.fitted_kernels import FittedKernel
 
         return FittedKernel
     raise AttributeError(f"module 'motifscan' has no attribute {name!r}")
@@ -130,7 +130,7 @@ def _plain_values(kernel):
     """One kernel's values and its FittedKernel (None for plain values)."""
     import numpy as np
 
-    from motifscan.io.kernels import FittedKernel
+    from motifscan.io.fitted_kernels import FittedKernel
 
     if isinstance(kernel, FittedKernel):
         return tuple(kernel.values), kernel
@@ -403,7 +403,7 @@ def detect(
     source = _as_source(signal, time, block_rows)
     motifs, run = detect_all(source, config)
     if source.time_zone is not None:  # a tz-aware index: times as pandas.Timestamp in its zone
-        from motifscan.io.output import in_zone
+        from motifscan.io.times import in_zone
 
         motifs = list(in_zone(motifs, source.time_zone))
     return (motifs, run) if summary else motifs

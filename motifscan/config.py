@@ -278,7 +278,7 @@ def kernel_settings(
     |activation| (:data:`DEFAULT_THRESHOLD` unless given). The fitted p, normalisation and
     metric still shape the score reported beside each activation. A fitted metric on
     centred windows is scanned with the centring folded into it (``M C``, see
-    :meth:`motifscan.io.kernels.FittedKernel.scan_metric`) and ``normalize="none"``: the
+    :meth:`motifscan.io.fitted_kernels.FittedKernel.scan_metric`) and ``normalize="none"``: the
     same scores.
 
     Parameters

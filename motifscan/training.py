@@ -22,7 +22,7 @@ from motifscan.fitting import (
     fit_kernel,
     match_detections,
 )
-from motifscan.io.kernels import FittedKernel
+from motifscan.io.fitted_kernels import FittedKernel
 from motifscan.io.labels import Label, parse_positions, read_labels, resolve_position
 
 #: Cross-validation folds over the training labels.

@@ -216,6 +216,7 @@ FIRST = b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0, 0])  # a match at 2, final
 AFTER = rows(8, [0, -1, -2, -3, 0, 0, 0])  # an inverted match at 9, final
 
 
+@pytest.mark.slow
 def test_follow_goes_on_with_the_new_file_after_rotation(tmp_path):
     from waiting import needs_proc, wait_until_followed_to_end
 
@@ -244,6 +245,7 @@ def test_follow_goes_on_with_the_new_file_after_rotation(tmp_path):
         process.kill()
 
 
+@pytest.mark.slow
 def test_follow_reads_a_truncated_file_from_its_new_start(tmp_path):
     from waiting import needs_proc, wait_until_followed_to_end
 
@@ -268,6 +270,7 @@ def test_follow_reads_a_truncated_file_from_its_new_start(tmp_path):
         process.kill()
 
 
+@pytest.mark.slow
 def test_follow_sees_a_file_truncated_and_grown_past_its_old_size(tmp_path):
     from waiting import needs_proc, wait_until_followed_to_end
 

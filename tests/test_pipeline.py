@@ -299,6 +299,7 @@ def test_conv_method_thresholds_relative_to_each_channels_strongest_activation()
     assert run.summary.strongest_activation == pytest.approx({"loud": 140.0, "quiet": 1.4})
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 10_000),
@@ -410,6 +411,7 @@ def test_a_run_takes_the_crossover_of_its_normalisation():
         assert scan_backend(config, 10**7) == expected
 
 
+@pytest.mark.slow
 def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monkeypatch):
     # K kernels of one length in one run (shared FFT segments and window norms) find what K
     # runs of one kernel find; and a bank is pushed in pieces that bound its tracks' memory

@@ -211,6 +211,7 @@ def stumpy_inputs(draw):
     return x, kernel
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(stumpy_inputs(), st.sampled_from(["numpy", "numba"]))
 def test_zscore_distance_equals_stumpy_mass(data, backend):

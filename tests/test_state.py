@@ -220,6 +220,7 @@ def test_a_run_waits_for_the_lock_of_another(tmp_path):
     assert [int(line.split(",")[1]) for line in out.splitlines()[1:]] == sorted(SHAPES)
 
 
+@pytest.mark.slow
 def test_overlapping_runs_report_each_motif_once(tmp_path):
     x = signal_with(300, SHAPES)
     log = tmp_path / "log.csv"
@@ -345,6 +346,7 @@ def _union_equals_one_run(tmp_path, x, cuts, options):
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 2**32 - 1),
