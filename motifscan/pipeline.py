@@ -273,7 +273,7 @@ class Detection:
         if self.undecided is not None:
             self.undecided.restore(scanner, [detector for detector, _ in detectors], self.source.name)
             if config.adaptive_threshold and self.undecided.thresholds is not None:
-                self._set_thresholds(self.undecided.thresholds, detectors)
+                self._set_thresholds(self.undecided.thresholds, detectors, self.undecided.origin)
                 scanner.reference_rows = 0
                 decided = True
         top = (
@@ -353,12 +353,14 @@ class Detection:
         labels = [label for _, track_labels in detectors for label in track_labels]
         self._set_thresholds(reference_thresholds(held, labels, self.config, self.source.name), detectors)
 
-    def _set_thresholds(self, thresholds: dict, detectors: list) -> None:
+    def _set_thresholds(self, thresholds: dict, detectors: list, origin: str = "--state") -> None:
+        """Give each detector its tracks' thresholds (``origin``: where kept thresholds came
+        from, named when one is missing)."""
         missing = [label for _, labels in detectors for label in labels if label not in thresholds]
         if missing:
             raise MotifscanError(
-                f"--state: the thresholds kept for {self.source.name} lack the score track "
-                f"{missing[0]!r}; use a new state file"
+                f"--state: {origin}: the thresholds kept for {self.source.name} lack the score "
+                f"track {missing[0]!r}; use a new state file"
             )
         for detector, labels in detectors:
             detector.thresholds = [thresholds[label] for label in labels]

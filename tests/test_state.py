@@ -590,6 +590,9 @@ def _tampered(document, log):
         "other channel": setting(
             [entry, "tail"], {"channels": {"w": [1.0, 2.0]}, "time": {"unit": None, "values": [1.0, 2.0]}}
         ),
+        "threshold not a number": setting([entry, "undecided", "thresholds"], {"v": "0.5"}),
+        "negative threshold": setting([entry, "undecided", "thresholds"], {"v": -1}),
+        "thresholds list": setting([entry, "undecided", "thresholds"], [0.5]),
         "null output": setting(["output"], {"path": "", "device": 0, "inode": 0, "header": None, "pending": ""}),
         "version": setting(["version"], 99),
         "foreign format": setting(["format"], "something-else"),
@@ -624,6 +627,21 @@ def test_tampered_state_files_are_refused_naming_the_file_and_what_is_wrong(tmp_
         state.write_text(text)
         result = run("detect", log, *KERNEL, "--state", state, "--min-gap", "10")
         assert result.exit_code == 2 and str(state) in result.stderr and result.stderr.count("\n") == 1, text[:50]
+
+
+def test_kept_thresholds_of_other_tracks_are_refused_naming_the_state(tmp_path):
+    log, state = tmp_path / "log.csv", tmp_path / "state.json"
+    log.write_text("t,v\n" + csv_lines(signal_with(300, SHAPES)))
+    options = ["--kernel", "1,2,3", "--threshold", "mad:3", "--state", state]
+    assert run("detect", log, *options).exit_code == 1
+    document = json.loads(state.read_text())
+    document["files"][str(log)]["undecided"]["thresholds"] = {"w": 0.5}
+    state.write_text(json.dumps(document))
+    with open(log, "a") as stream:
+        stream.write(csv_lines(signal_with(30, {5: [1, 2, 3]}), 300))
+    result = run("detect", log, *options)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert f"--state: {state}: the thresholds kept for {log} lack the score track 'v'" in result.stderr
 
 
 # --- Rotation: identity and content -----------------------------------------------------------
