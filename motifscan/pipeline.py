@@ -326,8 +326,8 @@ class Detection:
     def _fused_threshold(self) -> float | None:
         """The threshold the plain scans may test candidates against while they scan (the
         fused scan, docs/method.md "Fused detection"): when the run only detects on the
-        cosine score with one fixed threshold (not mad:K or fa:RATE, which read the scores) and nobody watches its score tracks; else
-        None (full tracks)."""
+        cosine score with one fixed threshold (not mad:K or fa:RATE, which read the
+        scores) and nobody watches its score tracks; else None (full tracks)."""
         config = self.config
         if config.method != "cosine" or config.adaptive_threshold or self.watch is not None:
             return None
