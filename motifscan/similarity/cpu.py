@@ -35,15 +35,7 @@ from numba import config, get_num_threads, njit, prange, set_num_threads
 
 from motifscan.similarity import CandidateTrack, ScoreTrack, span
 from motifscan.similarity.reference import unit_kernel
-from motifscan.similarity.window import (
-    FUSED_LARGEST,
-    FUSED_LOWEST,
-    FUSED_MARGIN,
-    FUSED_SMALLEST,
-    SAFE_SUMSQ,
-    finish_window,
-    fused_test,
-)
+from motifscan.similarity.window import FUSED_LOWEST, FUSED_MARGIN, SAFE_SUMSQ, finish_window, fused_test
 
 #: Positions per prange task. 2048 float64 accumulators (16 KiB) and the squares of the
 #: samples they need stay in the cache, and n = 1e6 still gives hundreds of tasks to balance.
@@ -286,71 +278,6 @@ def _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen):
     return marked + (near << 32)
 
 
-#: Independent running sums per residue in :func:`_bounded_test`: the additions of one
-#: chain wait for each other, so several chains keep the adder busy.
-_CHAINS = 4
-
-#: Relative error bound of :func:`_bounded_test`'s sums, per sample and in units of the
-#: largest sum: each running sum of non-negative terms errs by at most ``length * eps``
-#: of its value, a window's sum adds ``2 * _CHAINS`` of them, and there is room for the
-#: exact sums' own round-off (doubling: at most ``(log2 m + 1) eps``).
-_RUNNING_EPS = 4.0 * (2 * _CHAINS + 1) * np.finfo(np.float64).eps
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _bounded_test(x, m, dilation, start, count, dot, lower, near_lower, near_upper, chains, sums):
-    """Decide a run's windows by a bound on their sums of squares, if it can.
-
-    ``chains[j]`` is the running sum of the squares of ``x[start + s]`` over ``s < j`` with
-    ``s = j mod (G d)`` (``G`` = :data:`_CHAINS` chains per residue of the dilation, so the
-    additions overlap), and ``sums[j] = sum(chains[j + u d], u < G)`` the running sum of
-    the squares of ``x[start + s]``, ``s < j + (G - 1) d``, ``s = j mod d``: a window's sum
-    of squares is ``sums[i + m d] - sums[i]``. Every term is non-negative, so the sums err
-    by at most ``E`` (:data:`_RUNNING_EPS` times the length and the largest sum, plus what
-    underflowed squares may lose), and the exact sum, and the full scan's own, lie in
-    ``[q - E, q + E]``. A window is decided here when that whole interval is in range and
-    gives the same answer as :func:`motifscan.similarity.window.fused_test` would: not
-    finished, and near or not. Returns the count of near windows when every window of the
-    run is decided, else -1 (NaN, inf, a quiet window next to loud ones, a window close to
-    a bound: the run is then tested with the exact sums).
-    """
-    stride = _CHAINS * dilation
-    length = count + m * dilation + (_CHAINS - 1) * dilation
-    for j in range(min(stride, length)):
-        chains[j] = 0.0
-    for j in range(stride, length):
-        v = x[start + j - stride]
-        chains[j] = chains[j - stride] + v * v
-    reach = count + m * dilation
-    for j in range(reach):
-        total = chains[j]
-        for u in range(1, _CHAINS):
-            total += chains[j + u * dilation]
-        sums[j] = total
-    largest = 0.0
-    for j in range(reach):
-        largest = max(largest, sums[j])
-    error = _RUNNING_EPS * (length + 64) * largest + length * 1e-300
-    undecided = 0
-    near = 0
-    span_ = m * dilation
-    for i in range(count):
-        q = sums[i + span_] - sums[i]
-        low = q - error
-        high = q + error
-        d2 = dot[i] * dot[i]
-        # Written so that NaN fails every test: such a window is undecided.
-        decided = (
-            (low >= FUSED_SMALLEST)
-            & (high <= FUSED_LARGEST)
-            & (d2 < lower * low)
-            & ((d2 < near_lower * low) | (d2 > near_upper * high))
-        )
-        undecided += np.uint8(not decided)
-        near += np.uint8(decided & (d2 > near_upper * high))
-    return -1 if undecided else near
-
-
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _sliding_candidates(
     x, unit, kernel_norm, dilation, p2, power, lower, near_lower, near_upper, position, score, cosine, scale, counts
@@ -371,92 +298,30 @@ def _sliding_candidates(
         count = min(BLOCK, n_out - start)
         dot = np.empty(count)
         sumsq = np.empty(count)
-        # Long kernels: first the dot products and a bound on every sum of squares from one
-        # running sum (cheaper than the exact sums by doubling): a run where the bound
-        # decides every window needs no exact sums at all.
-        near = -1
-        if m > FUSED_TAPS:
-            _dot_run(x, unit, dilation, start, count, dot)
-            chains = np.empty(count + (m + _CHAINS - 1) * dilation)
-            sums = np.empty(count + m * dilation)
-            near = _bounded_test(x, m, dilation, start, count, dot, lower, near_lower, near_upper, chains, sums)
-        if near >= 0:
-            counts[r] = 0
-            counts[n_runs + r] = near
+        if m <= FUSED_TAPS:
+            _dot_sumsq_run(x, unit, dilation, start, count, dot, sumsq)
         else:
-            _exact_run(
-                x,
-                unit,
-                kernel_norm,
-                dilation,
-                p2,
-                power,
-                lower,
-                near_lower,
-                near_upper,
-                position,
-                score,
-                cosine,
-                scale,
-                counts,
-                n_runs,
-                r,
-                start,
-                count,
-                dot,
-                sumsq,
+            work = np.empty(count + (m - 1) * dilation)
+            spare = np.empty(count + (m - 1) * dilation)
+            _dot_run(x, unit, dilation, start, count, dot)
+            _sumsq_run(x, m, dilation, start, count, sumsq, work, spare)
+        chosen = np.empty(count, dtype=np.uint8)
+        tested = _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen)
+        counts[n_runs + r] = tested >> 32
+        taken = tested & 0xFFFFFFFF
+        if taken:
+            kept = 0
+            for i in range(count):
+                if chosen[i]:
+                    position[start + kept] = start + i
+                    dot[kept] = dot[i]
+                    sumsq[kept] = sumsq[i]
+                    kept += 1
+        counts[r] = taken
+        if taken:
+            _finish_chosen(
+                x, unit, dilation, kernel_norm, p2, power, start, taken, position, dot, sumsq, score, cosine, scale
             )
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _exact_run(
-    x,
-    unit,
-    kernel_norm,
-    dilation,
-    p2,
-    power,
-    lower,
-    near_lower,
-    near_upper,
-    position,
-    score,
-    cosine,
-    scale,
-    counts,
-    n_runs,
-    r,
-    start,
-    count,
-    dot,
-    sumsq,
-):
-    """The fused test of run ``r`` on the exact sums (those of the full scan), and the last
-    step of the windows it chooses (see :func:`_sliding_candidates`)."""
-    m = unit.shape[0]
-    if m <= FUSED_TAPS:
-        _dot_sumsq_run(x, unit, dilation, start, count, dot, sumsq)
-    else:
-        work = np.empty(count + (m - 1) * dilation)
-        spare = np.empty(count + (m - 1) * dilation)
-        _dot_run(x, unit, dilation, start, count, dot)
-        _sumsq_run(x, m, dilation, start, count, sumsq, work, spare)
-    chosen = np.empty(count, dtype=np.uint8)
-    tested = _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen)
-    counts[n_runs + r] = tested >> 32
-    taken = tested & 0xFFFFFFFF
-    if taken:
-        kept = 0
-        for i in range(count):
-            if chosen[i]:
-                position[start + kept] = start + i
-                dot[kept] = dot[i]
-                sumsq[kept] = sumsq[i]
-                kept += 1
-        _finish_chosen(
-            x, unit, dilation, kernel_norm, p2, power, start, taken, position, dot, sumsq, score, cosine, scale
-        )
-    counts[r] = taken
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
