@@ -236,13 +236,13 @@ def test_overlapping_runs_report_each_motif_once(tmp_path):
 
 def test_state_file_round_trips_the_carried_rows(tmp_path):
     from motifscan.signal import SignalBlock
-    from motifscan.state import _decode_block, _encode_block
+    from motifscan.state_schema import _decode_block, encode_block
 
     block = SignalBlock(
         {"v": np.array([1.5, np.nan, np.inf])},
         np.array(["2025-01-01T00:00:00.5", "NaT", "2025-01-02"], dtype="datetime64[ns]"),
     )
-    back = _decode_block(json.loads(json.dumps(_encode_block(block))), "tail")
+    back = _decode_block(json.loads(json.dumps(encode_block(block))), "tail")
     np.testing.assert_array_equal(back.channels["v"], block.channels["v"])
     np.testing.assert_array_equal(back.time, block.time)
     with StateFile.open(str(tmp_path / "s.json"), {"kernel": [1.0]}) as state:
