@@ -38,6 +38,8 @@ error would move by more than :data:`DISTANCE_ERROR`) are recomputed directly to
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 
 import numpy as np
 from numba import njit, prange
@@ -127,39 +129,119 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
                 rescue[i] = True
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _collect_dots(
+@njit(cache=True, nogil=True, error_model="numpy")
+def _collect_pair(
     correlation,
+    pair,
     exponents,
     energies,
-    kernel_exponent,
+    kernel_exponents,
     first,
     segment_step,
-    segments,
     n_out,
     sumsq,
     rescue,
     dots,
     accumulate,
+    mark,
 ):
-    """Unscale a batch's dot products of one channel into ``dots[first ..]`` (added to
-    them with ``accumulate``); mark the windows quiet for their segment (``sumsq``: the
-    channel's)."""
-    quiet2 = QUIET_RATIO * QUIET_RATIO
-    for g in prange(segments):
-        start = first + g * segment_step
-        count = min(segment_step, n_out - start)
-        u1, u2 = _power_of_two(exponents[g] + kernel_exponent)
+    """Unscale the dot products of one (kernel, segment) pair of a batch (``pair = k *
+    segments + g``) into ``dots[k, ..]`` (added to them with ``accumulate``); with
+    ``mark`` (one kernel per segment is enough: the test does not depend on the kernel),
+    mark the segment's windows that are quiet for it (``sumsq``: the channel's)."""
+    segments = correlation.shape[1]
+    k = pair // segments
+    g = pair - k * segments
+    start = first + g * segment_step
+    count = min(segment_step, n_out - start)
+    if mark:
+        quiet2 = QUIET_RATIO * QUIET_RATIO
         d1, d2 = _power_of_two(-exponents[g])
         energy = energies[g]
-        row = correlation[g]
         for i in range(count):
-            if accumulate:
-                dots[start + i] += row[i] * u1 * u2
-            else:
-                dots[start + i] = row[i] * u1 * u2
             if not (sumsq[start + i] * d1 * d1 * d2 * d2 * quiet2 >= energy):
                 rescue[start + i] = True
+    u1, u2 = _power_of_two(exponents[g] + kernel_exponents[k])
+    row = correlation[k, g]
+    out = dots[k]
+    if accumulate:
+        for i in range(count):
+            out[start + i] += row[i] * u1 * u2
+    else:
+        for i in range(count):
+            out[start + i] = row[i] * u1 * u2
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _collect_dots(
+    correlation,
+    exponents,
+    energies,
+    kernel_exponents,
+    first,
+    segment_step,
+    n_out,
+    sumsq,
+    rescue,
+    dots,
+    accumulate,
+    mark,
+):
+    """:func:`_collect_pair` for every (kernel, segment) pair of a chunk of kernels: one
+    parallel region per batch and chunk, whatever the number of kernels."""
+    n_kernels, segments = correlation.shape[0], correlation.shape[1]
+    for pair in prange(n_kernels * segments):
+        _collect_pair(
+            correlation,
+            pair,
+            exponents,
+            energies,
+            kernel_exponents,
+            first,
+            segment_step,
+            n_out,
+            sumsq,
+            rescue,
+            dots,
+            accumulate,
+            mark and pair < segments,
+        )
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _collect_dots_serial(
+    correlation,
+    exponents,
+    energies,
+    kernel_exponents,
+    first,
+    segment_step,
+    n_out,
+    sumsq,
+    rescue,
+    dots,
+    accumulate,
+    mark,
+):
+    """:func:`_collect_dots` on the calling thread, for chunks too small to be worth
+    waking the other threads (on a busy machine each parallel region waits for all)."""
+    n_kernels, segments = correlation.shape[0], correlation.shape[1]
+    for pair in range(n_kernels * segments):
+        _collect_pair(
+            correlation,
+            pair,
+            exponents,
+            energies,
+            kernel_exponents,
+            first,
+            segment_step,
+            n_out,
+            sumsq,
+            rescue,
+            dots,
+            accumulate,
+            mark and pair < segments,
+        )
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -266,6 +348,64 @@ def _finish(
                             scale[k, i], distance[k, i] = kept[2, k], kept[3, k]
 
 
+#: Inverse-transformed samples per call (all kernels of a chunk, all segments of a batch):
+#: 2**22 float64 is 32 MiB of correlations and as much of products, whatever the bank.
+BANK_SAMPLES = 1 << 22
+
+#: Below this many outputs per chunk the dot products are collected on the calling thread.
+SERIAL_OUTPUTS = 1 << 17
+
+#: Kernel spectra of recent banks, by kernels, dilation and transform length: a run scans
+#: a stream piece by piece with the same bank, and a bank of 256 kernels would otherwise
+#: repeat 256 transforms per piece. Bounded by :data:`SPECTRA_CACHE_BYTES`.
+_spectra_cache: OrderedDict = OrderedDict()
+_spectra_lock = threading.Lock()
+
+#: Bytes of kernel spectra kept between calls (a bank of 256 kernels of one channel at
+#: N = 2**14 is 34 MB).
+SPECTRA_CACHE_BYTES = 64 << 20
+
+
+def bank_spectra(units: np.ndarray, dilation: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``conj(rfft(dilated unit kernel))`` of every kernel and channel, each kernel channel
+    scaled by ``2**-exponent`` (exact) so that its largest tap lies in [0.5, 1).
+
+    Parameters
+    ----------
+    units : float64 array, shape (K, C, m)
+    dilation : int
+    length : int
+        The transform length N.
+
+    Returns
+    -------
+    spectra : complex128 array, shape (K, C, N // 2 + 1)
+    exponents : int64 array, shape (K, C)
+    """
+    key = (units.shape, units.tobytes(), dilation, length)
+    with _spectra_lock:
+        found = _spectra_cache.get(key)
+        if found is not None:
+            _spectra_cache.move_to_end(key)
+            return found
+    import scipy.fft
+
+    n_kernels, n_channels, m = units.shape
+    largest = np.max(np.abs(units), axis=2)
+    exponents = np.where(largest > 0, np.frexp(largest)[1], 0).astype(np.int64)
+    dilated = np.zeros((n_kernels, n_channels, length))
+    dilated[:, :, : span(m, dilation) : dilation] = np.ldexp(units, -exponents[:, :, None])
+    spectra = np.conj(scipy.fft.rfft(dilated, axis=2))
+    spectra.flags.writeable = exponents.flags.writeable = False  # shared between calls
+    found = (spectra, exponents)
+    if spectra.nbytes <= SPECTRA_CACHE_BYTES:
+        with _spectra_lock:
+            _spectra_cache[key] = found
+            while sum(entry[0].nbytes for entry in _spectra_cache.values()) > SPECTRA_CACHE_BYTES:
+                _spectra_cache.popitem(last=False)
+    return found
+
+
 def scan_kernels_fft(
     signal: np.ndarray,
     kernels: np.ndarray,
@@ -303,30 +443,41 @@ def scan_kernels_fft(
         _window_sumsq(x[c], m, dilation, center, channel_sumsq[c], sums, rescue)
     del sums
     plan = _Plan(units[0, 0], dilation, n_out, workers)
-    spectra = [[plan.kernel_spectrum(unit[c], dilation) for c in range(n_channels)] for unit in units]
+    spectra, kernel_exponents = bank_spectra(units, dilation, plan.length)
+    chunk = max(1, BANK_SAMPLES // (plan.batch * plan.length))  # kernels per inverse transform
+    product = np.empty((min(chunk, n_kernels) * plan.batch, spectra.shape[2]), dtype=np.complex128)
     dots = np.empty((n_kernels, n_out))
     for first, segments in plan.batches(n_out):
         for c in range(n_channels):
             # (The plan's exponents and energies are the last transformed channel's: each
             # channel's dot products are collected before the next one is transformed.)
             transformed = plan.segment_spectra(x[c], first, segments, shifted=center)
-            for k in range(n_kernels):
-                spectrum, exponent = spectra[k][c]
-                correlation = plan.correlate(transformed, spectrum, overwrite=k == n_kernels - 1)
-                _collect_dots(
-                    correlation,
+            for k0 in range(0, n_kernels, chunk):
+                k1 = min(n_kernels, k0 + chunk)
+                rows = product[: (k1 - k0) * segments]
+                # K products and inverse transforms at once: one call each per chunk.
+                np.multiply(
+                    transformed[None, :, :],
+                    spectra[k0:k1, c, None, :],
+                    out=rows.reshape(k1 - k0, segments, -1),
+                )
+                correlation = plan.fft.irfft(rows, n=plan.length, axis=1, workers=plan.workers, overwrite_x=True)
+                collect = _collect_dots_serial if rows.shape[0] * plan.step < SERIAL_OUTPUTS else _collect_dots
+                collect(
+                    correlation.reshape(k1 - k0, segments, plan.length),
                     plan.exponents,
                     plan.energies,
-                    exponent,
+                    kernel_exponents[k0:k1, c],
                     first,
                     plan.step,
-                    segments,
                     n_out,
                     channel_sumsq[c],
                     rescue,
-                    dots[k],
+                    dots[k0:k1],
                     c > 0,
+                    k0 == 0,
                 )
+    del product
     sumsq = channel_sumsq[0] if n_channels == 1 else channel_sumsq.sum(axis=0)
     del channel_sumsq
     score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
