@@ -146,7 +146,7 @@ def _collect_pair(
     mark,
 ):
     """Unscale the dot products of one (kernel, segment) pair of a batch (``pair = k *
-    segments + g``) into ``dots[k, ..]`` (added to them with ``accumulate``); with
+    segments + g``) into ``dots[k, ..]`` (position ``first + i`` at column ``i``; added to them with ``accumulate``); with
     ``mark`` (one kernel per segment is enough: the test does not depend on the kernel),
     mark the segment's windows that are quiet for it (``sumsq``: the channel's)."""
     segments = correlation.shape[1]
@@ -164,12 +164,13 @@ def _collect_pair(
     u1, u2 = _power_of_two(exponents[g] + kernel_exponents[k])
     row = correlation[k, g]
     out = dots[k]
+    at = start - first  # ``dots`` holds the batch's positions only
     if accumulate:
         for i in range(count):
-            out[start + i] += row[i] * u1 * u2
+            out[at + i] += row[i] * u1 * u2
     else:
         for i in range(count):
-            out[start + i] = row[i] * u1 * u2
+            out[at + i] = row[i] * u1 * u2
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -258,26 +259,29 @@ def _finish(
     sumsq,
     rescue,
     dots,
+    begin,
+    end,
     score,
     cosine,
     scale,
     distance,
 ):
-    n_out = sumsq.shape[0]
+    """The last step of positions ``begin .. end`` for the kernels of ``units`` (their dot
+    products in ``dots[:, 0 : end - begin]``; ``score`` .. ``distance`` those kernels' rows)."""
     taps = units.shape[0] * units.shape[1]
     n_kernels = units.shape[2]
     block = 4096
-    for r in prange((n_out + block - 1) // block):
+    for r in prange((end - begin + block - 1) // block):
         scratch = np.empty(units.shape[2])
         flagged = np.empty(n_kernels, dtype=np.bool_)
         kept = np.empty((4, n_kernels))
         means = np.empty(units.shape[0])
         norm = np.empty(block)
         work = np.empty(block)
-        first = r * block
-        stop = min(n_out, first + block)
+        first = begin + r * block
+        stop = min(end, first + block)
         finish_block(
-            dots[:, first:stop],
+            dots[:, first - begin : stop - begin],
             first,
             stop - first,
             sumsq[first:stop],
@@ -349,8 +353,10 @@ def _finish(
 
 
 #: Inverse-transformed samples per call (all kernels of a chunk, all segments of a batch):
-#: 2**22 float64 is 32 MiB of correlations and as much of products, whatever the bank.
-BANK_SAMPLES = 1 << 22
+#: 2**21 float64 is 16 MiB of correlations and as much of products, whatever the bank;
+#: below the 32 MiB from which the C library maps every allocation afresh (and the
+#: kernel zeroes its pages again: most of a large bank's time went there).
+BANK_SAMPLES = 1 << 21
 
 #: Below this many outputs per chunk the dot products are collected on the calling thread.
 SERIAL_OUTPUTS = 1 << 17
@@ -442,22 +448,35 @@ def scan_kernels_fft(
     for c in range(n_channels):
         _window_sumsq(x[c], m, dilation, center, channel_sumsq[c], sums, rescue)
     del sums
+    sumsq = channel_sumsq[0] if n_channels == 1 else channel_sumsq.sum(axis=0)
+    score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
+    distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
+    p2, power = integer_power(p)
     plan = _Plan(units[0, 0], dilation, n_out, workers)
     spectra, kernel_exponents = bank_spectra(units, dilation, plan.length)
     chunk = max(1, BANK_SAMPLES // (plan.batch * plan.length))  # kernels per inverse transform
+    # (C, m, chunk): the layout of the direct scan, whose per-window code finishes the scan.
+    units_by_tap = [
+        np.ascontiguousarray(units[k0 : k0 + chunk].transpose(1, 2, 0)) for k0 in range(0, n_kernels, chunk)
+    ]
     product = np.empty((min(chunk, n_kernels) * plan.batch, spectra.shape[2]), dtype=np.complex128)
-    dots = np.empty((n_kernels, n_out))
+    dots = np.empty((min(chunk, n_kernels), plan.batch * plan.step))
+    exponents = np.empty((n_channels, plan.batch), dtype=np.int64)
+    energies = np.empty((n_channels, plan.batch))
     for first, segments in plan.batches(n_out):
+        count = min(n_out - first, segments * plan.step)
+        transformed = []
         for c in range(n_channels):
-            # (The plan's exponents and energies are the last transformed channel's: each
-            # channel's dot products are collected before the next one is transformed.)
-            transformed = plan.segment_spectra(x[c], first, segments, shifted=center)
-            for k0 in range(0, n_kernels, chunk):
-                k1 = min(n_kernels, k0 + chunk)
-                rows = product[: (k1 - k0) * segments]
-                # K products and inverse transforms at once: one call each per chunk.
+            transformed.append(plan.segment_spectra(x[c], first, segments, shifted=center))
+            exponents[c, :segments] = plan.exponents[:segments]
+            energies[c, :segments] = plan.energies[:segments]
+        for k0 in range(0, n_kernels, chunk):
+            k1 = min(n_kernels, k0 + chunk)
+            rows = product[: (k1 - k0) * segments]
+            for c in range(n_channels):
+                # The chunk's products and inverse transforms at once: one call each.
                 np.multiply(
-                    transformed[None, :, :],
+                    transformed[c][None, :, :],
                     spectra[k0:k1, c, None, :],
                     out=rows.reshape(k1 - k0, segments, -1),
                 )
@@ -465,44 +484,40 @@ def scan_kernels_fft(
                 collect = _collect_dots_serial if rows.shape[0] * plan.step < SERIAL_OUTPUTS else _collect_dots
                 collect(
                     correlation.reshape(k1 - k0, segments, plan.length),
-                    plan.exponents,
-                    plan.energies,
+                    exponents[c],
+                    energies[c],
                     kernel_exponents[k0:k1, c],
                     first,
                     plan.step,
                     n_out,
                     channel_sumsq[c],
                     rescue,
-                    dots[k0:k1],
+                    dots[: k1 - k0],
                     c > 0,
-                    k0 == 0,
+                    k0 == 0,  # the first chunk marks the quiet windows of every channel
                 )
-    del product
-    sumsq = channel_sumsq[0] if n_channels == 1 else channel_sumsq.sum(axis=0)
-    del channel_sumsq
-    score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
-    distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
-    # (C, m, K): the layout of the direct scan, whose per-window code finishes the scan.
-    units_by_tap = np.ascontiguousarray(units.transpose(1, 2, 0))
-    p2, power = integer_power(p)
-    _finish(
-        x,
-        units_by_tap,
-        kernel_norms,
-        dilation,
-        center,
-        zscore,
-        float(noise_floor),
-        p2,
-        power,
-        sumsq,
-        rescue,
-        dots,
-        score,
-        cosine,
-        scale,
-        distance,
-    )
+            # The chunk's last step while its dot products are in cache (each kernel's
+            # track does not depend on the others of its chunk or bank).
+            _finish(
+                x,
+                units_by_tap[k0 // chunk],
+                kernel_norms[k0:k1],
+                dilation,
+                center,
+                zscore,
+                float(noise_floor),
+                p2,
+                power,
+                sumsq,
+                rescue,
+                dots[: k1 - k0],
+                first,
+                first + count,
+                score[k0:k1],
+                cosine[k0:k1],
+                scale[k0:k1],
+                distance[k0:k1],
+            )
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
     return [ScoreTrack(score[k], cosine[k], scale[k]) for k in range(n_kernels)]
