@@ -103,11 +103,12 @@ def test_center_is_pearson_r_on_a_large_offset():
 
 
 @pytest.mark.parametrize("normalize", NORMALIZE)
-def test_segments_a_million_apart_at_the_seams(normalize):
+@pytest.mark.parametrize("m, dilation", [(700, 2), (1500, 1)])
+def test_segments_a_million_apart_at_the_seams(normalize, m, dilation):
     # Real segment lengths (FFT of 2**14): a level jump of 1e6, a part scaled by 1e6, NaN,
-    # inf, constant runs and 1e+-300 values across the FFT segments' and rolling blocks' seams.
+    # inf, constant runs and 1e+-300 values across the FFT segments' and rolling blocks' seams
+    # (blocks of 256 positions, and of m / 4 = 375 for 1500 taps).
     rng = np.random.default_rng(8)
-    m, dilation = 700, 2
     x = np.cumsum(rng.standard_normal(60_000)) + rng.standard_normal(60_000)
     step = fft.fft_length(span(m, dilation)) - span(m, dilation) + 1
     x[step - 3000 : step + 2000] += 1e6

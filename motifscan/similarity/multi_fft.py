@@ -17,7 +17,7 @@ Dot products
 Norms
     Per channel, ``q = s2 - s1² / m`` (centred) or ``q = s2`` (plain), with ``s1 = sum
     (w - c)`` and ``s2 = sum (w - c)²`` kept as rolling sums over a short block of
-    positions (``c`` the block's mean when centring, else 0): the sums never run over the
+    positions (``max(256, m / 4)`` per chain; ``c`` the block's mean when centring, else 0): the sums never run over the
     whole signal. Their round-off is at most about ``4 eps (m + 2t) max s2`` (``t`` rolling
     steps, ``max s2`` the largest ``s2`` of the block; the ``s1²/m`` term obeys the same
     bound as ``s1² / m <= s2``); a window whose ``q`` is not :data:`CANCEL_RATIO` times that
@@ -65,7 +65,12 @@ COSINE_ERROR = 1.5e-10
 #: this are recomputed directly (for M = 1024 taps those with r > 0.89: the near matches).
 DISTANCE_ERROR = 1e-8
 
-#: Rolling steps per chain (positions per block = this times the dilation).
+#: Rolling steps per chain, at least (positions per block = the steps times the
+#: dilation). Long kernels take m / 4: each block also sums its mean, its range and each
+#: chain's first window directly, about ``3 (steps + m)`` operations, which at 256 steps
+#: and m = 4096 cost 50 per position, more than everything else together. (As many steps
+#: as taps cost 6, but the longer blocks' larger sums and bound sent 5% of a random walk's
+#: windows of 4096 taps to the direct recomputation; m / 4 sent none.)
 _ROLL = 256
 
 _EPS = np.finfo(np.float64).eps
@@ -77,7 +82,8 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
     ``sumsq``; marks in ``rescue`` the windows to recompute directly (and never unmarks:
     the channels of a joint scan mark the same array). ``sums`` is work space."""
     n_out = sumsq.shape[0]
-    block = _ROLL * dilation
+    steps = max(_ROLL, m // 4)
+    block = steps * dilation
     for r in prange((n_out + block - 1) // block):
         first = r * block
         stop = min(n_out, first + block)
@@ -121,7 +127,7 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
             sums[i] = s1
             sumsq[i] = s2
             largest = max(largest, s2)
-        bound = CANCEL_RATIO * 4.0 * _EPS * (m + 2 * _ROLL + 4) * largest
+        bound = CANCEL_RATIO * 4.0 * _EPS * (m + 2 * steps + 4) * largest
         for i in range(first, stop):
             q = sumsq[i] - sums[i] * sums[i] / m if center else sumsq[i]
             sumsq[i] = q
