@@ -32,7 +32,7 @@ def __getattr__(name):
 
         return Motif
     if name == "FittedKernel":
-        from motifscan.io.kernels import FittedKernel
+        from motifscan.io.fitted_kernels import FittedKernel
 
         return FittedKernel
     raise AttributeError(f"module 'motifscan' has no attribute {name!r}")
@@ -130,7 +130,7 @@ def _plain_values(kernel):
     """One kernel's values and its FittedKernel (None for plain values)."""
     import numpy as np
 
-    from motifscan.io.kernels import FittedKernel
+    from motifscan.io.fitted_kernels import FittedKernel
 
     if isinstance(kernel, FittedKernel):
         return tuple(kernel.values), kernel
@@ -143,11 +143,14 @@ def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, sig
 
     kernels = _named_kernels(kernel, joint)
     values, fitted = (None, None) if kernels else _plain_values(kernel)
-    if isinstance(threshold, str) and threshold.strip().lower().startswith("mad:"):
+    if isinstance(threshold, str) and threshold.strip().lower().startswith(("mad:", "fa:")):
+        kind, _, number = threshold.strip().partition(":")
         try:
-            options["threshold_mad"] = float(threshold.strip()[4:])
+            options[f"threshold_{kind.lower()}"] = float(number)
         except ValueError:
-            raise MotifscanError(f"threshold: {threshold!r} is not mad:K with a number K", ("threshold",)) from None
+            raise MotifscanError(
+                f"threshold: {threshold!r} is not mad:K or fa:RATE with a number", ("threshold",)
+            ) from None
         threshold = None
     settings = kernel_settings(
         fitted, p=p, threshold=threshold, normalize=normalize, metric=metric, sign=sign, method=method
@@ -331,7 +334,8 @@ def detect(
     threshold : float or str, default 0.5
         Minimum |score| of a motif (a FittedKernel's own threshold when not given), or
         ``"mad:K"``: K times each score track's median absolute deviation over its first
-        100 000 windows (docs/method.md, "Noise-adaptive threshold"); with
+        100 000 windows, or ``"fa:RATE"``: the level that RATE windows per hour (per million
+        windows without times) of those reach (docs/method.md, "Noise-adaptive threshold"); with
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
         |activation| (a fitted threshold, a cut-off on |score|, does not apply there).
     sign : {"any", "positive", "negative"}, optional
@@ -399,7 +403,7 @@ def detect(
     source = _as_source(signal, time, block_rows)
     motifs, run = detect_all(source, config)
     if source.time_zone is not None:  # a tz-aware index: times as pandas.Timestamp in its zone
-        from motifscan.io.output import in_zone
+        from motifscan.io.times import in_zone
 
         motifs = list(in_zone(motifs, source.time_zone))
     return (motifs, run) if summary else motifs

@@ -278,7 +278,7 @@ def kernel_settings(
     |activation| (:data:`DEFAULT_THRESHOLD` unless given). The fitted p, normalisation and
     metric still shape the score reported beside each activation. A fitted metric on
     centred windows is scanned with the centring folded into it (``M C``, see
-    :meth:`motifscan.io.kernels.FittedKernel.scan_metric`) and ``normalize="none"``: the
+    :meth:`motifscan.io.fitted_kernels.FittedKernel.scan_metric`) and ``normalize="none"``: the
     same scores.
 
     Parameters
@@ -369,6 +369,10 @@ class DetectConfig:
         K of ``--threshold mad:K``: each score track's threshold is K times the median
         absolute deviation of its scores over its first positions (docs/method.md); None
         uses ``threshold``.
+    threshold_fa : float or None
+        RATE of ``--threshold fa:RATE``: each score track's threshold lets through RATE
+        windows per hour of its reference stretch (per million windows when the input has
+        no time column); None uses ``threshold`` (docs/method.md).
     fill : {"none", "linear", "previous"}
         Fill gaps (runs of NaN in a channel) of at most ``max_gap`` samples before
         scanning: a straight line between the neighbours, or the last value before
@@ -414,6 +418,8 @@ class DetectConfig:
     min_channels: int | None = None
     # Noise-adaptive threshold (--threshold mad:K): K, or None for the fixed ``threshold``.
     threshold_mad: float | None = None
+    # Target false-alarm rate (--threshold fa:RATE): RATE, or None for the fixed ``threshold``.
+    threshold_fa: float | None = None
     # Short gaps filled before scanning (--fill, --max-gap)
     fill: str = "none"
     max_gap: int | None = None
@@ -453,12 +459,23 @@ class DetectConfig:
             raise MotifscanError(f"two kernels are named {twice!r}; name them apart (NAME=...)")
         set_(self, "kernels", kernels)
         set_(self, "kernel", kernels[0].values[0])
-        if self.threshold_mad is not None:
-            set_(self, "threshold_mad", _check_number("threshold_mad", self.threshold_mad, minimum=0, inclusive=False))
-            if self.method == "conv":
-                raise MotifscanError(
-                    "threshold mad:K applies to the cosine score, not to method conv", ("threshold", "method")
-                )
+        for name, kind in (("threshold_mad", "mad:K needs K"), ("threshold_fa", "fa:RATE needs RATE")):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    set_(self, name, _check_number(name, value, minimum=0, inclusive=False))
+                except MotifscanError:  # named as the user wrote it: --threshold mad:K
+                    raise MotifscanError(
+                        f"threshold {kind} to be a finite number greater than 0, got {value}", ("threshold",)
+                    ) from None
+        if self.threshold_mad is not None and self.threshold_fa is not None:
+            raise MotifscanError("give threshold mad:K or fa:RATE, not both", ("threshold",))
+        if self.adaptive_threshold and self.method == "conv":
+            raise MotifscanError(
+                f"threshold {'mad:K' if self.threshold_mad is not None else 'fa:RATE'} applies to the "
+                "cosine score, not to method conv",
+                ("threshold", "method"),
+            )
         check_choice("fill", self.fill, FILL)
         if self.fill != "none":
             if self.max_gap is None:
@@ -541,6 +558,22 @@ class DetectConfig:
         return self.normalize != "none" or self.noise_floor != 0 or self.joint
 
     @property
+    def adaptive_threshold(self) -> bool:
+        """Whether each score track's threshold is estimated from its reference stretch
+        (``mad:K`` or ``fa:RATE``) rather than fixed."""
+        return self.threshold_mad is not None or self.threshold_fa is not None
+
+    @property
+    def adaptive_threshold_text(self) -> str:
+        """``mad:K`` or ``fa:RATE`` as given (the ``threshold`` parameter of reports and
+        state files); empty for a fixed threshold."""
+        if self.threshold_mad is not None:
+            return f"mad:{self.threshold_mad:g}"
+        if self.threshold_fa is not None:
+            return f"fa:{self.threshold_fa:g}"
+        return ""
+
+    @property
     def dilations(self) -> tuple[int, ...]:
         """Every dilation scanned, ascending."""
         return self.dilation if isinstance(self.dilation, tuple) else (self.dilation,)
@@ -602,8 +635,8 @@ class DetectConfig:
                 parameters["weights"] = weighted
             if self.min_channels is not None:
                 parameters["min_channels"] = self.min_channels
-        if self.threshold_mad is not None:
-            parameters["threshold"] = f"mad:{self.threshold_mad:g}"
+        if self.adaptive_threshold:
+            parameters["threshold"] = self.adaptive_threshold_text
         if self.fill != "none":
             parameters["fill"] = self.fill
             parameters["max_gap"] = self.max_gap
@@ -702,11 +735,6 @@ class BatchConfig:
             raise MotifscanError("--top waits for the end of the input, which --follow never reaches")
         if self.append and fmt == "json":
             raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
-        if (self.state is not None or self.dask is not None) and config.threshold_mad is not None:
-            raise MotifscanError(
-                "--threshold mad:K with --state or --dask: the threshold is measured on the "
-                "start of the signal, which a later run or range does not see"
-            )
         if self.state is not None and config.fill != "none":
             raise MotifscanError(
                 "--fill with --state: a gap open at the end of one run cannot be held back "

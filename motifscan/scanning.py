@@ -39,6 +39,10 @@ LARGE_OFFSET_COSINE = 0.99
 #: The share of scored windows above :data:`LARGE_OFFSET_COSINE` from which a run without
 #: ``--normalize`` is said to have a large offset ("most windows").
 LARGE_OFFSET_SHARE = 0.5
+#: Window positions at the start of each score track that a noise-adaptive threshold
+#: (``--threshold mad:K`` or ``fa:RATE``) is estimated on: fixed, so the threshold never
+#: depends on the block size, on --state runs or on --dask ranges.
+REFERENCE_POSITIONS = 100_000
 
 
 @dataclass
@@ -62,8 +66,11 @@ class RunSummary:
     filled_samples: int = 0
     filled_windows: int = 0
     filler: GapFiller | None = None
-    # --threshold mad:K: the threshold of each score track (label -> value), once decided.
+    # --threshold mad:K or fa:RATE: the threshold of each score track (label -> value), once
+    # decided; empty while the reference stretch is not complete (a held run).
     thresholds: dict = field(default_factory=dict)
+    # The run's noise-adaptive threshold as given ("mad:K" or "fa:RATE"), or "" for a fixed one.
+    adaptive_threshold: str = ""
     # Stretches of candidates at or above the threshold that had no motif because a
     # stronger motif lay within min_gap (see ChannelDetector.suppressed_peaks).
     suppressed_peaks: int = 0
@@ -256,8 +263,10 @@ class StreamScanner:
         batches: dict = {}
         for scan in self.scans:
             kernel = config.kernels[scan.kernel]
-            batches.setdefault((scan.channels, scan.dilation, kernel.length), []).append(scan)
-        self.batches = list(batches.items())
+            # Kernels of other channel weights weigh the window norm (and the noise floor
+            # added to it) otherwise: they are scanned in batches of their own.
+            batches.setdefault((scan.channels, scan.dilation, kernel.length, kernel.weights), []).append(scan)
+        self.batches = [(key[:3], scans) for key, scans in batches.items()]
         used = {name for scan in self.scans for name in scan.channels}
         self._tail = {name: np.empty(0) for name in channels if name in used}
         self._warm_up = None
@@ -269,20 +278,45 @@ class StreamScanner:
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
         self._seen = 0
-        #: The noise floor of each (channel group, kernel length); None until ``--noise-floor
-        #: auto`` has seen the samples it is estimated from.
-        self.noise_floor: dict[tuple[Any, int], float] | None = None
+        #: The noise floor of each (channel group, kernel length, channel weights); None until
+        #: ``--noise-floor auto`` has seen the samples it is estimated from.
+        self.noise_floor: dict[tuple[Any, int, tuple], float] | None = None
         if not isinstance(config.noise_floor, str):  # a number; the only text is "auto"
             noise_floor = config.noise_floor
-            self.noise_floor = {(channels, taps): noise_floor for (channels, _, taps), _ in self.batches}
+            self.noise_floor = {self._floor_key(key, scans): noise_floor for key, scans in self.batches}
+        #: Rows the first scan waits for: a noise-adaptive threshold's reference stretch
+        #: (:data:`REFERENCE_POSITIONS` windows of the longest span). They are held as
+        #: samples, so a held run (--state) that ends before them carries them all in its
+        #: tail and the threshold is never estimated on a part of the stretch; 0 once the
+        #: thresholds are known (kept by an earlier run).
+        self.reference_rows = REFERENCE_POSITIONS + config.span - 1 if config.adaptive_threshold else 0
+
+    def _waiting(self) -> bool:
+        """Whether the first scan still waits for the samples a threshold or a noise floor
+        is estimated from."""
+        if self._seen < self.reference_rows:
+            return True
+        if self.noise_floor is None:
+            from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
+
+            return self._seen < AUTO_NOISE_SAMPLES
+        return False
+
+    def _floor_key(self, batch: tuple, scans: list) -> tuple:
+        """The noise floor's key of a batch: (channels, kernel length, channel weights), the
+        weights ``()`` when every channel weighs 1."""
+        channels, _, taps = batch
+        return (channels, taps, tuple(self.config.kernels[scans[0].kernel].weights))
 
     def _decide_noise_floor(self, buffers: dict) -> None:
         from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
 
         floors = {}
-        for (channels, _, taps), _ in self.batches:
+        for batch, scans in self.batches:
+            key = self._floor_key(batch, scans)
+            channels, taps, weights = key
             samples = np.stack([buffers[name][:AUTO_NOISE_SAMPLES] for name in channels])
-            floors[(channels, taps)] = estimate_noise_floor(samples, taps)
+            floors[key] = estimate_noise_floor(samples, taps, weights or None)
         self.noise_floor = floors
 
     def _score(self, buffers: dict, lengths) -> dict:
@@ -320,7 +354,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    noise_floor[(channels, taps)],
+                    noise_floor[self._floor_key((channels, dilation, taps), scans)],
                     config.min_channels,
                     self.backend,
                 )
@@ -332,7 +366,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    noise_floor[(channels, taps)],
+                    noise_floor[self._floor_key((channels, dilation, taps), scans)],
                     self.backend,
                 )
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
@@ -386,12 +420,10 @@ class StreamScanner:
             time = block.time if self._tail_time is None else np.concatenate([self._tail_time, block.time])
         length = next(iter(buffers.values())).shape[0]
         self._seen += block.rows
+        if self._waiting():  # wait for the samples a threshold or the floor is taken from
+            self._tail, self._tail_time = buffers, time
+            return None
         if self.noise_floor is None:
-            from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
-
-            if self._seen < AUTO_NOISE_SAMPLES:  # wait for the samples the floor is taken from
-                self._tail, self._tail_time = buffers, time
-                return None
             self._decide_noise_floor(buffers)
         n_out = length - keep
         if n_out <= 0:

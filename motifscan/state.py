@@ -9,7 +9,10 @@ change (a stronger neighbour within ``min_gap``) and the accepted motifs that st
 into it. A run goes on from there with the scanner and the detectors in the state they were
 left in, so the runs over a growing file report, together, exactly the motifs of one run
 over the whole file; the motifs near the end that later rows could still change wait in
-the state until they are final (the run says how many wait). For an uncompressed text file
+the state until they are final (the run says how many wait). A noise-adaptive threshold
+(``--threshold mad:K`` or ``fa:RATE``) is kept once the run that completed its reference
+stretch decided it, and reused as it is; until then the tail holds every row read, so the
+stretch is scored once, whole. For an uncompressed text file
 the state also keeps the byte offset after the last whole line read, and the file is read
 from there; anything else (gzip, Parquet, datasets) is read again with the rows already
 done dropped, and only when its size or modification time changed.
@@ -234,13 +237,14 @@ def _encode_undecided(undecided) -> dict:
     return {
         "detectors": detectors,
         "noise_floor": None if undecided.noise_floor is None else [list(entry) for entry in undecided.noise_floor],
+        "thresholds": undecided.thresholds,
     }
 
 
 def _decode_undecided(data, where: str, rows: int, with_time: bool, with_distance: bool):
     from motifscan.pipeline import Undecided
 
-    _object(data, where, ("detectors", "noise_floor"))
+    _object(data, where, ("detectors", "noise_floor"), ("thresholds",))
     _need(isinstance(data["detectors"], list), f"{where}.detectors must be a list")
     expected = set(CANDIDATE_COLUMNS) | ({"time"} if with_time else set()) | ({"distance"} if with_distance else set())
     detectors = []
@@ -290,16 +294,28 @@ def _decode_undecided(data, where: str, rows: int, with_time: bool, with_distanc
             at = f"{where}.noise_floor[{index}]"
             _need(
                 isinstance(entry, list)
-                and len(entry) == 3
+                and len(entry) in (3, 4)
+                and (len(entry) == 3 or (isinstance(entry[3], list) and all(_is_number(w) for w in entry[3])))
                 and isinstance(entry[0], list)
                 and all(isinstance(name, str) for name in entry[0])
                 and _is_count(entry[1])
                 and _is_number(entry[2])
                 and math.isfinite(entry[2])
                 and entry[2] >= 0,
-                f"{at} must be [channels, kernel length, floor >= 0]",
+                f"{at} must be [channels, kernel length, floor >= 0] or with the channel weights fourth",
             )
-    return Undecided(detectors, floor)
+    thresholds = data.get("thresholds")
+    if thresholds is not None:
+        # --threshold mad:K or fa:RATE as the run that completed the reference stretch
+        # decided them: score track label -> threshold.
+        _need(isinstance(thresholds, dict), f"{where}.thresholds must be null or an object")
+        for label, value in thresholds.items():
+            _need(
+                _is_number(value) and math.isfinite(value) and value >= 0,
+                f"{where}.thresholds[{json.dumps(label)}] must be a number >= 0",
+            )
+        thresholds = {label: float(value) for label, value in thresholds.items()}
+    return Undecided(detectors, floor, thresholds)
 
 
 def _check_fingerprint(data, where: str) -> dict:

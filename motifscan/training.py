@@ -22,7 +22,7 @@ from motifscan.fitting import (
     fit_kernel,
     match_detections,
 )
-from motifscan.io.kernels import FittedKernel
+from motifscan.io.fitted_kernels import FittedKernel
 from motifscan.io.labels import Label, parse_positions, read_labels, resolve_position
 
 #: Cross-validation folds over the training labels.
@@ -259,6 +259,7 @@ class Candidate:
     cross_validation: dict | None = None
     held_out: dict | None = None
     seconds: float = 0.0
+    training_cutoff: float | None = None  # the cut-off chosen on the training labels
 
     def score(self) -> float:
         """The F1 candidates are ranked by: held-out when there is held-out data, else
@@ -274,6 +275,7 @@ class Candidate:
             "p": self.kernel.p,
             "threshold": self.kernel.threshold,
             "cutoff_cosine": None if self.result is None else self.result.cutoff,
+            "cutoff_training_cosine": self.training_cutoff,
             "cross_validation": self.cross_validation,
             "held_out": self.held_out,
             "seconds": round(self.seconds, 3),
@@ -336,9 +338,11 @@ def cross_validate(
     aligned, mined or scanned while fitting. Returns the pooled ``(positive values,
     negative values)`` of the fitted detectors and of the starting points (each from its
     fold's positives) as ``peak_values`` gives them. The fitted detectors' values are on a
-    common scale, ``1 - (1 - cos) / spread`` with each fold's :func:`positive_spread`; the
-    starting points' are cosines (their threshold is fixed).
+    common scale, the distance above each fold detector's own training cut-off in units of
+    its :func:`positive_spread` (:func:`motifscan.cutoff.relative_to_cutoff`); the starting
+    points' are cosines (their threshold is fixed).
     """
+    from motifscan.cutoff import relative_to_cutoff
     from motifscan.fitting import cosine_track, peak_values
 
     # (positive values, negative values), one array per stretch
@@ -366,8 +370,8 @@ def cross_validate(
             track = cosine_track(judged, kernel, weights, normalize)
             positive_values, negative_values = peak_values(track, held_positives, length)
             if pools is fitted:
-                positive_values = 1 - (1 - positive_values) / spread
-                negative_values = 1 - (1 - negative_values) / spread
+                positive_values = relative_to_cutoff(positive_values, result.cutoff, spread)
+                negative_values = relative_to_cutoff(negative_values, result.cutoff, spread)
             pools[0].append(positive_values)
             pools[1].append(negative_values)
     return tuple(np.concatenate(pool) for pool in fitted), tuple(np.concatenate(pool) for pool in start)
@@ -389,7 +393,8 @@ def run_fit(config: FitConfig) -> FitOutcome:
     """
     import time
 
-    from motifscan.fitting import choose_cutoff, sharpness_for
+    from motifscan.cutoff import validated_shift
+    from motifscan.fitting import sharpness_for
 
     recording = read_recording(config.file, config, config.column)
     if config.labels is not None:
@@ -481,18 +486,20 @@ def run_fit(config: FitConfig) -> FitOutcome:
                 mined=config.mine,
                 normalize=normalize,
             )
+            training_cutoff = result.cutoff
             if stretches:
-                # The cut-off is chosen on the held-out folds, on their common scale, and
-                # carried over to this detector's scale.
+                # The training cut-off, checked on the held-out folds: they move it (on their
+                # common scale, carried over to this detector's) only when that makes
+                # clearly fewer mistakes; P/R/F1 are the folds' at the cut-off kept.
                 spread = positive_spread(values, result, length, normalize)
-                relative = choose_cutoff(pos_values, neg_values, floor=1 - 1 / spread)
-                cv = _scores(pos_values, neg_values, relative)
-                result = replace(result, cutoff=float(min(max(1 - (1 - relative) * spread, 0.0), 1.0)))
+                shift = validated_shift(pos_values, neg_values)
+                cv = _scores(pos_values, neg_values, shift)
+                result = replace(result, cutoff=float(min(max(result.cutoff + shift * spread, 0.0), 1.0)))
             threshold = CUTOFF_SCORE if 0 < result.cutoff < 1 else min(max(result.cutoff, 0.0), 1.0)
             kernel = FittedKernel(
                 result.kernel, sharpness_for(result.cutoff), threshold, normalize, result.metric, {}, "positive"
             )
-            candidate = Candidate("fitted", metric, normalize, kernel, result, cv)
+            candidate = Candidate("fitted", metric, normalize, kernel, result, cv, training_cutoff=training_cutoff)
             if start_candidate is None:
                 start_candidate = Candidate(
                     "starting point",
@@ -549,7 +556,14 @@ def run_fit(config: FitConfig) -> FitOutcome:
             "mined_negatives": int(result.mined.size),
             "aligned_shifts": (result.positives - starts[positive]).tolist(),
             "cutoff_cosine": result.cutoff,
-            "cutoff_chosen_on": "cross-validation" if stretches else "training",
+            "cutoff_training_cosine": best_fitted.training_cutoff,
+            "cutoff_chosen_on": (
+                "training"
+                if not stretches
+                else "training, kept by cross-validation"
+                if result.cutoff == best_fitted.training_cutoff
+                else "cross-validation"
+            ),
             "loss": [result.losses[0][0], result.losses[-1][1]] if result.losses else None,
             "candidates": [candidate.row() for candidate in candidates],
         }

@@ -70,9 +70,9 @@ def make_recording(seed: int = SEED) -> tuple[np.ndarray, list[tuple[int, str]]]
     return values, labels
 
 
-def make_drifting_recording(seed: int) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+def make_drifting_recording(seed: int, stretch: float = 0.05) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
     """A harder recording, as a real sensor gives: the same events on a drifting baseline,
-    each stretched in time by up to 5 % and scaled 1-3 times.
+    each stretched in time by up to ``stretch`` (5 %) and scaled 1-3 times.
 
     The baseline is a slow sine (period 4 000 samples, amplitude 2) plus a random walk, so it
     moves by more than an event's height within a few events. A stretched event lasts
@@ -102,7 +102,7 @@ def make_drifting_recording(seed: int) -> tuple[np.ndarray, list[tuple[int, int,
     rng.shuffle(later)
     labels = []
     for start, positive in zip(np.concatenate([training, held_out]), np.concatenate([kinds, later])):
-        length = int(round(LENGTH * rng.uniform(0.95, 1.05)))
+        length = int(round(LENGTH * rng.uniform(1 - stretch, 1 + stretch)))
         t = np.linspace(0.0, 1.0, length)
         if positive:
             shaped = shape(t)

@@ -100,7 +100,7 @@ def test_method_conv_scans_and_detects_on_the_plain_convolution():
 
 
 def test_a_fitted_kernel_brings_its_p_threshold_and_metric(tmp_path):
-    from motifscan.io.kernels import FittedKernel
+    from motifscan.io.fitted_kernels import FittedKernel
 
     seed = np.zeros(39)
     seed[4:7], seed[11:14], seed[18:21], seed[25:28] = [1, 2, 3], [-1, -2, -3], [0.2, 0.4, 0.6], 2
@@ -209,7 +209,7 @@ LOOKALIKES = Path(__file__).resolve().parents[1] / "sample_data" / "lookalikes.c
 
 
 def fitted_kernel_file(directory: Path, normalize: str, metric: bool) -> Path:
-    from motifscan.io.kernels import FittedKernel
+    from motifscan.io.fitted_kernels import FittedKernel
 
     values = np.sin(np.linspace(0, np.pi, 12)) + np.linspace(0, 0.3, 12)
     path = directory / f"fitted-{normalize}-{metric}.kernel.json"

@@ -97,6 +97,7 @@ def test_folder_gives_each_file_alone_with_file_set_and_reports_the_corrupt_one(
     assert document["motif_count"] == len(motifs)
 
 
+@pytest.mark.slow
 def test_jobs_2_equals_jobs_1_byte_for_byte(tmp_path):
     folder = make_folder(tmp_path)
     for fmt in ("jsonl", "json"):

@@ -131,6 +131,26 @@ def test_min_gap_study_reproduces_the_table_in_method_md():
             assert "/ **0** /" in cells[half], line
 
 
+def test_mad_false_alarms_reproduces_the_table_in_method_md():
+    """The false alarms per hour against K of --threshold mad:K in docs/method.md are the
+    script's, and they fall as K rises."""
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "mad_false_alarms.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert completed.returncode == 0, completed.stderr
+    table = completed.stdout.strip().splitlines()
+    method = (ROOT / "docs" / "method.md").read_text()
+    assert len(table) == 14 and all(line in method for line in table)
+    for recording in (table[2:8], table[8:14]):
+        per_hour = [float(line.split("|")[-2]) for line in recording]
+        assert per_hour == sorted(per_hour, reverse=True) and per_hour[0] > per_hour[-1]
+
+
 @pytest.mark.slow
 def test_the_figure_benchmark_runs_and_prints_its_table():
     pytest.importorskip("matplotlib")

@@ -1079,6 +1079,7 @@ def ecg_beat_kernel(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None)
 @given(st.integers(1, 400), st.sampled_from(["1", "0.5span", "1span", "3"]))
 def test_suppressed_count_does_not_depend_on_block_rows(ecg_beat_kernel, block_rows, gap):
@@ -1326,6 +1327,7 @@ def test_an_address_space_limit_never_gives_a_traceback(tmp_path, megabytes):
     )
 
 
+@pytest.mark.slow
 def test_a_table_behind_head_exits_141_like_the_other_formats(tmp_path):
     command = (
         " ".join(installed_motifscan()) + f" detect {_many_motifs(tmp_path)} --kernel 1,2,3 --p 9 "

@@ -13,9 +13,11 @@ from motifscan.io.kernels import (
     kernels_from_file,
     parse_kernel,
     parse_named_kernel,
+    read_kernel,
     read_kernel_file,
 )
 from motifscan.similarity.metric import project
+from motifscan.io.fitted_kernels import FittedKernel
 
 
 def test_parse_kernel_with_negatives_and_spaces():
@@ -199,7 +201,6 @@ def test_time_column_applies_to_the_kernel_file_when_it_has_that_column(tmp_path
 
 # Fitted kernel files (motifscan fit) -------------------------------------------------------
 
-from motifscan.io.kernels import FittedKernel, read_kernel  # noqa: E402
 
 FITTED = {
     "format": "motifscan-kernel",

@@ -258,6 +258,33 @@ def test_noise_floor_auto_is_estimated_from_the_first_samples():
     assert len(plain) > 20 and [m.start for m in floored] == [500]
 
 
+def test_noise_floor_auto_of_a_weighted_joint_kernel_is_added_to_the_weighted_norm():
+    """Issue 18: with channel weights a_c the window norm is sqrt(sum a_c |w_c|²), so the
+    floor of a window of pure noise is sqrt(m × sum a_c sigma_c²), not the unweighted one."""
+    from motifscan.similarity.reference import scan_joint_reference
+
+    rng = np.random.default_rng(18)
+    n, m = 3000, 8
+    signal = np.stack([0.1 * rng.standard_normal(n), 0.4 * rng.standard_normal(n)])
+    rows = np.stack([np.hanning(m), -np.hanning(m)])
+    signal[:, 1000 : 1000 + m] += rows
+    weights = (1.0, 0.25)
+    kernel = Kernel("k", tuple(map(tuple, rows)), ("a", "b"), weights)
+    config = DetectConfig(kernels=[kernel], joint=True, p=2, noise_floor="auto")
+    source = signal_from_arrays({"a": signal[0], "b": signal[1]}, block_rows=700)
+    tracks = list(score_blocks(source, config, RunSummary.of(source)))
+    score = np.concatenate([block.tracks["a+b"].score for block in tracks])
+    # The reference: each channel's sigma from its first differences, weighted as the norm.
+    from scipy.stats import norm
+
+    # (the quartile of the normal distribution: median |diff| of white noise is 0.6745 × sqrt(2) sigma)
+    sigma = np.median(np.abs(np.diff(signal, axis=1)), axis=1) / (norm.ppf(0.75) * np.sqrt(2))
+    floor = np.sqrt(m * np.sum(np.array(weights) * sigma**2))
+    assert floor < 0.9 * np.sqrt(m * np.sum(sigma**2))  # the unweighted floor is another
+    (expected,) = scan_joint_reference(signal, rows[None], np.array([weights]), 2.0, 1, "none", floor, 2)
+    np.testing.assert_allclose(score, expected.score, rtol=1e-9, atol=1e-12)  # round-off only
+
+
 def test_conv_method_thresholds_relative_to_each_channels_strongest_activation():
     x = np.zeros(60)
     x[10:13] = [1, 2, 3]
@@ -272,6 +299,7 @@ def test_conv_method_thresholds_relative_to_each_channels_strongest_activation()
     assert run.summary.strongest_activation == pytest.approx({"loud": 140.0, "quiet": 1.4})
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 10_000),
@@ -383,6 +411,7 @@ def test_a_run_takes_the_crossover_of_its_normalisation():
         assert scan_backend(config, 10**7) == expected
 
 
+@pytest.mark.slow
 def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monkeypatch):
     # K kernels of one length in one run (shared FFT segments and window norms) find what K
     # runs of one kernel find; and a bank is pushed in pieces that bound its tracks' memory
@@ -492,10 +521,10 @@ def test_mad_threshold_is_k_times_the_median_absolute_deviation_of_finite_scores
 
 def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_size(tmp_path):
     import motifscan
-    from motifscan.pipeline import MAD_REFERENCE_POSITIONS
+    from motifscan.scanning import REFERENCE_POSITIONS
 
     rng = np.random.default_rng(4)
-    n = MAD_REFERENCE_POSITIONS + 20_000
+    n = REFERENCE_POSITIONS + 20_000
     signal = rng.standard_normal(n)
     signal[n - 5000 :] *= 0.2  # the end differs: it must not move the threshold
     pulse = np.hanning(16)
@@ -505,7 +534,7 @@ def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_siz
         motifscan.detect(signal, pulse, threshold="mad:4", block_rows=rows, summary=True)
         for rows in (1000, 65_536, None)
     ]
-    reference = sliding_cosine(signal, pulse, 1.0, 1).score[:MAD_REFERENCE_POSITIONS]
+    reference = sliding_cosine(signal, pulse, 1.0, 1).score[:REFERENCE_POSITIONS]
     expected = 4 * np.median(np.abs(reference - np.median(reference)))
     for motifs, summary in runs:
         assert summary.thresholds == {"signal": pytest.approx(expected, rel=1e-12)}
@@ -514,7 +543,7 @@ def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_siz
     assert len(runs[0][0]) >= (n - 1100) // 7919
 
 
-def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path):
+def test_mad_threshold_on_the_command_line_reports_it(tmp_path):
     from click.testing import CliRunner
 
     from motifscan.cli import cli
@@ -548,13 +577,99 @@ def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path
     assert all(document == documents[0] for document in documents)
     assert documents[0]["parameters"]["threshold"] == "mad:3"
     assert set(documents[0]["thresholds"]) == {"v"} and 0 < documents[0]["thresholds"]["v"] < 1
-    for options, message in (
-        (["--state", str(tmp_path / "state.json")], "--threshold mad:K with --state"),
-        ([], "'mad:x' is not a number or mad:K"),
+    for threshold, message in (
+        ("mad:x", "'mad:x' is not a number, mad:K or fa:RATE"),
+        ("fa:-1", "--threshold fa:RATE needs RATE to be a finite number greater than 0, got -1"),
+        ("mad:0", "--threshold mad:K needs K to be a finite number greater than 0, got 0"),
     ):
-        threshold = "mad:x" if not options else "mad:3"
-        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, *options])
+        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold])
         assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+def test_fa_threshold_is_just_above_the_allowed_share_of_the_strongest_scores():
+    from motifscan.pipeline import fa_threshold
+
+    scores = np.array([0.1, -0.9, np.nan, 0.3, 0.5, -0.2, 0.7, 0.0, 0.4, -0.6, 0.8])
+    # 10 finite scores, a rate of 0.3 per window: 3 may reach the threshold (0.9, 0.8, 0.7).
+    threshold = fa_threshold(scores, 0.3)
+    assert threshold == np.nextafter(0.6, 1) and np.count_nonzero(np.abs(scores) >= threshold) == 3
+    assert fa_threshold(scores, 0.05) == np.nextafter(0.9, 1)  # none may
+    assert fa_threshold(scores, 1.0) == 0.0 and fa_threshold(np.full(3, np.nan), 0.1) == 1.0
+
+
+def test_fa_threshold_is_measured_on_the_first_positions_whatever_the_block_size():
+    import motifscan
+    from motifscan.pipeline import fa_threshold
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    rng = np.random.default_rng(6)
+    n = REFERENCE_POSITIONS + 20_000
+    signal = rng.standard_normal(n)
+    signal[n - 5000 :] = np.sin(np.arange(5000) / 3)  # the end differs: it must not move the threshold
+    kernel = rng.standard_normal(12)
+    runs = [
+        motifscan.detect(signal, kernel, threshold="fa:500", block_rows=rows, summary=True)
+        for rows in (1000, 65_536, None)
+    ]
+    reference = sliding_cosine(signal, kernel, 1.0, 1).score[:REFERENCE_POSITIONS]
+    expected = fa_threshold(reference, 500 / 1e6)
+    assert np.count_nonzero(np.abs(reference) >= expected) == 50
+    for motifs, summary in runs:
+        assert summary.thresholds == {"signal": pytest.approx(expected, rel=1e-12)}
+        assert motifs == runs[0][0] and len(motifs) > 0
+
+
+def test_fa_threshold_on_white_noise_gives_the_rate_asked_for():
+    """Planted noise where the rate is known: for white Gaussian noise every window points
+    in a uniformly random direction, so cosine² of a window with any kernel of m taps is
+    Beta(1/2, (m - 1)/2) distributed, and P(|cosine| >= T) is known exactly."""
+    import motifscan
+    from scipy.stats import beta
+
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    m, rate = 8, 2000.0  # per million windows: 0.002 per window, 200 windows of the stretch
+    kernel = np.random.default_rng(1).standard_normal(m)
+    noise = np.random.default_rng(2).standard_normal(REFERENCE_POSITIONS + 200_000)
+    motifs, summary = motifscan.detect(noise, kernel, threshold=f"fa:{rate:g}", summary=True)
+    (threshold,) = summary.thresholds.values()
+    exact = beta.sf(threshold**2, 0.5, (m - 1) / 2)  # the true share of windows at or above
+    # 200 exceedances, in clusters of overlapping windows: the share is known to ~15 %.
+    assert exact == pytest.approx(rate / 1e6, rel=0.3)
+    after = sliding_cosine(noise, kernel, 1.0, 1).score[REFERENCE_POSITIONS:]
+    assert np.mean(np.abs(after) >= threshold) == pytest.approx(rate / 1e6, rel=0.3)
+    # Motifs are at most the windows at or above it (min_gap merges neighbours).
+    assert 0 < len(motifs) <= np.count_nonzero(np.abs(sliding_cosine(noise, kernel, 1.0, 1).score) >= threshold)
+
+
+def test_fa_rate_is_per_hour_with_a_time_column_and_refused_when_not_estimable(tmp_path):
+    from click.testing import CliRunner
+
+    from motifscan.cli import cli
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    n = REFERENCE_POSITIONS + 1000
+    noise = np.round(np.random.default_rng(3).standard_normal(n), 4)
+    timed, untimed = tmp_path / "timed.csv", tmp_path / "untimed.csv"
+    pd.DataFrame({"t": np.arange(n) / 100, "v": noise}).to_csv(timed, index=False)  # 100 Hz
+    pd.DataFrame({"v": noise}).to_csv(untimed, index=False)
+    kernel = "1,-2,3,1,-1"
+    per_window = {}
+    for threshold, path in (("fa:720", timed), ("fa:2000", untimed)):
+        result = CliRunner().invoke(
+            cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, "--format", "json"]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert f"thresholds from the false-alarm rate {threshold}" in result.stderr
+        document = json.loads(result.stdout)
+        assert document["parameters"]["threshold"] == threshold
+        per_window[threshold] = document["thresholds"]["v"]
+    # 720 per hour at 100 Hz is 0.002 per window, as is 2000 per million windows.
+    assert per_window["fa:720"] == per_window["fa:2000"]
+    result = CliRunner().invoke(cli, ["detect", str(untimed), "--kernel", kernel, "--threshold", "fa:10"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "too few to estimate 10 false alarms per million windows" in result.stderr
+    assert "error: --threshold fa:10:" in result.stderr and "ask for fa:100 or more" in result.stderr
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,6 +11,7 @@ from test_cli import SEED, installed_motifscan, run
 pytest.importorskip("matplotlib")
 
 
+@pytest.mark.slow
 def test_png_svg_and_pdf_are_written_and_open(tmp_path):
     from PIL import Image
 
@@ -170,7 +171,7 @@ TWO_BEATS = ["--kernel-from", f"normal={ECG}@time=1.11:1.56", "--kernel-from", f
 def test_two_kernels_on_the_ecg_have_a_colour_and_legend_entry_each_and_time_in_seconds(tmp_path, monkeypatch):
     from matplotlib.colors import to_hex
 
-    from motifscan.plot import KERNEL_COLOURS
+    from motifscan.plot_motifs import KERNEL_COLOURS
 
     figures = drawn_figures(monkeypatch)
     svg = tmp_path / "ecg.svg"
@@ -375,7 +376,7 @@ def test_touching_motifs_each_have_their_own_mark(tmp_path, monkeypatch):
 def test_the_time_axis_is_exact_at_every_sample_when_sampling_is_regular_and_at_bucket_edges_otherwise():
     from motifscan.envelope import RunRecorder
     from motifscan.signal import SignalBlock
-    from motifscan.plot import SampleAxis
+    from motifscan.plot_axis import SampleAxis
 
     rng = np.random.default_rng(3)
     for regular in (True, False):
@@ -402,7 +403,7 @@ def test_timestamps_are_drawn_as_matplotlib_dates():
 
     from motifscan.envelope import RunRecorder
     from motifscan.signal import SignalBlock
-    from motifscan.plot import SampleAxis
+    from motifscan.plot_axis import SampleAxis
 
     times = np.datetime64("2024-02-29T23:59:58", "ns") + np.arange(5) * np.timedelta64(500, "ms")
     recorder = RunRecorder()
@@ -448,7 +449,7 @@ def test_too_many_channels_for_one_figure_are_refused_before_anything_is_printed
 
 def test_many_motifs_are_shaded_as_merged_runs_that_cover_the_same_samples():
     from motifscan.detection import Motif
-    from motifscan.plot import MAX_SPANS, shaded_spans
+    from motifscan.plot_motifs import MAX_SPANS, shaded_spans
 
     few = [Motif("x", s, s + 4, 1.0, 1.0, 1, 1.0) for s in (10, 30)]
     assert shaded_spans(few, 100) == [(9.5, 4), (29.5, 4)]
@@ -479,3 +480,22 @@ def test_installed_program_draws_a_figure(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert figure.read_bytes().startswith(b"%PDF") and '"found_by"' in completed.stdout
+
+
+def test_noise_adaptive_thresholds_are_drawn_per_track(tmp_path, monkeypatch):
+    """With mad:K each kernel's track has its own threshold: the figure draws those the run
+    used (the JSON summary's), not the fixed --threshold."""
+    import json
+
+    figures = drawn_figures(monkeypatch)
+    result = run(
+        "detect", ECG, *TWO_BEATS, "--p", "2", "--threshold", "mad:4", "--format", "json", "--plot", tmp_path / "m.svg"
+    )
+    assert result.exit_code in (0, 1), result.output
+    used = sorted(json.loads(result.stdout)["thresholds"].values())
+    assert len(used) == 2 and used[0] != used[1]
+    (figure,) = figures
+    dashed = {
+        round(abs(float(line.get_ydata()[0])), 9) for line in figure.axes[1].get_lines() if line.get_linestyle() == "--"
+    }
+    assert dashed == {round(value, 9) for value in used}

@@ -37,6 +37,7 @@ def small_batches(monkeypatch):
     monkeypatch.setattr(fft, "BATCH_SAMPLES", 512)
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None)
 @given(signals(), kernels(), st.integers(1, 5), st.sampled_from([0.5, 0.7, 1.0, 1.5, 3.0, 9.0]))
 def test_fft_equals_reference(x, kernel, dilation, p):
@@ -47,6 +48,7 @@ def test_fft_equals_reference(x, kernel, dilation, p):
     assert_tracks_close(fast, ref, x, kernel, p, dilation, cosine_tol=FFT_COSINE_TOL)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(signals(max_size=1500), kernels(max_size=20), st.integers(1, 3))
 def test_segment_and_batch_boundaries_do_not_matter(x, kernel, dilation):
@@ -65,6 +67,7 @@ def test_segment_and_batch_boundaries_do_not_matter(x, kernel, dilation):
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(signals(), kernels(), st.integers(1, 5))
 def test_fft_dot_equals_reference(x, kernel, dilation):

@@ -50,6 +50,7 @@ def assert_gap_tracks_close(fast, ref, taps):
             np.testing.assert_allclose(a.distance, b.distance, rtol=1e-6, atol=1e-6, equal_nan=True)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(gappy_signals(), st.sampled_from(NORMALIZE), st.integers(1, 4), st.sampled_from([0.0, 0.5]))
 def test_numba_matches_reference(drawn, normalize, least, floor):
@@ -152,6 +153,7 @@ def test_fft_scan_with_gaps_matches_reference():
     np.testing.assert_allclose(fast[0].cosine, ref[0].cosine, atol=1e-9)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(gappy_signals(), st.sampled_from(NORMALIZE), st.integers(1, 4), st.data())
 def test_weighted_scan_matches_the_definition(drawn, normalize, least, data):

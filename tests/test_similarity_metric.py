@@ -73,6 +73,7 @@ def test_numba_equals_reference(data, x, kernel, dilation, p):
     assert_metric_tracks_close(fast, ref, x, kernel, metric, p, dilation)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(signals(max_size=500), kernels(max_size=12), st.integers(1, 3))
 def test_identity_metric_is_the_plain_scan(x, kernel, dilation):

@@ -211,6 +211,7 @@ def stumpy_inputs(draw):
     return x, kernel
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(stumpy_inputs(), st.sampled_from(["numpy", "numba"]))
 def test_zscore_distance_equals_stumpy_mass(data, backend):
@@ -245,6 +246,9 @@ def test_noise_floor_estimate():
     assert estimate_noise_floor(x[None, :], 16) == pytest.approx(0.2 * 4, rel=0.05)
     assert estimate_noise_floor(np.stack([x, 2 * x]), 16) == pytest.approx(0.2 * 4 * math.sqrt(5), rel=0.05)
     assert estimate_noise_floor(np.full((1, 10), np.nan), 4) == 0.0
+    # Weighted channels (a joint kernel's weights): sqrt(m × sum a_c sigma_c²).
+    weighted = estimate_noise_floor(np.stack([x, 2 * x]), 16, (1.0, 0.25))
+    assert weighted == pytest.approx(estimate_noise_floor(x[None, :], 16) * math.sqrt(2), rel=1e-12)
 
 
 def test_a_huge_offset_with_tiny_deviations_is_judged_by_its_conditioning():

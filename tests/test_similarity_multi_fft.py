@@ -43,6 +43,7 @@ def constant_windows(x, m, dilation):
     return np.isfinite(windows).all(axis=1) & (windows.max(axis=1) == windows.min(axis=1))
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(
     st.integers(1, 3),
@@ -72,6 +73,7 @@ def test_fft_equals_reference(channels, data, dilation, normalize, noise_floor, 
             assert np.all(track.score[constant] == 0) and np.all(track.cosine[constant] == 0)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(stumpy_inputs())
 def test_zscore_distance_equals_stumpy_mass(data):
@@ -128,6 +130,7 @@ def test_segments_a_million_apart_at_the_seams(normalize, m, dilation):
         assert np.all(fast[0].cosine[constant_windows(x, m, dilation)] == 0)
 
 
+@pytest.mark.slow
 def test_joint_channels_a_million_apart_with_a_noise_floor():
     # A loud channel beside a quiet one, a zero channel, NaN in one channel only, across
     # real FFT segments: every channel's dot products keep their own precision.

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from motifscan.errors import MotifscanError
-from motifscan.fitting import match_detections
-from motifscan.training import FitConfig, free_cut, run_fit
+from motifscan.cutoff import validated_shift
+from motifscan.fitting import fit_kernel, match_detections
+from motifscan.training import FitConfig, cross_validate, fold_cuts, free_cut, positive_spread, run_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = str(ROOT / "sample_data" / "lookalikes.csv")
@@ -24,6 +25,9 @@ def test_split_learns_from_the_first_quarter_and_judges_the_rest():
     assert evaluation["fitted"]["f1"] >= 0.95 and evaluation["starting_point"]["f1"] < 0.6
     assert outcome.kernel.training is report and outcome.kernel.values.shape == (40,)
     assert outcome.kernel.threshold == 0.5 and outcome.kernel.metric is None
+    # Five one-positive folds agree with the cut-off chosen on the training labels: kept.
+    assert report["cutoff_chosen_on"] == "training, kept by cross-validation"
+    assert report["cutoff_cosine"] == report["cutoff_training_cosine"]
 
 
 @pytest.mark.slow
@@ -215,3 +219,46 @@ def test_a_fit_at_least_as_good_as_the_start_is_written_without_a_warning():
     outcome = run_fit(FitConfig(RECORDING, labels=LABELS, split=0.25, normalize="none"))
     assert outcome.report["kept"] == "fitted" and outcome.report["warning"] is None
     assert not any("worse" in w for w in outcome.warnings)
+
+
+def noisy_copies(tmp_path, seed: int = 4) -> tuple[str, str, np.ndarray, np.ndarray]:
+    """20 copies of a sine period buried in noise as loud as the shape, on a noise
+    background, all labelled: a fit hugs its own positives much more tightly than new ones."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(0.0, 1.0, 6000)
+    shape = 3 * np.sin(2 * np.pi * np.linspace(0.0, 1.0, 40))
+    starts = np.arange(100, 5900, 300)
+    for start in starts:
+        values[start : start + 40] = shape + rng.normal(0.0, 4.0, 40)
+    recording, labels = tmp_path / "noisy.csv", tmp_path / "noisy_labels.csv"
+    recording.write_text("value\n" + "".join(f"{float(v)!r}\n" for v in values))
+    labels.write_text("start,end,label\n" + "".join(f"{s},{s + 40},positive\n" for s in starts))
+    return str(recording), str(labels), values, starts
+
+
+def test_folds_move_the_cutoff_when_held_out_positives_fall_below_it(tmp_path):
+    recording, labels, values, starts = noisy_copies(tmp_path)
+    config = FitConfig(recording, labels=labels, normalize="none")
+    report = run_fit(config).report
+    assert report["cutoff_chosen_on"] == "cross-validation"
+    # Held-out copies score well below the fit's own positives: the cut-off moves down.
+    assert report["cutoff_cosine"] < report["cutoff_training_cosine"]
+    # The rule, step by step: the folds' peaks relative to their own training cut-offs,
+    # pooled; the shift carried over to the full fit's scale.
+    positive = np.ones(starts.size, dtype=bool)
+    stretches = fold_cuts(starts, positive, 40, 5, 6000)
+    (pooled_positive, pooled_negative), _ = cross_validate(
+        values, starts, positive, 40, stretches, "none", "none", config
+    )
+    shift = validated_shift(pooled_positive, pooled_negative)
+    assert shift < 0
+    result = fit_kernel(values, starts, np.zeros(0, dtype=np.int64), 40, normalize="none")
+    assert result.cutoff == pytest.approx(report["cutoff_training_cosine"])
+    spread = positive_spread(values, result, 40, "none")
+    assert report["cutoff_cosine"] == pytest.approx(result.cutoff + shift * spread)
+    # Precision and recall on the folds are those at the cut-off written.
+    fitted = [row for row in report["candidates"] if row["detector"] == "fitted"][0]
+    recall = np.mean(pooled_positive >= shift)
+    assert fitted["cross_validation"]["recall"] == pytest.approx(recall)
+    at_training = np.mean(pooled_positive >= 0)
+    assert recall > at_training

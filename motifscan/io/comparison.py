@@ -15,7 +15,6 @@ from motifscan.io.output import (
     csv_cells,
     csv_name,
     csv_row,
-    in_zone,
     motif_fields,
     motif_record,
     print_footer,
@@ -23,6 +22,7 @@ from motifscan.io.output import (
     table_cells,
     table_console,
 )
+from motifscan.io.times import in_zone
 
 #: Fields of each method's motif in a row, for CSV (prefixed ``cosine_`` / ``conv_``).
 ROW_FIELDS = ("start", "end", "score", "activation", "sign")
@@ -118,7 +118,7 @@ def _write_table(stream: IO[str], comparison: Comparison, footer) -> None:
 
 
 def _shown(motif, zone):
-    """The motif with its time in the input's zone (see :func:`motifscan.io.output.in_zone`)."""
+    """The motif with its time in the input's zone (see :func:`motifscan.io.times.in_zone`)."""
     return next(in_zone([motif], zone))
 
 

@@ -96,7 +96,7 @@ def _split_kind(limits: str, spec: str) -> tuple[str, str]:
 
 def _format_limit(value, zone) -> str:
     """A time of the file as the output writes it: in the file's zone."""
-    from motifscan.io.output import format_time, zoned_time
+    from motifscan.io.times import format_time, zoned_time
 
     return str(format_time(zoned_time(value, zone)))
 
