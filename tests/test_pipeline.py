@@ -399,7 +399,7 @@ def test_long_kernels_on_the_fft_backend(normalize):
 
 
 def test_a_run_takes_the_crossover_of_its_normalisation():
-    # A run picks its backend once; a centred run of 128 to 255 taps takes the FFT (its
+    # A run picks its backend once; a centred run of 192 to 255 taps takes the FFT (its
     # direct scan costs more per tap), a plain run of the same kernel the direct scan.
     from motifscan.scanning import scan_backend
     from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS
