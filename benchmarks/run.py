@@ -37,6 +37,12 @@ Python loop calling ObsPy's ``correlate_template`` once per kernel (>= 5x at K =
 m = 200, n = 2e6), and the time of the bank for K = 1, 4, 16, 64, 256. ``--bank-peak K N``
 (with ``--round2``: 256 kernels over 8.64e6 samples) runs one such bank in a fresh process
 and prints its time and peak resident memory (target: <= 60 s, <= 1 GiB).
+
+Last, detect at memory speed (``--no-detect`` skips it; n = 1e7 with ``--round2``):
+``motifscan.detect`` of one kernel on a random walk in memory (the fused candidate test)
+against the same run on full score tracks, the direct scan's bare dot products
+(``sliding_dot_numba``) and one ``numpy.copyto`` of the signal (targets: <= 3x the copy at
+m = 3, <= 1.2x the dots at every m).
 """
 
 from __future__ import annotations
@@ -319,6 +325,60 @@ def load() -> str:
         return "unknown"
 
 
+class _Onlooker:
+    """A watch that looks at nothing: a watched detection scans full score tracks."""
+
+    def signal_block(self, block):
+        pass
+
+    def score_block(self, block):
+        pass
+
+
+def detect_table(n, ms, threshold, repeat, budget_s, out) -> None:
+    """In-memory ``detect`` (the fused candidate test) against the same run on full score
+    tracks, the bare dot products of the direct scan, and a memory copy of the signal."""
+    import motifscan
+    from motifscan.config import DetectConfig
+    from motifscan.pipeline import Detection
+    from motifscan.signal import signal_from_arrays
+    from motifscan.similarity.cpu import sliding_dot_numba
+
+    x = np.cumsum(np.random.default_rng(0).standard_normal(n))
+    copy = np.empty_like(x)
+    copy.fill(0.0)
+    print(
+        f"\nDetect at memory speed: motifscan.detect(x, kernel, p={P:g}, threshold={threshold:g}) of a random "
+        f"walk in memory, n = {n:.3g} (targets: m = 3 detect <= 3x a memory copy; detect <= 1.2x the bare dot "
+        f"products at every m):\n",
+        file=out,
+    )
+    print(
+        "| m | motifs | detect (ms) | full-track detect (ms) | bare dots (ms) | memory copy (ms) | "
+        "detect/copy | detect/dots | full/detect |",
+        file=out,
+    )
+    print("|---" * 9 + "|", file=out)
+    memory = best_time(lambda: np.copyto(copy, x), repeat, budget_s) * 1e3
+    for m in ms:
+        if m > n:
+            continue
+        kernel = np.random.default_rng(m).standard_normal(m)
+        config = DetectConfig(kernel=tuple(kernel), p=P, threshold=threshold)
+        motifs = motifscan.detect(x, kernel, p=P, threshold=threshold)
+        fused = best_time(lambda: motifscan.detect(x, kernel, p=P, threshold=threshold), repeat, budget_s) * 1e3
+        full = (
+            best_time(
+                lambda: list(Detection(signal_from_arrays({"x": x}), config, watch=_Onlooker())), repeat, budget_s
+            )
+            * 1e3
+        )
+        dots = best_time(lambda: sliding_dot_numba(x, kernel, 1), repeat, budget_s) * 1e3
+        cells = [str(m), str(len(motifs))] + [f"{value:.3g}" for value in (fused, full, dots, memory)]
+        cells += [f"{fused / memory:.1f}x", f"{fused / dots:.2f}x", f"{full / fused:.1f}x"]
+        print("| " + " | ".join(cells) + " |", file=out, flush=True)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", nargs="+", type=float, default=None, help="signal lengths")
@@ -361,6 +421,11 @@ def main(argv=None) -> None:
         metavar=("K", "N"),
         help="one bank of K kernels over N samples in a fresh process: time and peak RSS (with --round2: 256 8.64e6)",
     )
+    parser.add_argument("--no-detect", action="store_true", help="skip the in-memory detect table")
+    parser.add_argument(
+        "--detect-n", type=float, default=None, help="signal length of the detect table (default 1e7 with --round2)"
+    )
+    parser.add_argument("--detect-threshold", type=float, default=0.5, help="threshold of the detect table")
     args = parser.parse_args(argv)
     ns = [int(n) for n in (args.n or ([1e5, 1e6] if args.quick else [1e5, 1e6, 1e7]))]
     ms = args.m or ([3, 64, 1024] if args.quick else [3, 16, 64, 256, 1024, 4096])
@@ -398,6 +463,9 @@ def main(argv=None) -> None:
     peak = args.bank_peak or ((256, 8.64e6) if args.round2 else None)
     if peak is not None:
         bank_peak(int(peak[1]), min(args.bank_m, int(peak[1]) // 4), int(peak[0]), out)
+    if not args.no_detect:
+        detect_n = int(args.detect_n or (1e7 if args.round2 else max(ns)))
+        detect_table(detect_n, ms, args.detect_threshold, repeat, args.budget, out)
     for stream in outputs[1:]:
         stream.close()
 

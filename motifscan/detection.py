@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from motifscan.similarity import ScoreTrack
+from motifscan.similarity import CandidateTrack, ScoreTrack, track_length
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,7 @@ class ChannelDetector:
     def push(
         self,
         first_position: int,
-        track: ScoreTrack,
+        track: ScoreTrack | CandidateTrack,
         time: np.ndarray | None = None,
         activation: np.ndarray | None = None,
     ) -> list[Motif]:
@@ -318,8 +318,9 @@ class ChannelDetector:
         ----------
         first_position : int
             Global index of the window start that ``track[0]`` belongs to.
-        track : ScoreTrack
-            Arrays of shape (b,).
+        track : ScoreTrack or CandidateTrack
+            Arrays of shape (b,), or the finished windows of a fused scan of b positions
+            (:func:`motifscan.similarity.sliding_candidates`; ranking by score only).
         time : array of shape (b,), optional
             Time value of each window start.
         activation : float64 array of shape (b,), optional
@@ -327,13 +328,13 @@ class ChannelDetector:
             Pass it for every piece or for none.
         """
         return self.push_candidates(
-            self.candidates(first_position, track, time, activation), first_position + track.score.shape[0]
+            self.candidates(first_position, track, time, activation), first_position + track_length(track)
         )
 
     def candidates(
         self,
         first_position: int,
-        track: ScoreTrack,
+        track: ScoreTrack | CandidateTrack,
         time: np.ndarray | None = None,
         activation: np.ndarray | None = None,
         scan: int = 0,
@@ -347,16 +348,25 @@ class ChannelDetector:
             raise ValueError("a detector ranking by activation needs the activation track")
         threshold = self.threshold if self.thresholds is None else self.thresholds[scan]
         chosen = np.flatnonzero(candidate_mask(ranked, threshold, self.sign))
+        if isinstance(track, CandidateTrack):
+            if activation is not None:
+                raise ValueError("a fused scan has no activation per window")
+            # A fused scan's finished windows: the same test on the same exact scores picks
+            # the same candidates; their positions are the track's.
+            values = ScoreTrack(track.score[chosen], track.cosine[chosen], track.scale[chosen])
+            chosen = track.position[chosen]
+        else:
+            values = type(track)(*(column[chosen] for column in track))
         return self._columns(
             chosen + first_position,
-            type(track)(*(values[chosen] for values in track)),
+            values,
             None if time is None else time[chosen],
             np.full(chosen.size, scan, dtype=np.int64),
             None if activation is None else activation[chosen],
         )
 
     def push_scans(
-        self, first_position: int, tracks: Sequence[ScoreTrack], time: np.ndarray | None = None
+        self, first_position: int, tracks: Sequence[ScoreTrack | CandidateTrack], time: np.ndarray | None = None
     ) -> list[Motif]:
         """Like :meth:`push`, for one track per label (in the order of ``labels``).
 
@@ -370,7 +380,7 @@ class ChannelDetector:
             fresh = _join(fresh, piece)
         if len(pieces) > 1:
             fresh = _take(fresh, np.argsort(fresh["position"], kind="stable"))
-        return self.push_candidates(fresh, first_position + min(track.score.shape[0] for track in tracks))
+        return self.push_candidates(fresh, first_position + min(track_length(track) for track in tracks))
 
     def push_candidates(self, fresh: dict, next_position: int) -> list[Motif]:
         """Add candidates (from :meth:`candidates`, sorted by position) of the positions
@@ -645,7 +655,7 @@ class RelativeChannelDetector(ChannelDetector):
     def push(
         self,
         first_position: int,
-        track: ScoreTrack,
+        track: ScoreTrack | CandidateTrack,
         time: np.ndarray | None = None,
         activation: np.ndarray | None = None,
     ) -> list[Motif]:

@@ -257,6 +257,7 @@ class Detection:
             config.method == "conv",
             self.first_row,
             self.source.name,
+            candidates_above=self._fused_threshold(),
         )
         blocks = watched_blocks(
             self.source,
@@ -321,6 +322,18 @@ class Detection:
             best = top.motifs()
             self.summary.motifs = len(best)
             yield from best
+
+    def _fused_threshold(self) -> float | None:
+        """The threshold the plain scans may test candidates against while they scan (the
+        fused scan, docs/method.md "Fused detection"): when the run only detects on the
+        cosine score with one fixed threshold (not mad:K or fa:RATE, which read the
+        scores) and nobody watches its score tracks; else None (full tracks)."""
+        config = self.config
+        if config.method != "cosine" or config.adaptive_threshold or self.watch is not None:
+            return None
+        if config.batch_scan or config.metric is not None:
+            return None
+        return float(config.threshold)
 
     def _reference_thresholds(self, blocks: Iterator[ScoreBlock], detectors: list) -> Iterator[ScoreBlock]:
         """Hold the score blocks back until the first :data:`REFERENCE_POSITIONS`

@@ -20,7 +20,15 @@ from motifscan.config import DetectConfig
 from motifscan.detection import ScanLabel
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.signal import BadLines, SignalBlock, SignalSource
-from motifscan.similarity import Track, sliding_cosine, span
+from motifscan.similarity import (
+    CandidateTrack,
+    Track,
+    join_candidates,
+    sliding_candidates,
+    sliding_cosine,
+    span,
+    track_length,
+)
 from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.device import device_of, resolve_device
 from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
@@ -129,7 +137,7 @@ class ScoreBlock:
 
     @property
     def positions(self) -> int:
-        return max(track.score.shape[0] for track in self.tracks.values())
+        return max(track_length(track) for track in self.tracks.values())
 
 
 @dataclass(frozen=True)
@@ -235,6 +243,11 @@ class StreamScanner:
         Global index of the first sample pushed (a run that goes on where another stopped).
     source_name : str
         Named in messages.
+    candidates_above : float, optional
+        Detection's threshold on ``|score|`` when the run only detects (no score track is
+        shown or written, one threshold for all): the plain scans then return the fused
+        :class:`~motifscan.similarity.CandidateTrack` of
+        :func:`~motifscan.similarity.sliding_candidates` instead of full tracks.
 
     Several kernels of one length at one dilation on one channel (or joint group) are
     scanned in one batch that shares the window norms. Windows shorter than the longest
@@ -249,8 +262,10 @@ class StreamScanner:
         activation: bool = False,
         first_row: int = 0,
         source_name: str = "the signal",
+        candidates_above: float | None = None,
     ):
         self.config = config
+        self.candidates_above = candidates_above
         self.scans = plan_scans(list(channels), config, source_name)
         self.kernel = np.asarray(config.kernel)
         self.metric = None if config.metric is None else np.asarray(config.metric)
@@ -373,6 +388,10 @@ class StreamScanner:
         return tracks
 
     def _plain(self, values: np.ndarray, kernel: np.ndarray, dilation: int):
+        if self.metric is None and self.candidates_above is not None:
+            return sliding_candidates(
+                values, kernel, self.config.p, dilation, self.backend, self.candidates_above, LARGE_OFFSET_COSINE
+            )
         if self.metric is None:
             return sliding_cosine(values, kernel, self.config.p, dilation, self.backend)
         return sliding_metric_cosine(values, kernel, self.metric, self.config.p, dilation, self.backend)
@@ -414,6 +433,12 @@ class StreamScanner:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
         self.ready()
         keep = self.config.span - 1
+        held = next(iter(self._tail.values())).shape[0]
+        fused = self.candidates_above is not None and self.noise_floor is not None and self.reference_rows == 0
+        if fused and block.rows >= keep:
+            if held + block.rows - keep > 0:
+                self._seen += block.rows
+                return self._push_in_place(block, held, keep)
         buffers = {name: np.concatenate([self._tail[name], block.channels[name]]) for name in self._tail}
         time = None
         if block.time is not None:
@@ -437,6 +462,35 @@ class StreamScanner:
         self._tail = {name: values[n_out:].copy() for name, values in buffers.items()}
         self._tail_time = None if time is None else time[n_out:].copy()
         self._first_position += n_out
+        return result
+
+    def _push_in_place(self, block: SignalBlock, held: int, keep: int) -> ScoreBlock:
+        """:meth:`push` for a fused run, without copying the block: the windows that start in
+        the ``held`` samples of the tail are scanned on the tail and the block's first
+        ``keep`` samples, the others on the block itself. A fused track has a few entries per
+        block, so joining the two costs nothing, and every window is computed from its own
+        samples alone, so the results are those of the joined buffer."""
+        rows = block.rows
+        lengths = len(self.batches)
+        body = self._score(block.channels, [rows - keep] * lengths)
+        tracks = body
+        if held:
+            head = self._score(
+                {name: np.concatenate([tail, block.channels[name][:keep]]) for name, tail in self._tail.items()},
+                [held] * lengths,
+            )
+            tracks = {label: join_candidates(head[label], track) for label, track in body.items()}
+        time = None
+        if block.time is not None:
+            time = block.time[: rows - keep]
+            if self._tail_time is not None:
+                time = np.concatenate([self._tail_time, time])
+        result = ScoreBlock(self._first_position, tracks, time)
+        self._tail = {
+            name: values[rows - keep :].copy() for name, values in block.channels.items() if name in self._tail
+        }
+        self._tail_time = None if block.time is None else block.time[rows - keep :].copy()
+        self._first_position += held + rows - keep
         return result
 
     def finish(self) -> ScoreBlock | None:
@@ -553,9 +607,16 @@ def score_blocks(
                 summary.partial_windows += int(np.count_nonzero((present != 0) & (present != everything)))
         if watch_offset:
             for scan in scanner.scans:
-                cosine = scored.tracks[scan.label].cosine
-                summary.scored_windows += int(np.count_nonzero(~np.isnan(cosine)))
-                summary.near_unit_cosine_windows += int(np.count_nonzero(np.abs(cosine) > LARGE_OFFSET_COSINE))
+                track = scored.tracks[scan.label]
+                cosine = track.cosine
+                # A fused track holds every window without a score and counts the unfinished
+                # ones with a large |cosine| (sliding_candidates).
+                unscored = int(np.count_nonzero(np.isnan(cosine)))
+                near = int(np.count_nonzero(np.abs(cosine) > LARGE_OFFSET_COSINE))
+                if isinstance(track, CandidateTrack):
+                    near += track.near_unit_cosine
+                summary.scored_windows += track_length(track) - unscored
+                summary.near_unit_cosine_windows += near
         return scored
 
     if config.fill != "none":

@@ -92,6 +92,12 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
     (peak,) = [line for line in result.stdout.splitlines() if line.startswith("| 2 | 2e+04 |")]
     seconds, peak_mib, motifs = (float(cell) for cell in peak.strip("|").split("|")[2:5])
     assert seconds > 0 and peak_mib > 10 and motifs >= 0
+    # Detect at memory speed: one row per kernel length, with its three ratios.
+    detect = [
+        line for line in result.stdout.splitlines() if line.startswith(("| 3 |", "| 64 |")) and line.count("|") == 10
+    ]
+    assert len(detect) == 2
+    assert all(row.rstrip(" |").endswith("x") for row in detect)
 
 
 @pytest.mark.slow

@@ -13,10 +13,10 @@ from motifscan.detection import detect_track
 from motifscan.errors import MotifscanError
 from motifscan.kernel import Kernel
 from motifscan.io.signals import read_signal
-from motifscan.signal import signal_from_arrays
+from motifscan.signal import SignalBlock, signal_from_arrays
 from motifscan.pipeline import Detection, detect_all
-from motifscan.scanning import RunSummary, read_ahead, score_blocks
-from motifscan.similarity import sliding_cosine
+from motifscan.scanning import RunSummary, StreamScanner, read_ahead, score_blocks
+from motifscan.similarity import CandidateTrack, sliding_cosine
 
 
 def planted_signal(seed: int, n: int) -> dict:
@@ -745,3 +745,117 @@ def test_min_gap_as_a_time_needs_a_time_column():
         detect_all(
             signal_from_arrays({"x": np.arange(10.0)}, time=np.zeros(10)), DetectConfig(kernel=(1, 2, 3), min_gap="2s")
         )
+
+
+class _Onlooker:
+    """A watch that looks at nothing: a watched run scans full score tracks."""
+
+    def signal_block(self, block):
+        pass
+
+    def score_block(self, block):
+        pass
+
+
+def _summary_counts(summary: RunSummary) -> tuple:
+    return (
+        summary.samples,
+        summary.positions,
+        summary.skipped_windows,
+        summary.skipped_by_channel,
+        summary.suppressed_peaks,
+        summary.scored_windows,
+        summary.near_unit_cosine_windows,
+        summary.large_offset,
+        summary.motifs,
+    )
+
+
+def _hostile_channels(seed: int, n: int, offset: float, magnitude: float) -> dict:
+    """planted_signal with an offset, a magnitude (1e-300 .. 1e300), constant and zero runs,
+    infinities and exact copies of the kernel (windows of |score| exactly 1)."""
+    rng = np.random.default_rng(seed)
+    channels = planted_signal(seed, n)
+    for x in channels.values():
+        x += offset
+        x *= magnitude
+        a = int(rng.integers(0, n))
+        x[a : a + int(rng.integers(0, 40))] = rng.choice([0.0, 2.5])
+        x[rng.random(n) < 0.001] = rng.choice([np.inf, -np.inf])
+        b = int(rng.integers(0, max(1, n - 4)))
+        x[b : b + 4] = magnitude * np.array([1.0, 2.0, 3.0, 2.0])[: x[b : b + 4].size]
+    return channels
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(5, 6000),
+    st.sampled_from([None, 1, 7, 2047, 2048, 2049, 4099]),
+    st.sampled_from([1.0, 1e-300, 1e300, 1e-150]),
+    st.sampled_from([0.0, 50.0]),
+    st.sampled_from([1.0, 2.0, 3.0, 1.5]),
+    st.sampled_from([0.0, 0.3, 0.6, 0.95, 1.0]),
+    st.sampled_from([{"k": (1, 2, 3, 2)}, {"up": (1, 2, 3, 2), "down": (3, 1, 0), "long": (1, 2, 3, 2, 1, 0, 0)}]),
+    st.sampled_from([1, (1, 3)]),
+    st.sampled_from(["none", "center", "zscore"]),
+    st.sampled_from(["any", "positive", "negative"]),
+    st.sampled_from([None, 0, 3, "1span"]),
+    st.sampled_from([None, 2]),
+    st.sampled_from(["numba", "numba", "auto", "fft"]),
+)
+def test_fused_detection_equals_detection_on_full_tracks(
+    seed, n, block_rows, magnitude, offset, p, threshold, kernels, dilation, normalize, sign, min_gap, top, backend
+):
+    # A run that only detects scans with the fused candidate test; a watched run scans
+    # full score tracks. Motifs and every count of the summary must be the same.
+    channels = _hostile_channels(seed, n, offset, magnitude)
+    config = DetectConfig(
+        kernels=kernels,
+        p=p,
+        threshold=threshold,
+        dilation=dilation,
+        normalize=normalize,
+        sign=sign,
+        min_gap=min_gap,
+        top=top,
+        backend=backend,
+    )
+    if n < config.shortest_span:
+        return
+    fused = Detection(signal_from_arrays(channels, block_rows=block_rows), config)
+    full = Detection(signal_from_arrays(channels, block_rows=block_rows), config, watch=_Onlooker())
+    assert list(fused) == list(full)
+    assert _summary_counts(fused.summary) == _summary_counts(full.summary)
+
+
+def test_fused_detection_ties_at_the_threshold():
+    # The threshold is exactly the |score| of some windows: the fused run keeps them, as the
+    # full computation does, and drops those one ulp below.
+    channels = _hostile_channels(5, 3000, 0.0, 1.0)
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=3, threshold=0.5, min_gap=0)
+    track = sliding_cosine(channels["a"], np.array(config.kernel), config.p, 1, "numba")
+    for tie in np.abs(track.score[np.isfinite(track.score)])[::500]:
+        for threshold in (float(tie), float(np.nextafter(tie, 2.0))):
+            tied = DetectConfig(kernel=(1, 2, 3, 2), p=3, threshold=threshold, min_gap=0, backend="numba")
+            fused = Detection(signal_from_arrays(channels, block_rows=1000), tied)
+            full = Detection(signal_from_arrays(channels, block_rows=1000), tied, watch=_Onlooker())
+            assert list(fused) == list(full)
+            assert _summary_counts(fused.summary) == _summary_counts(full.summary)
+
+
+def test_a_detect_run_scans_fused_and_keeps_the_offset_count():
+    # CO2-like: an offset far above the swing makes almost every window point like a flat
+    # kernel; the fused run, which finishes few windows, still counts them.
+    rng = np.random.default_rng(2)
+    x = 315.0 + np.cumsum(rng.standard_normal(300_000)) * 0.01
+    config = DetectConfig(kernel=(1, 1, 1.05, 1), p=3, threshold=0.9999, backend="numba")
+    run = Detection(signal_from_arrays({"co2": x}, block_rows=70_000), config)
+    watched = Detection(signal_from_arrays({"co2": x}, block_rows=70_000), config, watch=_Onlooker())
+    assert list(run) == list(watched)
+    assert run.summary.large_offset and watched.summary.large_offset
+    assert _summary_counts(run.summary) == _summary_counts(watched.summary)
+    scanner = StreamScanner(["co2"], config, candidates_above=run._fused_threshold())
+    block = scanner.push(SignalBlock({"co2": x}))
+    assert block is not None and isinstance(block.tracks["co2"], CandidateTrack)
+    assert block.tracks["co2"].position.size < x.size // 10
