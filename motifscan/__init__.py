@@ -28,7 +28,7 @@ def __getattr__(name):
 
         return version("motifscan")
     if name == "Motif":
-        from motifscan.detection import Motif
+        from motifscan.motif import Motif
 
         return Motif
     if name == "FittedKernel":
@@ -419,7 +419,7 @@ def motifs_to_frame(motifs):
 
     import pandas as pd
 
-    from motifscan.detection import Motif
+    from motifscan.motif import Motif
 
     motifs = list(motifs)
     columns = [f.name for f in dataclasses.fields(Motif)]

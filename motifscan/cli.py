@@ -470,7 +470,7 @@ _THRESHOLD = _ThresholdType()
 
 
 def _parse_min_gap(ctx, param, value):
-    from motifscan.config import parse_min_gap
+    from motifscan.option_values import parse_min_gap
 
     return None if value is None else parse_min_gap(value)
 
@@ -628,7 +628,7 @@ def detect(
     import contextlib
 
     from motifscan.batch import BatchRun
-    from motifscan.config import BatchConfig
+    from motifscan.batch_config import BatchConfig
     from motifscan.io.files import check_target, first_line, locked, open_output
     from motifscan.io.output import output_format, write_motifs
     from motifscan.io.sparkline import detection_sparklines

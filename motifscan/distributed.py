@@ -26,7 +26,7 @@ import numpy as np
 
 from motifscan.file_run import FileRun, ReadOptions, run_file
 from motifscan.config import DetectConfig
-from motifscan.detection import sort_motifs
+from motifscan.motif import sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.signal import BadLines, SignalBlock, SignalSource
 from motifscan.io.csv_blocks import byte_resumable
@@ -263,7 +263,7 @@ def join_parts(
     # Ranges are joined channel by channel: signal order is the one order both runs share.
     motifs = sort_motifs(motifs, {channel: i for i, channel in enumerate(first.channels)})
     if config.top is not None:
-        from motifscan.detection import TopMotifs
+        from motifscan.motif import TopMotifs
 
         top = TopMotifs(config.top, first.channels)
         top.add(motifs)

@@ -15,7 +15,8 @@ from typing import Iterator
 import numpy as np
 
 from motifscan.config import DetectConfig
-from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, ScanLabel, TopMotifs, sort_motifs
+from motifscan.detection import ChannelDetector, RelativeChannelDetector, ScanLabel
+from motifscan.motif import Motif, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError
 from motifscan.signal import SignalSource
 from motifscan.scanning import REFERENCE_POSITIONS, RunSummary, ScoreBlock, StreamScanner, plan_scans, watched_blocks

@@ -448,7 +448,7 @@ def test_too_many_channels_for_one_figure_are_refused_before_anything_is_printed
 
 
 def test_many_motifs_are_shaded_as_merged_runs_that_cover_the_same_samples():
-    from motifscan.detection import Motif
+    from motifscan.motif import Motif
     from motifscan.plot_motifs import MAX_SPANS, shaded_spans
 
     few = [Motif("x", s, s + 4, 1.0, 1.0, 1, 1.0) for s in (10, 30)]

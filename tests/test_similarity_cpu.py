@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motifscan.detection import candidate_mask
+from motifscan.suppression import candidate_mask
 from motifscan.scanning import LARGE_OFFSET_COSINE
 from motifscan.similarity import cpu, sliding_candidates, span
 from motifscan.similarity.cpu import BLOCK as _RUN

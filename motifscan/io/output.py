@@ -18,7 +18,7 @@ from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from motifscan.detection import Motif
+from motifscan.motif import Motif
 from motifscan.errors import MotifscanError
 from motifscan.io.csv_layout import zone_to_arrow
 from motifscan.io.times import format_time, iso_times
