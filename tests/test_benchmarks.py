@@ -63,6 +63,9 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
             "1",
             "4",
             "16",
+            "--bank-peak",
+            "2",
+            "20000",
         ],
         capture_output=True,
         text=True,
@@ -85,6 +88,10 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
         assert cells[4].strip().endswith("x") and cells[7].strip().endswith("x")  # none, center ratios
     banks = [line for line in result.stdout.splitlines() if line.startswith(("| 1 |", "| 4 |", "| 16 |"))]
     assert len(banks) == 3
+    # One bank in a fresh process: its seconds, peak RSS and motifs.
+    (peak,) = [line for line in result.stdout.splitlines() if line.startswith("| 2 | 2e+04 |")]
+    seconds, peak_mib, motifs = (float(cell) for cell in peak.strip("|").split("|")[2:5])
+    assert seconds > 0 and peak_mib > 10 and motifs >= 0
     # Detect at memory speed: one row per kernel length, with its three ratios.
     detect = [
         line for line in result.stdout.splitlines() if line.startswith(("| 3 |", "| 64 |")) and line.count("|") == 10

@@ -399,7 +399,7 @@ def test_long_kernels_on_the_fft_backend(normalize):
 
 
 def test_a_run_takes_the_crossover_of_its_normalisation():
-    # A run picks its backend once; a centred run of 128 to 255 taps takes the FFT (its
+    # A run picks its backend once; a centred run of 192 to 255 taps takes the FFT (its
     # direct scan costs more per tap), a plain run of the same kernel the direct scan.
     from motifscan.scanning import scan_backend
     from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS
@@ -419,9 +419,10 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
     import dataclasses
 
     from motifscan import scanning
+    from motifscan.similarity import CENTERED_FFT_MIN_TAPS
 
     rng = np.random.default_rng(21)
-    m = 160  # centred: the FFT path
+    m = CENTERED_FFT_MIN_TAPS + 8  # centred: the FFT path
     bank = {f"k{i}": rng.standard_normal(m) for i in range(4)}
     x = np.cumsum(rng.standard_normal(40_000)) * 0.05
     for i, (name, shape) in enumerate(bank.items()):

@@ -31,9 +31,10 @@ COLD_SMALL_WORK = 10_000_000
 FFT_MIN_TAPS = 256
 
 #: The same crossover for the centred scans (``normalize="center"`` or ``"zscore"``): their
-#: direct scan costs more per tap (a subtraction and two more sums), their FFT about the
-#: same, so the FFT takes over at fewer taps (measured, docs/performance.md).
-CENTERED_FFT_MIN_TAPS = 128
+#: direct scan costs more per tap (a subtraction and two more sums), their FFT more than
+#: the plain one (norms, median shift), so the FFT takes over at fewer taps; measured in
+#: CPU time on one thread, which the machine's load moves least (docs/performance.md).
+CENTERED_FFT_MIN_TAPS = 192
 
 
 class ScoreTrack(NamedTuple):
