@@ -34,7 +34,15 @@ default; n = 8.64e6 and m = 3 .. 4096 with ``--round2``):
 and template banks: ``motifscan.detect`` of K centred kernels of one length in one run (one
 forward FFT per segment, K products and inverse transforms; window norms shared) against a
 Python loop calling ObsPy's ``correlate_template`` once per kernel (>= 5x at K = 16,
-m = 200, n = 2e6), and the time of the bank for K = 1, 4, 16, 64, 256.
+m = 200, n = 2e6), and the time of the bank for K = 1, 4, 16, 64, 256. ``--bank-peak K N``
+(with ``--round2``: 256 kernels over 8.64e6 samples) runs one such bank in a fresh process
+and prints its time and peak resident memory (target: <= 60 s, <= 1 GiB).
+
+Last, detect at memory speed (``--no-detect`` skips it; n = 1e7 with ``--round2``):
+``motifscan.detect`` of one kernel on a random walk in memory (the fused candidate test)
+against the same run on full score tracks, the direct scan's bare dot products
+(``sliding_dot_numba``) and one ``numpy.copyto`` of the signal (targets: <= 3x the copy at
+m = 3, <= 1.2x the dots at every m).
 """
 
 from __future__ import annotations
@@ -258,8 +266,8 @@ def bank_table(n, m, ks, repeat, budget_s, out) -> None:
         f"threshold 0.9 (target at K = 16, m = 200, n = 2e6: >= 5x the ObsPy loop):\n",
         file=out,
     )
-    print("| K | motifscan detect (ms) | ms per kernel | ObsPy loop (ms) | ratio |", file=out)
-    print("|---" * 5 + "|", file=out)
+    print("| K | motifscan detect (ms) | ms per kernel | ObsPy loop (ms) | ratio | load |", file=out)
+    print("|---" * 6 + "|", file=out)
     for k in ks:
         bank = {f"k{i}": rng.standard_normal(m) for i in range(k)}
         mine = (
@@ -270,7 +278,105 @@ def bank_table(n, m, ks, repeat, budget_s, out) -> None:
         if k <= 16:
             other = best_time(lambda: [obspy(x, kernel) for kernel in bank.values()], repeat, budget_s) * 1e3
             loop, ratio = f"{other:.4g}", f"{other / mine:.1f}x"
-        print(f"| {k} | {mine:.4g} | {mine / k:.3g} | {loop} | {ratio} |", file=out, flush=True)
+        print(f"| {k} | {mine:.4g} | {mine / k:.3g} | {loop} | {ratio} | {load()} |", file=out, flush=True)
+
+
+#: The child process of :func:`bank_peak`: one bank detected in a fresh process, its time
+#: and peak resident memory (``ru_maxrss``, KiB on Linux) printed as one line.
+_BANK_PEAK_CHILD = """
+import resource, sys, time
+import numpy as np
+import motifscan
+n, m, k = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+rng = np.random.default_rng(7)
+x = np.cumsum(rng.standard_normal(n))
+bank = {f"k{i}": rng.standard_normal(m) for i in range(k)}
+motifscan.detect(x[: 16 * m], {"warm": rng.standard_normal(m)}, p=3.0, threshold=0.9, normalize="center")
+start = time.perf_counter()
+motifs = motifscan.detect(x, bank, p=3.0, threshold=0.9, normalize="center")
+seconds = time.perf_counter() - start
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, len(motifs))
+"""
+
+
+def bank_peak(n: int, m: int, k: int, out) -> None:
+    """One bank of ``k`` centred kernels of ``m`` taps over ``n`` samples, detected in a fresh
+    process (so the peak resident memory is the bank's): seconds and peak RSS."""
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", _BANK_PEAK_CHILD, str(n), str(m), str(k)], capture_output=True, text=True, check=True
+    )
+    seconds, peak_mib, motifs = result.stdout.split()
+    print(
+        f"\nOne bank in a fresh process (detect, K = {k} centred kernels of {m} taps, n = {n:.3g}, "
+        f"p = {P:g}, threshold 0.9; target <= 60 s and <= 1 GiB at K = 256, n = 8.64e6; load {load()}):\n",
+        file=out,
+    )
+    print("| K | n | seconds | peak RSS (MiB) | motifs |\n|---|---|---|---|---|", file=out)
+    print(f"| {k} | {n:.3g} | {float(seconds):.1f} | {float(peak_mib):.0f} | {motifs} |", file=out, flush=True)
+
+
+def load() -> str:
+    """The 1-minute load average (other processes share the cores and inflate every time)."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "unknown"
+
+
+class _Onlooker:
+    """A watch that looks at nothing: a watched detection scans full score tracks."""
+
+    def signal_block(self, block):
+        pass
+
+    def score_block(self, block):
+        pass
+
+
+def detect_table(n, ms, threshold, repeat, budget_s, out) -> None:
+    """In-memory ``detect`` (the fused candidate test) against the same run on full score
+    tracks, the bare dot products of the direct scan, and a memory copy of the signal."""
+    import motifscan
+    from motifscan.config import DetectConfig
+    from motifscan.pipeline import Detection
+    from motifscan.signal import signal_from_arrays
+    from motifscan.similarity.cpu import sliding_dot_numba
+
+    x = np.cumsum(np.random.default_rng(0).standard_normal(n))
+    copy = np.empty_like(x)
+    copy.fill(0.0)
+    print(
+        f"\nDetect at memory speed: motifscan.detect(x, kernel, p={P:g}, threshold={threshold:g}) of a random "
+        f"walk in memory, n = {n:.3g} (targets: m = 3 detect <= 3x a memory copy; detect <= 1.2x the bare dot "
+        f"products at every m):\n",
+        file=out,
+    )
+    print(
+        "| m | motifs | detect (ms) | full-track detect (ms) | bare dots (ms) | memory copy (ms) | "
+        "detect/copy | detect/dots | full/detect |",
+        file=out,
+    )
+    print("|---" * 9 + "|", file=out)
+    memory = best_time(lambda: np.copyto(copy, x), repeat, budget_s) * 1e3
+    for m in ms:
+        if m > n:
+            continue
+        kernel = np.random.default_rng(m).standard_normal(m)
+        config = DetectConfig(kernel=tuple(kernel), p=P, threshold=threshold)
+        motifs = motifscan.detect(x, kernel, p=P, threshold=threshold)
+        fused = best_time(lambda: motifscan.detect(x, kernel, p=P, threshold=threshold), repeat, budget_s) * 1e3
+        full = (
+            best_time(
+                lambda: list(Detection(signal_from_arrays({"x": x}), config, watch=_Onlooker())), repeat, budget_s
+            )
+            * 1e3
+        )
+        dots = best_time(lambda: sliding_dot_numba(x, kernel, 1), repeat, budget_s) * 1e3
+        cells = [str(m), str(len(motifs))] + [f"{value:.3g}" for value in (fused, full, dots, memory)]
+        cells += [f"{fused / memory:.1f}x", f"{fused / dots:.2f}x", f"{full / fused:.1f}x"]
+        print("| " + " | ".join(cells) + " |", file=out, flush=True)
 
 
 def main(argv=None) -> None:
@@ -307,6 +413,19 @@ def main(argv=None) -> None:
     parser.add_argument("--bank-n", type=float, default=None, help="signal length of the bank table")
     parser.add_argument("--bank-m", type=int, default=200, help="kernel length of the bank table")
     parser.add_argument("--bank-k", nargs="+", type=int, default=None, help="bank sizes (default 1 4 16)")
+    parser.add_argument(
+        "--bank-peak",
+        nargs=2,
+        type=float,
+        default=None,
+        metavar=("K", "N"),
+        help="one bank of K kernels over N samples in a fresh process: time and peak RSS (with --round2: 256 8.64e6)",
+    )
+    parser.add_argument("--no-detect", action="store_true", help="skip the in-memory detect table")
+    parser.add_argument(
+        "--detect-n", type=float, default=None, help="signal length of the detect table (default 1e7 with --round2)"
+    )
+    parser.add_argument("--detect-threshold", type=float, default=0.5, help="threshold of the detect table")
     args = parser.parse_args(argv)
     ns = [int(n) for n in (args.n or ([1e5, 1e6] if args.quick else [1e5, 1e6, 1e7]))]
     ms = args.m or ([3, 64, 1024] if args.quick else [3, 16, 64, 256, 1024, 4096])
@@ -327,7 +446,7 @@ def main(argv=None) -> None:
     outputs = [sys.stdout] + ([open(args.output, "w")] if args.output else [])
     out = Tee(*outputs)
     print(
-        f"Machine: {machine()}\nTimes in ms (best of up to {repeat} after a warm-up), p = {P:g}; "
+        f"Machine: {machine()}; load average {load()} at the start\nTimes in ms (best of up to {repeat} after a warm-up), p = {P:g}; "
         f"ratios are peer / motifscan auto and auto / memory floor.\n",
         file=out,
     )
@@ -341,6 +460,12 @@ def main(argv=None) -> None:
         bank_n = int(args.bank_n or (2e6 if args.round2 else max(ns)))
         bank_ks = args.bank_k or ([1, 4, 16, 64, 256] if args.round2 else [1, 4, 16])
         bank_table(bank_n, min(args.bank_m, bank_n // 4), bank_ks, repeat, args.budget, out)
+    peak = args.bank_peak or ((256, 8.64e6) if args.round2 else None)
+    if peak is not None:
+        bank_peak(int(peak[1]), min(args.bank_m, int(peak[1]) // 4), int(peak[0]), out)
+    if not args.no_detect:
+        detect_n = int(args.detect_n or (1e7 if args.round2 else max(ns)))
+        detect_table(detect_n, ms, args.detect_threshold, repeat, args.budget, out)
     for stream in outputs[1:]:
         stream.close()
 

@@ -28,7 +28,7 @@ def __getattr__(name):
 
         return version("motifscan")
     if name == "Motif":
-        from motifscan.detection import Motif
+        from motifscan.motif import Motif
 
         return Motif
     if name == "FittedKernel":
@@ -143,11 +143,14 @@ def _config(kernel, *, p, threshold, normalize, metric, method, joint=False, sig
 
     kernels = _named_kernels(kernel, joint)
     values, fitted = (None, None) if kernels else _plain_values(kernel)
-    if isinstance(threshold, str) and threshold.strip().lower().startswith("mad:"):
+    if isinstance(threshold, str) and threshold.strip().lower().startswith(("mad:", "fa:")):
+        kind, _, number = threshold.strip().partition(":")
         try:
-            options["threshold_mad"] = float(threshold.strip()[4:])
+            options[f"threshold_{kind.lower()}"] = float(number)
         except ValueError:
-            raise MotifscanError(f"threshold: {threshold!r} is not mad:K with a number K", ("threshold",)) from None
+            raise MotifscanError(
+                f"threshold: {threshold!r} is not mad:K or fa:RATE with a number", ("threshold",)
+            ) from None
         threshold = None
     settings = kernel_settings(
         fitted, p=p, threshold=threshold, normalize=normalize, metric=metric, sign=sign, method=method
@@ -331,7 +334,8 @@ def detect(
     threshold : float or str, default 0.5
         Minimum |score| of a motif (a FittedKernel's own threshold when not given), or
         ``"mad:K"``: K times each score track's median absolute deviation over its first
-        100 000 windows (docs/method.md, "Noise-adaptive threshold"); with
+        100 000 windows, or ``"fa:RATE"``: the level that RATE windows per hour (per million
+        windows without times) of those reach (docs/method.md, "Noise-adaptive threshold"); with
         ``method="conv"``, minimum |activation| as a fraction of the channel's strongest
         |activation| (a fitted threshold, a cut-off on |score|, does not apply there).
     sign : {"any", "positive", "negative"}, optional
@@ -415,7 +419,7 @@ def motifs_to_frame(motifs):
 
     import pandas as pd
 
-    from motifscan.detection import Motif
+    from motifscan.motif import Motif
 
     motifs = list(motifs)
     columns = [f.name for f in dataclasses.fields(Motif)]

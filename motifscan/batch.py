@@ -14,7 +14,7 @@ import os
 from typing import Any, Callable, Iterator, Sequence
 
 from motifscan.config import DetectConfig
-from motifscan.detection import Motif, sort_motifs
+from motifscan.motif import Motif, sort_motifs
 from motifscan.errors import MotifscanError
 from motifscan.io.signals import SIGNAL_EXTENSIONS
 from motifscan.io.parquet import is_parquet_dataset

@@ -215,11 +215,12 @@ def _input_options(command):
 
 
 def _prepare(options: dict, threshold=None, method="cosine", sign=None, quiet: bool = False, **detection):
-    """:func:`_prepare_config`, with ``--threshold mad:K`` taken apart."""
-    threshold_mad = None
-    if isinstance(threshold, tuple):  # --threshold mad:K
-        threshold_mad, threshold = threshold[1], None
-    return _prepare_config(options, threshold, method, sign, quiet, threshold_mad=threshold_mad, **detection)
+    """:func:`_prepare_config`, with ``--threshold mad:K`` and ``fa:RATE`` taken apart."""
+    adaptive = {}
+    if isinstance(threshold, tuple):  # --threshold mad:K or fa:RATE
+        adaptive = {f"threshold_{threshold[0]}": threshold[1]}
+        threshold = None
+    return _prepare_config(options, threshold, method, sign, quiet, **adaptive, **detection)
 
 
 def _prepare_config(options: dict, threshold, method, sign, quiet: bool, **detection):
@@ -316,7 +317,20 @@ def _warn_skipped(summary) -> None:
         )
     if summary is not None and getattr(summary, "thresholds", None):
         shown = ", ".join(f"{label} {value:.4g}" for label, value in summary.thresholds.items())
-        click.echo(f"motifscan: thresholds from the median absolute deviation ({summary.source}): {shown}", err=True)
+        estimate = (
+            "the median absolute deviation"
+            if summary.adaptive_threshold.startswith("mad:")
+            else f"the false-alarm rate {summary.adaptive_threshold}"
+        )
+        click.echo(f"motifscan: thresholds from {estimate} ({summary.source}): {shown}", err=True)
+    elif summary.adaptive_threshold and summary.tail is not None and summary.tail.rows:
+        from motifscan.scanning import REFERENCE_POSITIONS
+
+        click.echo(
+            f"motifscan: {summary.source}: {summary.tail.rows} row(s) held for the next run: the "
+            f"{summary.adaptive_threshold} thresholds wait for the first {REFERENCE_POSITIONS} windows",
+            err=True,
+        )
     if summary is not None and summary.large_offset:
         click.echo(
             f"motifscan: {summary.source}: {summary.near_unit_cosine_windows} of {summary.scored_windows} "
@@ -441,7 +455,7 @@ def cli():
 
 
 class _ThresholdType(click.ParamType):
-    """A number, or ``mad:K`` (returned as ``("mad", K)``)."""
+    """A number, or ``mad:K`` / ``fa:RATE`` (returned as ``("mad", K)`` / ``("fa", RATE)``)."""
 
     name = "threshold"
 
@@ -450,18 +464,19 @@ class _ThresholdType(click.ParamType):
             return value
         text = str(value).strip()
         try:
-            if text.lower().startswith("mad:"):
-                return ("mad", float(text[4:]))
+            for kind in ("mad", "fa"):
+                if text.lower().startswith(kind + ":"):
+                    return (kind, float(text[len(kind) + 1 :]))
             return float(text)
         except ValueError:
-            self.fail(f"{value!r} is not a number or mad:K", param, ctx)
+            self.fail(f"{value!r} is not a number, mad:K or fa:RATE", param, ctx)
 
 
 _THRESHOLD = _ThresholdType()
 
 
 def _parse_min_gap(ctx, param, value):
-    from motifscan.config import parse_min_gap
+    from motifscan.option_values import parse_min_gap
 
     return None if value is None else parse_min_gap(value)
 
@@ -474,9 +489,11 @@ def _detection_options(command):
             "-t",
             type=_THRESHOLD,
             default=None,
-            metavar="T|mad:K",
+            metavar="T|mad:K|fa:RATE",
             help="Minimum |score| of a motif, in [0, 1]; mad:K: K times each score track's "
-            "median absolute deviation over its first 100 000 windows; for the "
+            "median absolute deviation over its first 100 000 windows; fa:RATE: the level "
+            "RATE windows per hour (per million windows without a time column) of those "
+            "reach; for the "
             "convolution (--method conv, and the conv side of compare), minimum "
             "|activation| as a fraction of the channel's strongest.  "
             "[default: 0.5, or the fitted kernel file's]",
@@ -617,7 +634,7 @@ def detect(
     import contextlib
 
     from motifscan.batch import BatchRun
-    from motifscan.config import BatchConfig
+    from motifscan.batch_config import BatchConfig
     from motifscan.io.files import check_target, first_line, locked, open_output
     from motifscan.io.output import output_format, write_motifs
     from motifscan.io.sparkline import detection_sparklines
@@ -762,8 +779,9 @@ def compare(file, threshold, sign, min_gap, top, fmt, output, quiet, plot, **opt
     from motifscan.plot import comparison_figure, figure_output
 
     config, read = _prepare(options, **_detection(threshold, sign, min_gap, top))
-    if config.threshold_mad is not None:
-        raise MotifscanError("--threshold mad:K applies to detect; compare takes a number")
+    if config.adaptive_threshold:
+        kind = "mad:K" if config.threshold_mad is not None else "fa:RATE"
+        raise MotifscanError(f"--threshold {kind} applies to detect; compare takes a number")
     fmt = output_format(fmt, output)
     if fmt not in COMPARE_FORMATS:
         raise MotifscanError(f"--output: compare writes table, json or csv, not {fmt}")

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from motifscan.config import DetectConfig
-from motifscan.detection import Motif, RelativeChannelDetector, TopMotifs, sort_motifs
+from motifscan.motif import Motif, TopMotifs, sort_motifs
+from motifscan.detection import RelativeChannelDetector
 from motifscan.signal import SignalSource
 from motifscan.scanning import RunSummary, watched_blocks
 from motifscan.pipeline import channel_detectors, push_block, ranked_by, sampling_step

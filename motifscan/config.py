@@ -8,211 +8,26 @@ of the Python API without the dashes.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 from motifscan.choices import BACKENDS, DEVICES, FILL, METHODS, NORMALIZE, OVERLAP, SIGNS, check_choice
 from motifscan.errors import MotifscanError
 from motifscan.signal import DEFAULT_BLOCK_ROWS
 from motifscan.kernel import Kernel
 from motifscan.similarity import span
+from motifscan.option_values import (
+    DEFAULT_MIN_GAP,
+    MinGap,
+    check_integer,
+    check_number,
+    parse_dilations,
+    parse_min_gap,
+)
 
 #: Default detection threshold on |score|. The score of a window is |cosine| ** (p*p), so
 #: one number means "at least half as good as a perfect match" at every sharpness: with
 #: p = 1 it accepts cosine >= 0.5, with p = 3 cosine >= 0.926, with p = 9 cosine >= 0.9915.
 DEFAULT_THRESHOLD = 0.5
-
-#: Default ``--min-gap``: half the span. Chosen from the measurements on real recordings in
-#: docs/method.md ("Why the default gap is half the span"): with kernels cut as one beat or
-#: one stride, the old default (the span) hid 7 of 26 heart beats, half the span none; a
-#: quarter also hid none but reported one event twice where a shape resembles itself shifted.
-DEFAULT_MIN_GAP = "0.5span"
-
-#: Units of a ``--min-gap`` given as a time, in seconds.
-TIME_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_GAP_FORM = re.compile(rf"^({_NUMBER})\s*(span|ms|s|min|h|d)?$")
-#: A quotient within this of a whole number of samples is that number (round-off of
-#: decimal times and steps, e.g. 0.25 s / (1/360 s) = 90.00000000000001).
-_WHOLE_TOLERANCE = 1e-9
-
-
-@dataclass(frozen=True)
-class MinGap:
-    """``--min-gap``: how close two motifs of one channel may be, in one of three forms.
-
-    Exactly one of ``samples``, ``span_fraction`` and ``seconds`` is set. The gap in samples
-    (:meth:`samples_for`) is ``samples``; or ``ceil(span_fraction * span)`` of the span of
-    the window in question (each dilation its own), at least 2 when the span is 2 or more
-    (a gap of 1 suppresses nothing); or ``ceil(seconds / step)`` where
-    ``step`` is the sampling step of the time column in seconds.
-
-    Attributes
-    ----------
-    samples : int or None
-        A number of samples, >= 0.
-    span_fraction : fractions.Fraction or None
-        A fraction of the span, >= 0 (``0.25span``).
-    seconds : float or None
-        A duration in seconds, >= 0 (``250ms``, ``0.3s``, ``2min``, ``1h``, ``1d``).
-    text : str
-        The form as given (normalised), for reports and messages.
-    """
-
-    samples: int | None = None
-    span_fraction: Fraction | None = None
-    seconds: float | None = None
-    text: str = ""
-
-    @property
-    def is_time(self) -> bool:
-        """Whether the gap is a time, which needs the input's time column."""
-        return self.seconds is not None
-
-    def samples_for(self, span_: int, step: float | None = None) -> int:
-        """The gap in samples for windows of ``span_`` samples; ``step`` is the sampling step
-        of the time column in seconds (needed by a time only)."""
-        if self.samples is not None:
-            return self.samples
-        if self.span_fraction is not None:
-            if self.span_fraction == 0:
-                return 0
-            # At least 2 samples (when the window has 2): a gap of 1 suppresses nothing, so
-            # the neighbouring positions of one peak of a short kernel would all be motifs.
-            return max(math.ceil(self.span_fraction * span_), min(2, span_))
-        if step is None:
-            raise MotifscanError(f"min_gap {self.text}: a time needs the sampling step of a time column", ("min_gap",))
-        if self.seconds is None:
-            raise ValueError("a MinGap sets one of samples, span_fraction and seconds")
-        quotient = self.seconds / step
-        whole = round(quotient)
-        return (
-            int(whole) if abs(quotient - whole) <= _WHOLE_TOLERANCE * max(1.0, abs(quotient)) else math.ceil(quotient)
-        )
-
-    def parameter(self):
-        """The value reported in a run's parameters: samples as a number, else the text."""
-        return self.samples if self.samples is not None else self.text
-
-
-def parse_min_gap(value) -> MinGap:
-    """``min_gap`` (``--min-gap``) as a :class:`MinGap`.
-
-    Accepts a whole number of samples (``10``, or an int), a fraction of the span
-    (``0.25span``), or a time (``250ms``, ``0.3s``, ``2min``, ``1h``, ``1d``). Errors name
-    ``min_gap`` (the command line shows ``--min-gap``).
-    """
-    if isinstance(value, MinGap):
-        return value
-    if isinstance(value, bool):
-        raise MotifscanError(
-            f"min_gap must be a number of samples, a fraction of the span (0.25span) or a time (250ms), got {value!r}",
-            ("min_gap",),
-        )
-    if not isinstance(value, str):
-        return MinGap(samples=_check_integer("min_gap", value, minimum=0), text=str(value))
-    text = value.strip()
-    match = _GAP_FORM.match(text)
-    if match is None:
-        raise MotifscanError(
-            "min_gap must be a number of samples (10), a fraction of the span (0.25span) "
-            f"or a time (250ms, 0.3s, 2min, 1h, 1d), got {value!r}",
-            ("min_gap",),
-        )
-    number, unit = match.groups()
-    if unit is None:
-        return MinGap(samples=_check_integer("min_gap", number, minimum=0), text=number)
-    if unit == "span":
-        return MinGap(span_fraction=Fraction(number), text=f"{number}span")
-    seconds = float(number) * TIME_UNITS[unit]
-    if not math.isfinite(seconds):
-        raise MotifscanError(f"min_gap must be a finite time, got {value!r}", ("min_gap",))
-    return MinGap(seconds=seconds, text=f"{number}{unit}")
-
-
-def _check_number(name: str, value, *, minimum: float, inclusive: bool = True) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise MotifscanError(f"{name}: {value!r} is not a number", (name,)) from None
-    too_small = number < minimum if inclusive else number <= minimum
-    if not math.isfinite(number) or too_small:
-        relation = "at least" if inclusive else "greater than"
-        raise MotifscanError(f"{name} must be a finite number {relation} {minimum:g}, got {value}", (name,))
-    return number
-
-
-#: The largest whole number an option takes: positions and counts are int64 in the scans.
-MAX_INTEGER = 2**62
-
-
-def _check_integer(name: str, value, *, minimum: int, maximum: int = MAX_INTEGER) -> int:
-    whole = _whole_number(value)
-    if whole is None:
-        raise MotifscanError(f"{name} must be a whole number, got {value!r}", (name,))
-    if whole < minimum:
-        raise MotifscanError(f"{name} must be at least {minimum}, got {value}", (name,))
-    if whole > maximum:
-        raise MotifscanError(f"{name} must be at most {maximum}, got {value}", (name,))
-    return whole
-
-
-def _whole_number(value) -> int | None:
-    """``value`` as an int when it is a whole number (``3``, ``"3"``, ``3.0``, ``"1e2"``), else None."""
-    if isinstance(value, bool):
-        return None
-    if hasattr(value, "__index__"):
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass  # "1e2", "3.0": read as a number below
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return int(number) if number.is_integer() else None
-
-
-def parse_dilations(value) -> tuple[int, ...]:
-    """``--dilation`` as a sorted tuple of distinct dilations.
-
-    Accepts an int, a sequence of ints, or text: ``3``, a list ``1,2,4`` or a range
-    ``1..8`` (both ends included; items of a list may be ranges too: ``1..3,6``).
-    """
-    if isinstance(value, str):
-        values: list[int] = []
-        for item in value.split(","):
-            item = item.strip()
-            if ".." in item:
-                low_text, _, high_text = item.partition("..")
-                if not low_text.strip() or not high_text.strip():
-                    raise MotifscanError(
-                        f"dilation: the range {item!r} needs both ends (write LOW..HIGH)", ("dilation",)
-                    )
-                low = _check_integer("dilation", low_text.strip(), minimum=1)
-                high = _check_integer("dilation", high_text.strip(), minimum=1)
-                if high < low:
-                    raise MotifscanError(f"dilation: the range {item} is empty (write LOW..HIGH)", ("dilation",))
-                values += range(low, high + 1)
-            elif not item:
-                raise MotifscanError(f"dilation: empty item in {value!r}", ("dilation",))
-            else:
-                values.append(_check_integer("dilation", item, minimum=1))
-    elif isinstance(value, (int, float)) or hasattr(value, "__index__"):
-        values = [_check_integer("dilation", value, minimum=1)]
-    else:
-        try:
-            values = [_check_integer("dilation", v, minimum=1) for v in value]
-        except TypeError:
-            raise MotifscanError(
-                f"dilation must be a whole number, a list or a range, got {value!r}", ("dilation",)
-            ) from None
-    if not values:
-        raise MotifscanError("dilation: no dilation given", ("dilation",))
-    return tuple(sorted(set(values)))
 
 
 def _as_kernels(kernels) -> tuple:
@@ -369,6 +184,10 @@ class DetectConfig:
         K of ``--threshold mad:K``: each score track's threshold is K times the median
         absolute deviation of its scores over its first positions (docs/method.md); None
         uses ``threshold``.
+    threshold_fa : float or None
+        RATE of ``--threshold fa:RATE``: each score track's threshold lets through RATE
+        windows per hour of its reference stretch (per million windows when the input has
+        no time column); None uses ``threshold`` (docs/method.md).
     fill : {"none", "linear", "previous"}
         Fill gaps (runs of NaN in a channel) of at most ``max_gap`` samples before
         scanning: a straight line between the neighbours, or the last value before
@@ -414,6 +233,8 @@ class DetectConfig:
     min_channels: int | None = None
     # Noise-adaptive threshold (--threshold mad:K): K, or None for the fixed ``threshold``.
     threshold_mad: float | None = None
+    # Target false-alarm rate (--threshold fa:RATE): RATE, or None for the fixed ``threshold``.
+    threshold_fa: float | None = None
     # Short gaps filled before scanning (--fill, --max-gap)
     fill: str = "none"
     max_gap: int | None = None
@@ -453,23 +274,34 @@ class DetectConfig:
             raise MotifscanError(f"two kernels are named {twice!r}; name them apart (NAME=...)")
         set_(self, "kernels", kernels)
         set_(self, "kernel", kernels[0].values[0])
-        if self.threshold_mad is not None:
-            set_(self, "threshold_mad", _check_number("threshold_mad", self.threshold_mad, minimum=0, inclusive=False))
-            if self.method == "conv":
-                raise MotifscanError(
-                    "threshold mad:K applies to the cosine score, not to method conv", ("threshold", "method")
-                )
+        for name, kind in (("threshold_mad", "mad:K needs K"), ("threshold_fa", "fa:RATE needs RATE")):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    set_(self, name, check_number(name, value, minimum=0, inclusive=False))
+                except MotifscanError:  # named as the user wrote it: --threshold mad:K
+                    raise MotifscanError(
+                        f"threshold {kind} to be a finite number greater than 0, got {value}", ("threshold",)
+                    ) from None
+        if self.threshold_mad is not None and self.threshold_fa is not None:
+            raise MotifscanError("give threshold mad:K or fa:RATE, not both", ("threshold",))
+        if self.adaptive_threshold and self.method == "conv":
+            raise MotifscanError(
+                f"threshold {'mad:K' if self.threshold_mad is not None else 'fa:RATE'} applies to the "
+                "cosine score, not to method conv",
+                ("threshold", "method"),
+            )
         check_choice("fill", self.fill, FILL)
         if self.fill != "none":
             if self.max_gap is None:
                 raise MotifscanError(
                     f"fill {self.fill} needs max_gap: the longest gap to fill, in samples", ("fill", "max_gap")
                 )
-            set_(self, "max_gap", _check_integer("max_gap", self.max_gap, minimum=1))
+            set_(self, "max_gap", check_integer("max_gap", self.max_gap, minimum=1))
         elif self.max_gap is not None:
             raise MotifscanError("max_gap applies with fill linear or previous", ("max_gap", "fill"))
         if self.min_channels is not None:
-            least = _check_integer("min_channels", self.min_channels, minimum=1)
+            least = check_integer("min_channels", self.min_channels, minimum=1)
             if not self.joint:
                 raise MotifscanError(
                     "min_channels needs joint (it counts the channels of a joint kernel)", ("min_channels", "joint")
@@ -482,11 +314,11 @@ class DetectConfig:
                 )
             set_(self, "min_channels", least)
         if self.noise_floor != "auto":
-            set_(self, "noise_floor", _check_number("noise_floor", self.noise_floor, minimum=0))
-        set_(self, "p", _check_number("p", self.p, minimum=0, inclusive=False))
+            set_(self, "noise_floor", check_number("noise_floor", self.noise_floor, minimum=0))
+        set_(self, "p", check_number("p", self.p, minimum=0, inclusive=False))
         dilations = parse_dilations(self.dilation)
         set_(self, "dilation", dilations[0] if len(dilations) == 1 else dilations)
-        threshold = _check_number("threshold", self.threshold, minimum=0)
+        threshold = check_number("threshold", self.threshold, minimum=0)
         if threshold > 1:
             raise MotifscanError(
                 f"threshold must be at most 1 (scores lie in [-1, 1]), got {self.threshold}", ("threshold",)
@@ -495,13 +327,13 @@ class DetectConfig:
         check_choice("sign", self.sign, SIGNS)
         set_(self, "min_gap", parse_min_gap(DEFAULT_MIN_GAP if self.min_gap is None else self.min_gap))
         if self.top is not None:
-            set_(self, "top", _check_integer("top", self.top, minimum=1))
+            set_(self, "top", check_integer("top", self.top, minimum=1))
         check_choice("backend", self.backend, BACKENDS)
         check_choice("device", self.device, DEVICES)
-        set_(self, "block_rows", _check_integer("block_rows", self.block_rows, minimum=1))
+        set_(self, "block_rows", check_integer("block_rows", self.block_rows, minimum=1))
         # Speed (--threads)
         if self.threads is not None:
-            set_(self, "threads", _check_integer("threads", self.threads, minimum=1))
+            set_(self, "threads", check_integer("threads", self.threads, minimum=1))
         # Detection method (--method)
         check_choice("method", self.method, METHODS)
         # Learned metric: checked here, scanned on the CPU only.
@@ -539,6 +371,22 @@ class DetectConfig:
         """Whether windows are centred, floored or joint: the batch scan
         (:func:`motifscan.similarity.multi.scan_kernels`) runs them, on the CPU only."""
         return self.normalize != "none" or self.noise_floor != 0 or self.joint
+
+    @property
+    def adaptive_threshold(self) -> bool:
+        """Whether each score track's threshold is estimated from its reference stretch
+        (``mad:K`` or ``fa:RATE``) rather than fixed."""
+        return self.threshold_mad is not None or self.threshold_fa is not None
+
+    @property
+    def adaptive_threshold_text(self) -> str:
+        """``mad:K`` or ``fa:RATE`` as given (the ``threshold`` parameter of reports and
+        state files); empty for a fixed threshold."""
+        if self.threshold_mad is not None:
+            return f"mad:{self.threshold_mad:g}"
+        if self.threshold_fa is not None:
+            return f"fa:{self.threshold_fa:g}"
+        return ""
 
     @property
     def dilations(self) -> tuple[int, ...]:
@@ -602,8 +450,8 @@ class DetectConfig:
                 parameters["weights"] = weighted
             if self.min_channels is not None:
                 parameters["min_channels"] = self.min_channels
-        if self.threshold_mad is not None:
-            parameters["threshold"] = f"mad:{self.threshold_mad:g}"
+        if self.adaptive_threshold:
+            parameters["threshold"] = self.adaptive_threshold_text
         if self.fill != "none":
             parameters["fill"] = self.fill
             parameters["max_gap"] = self.max_gap
@@ -618,123 +466,3 @@ class DetectConfig:
         if self.metric is None:
             return None
         return "full" if isinstance(self.metric[0], tuple) else "diagonal"
-
-
-# Batch jobs, live logs and clusters: how a run over many inputs is carried out. None of
-# these options changes which motifs an input has.
-
-
-def _check_size(name: str, value) -> int:
-    text = str(value).strip().upper()
-    factor = 1
-    if text[-1:] in ("K", "M", "G"):
-        factor = 1024 ** ("KMG".index(text[-1]) + 1)
-        text = text[:-1]
-    try:
-        number = float(text)
-    except ValueError:
-        raise MotifscanError(f"{name} must be a number of bytes such as 268435456 or 256M, got {value!r}") from None
-    if not math.isfinite(number) or number * factor < 1:
-        raise MotifscanError(f"{name} must be at least 1 byte, got {value!r}")
-    return int(number * factor)
-
-
-@dataclass(frozen=True)
-class BatchConfig:
-    """How the inputs of a ``detect`` run are processed.
-
-    Attributes
-    ----------
-    jobs : int
-        Inputs processed in parallel by worker processes, >= 1.
-    state : str or None
-        State file remembering what earlier runs read (``--state``).
-    output : str or None
-        Where the motifs go (None or ``-``: stdout).
-    append : bool
-        Append to ``output`` instead of replacing it.
-    follow : bool
-        Follow the one input like ``tail -f`` (``--follow``).
-    dask : str or None
-        ``"local"`` or the address of a Dask scheduler to run the work on (``--dask``).
-    split_bytes : int or None
-        With ``dask``, inputs larger than this many bytes are split into ranges
-        (``--split-bytes``; a number with an optional K, M or G suffix, powers of 1024).
-    plot : str or None
-        Where to draw the run's figure (``--plot``): one whole input scanned here.
-    """
-
-    jobs: int = 1
-    state: str | None = None
-    output: str | None = None
-    append: bool = False
-    follow: bool = False
-    dask: str | None = None
-    split_bytes: int | str | None = None
-    plot: str | None = None
-
-    def __post_init__(self):
-        object.__setattr__(self, "jobs", _check_integer("--jobs", self.jobs, minimum=1))
-        if self.dask is not None and not str(self.dask).strip():
-            raise MotifscanError("--dask needs a scheduler address or local")
-        if self.split_bytes is not None:
-            if self.dask is None:
-                raise MotifscanError("--split-bytes only applies with --dask")
-            object.__setattr__(self, "split_bytes", _check_size("--split-bytes", self.split_bytes))
-        if self.append and self.output in (None, "-"):
-            raise MotifscanError("--append needs --output FILE")
-        if self.state is not None and self.state in ("", "-"):
-            raise MotifscanError(f"--state must name a file, got {self.state!r}")
-        if self.plot is not None and self.state is not None:
-            raise MotifscanError("--plot draws one whole input, not the new part that --state reads")
-        if self.plot is not None and self.follow:
-            raise MotifscanError("--plot draws one whole input, but --follow never ends")
-        if self.plot is not None and self.dask is not None:
-            raise MotifscanError("--plot draws the scores of this machine's scan, not a cluster's")
-
-    def check_format(self, fmt: str, config: DetectConfig) -> None:
-        """Refuse combinations that cannot work with the output format or the detection."""
-        if self.follow and fmt not in ("jsonl", "csv"):
-            raise MotifscanError(f"--follow never ends, so it writes jsonl or csv, not {fmt}")
-        if self.follow and self.output not in (None, "-"):
-            raise MotifscanError("--follow writes to stdout: --output is renamed into place only at the end")
-        if self.follow and config.top is not None:
-            raise MotifscanError("--top waits for the end of the input, which --follow never reaches")
-        if self.append and fmt == "json":
-            raise MotifscanError("--append cannot add to a JSON document; use --format jsonl or csv")
-        if (self.state is not None or self.dask is not None) and config.threshold_mad is not None:
-            raise MotifscanError(
-                "--threshold mad:K with --state or --dask: the threshold is measured on the "
-                "start of the signal, which a later run or range does not see"
-            )
-        if self.state is not None and config.fill != "none":
-            raise MotifscanError(
-                "--fill with --state: a gap open at the end of one run cannot be held back "
-                "for the next; fill the data first or run without --state"
-            )
-        if self.state is not None and config.min_channels is not None:
-            raise MotifscanError(
-                "--min-channels with --state: which channels a waiting candidate was scored on "
-                "is not kept in the state yet; run without --state"
-            )
-        if self.dask is not None and config.fill != "none":
-            raise MotifscanError("--fill with --dask: a gap across two byte ranges cannot be filled in either")
-        if self.state is not None and config.method == "conv":
-            raise MotifscanError(
-                "--method conv cannot be combined with --state: its threshold is "
-                "relative to the strongest activation of the whole signal"
-            )
-        if self.dask is not None and (
-            len(config.kernels) > 1 or len(config.dilations) > 1 or config.joint or config.noise_floor == "auto"
-        ):
-            raise MotifscanError("--dask scans one kernel at one dilation (no --joint, no --noise-floor auto)")
-        if config.parsed_min_gap.is_time and (self.state is not None or self.dask is not None):
-            raise MotifscanError(
-                f"--min-gap {config.parsed_min_gap.text}: a time is converted with the sampling step of "
-                "the whole input, which --state and --dask runs do not see; give samples "
-                "or a fraction of the span"
-            )
-        if self.state is not None and config.top is not None:
-            raise MotifscanError(
-                "--top cannot be combined with --state: the strongest of new data only is rarely what is meant"
-            )

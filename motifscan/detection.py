@@ -1,10 +1,10 @@
-"""Detection: threshold, sign filter, strongest-first non-max suppression, top-k.
+"""Detection: threshold, sign filter, strongest-first non-max suppression, block by block.
 
-Pure functions on score tracks plus a small streaming state machine. Candidates that lie
-closer than ``min_gap`` to each other form a *cluster*; suppression inside one cluster never
-depends on anything outside it, so a cluster can be decided as soon as the scan has moved
-``min_gap`` positions past its last candidate. That is what makes the result identical for
-any way of cutting the input into blocks.
+A small streaming state machine that follows the rule of :mod:`motifscan.suppression`.
+Candidates that lie closer than ``min_gap`` to each other form a *cluster*; suppression
+inside one cluster never depends on anything outside it, so a cluster can be decided as
+soon as the scan has moved ``min_gap`` positions past its last candidate. That is what
+makes the result identical for any way of cutting the input into blocks.
 
 Nothing is suppressed silently: each detector counts the *suppressed peaks*, stretches of
 consecutive candidate positions in which no motif was accepted because a stronger motif
@@ -15,162 +15,14 @@ are the same stretch).
 from __future__ import annotations
 
 import bisect
-import heapq
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from motifscan.similarity import ScoreTrack
-
-
-@dataclass(frozen=True)
-class Motif:
-    """One found occurrence of the kernel's shape.
-
-    Attributes
-    ----------
-    channel : str
-        Name of the channel (column) it was found in.
-    start, end : int
-        Sample index of the window's first sample, and ``start + span`` (exclusive).
-    score : float
-        Sharpened cosine similarity in [-1, 1].
-    cosine : float
-        Plain cosine similarity in [-1, 1].
-    sign : int
-        +1 for the shape, -1 for the inverted shape.
-    scale : float
-        Least-squares amplitude ``a`` in ``window ~ a * kernel``.
-    time : Any
-        Value of the time column at ``start`` (float or ``numpy.datetime64``), or None.
-    file : str or None
-        The input it was found in, when a run reads several inputs; else None.
-    activation : float or None
-        The plain convolution (dot product of window and kernel) when the run computed it
-        (``method="conv"`` and ``compare``), else None.
-    kernel : str or None
-        Name of the kernel that matched, when the run had several kernels.
-    dilation : int or None
-        The dilation that matched best, when the run scanned several.
-    distance : float or None
-        z-normalised Euclidean distance ``sqrt(2 m (1 - r))`` (``--normalize zscore``).
-    channels : str or None
-        The channels of a joint group the window was scored over, joined by ``+``, when
-        the run scores windows with missing channels (``min_channels``); else None.
-    filled : bool or None
-        With ``fill``: whether the window holds a filled sample; else None.
-    """
-
-    channel: str
-    start: int
-    end: int
-    score: float
-    cosine: float
-    sign: int
-    scale: float
-    time: Any = None
-    file: str | None = None
-    activation: float | None = None
-    kernel: str | None = None
-    dilation: int | None = None
-    distance: float | None = None
-    channels: str | None = None
-    filled: bool | None = None
-
-    def strength(self, by: str = "score") -> float:
-        """``|score|`` or ``|activation|`` (``by``): what detection ranked the motif by."""
-        value = self.score if by == "score" else self.activation
-        if value is None:
-            raise ValueError("the motif has no activation to rank by")
-        return abs(value)
-
-
-def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np.ndarray:
-    """Boolean mask of positions with ``|score| >= threshold`` and the requested sign.
-
-    NaN scores (windows with NaN/inf) are never candidates. Zero scores never are either:
-    a window orthogonal to (or unrelated to) the kernel is no match, even at threshold 0.
-    """
-    with np.errstate(invalid="ignore"):
-        strong = np.abs(score) >= threshold
-        if sign == "positive":
-            return strong & (score > 0)
-        if sign == "negative":
-            return strong & (score < 0)
-        return strong & (score != 0)
-
-
-def suppress_overlaps(
-    positions: np.ndarray,
-    strengths: np.ndarray,
-    min_gap,
-    order=None,
-    taken: Sequence[tuple[int, int, int, int]] = (),
-    spans=None,
-) -> np.ndarray:
-    """Strongest-first non-max suppression.
-
-    Parameters
-    ----------
-    positions : int64 array, shape (c,)
-        Candidate window starts, in increasing order.
-    strengths : float64 array, shape (c,)
-        ``|score|`` of each candidate.
-    min_gap : int, or int64 array of shape (c,)
-        Each candidate's gap: two candidates of one scan (``order``) conflict when their
-        starts are closer than it (``|a - b| < min_gap``). Candidates of one scan share it.
-    order : int array, shape (c,), optional
-        The scan (kernel and dilation) of each candidate; also the last tie-break (after
-        strength, then the earlier position): lower first. None: all of one scan.
-    taken : sequence of (int, int, int, int), optional
-        ``(position, scan, gap, span)`` of candidates accepted before (by an earlier call):
-        they suppress candidates near them too.
-    spans : int array, shape (c,), optional
-        Window span of each candidate: candidates of *different* scans conflict when their
-        windows overlap (``[a, a + span_a)`` meets ``[b, b + span_b)``), so that one event
-        is reported once whatever kernel or dilation matched it. Needed when ``order``
-        holds several scans.
-
-    Returns
-    -------
-    bool array, shape (c,)
-        True for accepted candidates. Candidates are taken strongest first; ties go to the
-        earlier position.
-    """
-    count = positions.shape[0]
-    gaps = np.broadcast_to(np.asarray(min_gap, dtype=np.int64), (count,))
-    scans = np.zeros(count, dtype=np.int64) if order is None else np.asarray(order, dtype=np.int64)
-    keys = (positions, -strengths) if order is None else (order, positions, -strengths)
-    gap_of, span_of = {}, {}
-    for scan, gap, span in zip(scans.tolist(), gaps.tolist(), [None] * count if spans is None else spans.tolist()):
-        gap_of[scan], span_of[scan] = gap, span
-    # Accepted starts per scan, sorted: a conflict is an accepted start of scan t inside
-    # [p - left + 1, p + right - 1], with left = right = the gap for p's own scan, and
-    # left = span of t, right = span of p (the windows overlap) for another scan.
-    accepted_at: dict[int, list[int]] = {}
-    for position, scan, gap, span in taken:
-        gap_of.setdefault(scan, gap)
-        span_of.setdefault(scan, span)
-        bisect.insort(accepted_at.setdefault(int(scan), []), int(position))
-    accepted = np.zeros(count, dtype=bool)
-    for index in np.lexsort(keys):
-        position, scan = int(positions[index]), int(scans[index])
-        conflict = False
-        for other, starts in accepted_at.items():
-            if other == scan:
-                left = right = gap_of[scan]
-            else:
-                left, right = span_of.get(other), span_of[scan]
-            slot = bisect.bisect_left(starts, position - left + 1)
-            if slot < len(starts) and starts[slot] <= position + right - 1:
-                conflict = True
-                break
-        if conflict:
-            continue
-        bisect.insort(accepted_at.setdefault(scan, []), position)
-        accepted[index] = True
-    return accepted
+from motifscan.similarity import CandidateTrack, ScoreTrack, track_length
+from motifscan.motif import Motif
+from motifscan.suppression import candidate_mask, suppress_overlaps
 
 
 def _join(first: dict, second: dict) -> dict:
@@ -308,7 +160,7 @@ class ChannelDetector:
     def push(
         self,
         first_position: int,
-        track: ScoreTrack,
+        track: ScoreTrack | CandidateTrack,
         time: np.ndarray | None = None,
         activation: np.ndarray | None = None,
     ) -> list[Motif]:
@@ -318,8 +170,9 @@ class ChannelDetector:
         ----------
         first_position : int
             Global index of the window start that ``track[0]`` belongs to.
-        track : ScoreTrack
-            Arrays of shape (b,).
+        track : ScoreTrack or CandidateTrack
+            Arrays of shape (b,), or the finished windows of a fused scan of b positions
+            (:func:`motifscan.similarity.sliding_candidates`; ranking by score only).
         time : array of shape (b,), optional
             Time value of each window start.
         activation : float64 array of shape (b,), optional
@@ -327,13 +180,13 @@ class ChannelDetector:
             Pass it for every piece or for none.
         """
         return self.push_candidates(
-            self.candidates(first_position, track, time, activation), first_position + track.score.shape[0]
+            self.candidates(first_position, track, time, activation), first_position + track_length(track)
         )
 
     def candidates(
         self,
         first_position: int,
-        track: ScoreTrack,
+        track: ScoreTrack | CandidateTrack,
         time: np.ndarray | None = None,
         activation: np.ndarray | None = None,
         scan: int = 0,
@@ -347,16 +200,25 @@ class ChannelDetector:
             raise ValueError("a detector ranking by activation needs the activation track")
         threshold = self.threshold if self.thresholds is None else self.thresholds[scan]
         chosen = np.flatnonzero(candidate_mask(ranked, threshold, self.sign))
+        if isinstance(track, CandidateTrack):
+            if activation is not None:
+                raise ValueError("a fused scan has no activation per window")
+            # A fused scan's finished windows: the same test on the same exact scores picks
+            # the same candidates; their positions are the track's.
+            values = ScoreTrack(track.score[chosen], track.cosine[chosen], track.scale[chosen])
+            chosen = track.position[chosen]
+        else:
+            values = type(track)(*(column[chosen] for column in track))
         return self._columns(
             chosen + first_position,
-            type(track)(*(values[chosen] for values in track)),
+            values,
             None if time is None else time[chosen],
             np.full(chosen.size, scan, dtype=np.int64),
             None if activation is None else activation[chosen],
         )
 
     def push_scans(
-        self, first_position: int, tracks: Sequence[ScoreTrack], time: np.ndarray | None = None
+        self, first_position: int, tracks: Sequence[ScoreTrack | CandidateTrack], time: np.ndarray | None = None
     ) -> list[Motif]:
         """Like :meth:`push`, for one track per label (in the order of ``labels``).
 
@@ -370,7 +232,7 @@ class ChannelDetector:
             fresh = _join(fresh, piece)
         if len(pieces) > 1:
             fresh = _take(fresh, np.argsort(fresh["position"], kind="stable"))
-        return self.push_candidates(fresh, first_position + min(track.score.shape[0] for track in tracks))
+        return self.push_candidates(fresh, first_position + min(track_length(track) for track in tracks))
 
     def push_candidates(self, fresh: dict, next_position: int) -> list[Motif]:
         """Add candidates (from :meth:`candidates`, sorted by position) of the positions
@@ -645,7 +507,7 @@ class RelativeChannelDetector(ChannelDetector):
     def push(
         self,
         first_position: int,
-        track: ScoreTrack,
+        track: ScoreTrack | CandidateTrack,
         time: np.ndarray | None = None,
         activation: np.ndarray | None = None,
     ) -> list[Motif]:
@@ -670,59 +532,6 @@ class RelativeChannelDetector(ChannelDetector):
             self._count_stretches(position[order], keep)
             self._close_stretch()
         return sorted(held, key=lambda motif: motif.start)
-
-
-class TopMotifs:
-    """Keeps the ``k`` strongest motifs seen (ties: earlier start, then earlier channel).
-
-    ``by`` is ``"score"`` (rank by |score|) or ``"activation"`` (by |activation|).
-    """
-
-    def __init__(self, k: int, channel_order: Sequence[str], by: str = "score", kernel_order: Sequence[str] = ()):
-        self.k = k
-        self.by = by
-        self._rank = {name: i for i, name in enumerate(channel_order)}
-        self._kernel_rank = {name: i for i, name in enumerate(kernel_order)}
-        self._heap: list = []
-
-    def _key(self, motif: Motif):
-        # Ties: earlier start, earlier channel, earlier kernel, smaller dilation.
-        return (
-            motif.strength(self.by),
-            -motif.start,
-            -self._rank[motif.channel],
-            -(0 if motif.kernel is None else self._kernel_rank.get(motif.kernel, 0)),
-            -(motif.dilation or 0),
-        )
-
-    def add(self, motifs: Sequence[Motif]) -> None:
-        for motif in motifs:
-            entry = (self._key(motif), motif)
-            if len(self._heap) < self.k:
-                heapq.heappush(self._heap, entry)
-            elif entry[0] > self._heap[0][0]:
-                heapq.heapreplace(self._heap, entry)
-
-    def motifs(self) -> list[Motif]:
-        """The kept motifs in signal order (start, then channel)."""
-        return sort_motifs([motif for _, motif in self._heap], self._rank, self._kernel_rank)
-
-
-def sort_motifs(
-    motifs: Sequence[Motif], channel_rank: dict[str, int], kernel_rank: dict[str, int] | None = None
-) -> list[Motif]:
-    """Motifs in signal order: by start, then by the channel's place in the input, then by
-    the kernel's place in the run and the dilation."""
-    kernel_rank = kernel_rank or {}
-    return sorted(
-        motifs,
-        key=lambda motif: (
-            motif.start,
-            channel_rank[motif.channel],
-            0 if motif.kernel is None else kernel_rank.get(motif.kernel, 0),
-            motif.dilation or 0,
-        ),
-    )
 
 
 def detect_track(

@@ -26,7 +26,7 @@ import numpy as np
 
 from motifscan.file_run import FileRun, ReadOptions, run_file
 from motifscan.config import DetectConfig
-from motifscan.detection import sort_motifs
+from motifscan.motif import sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.signal import BadLines, SignalBlock, SignalSource
 from motifscan.io.csv_blocks import byte_resumable
@@ -125,8 +125,10 @@ def plan_parts(name: str, config: DetectConfig, split_bytes: int) -> list[Part] 
     return None
 
 
-def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult:
-    """The task of one range: scan its rows (and the overlap after it), keep the candidates."""
+def scan_part(part: Part, config: DetectConfig, read: ReadOptions, thresholds: dict | None = None) -> PartResult:
+    """The task of one range: scan its rows (and the overlap after it), keep the candidates.
+    ``thresholds`` are the input's noise-adaptive thresholds by channel
+    (:func:`input_thresholds`), for ``--threshold mad:K`` or ``fa:RATE``."""
     own = part.open(read, config.block_rows)
     counted = {"rows": 0}
 
@@ -152,7 +154,7 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
     source = SignalSource(own.name, own.channels, own.time_column, blocks)
     # The range's own bad lines only: those of the overlap rows are the next range's.
     summary = RunSummary.of(own)
-    detectors = {detector.channel: detector for detector in channel_detectors(own.channels, config, "cosine")}
+    detectors = _detectors(own.channels, config, thresholds)
     found: dict = {name: [] for name in own.channels}
     try:
         for block in score_blocks(source, config, summary):
@@ -170,9 +172,54 @@ def scan_part(part: Part, config: DetectConfig, read: ReadOptions) -> PartResult
     return PartResult(counted["rows"], summary, candidates)
 
 
-def join_parts(name: str, results: list[PartResult], config: DetectConfig, label: bool) -> FileRun:
+def _detectors(channels, config: DetectConfig, thresholds: dict | None) -> dict:
+    """channel -> its streaming detector, at the input's own threshold when it has one."""
+    detectors = {detector.channel: detector for detector in channel_detectors(channels, config, "cosine")}
+    if config.adaptive_threshold:
+        if thresholds is None:
+            raise ValueError("range tasks of a noise-adaptive threshold need the input's thresholds")
+        for channel, detector in detectors.items():
+            detector.thresholds = [thresholds[channel]]
+    return detectors
+
+
+def input_thresholds(name: str, config: DetectConfig, read: ReadOptions) -> dict:
+    """The noise-adaptive thresholds (``--threshold mad:K`` or ``fa:RATE``) of input
+    ``name``, by channel: its reference stretch (the first
+    :data:`~motifscan.scanning.REFERENCE_POSITIONS` windows) read and scored here, before
+    the ranges are, with what a single run decides them from
+    (:func:`motifscan.pipeline.reference_thresholds`), so that every range detects at the
+    single run's thresholds."""
+    from motifscan.pipeline import reference_thresholds
+    from motifscan.scanning import REFERENCE_POSITIONS, plan_scans
+
+    whole = read.open(name, config.block_rows)
+    wanted = REFERENCE_POSITIONS + config.span - 1
+
+    def first_rows() -> Iterator[SignalBlock]:
+        taken = 0
+        for block in whole:
+            if block.rows > wanted - taken:
+                block = SignalBlock(
+                    {k: v[: wanted - taken] for k, v in block.channels.items()},
+                    None if block.time is None else block.time[: wanted - taken],
+                )
+            taken += block.rows
+            yield block
+            if taken >= wanted:
+                return
+
+    source = SignalSource(whole.name, whole.channels, whole.time_column, first_rows)
+    held = list(score_blocks(source, config, RunSummary.of(whole)))
+    labels = [scan.label for scan in plan_scans(list(whole.channels), config, whole.name)]
+    return reference_thresholds(held, labels, config, whole.name)
+
+
+def join_parts(
+    name: str, results: list[PartResult], config: DetectConfig, label: bool, thresholds: dict | None = None
+) -> FileRun:
     """Put the range results of one input together: the single-machine run's motifs, in
-    signal order."""
+    signal order (``thresholds``: see :func:`scan_part`)."""
     import dataclasses
 
     first = results[0].summary
@@ -181,7 +228,10 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
     )
     if first.bad_lines is not None:
         summary.bad_lines = BadLines(first.bad_lines.policy)
-    detectors = {detector.channel: detector for detector in channel_detectors(first.channels, config, "cosine")}
+    detectors = _detectors(first.channels, config, thresholds)
+    if thresholds is not None:
+        summary.thresholds = dict(thresholds)
+        summary.adaptive_threshold = config.adaptive_threshold_text
     motifs = []
     offset = 0
     for result in results:
@@ -213,7 +263,7 @@ def join_parts(name: str, results: list[PartResult], config: DetectConfig, label
     # Ranges are joined channel by channel: signal order is the one order both runs share.
     motifs = sort_motifs(motifs, {channel: i for i, channel in enumerate(first.channels)})
     if config.top is not None:
-        from motifscan.detection import TopMotifs
+        from motifscan.motif import TopMotifs
 
         top = TopMotifs(config.top, first.channels)
         top.add(motifs)
@@ -285,19 +335,30 @@ def run_on_dask(
 ) -> Iterator[FileRun]:
     """Submit every input (``jobs``: ``(name, resume)`` pairs) to the cluster and yield
     their :class:`~motifscan.file_run.FileRun` in input order."""
-    submitted = []
+    # (name, None: one task | the error that stopped it | (ranges, thresholds), futures)
+    submitted: list[tuple[str, str | tuple | None, list]] = []
     for name, resume in jobs:
         parts, pinned = (None, config) if resume is not None else _safe_plan(name, config, read, split_bytes)
+        thresholds = None
+        if parts is not None and config.adaptive_threshold:
+            try:  # decided once for the whole input, before it is split
+                thresholds = input_thresholds(name, pinned, read)
+            except MotifscanError as error:
+                submitted.append((name, str(error), []))
+                continue
         if parts is None:
             future = client.submit(
                 run_file, name, config, read, label=label, ordered=ordered, resume=resume, pure=False
             )
             submitted.append((name, None, [future]))
         else:
-            futures = [client.submit(scan_part, part, pinned, read, pure=False) for part in parts]
-            submitted.append((name, parts, futures))
-    for name, parts, futures in submitted:
-        if parts is None:
+            futures = [client.submit(scan_part, part, pinned, read, thresholds, pure=False) for part in parts]
+            submitted.append((name, (parts, thresholds), futures))
+    for name, planned, futures in submitted:
+        if isinstance(planned, str):  # the input's thresholds could not be decided
+            yield FileRun(name, [], None, planned)
+            continue
+        if planned is None:
             yield futures[0].result()
             continue
         try:
@@ -305,7 +366,7 @@ def run_on_dask(
         except MotifscanError as error:
             yield FileRun(name, [], None, str(error))
             continue
-        yield join_parts(name, results, config, label)
+        yield join_parts(name, results, config, label, planned[1])
 
 
 def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: int):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from motifscan.config import DetectConfig
-from motifscan.detection import sort_motifs
+from motifscan.motif import sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.io.signals import read_signal
 from motifscan.pipeline import Detection

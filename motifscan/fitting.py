@@ -306,7 +306,7 @@ def peaks(track: np.ndarray, gap: int) -> tuple[np.ndarray, np.ndarray]:
     ``"sign": "positive"``): an inverted window is no match, so it is neither a candidate
     nor a negative to learn from.
     """
-    from motifscan.detection import candidate_mask, suppress_overlaps
+    from motifscan.suppression import candidate_mask, suppress_overlaps
 
     positions = np.flatnonzero(candidate_mask(track, 0.0, "positive"))
     accepted = suppress_overlaps(positions, track[positions], gap)

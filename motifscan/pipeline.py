@@ -15,10 +15,11 @@ from typing import Iterator
 import numpy as np
 
 from motifscan.config import DetectConfig
-from motifscan.detection import ChannelDetector, Motif, RelativeChannelDetector, ScanLabel, TopMotifs, sort_motifs
+from motifscan.detection import ChannelDetector, RelativeChannelDetector, ScanLabel
+from motifscan.motif import Motif, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError
 from motifscan.signal import SignalSource
-from motifscan.scanning import RunSummary, ScoreBlock, StreamScanner, plan_scans, watched_blocks
+from motifscan.scanning import REFERENCE_POSITIONS, RunSummary, ScoreBlock, StreamScanner, plan_scans, watched_blocks
 
 
 @dataclass
@@ -31,13 +32,19 @@ class Undecided:
         Per detector of the run, in the run's order: its channel, its open candidates
         (column arrays, see :meth:`motifscan.detection.ChannelDetector.undecided`) and the
         ``(position, end of reach)`` of accepted candidates that still reach into them.
-    noise_floor : list of (tuple of str, int, float) or None
-        ``--noise-floor auto`` once decided: (channels, kernel length, floor) per scan batch;
-        None while the scanner still waits for the samples it is estimated from.
+    noise_floor : list of [list of str, int, float] or None
+        ``--noise-floor auto`` once decided: [channels, kernel length, floor] per scan
+        batch, and the channel weights as a fourth item for a weighted joint kernel; None
+        while the scanner still waits for the samples it is estimated from.
+    thresholds : dict or None
+        ``--threshold mad:K`` or ``fa:RATE`` once decided: score track label -> threshold,
+        reused as they are by every later run; None while the scanner still waits for the
+        reference stretch (or with a fixed threshold).
     """
 
     detectors: list
     noise_floor: list | None = None
+    thresholds: dict | None = None
     #: Where it was kept (named in messages): the --state file.
     origin: str = "--state"
 
@@ -47,13 +54,17 @@ class Undecided:
         return sum(int(columns["position"].size) for _, columns, _ in self.detectors)
 
     @classmethod
-    def taken_from(cls, scanner: StreamScanner, detectors: list) -> "Undecided":
+    def taken_from(cls, scanner: StreamScanner, detectors: list, thresholds: dict | None = None) -> "Undecided":
         floor = scanner.noise_floor
         return cls(
             [(detector.channel, *detector.undecided()) for detector in detectors],
             None
             if floor is None
-            else [(list(channels), taps, float(value)) for (channels, taps), value in floor.items()],
+            else [
+                [list(channels), taps, float(value), *([list(weights)] if weights else [])]
+                for (channels, taps, weights), value in floor.items()
+            ],
+            dict(thresholds) if thresholds else None,
         )
 
     def restore(self, scanner: StreamScanner, detectors: list, source_name: str) -> None:
@@ -72,7 +83,10 @@ class Undecided:
             detector.resume(columns, taken)
         if self.noise_floor is not None and scanner.config.noise_floor == "auto":
             scanner.noise_floor = {
-                (tuple(channels), int(taps)): float(value) for channels, taps, value in self.noise_floor
+                (tuple(entry[0]), int(entry[1]), tuple(float(w) for w in entry[3]) if len(entry) > 3 else ()): float(
+                    entry[2]
+                )
+                for entry in self.noise_floor
             }
 
 
@@ -195,6 +209,7 @@ class Detection:
         self.hold = hold
         self.undecided = undecided
         self.summary = RunSummary.of(source)
+        self.summary.adaptive_threshold = config.adaptive_threshold_text
         scans = plan_scans(list(source.channels), config, source.name)
         self.channel_order = list(dict.fromkeys(scan.channel for scan in scans))
         self.channel_rank = {name: i for i, name in enumerate(self.channel_order)}
@@ -243,6 +258,7 @@ class Detection:
             config.method == "conv",
             self.first_row,
             self.source.name,
+            candidates_above=self._fused_threshold(),
         )
         blocks = watched_blocks(
             self.source,
@@ -255,8 +271,13 @@ class Detection:
         )
         step, blocks = sampling_step(blocks, config, self.source)
         detectors = self._detectors(scanner.scans, step)
+        decided = False
         if self.undecided is not None:
             self.undecided.restore(scanner, [detector for detector, _ in detectors], self.source.name)
+            if config.adaptive_threshold and self.undecided.thresholds is not None:
+                self._set_thresholds(self.undecided.thresholds, detectors, self.undecided.origin)
+                scanner.reference_rows = 0
+                decided = True
         top = (
             None
             if config.top is None
@@ -273,8 +294,8 @@ class Detection:
             self.summary.motifs += len(motifs)
             return sort_motifs(motifs, self.channel_rank, self.kernel_rank)
 
-        if config.threshold_mad is not None:
-            blocks = self._mad_thresholds(blocks, detectors)
+        if config.adaptive_threshold and not decided:
+            blocks = self._reference_thresholds(blocks, detectors)
         for block in blocks:
             found = []
             for detector, labels in detectors:
@@ -287,7 +308,9 @@ class Detection:
             yield from release(found)
         if self.hold:
             yield from release([motif for detector, _ in detectors for motif in detector.settle()])
-            self.undecided = Undecided.taken_from(scanner, [detector for detector, _ in detectors])
+            self.undecided = Undecided.taken_from(
+                scanner, [detector for detector, _ in detectors], self.summary.thresholds
+            )
             self.summary.undecided = self.undecided.candidates
             self.summary.suppressed_peaks = sum(detector.suppressed_peaks for detector, _ in detectors)
             return
@@ -301,11 +324,25 @@ class Detection:
             self.summary.motifs = len(best)
             yield from best
 
-    def _mad_thresholds(self, blocks: Iterator[ScoreBlock], detectors: list) -> Iterator[ScoreBlock]:
-        """Hold the score blocks back until the first :data:`MAD_REFERENCE_POSITIONS`
+    def _fused_threshold(self) -> float | None:
+        """The threshold the plain scans may test candidates against while they scan (the
+        fused scan, docs/method.md "Fused detection"): when the run only detects on the
+        cosine score with one fixed threshold (not mad:K or fa:RATE, which read the
+        scores) and nobody watches its score tracks; else None (full tracks)."""
+        config = self.config
+        if config.method != "cosine" or config.adaptive_threshold or self.watch is not None:
+            return None
+        if config.batch_scan or config.metric is not None:
+            return None
+        return float(config.threshold)
+
+    def _reference_thresholds(self, blocks: Iterator[ScoreBlock], detectors: list) -> Iterator[ScoreBlock]:
+        """Hold the score blocks back until the first :data:`REFERENCE_POSITIONS`
         positions (or the whole signal, when shorter) are scored, set every track's
-        threshold to K times the median absolute deviation of its scores there, then let
-        all blocks through (see docs/method.md, "Noise-adaptive threshold")."""
+        threshold from its scores there (:func:`reference_thresholds`), then let all blocks
+        through (see docs/method.md, "Noise-adaptive threshold"). A held run (--state)
+        that ends before the stretch is complete decides nothing: its scanner carries the
+        stretch's samples to the next run."""
         held: list[ScoreBlock] = []
         seen = 0
         decided = False
@@ -315,33 +352,112 @@ class Detection:
                 continue
             held.append(block)
             seen += block.positions
-            if seen >= MAD_REFERENCE_POSITIONS:
+            if seen >= REFERENCE_POSITIONS:
                 self._decide_thresholds(held, detectors)
                 decided = True
                 yield from held
                 held = []
-        if not decided:
+        if not decided and self.hold and held:  # the scanner holds the stretch's samples
+            raise ValueError("a held run scored part of the reference stretch")
+        if not decided and not self.hold:
             self._decide_thresholds(held, detectors)
-            yield from held
+        yield from held
 
     def _decide_thresholds(self, held: list, detectors: list) -> None:
-        factor = self.config.threshold_mad
-        if factor is None:  # decided only for --threshold mad:K
-            raise ValueError("a MAD threshold needs its factor")
-        thresholds = {}
+        labels = [label for _, track_labels in detectors for label in track_labels]
+        self._set_thresholds(reference_thresholds(held, labels, self.config, self.source.name), detectors)
+
+    def _set_thresholds(self, thresholds: dict, detectors: list, origin: str = "--state") -> None:
+        """Give each detector its tracks' thresholds (``origin``: where kept thresholds came
+        from, named when one is missing)."""
+        missing = [label for _, labels in detectors for label in labels if label not in thresholds]
+        if missing:
+            raise MotifscanError(
+                f"--state: {origin}: the thresholds kept for {self.source.name} lack the score "
+                f"track {missing[0]!r}; use a new state file"
+            )
         for detector, labels in detectors:
-            values = []
-            for label in labels:
-                scores = np.concatenate([block.tracks[label].score for block in held]) if held else np.empty(0)
-                thresholds[label] = mad_threshold(scores[:MAD_REFERENCE_POSITIONS], factor)
-                values.append(thresholds[label])
-            detector.thresholds = values
-        self.summary.thresholds = thresholds
+            detector.thresholds = [thresholds[label] for label in labels]
+        self.summary.thresholds = {label: thresholds[label] for _, labels in detectors for label in labels}
 
 
-#: Window positions at the start of each score track that ``--threshold mad:K`` measures
-#: the track's spread on: fixed, so the threshold never depends on the block size.
-MAD_REFERENCE_POSITIONS = 100_000
+#: Windows of the reference stretch that ``--threshold fa:RATE`` needs at or above its
+#: threshold: fewer, and the rate is not estimable (the empirical quantile of 10 windows
+#: is within about a third of the true rate for independent windows).
+FA_MIN_WINDOWS = 10
+
+
+def reference_thresholds(held: list, labels: list, config: DetectConfig, source_name: str) -> dict:
+    """The noise-adaptive threshold of each score track ``labels`` from the score blocks
+    ``held`` (consecutive, from the start of the signal): :func:`mad_threshold` or
+    :func:`fa_threshold` of its first :data:`REFERENCE_POSITIONS` scores.
+
+    ``fa:RATE`` is per hour when the blocks have times (the sampling step is the median
+    step of the stretch's times, :func:`time_step`), else per million windows. Raises
+    :class:`MotifscanError` when the stretch is too short for the rate (fewer than
+    :data:`FA_MIN_WINDOWS` windows would reach the threshold).
+    """
+
+    def stretch(label) -> np.ndarray:
+        scores = [block.tracks[label].score for block in held]
+        return np.concatenate(scores)[:REFERENCE_POSITIONS] if scores else np.empty(0)
+
+    if config.threshold_mad is not None:
+        return {label: mad_threshold(stretch(label), config.threshold_mad) for label in labels}
+    rate = config.threshold_fa
+    if rate is None:
+        raise ValueError("a noise-adaptive threshold needs mad:K or fa:RATE")
+    times = [block.time for block in held if block.time is not None]
+    if times:
+        step = time_step(np.concatenate(times)[:REFERENCE_POSITIONS])
+        if step is None or not step > 0:
+            raise MotifscanError(
+                f"threshold fa:{rate:g}: the time column of {source_name} does not increase, so a "
+                "rate per hour cannot be converted to windows",
+                ("threshold",),
+            )
+        per_window, unit, windows_per_unit = rate * step / 3600.0, "per hour", 3600.0 / step
+    else:
+        per_window, unit, windows_per_unit = rate / 1e6, "per million windows", 1e6
+    thresholds = {}
+    for label in labels:
+        scores = stretch(label)
+        finite = int(np.count_nonzero(np.isfinite(scores)))
+        if finite and per_window * finite * (1 + 1e-9) < FA_MIN_WINDOWS:  # (see fa_threshold)
+            lowest = FA_MIN_WINDOWS / finite * windows_per_unit
+            raise MotifscanError(
+                f"threshold fa:{rate:g}: {source_name}: the reference stretch of {label} has "
+                f"{finite} scored windows, too few to estimate {rate:g} false alarms {unit} "
+                f"(at least {FA_MIN_WINDOWS} of them must reach the threshold): ask for "
+                f"fa:{lowest:.3g} or more, or use mad:K",
+                ("threshold",),
+            )
+        thresholds[label] = fa_threshold(scores, per_window)
+    return thresholds
+
+
+def fa_threshold(scores: np.ndarray, rate: float) -> float:
+    """The smallest threshold that at most ``floor(rate * n)`` of the ``n`` finite
+    ``scores`` reach: just above the ``(n - floor(rate * n))``-th smallest ``|score|``
+    (exactly that many reach it unless values tie); 1.0 when none is finite.
+
+    Parameters
+    ----------
+    scores : float64 array, shape (n,)
+        A score track's reference stretch; NaN (unscored windows) ignored.
+    rate : float
+        False alarms per window, > 0: the windows of the stretch allowed at or above the
+        threshold, as a share.
+    """
+    strength = np.sort(np.abs(scores[np.isfinite(scores)]))
+    if strength.size == 0:
+        return 1.0
+    # (1 + 1e-9): a share that is a whole number of windows in exact arithmetic (720 per hour
+    # at 100 Hz, 200 of 100 000) must not lose one to the round-off of a time step.
+    allowed = min(int(np.floor(rate * strength.size * (1 + 1e-9))), strength.size)
+    if allowed == strength.size:
+        return 0.0
+    return float(np.nextafter(strength[strength.size - allowed - 1], np.inf))
 
 
 def mad_threshold(scores: np.ndarray, factor: float) -> float:

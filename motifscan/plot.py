@@ -68,7 +68,7 @@ class Track:
     """A kind of track panel: ``kind`` is ``"score"`` (the scans of a channel or joint
     group: every kernel and dilation in one panel) or ``"activation"`` (one per channel).
     ``threshold`` is the detection threshold drawn as ±dashed lines: one number, or a dict
-    by channel; None for none."""
+    by channel or by scan label; None for none."""
 
     kind: str
     label: str
@@ -203,8 +203,7 @@ def build_figure(
                 translucent=len(panel.scans) > 1,
                 label=f"d = {scan.dilation}" if several_dilations else None,
             )
-        threshold = track.threshold.get(panel.name) if isinstance(track.threshold, dict) else track.threshold
-        if threshold is not None and threshold > 0:
+        for threshold in _panel_thresholds(track, panel):
             for level in (threshold, -threshold):
                 panel_axes.axhline(level, color="#888888", linestyle="--", linewidth=0.8)
         panel_axes.axhline(0, color="#bbbbbb", linewidth=0.5)
@@ -250,6 +249,17 @@ def build_figure(
     else:
         heading.set_text(title)
     return figure
+
+
+def _panel_thresholds(track: Track, panel: Panel) -> list[float]:
+    """The thresholds a track panel draws: the track's one number, the panel's channel's,
+    or (``mad:K``, ``fa:RATE``) each of its scans' own, once each."""
+    if not isinstance(track.threshold, dict):
+        levels = [track.threshold]
+    else:
+        keys = [panel.name] + [scan.label for scan in panel.scans]
+        levels = [track.threshold[key] for key in keys if key in track.threshold]
+    return sorted({level for level in levels if level is not None and level > 0})
 
 
 def draw_figure(stream, fmt: str, recorder: RunRecorder, **parts) -> None:
@@ -336,7 +346,9 @@ def _tracks(config, summary, methods, thresholds: bool = True) -> list[Track]:
     tracks = []
     for method in methods:
         if method == "cosine":
-            tracks.append(Track("score", f"score (p = {config.p:g})", config.threshold if thresholds else None))
+            # mad:K and fa:RATE give each score track a threshold of its own, by scan label.
+            threshold = dict(summary.thresholds) if getattr(summary, "thresholds", None) else config.threshold
+            tracks.append(Track("score", f"score (p = {config.p:g})", threshold if thresholds else None))
         else:
             threshold = {name: config.threshold * strongest for name, strongest in summary.strongest_activation.items()}
             tracks.append(Track("activation", "activation", threshold if thresholds else None))

@@ -20,7 +20,15 @@ from motifscan.config import DetectConfig
 from motifscan.detection import ScanLabel
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.signal import BadLines, SignalBlock, SignalSource
-from motifscan.similarity import Track, sliding_cosine, span
+from motifscan.similarity import (
+    CandidateTrack,
+    Track,
+    join_candidates,
+    sliding_candidates,
+    sliding_cosine,
+    span,
+    track_length,
+)
 from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.device import device_of, resolve_device
 from motifscan.similarity.metric import resolve_metric_backend, sliding_metric_cosine
@@ -40,6 +48,10 @@ LARGE_OFFSET_COSINE = 0.99
 #: The share of scored windows above :data:`LARGE_OFFSET_COSINE` from which a run without
 #: ``--normalize`` is said to have a large offset ("most windows").
 LARGE_OFFSET_SHARE = 0.5
+#: Window positions at the start of each score track that a noise-adaptive threshold
+#: (``--threshold mad:K`` or ``fa:RATE``) is estimated on: fixed, so the threshold never
+#: depends on the block size, on --state runs or on --dask ranges.
+REFERENCE_POSITIONS = 100_000
 
 
 @dataclass
@@ -63,8 +75,11 @@ class RunSummary:
     filled_samples: int = 0
     filled_windows: int = 0
     filler: GapFiller | None = None
-    # --threshold mad:K: the threshold of each score track (label -> value), once decided.
+    # --threshold mad:K or fa:RATE: the threshold of each score track (label -> value), once
+    # decided; empty while the reference stretch is not complete (a held run).
     thresholds: dict = field(default_factory=dict)
+    # The run's noise-adaptive threshold as given ("mad:K" or "fa:RATE"), or "" for a fixed one.
+    adaptive_threshold: str = ""
     # Stretches of candidates at or above the threshold that had no motif because a
     # stronger motif lay within min_gap (see ChannelDetector.suppressed_peaks).
     suppressed_peaks: int = 0
@@ -123,7 +138,7 @@ class ScoreBlock:
 
     @property
     def positions(self) -> int:
-        return max(track.score.shape[0] for track in self.tracks.values())
+        return max(track_length(track) for track in self.tracks.values())
 
 
 @dataclass(frozen=True)
@@ -229,6 +244,11 @@ class StreamScanner:
         Global index of the first sample pushed (a run that goes on where another stopped).
     source_name : str
         Named in messages.
+    candidates_above : float, optional
+        Detection's threshold on ``|score|`` when the run only detects (no score track is
+        shown or written, one threshold for all): the plain scans then return the fused
+        :class:`~motifscan.similarity.CandidateTrack` of
+        :func:`~motifscan.similarity.sliding_candidates` instead of full tracks.
 
     Several kernels of one length at one dilation on one channel (or joint group) are
     scanned in one batch that shares the window norms. Windows shorter than the longest
@@ -243,8 +263,10 @@ class StreamScanner:
         activation: bool = False,
         first_row: int = 0,
         source_name: str = "the signal",
+        candidates_above: float | None = None,
     ):
         self.config = config
+        self.candidates_above = candidates_above
         self.scans = plan_scans(list(channels), config, source_name)
         self.kernel = np.asarray(config.kernel)
         self.metric = None if config.metric is None else np.asarray(config.metric)
@@ -257,8 +279,10 @@ class StreamScanner:
         batches: dict = {}
         for scan in self.scans:
             kernel = config.kernels[scan.kernel]
-            batches.setdefault((scan.channels, scan.dilation, kernel.length), []).append(scan)
-        self.batches = list(batches.items())
+            # Kernels of other channel weights weigh the window norm (and the noise floor
+            # added to it) otherwise: they are scanned in batches of their own.
+            batches.setdefault((scan.channels, scan.dilation, kernel.length, kernel.weights), []).append(scan)
+        self.batches = [(key[:3], scans) for key, scans in batches.items()]
         used = {name for scan in self.scans for name in scan.channels}
         self._tail = {name: np.empty(0) for name in channels if name in used}
         self._warm_up: WarmUp | None = None
@@ -273,20 +297,45 @@ class StreamScanner:
         self._tail_time: np.ndarray | None = None
         self._first_position = first_row  # global index of the first sample in the tail
         self._seen = 0
-        #: The noise floor of each (channel group, kernel length); None until ``--noise-floor
-        #: auto`` has seen the samples it is estimated from.
-        self.noise_floor: dict[tuple[Any, int], float] | None = None
+        #: The noise floor of each (channel group, kernel length, channel weights); None until
+        #: ``--noise-floor auto`` has seen the samples it is estimated from.
+        self.noise_floor: dict[tuple[Any, int, tuple], float] | None = None
         if not isinstance(config.noise_floor, str):  # a number; the only text is "auto"
             noise_floor = config.noise_floor
-            self.noise_floor = {(channels, taps): noise_floor for (channels, _, taps), _ in self.batches}
+            self.noise_floor = {self._floor_key(key, scans): noise_floor for key, scans in self.batches}
+        #: Rows the first scan waits for: a noise-adaptive threshold's reference stretch
+        #: (:data:`REFERENCE_POSITIONS` windows of the longest span). They are held as
+        #: samples, so a held run (--state) that ends before them carries them all in its
+        #: tail and the threshold is never estimated on a part of the stretch; 0 once the
+        #: thresholds are known (kept by an earlier run).
+        self.reference_rows = REFERENCE_POSITIONS + config.span - 1 if config.adaptive_threshold else 0
+
+    def _waiting(self) -> bool:
+        """Whether the first scan still waits for the samples a threshold or a noise floor
+        is estimated from."""
+        if self._seen < self.reference_rows:
+            return True
+        if self.noise_floor is None:
+            from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
+
+            return self._seen < AUTO_NOISE_SAMPLES
+        return False
+
+    def _floor_key(self, batch: tuple, scans: list) -> tuple:
+        """The noise floor's key of a batch: (channels, kernel length, channel weights), the
+        weights ``()`` when every channel weighs 1."""
+        channels, _, taps = batch
+        return (channels, taps, tuple(self.config.kernels[scans[0].kernel].weights))
 
     def _decide_noise_floor(self, buffers: dict) -> None:
         from motifscan.similarity.multi import AUTO_NOISE_SAMPLES, estimate_noise_floor
 
         floors = {}
-        for (channels, _, taps), _ in self.batches:
+        for batch, scans in self.batches:
+            key = self._floor_key(batch, scans)
+            channels, taps, weights = key
             samples = np.stack([buffers[name][:AUTO_NOISE_SAMPLES] for name in channels])
-            floors[(channels, taps)] = estimate_noise_floor(samples, taps)
+            floors[key] = estimate_noise_floor(samples, taps, weights or None)
         self.noise_floor = floors
 
     def _score(self, buffers: dict, lengths) -> dict:
@@ -324,7 +373,7 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    noise_floor[(channels, taps)],
+                    noise_floor[self._floor_key((channels, dilation, taps), scans)],
                     config.min_channels,
                     self.backend,
                 )
@@ -336,13 +385,17 @@ class StreamScanner:
                     config.p,
                     dilation,
                     config.normalize,
-                    noise_floor[(channels, taps)],
+                    noise_floor[self._floor_key((channels, dilation, taps), scans)],
                     self.backend,
                 )
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
         return tracks
 
     def _plain(self, values: np.ndarray, kernel: np.ndarray, dilation: int):
+        if self.metric is None and self.candidates_above is not None:
+            return sliding_candidates(
+                values, kernel, self.config.p, dilation, self.backend, self.candidates_above, LARGE_OFFSET_COSINE
+            )
         if self.metric is None:
             return sliding_cosine(values, kernel, self.config.p, dilation, self.backend)
         return sliding_metric_cosine(values, kernel, self.metric, self.config.p, dilation, self.backend)
@@ -394,18 +447,22 @@ class StreamScanner:
         """Scan ``block``; None while fewer than ``span`` samples have arrived."""
         self.ready()
         keep = self.config.span - 1
+        held = next(iter(self._tail.values())).shape[0]
+        fused = self.candidates_above is not None and self.noise_floor is not None and self.reference_rows == 0
+        if fused and block.rows >= keep:
+            if held + block.rows - keep > 0:
+                self._seen += block.rows
+                return self._push_in_place(block, held, keep)
         buffers = {name: np.concatenate([self._tail[name], block.channels[name]]) for name in self._tail}
         time = None
         if block.time is not None:
             time = block.time if self._tail_time is None else np.concatenate([self._tail_time, block.time])
         length = next(iter(buffers.values())).shape[0]
         self._seen += block.rows
+        if self._waiting():  # wait for the samples a threshold or the floor is taken from
+            self._tail, self._tail_time = buffers, time
+            return None
         if self.noise_floor is None:
-            from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
-
-            if self._seen < AUTO_NOISE_SAMPLES:  # wait for the samples the floor is taken from
-                self._tail, self._tail_time = buffers, time
-                return None
             self._decide_noise_floor(buffers)
         n_out = length - keep
         if n_out <= 0:
@@ -419,6 +476,35 @@ class StreamScanner:
         self._tail = {name: values[n_out:].copy() for name, values in buffers.items()}
         self._tail_time = None if time is None else time[n_out:].copy()
         self._first_position += n_out
+        return result
+
+    def _push_in_place(self, block: SignalBlock, held: int, keep: int) -> ScoreBlock:
+        """:meth:`push` for a fused run, without copying the block: the windows that start in
+        the ``held`` samples of the tail are scanned on the tail and the block's first
+        ``keep`` samples, the others on the block itself. A fused track has a few entries per
+        block, so joining the two costs nothing, and every window is computed from its own
+        samples alone, so the results are those of the joined buffer."""
+        rows = block.rows
+        lengths = len(self.batches)
+        body = self._score(block.channels, [rows - keep] * lengths)
+        tracks = body
+        if held:
+            head = self._score(
+                {name: np.concatenate([tail, block.channels[name][:keep]]) for name, tail in self._tail.items()},
+                [held] * lengths,
+            )
+            tracks = {label: join_candidates(head[label], track) for label, track in body.items()}
+        time = None
+        if block.time is not None:
+            time = block.time[: rows - keep]
+            if self._tail_time is not None:
+                time = np.concatenate([self._tail_time, time])
+        result = ScoreBlock(self._first_position, tracks, time)
+        self._tail = {
+            name: values[rows - keep :].copy() for name, values in block.channels.items() if name in self._tail
+        }
+        self._tail_time = None if block.time is None else block.time[rows - keep :].copy()
+        self._first_position += held + rows - keep
         return result
 
     def finish(self) -> ScoreBlock | None:
@@ -539,9 +625,16 @@ def score_blocks(
                 summary.partial_windows += int(np.count_nonzero((present != 0) & (present != everything)))
         if watch_offset:
             for scan in scanner.scans:
-                cosine = scored.tracks[scan.label].cosine
-                summary.scored_windows += int(np.count_nonzero(~np.isnan(cosine)))
-                summary.near_unit_cosine_windows += int(np.count_nonzero(np.abs(cosine) > LARGE_OFFSET_COSINE))
+                track = scored.tracks[scan.label]
+                cosine = track.cosine
+                # A fused track holds every window without a score and counts the unfinished
+                # ones with a large |cosine| (sliding_candidates).
+                unscored = int(np.count_nonzero(np.isnan(cosine)))
+                near = int(np.count_nonzero(np.abs(cosine) > LARGE_OFFSET_COSINE))
+                if isinstance(track, CandidateTrack):
+                    near += track.near_unit_cosine
+                summary.scored_windows += track_length(track) - unscored
+                summary.near_unit_cosine_windows += near
         return scored
 
     if config.fill != "none":

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from motifscan.choices import METRICS, check_choice
-from motifscan.config import DEFAULT_THRESHOLD, DetectConfig, _check_integer, _check_number
+from motifscan.config import DEFAULT_THRESHOLD, DetectConfig
+from motifscan.option_values import check_integer, check_number
 from motifscan.errors import MotifscanError
 from motifscan.fitting import (
     CUTOFF_SCORE,
@@ -90,21 +91,21 @@ class FitConfig:
         if self.labels is None and self.positives is None:
             raise MotifscanError("examples are required: give --positives ROWS or --labels FILE")
         if self.length is not None:
-            object.__setattr__(self, "length", _check_integer("--length", self.length, minimum=2))
+            object.__setattr__(self, "length", check_integer("--length", self.length, minimum=2))
         asked = (self.metric,) if isinstance(self.metric, str) else tuple(self.metric)
         for metric in asked:
             check_choice("metric", metric, METRICS + ("all",))
         object.__setattr__(self, "metric", tuple(m for m in METRICS if m in asked or "all" in asked) or ("none",))
         check_choice("normalize", self.normalize, ("auto",) + NORMALIZATIONS)
-        object.__setattr__(self, "folds", _check_integer("--folds", self.folds, minimum=2))
+        object.__setattr__(self, "folds", check_integer("--folds", self.folds, minimum=2))
         check_choice("keep", self.keep, KEEP)
-        margin = _check_number("--margin", self.margin, minimum=0, inclusive=False)
+        margin = check_number("--margin", self.margin, minimum=0, inclusive=False)
         if margin > 2:
             raise MotifscanError(f"--margin must be at most 2 (cosine distances lie in [0, 2]), got {self.margin}")
         object.__setattr__(self, "margin", margin)
-        object.__setattr__(self, "mine", _check_integer("--mine", self.mine, minimum=0))
+        object.__setattr__(self, "mine", check_integer("--mine", self.mine, minimum=0))
         if self.split is not None:
-            split = _check_number("--split", self.split, minimum=0, inclusive=False)
+            split = check_number("--split", self.split, minimum=0, inclusive=False)
             if split >= 1:
                 raise MotifscanError(f"--split must lie between 0 and 1 (the training share), got {self.split}")
             object.__setattr__(self, "split", split)

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from motifscan.batch import BatchRun, expand_inputs
 from motifscan.file_run import ReadOptions
 from motifscan.cli import cli
-from motifscan.config import BatchConfig, DetectConfig
+from motifscan.batch_config import BatchConfig
+from motifscan.config import DetectConfig
 from motifscan.errors import MotifscanError
 from motifscan.io.parquet import is_parquet_dataset
 

@@ -63,6 +63,9 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
             "1",
             "4",
             "16",
+            "--bank-peak",
+            "2",
+            "20000",
         ],
         capture_output=True,
         text=True,
@@ -85,6 +88,16 @@ def test_run_prints_the_speed_and_error_tables(tmp_path):
         assert cells[4].strip().endswith("x") and cells[7].strip().endswith("x")  # none, center ratios
     banks = [line for line in result.stdout.splitlines() if line.startswith(("| 1 |", "| 4 |", "| 16 |"))]
     assert len(banks) == 3
+    # One bank in a fresh process: its seconds, peak RSS and motifs.
+    (peak,) = [line for line in result.stdout.splitlines() if line.startswith("| 2 | 2e+04 |")]
+    seconds, peak_mib, motifs = (float(cell) for cell in peak.strip("|").split("|")[2:5])
+    assert seconds > 0 and peak_mib > 10 and motifs >= 0
+    # Detect at memory speed: one row per kernel length, with its three ratios.
+    detect = [
+        line for line in result.stdout.splitlines() if line.startswith(("| 3 |", "| 64 |")) and line.count("|") == 10
+    ]
+    assert len(detect) == 2
+    assert all(row.rstrip(" |").endswith("x") for row in detect)
 
 
 @pytest.mark.slow
@@ -122,6 +135,26 @@ def test_min_gap_study_reproduces_the_table_in_method_md():
         cells = [cell.strip() for cell in line.split("|")[1:-1]]
         if "ECG" in cells[0] or "one period" in cells[0]:
             assert "/ **0** /" in cells[half], line
+
+
+def test_mad_false_alarms_reproduces_the_table_in_method_md():
+    """The false alarms per hour against K of --threshold mad:K in docs/method.md are the
+    script's, and they fall as K rises."""
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "mad_false_alarms.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert completed.returncode == 0, completed.stderr
+    table = completed.stdout.strip().splitlines()
+    method = (ROOT / "docs" / "method.md").read_text()
+    assert len(table) == 14 and all(line in method for line in table)
+    for recording in (table[2:8], table[8:14]):
+        per_hour = [float(line.split("|")[-2]) for line in recording]
+        assert per_hour == sorted(per_hour, reverse=True) and per_hour[0] > per_hour[-1]
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from hypothesis import given, settings, strategies as st
 
 from motifscan.compare import Comparison, pair_motifs
 from motifscan.config import DetectConfig
-from motifscan.detection import Motif
+from motifscan.motif import Motif
 from motifscan.signal import signal_from_arrays
 from motifscan.pipeline import detect_all
 

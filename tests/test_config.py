@@ -7,7 +7,9 @@ import pytest
 
 from fractions import Fraction
 
-from motifscan.config import DEFAULT_THRESHOLD, BatchConfig, DetectConfig, parse_min_gap
+from motifscan.config import DEFAULT_THRESHOLD, DetectConfig
+from motifscan.batch_config import BatchConfig
+from motifscan.option_values import parse_min_gap
 from motifscan.errors import MotifscanError
 
 

@@ -69,6 +69,29 @@ def test_a_million_row_csv_split_into_ranges_gives_exactly_the_single_machine_mo
     assert {cut - 2 for cut in cut_rows} <= {m.start for m in single}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("adaptive", [{"threshold_mad": 2.0}, {"threshold_fa": 2000.0}])
+def test_noise_adaptive_threshold_split_into_ranges_gives_the_single_machine_motifs(client, tmp_path, adaptive):
+    """Issue 18: the thresholds of --threshold mad:K and fa:RATE are decided once per input,
+    on its reference stretch, before it is split: every range detects at the single run's
+    thresholds, even those that never see the start of the input."""
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=1, **adaptive)
+    signal = planted(REFERENCE_POSITIONS + 60_000, seed=3)
+    signal["v"][-50_000:] *= 4  # a louder end: a range that estimated its own would differ
+    path = tmp_path / "long.csv"
+    pacsv.write_csv(pa.table({"v": signal["v"]}), path)
+    split = path.stat().st_size // 4
+    assert len(plan_parts(str(path), config, split)) >= 4
+    single = BatchRun([str(path)], config, ReadOptions())
+    alone = list(single)
+    run = BatchRun([str(path)], config, ReadOptions(), dask=client, split_bytes=split)
+    assert list(run) == alone and len(alone) > 100
+    assert run.files[0].summary.thresholds == single.files[0].summary.thresholds
+    assert set(single.files[0].summary.thresholds) == {"v"}
+
+
 def test_parquet_split_by_row_groups(client, tmp_path):
     path = tmp_path / "groups.parquet"
     pq.write_table(pa.table(planted(40_000, seed=1)), path, row_group_size=7_000)

@@ -296,3 +296,50 @@ def test_follow_sees_a_file_truncated_and_grown_past_its_old_size(tmp_path):
         ]
     finally:
         process.kill()
+
+
+@pytest.mark.slow
+def test_follow_with_a_noise_adaptive_threshold_gives_the_plain_runs_motifs(tmp_path):
+    """Issue 18: --threshold mad:K under --follow decides each track's threshold on the same
+    reference stretch as a run over the whole file, however the file grows."""
+    from waiting import needs_proc, wait_until_followed_to_end
+
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    needs_proc()
+    rng = np.random.default_rng(18)
+    n = REFERENCE_POSITIONS + 20_000
+    x = np.round(0.3 * rng.standard_normal(n), 3)
+    pulse = np.hanning(12)
+    for start in range(500, n - 20, 3001):
+        x[start : start + 12] += 3 * pulse
+    x[-15_000:] *= 3  # a louder end: it must not move the threshold
+    text = b"t,v\n" + rows(0, x.tolist())
+    whole = tmp_path / "whole.csv"
+    whole.write_bytes(text)
+    kernel = ",".join(f"{v:.6f}" for v in pulse)
+    options = ["--kernel", kernel, "--threshold", "mad:3", "--format", "jsonl"]
+    plain = subprocess.run(installed_motifscan() + ["detect", str(whole), *options], capture_output=True, check=True)
+    log = tmp_path / "log.csv"
+    cuts = [len(text) // 3, 4 * len(text) // 5, len(text)]
+    log.write_bytes(text[: cuts[0]])
+    out_path, err_path = tmp_path / "out.jsonl", tmp_path / "err.txt"
+    with open(out_path, "wb") as out_file, open(err_path, "wb") as err_file:  # files: a pipe could fill
+        process = subprocess.Popen(
+            installed_motifscan() + ["detect", str(log), *options, "--follow"], stdout=out_file, stderr=err_file
+        )
+        try:
+            for start, stop in zip(cuts, cuts[1:]):
+                wait_until_followed_to_end(process, log)
+                with open(log, "ab") as stream:
+                    stream.write(text[start:stop])
+            wait_until_followed_to_end(process, log)
+            process.send_signal(signal.SIGINT)  # decides the pending motifs, as the end of a file does
+            process.wait(timeout=60)
+        finally:
+            process.kill()
+    out, err = out_path.read_bytes(), err_path.read_bytes()
+    assert process.returncode == 130, err
+    assert out == plain.stdout and out.count(b"\n") >= (n - 520) // 3001
+    threshold = [line for line in plain.stderr.splitlines() if b"thresholds from" in line]
+    assert len(threshold) == 1 and threshold[0].replace(str(whole).encode(), str(log).encode()) in err

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from motifscan.detection import Motif
+from motifscan.motif import Motif
 from motifscan.errors import MotifscanError
 from motifscan.io.output import (
     motif_fields,

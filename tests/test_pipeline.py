@@ -13,10 +13,10 @@ from motifscan.detection import detect_track
 from motifscan.errors import MotifscanError
 from motifscan.kernel import Kernel
 from motifscan.io.signals import read_signal
-from motifscan.signal import signal_from_arrays
+from motifscan.signal import SignalBlock, signal_from_arrays
 from motifscan.pipeline import Detection, detect_all
-from motifscan.scanning import RunSummary, read_ahead, score_blocks
-from motifscan.similarity import sliding_cosine
+from motifscan.scanning import RunSummary, StreamScanner, read_ahead, score_blocks
+from motifscan.similarity import CandidateTrack, sliding_cosine
 
 
 def planted_signal(seed: int, n: int) -> dict:
@@ -258,6 +258,33 @@ def test_noise_floor_auto_is_estimated_from_the_first_samples():
     assert len(plain) > 20 and [m.start for m in floored] == [500]
 
 
+def test_noise_floor_auto_of_a_weighted_joint_kernel_is_added_to_the_weighted_norm():
+    """Issue 18: with channel weights a_c the window norm is sqrt(sum a_c |w_c|²), so the
+    floor of a window of pure noise is sqrt(m × sum a_c sigma_c²), not the unweighted one."""
+    from motifscan.similarity.reference import scan_joint_reference
+
+    rng = np.random.default_rng(18)
+    n, m = 3000, 8
+    signal = np.stack([0.1 * rng.standard_normal(n), 0.4 * rng.standard_normal(n)])
+    rows = np.stack([np.hanning(m), -np.hanning(m)])
+    signal[:, 1000 : 1000 + m] += rows
+    weights = (1.0, 0.25)
+    kernel = Kernel("k", tuple(map(tuple, rows)), ("a", "b"), weights)
+    config = DetectConfig(kernels=[kernel], joint=True, p=2, noise_floor="auto")
+    source = signal_from_arrays({"a": signal[0], "b": signal[1]}, block_rows=700)
+    tracks = list(score_blocks(source, config, RunSummary.of(source)))
+    score = np.concatenate([block.tracks["a+b"].score for block in tracks])
+    # The reference: each channel's sigma from its first differences, weighted as the norm.
+    from scipy.stats import norm
+
+    # (the quartile of the normal distribution: median |diff| of white noise is 0.6745 × sqrt(2) sigma)
+    sigma = np.median(np.abs(np.diff(signal, axis=1)), axis=1) / (norm.ppf(0.75) * np.sqrt(2))
+    floor = np.sqrt(m * np.sum(np.array(weights) * sigma**2))
+    assert floor < 0.9 * np.sqrt(m * np.sum(sigma**2))  # the unweighted floor is another
+    (expected,) = scan_joint_reference(signal, rows[None], np.array([weights]), 2.0, 1, "none", floor, 2)
+    np.testing.assert_allclose(score, expected.score, rtol=1e-9, atol=1e-12)  # round-off only
+
+
 def test_conv_method_thresholds_relative_to_each_channels_strongest_activation():
     x = np.zeros(60)
     x[10:13] = [1, 2, 3]
@@ -390,7 +417,7 @@ def test_long_kernels_on_the_fft_backend(normalize):
 
 
 def test_a_run_takes_the_crossover_of_its_normalisation():
-    # A run picks its backend once; a centred run of 128 to 255 taps takes the FFT (its
+    # A run picks its backend once; a centred run of 192 to 255 taps takes the FFT (its
     # direct scan costs more per tap), a plain run of the same kernel the direct scan.
     from motifscan.scanning import scan_backend
     from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS
@@ -410,9 +437,10 @@ def test_a_bank_finds_exactly_the_motifs_of_separate_runs_in_bounded_pieces(monk
     import dataclasses
 
     from motifscan import scanning
+    from motifscan.similarity import CENTERED_FFT_MIN_TAPS
 
     rng = np.random.default_rng(21)
-    m = 160  # centred: the FFT path
+    m = CENTERED_FFT_MIN_TAPS + 8  # centred: the FFT path
     bank = {f"k{i}": rng.standard_normal(m) for i in range(4)}
     x = np.cumsum(rng.standard_normal(40_000)) * 0.05
     for i, (name, shape) in enumerate(bank.items()):
@@ -512,10 +540,10 @@ def test_mad_threshold_is_k_times_the_median_absolute_deviation_of_finite_scores
 
 def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_size(tmp_path):
     import motifscan
-    from motifscan.pipeline import MAD_REFERENCE_POSITIONS
+    from motifscan.scanning import REFERENCE_POSITIONS
 
     rng = np.random.default_rng(4)
-    n = MAD_REFERENCE_POSITIONS + 20_000
+    n = REFERENCE_POSITIONS + 20_000
     signal = rng.standard_normal(n)
     signal[n - 5000 :] *= 0.2  # the end differs: it must not move the threshold
     pulse = np.hanning(16)
@@ -525,7 +553,7 @@ def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_siz
         motifscan.detect(signal, pulse, threshold="mad:4", block_rows=rows, summary=True)
         for rows in (1000, 65_536, None)
     ]
-    reference = sliding_cosine(signal, pulse, 1.0, 1).score[:MAD_REFERENCE_POSITIONS]
+    reference = sliding_cosine(signal, pulse, 1.0, 1).score[:REFERENCE_POSITIONS]
     expected = 4 * np.median(np.abs(reference - np.median(reference)))
     for motifs, summary in runs:
         assert summary.thresholds == {"signal": pytest.approx(expected, rel=1e-12)}
@@ -534,7 +562,7 @@ def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_siz
     assert len(runs[0][0]) >= (n - 1100) // 7919
 
 
-def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path):
+def test_mad_threshold_on_the_command_line_reports_it(tmp_path):
     from click.testing import CliRunner
 
     from motifscan.cli import cli
@@ -568,13 +596,99 @@ def test_mad_threshold_on_the_command_line_reports_it_and_refuses_state(tmp_path
     assert all(document == documents[0] for document in documents)
     assert documents[0]["parameters"]["threshold"] == "mad:3"
     assert set(documents[0]["thresholds"]) == {"v"} and 0 < documents[0]["thresholds"]["v"] < 1
-    for options, message in (
-        (["--state", str(tmp_path / "state.json")], "--threshold mad:K with --state"),
-        ([], "'mad:x' is not a number or mad:K"),
+    for threshold, message in (
+        ("mad:x", "'mad:x' is not a number, mad:K or fa:RATE"),
+        ("fa:-1", "--threshold fa:RATE needs RATE to be a finite number greater than 0, got -1"),
+        ("mad:0", "--threshold mad:K needs K to be a finite number greater than 0, got 0"),
     ):
-        threshold = "mad:x" if not options else "mad:3"
-        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, *options])
+        result = CliRunner().invoke(cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold])
         assert result.exit_code == 2 and message in result.stderr, result.stderr
+
+
+def test_fa_threshold_is_just_above_the_allowed_share_of_the_strongest_scores():
+    from motifscan.pipeline import fa_threshold
+
+    scores = np.array([0.1, -0.9, np.nan, 0.3, 0.5, -0.2, 0.7, 0.0, 0.4, -0.6, 0.8])
+    # 10 finite scores, a rate of 0.3 per window: 3 may reach the threshold (0.9, 0.8, 0.7).
+    threshold = fa_threshold(scores, 0.3)
+    assert threshold == np.nextafter(0.6, 1) and np.count_nonzero(np.abs(scores) >= threshold) == 3
+    assert fa_threshold(scores, 0.05) == np.nextafter(0.9, 1)  # none may
+    assert fa_threshold(scores, 1.0) == 0.0 and fa_threshold(np.full(3, np.nan), 0.1) == 1.0
+
+
+def test_fa_threshold_is_measured_on_the_first_positions_whatever_the_block_size():
+    import motifscan
+    from motifscan.pipeline import fa_threshold
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    rng = np.random.default_rng(6)
+    n = REFERENCE_POSITIONS + 20_000
+    signal = rng.standard_normal(n)
+    signal[n - 5000 :] = np.sin(np.arange(5000) / 3)  # the end differs: it must not move the threshold
+    kernel = rng.standard_normal(12)
+    runs = [
+        motifscan.detect(signal, kernel, threshold="fa:500", block_rows=rows, summary=True)
+        for rows in (1000, 65_536, None)
+    ]
+    reference = sliding_cosine(signal, kernel, 1.0, 1).score[:REFERENCE_POSITIONS]
+    expected = fa_threshold(reference, 500 / 1e6)
+    assert np.count_nonzero(np.abs(reference) >= expected) == 50
+    for motifs, summary in runs:
+        assert summary.thresholds == {"signal": pytest.approx(expected, rel=1e-12)}
+        assert motifs == runs[0][0] and len(motifs) > 0
+
+
+def test_fa_threshold_on_white_noise_gives_the_rate_asked_for():
+    """Planted noise where the rate is known: for white Gaussian noise every window points
+    in a uniformly random direction, so cosine² of a window with any kernel of m taps is
+    Beta(1/2, (m - 1)/2) distributed, and P(|cosine| >= T) is known exactly."""
+    import motifscan
+    from scipy.stats import beta
+
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    m, rate = 8, 2000.0  # per million windows: 0.002 per window, 200 windows of the stretch
+    kernel = np.random.default_rng(1).standard_normal(m)
+    noise = np.random.default_rng(2).standard_normal(REFERENCE_POSITIONS + 200_000)
+    motifs, summary = motifscan.detect(noise, kernel, threshold=f"fa:{rate:g}", summary=True)
+    (threshold,) = summary.thresholds.values()
+    exact = beta.sf(threshold**2, 0.5, (m - 1) / 2)  # the true share of windows at or above
+    # 200 exceedances, in clusters of overlapping windows: the share is known to ~15 %.
+    assert exact == pytest.approx(rate / 1e6, rel=0.3)
+    after = sliding_cosine(noise, kernel, 1.0, 1).score[REFERENCE_POSITIONS:]
+    assert np.mean(np.abs(after) >= threshold) == pytest.approx(rate / 1e6, rel=0.3)
+    # Motifs are at most the windows at or above it (min_gap merges neighbours).
+    assert 0 < len(motifs) <= np.count_nonzero(np.abs(sliding_cosine(noise, kernel, 1.0, 1).score) >= threshold)
+
+
+def test_fa_rate_is_per_hour_with_a_time_column_and_refused_when_not_estimable(tmp_path):
+    from click.testing import CliRunner
+
+    from motifscan.cli import cli
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    n = REFERENCE_POSITIONS + 1000
+    noise = np.round(np.random.default_rng(3).standard_normal(n), 4)
+    timed, untimed = tmp_path / "timed.csv", tmp_path / "untimed.csv"
+    pd.DataFrame({"t": np.arange(n) / 100, "v": noise}).to_csv(timed, index=False)  # 100 Hz
+    pd.DataFrame({"v": noise}).to_csv(untimed, index=False)
+    kernel = "1,-2,3,1,-1"
+    per_window = {}
+    for threshold, path in (("fa:720", timed), ("fa:2000", untimed)):
+        result = CliRunner().invoke(
+            cli, ["detect", str(path), "--kernel", kernel, "--threshold", threshold, "--format", "json"]
+        )
+        assert result.exit_code == 0, result.stderr
+        assert f"thresholds from the false-alarm rate {threshold}" in result.stderr
+        document = json.loads(result.stdout)
+        assert document["parameters"]["threshold"] == threshold
+        per_window[threshold] = document["thresholds"]["v"]
+    # 720 per hour at 100 Hz is 0.002 per window, as is 2000 per million windows.
+    assert per_window["fa:720"] == per_window["fa:2000"]
+    result = CliRunner().invoke(cli, ["detect", str(untimed), "--kernel", kernel, "--threshold", "fa:10"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "too few to estimate 10 false alarms per million windows" in result.stderr
+    assert "error: --threshold fa:10:" in result.stderr and "ask for fa:100 or more" in result.stderr
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -649,3 +763,117 @@ def test_min_gap_as_a_time_needs_a_time_column():
         detect_all(
             signal_from_arrays({"x": np.arange(10.0)}, time=np.zeros(10)), DetectConfig(kernel=(1, 2, 3), min_gap="2s")
         )
+
+
+class _Onlooker:
+    """A watch that looks at nothing: a watched run scans full score tracks."""
+
+    def signal_block(self, block):
+        pass
+
+    def score_block(self, block):
+        pass
+
+
+def _summary_counts(summary: RunSummary) -> tuple:
+    return (
+        summary.samples,
+        summary.positions,
+        summary.skipped_windows,
+        summary.skipped_by_channel,
+        summary.suppressed_peaks,
+        summary.scored_windows,
+        summary.near_unit_cosine_windows,
+        summary.large_offset,
+        summary.motifs,
+    )
+
+
+def _hostile_channels(seed: int, n: int, offset: float, magnitude: float) -> dict:
+    """planted_signal with an offset, a magnitude (1e-300 .. 1e300), constant and zero runs,
+    infinities and exact copies of the kernel (windows of |score| exactly 1)."""
+    rng = np.random.default_rng(seed)
+    channels = planted_signal(seed, n)
+    for x in channels.values():
+        x += offset
+        x *= magnitude
+        a = int(rng.integers(0, n))
+        x[a : a + int(rng.integers(0, 40))] = rng.choice([0.0, 2.5])
+        x[rng.random(n) < 0.001] = rng.choice([np.inf, -np.inf])
+        b = int(rng.integers(0, max(1, n - 4)))
+        x[b : b + 4] = magnitude * np.array([1.0, 2.0, 3.0, 2.0])[: x[b : b + 4].size]
+    return channels
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.integers(5, 6000),
+    st.sampled_from([None, 1, 7, 2047, 2048, 2049, 4099]),
+    st.sampled_from([1.0, 1e-300, 1e300, 1e-150]),
+    st.sampled_from([0.0, 50.0]),
+    st.sampled_from([1.0, 2.0, 3.0, 1.5]),
+    st.sampled_from([0.0, 0.3, 0.6, 0.95, 1.0]),
+    st.sampled_from([{"k": (1, 2, 3, 2)}, {"up": (1, 2, 3, 2), "down": (3, 1, 0), "long": (1, 2, 3, 2, 1, 0, 0)}]),
+    st.sampled_from([1, (1, 3)]),
+    st.sampled_from(["none", "center", "zscore"]),
+    st.sampled_from(["any", "positive", "negative"]),
+    st.sampled_from([None, 0, 3, "1span"]),
+    st.sampled_from([None, 2]),
+    st.sampled_from(["numba", "numba", "auto", "fft"]),
+)
+def test_fused_detection_equals_detection_on_full_tracks(
+    seed, n, block_rows, magnitude, offset, p, threshold, kernels, dilation, normalize, sign, min_gap, top, backend
+):
+    # A run that only detects scans with the fused candidate test; a watched run scans
+    # full score tracks. Motifs and every count of the summary must be the same.
+    channels = _hostile_channels(seed, n, offset, magnitude)
+    config = DetectConfig(
+        kernels=kernels,
+        p=p,
+        threshold=threshold,
+        dilation=dilation,
+        normalize=normalize,
+        sign=sign,
+        min_gap=min_gap,
+        top=top,
+        backend=backend,
+    )
+    if n < config.shortest_span:
+        return
+    fused = Detection(signal_from_arrays(channels, block_rows=block_rows), config)
+    full = Detection(signal_from_arrays(channels, block_rows=block_rows), config, watch=_Onlooker())
+    assert list(fused) == list(full)
+    assert _summary_counts(fused.summary) == _summary_counts(full.summary)
+
+
+def test_fused_detection_ties_at_the_threshold():
+    # The threshold is exactly the |score| of some windows: the fused run keeps them, as the
+    # full computation does, and drops those one ulp below.
+    channels = _hostile_channels(5, 3000, 0.0, 1.0)
+    config = DetectConfig(kernel=(1, 2, 3, 2), p=3, threshold=0.5, min_gap=0)
+    track = sliding_cosine(channels["a"], np.array(config.kernel), config.p, 1, "numba")
+    for tie in np.abs(track.score[np.isfinite(track.score)])[::500]:
+        for threshold in (float(tie), float(np.nextafter(tie, 2.0))):
+            tied = DetectConfig(kernel=(1, 2, 3, 2), p=3, threshold=threshold, min_gap=0, backend="numba")
+            fused = Detection(signal_from_arrays(channels, block_rows=1000), tied)
+            full = Detection(signal_from_arrays(channels, block_rows=1000), tied, watch=_Onlooker())
+            assert list(fused) == list(full)
+            assert _summary_counts(fused.summary) == _summary_counts(full.summary)
+
+
+def test_a_detect_run_scans_fused_and_keeps_the_offset_count():
+    # CO2-like: an offset far above the swing makes almost every window point like a flat
+    # kernel; the fused run, which finishes few windows, still counts them.
+    rng = np.random.default_rng(2)
+    x = 315.0 + np.cumsum(rng.standard_normal(300_000)) * 0.01
+    config = DetectConfig(kernel=(1, 1, 1.05, 1), p=3, threshold=0.9999, backend="numba")
+    run = Detection(signal_from_arrays({"co2": x}, block_rows=70_000), config)
+    watched = Detection(signal_from_arrays({"co2": x}, block_rows=70_000), config, watch=_Onlooker())
+    assert list(run) == list(watched)
+    assert run.summary.large_offset and watched.summary.large_offset
+    assert _summary_counts(run.summary) == _summary_counts(watched.summary)
+    scanner = StreamScanner(["co2"], config, candidates_above=run._fused_threshold())
+    block = scanner.push(SignalBlock({"co2": x}))
+    assert block is not None and isinstance(block.tracks["co2"], CandidateTrack)
+    assert block.tracks["co2"].position.size < x.size // 10

@@ -448,7 +448,7 @@ def test_too_many_channels_for_one_figure_are_refused_before_anything_is_printed
 
 
 def test_many_motifs_are_shaded_as_merged_runs_that_cover_the_same_samples():
-    from motifscan.detection import Motif
+    from motifscan.motif import Motif
     from motifscan.plot_motifs import MAX_SPANS, shaded_spans
 
     few = [Motif("x", s, s + 4, 1.0, 1.0, 1, 1.0) for s in (10, 30)]
@@ -480,3 +480,22 @@ def test_installed_program_draws_a_figure(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert figure.read_bytes().startswith(b"%PDF") and '"found_by"' in completed.stdout
+
+
+def test_noise_adaptive_thresholds_are_drawn_per_track(tmp_path, monkeypatch):
+    """With mad:K each kernel's track has its own threshold: the figure draws those the run
+    used (the JSON summary's), not the fixed --threshold."""
+    import json
+
+    figures = drawn_figures(monkeypatch)
+    result = run(
+        "detect", ECG, *TWO_BEATS, "--p", "2", "--threshold", "mad:4", "--format", "json", "--plot", tmp_path / "m.svg"
+    )
+    assert result.exit_code in (0, 1), result.output
+    used = sorted(json.loads(result.stdout)["thresholds"].values())
+    assert len(used) == 2 and used[0] != used[1]
+    (figure,) = figures
+    dashed = {
+        round(abs(float(line.get_ydata()[0])), 9) for line in figure.axes[1].get_lines() if line.get_linestyle() == "--"
+    }
+    assert dashed == {round(value, 9) for value in used}

@@ -4,10 +4,21 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from motifscan.similarity import span
+from motifscan.suppression import candidate_mask
+from motifscan.scanning import LARGE_OFFSET_COSINE
+from motifscan.similarity import cpu, sliding_candidates, span
 from motifscan.similarity.cpu import BLOCK as _RUN
-from motifscan.similarity.cpu import FUSED_TAPS, integer_power, sliding_cosine_numba, sliding_dot_numba, window_sumsq
+from motifscan.similarity.cpu import (
+    FUSED_MARGIN,
+    FUSED_TAPS,
+    fused_bounds,
+    integer_power,
+    sliding_cosine_numba,
+    sliding_dot_numba,
+    window_sumsq,
+)
 from motifscan.similarity.reference import (
+    candidates_of_track,
     precision_signals,
     sliding_cosine_longdouble,
     sliding_cosine_reference,
@@ -140,3 +151,68 @@ def test_half_integer_p_is_powered_like_pow(p):
     fast = sliding_cosine_numba(x, kernel, p, 1)
     expected = np.sign(fast.cosine) * np.abs(fast.cosine) ** p2
     np.testing.assert_allclose(fast.score, expected, rtol=8 * (4 * p2 + 4) * np.finfo(float).eps, atol=1e-300)
+
+
+def _fused_against_full(x, kernel, p, dilation, threshold):
+    """The fused scan and the reference made from the full track: the finished windows
+    hold every candidate and every unscored window, with the full scan's exact values, and
+    everything detection counts comes out the same."""
+    full = sliding_cosine_numba(x, kernel, p, dilation)
+    fused = sliding_candidates(x, kernel, p, dilation, "numba", threshold, LARGE_OFFSET_COSINE)
+    ref = candidates_of_track(full, threshold, LARGE_OFFSET_COSINE)
+    assert fused.length == ref.length == full.score.shape[0]
+    assert np.all(np.diff(fused.position) > 0)
+    # Bit for bit the full scan's results where finished (NaN where it has NaN).
+    for got, whole in zip(fused[1:4], full):
+        assert np.array_equal(got, whole[fused.position], equal_nan=True)
+    assert np.isin(ref.position, fused.position).all()
+    for sign in ("any", "positive", "negative"):
+        chosen = fused.position[candidate_mask(fused.score, threshold, sign)]
+        assert np.array_equal(chosen, np.flatnonzero(candidate_mask(full.score, threshold, sign)))
+    assert np.count_nonzero(np.isnan(fused.score)) == np.count_nonzero(np.isnan(full.score))
+    near = fused.near_unit_cosine + np.count_nonzero(np.abs(fused.cosine) > LARGE_OFFSET_COSINE)
+    assert near == np.count_nonzero(np.abs(full.cosine) > LARGE_OFFSET_COSINE)
+    return full
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    signals(),
+    kernels(),
+    st.integers(1, 4),
+    st.sampled_from([0.5, 0.7, 1.0, 1.5, 3.0, 9.0, 12.5]),
+    st.sampled_from([0.0, 1e-300, 0.1, 0.5, 0.9, 0.999, 1.0]),
+    st.integers(0, 2**32 - 1),
+)
+def test_fused_candidates_equal_the_full_track(x, kernel, dilation, p, threshold, seed):
+    if x.size < span(kernel.size, dilation):
+        return
+    full = _fused_against_full(x, kernel, p, dilation, threshold)
+    # Ties: a threshold equal to a window's |score| (and one ulp either side) is decided
+    # as the full computation decides it.
+    scored = np.abs(full.score[np.isfinite(full.score) & (full.score != 0)])
+    if scored.size:
+        tie = float(np.random.default_rng(seed).choice(scored))
+        for t in (tie, np.nextafter(tie, 0.0), np.nextafter(tie, 2.0)):
+            _fused_against_full(x, kernel, p, dilation, float(t))
+
+
+@pytest.mark.parametrize("m", [1, 3, FUSED_TAPS, FUSED_TAPS + 1, 64])
+def test_fused_candidates_across_run_boundaries(m, monkeypatch):
+    # Planted copies straddling every run boundary of the parallel and the serial scan.
+    rng = np.random.default_rng(m)
+    kernel = rng.standard_normal(m)
+    x = rng.standard_normal(3 * _RUN + 2 * m) * 0.1
+    for start in (_RUN - m // 2, 2 * _RUN - 1, 2 * _RUN + m + 3):
+        x[start : start + m] += 5.0 * kernel
+    for serial in (0, 1 << 30):
+        monkeypatch.setattr(cpu, "SERIAL_POSITIONS", serial)
+        full = _fused_against_full(x, kernel, 3.0, 1, 0.5)
+        assert np.count_nonzero(np.abs(full.score) >= 0.5) >= 3
+
+
+def test_fused_bounds_lower_the_threshold_by_the_margin():
+    assert fused_bounds(0.0, 9.0) == 0.0
+    assert fused_bounds(1e-300, 1.0) == 0.0  # below FUSED_LOWEST: every window finished
+    assert fused_bounds(0.5, 9.0) == pytest.approx(0.5 ** (2 / 9) * (1 - FUSED_MARGIN), rel=1e-15)
+    assert fused_bounds(0.5, 9.0) < 0.5 ** (2 / 9)

@@ -152,3 +152,31 @@ def test_public_functions_agree(backend):
         norms=True,
     )
     assert sliding_dot(x[:10], kernel, 2, backend).shape == (0,)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5000), st.integers(1, 10**7))
+def test_fft_length_transforms_the_fewest_samples(window_span, n_out):
+    # Given the outputs, the length is the power of two between MIN_FFT / 2 (and 8 spans)
+    # and the longest that transforms the fewest samples in all, the longest on a tie.
+    from motifscan.similarity import fft
+
+    def transformed(length):
+        return -(-n_out // (length - window_span + 1)) * length
+
+    longest = fft.fft_length(window_span)
+    chosen = fft.fft_length(window_span, n_out)
+    candidates = [2**e for e in range(40) if max(fft.MIN_FFT // 2, 8 * window_span) <= 2**e <= longest] or [longest]
+    best = min(transformed(length) for length in candidates)
+    assert chosen in candidates and transformed(chosen) == best
+    assert chosen == max(length for length in candidates if transformed(length) == best)
+
+
+def test_a_short_piece_takes_a_shorter_transform():
+    # The 21 000-row pieces of a 256-kernel bank of 200 taps: 3 segments of 2**13 instead
+    # of 2 of 2**14; a long signal keeps 2**14.
+    from motifscan.similarity import fft
+
+    assert fft.fft_length(200, 21_845) == 1 << 13
+    assert fft.fft_length(200, 2_000_000) == 1 << 14
+    assert fft.fft_length(200) == 1 << 14

@@ -186,3 +186,40 @@ def test_auto_never_picks_the_simulator():
 
     assert resolve_device("auto", "auto", 10**12, 100) == "numba"  # a CPU backend
     assert resolve_device("gpu", "auto", 10, 3) == "cuda"
+
+
+def test_fused_test_compiles_for_the_gpu_and_decides_as_the_cpu():
+    # The candidate test of a scan that only detects is plain Python shared by both
+    # devices, like finish_window: compiled for CUDA it marks the same windows to finish.
+    import numba.cuda
+
+    # The simulator swaps the module global ``cuda`` of a kernel for its own, not a closure.
+    globals()["cuda"] = numba.cuda
+    from motifscan.similarity.cpu import _fused_test, fused_bounds
+    from motifscan.similarity.window import fused_test
+
+    device_test = numba.cuda.jit(device=True)(fused_test)
+
+    @numba.cuda.jit
+    def mark(dot, sumsq, lower, near_lower, near_upper, finish, near):
+        i = cuda.grid(1)  # noqa: F821 (the module global set above)
+        if i < dot.shape[0]:
+            f, c = device_test(dot[i], sumsq[i], lower, near_lower, near_upper)
+            finish[i] = f
+            near[i] = c
+
+    rng = np.random.default_rng(3)
+    sumsq = np.abs(rng.standard_normal(200)) * 10.0 ** rng.integers(-310, 310, 200)
+    sumsq[:8] = [0.0, np.nan, np.inf, 1e-200, 1e200, 1e-201, 1e201, 5e-324]
+    dot = rng.uniform(-1, 1, 200) * np.sqrt(sumsq)
+    lower = fused_bounds(0.5, 9.0)
+    near_lower, near_upper = 0.99**2 * (1 - 1e-9), 0.99**2 * (1 + 1e-9)
+    dot[8:12] = np.sqrt(sumsq[8:12] * np.array([lower, 0.99**2, 1.0, 0.0]))  # at the bounds
+    finish = np.zeros(200, np.uint8)
+    near = np.zeros(200, np.uint8)
+    mark[4, 64](dot, sumsq, lower, near_lower, near_upper, finish, near)
+    chosen = np.zeros(200, np.uint8)
+    counted = _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen)
+    np.testing.assert_array_equal(finish, chosen)
+    assert counted & 0xFFFFFFFF == finish.sum() and counted >> 32 == near.sum()
+    assert finish[:3].all() and finish[5:8].all()  # zero, NaN, inf and out-of-range sums

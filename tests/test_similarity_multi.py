@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from motifscan.similarity import span
 from motifscan.similarity.multi import estimate_noise_floor, scan_kernels
-from motifscan.similarity.multi_cpu import _BLOCK, scan_kernels_numba
+from motifscan.similarity.multi_cpu import positions_per_block, scan_kernels_numba
 from motifscan.similarity.reference import scan_kernels_reference, sliding_cosine_reference
 from strategies import cosine_tolerance, score_tolerance, signals
 
@@ -108,18 +108,37 @@ def test_joint_numba_equals_reference(channels, data, dilation, normalize):
     assert_scans_close(fast, ref, channels * bank.shape[2], 3.0, condition=condition)
 
 
-def test_run_boundaries_do_not_matter():
+@pytest.mark.parametrize("n_kernels", [1, 3])
+def test_run_boundaries_do_not_matter(n_kernels):
     rng = np.random.default_rng(5)
-    # Blocks of _BLOCK positions run as separate tasks, with special windows at the seams.
-    x = 1e6 + np.cumsum(rng.standard_normal((2, 9 * _BLOCK + 33)), axis=1)
-    x[0, _BLOCK - 2] = np.nan
-    x[:, 3 * _BLOCK - 4 : 3 * _BLOCK + 50] = 7.0
-    x[1, 5 * _BLOCK - 1 : 5 * _BLOCK + 3] = 1e280
-    bank = rng.standard_normal((3, 2, 6))
+    # Blocks of positions_per_block(K) positions run as separate tasks, with special
+    # windows at the seams.
+    block = positions_per_block(n_kernels)
+    x = 1e6 + np.cumsum(rng.standard_normal((2, 9 * block + 33)), axis=1)
+    x[0, block - 2] = np.nan
+    x[:, 3 * block - 4 : 3 * block + 50] = 7.0
+    x[1, 5 * block - 1 : 5 * block + 3] = 1e280
+    bank = rng.standard_normal((n_kernels, 2, 6))
     for normalize in NORMALIZE:
         fast = scan_kernels_numba(x, bank, 2.0, 2, normalize, 0.0)
         ref = scan_kernels_reference(x, bank, 2.0, 2, normalize, 0.0)
         assert_scans_close(fast, ref, 12, 2.0)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 8, 13, 16, 33])
+def test_one_kernel_loop_equals_the_bank_loop_bit_for_bit(m):
+    # A bank of one kernel takes the fused loop of four and two taps per pass; in a bank of
+    # two it takes the general loop. The sums are added in the same order: same bits.
+    rng = np.random.default_rng(m)
+    x = 1e3 + np.cumsum(rng.standard_normal((1, 5000)), axis=1)
+    x[0, 700:720] = 5.0
+    x[0, 1000] = np.nan
+    bank = rng.standard_normal((2, 1, m))
+    for normalize in ("center", "zscore"):
+        (alone,) = scan_kernels_numba(x, bank[:1], 3.0, 2, normalize, 0.0)
+        together = scan_kernels_numba(x, bank, 3.0, 2, normalize, 0.0)[0]
+        for name in alone._fields:
+            np.testing.assert_array_equal(getattr(alone, name), getattr(together, name), err_msg=name)
 
 
 def test_plain_mode_equals_the_plain_scan():
@@ -246,6 +265,9 @@ def test_noise_floor_estimate():
     assert estimate_noise_floor(x[None, :], 16) == pytest.approx(0.2 * 4, rel=0.05)
     assert estimate_noise_floor(np.stack([x, 2 * x]), 16) == pytest.approx(0.2 * 4 * math.sqrt(5), rel=0.05)
     assert estimate_noise_floor(np.full((1, 10), np.nan), 4) == 0.0
+    # Weighted channels (a joint kernel's weights): sqrt(m × sum a_c sigma_c²).
+    weighted = estimate_noise_floor(np.stack([x, 2 * x]), 16, (1.0, 0.25))
+    assert weighted == pytest.approx(estimate_noise_floor(x[None, :], 16) * math.sqrt(2), rel=1e-12)
 
 
 def test_a_huge_offset_with_tiny_deviations_is_judged_by_its_conditioning():

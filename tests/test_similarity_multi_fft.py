@@ -105,11 +105,12 @@ def test_center_is_pearson_r_on_a_large_offset():
 
 
 @pytest.mark.parametrize("normalize", NORMALIZE)
-def test_segments_a_million_apart_at_the_seams(normalize):
+@pytest.mark.parametrize("m, dilation", [(700, 2), (1500, 1)])
+def test_segments_a_million_apart_at_the_seams(normalize, m, dilation):
     # Real segment lengths (FFT of 2**14): a level jump of 1e6, a part scaled by 1e6, NaN,
-    # inf, constant runs and 1e+-300 values across the FFT segments' and rolling blocks' seams.
+    # inf, constant runs and 1e+-300 values across the FFT segments' and rolling blocks' seams
+    # (blocks of 256 positions, and of m / 4 = 375 for 1500 taps).
     rng = np.random.default_rng(8)
-    m, dilation = 700, 2
     x = np.cumsum(rng.standard_normal(60_000)) + rng.standard_normal(60_000)
     step = fft.fft_length(span(m, dilation)) - span(m, dilation) + 1
     x[step - 3000 : step + 2000] += 1e6
@@ -197,3 +198,67 @@ def test_a_bank_gives_each_kernel_exactly_its_own_scan(normalize, backend, m):
         (alone,) = scan_kernels(x, bank[k : k + 1], 3.0, 1, normalize, 0.0, backend)
         for name in alone._fields:
             np.testing.assert_array_equal(getattr(together[k], name), getattr(alone, name), err_msg=(k, name))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 2),
+    st.data(),
+    st.integers(1, 2),
+    st.sampled_from(NORMALIZE),
+    st.sampled_from([0.0, 1e-3]),
+    st.sampled_from([1 << 6, 1 << 8, 1 << 22]),
+    st.sampled_from([0, 1 << 30]),
+)
+def test_bank_chunks_give_each_kernel_exactly_its_own_scan(
+    channels, data, dilation, normalize, noise_floor, bank_samples, serial_outputs
+):
+    # The bank's products, inverse transforms and dot products run a chunk of kernels at a
+    # time (one kernel per chunk up to all of them), serially or in parallel: whatever the
+    # cut, each kernel's track is bit for bit that of a scan of the kernel alone, on
+    # hostile signals (NaN, inf, constant stretches, 1e+-300) with several channels.
+    size = data.draw(st.integers(1, 1500 // channels))
+    signal = np.stack([data.draw(signals(min_size=size, max_size=size)) for _ in range(channels)])
+    first = data.draw(kernel_banks(channels))
+    m = first.shape[2]
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    bank = np.concatenate([first, rng.standard_normal((data.draw(st.integers(0, 6)), channels, m))])
+    if size < span(m, dilation):
+        return
+    patches = mock.patch.multiple(multi_fft, BANK_SAMPLES=bank_samples, SERIAL_OUTPUTS=serial_outputs)
+    with small_segments(), patches, np.errstate(all="ignore"):
+        together = multi_fft.scan_kernels_fft(signal, bank, 3.0, dilation, normalize, noise_floor)
+        for k in range(bank.shape[0]):
+            (alone,) = multi_fft.scan_kernels_fft(signal, bank[k : k + 1], 3.0, dilation, normalize, noise_floor)
+            for name in alone._fields:
+                np.testing.assert_array_equal(getattr(together[k], name), getattr(alone, name), err_msg=(k, name))
+
+
+def test_bank_spectra_are_kept_between_calls_and_bounded():
+    # A stream is scanned piece by piece with one bank: its kernel spectra are transformed
+    # once, a scan with them cached gives the same track, and the cache stays within its
+    # bytes (banks that do not fit are not kept).
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.standard_normal(40_000))
+    bank = rng.standard_normal((3, 1, 300))
+    multi_fft._spectra_cache.clear()
+    first = multi_fft.scan_kernels_fft(x[None], bank, 3.0, 1, "center", 0.0)
+    assert len(multi_fft._spectra_cache) == 1
+    (cached,) = multi_fft._spectra_cache.values()
+    assert not cached[0].flags.writeable
+    again = multi_fft.scan_kernels_fft(x[None], bank, 3.0, 1, "center", 0.0)
+    assert len(multi_fft._spectra_cache) == 1
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.score, b.score)
+    other = bank.copy()
+    other[1, 0, 7] += 1.0  # one tap differs: another bank
+    changed = multi_fft.scan_kernels_fft(x[None], other, 3.0, 1, "center", 0.0)
+    assert len(multi_fft._spectra_cache) == 2
+    assert not np.array_equal(changed[1].score, first[1].score)
+    np.testing.assert_array_equal(changed[0].score, first[0].score)
+    with mock.patch.object(multi_fft, "SPECTRA_CACHE_BYTES", cached[0].nbytes):
+        multi_fft.scan_kernels_fft(x[None], bank[:2], 3.0, 1, "center", 0.0)
+        assert sum(entry[0].nbytes for entry in multi_fft._spectra_cache.values()) <= cached[0].nbytes
+        multi_fft._spectra_cache.clear()
+        multi_fft.scan_kernels_fft(x[None], np.concatenate([bank, bank]), 3.0, 1, "center", 0.0)
+        assert not multi_fft._spectra_cache

@@ -236,13 +236,13 @@ def test_overlapping_runs_report_each_motif_once(tmp_path):
 
 def test_state_file_round_trips_the_carried_rows(tmp_path):
     from motifscan.signal import SignalBlock
-    from motifscan.state import _decode_block, _encode_block
+    from motifscan.state_schema import _decode_block, encode_block
 
     block = SignalBlock(
         {"v": np.array([1.5, np.nan, np.inf])},
         np.array(["2025-01-01T00:00:00.5", "NaT", "2025-01-02"], dtype="datetime64[ns]"),
     )
-    back = _decode_block(json.loads(json.dumps(_encode_block(block))), "tail")
+    back = _decode_block(json.loads(json.dumps(encode_block(block))), "tail")
     np.testing.assert_array_equal(back.channels["v"], block.channels["v"])
     np.testing.assert_array_equal(back.time, block.time)
     with StateFile.open(str(tmp_path / "s.json"), {"kernel": [1.0]}) as state:
@@ -397,6 +397,79 @@ def test_any_appends_give_one_runs_motifs(seed, n, cuts, kernels, normalize, thr
         _union_equals_one_run(Path(directory), x, cuts, options)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("threshold", ["mad:4", "fa:300"])
+def test_noise_adaptive_threshold_over_five_state_runs_gives_one_runs_motifs(tmp_path, threshold):
+    """Issue 18: --threshold mad:K (and fa:RATE) over a growing file scanned 5 times with
+    --state: the runs before the reference stretch is complete hold its rows, the run that
+    completes it decides the thresholds once, whole, and the later runs reuse them from the
+    state, so together they report one run's motifs with one run's thresholds."""
+    from motifscan.scanning import REFERENCE_POSITIONS
+
+    rng = np.random.default_rng(18)
+    n = REFERENCE_POSITIONS + 30_000
+    x = np.round(0.3 * rng.standard_normal((2, n)), 4)
+    pulse = np.hanning(16)
+    for start in range(700, n - 20, 4999):
+        x[0, start : start + 16] += pulse
+        x[1, start + 40 : start + 56] -= pulse
+    x[:, n - 20_000 :] *= 3  # a louder end: it must not move the thresholds
+    options = [
+        "--kernel",
+        ",".join(f"{v:.6f}" for v in pulse),
+        "--threshold",
+        threshold,
+        "--time-column",
+        "t",
+        "--backend",
+        "numba",
+        "--format",
+        "csv",
+    ]
+    text_length = len("t,a,b\n") + sum(len(f"{i},{float(x[0][i])!r},{float(x[1][i])!r}\n") for i in range(n))
+    # Two runs before the stretch is complete (one cut inside a line), one across its end,
+    # two after it.
+    cuts = [int(text_length * share) + 3 for share in (0.2, 0.55, 0.85, 0.95)]
+    _union_equals_one_run(tmp_path, x, cuts, options)
+    state = json.loads((tmp_path / "state.json").read_text())
+    (entry,) = state["files"].values()
+    whole = run("detect", tmp_path / "whole.csv", *options[:-2], "--format", "json")
+    # (JSON reports numbers to 12 significant digits; the state keeps them exactly.)
+    assert entry["undecided"]["thresholds"] == pytest.approx(json.loads(whole.stdout)["thresholds"], rel=1e-11)
+    assert set(entry["undecided"]["thresholds"]) == {"a", "b"}
+    assert len(motif_keys(run("detect", tmp_path / "whole.csv", *options).stdout)) >= 2 * (n - 800) // 4999
+
+
+@pytest.mark.slow
+def test_weighted_noise_floor_auto_is_kept_in_the_state_with_its_weights(tmp_path):
+    from motifscan.similarity.multi import AUTO_NOISE_SAMPLES
+
+    rng = np.random.default_rng(7)
+    n = AUTO_NOISE_SAMPLES + 3000
+    x = np.round(np.cumsum(rng.standard_normal((2, n)), axis=1), 2)
+    joint = tmp_path / "joint.csv"
+    joint.write_text("a,b\nweights,1,0.25\n1,0\n2,1\n3,-1\n0,2\n")
+    options = ["--kernel-file", joint, "--joint", "--noise-floor", "auto", "--p", "2", "--threshold", "0.3"]
+    options += ["--time-column", "t", "--backend", "numba", "--format", "csv"]
+    text_length = len("t,a,b\n") + sum(len(f"{i},{float(x[0][i])!r},{float(x[1][i])!r}\n") for i in range(n))
+    _union_equals_one_run(tmp_path, x, [text_length // 3, text_length - 20_000], options)
+    (entry,) = json.loads((tmp_path / "state.json").read_text())["files"].values()
+    ((channels, taps, floor, weights),) = entry["undecided"]["noise_floor"]
+    assert (channels, taps, weights) == (["a", "b"], 4, [1.0, 0.25]) and floor > 0
+
+
+def test_a_state_run_before_the_reference_stretch_is_complete_holds_its_rows(tmp_path):
+    log, state = tmp_path / "log.csv", tmp_path / "state.json"
+    log.write_text("t,v\n" + csv_lines(signal_with(300, SHAPES)))
+    result = run("detect", log, "--kernel", "1,2,3", "--threshold", "mad:3", "--state", state, "--format", "json")
+    assert result.exit_code == 1, result.output
+    assert "300 row(s) held for the next run: the mad:3 thresholds wait" in result.stderr
+    document = json.loads(result.stdout)
+    assert document["thresholds"] == {} and document["motif_count"] == 0
+    entry = json.loads(state.read_text())["files"][str(log)]
+    assert entry["undecided"]["thresholds"] is None and len(entry["tail"]["channels"]["v"]) == 300
+
+
 # --- The state file's integrity ---------------------------------------------------------
 
 
@@ -517,6 +590,9 @@ def _tampered(document, log):
         "other channel": setting(
             [entry, "tail"], {"channels": {"w": [1.0, 2.0]}, "time": {"unit": None, "values": [1.0, 2.0]}}
         ),
+        "threshold not a number": setting([entry, "undecided", "thresholds"], {"v": "0.5"}),
+        "negative threshold": setting([entry, "undecided", "thresholds"], {"v": -1}),
+        "thresholds list": setting([entry, "undecided", "thresholds"], [0.5]),
         "null output": setting(["output"], {"path": "", "device": 0, "inode": 0, "header": None, "pending": ""}),
         "version": setting(["version"], 99),
         "foreign format": setting(["format"], "something-else"),
@@ -551,6 +627,21 @@ def test_tampered_state_files_are_refused_naming_the_file_and_what_is_wrong(tmp_
         state.write_text(text)
         result = run("detect", log, *KERNEL, "--state", state, "--min-gap", "10")
         assert result.exit_code == 2 and str(state) in result.stderr and result.stderr.count("\n") == 1, text[:50]
+
+
+def test_kept_thresholds_of_other_tracks_are_refused_naming_the_state(tmp_path):
+    log, state = tmp_path / "log.csv", tmp_path / "state.json"
+    log.write_text("t,v\n" + csv_lines(signal_with(300, SHAPES)))
+    options = ["--kernel", "1,2,3", "--threshold", "mad:3", "--state", state]
+    assert run("detect", log, *options).exit_code == 1
+    document = json.loads(state.read_text())
+    document["files"][str(log)]["undecided"]["thresholds"] = {"w": 0.5}
+    state.write_text(json.dumps(document))
+    with open(log, "a") as stream:
+        stream.write(csv_lines(signal_with(30, {5: [1, 2, 3]}), 300))
+    result = run("detect", log, *options)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output
+    assert f"--state: {state}: the thresholds kept for {log} lack the score track 'v'" in result.stderr
 
 
 # --- Rotation: identity and content -----------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import IO, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from motifscan.detection import Motif
+from motifscan.motif import Motif
 from motifscan.errors import MotifscanError
 from motifscan.io.csv_layout import zone_to_arrow
 from motifscan.io.times import format_time, iso_times
@@ -365,7 +365,7 @@ def run_report(summary, parameters: dict) -> dict:
     }
     if "min_channels" in parameters:
         report["partial_windows"] = summary.partial_windows
-    if str(parameters.get("threshold", "")).startswith("mad:"):
+    if str(parameters.get("threshold", "")).startswith(("mad:", "fa:")):
         report["thresholds"] = {label: _number(value) for label, value in summary.thresholds.items()}
     if "fill" in parameters:
         report["filled_samples"] = summary.filled_samples

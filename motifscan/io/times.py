@@ -10,7 +10,7 @@ from typing import Iterable, Iterator, Literal
 
 import numpy as np
 
-from motifscan.detection import Motif
+from motifscan.motif import Motif
 from motifscan.io.csv_layout import zone_to_arrow
 
 

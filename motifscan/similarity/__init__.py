@@ -31,9 +31,10 @@ COLD_SMALL_WORK = 10_000_000
 FFT_MIN_TAPS = 256
 
 #: The same crossover for the centred scans (``normalize="center"`` or ``"zscore"``): their
-#: direct scan costs more per tap (a subtraction and two more sums), their FFT about the
-#: same, so the FFT takes over at fewer taps (measured, docs/performance.md).
-CENTERED_FFT_MIN_TAPS = 128
+#: direct scan costs more per tap (a subtraction and two more sums), their FFT more than
+#: the plain one (norms, median shift), so the FFT takes over at fewer taps; measured in
+#: CPU time on one thread, which the machine's load moves least (docs/performance.md).
+CENTERED_FFT_MIN_TAPS = 192
 
 
 class ScoreTrack(NamedTuple):
@@ -55,6 +56,45 @@ class DistanceTrack(NamedTuple):
     cosine: np.ndarray
     scale: np.ndarray
     distance: np.ndarray
+
+
+class CandidateTrack(NamedTuple):
+    """What detection needs of a scan, without every window's results (the fused scan of
+    :func:`sliding_candidates`).
+
+    ``position`` (int64, relative to the scan's first position, ascending) names the
+    *finished* windows, and ``score``, ``cosine``, ``scale`` are their results exactly as
+    the full scan computes them. Every window that could be a candidate for the threshold
+    and every window without a score (NaN) is finished; so may be a few others (those
+    close to a bound). ``length`` is how many positions the scan covered, and
+    ``near_unit_cosine`` how many unfinished windows have ``|cosine|`` above the scan's
+    ``near_cosine`` (the finished ones are counted from their cosine).
+    """
+
+    position: np.ndarray
+    score: np.ndarray
+    cosine: np.ndarray
+    scale: np.ndarray
+    length: int
+    near_unit_cosine: int
+
+
+def track_length(track) -> int:
+    """Positions a score track covers: its length, full or fused (:class:`CandidateTrack`)."""
+    return track.length if isinstance(track, CandidateTrack) else track.score.shape[0]
+
+
+def join_candidates(first: CandidateTrack, second: CandidateTrack) -> CandidateTrack:
+    """The fused track of two consecutive stretches of positions (``second`` starting right
+    after the ``first.length`` positions of ``first``)."""
+    return CandidateTrack(
+        np.concatenate([first.position, second.position + first.length]),
+        np.concatenate([first.score, second.score]),
+        np.concatenate([first.cosine, second.cosine]),
+        np.concatenate([first.scale, second.scale]),
+        first.length + second.length,
+        first.near_unit_cosine + second.near_unit_cosine,
+    )
 
 
 #: One kernel's scan result: a :class:`DistanceTrack` for ``normalize="zscore"``, else a
@@ -193,3 +233,46 @@ def sliding_dot(signal: np.ndarray, kernel: np.ndarray, dilation: int = 1, backe
 
         return sliding_dot_fft(x, k, dilation)
     raise MotifscanError(f"sliding_dot: unknown backend {backend!r} (choose from auto, numpy, numba, fft)")
+
+
+def sliding_candidates(
+    signal: np.ndarray,
+    kernel: np.ndarray,
+    p: float,
+    dilation: int,
+    backend: str,
+    threshold: float,
+    near_cosine: float,
+) -> CandidateTrack:
+    """Scan for detection only: the windows that may have ``|score| >= threshold``, and
+    every window without a score, finished exactly as :func:`sliding_cosine` finishes them.
+
+    The compiled direct backend tests ``dot**2 >= c**2 |w|**2`` (``c = threshold **
+    (1 / p**2)``, the unit kernel) before any square root, division or power, with a margin
+    that sends every window within round-off of the threshold to the full formula
+    (docs/method.md, "Fused detection"); the other backends compute the full track and keep
+    those windows (:func:`motifscan.similarity.reference.candidates_of_track`).
+
+    Parameters
+    ----------
+    signal, kernel, p, dilation, backend
+        As for :func:`sliding_cosine` (``backend`` concrete, not ``"auto"``).
+    threshold : float
+        The detector's threshold on ``|score|``, in [0, 1].
+    near_cosine : float
+        Unfinished windows with ``|cosine|`` above this are counted
+        (``CandidateTrack.near_unit_cosine``).
+
+    Returns
+    -------
+    CandidateTrack
+        ``length`` is ``max(n - span + 1, 0)``.
+    """
+    x, k, n_out = scan_inputs(signal, kernel, dilation)
+    if n_out > 0 and backend == "numba":
+        from motifscan.similarity.cpu import sliding_candidates_numba
+
+        return sliding_candidates_numba(x, k, p, dilation, threshold, near_cosine)
+    from motifscan.similarity.reference import candidates_of_track
+
+    return candidates_of_track(sliding_cosine(x, k, p, dilation, backend), threshold, near_cosine)

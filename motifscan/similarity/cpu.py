@@ -33,9 +33,9 @@ import math
 import numpy as np
 from numba import config, get_num_threads, njit, prange, set_num_threads
 
-from motifscan.similarity import ScoreTrack, span
+from motifscan.similarity import CandidateTrack, ScoreTrack, span
 from motifscan.similarity.reference import unit_kernel
-from motifscan.similarity.window import SAFE_SUMSQ, finish_window
+from motifscan.similarity.window import FUSED_LOWEST, FUSED_MARGIN, SAFE_SUMSQ, finish_window, fused_test
 
 #: Positions per prange task. 2048 float64 accumulators (16 KiB) and the squares of the
 #: samples they need stay in the cache, and n = 1e6 still gives hundreds of tasks to balance.
@@ -50,6 +50,7 @@ MAX_INTEGER_POWER = 1 << 16
 FUSED_TAPS = 16
 
 _finish = njit(cache=True, nogil=True, inline="always")(finish_window)
+_fused = njit(cache=True, nogil=True, inline="always")(fused_test)
 
 # error_model="numpy": a float division by zero gives inf/NaN instead of a Python exception,
 # which removes a branch from every division and lets the loops vectorise.
@@ -261,6 +262,102 @@ def _sliding_cosine(x, unit, kernel_norm, dilation, p2, power, score, cosine, sc
         finish_run(x, unit, dilation, kernel_norm, p2, power, start, dot, sumsq, score, cosine, scale)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen):
+    """:func:`motifscan.similarity.window.fused_test` over a run: mark in ``chosen`` (1 or
+    0) the windows to finish; return how many are marked plus, times 2**32, how many of the
+    others count as near. The loop has no branch, so it vectorises."""
+    marked = 0
+    near = 0
+    for i in range(dot.shape[0]):
+        finish, close = _fused(dot[i], sumsq[i], lower, near_lower, near_upper)
+        flag = np.uint8(finish)
+        chosen[i] = flag
+        marked += flag
+        near += np.uint8(close)
+    return marked + (near << 32)
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _sliding_candidates(
+    x, unit, kernel_norm, dilation, p2, power, lower, near_lower, near_upper, position, score, cosine, scale, counts
+):
+    """The fused scan: each run's dot products and sums of squares (as :func:`_sliding_cosine`
+    computes them), the candidate test, and the full last step for the chosen windows only.
+
+    Run ``r`` writes its finished windows at the start of its own slice of ``position``,
+    ``score``, ``cosine`` and ``scale`` (``r * BLOCK ..``); ``counts[r]`` is how many, and
+    ``counts[n_runs + r]`` how many unfinished windows had a squared cosine above
+    ``near_upper``.
+    """
+    n_out = score.shape[0]
+    m = unit.shape[0]
+    n_runs = (n_out + BLOCK - 1) // BLOCK
+    for r in prange(n_runs):
+        start = r * BLOCK
+        count = min(BLOCK, n_out - start)
+        dot = np.empty(count)
+        sumsq = np.empty(count)
+        if m <= FUSED_TAPS:
+            _dot_sumsq_run(x, unit, dilation, start, count, dot, sumsq)
+        else:
+            work = np.empty(count + (m - 1) * dilation)
+            spare = np.empty(count + (m - 1) * dilation)
+            _dot_run(x, unit, dilation, start, count, dot)
+            _sumsq_run(x, m, dilation, start, count, sumsq, work, spare)
+        chosen = np.empty(count, dtype=np.uint8)
+        tested = _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen)
+        counts[n_runs + r] = tested >> 32
+        taken = tested & 0xFFFFFFFF
+        if taken:
+            kept = 0
+            for i in range(count):
+                if chosen[i]:
+                    position[start + kept] = start + i
+                    dot[kept] = dot[i]
+                    sumsq[kept] = sumsq[i]
+                    kept += 1
+        counts[r] = taken
+        if taken:
+            _finish_chosen(
+                x, unit, dilation, kernel_norm, p2, power, start, taken, position, dot, sumsq, score, cosine, scale
+            )
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
+def _finish_chosen(x, unit, dilation, kernel_norm, p2, power, first, taken, position, dot, sumsq, score, cosine, scale):
+    """:func:`finish_run` for ``taken`` chosen windows gathered at ``first`` (their starts in
+    ``position``): the same operations on each window, so the same results bit for bit."""
+    c_out = cosine[first : first + taken]
+    s_out = score[first : first + taken]
+    a_out = scale[first : first + taken]
+    for i in range(taken):
+        c = dot[i] / math.sqrt(sumsq[i])
+        c = 1.0 if c > 1.0 else c
+        c_out[i] = -1.0 if c < -1.0 else c
+        a_out[i] = dot[i] / kernel_norm
+    sharpen_run(c_out, s_out, p2, power)
+    for i in range(taken):
+        q = sumsq[i]
+        if not (q >= SAFE_SUMSQ and q < math.inf):
+            s_out[i], c_out[i], a_out[i] = _finish(x, position[first + i], dilation, unit, dot[i], q, kernel_norm, p2)
+
+
+@njit(cache=True, nogil=True)
+def _gather(counts, n_runs, position, score, cosine, scale):
+    """Move every run's finished windows to the front, in order; return how many."""
+    total = 0
+    for r in range(n_runs):
+        start = r * BLOCK
+        for i in range(counts[r]):
+            position[total + i] = position[start + i]
+            score[total + i] = score[start + i]
+            cosine[total + i] = cosine[start + i]
+            scale[total + i] = scale[start + i]
+        total += counts[r]
+    return total
+
+
 #: Below this many positions the scans run on the calling thread alone. A parallel region
 #: waits for every thread of the pool; on a busy machine one of them may wait for a time
 #: slice (measured: 8 ms instead of 0.25 ms for 1e5 positions while other programs ran),
@@ -269,6 +366,7 @@ SERIAL_POSITIONS = 1 << 17
 
 _sliding_dot_serial = njit(cache=True, nogil=True, error_model="numpy")(_sliding_dot.py_func)
 _sliding_cosine_serial = njit(cache=True, nogil=True, error_model="numpy")(_sliding_cosine.py_func)
+_sliding_candidates_serial = njit(cache=True, nogil=True, error_model="numpy")(_sliding_candidates.py_func)
 
 
 def integer_power(p: float) -> tuple[float, int]:
@@ -328,6 +426,61 @@ def sliding_cosine_numba(signal: np.ndarray, kernel: np.ndarray, p: float, dilat
     scan = _sliding_cosine_serial if n_out < SERIAL_POSITIONS else _sliding_cosine
     scan(signal, unit, kernel_norm, int(dilation), p2, power, score, cosine, scale)
     return ScoreTrack(score, cosine, scale)
+
+
+def fused_bounds(threshold: float, p2: float) -> float:
+    """The squared-cosine bound of the fused test for ``|score| >= threshold``: ``c**2`` with
+    ``c = threshold ** (1 / p2)``, lowered by :data:`FUSED_MARGIN`; 0 below
+    :data:`FUSED_LOWEST` (every window finished)."""
+    if threshold <= 0.0:
+        return 0.0
+    lower = threshold ** (2.0 / p2) * (1.0 - FUSED_MARGIN)
+    return lower if lower >= FUSED_LOWEST else 0.0
+
+
+def sliding_candidates_numba(
+    signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int, threshold: float, near_cosine: float
+) -> CandidateTrack:
+    """The fused scan of :func:`motifscan.similarity.sliding_candidates` (same arguments and
+    result; assumes ``n >= span``)."""
+    n_out = signal.shape[0] - span(kernel.shape[0], dilation) + 1
+    unit, kernel_norm = unit_kernel(kernel)
+    p2, power = integer_power(p)
+    lower = fused_bounds(threshold, p2)
+    near = near_cosine * near_cosine
+    position = np.empty(n_out, dtype=np.int64)
+    score = np.empty(n_out)
+    cosine = np.empty(n_out)
+    scale = np.empty(n_out)
+    n_runs = (n_out + BLOCK - 1) // BLOCK
+    counts = np.zeros(2 * n_runs, dtype=np.int64)
+    scan = _sliding_candidates_serial if n_out < SERIAL_POSITIONS else _sliding_candidates
+    scan(
+        signal,
+        unit,
+        kernel_norm,
+        int(dilation),
+        p2,
+        power,
+        lower,
+        near * (1.0 - FUSED_MARGIN),
+        near * (1.0 + FUSED_MARGIN),
+        position,
+        score,
+        cosine,
+        scale,
+        counts,
+    )
+    total = _gather(counts, n_runs, position, score, cosine, scale)
+    # Copies: the slices would otherwise pin the n_out-long buffers.
+    return CandidateTrack(
+        position[:total].copy(),
+        score[:total].copy(),
+        cosine[:total].copy(),
+        scale[:total].copy(),
+        n_out,
+        int(counts[n_runs:].sum()),
+    )
 
 
 def threads() -> int:

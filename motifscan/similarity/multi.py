@@ -141,7 +141,7 @@ def scan_kernels(
     raise MotifscanError(f"backend {backend!r} cannot run this scan (choose numpy, numba or fft)")
 
 
-def estimate_noise_floor(samples: np.ndarray, taps: int) -> float:
+def estimate_noise_floor(samples: np.ndarray, taps: int, weights=None) -> float:
     """The ``--noise-floor auto`` value for a (joint) channel group.
 
     The noise level of each channel is estimated from its first differences, which a
@@ -149,7 +149,9 @@ def estimate_noise_floor(samples: np.ndarray, taps: int) -> float:
     median(|diff(x)|) / (0.6745 * sqrt(2))`` (exact for white noise). The floor is the norm
     of a window of pure noise, ``q = sqrt(taps * sum(sigma_c ** 2))``: on a flat noisy
     stretch it halves the cosine, while a match ten times louder than the noise keeps
-    ``1 / 1.1 = 91 %`` of it.
+    ``1 / 1.1 = 91 %`` of it. With channel weights ``a_c`` the window norm is weighted
+    (``sqrt(sum_c a_c |w_c|²)``, docs/method.md), and so is the floor:
+    ``q = sqrt(taps * sum(a_c * sigma_c ** 2))``.
 
     Parameters
     ----------
@@ -157,12 +159,16 @@ def estimate_noise_floor(samples: np.ndarray, taps: int) -> float:
         The first samples of each channel (NaN and inf are ignored).
     taps : int
         Kernel taps per channel, m.
+    weights : sequence of float, shape (C,), optional
+        The joint kernel's channel weights; None: every channel weighs 1.
     """
+    rows = np.atleast_2d(samples)
+    weights = (1.0,) * rows.shape[0] if weights is None else tuple(weights)
     total = 0.0
-    for channel in np.atleast_2d(samples):
+    for channel, weight in zip(rows, weights):
         steps = np.abs(np.diff(channel))
         steps = steps[np.isfinite(steps)]
         if steps.size:
             sigma = float(np.median(steps)) / _MEDIAN_ABS_DIFF
-            total += sigma * sigma
+            total += weight * sigma * sigma
     return math.sqrt(taps * total)

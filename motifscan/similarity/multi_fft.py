@@ -17,7 +17,7 @@ Dot products
 Norms
     Per channel, ``q = s2 - s1² / m`` (centred) or ``q = s2`` (plain), with ``s1 = sum
     (w - c)`` and ``s2 = sum (w - c)²`` kept as rolling sums over a short block of
-    positions (``c`` the block's mean when centring, else 0): the sums never run over the
+    positions (``max(256, m / 4)`` per chain; ``c`` the block's mean when centring, else 0): the sums never run over the
     whole signal. Their round-off is at most about ``4 eps (m + 2t) max s2`` (``t`` rolling
     steps, ``max s2`` the largest ``s2`` of the block; the ``s1²/m`` term obeys the same
     bound as ``s1² / m <= s2``); a window whose ``q`` is not :data:`CANCEL_RATIO` times that
@@ -38,6 +38,8 @@ error would move by more than :data:`DISTANCE_ERROR`) are recomputed directly to
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 
 import numpy as np
 from numba import njit, prange
@@ -63,7 +65,12 @@ COSINE_ERROR = 1.5e-10
 #: this are recomputed directly (for M = 1024 taps those with r > 0.89: the near matches).
 DISTANCE_ERROR = 1e-8
 
-#: Rolling steps per chain (positions per block = this times the dilation).
+#: Rolling steps per chain, at least (positions per block = the steps times the
+#: dilation). Long kernels take m / 4: each block also sums its mean, its range and each
+#: chain's first window directly, about ``3 (steps + m)`` operations, which at 256 steps
+#: and m = 4096 cost 50 per position, more than everything else together. (As many steps
+#: as taps cost 6, but the longer blocks' larger sums and bound sent 5% of a random walk's
+#: windows of 4096 taps to the direct recomputation; m / 4 sent none.)
 _ROLL = 256
 
 _EPS = np.finfo(np.float64).eps
@@ -75,7 +82,8 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
     ``sumsq``; marks in ``rescue`` the windows to recompute directly (and never unmarks:
     the channels of a joint scan mark the same array). ``sums`` is work space."""
     n_out = sumsq.shape[0]
-    block = _ROLL * dilation
+    steps = max(_ROLL, m // 4)
+    block = steps * dilation
     for r in prange((n_out + block - 1) // block):
         first = r * block
         stop = min(n_out, first + block)
@@ -119,7 +127,7 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
             sums[i] = s1
             sumsq[i] = s2
             largest = max(largest, s2)
-        bound = CANCEL_RATIO * 4.0 * _EPS * (m + 2 * _ROLL + 4) * largest
+        bound = CANCEL_RATIO * 4.0 * _EPS * (m + 2 * steps + 4) * largest
         for i in range(first, stop):
             q = sumsq[i] - sums[i] * sums[i] / m if center else sumsq[i]
             sumsq[i] = q
@@ -127,39 +135,120 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
                 rescue[i] = True
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _collect_dots(
+@njit(cache=True, nogil=True, error_model="numpy")
+def _collect_pair(
     correlation,
+    pair,
     exponents,
     energies,
-    kernel_exponent,
+    kernel_exponents,
     first,
     segment_step,
-    segments,
     n_out,
     sumsq,
     rescue,
     dots,
     accumulate,
+    mark,
 ):
-    """Unscale a batch's dot products of one channel into ``dots[first ..]`` (added to
-    them with ``accumulate``); mark the windows quiet for their segment (``sumsq``: the
-    channel's)."""
-    quiet2 = QUIET_RATIO * QUIET_RATIO
-    for g in prange(segments):
-        start = first + g * segment_step
-        count = min(segment_step, n_out - start)
-        u1, u2 = _power_of_two(exponents[g] + kernel_exponent)
+    """Unscale the dot products of one (kernel, segment) pair of a batch (``pair = k *
+    segments + g``) into ``dots[k, ..]`` (position ``first + i`` at column ``i``; added to them with ``accumulate``); with
+    ``mark`` (one kernel per segment is enough: the test does not depend on the kernel),
+    mark the segment's windows that are quiet for it (``sumsq``: the channel's)."""
+    segments = correlation.shape[1]
+    k = pair // segments
+    g = pair - k * segments
+    start = first + g * segment_step
+    count = min(segment_step, n_out - start)
+    if mark:
+        quiet2 = QUIET_RATIO * QUIET_RATIO
         d1, d2 = _power_of_two(-exponents[g])
         energy = energies[g]
-        row = correlation[g]
         for i in range(count):
-            if accumulate:
-                dots[start + i] += row[i] * u1 * u2
-            else:
-                dots[start + i] = row[i] * u1 * u2
             if not (sumsq[start + i] * d1 * d1 * d2 * d2 * quiet2 >= energy):
                 rescue[start + i] = True
+    u1, u2 = _power_of_two(exponents[g] + kernel_exponents[k])
+    row = correlation[k, g]
+    out = dots[k]
+    at = start - first  # ``dots`` holds the batch's positions only
+    if accumulate:
+        for i in range(count):
+            out[at + i] += row[i] * u1 * u2
+    else:
+        for i in range(count):
+            out[at + i] = row[i] * u1 * u2
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _collect_dots(
+    correlation,
+    exponents,
+    energies,
+    kernel_exponents,
+    first,
+    segment_step,
+    n_out,
+    sumsq,
+    rescue,
+    dots,
+    accumulate,
+    mark,
+):
+    """:func:`_collect_pair` for every (kernel, segment) pair of a chunk of kernels: one
+    parallel region per batch and chunk, whatever the number of kernels."""
+    n_kernels, segments = correlation.shape[0], correlation.shape[1]
+    for pair in prange(n_kernels * segments):
+        _collect_pair(
+            correlation,
+            pair,
+            exponents,
+            energies,
+            kernel_exponents,
+            first,
+            segment_step,
+            n_out,
+            sumsq,
+            rescue,
+            dots,
+            accumulate,
+            mark and pair < segments,
+        )
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _collect_dots_serial(
+    correlation,
+    exponents,
+    energies,
+    kernel_exponents,
+    first,
+    segment_step,
+    n_out,
+    sumsq,
+    rescue,
+    dots,
+    accumulate,
+    mark,
+):
+    """:func:`_collect_dots` on the calling thread, for chunks too small to be worth
+    waking the other threads (on a busy machine each parallel region waits for all)."""
+    n_kernels, segments = correlation.shape[0], correlation.shape[1]
+    for pair in range(n_kernels * segments):
+        _collect_pair(
+            correlation,
+            pair,
+            exponents,
+            energies,
+            kernel_exponents,
+            first,
+            segment_step,
+            n_out,
+            sumsq,
+            rescue,
+            dots,
+            accumulate,
+            mark and pair < segments,
+        )
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -176,26 +265,29 @@ def _finish(
     sumsq,
     rescue,
     dots,
+    begin,
+    end,
     score,
     cosine,
     scale,
     distance,
 ):
-    n_out = sumsq.shape[0]
+    """The last step of positions ``begin .. end`` for the kernels of ``units`` (their dot
+    products in ``dots[:, 0 : end - begin]``; ``score`` .. ``distance`` those kernels' rows)."""
     taps = units.shape[0] * units.shape[1]
     n_kernels = units.shape[2]
     block = 4096
-    for r in prange((n_out + block - 1) // block):
+    for r in prange((end - begin + block - 1) // block):
         scratch = np.empty(units.shape[2])
         flagged = np.empty(n_kernels, dtype=np.bool_)
         kept = np.empty((4, n_kernels))
         means = np.empty(units.shape[0])
         norm = np.empty(block)
         work = np.empty(block)
-        first = r * block
-        stop = min(n_out, first + block)
+        first = begin + r * block
+        stop = min(end, first + block)
         finish_block(
-            dots[:, first:stop],
+            dots[:, first - begin : stop - begin],
             first,
             stop - first,
             sumsq[first:stop],
@@ -266,6 +358,66 @@ def _finish(
                             scale[k, i], distance[k, i] = kept[2, k], kept[3, k]
 
 
+#: Inverse-transformed samples per call (all kernels of a chunk, all segments of a batch):
+#: 2**21 float64 is 16 MiB of correlations and as much of products, whatever the bank;
+#: below the 32 MiB from which the C library maps every allocation afresh (and the
+#: kernel zeroes its pages again: most of a large bank's time went there).
+BANK_SAMPLES = 1 << 21
+
+#: Below this many outputs per chunk the dot products are collected on the calling thread.
+SERIAL_OUTPUTS = 1 << 17
+
+#: Kernel spectra of recent banks, by kernels, dilation and transform length: a run scans
+#: a stream piece by piece with the same bank, and a bank of 256 kernels would otherwise
+#: repeat 256 transforms per piece. Bounded by :data:`SPECTRA_CACHE_BYTES`.
+_spectra_cache: OrderedDict = OrderedDict()
+_spectra_lock = threading.Lock()
+
+#: Bytes of kernel spectra kept between calls (a bank of 256 kernels of one channel at
+#: N = 2**14 is 34 MB).
+SPECTRA_CACHE_BYTES = 64 << 20
+
+
+def bank_spectra(units: np.ndarray, dilation: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """``conj(rfft(dilated unit kernel))`` of every kernel and channel, each kernel channel
+    scaled by ``2**-exponent`` (exact) so that its largest tap lies in [0.5, 1).
+
+    Parameters
+    ----------
+    units : float64 array, shape (K, C, m)
+    dilation : int
+    length : int
+        The transform length N.
+
+    Returns
+    -------
+    spectra : complex128 array, shape (K, C, N // 2 + 1)
+    exponents : int64 array, shape (K, C)
+    """
+    key = (units.shape, units.tobytes(), dilation, length)
+    with _spectra_lock:
+        found = _spectra_cache.get(key)
+        if found is not None:
+            _spectra_cache.move_to_end(key)
+            return found
+    import scipy.fft
+
+    n_kernels, n_channels, m = units.shape
+    largest = np.max(np.abs(units), axis=2)
+    exponents = np.where(largest > 0, np.frexp(largest)[1], 0).astype(np.int64)
+    dilated = np.zeros((n_kernels, n_channels, length))
+    dilated[:, :, : span(m, dilation) : dilation] = np.ldexp(units, -exponents[:, :, None])
+    spectra = np.conj(scipy.fft.rfft(dilated, axis=2))
+    spectra.flags.writeable = exponents.flags.writeable = False  # shared between calls
+    found = (spectra, exponents)
+    if spectra.nbytes <= SPECTRA_CACHE_BYTES:
+        with _spectra_lock:
+            _spectra_cache[key] = found
+            while sum(entry[0].nbytes for entry in _spectra_cache.values()) > SPECTRA_CACHE_BYTES:
+                _spectra_cache.popitem(last=False)
+    return found
+
+
 def scan_kernels_fft(
     signal: np.ndarray,
     kernels: np.ndarray,
@@ -302,56 +454,76 @@ def scan_kernels_fft(
     for c in range(n_channels):
         _window_sumsq(x[c], m, dilation, center, channel_sumsq[c], sums, rescue)
     del sums
+    sumsq = channel_sumsq[0] if n_channels == 1 else channel_sumsq.sum(axis=0)
+    score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
+    distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
+    p2, power = integer_power(p)
     plan = _Plan(units[0, 0], dilation, n_out, workers)
-    spectra = [[plan.kernel_spectrum(unit[c], dilation) for c in range(n_channels)] for unit in units]
-    dots = np.empty((n_kernels, n_out))
+    spectra, kernel_exponents = bank_spectra(units, dilation, plan.length)
+    chunk = max(1, BANK_SAMPLES // (plan.batch * plan.length))  # kernels per inverse transform
+    # (C, m, chunk): the layout of the direct scan, whose per-window code finishes the scan.
+    units_by_tap = [
+        np.ascontiguousarray(units[k0 : k0 + chunk].transpose(1, 2, 0)) for k0 in range(0, n_kernels, chunk)
+    ]
+    product = np.empty((min(chunk, n_kernels) * plan.batch, spectra.shape[2]), dtype=np.complex128)
+    dots = np.empty((min(chunk, n_kernels), plan.batch * plan.step))
+    exponents = np.empty((n_channels, plan.batch), dtype=np.int64)
+    energies = np.empty((n_channels, plan.batch))
     for first, segments in plan.batches(n_out):
+        count = min(n_out - first, segments * plan.step)
+        transformed = []
         for c in range(n_channels):
-            # (The plan's exponents and energies are the last transformed channel's: each
-            # channel's dot products are collected before the next one is transformed.)
-            transformed = plan.segment_spectra(x[c], first, segments, shifted=center)
-            for k in range(n_kernels):
-                spectrum, exponent = spectra[k][c]
-                correlation = plan.correlate(transformed, spectrum, overwrite=k == n_kernels - 1)
-                _collect_dots(
-                    correlation,
-                    plan.exponents,
-                    plan.energies,
-                    exponent,
+            transformed.append(plan.segment_spectra(x[c], first, segments, shifted=center))
+            exponents[c, :segments] = plan.exponents[:segments]
+            energies[c, :segments] = plan.energies[:segments]
+        for k0 in range(0, n_kernels, chunk):
+            k1 = min(n_kernels, k0 + chunk)
+            rows = product[: (k1 - k0) * segments]
+            for c in range(n_channels):
+                # The chunk's products and inverse transforms at once: one call each.
+                np.multiply(
+                    transformed[c][None, :, :],
+                    spectra[k0:k1, c, None, :],
+                    out=rows.reshape(k1 - k0, segments, -1),
+                )
+                correlation = plan.fft.irfft(rows, n=plan.length, axis=1, workers=plan.workers, overwrite_x=True)
+                collect = _collect_dots_serial if rows.shape[0] * plan.step < SERIAL_OUTPUTS else _collect_dots
+                collect(
+                    correlation.reshape(k1 - k0, segments, plan.length),
+                    exponents[c],
+                    energies[c],
+                    kernel_exponents[k0:k1, c],
                     first,
                     plan.step,
-                    segments,
                     n_out,
                     channel_sumsq[c],
                     rescue,
-                    dots[k],
+                    dots[: k1 - k0],
                     c > 0,
+                    k0 == 0,  # the first chunk marks the quiet windows of every channel
                 )
-    sumsq = channel_sumsq[0] if n_channels == 1 else channel_sumsq.sum(axis=0)
-    del channel_sumsq
-    score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
-    distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
-    # (C, m, K): the layout of the direct scan, whose per-window code finishes the scan.
-    units_by_tap = np.ascontiguousarray(units.transpose(1, 2, 0))
-    p2, power = integer_power(p)
-    _finish(
-        x,
-        units_by_tap,
-        kernel_norms,
-        dilation,
-        center,
-        zscore,
-        float(noise_floor),
-        p2,
-        power,
-        sumsq,
-        rescue,
-        dots,
-        score,
-        cosine,
-        scale,
-        distance,
-    )
+            # The chunk's last step while its dot products are in cache (each kernel's
+            # track does not depend on the others of its chunk or bank).
+            _finish(
+                x,
+                units_by_tap[k0 // chunk],
+                kernel_norms[k0:k1],
+                dilation,
+                center,
+                zscore,
+                float(noise_floor),
+                p2,
+                power,
+                sumsq,
+                rescue,
+                dots[: k1 - k0],
+                first,
+                first + count,
+                score[k0:k1],
+                cosine[k0:k1],
+                scale[k0:k1],
+                distance[k0:k1],
+            )
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
     return [ScoreTrack(score[k], cosine[k], scale[k]) for k in range(n_kernels)]

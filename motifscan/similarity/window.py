@@ -8,7 +8,9 @@ holds inf/NaN) it rescues the window by recomputing it scaled by its largest mag
 exactly as the NumPy reference does for every window.
 
 The function is plain Python so that the CPU backend compiles it with ``numba.njit`` and
-the GPU backend with ``numba.cuda.jit(device=True)``: both apply the very same rule.
+the GPU backend with ``numba.cuda.jit(device=True)``: both apply the very same rule. So is
+:func:`fused_test`, the candidate test of a scan that only detects (docs/method.md, "Fused
+detection"), which decides from the same two sums which windows to finish.
 """
 
 from __future__ import annotations
@@ -18,6 +20,49 @@ import math
 # A sum of squares at least this large has lost nothing that matters to underflow: every
 # square below the normal range errs by < 2**-1074, i.e. < 1e-30 relative to this floor.
 SAFE_SUMSQ = 1e-290
+
+#: Relative margin of the fused candidate test (docs/method.md, "Fused detection"): a window
+#: whose squared cosine lies within this fraction below the threshold's is finished by the
+#: full formula, so the test can only add windows to finish, never lose a candidate. The
+#: full computation's decision differs from the exact one by a few tens of ulps in the
+#: squared cosine (division, square root, powering), far inside 1e-9.
+FUSED_MARGIN = 1e-9
+
+#: Sums of squares outside ``[FUSED_SMALLEST, FUSED_LARGEST]`` are always finished: inside
+#: it, ``dot**2`` and ``lower * sumsq`` (``lower`` >= :data:`FUSED_LOWEST` or 0) are normal
+#: numbers or clearly below each other, so the test rounds like any product.
+FUSED_SMALLEST = 1e-200
+FUSED_LARGEST = 1e200
+#: Smaller squared-cosine bounds are taken as 0: every window with a sum of squares in range
+#: is then finished.
+FUSED_LOWEST = 1e-100
+
+
+def fused_test(dot, sumsq, lower, near_lower, near_upper):
+    """Whether a window must be finished, and whether, unfinished, it counts as near.
+
+    Parameters
+    ----------
+    dot, sumsq : float
+        ``sum(w * unit)`` and ``sum(w * w)`` of the window (unit kernel).
+    lower : float
+        The threshold's squared cosine lowered by :data:`FUSED_MARGIN` (0: finish all).
+    near_lower, near_upper : float
+        A squared cosine and the same raised; windows between them are finished, those
+        above ``near_upper`` counted.
+
+    Returns
+    -------
+    tuple of bool
+        ``(finish, near)``. Two multiplications and comparisons: no square root, division,
+        power or branch, so a loop over windows vectorises. A NaN sum fails both range
+        tests, so its window is finished.
+    """
+    d2 = dot * dot
+    in_range = (sumsq >= FUSED_SMALLEST) & (sumsq <= FUSED_LARGEST)
+    finish = (not in_range) | (d2 >= lower * sumsq) | ((d2 >= near_lower * sumsq) & (d2 <= near_upper * sumsq))
+    near = (not finish) & (d2 > near_upper * sumsq)
+    return finish, near
 
 
 def finish_window(x, start, dilation, unit, dot, sumsq, kernel_norm, p2):
