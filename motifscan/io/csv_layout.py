@@ -173,6 +173,17 @@ def _read_header(
     return delimiter, names, first_line_index, header_line
 
 
+def _longest_line(text: bytes) -> int:
+    """The length in bytes of the longest line of ``text`` (newlines not counted).
+
+    Found from the newlines' positions by NumPy: the head holds up to a MiB of short lines,
+    and a Python loop over them delayed the start of every run by a tenth of a second.
+    """
+    newlines = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord("\n"))
+    bounds = np.concatenate(([-1], newlines, [len(text)]))
+    return int(np.max(np.diff(bounds))) - 1
+
+
 def _plan_csv(
     name: str,
     head: bytes,
@@ -191,7 +202,7 @@ def _plan_csv(
     sample = _with_final_newline(head) if at_eof else head[: head.rfind(b"\n") + 1]
     lines = sample.split(b"\n")
     delimiter, names, skip_rows, first_data_line = _read_header(name, lines, delimiter, options.header)
-    longest_line = max(len(line) for line in lines)
+    longest_line = _longest_line(sample)
 
     def layout_of(
         channels: tuple[str, ...],
