@@ -177,7 +177,7 @@ def _longest_line(text: bytes) -> int:
     """The length in bytes of the longest line of ``text`` (newlines not counted).
 
     Found from the newlines' positions by NumPy: the head holds up to a MiB of short lines,
-    and a Python loop over them delayed the start of every run by a tenth of a second.
+    and a Python loop over them took 8-9 ms of every run's start (NumPy: 1.5-2.5 ms).
     """
     newlines = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == ord("\n"))
     bounds = np.concatenate(([-1], newlines, [len(text)]))
