@@ -169,3 +169,23 @@ def test_the_figure_benchmark_runs_and_prints_its_table():
     assert result.returncode == 0, result.stderr
     row = result.stdout.splitlines()[-1]
     assert re.match(r"\| 3,000 \| \d+ \|", row) and row.count("|") == 9 and "kB |" in row
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("time_column", [False, True])
+def test_the_csv_benchmark_prints_its_ratios(time_column):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "detect_csv.py"),
+            "2e4",
+            *(["--time-column"] if time_column else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"ratio detect / read_csv: [\d.]+x in process, [\d.]+x whole process", result.stdout)
+    assert "reading the blocks alone" in result.stdout
+    assert "only starts the compiled scan" in result.stdout
