@@ -947,3 +947,12 @@ def test_a_tz_aware_pandas_index_becomes_utc_times_and_a_zone():
     np.testing.assert_array_equal(
         time, np.array(["2024-05-01T08:00:00", "2024-05-01T08:00:01", "2024-05-01T08:00:02"], "M8[ns]")
     )
+
+
+def test_a_byte_range_of_a_file_whose_name_is_not_utf8(tmp_path):
+    # pyarrow encodes a str path as UTF-8; a name held with surrogate escapes is given as bytes.
+    path = tmp_path / os.fsdecode(b"walk\xff.csv")
+    path.write_text("value\n1\n2\n3\n4\n")
+    start = len("value\n1\n")
+    channels, _, _ = collect(read_signal(str(path), byte_range=(start, path.stat().st_size)))
+    np.testing.assert_array_equal(channels["value"], [2.0, 3.0, 4.0])

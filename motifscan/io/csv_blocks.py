@@ -84,7 +84,9 @@ def _range_stream(path: str, start: int, stop: int) -> Any:
     import pyarrow as pa
 
     # A memory map hands pyarrow the range without copying it; pages are read as parsed.
-    with pa.memory_map(path) as mapped:
+    # By the name's bytes: pyarrow encodes a str path as UTF-8, which a name that is not
+    # UTF-8 (held with surrogate escapes) cannot be.
+    with pa.memory_map(os.fsencode(path)) as mapped:
         return pa.BufferReader(mapped.read_at(stop - start, start))
 
 
