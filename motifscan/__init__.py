@@ -225,7 +225,8 @@ def scan(
     """
     import numpy as np
 
-    from motifscan.scanning import RunSummary, score_blocks
+    from motifscan.scan_plan import RunSummary
+    from motifscan.scanning import score_blocks
 
     if _is_two_dimensional(kernel):
         raise MotifscanError(
@@ -370,7 +371,7 @@ def detect(
     max_gap : int, optional
         Longest gap filled, in samples; required with ``fill``.
     summary : bool, default False
-        Also return the run's :class:`~motifscan.scanning.RunSummary` (samples, positions,
+        Also return the run's :class:`~motifscan.scan_plan.RunSummary` (samples, positions,
         skipped windows, device, ...).
 
     Returns

@@ -20,7 +20,7 @@ from motifscan.io.signals import SIGNAL_EXTENSIONS
 from motifscan.io.parquet import is_parquet_dataset
 from motifscan.io.times import in_zone
 from motifscan.pipeline import Detection
-from motifscan.scanning import RunSummary
+from motifscan.scan_plan import RunSummary
 from motifscan.file_run import FileRun, ReadOptions, _counted, run_file
 
 

@@ -16,7 +16,8 @@ from motifscan.config import DetectConfig
 from motifscan.motif import Motif, TopMotifs, sort_motifs
 from motifscan.detection import RelativeChannelDetector
 from motifscan.signal import SignalSource
-from motifscan.scanning import RunSummary, watched_blocks
+from motifscan.scan_plan import RunSummary
+from motifscan.scanning import watched_blocks
 from motifscan.pipeline import channel_detectors, push_block, ranked_by, sampling_step
 
 #: The two methods, in the order they are shown.

@@ -31,7 +31,8 @@ from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.signal import BadLines, SignalBlock, SignalSource
 from motifscan.io.csv_blocks import byte_resumable
 from motifscan.io.parquet import is_parquet_dataset, parquet_row_groups
-from motifscan.scanning import RunSummary, score_blocks
+from motifscan.scan_plan import RunSummary
+from motifscan.scanning import score_blocks
 from motifscan.pipeline import channel_detectors
 
 #: Inputs larger than this are split into ranges of about this size (``--split-bytes``).
@@ -186,12 +187,12 @@ def _detectors(channels, config: DetectConfig, thresholds: dict | None) -> dict:
 def input_thresholds(name: str, config: DetectConfig, read: ReadOptions) -> dict:
     """The noise-adaptive thresholds (``--threshold mad:K`` or ``fa:RATE``) of input
     ``name``, by channel: its reference stretch (the first
-    :data:`~motifscan.scanning.REFERENCE_POSITIONS` windows) read and scored here, before
+    :data:`~motifscan.scan_plan.REFERENCE_POSITIONS` windows) read and scored here, before
     the ranges are, with what a single run decides them from
     (:func:`motifscan.pipeline.reference_thresholds`), so that every range detects at the
     single run's thresholds."""
     from motifscan.pipeline import reference_thresholds
-    from motifscan.scanning import REFERENCE_POSITIONS, plan_scans
+    from motifscan.scan_plan import REFERENCE_POSITIONS, plan_scans
 
     whole = read.open(name, config.block_rows)
     wanted = REFERENCE_POSITIONS + config.span - 1
@@ -373,7 +374,7 @@ def _safe_plan(name: str, config: DetectConfig, read: ReadOptions, split_bytes: 
     """The ranges of ``name`` (None: one task) and the config its range tasks scan with."""
     import copy
 
-    from motifscan.scanning import scan_backend
+    from motifscan.scan_plan import scan_backend
 
     try:
         parts = plan_parts(name, config, split_bytes)

@@ -112,7 +112,7 @@ class RunRecorder:
     """Envelopes of a run's signal and tracks, per channel, filled while the run streams.
 
     Give :meth:`signal_block` every :class:`~motifscan.signal.SignalBlock` and
-    :meth:`score_block` every :class:`~motifscan.scanning.ScoreBlock` (a run's ``watch``
+    :meth:`score_block` every :class:`~motifscan.scan_plan.ScoreBlock` (a run's ``watch``
     does); then ``signal[channel]``, ``score[channel]`` and ``activation[channel]`` are
     :class:`MinMaxEnvelope` objects (the last only when the blocks carry activations), and
     :attr:`channels` lists the channels in input order. ``with_signal=False`` keeps only
@@ -190,7 +190,7 @@ class RunRecorder:
         self._last_time = exact[-1]
 
     def score_block(self, block) -> None:
-        """Add a :class:`~motifscan.scanning.ScoreBlock`'s scores (and activations)."""
+        """Add a :class:`~motifscan.scan_plan.ScoreBlock`'s scores (and activations)."""
         for name, track in block.tracks.items():
             self._push(self.score, name, track.score)
         for name, values in (block.activations or {}).items():

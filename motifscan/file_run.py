@@ -18,7 +18,7 @@ from motifscan.motif import sort_motifs
 from motifscan.errors import MotifscanError, SignalTooShort
 from motifscan.io.signals import read_signal
 from motifscan.pipeline import Detection
-from motifscan.scanning import RunSummary
+from motifscan.scan_plan import RunSummary
 from motifscan.signal import SignalSource, drop_rows, prepend_rows, same_input
 
 

@@ -19,7 +19,8 @@ from motifscan.detection import ChannelDetector, RelativeChannelDetector, ScanLa
 from motifscan.motif import Motif, TopMotifs, sort_motifs
 from motifscan.errors import MotifscanError
 from motifscan.signal import SignalSource
-from motifscan.scanning import REFERENCE_POSITIONS, RunSummary, ScoreBlock, StreamScanner, plan_scans, watched_blocks
+from motifscan.scan_plan import REFERENCE_POSITIONS, RunSummary, ScoreBlock, plan_scans
+from motifscan.scanning import StreamScanner, watched_blocks
 
 
 @dataclass

@@ -127,7 +127,7 @@ def build_figure(
         The panels under each channel's signal, top to bottom.
     layers : list of MotifLayer
         Motifs to shade on the signal panels.
-    scans : list of motifscan.scanning.Scan
+    scans : list of motifscan.scan_plan.Scan
         The run's score tracks (a kernel at a dilation on a channel or joint group), drawn
         at the centre of their window, so a peak sits in the middle of the motif shaded above it.
     kernel_names : list of str
@@ -356,7 +356,7 @@ def _tracks(config, summary, methods, thresholds: bool = True) -> list[Track]:
 
 
 def _scans(config, summary) -> list:
-    from motifscan.scanning import plan_scans
+    from motifscan.scan_plan import plan_scans
 
     return plan_scans(list(summary.channels), config, summary.source)
 

@@ -75,7 +75,7 @@ def test_noise_adaptive_threshold_split_into_ranges_gives_the_single_machine_mot
     """Issue 18: the thresholds of --threshold mad:K and fa:RATE are decided once per input,
     on its reference stretch, before it is split: every range detects at the single run's
     thresholds, even those that never see the start of the input."""
-    from motifscan.scanning import REFERENCE_POSITIONS
+    from motifscan.scan_plan import REFERENCE_POSITIONS
 
     config = DetectConfig(kernel=(1, 2, 3, 2), p=1, **adaptive)
     signal = planted(REFERENCE_POSITIONS + 60_000, seed=3)

@@ -69,7 +69,8 @@ def test_bad_bucket_counts_are_refused():
 def test_recorder_learns_the_channels_from_the_blocks():
     from motifscan.config import DetectConfig
     from motifscan.signal import signal_from_arrays
-    from motifscan.scanning import RunSummary, watched_blocks
+    from motifscan.scan_plan import RunSummary
+    from motifscan.scanning import watched_blocks
 
     recorder = RunRecorder()
     source = signal_from_arrays({"a": np.arange(50.0), "b": -np.arange(50.0)}, block_rows=7)

@@ -304,7 +304,7 @@ def test_follow_with_a_noise_adaptive_threshold_gives_the_plain_runs_motifs(tmp_
     reference stretch as a run over the whole file, however the file grows."""
     from waiting import needs_proc, wait_until_followed_to_end
 
-    from motifscan.scanning import REFERENCE_POSITIONS
+    from motifscan.scan_plan import REFERENCE_POSITIONS
 
     needs_proc()
     rng = np.random.default_rng(18)

@@ -15,7 +15,8 @@ from motifscan.kernel import Kernel
 from motifscan.io.signals import read_signal
 from motifscan.signal import SignalBlock, signal_from_arrays
 from motifscan.pipeline import Detection, detect_all
-from motifscan.scanning import RunSummary, StreamScanner, read_ahead, score_blocks
+from motifscan.scan_plan import RunSummary
+from motifscan.scanning import StreamScanner, read_ahead, score_blocks
 from motifscan.similarity import CandidateTrack, sliding_cosine
 
 
@@ -419,7 +420,7 @@ def test_long_kernels_on_the_fft_backend(normalize):
 def test_a_run_takes_the_crossover_of_its_normalisation():
     # A run picks its backend once; a centred run of 192 to 255 taps takes the FFT (its
     # direct scan costs more per tap), a plain run of the same kernel the direct scan.
-    from motifscan.scanning import scan_backend
+    from motifscan.scan_plan import scan_backend
     from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS
 
     kernel = tuple(np.random.default_rng(1).standard_normal(CENTERED_FFT_MIN_TAPS))
@@ -540,7 +541,7 @@ def test_mad_threshold_is_k_times_the_median_absolute_deviation_of_finite_scores
 
 def test_mad_threshold_is_measured_on_the_first_positions_whatever_the_block_size(tmp_path):
     import motifscan
-    from motifscan.scanning import REFERENCE_POSITIONS
+    from motifscan.scan_plan import REFERENCE_POSITIONS
 
     rng = np.random.default_rng(4)
     n = REFERENCE_POSITIONS + 20_000
@@ -619,7 +620,7 @@ def test_fa_threshold_is_just_above_the_allowed_share_of_the_strongest_scores():
 def test_fa_threshold_is_measured_on_the_first_positions_whatever_the_block_size():
     import motifscan
     from motifscan.pipeline import fa_threshold
-    from motifscan.scanning import REFERENCE_POSITIONS
+    from motifscan.scan_plan import REFERENCE_POSITIONS
 
     rng = np.random.default_rng(6)
     n = REFERENCE_POSITIONS + 20_000
@@ -645,7 +646,7 @@ def test_fa_threshold_on_white_noise_gives_the_rate_asked_for():
     import motifscan
     from scipy.stats import beta
 
-    from motifscan.scanning import REFERENCE_POSITIONS
+    from motifscan.scan_plan import REFERENCE_POSITIONS
 
     m, rate = 8, 2000.0  # per million windows: 0.002 per window, 200 windows of the stretch
     kernel = np.random.default_rng(1).standard_normal(m)
@@ -665,7 +666,7 @@ def test_fa_rate_is_per_hour_with_a_time_column_and_refused_when_not_estimable(t
     from click.testing import CliRunner
 
     from motifscan.cli import cli
-    from motifscan.scanning import REFERENCE_POSITIONS
+    from motifscan.scan_plan import REFERENCE_POSITIONS
 
     n = REFERENCE_POSITIONS + 1000
     noise = np.round(np.random.default_rng(3).standard_normal(n), 4)

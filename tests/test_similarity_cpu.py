@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from motifscan.suppression import candidate_mask
-from motifscan.scanning import LARGE_OFFSET_COSINE
+from motifscan.scan_plan import LARGE_OFFSET_COSINE
 from motifscan.similarity import cpu, sliding_candidates, span
 from motifscan.similarity.cpu import BLOCK as _RUN
 from motifscan.similarity.cpu import (

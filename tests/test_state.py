@@ -404,7 +404,7 @@ def test_noise_adaptive_threshold_over_five_state_runs_gives_one_runs_motifs(tmp
     --state: the runs before the reference stretch is complete hold its rows, the run that
     completes it decides the thresholds once, whole, and the later runs reuse them from the
     state, so together they report one run's motifs with one run's thresholds."""
-    from motifscan.scanning import REFERENCE_POSITIONS
+    from motifscan.scan_plan import REFERENCE_POSITIONS
 
     rng = np.random.default_rng(18)
     n = REFERENCE_POSITIONS + 30_000

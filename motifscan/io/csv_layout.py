@@ -50,7 +50,7 @@ UTF8_BOM = b"\xef\xbb\xbf"
 DELIMITER_ALIASES = {"\\t": "\t", "tab": "\t"}
 TXT_DELIMITER_CANDIDATES = ("\t", ",", ";")
 # Under --bad-lines skip/nan, a piece of at most this many lines that pyarrow rejects is
-# checked line by line in Python; a larger one is halved first (see _TolerantCsvBlockReader).
+# checked line by line in Python; a larger one is halved first (see TolerantCsvBlockReader).
 _LINES_CHECKED_ONE_BY_ONE = 512
 _BAD_LINES_HINT = " (--bad-lines skip or nan reads past it)"
 

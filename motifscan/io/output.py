@@ -283,7 +283,7 @@ def score_format(path: str | None) -> str:
 def write_scores(
     stream: IO[bytes], blocks, channels: list[str], time_column: str | None, fmt: str, time_zone=None
 ) -> None:
-    """Write score blocks (``motifscan.scanning.ScoreBlock``) as one CSV or Parquet table.
+    """Write score blocks (``motifscan.scan_plan.ScoreBlock``) as one CSV or Parquet table.
 
     Columns: ``start``, the time column (when there is one), then ``<label>_score``,
     ``<label>_cosine``, ``<label>_scale`` (and ``<label>_distance`` for ``--normalize

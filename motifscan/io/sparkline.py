@@ -149,7 +149,7 @@ def density_text(counts: np.ndarray, inverted: np.ndarray, unscored: np.ndarray,
 
 
 def track_label(motif) -> str:
-    """The label of the track (see :class:`motifscan.scanning.Scan`) a motif was found on."""
+    """The label of the track (see :class:`motifscan.scan_plan.Scan`) a motif was found on."""
     return (
         motif.channel
         + (f"_{motif.kernel}" if motif.kernel is not None else "")
