@@ -250,6 +250,7 @@ def same_motifs(first, second) -> bool:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     kernel=st.sampled_from(["plain", "fitted", "fitted-metric"]),

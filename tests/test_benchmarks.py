@@ -114,6 +114,7 @@ def test_gpu_scan_smoke_runs_in_the_cuda_simulator():
     assert result.stdout.count("equal (max dcos") == 2  # the GPU track equals the CPU's
 
 
+@pytest.mark.slow
 def test_min_gap_study_reproduces_the_table_in_method_md():
     """The evidence for the default --min-gap: the script's table is the one in the docs,
     and half the span (the default) hides no event of a kernel cut as one full event."""

@@ -229,6 +229,7 @@ def test_a_large_offset_is_said_once_on_stderr_and_in_json(tmp_path):
     assert seed.stderr == "" and json.loads(seed.stdout)["large_offset"] is False
 
 
+@pytest.mark.slow
 def test_fit_takes_quiet_too(tmp_path):
     result = run(
         "fit",
@@ -963,6 +964,7 @@ def test_fit_needs_an_output_file():
     assert result.exit_code == 2 and "--output: give a file for the kernel file" in result.output
 
 
+@pytest.mark.slow
 def test_fit_then_detect_as_real_processes(tmp_path):
     kernel_file = tmp_path / "fitted.json"
     fitted = subprocess.run(

@@ -73,6 +73,7 @@ def test_reference_fills_short_inner_gaps_only():
     np.testing.assert_array_equal(previous[:9], [np.nan, 1, 1, 1, 4, 4, 4, 4, 0])
 
 
+@pytest.mark.slow
 def test_detect_flags_motifs_over_filled_samples_the_same_for_every_block_size(tmp_path):
     t = np.arange(1200)
     values = np.sin(2 * np.pi * t / 100)

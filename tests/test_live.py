@@ -34,6 +34,7 @@ def read_line(stream, timeout: float) -> bytes:
     return stream.readline() if ready else b""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_slow_stream_gets_its_motif_before_the_stream_ends(fmt):
     process = subprocess.Popen(
@@ -66,6 +67,7 @@ def test_slow_stream_gets_its_motif_before_the_stream_ends(fmt):
         process.kill()
 
 
+@pytest.mark.slow
 def test_follow_reports_new_lines_as_they_are_appended_and_ctrl_c_ends_it(tmp_path):
     log = tmp_path / "log.csv"
     log.write_bytes(b"t,v\n" + rows(0, [0, 0, 1, 2, 3, 0, 0, 0]))
@@ -165,6 +167,7 @@ def test_ctrl_c_on_stdin_decides_and_writes_the_pending_motif():
         process.kill()
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_follow_decides_and_writes_the_pending_motif(tmp_path):
     from waiting import needs_proc, wait_until_followed_to_end
 

@@ -33,6 +33,7 @@ def planted_signal(seed: int, n: int) -> dict:
     return channels
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     st.integers(0, 10_000),
@@ -179,6 +180,7 @@ def test_planted_motifs_are_found_once_with_kernel_sign_and_dilation(block_rows)
     assert [(m.channel, m.start, m.sign, m.dilation, m.kernel) for m in motifs] == [("x+y+z", 1700, 1, 1, None)]
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(
     st.integers(0, 10_000),
@@ -806,6 +808,7 @@ def _hostile_channels(seed: int, n: int, offset: float, magnitude: float) -> dic
     return channels
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(
     st.integers(0, 10_000),

@@ -467,6 +467,7 @@ def test_many_motifs_are_shaded_as_merged_runs_that_cover_the_same_samples():
     assert all(np.any((starts >= left) & (starts < right)) for left, right in zip(lefts, rights))
 
 
+@pytest.mark.slow
 def test_installed_program_draws_a_figure(tmp_path):
     import subprocess
 

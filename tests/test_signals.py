@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from motifscan.errors import MotifscanError
-from motifscan.io import csv_blocks
+from motifscan.io import csv_readers
 from motifscan.signal import SignalBlock, signal_from_arrays
 from motifscan.io.signals import read_signal
 
@@ -809,6 +809,7 @@ def byte_range_rows(path: Path, policy: str, cuts: list[int]) -> tuple[np.ndarra
     return np.concatenate(values), np.concatenate(times), count
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     bad=st.dictionaries(st.integers(6, 39), st.sampled_from(sorted(BAD_LINES)), max_size=8),
@@ -825,7 +826,7 @@ def test_bad_lines_do_not_depend_on_blocks_or_byte_ranges(
     # hold a bad line too (and enough good ones to decide them). Small pieces checked one
     # line at a time make the reader halve these 40 lines as it halves a large file.
     bad[0] = first
-    with mock.patch.object(csv_blocks, "_LINES_CHECKED_ONE_BY_ONE", one_by_one):
+    with mock.patch.object(csv_readers, "_LINES_CHECKED_ONE_BY_ONE", one_by_one):
         check_bad_lines_everywhere(tmp_path_factory, bad, policy, block_rows, cuts)
 
 
