@@ -57,6 +57,7 @@ def load_here() -> None:
     # the limit refuses one (seen at 500 MiB); the scan uses no BLAS: one thread, unless the
     # user chose otherwise.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    keep_one_malloc_arena()
     held = {}
     if threading.current_thread() is threading.main_thread():
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
@@ -70,6 +71,29 @@ def load_here() -> None:
     finally:
         for number, handler in held.items():
             signal.signal(number, handler)
+
+
+#: glibc's ``mallopt`` parameter for the most malloc arenas a process keeps.
+_M_ARENA_MAX = -8
+
+
+def keep_one_malloc_arena() -> None:
+    """Let glibc's malloc keep one arena, for a process under an address-space limit.
+
+    Each thread that allocates at the same time as another gets an arena of its own, and each
+    arena reserves 64 MiB of address space; the dozen threads of pyarrow, Numba and OpenBLAS
+    take most of a limit such as ``ulimit -v 819200`` that way, and glibc then aborts a thread
+    ("cannot allocate memory for thread-local data", exit 127), where nothing can turn it into
+    one line. With one arena the same run ends with "out of memory" or finishes. Nothing to
+    do without glibc (``mallopt`` missing).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, 1)
 
 
 def address_space_limit() -> int | None:

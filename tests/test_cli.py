@@ -1391,13 +1391,15 @@ def test_a_signal_ends_a_run_under_ulimit_v_stuck_in_native_code(tmp_path, signu
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "megabytes, rows", [(500, 1_000_000), (700, 1_000_000), (977, 2_000_000), (1100, 2_000_000), (1500, 2_000_000)]
+    "megabytes, rows",
+    [(500, 1_000_000), (700, 1_000_000), (800, 2_000_000), (977, 2_000_000), (1100, 2_000_000), (1500, 2_000_000)],
 )
 def test_an_address_space_limit_never_gives_a_traceback(tmp_path, megabytes, rows):
     """`ulimit -v`: a limit that stops the loading of numpy or Numba's compiler, a reader's
     thread or an array ends the run with one line and exit 2, and no limit hangs it. (2M-row
     runs used to hang: under `ulimit -v 1000000` (977 MiB) the warm-up stuck loading OpenBLAS,
-    under 1500 MiB the reader inside pyarrow, the main thread waiting for either for ever.)"""
+    under 1500 MiB the reader inside pyarrow, the main thread waiting for either for ever;
+    under 800 MiB glibc aborted a thread, "cannot allocate memory for thread-local data".)"""
     import resource
 
     signal_file = tmp_path / "big.csv"
