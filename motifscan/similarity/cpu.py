@@ -242,23 +242,32 @@ def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, sco
             s_out[i], c_out[i], a_out[i] = _finish(x, first + i, dilation, unit, dot[i], q, kernel_norm, p2)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _run_sums(x, unit, dilation, start, count):
+    """The dot products and window sums of squares of the ``count`` windows from ``start``:
+    in one pass for kernels up to ``FUSED_TAPS`` taps, else the dots and the sums of squares
+    (by doubling) apart."""
+    m = unit.shape[0]
+    dot = np.empty(count)
+    sumsq = np.empty(count)
+    if m <= FUSED_TAPS:
+        _dot_sumsq_run(x, unit, dilation, start, count, dot, sumsq)
+    else:
+        work = np.empty(count + (m - 1) * dilation)
+        spare = np.empty(count + (m - 1) * dilation)
+        _dot_run(x, unit, dilation, start, count, dot)
+        _sumsq_run(x, m, dilation, start, count, sumsq, work, spare)
+    return dot, sumsq
+
+
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _sliding_cosine(x, unit, kernel_norm, dilation, p2, power, score, cosine, scale):
     n_out = score.shape[0]
-    m = unit.shape[0]
     n_runs = (n_out + BLOCK - 1) // BLOCK
     for r in prange(n_runs):
         start = r * BLOCK
         count = min(BLOCK, n_out - start)
-        dot = np.empty(count)
-        sumsq = np.empty(count)
-        if m <= FUSED_TAPS:
-            _dot_sumsq_run(x, unit, dilation, start, count, dot, sumsq)
-        else:
-            work = np.empty(count + (m - 1) * dilation)
-            spare = np.empty(count + (m - 1) * dilation)
-            _dot_run(x, unit, dilation, start, count, dot)
-            _sumsq_run(x, m, dilation, start, count, sumsq, work, spare)
+        dot, sumsq = _run_sums(x, unit, dilation, start, count)
         finish_run(x, unit, dilation, kernel_norm, p2, power, start, dot, sumsq, score, cosine, scale)
 
 
@@ -291,20 +300,11 @@ def _sliding_candidates(
     ``near_upper``.
     """
     n_out = score.shape[0]
-    m = unit.shape[0]
     n_runs = (n_out + BLOCK - 1) // BLOCK
     for r in prange(n_runs):
         start = r * BLOCK
         count = min(BLOCK, n_out - start)
-        dot = np.empty(count)
-        sumsq = np.empty(count)
-        if m <= FUSED_TAPS:
-            _dot_sumsq_run(x, unit, dilation, start, count, dot, sumsq)
-        else:
-            work = np.empty(count + (m - 1) * dilation)
-            spare = np.empty(count + (m - 1) * dilation)
-            _dot_run(x, unit, dilation, start, count, dot)
-            _sumsq_run(x, m, dilation, start, count, sumsq, work, spare)
+        dot, sumsq = _run_sums(x, unit, dilation, start, count)
         chosen = np.empty(count, dtype=np.uint8)
         tested = _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen)
         counts[n_runs + r] = tested >> 32
