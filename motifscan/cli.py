@@ -493,12 +493,6 @@ def main() -> None:
         status = EXIT_FOUND
     except SystemExit as done:
         status = done.code if isinstance(done.code, int) else EXIT_ERROR if done.code else EXIT_FOUND
-    if "concurrent.futures.process" in sys.modules:
-        import gc
-
-        # A stopped worker pool's queues (named semaphores) are unlinked when collected;
-        # os._exit would leave them to the resource tracker and its "leaked" warning.
-        gc.collect()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
