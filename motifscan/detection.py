@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from motifscan.similarity import CandidateTrack, ScoreTrack, track_length
+from motifscan.similarity import CandidateTrack, DistanceTrack, ScoreTrack, track_length
 from motifscan.motif import Motif
 from motifscan.suppression import candidate_mask, suppress_overlaps
 
@@ -135,7 +135,7 @@ class ChannelDetector:
     #: Most candidates an open cluster keeps (40 bytes each) before its older half is decided.
     max_open = 1 << 16
 
-    def _columns(self, position, track: ScoreTrack, time, scan, activation) -> dict:
+    def _columns(self, position, track: ScoreTrack | DistanceTrack, time, scan, activation) -> dict:
         columns = {
             "position": position,
             "score": track.score,
@@ -205,7 +205,13 @@ class ChannelDetector:
                 raise ValueError("a fused scan has no activation per window")
             # A fused scan's finished windows: the same test on the same exact scores picks
             # the same candidates; their positions are the track's.
-            values = ScoreTrack(track.score[chosen], track.cosine[chosen], track.scale[chosen])
+            values: ScoreTrack | DistanceTrack
+            if track.distance is None:
+                values = ScoreTrack(track.score[chosen], track.cosine[chosen], track.scale[chosen])
+            else:
+                values = DistanceTrack(
+                    track.score[chosen], track.cosine[chosen], track.scale[chosen], track.distance[chosen]
+                )
             chosen = track.position[chosen]
         else:
             values = type(track)(*(column[chosen] for column in track))

@@ -329,11 +329,15 @@ class Detection:
         """The threshold the plain scans may test candidates against while they scan (the
         fused scan, docs/method.md "Fused detection"): when the run only detects on the
         cosine score with one fixed threshold (not mad:K or fa:RATE, which read the
-        scores) and nobody watches its score tracks; else None (full tracks)."""
+        scores) and nobody watches its score tracks; else None (full tracks). The scans
+        of channels with weights or a minimum count (the gap-aware joint scan) keep full
+        tracks."""
         config = self.config
         if config.method != "cosine" or config.adaptive_threshold or self.watch is not None:
             return None
-        if config.batch_scan or config.metric is not None:
+        if config.metric is not None:
+            return None
+        if config.joint and (config.min_channels is not None or any(kernel.weights for kernel in config.kernels)):
             return None
         return float(config.threshold)
 

@@ -31,7 +31,7 @@ from motifscan.similarity import (
 from motifscan.similarity.activation import sliding_activation
 from motifscan.similarity.device import device_of
 from motifscan.similarity.metric import sliding_metric_cosine
-from motifscan.similarity.multi import scan_kernels
+from motifscan.similarity.multi import scan_candidates, scan_kernels
 from motifscan.warm_up import WarmUp, address_space_limit, load_here
 from motifscan.scan_plan import (
     LARGE_OFFSET_COSINE,
@@ -66,9 +66,11 @@ class StreamScanner:
         Named in messages.
     candidates_above : float, optional
         Detection's threshold on ``|score|`` when the run only detects (no score track is
-        shown or written, one threshold for all): the plain scans then return the fused
+        shown or written, one threshold for all): the scans then return the fused
         :class:`~motifscan.similarity.CandidateTrack` of
-        :func:`~motifscan.similarity.sliding_candidates` instead of full tracks.
+        :func:`~motifscan.similarity.sliding_candidates` (plain scans) or
+        :func:`~motifscan.similarity.multi.scan_candidates` (batch scans) instead of full
+        tracks.
 
     Several kernels of one length at one dilation on one channel (or joint group) are
     scanned in one batch that shares the window norms. Windows shorter than the longest
@@ -199,7 +201,7 @@ class StreamScanner:
                 )
             else:
                 signal = np.stack([buffers[name][:needed] for name in channels])
-                found = scan_kernels(
+                arguments = (
                     signal,
                     np.stack([kernel.array() for kernel in kernels]),
                     config.p,
@@ -208,6 +210,10 @@ class StreamScanner:
                     noise_floor[self._floor_key((channels, dilation, taps), scans)],
                     self.backend,
                 )
+                if self.candidates_above is None:
+                    found = scan_kernels(*arguments)
+                else:
+                    found = scan_candidates(*arguments, self.candidates_above, LARGE_OFFSET_COSINE)
             tracks.update((scan.label, track) for scan, track in zip(scans, found))
         return tracks
 
@@ -480,8 +486,11 @@ _TRACK_BYTES_PER_WINDOW = 48
 
 def rows_per_push(scanner: StreamScanner) -> int:
     """The most rows pushed to ``scanner`` at once: :data:`TRACK_BYTES` of tracks, and at
-    least 16 of its longest spans (so the samples carried between pieces stay a small part)."""
-    rows = TRACK_BYTES // (_TRACK_BYTES_PER_WINDOW * max(1, len(scanner.scans)))
+    least 16 of its longest spans (so the samples carried between pieces stay a small part).
+    A fused run (``candidates_above``) keeps no track of every window: its scans' work
+    memory per window does not grow with the kernels, so it counts one scan."""
+    scans = 1 if scanner.candidates_above is not None else max(1, len(scanner.scans))
+    rows = TRACK_BYTES // (_TRACK_BYTES_PER_WINDOW * scans)
     return max(rows, 16 * scanner.config.span)
 
 

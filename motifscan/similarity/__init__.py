@@ -32,7 +32,7 @@ FFT_MIN_TAPS = 256
 
 #: The same crossover for the centred scans (``normalize="center"`` or ``"zscore"``): their
 #: direct scan costs more per tap (a subtraction and two more sums), their FFT more than
-#: the plain one (norms, median shift), so the FFT takes over at fewer taps; measured in
+#: the plain one (norms, mean shift), so the FFT takes over at fewer taps; measured in
 #: CPU time on one thread, which the machine's load moves least (docs/performance.md).
 CENTERED_FFT_MIN_TAPS = 192
 
@@ -68,7 +68,8 @@ class CandidateTrack(NamedTuple):
     and every window without a score (NaN) is finished; so may be a few others (those
     close to a bound). ``length`` is how many positions the scan covered, and
     ``near_unit_cosine`` how many unfinished windows have ``|cosine|`` above the scan's
-    ``near_cosine`` (the finished ones are counted from their cosine).
+    ``near_cosine`` (the finished ones are counted from their cosine). ``distance`` holds
+    the finished windows' z-normalised distances (``normalize="zscore"``), else None.
     """
 
     position: np.ndarray
@@ -77,6 +78,7 @@ class CandidateTrack(NamedTuple):
     scale: np.ndarray
     length: int
     near_unit_cosine: int
+    distance: np.ndarray | None = None
 
 
 def track_length(track) -> int:
@@ -94,6 +96,7 @@ def join_candidates(first: CandidateTrack, second: CandidateTrack) -> CandidateT
         np.concatenate([first.scale, second.scale]),
         first.length + second.length,
         first.near_unit_cosine + second.near_unit_cosine,
+        None if first.distance is None else np.concatenate([first.distance, second.distance]),
     )
 
 

@@ -90,12 +90,37 @@ def _power_of_two(exponent):
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def multiply_spectra(segments, kernels, out):
+    """``out[k, g] = segments[g] * kernels[k]`` (complex, element by element) on every
+    thread: NumPy's product of the two spectra runs on one core, and took as long as the
+    inverse transforms that follow it.
+
+    Parameters
+    ----------
+    segments : complex128 array, shape (G, F)
+    kernels : complex128 array, shape (K, F)
+    out : complex128 array, shape (K, G, F); may be ``segments`` itself when K = 1
+    """
+    n_segments = segments.shape[0]
+    for row in prange(kernels.shape[0] * n_segments):
+        k = row // n_segments
+        g = row - k * n_segments
+        a = segments[g]
+        b = kernels[k]
+        o = out[k, g]
+        for f in range(a.shape[0]):
+            o[f] = a[f] * b[f]
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _fill(x, first, segment_step, segments, buffer, exponents, energies, shifted):
     """Copy segment g (samples ``first + g * step ..``) scaled into ``buffer[g]``.
 
-    With ``shifted`` the median of the segment's finite samples is subtracted first, so
-    the transform's round-off scales with the samples' deviations, not with an offset such
-    as 1e6 (used with kernels of sum 0, whose dot products the shift does not change). A
+    With ``shifted`` the mean of the segment's finite samples is subtracted first, so the
+    transform's round-off scales with the samples' deviations, not with an offset such as
+    1e6 (used with kernels of sum 0, whose dot products the shift does not change). Of all
+    shifts the mean leaves the smallest sum of squares, which is what the round-off scales
+    with (a sum that overflows leaves the samples unshifted). A
     deviation that overflows makes the segment's energy infinite: all its windows are then
     recomputed directly.
     """
@@ -107,13 +132,15 @@ def _fill(x, first, segment_step, segments, buffer, exponents, energies, shifted
         row = buffer[g]
         shift = 0.0
         if shifted:
+            total = 0.0
             count = 0
             for i in range(take):
-                if abs(x[start + i]) < math.inf:
-                    row[count] = x[start + i]
-                    count += 1
-            if count > 0:
-                shift = np.median(row[:count])
+                v = x[start + i]
+                finite = abs(v) < math.inf
+                total += v if finite else 0.0
+                count += finite
+            if count > 0 and abs(total) < math.inf:
+                shift = total / count
         largest = 0.0
         for i in range(take):
             a = abs(x[start + i] - shift)
@@ -305,14 +332,15 @@ class _Plan:
         return np.conj(self.fft.rfft(dilated)), exponent
 
     def segment_spectra(self, x, first, segments, shifted=False):
-        """The spectra of this batch's (scaled, with ``shifted`` median-shifted) segments."""
+        """The spectra of this batch's (scaled, with ``shifted`` mean-shifted) segments."""
         buffer = self.buffer[:segments]
         _fill(x, first, self.step, segments, buffer, self.exponents, self.energies, shifted)
         return self.fft.rfft(buffer, axis=1, workers=self.workers)
 
     def correlate(self, spectra, spectrum, overwrite=False):
         """Circular cross-correlations of the segments with a kernel, shape (segments, N)."""
-        product = np.multiply(spectra, spectrum, out=spectra if overwrite else None)
+        product = spectra if overwrite else np.empty_like(spectra)
+        multiply_spectra(spectra, spectrum[None, :], product[None])
         return self.fft.irfft(product, n=self.length, axis=1, workers=self.workers, overwrite_x=True)
 
     def transform(self, x, first, segments):

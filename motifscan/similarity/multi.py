@@ -29,7 +29,7 @@ import numpy as np
 
 from motifscan.choices import NORMALIZE, check_choice
 from motifscan.errors import MotifscanError
-from motifscan.similarity import DistanceTrack, Track, empty_track, resolve_backend, span
+from motifscan.similarity import CandidateTrack, DistanceTrack, Track, empty_track, resolve_backend, span
 
 
 #: Squared z-normalised distances below this are round-off of an exact match (r = 1 within
@@ -113,19 +113,11 @@ def scan_kernels(
     list of ScoreTrack, or of DistanceTrack for ``normalize="zscore"``
         One per kernel, arrays of shape ``(max(n - span + 1, 0),)``.
     """
-    x = np.ascontiguousarray(np.atleast_2d(signal), dtype=np.float64)
-    k = np.asarray(kernels, dtype=np.float64)
-    if k.ndim == 2:
-        k = k[:, None, :]
-    check_choice("normalize", normalize, NORMALIZE)
-    n_out = x.shape[1] - span(k.shape[2], dilation) + 1
+    x, k, n_out, backend = _batch_inputs(signal, kernels, dilation, normalize, backend)
     if n_out <= 0:
         if normalize == "zscore":
             return [DistanceTrack(*empty_track(), np.empty(0)) for _ in k]
         return [empty_track() for _ in k]
-    # Both the direct scan and the FFT cost in proportion to the channels, so the crossover
-    # between them is in the taps per channel; the work that decides for NumPy counts all.
-    backend = resolve_backend(backend, n_out * k.shape[1], k.shape[2], normalize)
     if backend == "numpy":
         from motifscan.similarity.reference import scan_kernels_reference
 
@@ -139,6 +131,71 @@ def scan_kernels(
 
         return scan_kernels_numba(x, k, p, dilation, normalize, noise_floor)
     raise MotifscanError(f"backend {backend!r} cannot run this scan (choose numpy, numba or fft)")
+
+
+def _batch_inputs(signal, kernels, dilation: int, normalize: str, backend: str) -> tuple:
+    """``(signal (C, n), kernels (K, C, m), n_out, concrete backend)`` of a batch scan (the
+    backend left as given when there is nothing to scan)."""
+    x = np.ascontiguousarray(np.atleast_2d(signal), dtype=np.float64)
+    k = np.asarray(kernels, dtype=np.float64)
+    if k.ndim == 2:
+        k = k[:, None, :]
+    check_choice("normalize", normalize, NORMALIZE)
+    n_out = x.shape[1] - span(k.shape[2], dilation) + 1
+    if n_out > 0:
+        # Both the direct scan and the FFT cost in proportion to the channels, so the
+        # crossover between them is in the taps per channel; the work that decides for
+        # NumPy counts all.
+        backend = resolve_backend(backend, n_out * k.shape[1], k.shape[2], normalize)
+    return x, k, n_out, backend
+
+
+def scan_candidates(
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    p: float,
+    dilation: int,
+    normalize: str,
+    noise_floor: float,
+    backend: str,
+    threshold: float,
+    near_cosine: float,
+) -> list[CandidateTrack]:
+    """:func:`scan_kernels` for detection only: per kernel, the windows that may have
+    ``|score| >= threshold`` and every window without a score, finished exactly as
+    :func:`scan_kernels` finishes them (the fused scan, docs/method.md "Fused detection").
+
+    Parameters
+    ----------
+    signal, kernels, p, dilation, normalize, noise_floor, backend
+        As for :func:`scan_kernels`.
+    threshold : float
+        The detectors' threshold on ``|score|``, in [0, 1].
+    near_cosine : float
+        Unfinished windows with ``|cosine|`` above this are counted
+        (``CandidateTrack.near_unit_cosine``).
+
+    Returns
+    -------
+    list of CandidateTrack
+        One per kernel, with ``distance`` for ``normalize="zscore"``. The compiled direct
+        and FFT backends test each window before its last step
+        (:mod:`motifscan.similarity.multi_candidates`); NumPy finishes every window and
+        keeps the candidates (:func:`motifscan.similarity.reference.candidates_of_track`).
+    """
+    x, k, n_out, backend = _batch_inputs(signal, kernels, dilation, normalize, backend)
+    if n_out > 0 and backend == "numba":
+        from motifscan.similarity.multi_candidates import scan_candidates_numba
+
+        return scan_candidates_numba(x, k, p, dilation, normalize, noise_floor, threshold, near_cosine)
+    if n_out > 0 and backend == "fft":
+        from motifscan.similarity.multi_fft import scan_candidates_fft
+
+        return scan_candidates_fft(x, k, p, dilation, normalize, noise_floor, threshold, near_cosine)
+    from motifscan.similarity.reference import candidates_of_track
+
+    tracks = scan_kernels(x, k, p, dilation, normalize, noise_floor, backend)
+    return [candidates_of_track(track, threshold, near_cosine) for track in tracks]
 
 
 def estimate_noise_floor(samples: np.ndarray, taps: int, weights=None) -> float:

@@ -36,7 +36,7 @@ _BIG = 1e100
 _SMALL = 1e-100
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract"})
 def _window(
     x, units, kernel_norms, i, dilation, center, zscore, floor, p2, dots, means, score, cosine, scale, distance
 ):
@@ -178,36 +178,13 @@ _BIG_SQUARED = _BIG * _BIG
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
-def _block(
-    x,
-    units,
-    unit_sums,
-    cancel_limit,
-    kernel_norms,
-    first,
-    stop,
-    dilation,
-    center,
-    zscore,
-    floor,
-    p2,
-    power,
-    score,
-    cosine,
-    scale,
-    distance,
-    dots,
-    means,
-    sums,
-    sumsq,
-    lo,
-    hi,
-    acc,
-    rescue,
-):
-    """Windows ``first .. stop-1`` at once: every loop runs over positions (contiguous,
-    SIMD), taps and kernels outside. Windows the common path cannot take exactly (constant,
-    non-finite, or with sums that overflow or underflow) are redone by :func:`_window`.
+def block_sums(x, units, unit_sums, cancel_limit, first, stop, dilation, center, sums, sumsq, lo, hi, acc, rescue):
+    """The sums of windows ``first .. stop-1`` at once: every loop runs over positions
+    (contiguous, SIMD), taps and kernels outside. Window ``first + i`` gets its K dot
+    products with the unit kernels in ``acc[:, i]`` and its (centred) sum of squares in
+    ``sumsq[i]``; ``rescue[i]`` marks the windows the common path cannot take exactly
+    (constant, non-finite, or with sums that overflow, underflow or cancel), which
+    :func:`_window` redoes. ``sums``, ``lo`` and ``hi`` are scratch of the block's length.
 
     Centred windows take one pass over their samples: with ``r`` a reference sample of the
     window (its middle one) and ``d_j = w_j - r``, the sums ``s1 = sum d``, ``s2 = sum d**2``
@@ -316,8 +293,42 @@ def _block(
                     u = units[c, j, k]
                     for i in range(b):
                         acc[k, i] += samples[i] * u
-    # Every window of the block finished at once (vectorised), then the few the common path
-    # cannot take exactly are redone one by one.
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"}, error_model="numpy")
+def _block(
+    x,
+    units,
+    unit_sums,
+    cancel_limit,
+    kernel_norms,
+    first,
+    stop,
+    dilation,
+    center,
+    zscore,
+    floor,
+    p2,
+    power,
+    score,
+    cosine,
+    scale,
+    distance,
+    dots,
+    means,
+    sums,
+    sumsq,
+    lo,
+    hi,
+    acc,
+    rescue,
+):
+    """Windows ``first .. stop-1`` at once: :func:`block_sums`, then every window finished
+    at once (vectorised), then the few the common path cannot take exactly redone one by
+    one."""
+    n_channels, m = units.shape[0], units.shape[1]
+    b = stop - first
+    block_sums(x, units, unit_sums, cancel_limit, first, stop, dilation, center, sums, sumsq, lo, hi, acc, rescue)
     finish_block(
         acc,
         first,
@@ -477,6 +488,21 @@ def _scan(
         )
 
 
+def direct_inputs(kernels: np.ndarray, center: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """What the direct scan of ``kernels`` (K, C, m) needs of them: the unit kernels in its
+    layout (C, m, K), their norms (K,), each unit kernel channel's sum (C, K) and the
+    cancel limit of :data:`NORM_ERROR`."""
+    n_kernels, _, m = kernels.shape
+    units, kernel_norms = prepare_kernels(kernels, center)
+    # (C, m, K): the K weights of one sample lie side by side for the innermost loop.
+    units = np.ascontiguousarray(units.transpose(1, 2, 0))
+    # (C, K): zero up to round-off when centred. Correctly rounded sums (math.fsum), so a
+    # kernel's sum, and with it its track, is the same whatever kernels share its bank.
+    unit_sums = np.array([[math.fsum(units[c, :, k]) for k in range(n_kernels)] for c in range(units.shape[0])])
+    cancel_limit = NORM_ERROR / ((2 * m + 3) * np.finfo(np.float64).eps)
+    return units, kernel_norms, unit_sums, cancel_limit
+
+
 def scan_kernels_numba(
     signal: np.ndarray, kernels: np.ndarray, p: float, dilation: int, normalize: str, noise_floor: float
 ) -> list[Track]:
@@ -488,13 +514,7 @@ def scan_kernels_numba(
     n_kernels, _, m = kernels.shape
     center = normalize in ("center", "zscore")
     zscore = normalize == "zscore"
-    units, kernel_norms = prepare_kernels(kernels, center)
-    # (C, m, K): the K weights of one sample lie side by side for the innermost loop.
-    units = np.ascontiguousarray(units.transpose(1, 2, 0))
-    # (C, K): zero up to round-off when centred. Correctly rounded sums (math.fsum), so a
-    # kernel's sum, and with it its track, is the same whatever kernels share its bank.
-    unit_sums = np.array([[math.fsum(units[c, :, k]) for k in range(n_kernels)] for c in range(units.shape[0])])
-    cancel_limit = NORM_ERROR / ((2 * m + 3) * np.finfo(np.float64).eps)
+    units, kernel_norms, unit_sums, cancel_limit = direct_inputs(kernels, center)
     n_out = signal.shape[1] - span(m, dilation) + 1
     score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
     distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))

@@ -7,7 +7,7 @@ A window ``w`` of C channels is compared with unit kernels ``k`` of the same sha
 Dot products
     ``w·k = sum_c w_c·k_c``: one overlap-save FFT per channel
     (:mod:`motifscan.similarity.fft`), summed. When centring, ``(w_c - mean w_c)·k_c =
-    (w_c - s)·k_c`` for any constant ``s``, so each segment is transformed minus its median
+    (w_c - s)·k_c`` for any constant ``s``, so each segment is transformed minus its mean
     and the round-off (``eps log2(N)`` of the segment's norm) scales with the deviations of
     the samples, not with an offset such as 1e6. As in the plain FFT scan, a window whose
     norm in some channel is below that channel's segment norm divided by ``QUIET_RATIO`` is
@@ -44,10 +44,11 @@ from collections import OrderedDict
 import numpy as np
 from numba import njit, prange
 
-from motifscan.similarity import DistanceTrack, ScoreTrack, Track, span
-from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two
+from motifscan.similarity import CandidateTrack, DistanceTrack, ScoreTrack, Track, span
+from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two, multiply_spectra
 from motifscan.similarity.multi import prepare_kernels
 from motifscan.similarity.cpu import integer_power
+from motifscan.similarity.multi_candidates import CandidateLists, candidate_bounds, finish_candidates
 from motifscan.similarity.multi_cpu import _BIG, _SMALL, finish_block, _window
 from motifscan.similarity.window import SAFE_SUMSQ
 
@@ -64,6 +65,9 @@ COSINE_ERROR = 1.5e-10
 #: grows near ``d = 0`` (the best matches): windows whose distance could err by more than
 #: this are recomputed directly (for M = 1024 taps those with r > 0.89: the near matches).
 DISTANCE_ERROR = 1e-8
+
+#: Positions finished per parallel task.
+FINISH_BLOCK = 4096
 
 #: Rolling steps per chain, at least (positions per block = the steps times the
 #: dilation). Long kernels take m / 4: each block also sums its mean, its range and each
@@ -88,19 +92,22 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
         first = r * block
         stop = min(n_out, first + block)
         end = stop + (m - 1) * dilation  # one past the block's last sample
-        c = 0.0
-        if center:
-            total = 0.0
-            for t in range(first, end):
-                total += x[t]
-            c = total / (end - first)
-        biggest = 0.0
+        # One pass for the mean and the range: the largest deviation from the mean is at
+        # the smallest or the largest sample.
+        total = 0.0
+        lo = x[first]
+        hi = lo
         for t in range(first, end):
-            a = abs(x[t] - c)
-            if not a < _BIG:  # NaN, inf, an overflowed mean or a huge deviation
-                biggest = math.inf
-                break
-            biggest = max(biggest, a)
+            v = x[t]
+            total += v
+            lo = min(lo, v)
+            hi = max(hi, v)
+        c = total / (end - first) if center else 0.0
+        biggest = max(hi - c, c - lo)
+        # NaN (in the sum, whatever min and max made of it), inf, an overflowed mean or a
+        # huge deviation.
+        if not (biggest < _BIG and abs(total) < math.inf):
+            biggest = math.inf
         if not center and biggest == 0.0:  # zeros: exact sums, the finish sees q = 0
             for i in range(first, stop):
                 sumsq[i] = 0.0
@@ -111,22 +118,26 @@ def _window_sumsq(x, m, dilation, center, sumsq, sums, rescue):
                 rescue[i] = True
             continue
         largest = 0.0
-        for i in range(first, stop):
-            if i < first + dilation:  # the first window of each chain, summed directly
-                s1 = 0.0
-                s2 = 0.0
-                for j in range(m):
-                    y = x[i + j * dilation] - c
-                    s1 += y
-                    s2 += y * y
-            else:  # slide the chain's window by one tap
+        # Chain by chain, the running sums held in registers: each step adds one difference
+        # (computed off the chain), so a step waits for one addition, not for a store.
+        for chain in range(first, min(stop, first + dilation)):
+            s1 = 0.0
+            s2 = 0.0
+            for j in range(m):  # the chain's first window, summed directly
+                y = x[chain + j * dilation] - c
+                s1 += y
+                s2 += y * y
+            sums[chain] = s1
+            sumsq[chain] = s2
+            largest = max(largest, s2)
+            for i in range(chain + dilation, stop, dilation):  # slide by one tap
                 old = x[i - dilation] - c
                 new = x[i + (m - 1) * dilation] - c
-                s1 = sums[i - dilation] + new - old
-                s2 = sumsq[i - dilation] + new * new - old * old
-            sums[i] = s1
-            sumsq[i] = s2
-            largest = max(largest, s2)
+                s1 += new - old
+                s2 += new * new - old * old
+                sums[i] = s1
+                sumsq[i] = s2
+                largest = max(largest, s2)
         bound = CANCEL_RATIO * 4.0 * _EPS * (m + 2 * steps + 4) * largest
         for i in range(first, stop):
             q = sumsq[i] - sums[i] * sums[i] / m if center else sumsq[i]
@@ -276,7 +287,7 @@ def _finish(
     products in ``dots[:, 0 : end - begin]``; ``score`` .. ``distance`` those kernels' rows)."""
     taps = units.shape[0] * units.shape[1]
     n_kernels = units.shape[2]
-    block = 4096
+    block = FINISH_BLOCK
     for r in prange((end - begin + block - 1) // block):
         scratch = np.empty(units.shape[2])
         flagged = np.empty(n_kernels, dtype=np.bool_)
@@ -358,6 +369,70 @@ def _finish(
                             scale[k, i], distance[k, i] = kept[2, k], kept[3, k]
 
 
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _finish_candidates(
+    x,
+    units,
+    kernel_norms,
+    dilation,
+    center,
+    zscore,
+    floor,
+    p2,
+    power,
+    bounds,
+    sumsq,
+    rescue,
+    dots,
+    begin,
+    end,
+    position,
+    score,
+    cosine,
+    scale,
+    distance,
+    counts,
+    near,
+    block,
+):
+    """:func:`_finish` for detection only: the fused test and last step of
+    :func:`motifscan.similarity.multi_candidates.finish_candidates` on positions ``begin ..
+    end``, block by block; a block's chosen windows go to its own slice of ``position`` ..
+    ``distance`` (position ``i`` at column ``i - begin``), ``counts`` and ``near`` get one
+    column per block (of ``block`` positions)."""
+    taps = units.shape[0] * units.shape[1]
+    for r in prange((end - begin + block - 1) // block):
+        first = begin + r * block
+        stop = min(end, first + block)
+        finish_candidates(
+            x,
+            units,
+            kernel_norms,
+            dilation,
+            center,
+            zscore,
+            floor,
+            p2,
+            power,
+            bounds,
+            dots[:, first - begin : stop - begin],
+            sumsq[first:stop],
+            rescue[first:stop],
+            first,
+            first - begin,
+            position,
+            score,
+            cosine,
+            scale,
+            distance,
+            counts,
+            near,
+            r,
+            DISTANCE_ERROR,
+            taps * COSINE_ERROR,
+        )
+
+
 #: Inverse-transformed samples per call (all kernels of a chunk, all segments of a batch):
 #: 2**21 float64 is 16 MiB of correlations and as much of products, whatever the bank;
 #: below the 32 MiB from which the C library maps every allocation afresh (and the
@@ -427,6 +502,36 @@ def scan_kernels_fft(
     noise_floor: float,
     workers: int | None = None,
 ) -> list[Track]:
+    """FFT version of :func:`motifscan.similarity.reference.scan_kernels_reference` (see
+    :func:`_scan_fft`)."""
+    return _scan_fft(signal, kernels, p, dilation, normalize, noise_floor, workers)
+
+
+def scan_candidates_fft(
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    p: float,
+    dilation: int,
+    normalize: str,
+    noise_floor: float,
+    threshold: float,
+    near_cosine: float,
+) -> list[CandidateTrack]:
+    """The fused FFT scan of :func:`motifscan.similarity.multi.scan_candidates` (see
+    :func:`_scan_fft`)."""
+    return _scan_fft(signal, kernels, p, dilation, normalize, noise_floor, None, (threshold, near_cosine))
+
+
+def _scan_fft(
+    signal: np.ndarray,
+    kernels: np.ndarray,
+    p: float,
+    dilation: int,
+    normalize: str,
+    noise_floor: float,
+    workers: int | None = None,
+    candidates: tuple[float, float] | None = None,
+) -> list:
     """FFT version of :func:`motifscan.similarity.reference.scan_kernels_reference`.
 
     Parameters
@@ -437,11 +542,16 @@ def scan_kernels_fft(
         As for :func:`motifscan.similarity.multi.scan_kernels`.
     workers : int, optional
         Threads for the transforms; default: as many as the Numba kernels use.
+    candidates : (threshold, near_cosine), optional
+        Detect only: return each kernel's CandidateTrack
+        (:func:`motifscan.similarity.multi.scan_candidates`), testing the windows before
+        their last step (:mod:`motifscan.similarity.multi_candidates`).
 
     Returns
     -------
     list of ScoreTrack or DistanceTrack, as the reference; equal within the tolerance of
-    the module notes.
+    the module notes (or of CandidateTrack, whose finished windows are those tracks'
+    values bit for bit).
     """
     center = normalize in ("center", "zscore")
     zscore = normalize == "zscore"
@@ -455,9 +565,13 @@ def scan_kernels_fft(
         _window_sumsq(x[c], m, dilation, center, channel_sumsq[c], sums, rescue)
     del sums
     sumsq = channel_sumsq[0] if n_channels == 1 else channel_sumsq.sum(axis=0)
-    score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
-    distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
     p2, power = integer_power(p)
+    if candidates is None:
+        score, cosine, scale = (np.empty((n_kernels, n_out)) for _ in range(3))
+        distance = np.empty((n_kernels, n_out) if zscore else (n_kernels, 0))
+    else:
+        found = CandidateLists(n_kernels, zscore)
+        bounds = candidate_bounds(candidates[0], p2, candidates[1], COSINE_ERROR)
     plan = _Plan(units[0, 0], dilation, n_out, workers)
     spectra, kernel_exponents = bank_spectra(units, dilation, plan.length)
     chunk = max(1, BANK_SAMPLES // (plan.batch * plan.length))  # kernels per inverse transform
@@ -481,11 +595,7 @@ def scan_kernels_fft(
             rows = product[: (k1 - k0) * segments]
             for c in range(n_channels):
                 # The chunk's products and inverse transforms at once: one call each.
-                np.multiply(
-                    transformed[c][None, :, :],
-                    spectra[k0:k1, c, None, :],
-                    out=rows.reshape(k1 - k0, segments, -1),
-                )
+                multiply_spectra(transformed[c], spectra[k0:k1, c], rows.reshape(k1 - k0, segments, -1))
                 correlation = plan.fft.irfft(rows, n=plan.length, axis=1, workers=plan.workers, overwrite_x=True)
                 collect = _collect_dots_serial if rows.shape[0] * plan.step < SERIAL_OUTPUTS else _collect_dots
                 collect(
@@ -504,6 +614,38 @@ def scan_kernels_fft(
                 )
             # The chunk's last step while its dot products are in cache (each kernel's
             # track does not depend on the others of its chunk or bank).
+            if candidates is not None:
+                arrays = CandidateLists.arrays(k1 - k0, count, zscore)
+                n_blocks = -(-count // FINISH_BLOCK)
+                counts = np.zeros((k1 - k0, n_blocks), dtype=np.int64)
+                near = np.zeros((k1 - k0, n_blocks), dtype=np.int64)
+                _finish_candidates(
+                    x,
+                    units_by_tap[k0 // chunk],
+                    kernel_norms[k0:k1],
+                    dilation,
+                    center,
+                    zscore,
+                    float(noise_floor),
+                    p2,
+                    power,
+                    bounds,
+                    sumsq,
+                    rescue,
+                    dots[: k1 - k0],
+                    first,
+                    first + count,
+                    arrays[0],
+                    arrays[1],
+                    arrays[2],
+                    arrays[3],
+                    arrays[4],
+                    counts,
+                    near,
+                    FINISH_BLOCK,
+                )
+                found.add(k0, arrays, counts, near, np.arange(n_blocks, dtype=np.int64) * FINISH_BLOCK)
+                continue
             _finish(
                 x,
                 units_by_tap[k0 // chunk],
@@ -524,6 +666,8 @@ def scan_kernels_fft(
                 scale[k0:k1],
                 distance[k0:k1],
             )
+    if candidates is not None:
+        return found.tracks(n_out)
     if zscore:
         return [DistanceTrack(score[k], cosine[k], scale[k], distance[k]) for k in range(n_kernels)]
     return [ScoreTrack(score[k], cosine[k], scale[k]) for k in range(n_kernels)]

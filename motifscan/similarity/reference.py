@@ -12,7 +12,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from motifscan.similarity import CandidateTrack, DistanceTrack, ScoreTrack, span
+from motifscan.similarity import CandidateTrack, DistanceTrack, ScoreTrack, Track, span
 
 
 def unit_kernel(kernel: np.ndarray) -> tuple[np.ndarray, float]:
@@ -372,15 +372,15 @@ def scan_joint_reference(
     return [GapScoreTrack(scores[index], cosines[index], scales[index], masks) for index in range(n_kernels)]
 
 
-def candidates_of_track(track: ScoreTrack, threshold: float, near_cosine: float) -> CandidateTrack:
+def candidates_of_track(track: Track, threshold: float, near_cosine: float) -> CandidateTrack:
     """The :class:`~motifscan.similarity.CandidateTrack` of a full score track: the windows
     with ``|score| >= threshold`` or no score, and the count of the others with
-    ``|cosine| > near_cosine``. The reference the fused scan is tested against.
+    ``|cosine| > near_cosine``. The reference the fused scans are tested against.
 
     Parameters
     ----------
-    track : ScoreTrack
-        Arrays of shape (n_out,).
+    track : ScoreTrack or DistanceTrack
+        Arrays of shape (n_out,); a DistanceTrack's distances are kept too.
     threshold, near_cosine : float
         As for :func:`motifscan.similarity.sliding_candidates`.
     """
@@ -388,6 +388,13 @@ def candidates_of_track(track: ScoreTrack, threshold: float, near_cosine: float)
         keep = np.isnan(track.score) | (np.abs(track.score) >= threshold)
         near = int(np.count_nonzero(~keep & (np.abs(track.cosine) > near_cosine)))
     chosen = np.flatnonzero(keep)
+    distance = getattr(track, "distance", None)
     return CandidateTrack(
-        chosen, track.score[chosen], track.cosine[chosen], track.scale[chosen], track.score.shape[0], near
+        chosen,
+        track.score[chosen],
+        track.cosine[chosen],
+        track.scale[chosen],
+        track.score.shape[0],
+        near,
+        None if distance is None else distance[chosen],
     )
