@@ -309,19 +309,45 @@ def _sliding_candidates(
         tested = _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen)
         counts[n_runs + r] = tested >> 32
         taken = tested & 0xFFFFFFFF
-        if taken:
-            kept = 0
-            for i in range(count):
-                if chosen[i]:
-                    position[start + kept] = start + i
-                    dot[kept] = dot[i]
-                    sumsq[kept] = sumsq[i]
-                    kept += 1
         counts[r] = taken
         if taken:
-            _finish_chosen(
-                x, unit, dilation, kernel_norm, p2, power, start, taken, position, dot, sumsq, score, cosine, scale
+            # A function of its own: written out here, the rarely run gathering and last
+            # step made the common path (sums and test) twice as slow (measured: 17 ms
+            # against 8.6 ms for n = 1e7, m = 3).
+            _gather_and_finish(
+                x,
+                unit,
+                dilation,
+                kernel_norm,
+                p2,
+                power,
+                start,
+                count,
+                chosen,
+                taken,
+                position,
+                dot,
+                sumsq,
+                score,
+                cosine,
+                scale,
             )
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gather_and_finish(
+    x, unit, dilation, kernel_norm, p2, power, start, count, chosen, taken, position, dot, sumsq, score, cosine, scale
+):
+    """Gather a run's ``taken`` chosen windows (``chosen``) to the front of its sums and
+    of ``position[start ..]``, then finish them (:func:`_finish_chosen`)."""
+    kept = 0
+    for i in range(count):
+        if chosen[i]:
+            position[start + kept] = start + i
+            dot[kept] = dot[i]
+            sumsq[kept] = sumsq[i]
+            kept += 1
+    _finish_chosen(x, unit, dilation, kernel_norm, p2, power, start, taken, position, dot, sumsq, score, cosine, scale)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
