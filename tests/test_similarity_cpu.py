@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 from motifscan.suppression import candidate_mask
 from motifscan.scan_plan import LARGE_OFFSET_COSINE
-from motifscan.similarity import cpu, sliding_candidates, span
+from motifscan.similarity import cpu, sliding_candidates, sliding_cosine, span
 from motifscan.similarity.cpu import BLOCK as _RUN
 from motifscan.similarity.cpu import (
     FUSED_MARGIN,
@@ -153,12 +153,12 @@ def test_half_integer_p_is_powered_like_pow(p):
     np.testing.assert_allclose(fast.score, expected, rtol=8 * (4 * p2 + 4) * np.finfo(float).eps, atol=1e-300)
 
 
-def _fused_against_full(x, kernel, p, dilation, threshold):
-    """The fused scan and the reference made from the full track: the finished windows
-    hold every candidate and every unscored window, with the full scan's exact values, and
-    everything detection counts comes out the same."""
-    full = sliding_cosine_numba(x, kernel, p, dilation)
-    fused = sliding_candidates(x, kernel, p, dilation, "numba", threshold, LARGE_OFFSET_COSINE)
+def fused_against_full(x, kernel, p, dilation, threshold, backend="numba"):
+    """The fused scan and the reference made from the full track of the same backend: the
+    finished windows hold every candidate and every unscored window, with the full scan's
+    exact values, and everything detection counts comes out the same."""
+    full = sliding_cosine(x, kernel, p, dilation, backend)
+    fused = sliding_candidates(x, kernel, p, dilation, backend, threshold, LARGE_OFFSET_COSINE)
     ref = candidates_of_track(full, threshold, LARGE_OFFSET_COSINE)
     assert fused.length == ref.length == full.score.shape[0]
     assert np.all(np.diff(fused.position) > 0)
@@ -187,14 +187,14 @@ def _fused_against_full(x, kernel, p, dilation, threshold):
 def test_fused_candidates_equal_the_full_track(x, kernel, dilation, p, threshold, seed):
     if x.size < span(kernel.size, dilation):
         return
-    full = _fused_against_full(x, kernel, p, dilation, threshold)
+    full = fused_against_full(x, kernel, p, dilation, threshold)
     # Ties: a threshold equal to a window's |score| (and one ulp either side) is decided
     # as the full computation decides it.
     scored = np.abs(full.score[np.isfinite(full.score) & (full.score != 0)])
     if scored.size:
         tie = float(np.random.default_rng(seed).choice(scored))
         for t in (tie, np.nextafter(tie, 0.0), np.nextafter(tie, 2.0)):
-            _fused_against_full(x, kernel, p, dilation, float(t))
+            fused_against_full(x, kernel, p, dilation, float(t))
 
 
 @pytest.mark.parametrize("m", [1, 3, FUSED_TAPS, FUSED_TAPS + 1, 64])
@@ -207,7 +207,7 @@ def test_fused_candidates_across_run_boundaries(m, monkeypatch):
         x[start : start + m] += 5.0 * kernel
     for serial in (0, 1 << 30):
         monkeypatch.setattr(cpu, "SERIAL_POSITIONS", serial)
-        full = _fused_against_full(x, kernel, 3.0, 1, 0.5)
+        full = fused_against_full(x, kernel, 3.0, 1, 0.5)
         assert np.count_nonzero(np.abs(full.score) >= 0.5) >= 3
 
 

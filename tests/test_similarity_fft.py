@@ -180,3 +180,46 @@ def test_a_short_piece_takes_a_shorter_transform():
     assert fft.fft_length(200, 21_845) == 1 << 13
     assert fft.fft_length(200, 2_000_000) == 1 << 14
     assert fft.fft_length(200) == 1 << 14
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    signals(max_size=2500),
+    kernels(max_size=24),
+    st.integers(1, 3),
+    st.sampled_from([0.5, 1.0, 3.0, 9.0]),
+    st.sampled_from([0.0, 1e-300, 0.3, 0.9, 1.0]),
+    st.integers(0, 2**32 - 1),
+)
+def test_fused_fft_candidates_equal_the_full_track(x, kernel, dilation, p, threshold, seed):
+    # The fused FFT scan (detect on kernels of 256 taps and more) against the FFT's own
+    # full track, across segments and batches made short, and at ties of the threshold.
+    from test_similarity_cpu import fused_against_full
+
+    if x.size < span(kernel.size, dilation):
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fft, "MIN_FFT", 64)
+        patch.setattr(fft, "BATCH_SAMPLES", 512)
+        full = fused_against_full(x, kernel, p, dilation, threshold, "fft")
+        scored = np.abs(full.score[np.isfinite(full.score) & (full.score != 0)])
+        if scored.size:
+            tie = float(np.random.default_rng(seed).choice(scored))
+            for t in (tie, np.nextafter(tie, 0.0), np.nextafter(tie, 2.0)):
+                fused_against_full(x, kernel, p, dilation, float(t), "fft")
+
+
+def test_fused_fft_candidates_on_a_long_kernel():
+    # 300 taps over 2e5 samples with planted copies, NaN and a quiet stretch (recomputed
+    # directly): the default segments and batches.
+    from test_similarity_cpu import fused_against_full
+
+    rng = np.random.default_rng(3)
+    kernel = rng.standard_normal(300)
+    x = np.cumsum(rng.standard_normal(200_000))
+    for start in (1000, 70_000, 150_000):
+        x[start : start + 300] = 40.0 * kernel
+    x[5000:5100] = np.nan
+    x[90_000:91_000] *= 1e-9
+    full = fused_against_full(x, kernel, 3.0, 1, 0.5, "fft")
+    assert np.count_nonzero(np.abs(full.score) >= 0.5) >= 3

@@ -250,11 +250,11 @@ def sliding_candidates(
     """Scan for detection only: the windows that may have ``|score| >= threshold``, and
     every window without a score, finished exactly as :func:`sliding_cosine` finishes them.
 
-    The compiled direct backend tests ``dot**2 >= c**2 |w|**2`` (``c = threshold **
+    The compiled direct and FFT backends test ``dot**2 >= c**2 |w|**2`` (``c = threshold **
     (1 / p**2)``, the unit kernel) before any square root, division or power, with a margin
     that sends every window within round-off of the threshold to the full formula
-    (docs/method.md, "Fused detection"); the other backends compute the full track and keep
-    those windows (:func:`motifscan.similarity.reference.candidates_of_track`).
+    (docs/method.md, "Fused detection"); the others compute the full track and keep those
+    windows (:func:`motifscan.similarity.reference.candidates_of_track`).
 
     Parameters
     ----------
@@ -276,6 +276,10 @@ def sliding_candidates(
         from motifscan.similarity.cpu import sliding_candidates_numba
 
         return sliding_candidates_numba(x, k, p, dilation, threshold, near_cosine)
+    if n_out > 0 and backend == "fft":
+        from motifscan.similarity.fft import sliding_candidates_fft
+
+        return sliding_candidates_fft(x, k, p, dilation, threshold, near_cosine)
     from motifscan.similarity.reference import candidates_of_track
 
     return candidates_of_track(sliding_cosine(x, k, p, dilation, backend), threshold, near_cosine)

@@ -30,10 +30,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from motifscan.similarity import ScoreTrack, span
+from motifscan.similarity import CandidateTrack, ScoreTrack, span
 from motifscan.similarity.cpu import (
+    FUSED_MARGIN,
     SAFE_SUMSQ,
+    _fused_test,
+    _gather_and_finish,
     finish_run,
+    fused_bounds,
     integer_power,
     threads,
     window_sumsq,
@@ -297,6 +301,84 @@ def _collect_and_finish(
         )
 
 
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _collect_and_test(
+    x,
+    unit,
+    dilation,
+    kernel_exponent,
+    first,
+    segment_step,
+    segments,
+    n_out,
+    correlation,
+    exponents,
+    energies,
+    sumsq,
+    dot,
+    kernel_norm,
+    p2,
+    power,
+    lower,
+    near_lower,
+    near_upper,
+    position,
+    score,
+    cosine,
+    scale,
+    counts,
+    near,
+):
+    """:func:`_collect_and_finish` for detection only: each segment's dot products, the
+    fused test (:func:`motifscan.similarity.cpu._fused_test`), and the last step of the
+    chosen windows only, written from the segment's first position on; ``counts[g]`` and
+    ``near[g]`` get how many were chosen and how many others count as near."""
+    for g in prange(segments):
+        start = g * segment_step
+        count = min(segment_step, n_out - first - start)
+        _segment_dots(
+            x,
+            unit,
+            dilation,
+            kernel_exponent,
+            first,
+            start,
+            count,
+            correlation[g],
+            exponents[g],
+            energies[g],
+            sumsq,
+            dot,
+            True,
+        )
+        chosen = np.empty(count, dtype=np.uint8)
+        tested = _fused_test(
+            dot[start : start + count], sumsq[start : start + count], lower, near_lower, near_upper, chosen
+        )
+        near[g] = tested >> 32
+        taken = tested & 0xFFFFFFFF
+        counts[g] = taken
+        if taken:
+            _gather_and_finish(
+                x,
+                unit,
+                dilation,
+                kernel_norm,
+                p2,
+                power,
+                first + start,
+                count,
+                chosen,
+                taken,
+                position,
+                dot[start : start + count],
+                sumsq[start : start + count],
+                score,
+                cosine,
+                scale,
+            )
+
+
 class _Plan:
     """The FFT length, the kernel's spectrum and the batch buffers of one scan."""
 
@@ -437,3 +519,79 @@ def sliding_cosine_fft(
             scale,
         )
     return ScoreTrack(score, cosine, scale)
+
+
+def sliding_candidates_fft(
+    signal: np.ndarray,
+    kernel: np.ndarray,
+    p: float,
+    dilation: int,
+    threshold: float,
+    near_cosine: float,
+    workers: int | None = None,
+) -> CandidateTrack:
+    """The fused FFT scan of :func:`motifscan.similarity.sliding_candidates` (same
+    arguments and result; assumes ``n >= span``): the windows of :func:`sliding_cosine_fft`
+    that may reach ``threshold``, and every unscored one, finished by its very operations."""
+    from motifscan.similarity.multi_candidates import gather_candidates
+
+    m = kernel.shape[0]
+    n_out = signal.shape[0] - span(m, dilation) + 1
+    unit, kernel_norm = unit_kernel(kernel)
+    p2, power = integer_power(p)
+    lower = fused_bounds(threshold, p2)
+    near2 = near_cosine * near_cosine
+    # Written from each segment's first position on; only the chosen windows' pages are
+    # ever touched.
+    position = np.empty(n_out, dtype=np.int64)
+    score, cosine, scale = np.empty(n_out), np.empty(n_out), np.empty(n_out)
+    plan = _Plan(unit, dilation, n_out, workers)
+    size = min(n_out, plan.batch * plan.step)
+    sumsq, dot = np.empty(size), np.empty(size)
+    total_segments = -(-n_out // plan.step)
+    counts = np.zeros(total_segments, dtype=np.int64)
+    near = np.zeros(total_segments, dtype=np.int64)
+    for first, segments in plan.batches(n_out):
+        count = min(n_out - first, segments * plan.step)
+        window_sumsq(signal[first:], m, dilation, sumsq[:count])
+        correlation = plan.transform(signal, first, segments)
+        at = first // plan.step
+        _collect_and_test(
+            signal,
+            unit,
+            dilation,
+            plan.kernel_exponent,
+            first,
+            plan.step,
+            segments,
+            n_out,
+            correlation,
+            plan.exponents,
+            plan.energies,
+            sumsq,
+            dot,
+            kernel_norm,
+            p2,
+            power,
+            lower,
+            near2 * (1.0 - FUSED_MARGIN),
+            near2 * (1.0 + FUSED_MARGIN),
+            position,
+            score,
+            cosine,
+            scale,
+            counts[at : at + segments],
+            near[at : at + segments],
+        )
+    starts = np.arange(total_segments, dtype=np.int64) * plan.step
+    arrays = (position[None], score[None], cosine[None], scale[None], np.empty((1, 0)))
+    (total,) = gather_candidates(counts[None], starts, *arrays)
+    # Copies: the slices would otherwise pin the n_out-long buffers.
+    return CandidateTrack(
+        position[:total].copy(),
+        score[:total].copy(),
+        cosine[:total].copy(),
+        scale[:total].copy(),
+        n_out,
+        int(near.sum()),
+    )
