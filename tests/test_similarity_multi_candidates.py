@@ -12,7 +12,7 @@ from motifscan.scan_plan import LARGE_OFFSET_COSINE
 from motifscan.similarity import span
 from motifscan.similarity import multi_candidates, multi_fft
 from motifscan.similarity.multi import scan_candidates, scan_kernels
-from motifscan.similarity.multi_candidates import candidate_bounds
+from motifscan.similarity.cpu import candidate_bounds
 from motifscan.similarity.reference import candidates_of_track
 from motifscan.suppression import candidate_mask
 from motifscan.similarity.window import FUSED_MARGIN

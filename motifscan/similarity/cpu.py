@@ -370,18 +370,26 @@ def _finish_chosen(x, unit, dilation, kernel_norm, p2, power, first, taken, posi
 
 
 @njit(cache=True, nogil=True)
-def _gather(counts, n_runs, position, score, cosine, scale):
-    """Move every run's finished windows to the front, in order; return how many."""
-    total = 0
-    for r in range(n_runs):
-        start = r * BLOCK
-        for i in range(counts[r]):
-            position[total + i] = position[start + i]
-            score[total + i] = score[start + i]
-            cosine[total + i] = cosine[start + i]
-            scale[total + i] = scale[start + i]
-        total += counts[r]
-    return total
+def gather_candidates(counts, starts, position, score, cosine, scale, distance):
+    """Move each kernel's chosen windows (``counts[k, b]`` of them at ``starts[b]`` for each
+    block ``b``) to the front of its rows, in order; return how many each kernel has."""
+    n_kernels, n_blocks = counts.shape
+    totals = np.zeros(n_kernels, dtype=np.int64)
+    zscore = distance.shape[1] > 0
+    for k in range(n_kernels):
+        total = 0
+        for b in range(n_blocks):
+            start = starts[b]
+            for i in range(counts[k, b]):
+                position[k, total + i] = position[k, start + i]
+                score[k, total + i] = score[k, start + i]
+                cosine[k, total + i] = cosine[k, start + i]
+                scale[k, total + i] = scale[k, start + i]
+                if zscore:
+                    distance[k, total + i] = distance[k, start + i]
+            total += counts[k, b]
+        totals[k] = total
+    return totals
 
 
 #: Below this many positions the scans run on the calling thread alone. A parallel region
@@ -464,6 +472,21 @@ def fused_bounds(threshold: float, p2: float) -> float:
     return lower if lower >= FUSED_LOWEST else 0.0
 
 
+def candidate_bounds(threshold: float, p2: float, near_cosine: float, cosine_error: float = 0.0) -> np.ndarray:
+    """``lower``, ``near_lower``, ``near_upper`` of the fused test
+    (:func:`motifscan.similarity.window.fused_test`) for ``|score| >= threshold`` and the
+    count of ``|cosine| > near_cosine``. With ``cosine_error`` (a scan whose full track
+    redoes some windows by another computation, which may move their cosine by that much:
+    the FFT's batch scan), the threshold's cosine is first lowered by twice that."""
+    near = near_cosine * near_cosine
+    lower = fused_bounds(threshold, p2)
+    if cosine_error > 0.0 and lower > 0.0:
+        widened = threshold ** (1.0 / p2) - 2.0 * cosine_error
+        lower = widened * widened * (1.0 - FUSED_MARGIN) if widened > 0.0 else 0.0
+        lower = lower if lower >= FUSED_LOWEST else 0.0
+    return np.array([lower, near * (1.0 - FUSED_MARGIN), near * (1.0 + FUSED_MARGIN)])
+
+
 def sliding_candidates_numba(
     signal: np.ndarray, kernel: np.ndarray, p: float, dilation: int, threshold: float, near_cosine: float
 ) -> CandidateTrack:
@@ -472,8 +495,7 @@ def sliding_candidates_numba(
     n_out = signal.shape[0] - span(kernel.shape[0], dilation) + 1
     unit, kernel_norm = unit_kernel(kernel)
     p2, power = integer_power(p)
-    lower = fused_bounds(threshold, p2)
-    near = near_cosine * near_cosine
+    lower, near_lower, near_upper = candidate_bounds(threshold, p2, near_cosine)
     position = np.empty(n_out, dtype=np.int64)
     score = np.empty(n_out)
     cosine = np.empty(n_out)
@@ -489,15 +511,18 @@ def sliding_candidates_numba(
         p2,
         power,
         lower,
-        near * (1.0 - FUSED_MARGIN),
-        near * (1.0 + FUSED_MARGIN),
+        near_lower,
+        near_upper,
         position,
         score,
         cosine,
         scale,
         counts,
     )
-    total = _gather(counts, n_runs, position, score, cosine, scale)
+    starts = np.arange(n_runs, dtype=np.int64) * BLOCK
+    (total,) = gather_candidates(
+        counts[None, :n_runs], starts, position[None], score[None], cosine[None], scale[None], np.empty((1, 0))
+    )
     # Copies: the slices would otherwise pin the n_out-long buffers.
     return CandidateTrack(
         position[:total].copy(),

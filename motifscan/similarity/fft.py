@@ -32,12 +32,12 @@ from numba import njit, prange
 
 from motifscan.similarity import CandidateTrack, ScoreTrack, span
 from motifscan.similarity.cpu import (
-    FUSED_MARGIN,
     SAFE_SUMSQ,
     _fused_test,
     _gather_and_finish,
+    candidate_bounds,
     finish_run,
-    fused_bounds,
+    gather_candidates,
     integer_power,
     threads,
     window_sumsq,
@@ -533,14 +533,11 @@ def sliding_candidates_fft(
     """The fused FFT scan of :func:`motifscan.similarity.sliding_candidates` (same
     arguments and result; assumes ``n >= span``): the windows of :func:`sliding_cosine_fft`
     that may reach ``threshold``, and every unscored one, finished by its very operations."""
-    from motifscan.similarity.multi_candidates import gather_candidates
-
     m = kernel.shape[0]
     n_out = signal.shape[0] - span(m, dilation) + 1
     unit, kernel_norm = unit_kernel(kernel)
     p2, power = integer_power(p)
-    lower = fused_bounds(threshold, p2)
-    near2 = near_cosine * near_cosine
+    lower, near_lower, near_upper = candidate_bounds(threshold, p2, near_cosine)
     # Written from each segment's first position on; only the chosen windows' pages are
     # ever touched.
     position = np.empty(n_out, dtype=np.int64)
@@ -574,8 +571,8 @@ def sliding_candidates_fft(
             p2,
             power,
             lower,
-            near2 * (1.0 - FUSED_MARGIN),
-            near2 * (1.0 + FUSED_MARGIN),
+            near_lower,
+            near_upper,
             position,
             score,
             cosine,

@@ -15,7 +15,7 @@ Every window is tested from the values the full scan finishes it from, except wh
 full scan redoes a window directly: windows it rescues (constant, non-finite, extreme or
 cancelling sums) are always finished, and the FFT's z-normalised windows whose distance
 it redoes are finished under a test widened by twice the FFT's cosine error (see
-:func:`fft_bounds`).
+:func:`motifscan.similarity.cpu.candidate_bounds`).
 
 Results are gathered a stretch of positions at a time (each block writes its chosen
 windows at the start of its own slice of the stretch's arrays, then they are moved to
@@ -30,9 +30,9 @@ import numpy as np
 from numba import njit, prange
 
 from motifscan.similarity import CandidateTrack, span
-from motifscan.similarity.cpu import fused_bounds, integer_power
+from motifscan.similarity.cpu import candidate_bounds, gather_candidates, integer_power
 from motifscan.similarity.multi_cpu import block_sums, direct_inputs, finish_block, positions_per_block, _window
-from motifscan.similarity.window import FUSED_LOWEST, FUSED_MARGIN, SAFE_SUMSQ, fused_test
+from motifscan.similarity.window import SAFE_SUMSQ, fused_test
 
 _fused = njit(cache=True, nogil=True, inline="always")(fused_test)
 
@@ -176,29 +176,6 @@ def finish_candidates(
                     distance[k, out_first + j] = single[3, 0, 0]
 
 
-@njit(cache=True, nogil=True)
-def gather_candidates(counts, starts, position, score, cosine, scale, distance):
-    """Move each kernel's chosen windows (``counts[k, b]`` of them at ``starts[b]`` for each
-    block ``b``) to the front of its rows, in order; return how many each kernel has."""
-    n_kernels, n_blocks = counts.shape
-    totals = np.zeros(n_kernels, dtype=np.int64)
-    zscore = distance.shape[1] > 0
-    for k in range(n_kernels):
-        total = 0
-        for b in range(n_blocks):
-            start = starts[b]
-            for i in range(counts[k, b]):
-                position[k, total + i] = position[k, start + i]
-                score[k, total + i] = score[k, start + i]
-                cosine[k, total + i] = cosine[k, start + i]
-                scale[k, total + i] = scale[k, start + i]
-                if zscore:
-                    distance[k, total + i] = distance[k, start + i]
-            total += counts[k, b]
-        totals[k] = total
-    return totals
-
-
 class CandidateLists:
     """Each kernel's chosen windows, stretch by stretch, joined into CandidateTracks."""
 
@@ -244,19 +221,6 @@ class CandidateLists:
                 )
             )
         return found
-
-
-def candidate_bounds(threshold: float, p2: float, near_cosine: float, cosine_error: float = 0.0) -> np.ndarray:
-    """``lower``, ``near_lower``, ``near_upper`` of the fused test for ``|score| >=
-    threshold`` and the count of ``|cosine| > near_cosine``; with ``cosine_error``, the
-    threshold's cosine is first lowered by twice that (:func:`fft_bounds`)."""
-    near = near_cosine * near_cosine
-    lower = fused_bounds(threshold, p2)
-    if cosine_error > 0.0 and lower > 0.0:
-        widened = threshold ** (1.0 / p2) - 2.0 * cosine_error
-        lower = widened * widened * (1.0 - FUSED_MARGIN) if widened > 0.0 else 0.0
-        lower = lower if lower >= FUSED_LOWEST else 0.0
-    return np.array([lower, near * (1.0 - FUSED_MARGIN), near * (1.0 + FUSED_MARGIN)])
 
 
 @njit(parallel=True, cache=True, nogil=True)
