@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
 from motifscan.similarity import CENTERED_FFT_MIN_TAPS, FFT_MIN_TAPS, fft, span
-from motifscan.similarity import multi_fft
+from motifscan.similarity import multi_fft, spectra
 from motifscan.similarity.multi import scan_kernels
 from motifscan.similarity.multi_cpu import scan_kernels_numba
 from motifscan.similarity.reference import scan_kernels_reference
@@ -242,24 +242,24 @@ def test_bank_spectra_are_kept_between_calls_and_bounded():
     rng = np.random.default_rng(3)
     x = np.cumsum(rng.standard_normal(40_000))
     bank = rng.standard_normal((3, 1, 300))
-    multi_fft._spectra_cache.clear()
+    spectra._spectra_cache.clear()
     first = multi_fft.scan_kernels_fft(x[None], bank, 3.0, 1, "center", 0.0)
-    assert len(multi_fft._spectra_cache) == 1
-    (cached,) = multi_fft._spectra_cache.values()
+    assert len(spectra._spectra_cache) == 1
+    (cached,) = spectra._spectra_cache.values()
     assert not cached[0].flags.writeable
     again = multi_fft.scan_kernels_fft(x[None], bank, 3.0, 1, "center", 0.0)
-    assert len(multi_fft._spectra_cache) == 1
+    assert len(spectra._spectra_cache) == 1
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a.score, b.score)
     other = bank.copy()
     other[1, 0, 7] += 1.0  # one tap differs: another bank
     changed = multi_fft.scan_kernels_fft(x[None], other, 3.0, 1, "center", 0.0)
-    assert len(multi_fft._spectra_cache) == 2
+    assert len(spectra._spectra_cache) == 2
     assert not np.array_equal(changed[1].score, first[1].score)
     np.testing.assert_array_equal(changed[0].score, first[0].score)
-    with mock.patch.object(multi_fft, "SPECTRA_CACHE_BYTES", cached[0].nbytes):
+    with mock.patch.object(spectra, "SPECTRA_CACHE_BYTES", cached[0].nbytes):
         multi_fft.scan_kernels_fft(x[None], bank[:2], 3.0, 1, "center", 0.0)
-        assert sum(entry[0].nbytes for entry in multi_fft._spectra_cache.values()) <= cached[0].nbytes
-        multi_fft._spectra_cache.clear()
+        assert sum(entry[0].nbytes for entry in spectra._spectra_cache.values()) <= cached[0].nbytes
+        spectra._spectra_cache.clear()
         multi_fft.scan_kernels_fft(x[None], np.concatenate([bank, bank]), 3.0, 1, "center", 0.0)
-        assert not multi_fft._spectra_cache
+        assert not spectra._spectra_cache

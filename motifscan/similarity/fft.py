@@ -43,6 +43,7 @@ from motifscan.similarity.cpu import (
     window_sumsq,
 )
 from motifscan.similarity.reference import unit_kernel
+from motifscan.similarity.spectra import multiply_spectra
 
 #: A window is recomputed directly when its norm is below its segment's norm divided by
 #: this. The FFT's error, relative to the window, is ~ eps * log2(N) * (segment / window),
@@ -91,29 +92,6 @@ def _power_of_two(exponent):
     """``2.0 ** exponent`` as two factors, each within the normal range for |exponent| < 2100."""
     half = exponent // 2
     return math.ldexp(1.0, half), math.ldexp(1.0, exponent - half)
-
-
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def multiply_spectra(segments, kernels, out):
-    """``out[k, g] = segments[g] * kernels[k]`` (complex, element by element) on every
-    thread: NumPy's product of the two spectra runs on one core, and took as long as the
-    inverse transforms that follow it.
-
-    Parameters
-    ----------
-    segments : complex128 array, shape (G, F)
-    kernels : complex128 array, shape (K, F)
-    out : complex128 array, shape (K, G, F); may be ``segments`` itself when K = 1
-    """
-    n_segments = segments.shape[0]
-    for row in prange(kernels.shape[0] * n_segments):
-        k = row // n_segments
-        g = row - k * n_segments
-        a = segments[g]
-        b = kernels[k]
-        o = out[k, g]
-        for f in range(a.shape[0]):
-            o[f] = a[f] * b[f]
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")

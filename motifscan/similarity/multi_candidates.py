@@ -345,3 +345,68 @@ def scan_candidates_numba(
         )
         found.add(0, arrays, counts, near, np.arange(n_blocks, dtype=np.int64) * block)
     return found.tracks(n_out)
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def finish_fft_candidates(
+    x,
+    units,
+    kernel_norms,
+    dilation,
+    center,
+    zscore,
+    floor,
+    p2,
+    power,
+    bounds,
+    sumsq,
+    rescue,
+    dots,
+    begin,
+    end,
+    position,
+    score,
+    cosine,
+    scale,
+    distance,
+    counts,
+    near,
+    block,
+    redo_scale,
+    redo_limit,
+):
+    """The fused test and last step of :func:`finish_candidates` on positions ``begin ..
+    end`` of the FFT's batch scan (:func:`motifscan.similarity.multi_fft._finish` for
+    detection only), block by block; a block's chosen windows go to its own slice of ``position`` ..
+    ``distance`` (position ``i`` at column ``i - begin``), ``counts`` and ``near`` get one
+    column per block (of ``block`` positions)."""
+    for r in prange((end - begin + block - 1) // block):
+        first = begin + r * block
+        stop = min(end, first + block)
+        finish_candidates(
+            x,
+            units,
+            kernel_norms,
+            dilation,
+            center,
+            zscore,
+            floor,
+            p2,
+            power,
+            bounds,
+            dots[:, first - begin : stop - begin],
+            sumsq[first:stop],
+            rescue[first:stop],
+            first,
+            first - begin,
+            position,
+            score,
+            cosine,
+            scale,
+            distance,
+            counts,
+            near,
+            r,
+            redo_scale,
+            redo_limit,
+        )

@@ -38,17 +38,16 @@ error would move by more than :data:`DISTANCE_ERROR`) are recomputed directly to
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 
 import numpy as np
 from numba import njit, prange
 
 from motifscan.similarity import CandidateTrack, DistanceTrack, ScoreTrack, Track, span
-from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two, multiply_spectra
+from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two
+from motifscan.similarity.spectra import bank_spectra, multiply_spectra
 from motifscan.similarity.multi import prepare_kernels
-from motifscan.similarity.cpu import integer_power
-from motifscan.similarity.multi_candidates import CandidateLists, candidate_bounds, finish_candidates
+from motifscan.similarity.cpu import candidate_bounds, integer_power
+from motifscan.similarity.multi_candidates import CandidateLists, finish_fft_candidates
 from motifscan.similarity.multi_cpu import _BIG, _SMALL, finish_block, _window
 from motifscan.similarity.window import SAFE_SUMSQ
 
@@ -369,70 +368,6 @@ def _finish(
                             scale[k, i], distance[k, i] = kept[2, k], kept[3, k]
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def _finish_candidates(
-    x,
-    units,
-    kernel_norms,
-    dilation,
-    center,
-    zscore,
-    floor,
-    p2,
-    power,
-    bounds,
-    sumsq,
-    rescue,
-    dots,
-    begin,
-    end,
-    position,
-    score,
-    cosine,
-    scale,
-    distance,
-    counts,
-    near,
-    block,
-):
-    """:func:`_finish` for detection only: the fused test and last step of
-    :func:`motifscan.similarity.multi_candidates.finish_candidates` on positions ``begin ..
-    end``, block by block; a block's chosen windows go to its own slice of ``position`` ..
-    ``distance`` (position ``i`` at column ``i - begin``), ``counts`` and ``near`` get one
-    column per block (of ``block`` positions)."""
-    taps = units.shape[0] * units.shape[1]
-    for r in prange((end - begin + block - 1) // block):
-        first = begin + r * block
-        stop = min(end, first + block)
-        finish_candidates(
-            x,
-            units,
-            kernel_norms,
-            dilation,
-            center,
-            zscore,
-            floor,
-            p2,
-            power,
-            bounds,
-            dots[:, first - begin : stop - begin],
-            sumsq[first:stop],
-            rescue[first:stop],
-            first,
-            first - begin,
-            position,
-            score,
-            cosine,
-            scale,
-            distance,
-            counts,
-            near,
-            r,
-            DISTANCE_ERROR,
-            taps * COSINE_ERROR,
-        )
-
-
 #: Inverse-transformed samples per call (all kernels of a chunk, all segments of a batch):
 #: 2**21 float64 is 16 MiB of correlations and as much of products, whatever the bank;
 #: below the 32 MiB from which the C library maps every allocation afresh (and the
@@ -441,56 +376,6 @@ BANK_SAMPLES = 1 << 21
 
 #: Below this many outputs per chunk the dot products are collected on the calling thread.
 SERIAL_OUTPUTS = 1 << 17
-
-#: Kernel spectra of recent banks, by kernels, dilation and transform length: a run scans
-#: a stream piece by piece with the same bank, and a bank of 256 kernels would otherwise
-#: repeat 256 transforms per piece. Bounded by :data:`SPECTRA_CACHE_BYTES`.
-_spectra_cache: OrderedDict = OrderedDict()
-_spectra_lock = threading.Lock()
-
-#: Bytes of kernel spectra kept between calls (a bank of 256 kernels of one channel at
-#: N = 2**14 is 34 MB).
-SPECTRA_CACHE_BYTES = 64 << 20
-
-
-def bank_spectra(units: np.ndarray, dilation: int, length: int) -> tuple[np.ndarray, np.ndarray]:
-    """``conj(rfft(dilated unit kernel))`` of every kernel and channel, each kernel channel
-    scaled by ``2**-exponent`` (exact) so that its largest tap lies in [0.5, 1).
-
-    Parameters
-    ----------
-    units : float64 array, shape (K, C, m)
-    dilation : int
-    length : int
-        The transform length N.
-
-    Returns
-    -------
-    spectra : complex128 array, shape (K, C, N // 2 + 1)
-    exponents : int64 array, shape (K, C)
-    """
-    key = (units.shape, units.tobytes(), dilation, length)
-    with _spectra_lock:
-        found = _spectra_cache.get(key)
-        if found is not None:
-            _spectra_cache.move_to_end(key)
-            return found
-    import scipy.fft
-
-    n_kernels, n_channels, m = units.shape
-    largest = np.max(np.abs(units), axis=2)
-    exponents = np.where(largest > 0, np.frexp(largest)[1], 0).astype(np.int64)
-    dilated = np.zeros((n_kernels, n_channels, length))
-    dilated[:, :, : span(m, dilation) : dilation] = np.ldexp(units, -exponents[:, :, None])
-    spectra = np.conj(scipy.fft.rfft(dilated, axis=2))
-    spectra.flags.writeable = exponents.flags.writeable = False  # shared between calls
-    found = (spectra, exponents)
-    if spectra.nbytes <= SPECTRA_CACHE_BYTES:
-        with _spectra_lock:
-            _spectra_cache[key] = found
-            while sum(entry[0].nbytes for entry in _spectra_cache.values()) > SPECTRA_CACHE_BYTES:
-                _spectra_cache.popitem(last=False)
-    return found
 
 
 def scan_kernels_fft(
@@ -619,7 +504,7 @@ def _scan_fft(
                 n_blocks = -(-count // FINISH_BLOCK)
                 counts = np.zeros((k1 - k0, n_blocks), dtype=np.int64)
                 near = np.zeros((k1 - k0, n_blocks), dtype=np.int64)
-                _finish_candidates(
+                finish_fft_candidates(
                     x,
                     units_by_tap[k0 // chunk],
                     kernel_norms[k0:k1],
@@ -643,6 +528,8 @@ def _scan_fft(
                     counts,
                     near,
                     FINISH_BLOCK,
+                    DISTANCE_ERROR,
+                    n_channels * m * COSINE_ERROR,
                 )
                 found.add(k0, arrays, counts, near, np.arange(n_blocks, dtype=np.int64) * FINISH_BLOCK)
                 continue
