@@ -4,10 +4,10 @@ rule the streaming detectors (:mod:`motifscan.detection`) follow block by block.
 
 from __future__ import annotations
 
-import bisect
 from typing import Sequence
 
 import numpy as np
+from sortedcontainers import SortedList
 
 
 def candidate_mask(score: np.ndarray, threshold: float, sign: str = "any") -> np.ndarray:
@@ -72,13 +72,15 @@ def suppress_overlaps(
     # Accepted starts per scan, sorted: a conflict is an accepted start of scan t inside
     # [p - left + 1, p + right - 1], with left = right = the gap for p's own scan, and
     # left = span of t, right = span of p (the windows overlap) for another scan.
-    accepted_at: dict[int, list[int]] = {}
+    # (A sorted container with logarithmic inserts: a plain list made the suppression of a
+    # million candidates quadratic, 62 s for 1.4 million motifs.)
+    accepted_at: dict[int, SortedList] = {}
     for position, scan, gap, span in taken:
         gap_of.setdefault(scan, gap)
         span_of.setdefault(scan, span)
-        bisect.insort(accepted_at.setdefault(int(scan), []), int(position))
+        accepted_at.setdefault(int(scan), SortedList()).add(int(position))
     accepted = np.zeros(count, dtype=bool)
-    for index in np.lexsort(keys):
+    for index in np.lexsort(keys).tolist():
         position, scan = int(positions[index]), int(scans[index])
         conflict = False
         for other, starts in accepted_at.items():
@@ -86,12 +88,12 @@ def suppress_overlaps(
                 left = right = gap_of[scan]
             else:
                 left, right = span_of.get(other), span_of[scan]
-            slot = bisect.bisect_left(starts, position - left + 1)
+            slot = starts.bisect_left(position - left + 1)
             if slot < len(starts) and starts[slot] <= position + right - 1:
                 conflict = True
                 break
         if conflict:
             continue
-        bisect.insort(accepted_at.setdefault(scan, []), position)
+        accepted_at.setdefault(scan, SortedList()).add(position)
         accepted[index] = True
     return accepted
