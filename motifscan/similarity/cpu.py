@@ -91,6 +91,17 @@ def _dot_sumsq_run(x, kernel, dilation, start, count, acc, sumsq):
         acc[i] = 0.0
         sumsq[i] = 0.0
     j = 0
+    while j + 4 <= m:
+        k0, k1, k2, k3 = kernel[j], kernel[j + 1], kernel[j + 2], kernel[j + 3]
+        x0 = x[start + j * dilation : start + j * dilation + count]
+        x1 = x[start + (j + 1) * dilation : start + (j + 1) * dilation + count]
+        x2 = x[start + (j + 2) * dilation : start + (j + 2) * dilation + count]
+        x3 = x[start + (j + 3) * dilation : start + (j + 3) * dilation + count]
+        for i in range(count):
+            a, b, c, d = x0[i], x1[i], x2[i], x3[i]
+            acc[i] = acc[i] + k0 * a + k1 * b + k2 * c + k3 * d
+            sumsq[i] = sumsq[i] + a * a + b * b + c * c + d * d
+        j += 4
     while j + 2 <= m:
         k0, k1 = kernel[j], kernel[j + 1]
         x0 = x[start + j * dilation : start + j * dilation + count]
