@@ -206,4 +206,4 @@ def scan_backend(config: DetectConfig, rows_hint: int | None) -> str:
     rows = None if rows_hint is None else rows_hint * len(largest.values)
     # The GPU runs the plain scan only (the config refuses --device gpu for the others).
     device = "cpu" if config.batch_scan else config.device
-    return resolve_device(device, config.backend, rows, largest.length, config.normalize)
+    return resolve_device(device, config.backend, rows, largest.length, config.normalize, not config.batch_scan)

@@ -7,6 +7,7 @@ from hypothesis import given, settings, strategies as st
 from motifscan.similarity import (
     CENTERED_FFT_MIN_TAPS,
     FFT_MIN_TAPS,
+    PLAIN_FFT_MIN_TAPS,
     fft,
     resolve_backend,
     sliding_cosine,
@@ -122,6 +123,12 @@ def test_auto_choice_by_kernel_length():
     assert resolve_backend("auto", None, 3) == "numba"
     assert resolve_backend("auto", 10**7, FFT_MIN_TAPS - 1) == "numba"
     assert resolve_backend("auto", 10**7, FFT_MIN_TAPS) == "fft"
+    # The plain scan of one kernel (read-only samples, vectorised) keeps the direct scan
+    # longer: through the public sliding_cosine too.
+    assert FFT_MIN_TAPS < PLAIN_FFT_MIN_TAPS
+    assert resolve_backend("auto", 10**7, PLAIN_FFT_MIN_TAPS - 1, plain=True) == "numba"
+    assert resolve_backend("auto", 10**7, PLAIN_FFT_MIN_TAPS, plain=True) == "fft"
+    assert resolve_backend("auto", None, FFT_MIN_TAPS, "center", plain=True) == "fft"
     assert resolve_backend("fft", 10, 3) == "fft"
 
 

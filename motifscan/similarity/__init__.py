@@ -30,6 +30,13 @@ COLD_SMALL_WORK = 10_000_000
 #: direct Numba scan: measured crossover, see docs/performance.md ("Direct or FFT").
 FFT_MIN_TAPS = 256
 
+#: The crossover of the plain scan of one kernel (``sliding_cosine`` and the fused
+#: ``sliding_candidates``, a run without ``--normalize``, noise floor or ``--joint``): its
+#: direct loop reads a read-only view of the samples and vectorises fully, so it beats the
+#: FFT up to about 330 taps (n = 1e7: 256 taps 131 ms direct against 164 ms FFT, 320 taps
+#: 154 against 168, 384 taps 177 against 156; docs/performance.md, "Direct or FFT").
+PLAIN_FFT_MIN_TAPS = 320
+
 #: The same crossover for the centred scans (``normalize="center"`` or ``"zscore"``): their
 #: direct scan costs more per tap (a subtraction and two more sums), their FFT more than
 #: the plain one (norms, mean shift), so the FFT takes over at fewer taps; measured in
@@ -124,23 +131,29 @@ def empty_track() -> ScoreTrack:
     return ScoreTrack(empty, empty.copy(), empty.copy())
 
 
-def resolve_backend(backend: str, rows: int | None, kernel_length: int, normalize: str = "none") -> str:
+def resolve_backend(
+    backend: str, rows: int | None, kernel_length: int, normalize: str = "none", plain: bool = False
+) -> str:
     """Turn ``"auto"`` into a concrete backend for a whole run.
 
     A run uses one backend from start to end, so that every window is computed the same
     way whatever block it falls in (backends agree only to round-off). ``rows`` is an upper
     bound on the signal's length, or None when unknown (a stream): then a compiled backend,
-    the direct Numba scan below :data:`FFT_MIN_TAPS` taps (:data:`CENTERED_FFT_MIN_TAPS`
-    when ``normalize`` is ``"center"`` or ``"zscore"``) and the FFT from there on. Small
-    work takes the NumPy reference: below :data:`SMALL_WORK` multiply-adds, or below
-    :data:`COLD_SMALL_WORK` while Numba is not loaded yet.
+    the direct Numba scan below :data:`FFT_MIN_TAPS` taps (:data:`PLAIN_FFT_MIN_TAPS` for
+    the ``plain`` scan of one kernel, :data:`CENTERED_FFT_MIN_TAPS` when ``normalize`` is
+    ``"center"`` or ``"zscore"``) and the FFT from there on. Small work takes the NumPy
+    reference: below :data:`SMALL_WORK` multiply-adds, or below :data:`COLD_SMALL_WORK`
+    while Numba is not loaded yet.
     """
     if backend != "auto":
         return backend
     small = SMALL_WORK if "numba" in sys.modules else COLD_SMALL_WORK
     if rows is not None and rows * kernel_length < small:
         return "numpy"
-    crossover = FFT_MIN_TAPS if normalize == "none" else CENTERED_FFT_MIN_TAPS
+    if normalize != "none":
+        crossover = CENTERED_FFT_MIN_TAPS
+    else:
+        crossover = PLAIN_FFT_MIN_TAPS if plain else FFT_MIN_TAPS
     return "fft" if kernel_length >= crossover else "numba"
 
 
@@ -177,7 +190,7 @@ def sliding_cosine(
     x, k, n_out = scan_inputs(signal, kernel, dilation)
     if n_out <= 0:
         return empty_track()
-    backend = resolve_backend(backend, n_out, k.shape[0])
+    backend = resolve_backend(backend, n_out, k.shape[0], plain=True)
     if backend == "numpy":
         from motifscan.similarity.reference import sliding_cosine_reference
 

@@ -94,7 +94,9 @@ def _gpu_worth_it(rows: int | None, kernel_length: int) -> bool:
     return gpu_problem() is None
 
 
-def resolve_device(device: str, backend: str, rows: int | None, kernel_length: int, normalize: str = "none") -> str:
+def resolve_device(
+    device: str, backend: str, rows: int | None, kernel_length: int, normalize: str = "none", plain: bool = False
+) -> str:
     """The concrete backend of a run, from ``--device`` and ``--backend``.
 
     ``gpu`` (or ``backend="cuda"``) runs the CUDA backend and fails with a
@@ -102,7 +104,7 @@ def resolve_device(device: str, backend: str, rows: int | None, kernel_length: i
     ``backend`` names; ``auto`` takes the GPU only for an ``auto`` backend, a usable GPU
     and at least :data:`GPU_MIN_WORK` multiply-adds (so never for a stream of unknown
     length), and the CPU otherwise. ``rows`` is an upper bound on the signal's length;
-    ``normalize`` picks the direct/FFT crossover (:func:`resolve_backend`).
+    ``normalize`` and ``plain`` pick the direct/FFT crossover (:func:`resolve_backend`).
     """
     check_choice("device", device, DEVICES)
     if device == "gpu" or backend == "cuda":
@@ -114,7 +116,7 @@ def resolve_device(device: str, backend: str, rows: int | None, kernel_length: i
         return "cuda"
     if device == "auto" and backend == "auto" and _gpu_worth_it(rows, kernel_length):
         return "cuda"
-    return resolve_backend(backend, rows, kernel_length, normalize)
+    return resolve_backend(backend, rows, kernel_length, normalize, plain)
 
 
 def device_of(backend: str) -> str:
