@@ -31,10 +31,10 @@ COLD_SMALL_WORK = 10_000_000
 FFT_MIN_TAPS = 256
 
 #: The crossover of the plain scan of one kernel (``sliding_cosine`` and the fused
-#: ``sliding_candidates``, a run without ``--normalize``, noise floor or ``--joint``): its
-#: direct loop reads a read-only view of the samples and vectorises fully, so it beats the
-#: FFT up to about 330 taps (n = 1e7: 256 taps 131 ms direct against 164 ms FFT, 320 taps
-#: 154 against 168, 384 taps 177 against 156; docs/performance.md, "Direct or FFT").
+#: ``sliding_candidates``, a run without ``--normalize``, noise floor or ``--joint``):
+#: measured again at the end of the second round, its direct scan beats the FFT up to
+#: about 330 taps (n = 1e7: 256 taps 131 ms direct against 164 ms FFT, 320 taps 154
+#: against 168, 384 taps 177 against 156; docs/performance.md, "Direct or FFT").
 PLAIN_FFT_MIN_TAPS = 320
 
 #: The same crossover for the centred scans (``normalize="center"`` or ``"zscore"``): their
