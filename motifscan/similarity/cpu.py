@@ -49,6 +49,9 @@ MAX_INTEGER_POWER = 1 << 16
 #: window, fewer memory passes than doubling); longer kernels use doubling (2 log2(m) adds).
 FUSED_TAPS = 16
 
+#: ``starts`` of :func:`finish_run` for consecutive windows.
+CONSECUTIVE = np.empty(0, dtype=np.int64)
+
 _finish = njit(cache=True, nogil=True, inline="always")(finish_window)
 _fused = njit(cache=True, nogil=True, inline="always")(fused_test)
 
@@ -226,13 +229,15 @@ def sharpen_run(c, s, p2, power):
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, score, cosine, scale):
+def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, score, cosine, scale, starts):
     """Turn a run's ``dot`` (against the unit kernel) and ``sumsq`` into the three results.
 
     Writes positions ``first .. first + len(dot)`` of ``score``, ``cosine`` and ``scale``.
     ``power`` > 0 is ``p2`` as an integer (repeated squaring); ``power`` < 0 is ``-4 * p2``
     as an integer (the same powering of ``|cosine| ** 0.25``, two square roots); 0 means
-    use ``pow`` (see :func:`integer_power`).
+    use ``pow`` (see :func:`integer_power`). ``starts`` holds each window's first sample
+    when the windows are not consecutive (the chosen windows of the fused scan, gathered),
+    or is empty (:data:`CONSECUTIVE`): window ``i`` starts at ``first + i``.
     """
     count = dot.shape[0]
     c_out = cosine[first : first + count]
@@ -250,7 +255,8 @@ def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, sco
     for i in range(count):
         q = sumsq[i]
         if not (q >= SAFE_SUMSQ and q < math.inf):
-            s_out[i], c_out[i], a_out[i] = _finish(x, first + i, dilation, unit, dot[i], q, kernel_norm, p2)
+            start = first + i if starts.shape[0] == 0 else starts[i]
+            s_out[i], c_out[i], a_out[i] = _finish(x, start, dilation, unit, dot[i], q, kernel_norm, p2)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -279,7 +285,7 @@ def _sliding_cosine(x, unit, kernel_norm, dilation, p2, power, score, cosine, sc
         start = r * BLOCK
         count = min(BLOCK, n_out - start)
         dot, sumsq = _run_sums(x, unit, dilation, start, count)
-        finish_run(x, unit, dilation, kernel_norm, p2, power, start, dot, sumsq, score, cosine, scale)
+        finish_run(x, unit, dilation, kernel_norm, p2, power, start, dot, sumsq, score, cosine, scale, CONSECUTIVE)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -350,7 +356,8 @@ def _gather_and_finish(
     x, unit, dilation, kernel_norm, p2, power, start, count, chosen, taken, position, dot, sumsq, score, cosine, scale
 ):
     """Gather a run's ``taken`` chosen windows (``chosen``) to the front of its sums and
-    of ``position[start ..]``, then finish them (:func:`_finish_chosen`)."""
+    of ``position[start ..]``, then finish them (:func:`finish_run`, the same operations on
+    each window as for a full track, so the same results bit for bit)."""
     kept = 0
     for i in range(count):
         if chosen[i]:
@@ -358,26 +365,21 @@ def _gather_and_finish(
             dot[kept] = dot[i]
             sumsq[kept] = sumsq[i]
             kept += 1
-    _finish_chosen(x, unit, dilation, kernel_norm, p2, power, start, taken, position, dot, sumsq, score, cosine, scale)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
-def _finish_chosen(x, unit, dilation, kernel_norm, p2, power, first, taken, position, dot, sumsq, score, cosine, scale):
-    """:func:`finish_run` for ``taken`` chosen windows gathered at ``first`` (their starts in
-    ``position``): the same operations on each window, so the same results bit for bit."""
-    c_out = cosine[first : first + taken]
-    s_out = score[first : first + taken]
-    a_out = scale[first : first + taken]
-    for i in range(taken):
-        c = dot[i] / math.sqrt(sumsq[i])
-        c = 1.0 if c > 1.0 else c
-        c_out[i] = -1.0 if c < -1.0 else c
-        a_out[i] = dot[i] / kernel_norm
-    sharpen_run(c_out, s_out, p2, power)
-    for i in range(taken):
-        q = sumsq[i]
-        if not (q >= SAFE_SUMSQ and q < math.inf):
-            s_out[i], c_out[i], a_out[i] = _finish(x, position[first + i], dilation, unit, dot[i], q, kernel_norm, p2)
+    finish_run(
+        x,
+        unit,
+        dilation,
+        kernel_norm,
+        p2,
+        power,
+        start,
+        dot[:taken],
+        sumsq[:taken],
+        score,
+        cosine,
+        scale,
+        position[start : start + taken],
+    )
 
 
 @njit(cache=True, nogil=True)

@@ -32,6 +32,7 @@ from numba import njit, prange
 
 from motifscan.similarity import CandidateTrack, ScoreTrack, span
 from motifscan.similarity.cpu import (
+    CONSECUTIVE,
     SAFE_SUMSQ,
     _fused_test,
     _gather_and_finish,
@@ -276,6 +277,7 @@ def _collect_and_finish(
             score,
             cosine,
             scale,
+            CONSECUTIVE,
         )
 
 
