@@ -1,5 +1,7 @@
 """The Numba backend against the NumPy oracle on hostile inputs."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -122,6 +124,46 @@ def test_sliding_dot_equals_reference(x, kernel, dilation):
     assert_dots_close(
         sliding_dot_numba(x, kernel, dilation), sliding_dot_reference(x, kernel, dilation), x, kernel, dilation
     )
+
+
+def test_no_two_compiled_kernels_share_a_cache_entry():
+    # Numba keys its cache by function name and source line, not by options: a serial twin
+    # made from the parallel kernel's own function would load the other's machine code (and
+    # a large scan would then run on one thread).
+    import importlib
+    import pkgutil
+
+    import motifscan.similarity
+    from numba.core.registry import CPUDispatcher
+
+    owners: dict = {}
+    for module_info in pkgutil.iter_modules(motifscan.similarity.__path__):
+        if module_info.name in ("gpu", "device"):
+            continue
+        module = importlib.import_module(f"motifscan.similarity.{module_info.name}")
+        for name, value in vars(module).items():
+            cache = getattr(value, "_cache", None)
+            if isinstance(value, CPUDispatcher) and hasattr(cache, "_impl"):
+                owners.setdefault((cache._cache_path, cache._impl._filename_base), set()).add(name)
+    assert {"_sliding_cosine", "_sliding_cosine_serial"} <= {name for names in owners.values() for name in names}
+    shared = {key: names for key, names in owners.items() if len(names) > 1}
+    assert not shared
+
+
+def test_a_small_first_scan_does_not_cache_the_large_scans_code(tmp_path):
+    # The first scan of a fresh cache is small (runs on the calling thread): it must leave
+    # the parallel kernel's cache entry alone.
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from motifscan.similarity import cpu; "
+        "cpu.sliding_cosine_numba(np.arange(50.0), np.ones(3), 3.0, 1)"
+    )
+    environment = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=environment, timeout=600)
+    indexes = sorted(path.name.split("-")[0] for path in tmp_path.rglob("cpu._sliding_cosine*.nbi"))
+    assert indexes == ["cpu._sliding_cosine_serial"]
 
 
 @pytest.mark.parametrize("serial_positions", [0, 1 << 30])

@@ -46,7 +46,7 @@ from motifscan.similarity import CandidateTrack, DistanceTrack, ScoreTrack, Trac
 from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two
 from motifscan.similarity.spectra import bank_spectra, multiply_spectra
 from motifscan.similarity.multi import prepare_kernels
-from motifscan.similarity.cpu import candidate_bounds, integer_power
+from motifscan.similarity.cpu import candidate_bounds, integer_power, serial_twin
 from motifscan.similarity.multi_candidates import CandidateLists, finish_fft_candidates
 from motifscan.similarity.multi_cpu import _BIG, _SMALL, finish_block, _window
 from motifscan.similarity.window import SAFE_SUMSQ
@@ -225,40 +225,9 @@ def _collect_dots(
         )
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def _collect_dots_serial(
-    correlation,
-    exponents,
-    energies,
-    kernel_exponents,
-    first,
-    segment_step,
-    n_out,
-    sumsq,
-    rescue,
-    dots,
-    accumulate,
-    mark,
-):
-    """:func:`_collect_dots` on the calling thread, for chunks too small to be worth
-    waking the other threads (on a busy machine each parallel region waits for all)."""
-    n_kernels, segments = correlation.shape[0], correlation.shape[1]
-    for pair in range(n_kernels * segments):
-        _collect_pair(
-            correlation,
-            pair,
-            exponents,
-            energies,
-            kernel_exponents,
-            first,
-            segment_step,
-            n_out,
-            sumsq,
-            rescue,
-            dots,
-            accumulate,
-            mark and pair < segments,
-        )
+#: :func:`_collect_dots` on the calling thread, for chunks too small to be worth waking the
+#: other threads (on a busy machine each parallel region waits for all).
+_collect_dots_serial = serial_twin(_collect_dots)
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
