@@ -899,3 +899,26 @@ def test_a_detect_run_scans_fused_and_keeps_the_offset_count():
     block = scanner.push(SignalBlock({"co2": x}))
     assert block is not None and isinstance(block.tracks["co2"], CandidateTrack)
     assert block.tracks["co2"].position.size < x.size // 10
+
+
+def test_a_second_run_in_the_process_starts_no_warm_up(monkeypatch):
+    # The warm-up loads the compiled scan while the first block is read; once loaded in this
+    # process, a later run (the Python API called again) has nothing to warm.
+    import threading
+
+    import motifscan
+
+    x = np.cumsum(np.random.default_rng(4).standard_normal(5000))
+    kernel = np.array([1.0, 2.0, 3.0])
+    first = motifscan.detect(x, kernel, p=3, threshold=0.9, backend="numba")
+    started = []
+    start = threading.Thread.start
+
+    def counted(self):
+        started.append(self.name)
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    again = motifscan.detect(x, kernel, p=3, threshold=0.9, backend="numba")
+    assert "motifscan-warm-up" not in started
+    assert [motif.start for motif in again] == [motif.start for motif in first]

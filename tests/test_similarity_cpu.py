@@ -73,18 +73,50 @@ def test_mixed_magnitudes_inside_one_window():
     assert fast.cosine[-1] == np.float64(-1 / np.sqrt(10)).round(15) or abs(fast.cosine[-1] + 1 / np.sqrt(10)) < 1e-15
 
 
-@pytest.mark.parametrize("m", [1, 2, 3, 5, FUSED_TAPS, FUSED_TAPS + 1, 37, 64])
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 7, 8, 9, 12, FUSED_TAPS, FUSED_TAPS + 1, 23, 37, 64, 100])
 def test_both_norm_paths_at_run_boundaries(m):
     # Up to FUSED_TAPS taps the squares are summed with the dot product, above by doubling.
+    run = _RUN
     rng = np.random.default_rng(m)
-    x = 1e6 + rng.standard_normal(2 * _RUN + 3 * m + 5)
-    x[_RUN + 1] = np.inf
+    x = 1e6 + rng.standard_normal(2 * run + 3 * m + 5)
+    x[run + 1] = np.inf
     kernel = rng.standard_normal(m)
     for dilation in (1, 2, 7):
         if x.size >= span(m, dilation):
             fast = sliding_cosine_numba(x, kernel, 3.0, dilation)
             ref = sliding_cosine_reference(x, kernel, 3.0, dilation)
             assert_tracks_close(fast, ref, x, kernel, 3.0, dilation)
+
+
+def doubled_sumsq(x, m, dilation):
+    """The windows' sums of squares by doubling, level by level, in NumPy: ``s1 = x**2``,
+    ``s2[i] = s1[i] + s1[i + d]``, ...; the pieces named by m's binary digits added narrowest
+    first."""
+    n_out = x.size - (m - 1) * dilation
+    current, result, taken, width, rest = x * x, np.zeros(n_out), 0, 1, m
+    while True:
+        if rest & 1:
+            result = result + current[taken * dilation : taken * dilation + n_out]
+            taken += width
+        rest >>= 1
+        if rest == 0:
+            return result
+        shift = width * dilation
+        current = current[:-shift] + current[shift:]
+        width *= 2
+
+
+@settings(max_examples=80, deadline=None)
+@given(signals(specials=False), st.integers(1, 300), st.integers(1, 4))
+def test_window_sumsq_adds_in_the_doubling_order(x, m, dilation):
+    # The first levels are summed straight from the samples (fewer passes); the bits must be
+    # those of the level-by-level doubling.
+    if x.size < span(m, dilation):
+        return
+    x = np.clip(x, -1e150, 1e150)
+    out = np.empty(x.size - span(m, dilation) + 1)
+    window_sumsq(x, m, dilation, out)
+    np.testing.assert_array_equal(out, doubled_sumsq(x, m, dilation))
 
 
 @settings(max_examples=60, deadline=None)
@@ -244,8 +276,9 @@ def test_fused_candidates_across_run_boundaries(m, monkeypatch):
     # Planted copies straddling every run boundary of the parallel and the serial scan.
     rng = np.random.default_rng(m)
     kernel = rng.standard_normal(m)
-    x = rng.standard_normal(3 * _RUN + 2 * m) * 0.1
-    for start in (_RUN - m // 2, 2 * _RUN - 1, 2 * _RUN + m + 3):
+    run = cpu.fused_run(m)  # shorter runs for short kernels
+    x = rng.standard_normal(3 * run + 2 * m) * 0.1
+    for start in (run - m // 2, 2 * run - 1, 2 * run + m + 3):
         x[start : start + m] += 5.0 * kernel
     for serial in (0, 1 << 30):
         monkeypatch.setattr(cpu, "SERIAL_POSITIONS", serial)
