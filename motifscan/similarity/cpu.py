@@ -183,15 +183,14 @@ def _sumsq_run(x, m, dilation, start, count, out, work, spare):
     """
     samples = x[start : start + count + (m - 1) * dilation]
     result = out[:count]
-    for i in range(count):
-        result[i] = 0.0
-    # The pieces named by the binary digits of m, narrowest first; `taken` taps are in out.
+    # The pieces named by the binary digits of m, narrowest first; `taken` taps are in out
+    # (the first piece is written, not added to zeros: the same bits, one pass fewer).
     taken = 0
     width = 1
     rest = m
     while width < DIRECT_WIDTH:
         if rest & 1:
-            _pairwise_squares(samples, taken * dilation, dilation, width, count, result, True)
+            _pairwise_squares(samples, taken * dilation, dilation, width, count, result, taken > 0)
             taken += width
         rest >>= 1
         if rest == 0:
@@ -205,13 +204,29 @@ def _sumsq_run(x, m, dilation, start, count, out, work, spare):
     while True:
         if rest & 1:
             piece = current[taken * dilation : taken * dilation + count]
-            for i in range(count):
-                result[i] += piece[i]
+            if taken:
+                for i in range(count):
+                    result[i] += piece[i]
+            else:
+                for i in range(count):
+                    result[i] = piece[i]
             taken += width
         rest >>= 1
         if rest == 0:
             break
         shift = width * dilation
+        if rest == 1:
+            # The widest level is only needed where its one piece lies: summed straight into
+            # out (the same additions, without the level's buffer).
+            head = current[taken * dilation : taken * dilation + count]
+            tail = current[taken * dilation + shift : taken * dilation + shift + count]
+            if taken:
+                for i in range(count):
+                    result[i] += head[i] + tail[i]
+            else:
+                for i in range(count):
+                    result[i] = head[i] + tail[i]
+            break
         length -= shift
         head = current[:length]
         tail = current[shift : shift + length]
@@ -318,32 +333,60 @@ def finish_run(x, unit, dilation, kernel_norm, p2, power, first, dot, sumsq, sco
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _run_sums(x, unit, dilation, start, count):
-    """The dot products and window sums of squares of the ``count`` windows from ``start``:
-    in one pass for kernels up to ``FUSED_TAPS`` taps, else the dots and the sums of squares
-    (by doubling) apart."""
+def _run_sums(x, unit, dilation, start, count, dot, sumsq, work, spare):
+    """The dot products and window sums of squares of the ``count`` windows from ``start``,
+    into ``dot[:count]`` and ``sumsq[:count]``: in one pass for kernels up to ``FUSED_TAPS``
+    taps, else the dots and the sums of squares (by doubling, in ``work`` and ``spare``,
+    :func:`run_scratch`) apart."""
     m = unit.shape[0]
-    dot = np.empty(count)
-    sumsq = np.empty(count)
     if m <= FUSED_TAPS:
         _dot_sumsq_run(x, unit, dilation, start, count, dot, sumsq)
     else:
-        work = np.empty(count + (m - 1) * dilation)
-        spare = np.empty(count + (m - 1) * dilation)
         _dot_run(x, unit, dilation, start, count, dot)
         _sumsq_run(x, m, dilation, start, count, sumsq, work, spare)
-    return dot, sumsq
+
+
+@njit(cache=True, nogil=True)
+def run_scratch(run, m, dilation):
+    """A task's arrays for :func:`_run_sums` over runs of up to ``run`` windows: dot
+    products, sums of squares, and the doubling's two buffers (empty up to ``FUSED_TAPS``
+    taps)."""
+    doubling = run + (m - 1) * dilation if m > FUSED_TAPS else 0
+    return np.empty(run), np.empty(run), np.empty(doubling), np.empty(doubling)
+
+
+#: The tasks a parallel scan deals its runs into, in order: each takes its scratch arrays
+#: once for all its runs (one allocation per run cost 1-3 ms of 9 at n = 1e7, m = 3), and
+#: 64 are enough to balance the threads.
+TASKS = 64
 
 
 @njit(parallel=True, cache=True, nogil=True, error_model="numpy")
 def _sliding_cosine(x, unit, kernel_norm, dilation, p2, power, score, cosine, scale):
     n_out = score.shape[0]
     n_runs = (n_out + BLOCK - 1) // BLOCK
-    for r in prange(n_runs):
-        start = r * BLOCK
-        count = min(BLOCK, n_out - start)
-        dot, sumsq = _run_sums(x, unit, dilation, start, count)
-        finish_run(x, unit, dilation, kernel_norm, p2, power, start, dot, sumsq, score, cosine, scale, CONSECUTIVE)
+    tasks = min(n_runs, TASKS)
+    for t in prange(tasks):
+        dot, sumsq, work, spare = run_scratch(BLOCK, unit.shape[0], dilation)
+        for r in range(t * n_runs // tasks, (t + 1) * n_runs // tasks):
+            start = r * BLOCK
+            count = min(BLOCK, n_out - start)
+            _run_sums(x, unit, dilation, start, count, dot, sumsq, work, spare)
+            finish_run(
+                x,
+                unit,
+                dilation,
+                kernel_norm,
+                p2,
+                power,
+                start,
+                dot[:count],
+                sumsq[:count],
+                score,
+                cosine,
+                scale,
+                CONSECUTIVE,
+            )
 
 
 @njit(cache=True, nogil=True)
@@ -384,37 +427,40 @@ def _sliding_candidates(
     n_out = score.shape[0]
     run = fused_run(unit.shape[0])
     n_runs = (n_out + run - 1) // run
-    for r in prange(n_runs):
-        start = r * run
-        count = min(run, n_out - start)
-        dot, sumsq = _run_sums(x, unit, dilation, start, count)
-        chosen = np.empty(count, dtype=np.uint8)
-        tested = _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen)
-        counts[n_runs + r] = tested >> 32
-        taken = tested & 0xFFFFFFFF
-        counts[r] = taken
-        if taken:
-            # A function of its own: written out here, the rarely run gathering and last
-            # step made the common path (sums and test) twice as slow (measured: 17 ms
-            # against 8.6 ms for n = 1e7, m = 3).
-            _gather_and_finish(
-                x,
-                unit,
-                dilation,
-                kernel_norm,
-                p2,
-                power,
-                start,
-                count,
-                chosen,
-                taken,
-                position,
-                dot,
-                sumsq,
-                score,
-                cosine,
-                scale,
-            )
+    tasks = min(n_runs, TASKS)
+    for t in prange(tasks):
+        dot, sumsq, work, spare = run_scratch(run, unit.shape[0], dilation)
+        chosen = np.empty(run, dtype=np.uint8)
+        for r in range(t * n_runs // tasks, (t + 1) * n_runs // tasks):
+            start = r * run
+            count = min(run, n_out - start)
+            _run_sums(x, unit, dilation, start, count, dot, sumsq, work, spare)
+            tested = _fused_test(dot[:count], sumsq[:count], lower, near_lower, near_upper, chosen)
+            counts[n_runs + r] = tested >> 32
+            taken = tested & 0xFFFFFFFF
+            counts[r] = taken
+            if taken:
+                # A function of its own: written out here, the rarely run gathering and last
+                # step made the common path (sums and test) twice as slow (measured: 17 ms
+                # against 8.6 ms for n = 1e7, m = 3).
+                _gather_and_finish(
+                    x,
+                    unit,
+                    dilation,
+                    kernel_norm,
+                    p2,
+                    power,
+                    start,
+                    count,
+                    chosen,
+                    taken,
+                    position,
+                    dot,
+                    sumsq,
+                    score,
+                    cosine,
+                    scale,
+                )
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
