@@ -37,6 +37,7 @@ from motifscan.similarity.cpu import (
     _fused_test,
     _gather_and_finish,
     candidate_bounds,
+    candidate_buffers,
     finish_run,
     gather_candidates,
     integer_power,
@@ -520,8 +521,8 @@ def sliding_candidates_fft(
     lower, near_lower, near_upper = candidate_bounds(threshold, p2, near_cosine)
     # Written from each segment's first position on; only the chosen windows' pages are
     # ever touched.
-    position = np.empty(n_out, dtype=np.int64)
-    score, cosine, scale = np.empty(n_out), np.empty(n_out), np.empty(n_out)
+    arrays = candidate_buffers(1, n_out, False)
+    position, score, cosine, scale = (column[0] for column in arrays[:4])
     plan = _Plan(unit, dilation, n_out, workers)
     size = min(n_out, plan.batch * plan.step)
     sumsq, dot = np.empty(size), np.empty(size)
@@ -561,7 +562,6 @@ def sliding_candidates_fft(
             near[at : at + segments],
         )
     starts = np.arange(total_segments, dtype=np.int64) * plan.step
-    arrays = (position[None], score[None], cosine[None], scale[None], np.empty((1, 0)))
     (total,) = gather_candidates(counts[None], starts, *arrays)
     # Copies: the slices would otherwise pin the n_out-long buffers.
     return CandidateTrack(

@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, prange
 
 from motifscan.similarity import CandidateTrack, span
-from motifscan.similarity.cpu import candidate_bounds, gather_candidates, integer_power
+from motifscan.similarity.cpu import candidate_bounds, candidate_buffers, gather_candidates, integer_power
 from motifscan.similarity.multi_cpu import block_sums, direct_inputs, finish_block, positions_per_block, _window
 from motifscan.similarity.window import SAFE_SUMSQ, fused_test
 
@@ -187,14 +187,8 @@ class CandidateLists:
     @staticmethod
     def arrays(n_kernels: int, stretch: int, zscore: bool) -> tuple:
         """Empty ``position``, ``score``, ``cosine``, ``scale``, ``distance`` for a stretch
-        (only the pages the chosen windows touch are ever mapped)."""
-        return (
-            np.empty((n_kernels, stretch), dtype=np.int64),
-            np.empty((n_kernels, stretch)),
-            np.empty((n_kernels, stretch)),
-            np.empty((n_kernels, stretch)),
-            np.empty((n_kernels, stretch if zscore else 0)),
-        )
+        (:func:`motifscan.similarity.cpu.candidate_buffers`)."""
+        return candidate_buffers(n_kernels, stretch, zscore)
 
     def add(self, k0: int, arrays: tuple, counts: np.ndarray, near: np.ndarray, starts: np.ndarray) -> None:
         """Take the chosen windows of kernels ``k0 ..`` from a stretch's arrays (copies)."""
