@@ -170,6 +170,29 @@ def _pairwise_squares(x, first, dilation, width, count, out, add):
         out[i] = out[i] + v if add else v
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pairwise_sums(level, first, shift, width, count, out, add):
+    """``out[i] (+)=`` the sum of the ``width`` (1, 2 or 4) entries of a doubling ``level``
+    ``shift`` apart from ``first + i``, in the pairs the next levels add them in: those
+    levels at these positions only."""
+    a = level[first : first + count]
+    if width == 1:
+        for i in range(count):
+            out[i] = out[i] + a[i] if add else a[i]
+        return
+    b = level[first + shift : first + shift + count]
+    if width == 2:
+        for i in range(count):
+            v = a[i] + b[i]
+            out[i] = out[i] + v if add else v
+        return
+    c = level[first + 2 * shift : first + 2 * shift + count]
+    d = level[first + 3 * shift : first + 3 * shift + count]
+    for i in range(count):
+        v = (a[i] + b[i]) + (c[i] + d[i])
+        out[i] = out[i] + v if add else v
+
+
 #: The widest sums of squares :func:`_sumsq_run` takes straight from the samples.
 DIRECT_WIDTH = 8
 
@@ -206,59 +229,21 @@ def _sumsq_run(x, m, dilation, start, count, out, work, spare):
     other = spare
     while True:
         if rest & 1:
-            piece = current[taken * dilation : taken * dilation + count]
-            if taken:
-                for i in range(count):
-                    result[i] += piece[i]
-            else:
-                for i in range(count):
-                    result[i] = piece[i]
+            _pairwise_sums(current, taken * dilation, 0, 1, count, result, taken > 0)
             taken += width
         rest >>= 1
         if rest == 0:
             break
         shift = width * dilation
-        if rest == 1:
-            # The widest level is only needed where its one piece lies: summed straight into
-            # out (the same additions, without the level's buffer).
-            head = current[taken * dilation : taken * dilation + count]
-            tail = current[taken * dilation + shift : taken * dilation + shift + count]
-            if taken:
-                for i in range(count):
-                    result[i] += head[i] + tail[i]
+        if rest < 4:
+            # The one or two widest levels are only needed where their pieces lie: summed
+            # straight into out (the same additions, without the levels' buffers).
+            if rest == 3:  # the narrower level's piece, then the widest one's
+                _pairwise_sums(current, taken * dilation, shift, 2, count, result, taken > 0)
+                taken += 2 * width
+                _pairwise_sums(current, taken * dilation, shift, 4, count, result, True)
             else:
-                for i in range(count):
-                    result[i] = head[i] + tail[i]
-            break
-        if rest == 2:
-            # Likewise the two widest levels, when the narrower one holds no piece.
-            first = taken * dilation
-            a = current[first : first + count]
-            b = current[first + shift : first + shift + count]
-            c = current[first + 2 * shift : first + 2 * shift + count]
-            d = current[first + 3 * shift : first + 3 * shift + count]
-            if taken:
-                for i in range(count):
-                    result[i] += (a[i] + b[i]) + (c[i] + d[i])
-            else:
-                for i in range(count):
-                    result[i] = (a[i] + b[i]) + (c[i] + d[i])
-            break
-        if rest == 3:
-            # And when it holds one: its piece, then the widest level's just after it.
-            first = taken * dilation
-            a = current[first : first + count]
-            b = current[first + shift : first + shift + count]
-            c = current[first + 2 * shift : first + 2 * shift + count]
-            d = current[first + 3 * shift : first + 3 * shift + count]
-            e = current[first + 4 * shift : first + 4 * shift + count]
-            f = current[first + 5 * shift : first + 5 * shift + count]
-            if taken:
-                for i in range(count):
-                    result[i] = (result[i] + (a[i] + b[i])) + ((c[i] + d[i]) + (e[i] + f[i]))
-            else:
-                for i in range(count):
-                    result[i] = (a[i] + b[i]) + ((c[i] + d[i]) + (e[i] + f[i]))
+                _pairwise_sums(current, taken * dilation, shift, 2 * rest, count, result, taken > 0)
             break
         length -= shift
         head = current[:length]
@@ -468,32 +453,76 @@ def _sliding_candidates(
             start = r * run
             count = min(run, n_out - start)
             _run_sums(x, unit, dilation, start, count, dot, sumsq, work, spare)
-            tested = _fused_test(dot[:count], sumsq[:count], lower, near_lower, near_upper, chosen)
-            counts[n_runs + r] = tested >> 32
-            taken = tested & 0xFFFFFFFF
-            counts[r] = taken
-            if taken:
-                # A function of its own: written out here, the rarely run gathering and last
-                # step made the common path (sums and test) twice as slow (measured: 17 ms
-                # against 8.6 ms for n = 1e7, m = 3).
-                _gather_and_finish(
-                    x,
-                    unit,
-                    dilation,
-                    kernel_norm,
-                    p2,
-                    power,
-                    start,
-                    count,
-                    chosen,
-                    taken,
-                    position,
-                    dot,
-                    sumsq,
-                    score,
-                    cosine,
-                    scale,
-                )
+            counts[r], counts[n_runs + r] = test_and_finish(
+                x,
+                unit,
+                dilation,
+                kernel_norm,
+                p2,
+                power,
+                start,
+                dot[:count],
+                sumsq[:count],
+                lower,
+                near_lower,
+                near_upper,
+                chosen,
+                position,
+                score,
+                cosine,
+                scale,
+            )
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def test_and_finish(
+    x,
+    unit,
+    dilation,
+    kernel_norm,
+    p2,
+    power,
+    start,
+    dot,
+    sumsq,
+    lower,
+    near_lower,
+    near_upper,
+    chosen,
+    position,
+    score,
+    cosine,
+    scale,
+):
+    """The fused test of the windows ``start ..`` of a run or segment (their ``dot`` and
+    ``sumsq``), and the last step for those it chooses (:func:`_gather_and_finish`);
+    ``chosen`` is scratch of at least their number. Returns how many were chosen and how
+    many of the others count as near."""
+    tested = _fused_test(dot, sumsq, lower, near_lower, near_upper, chosen)
+    taken = tested & 0xFFFFFFFF
+    if taken:
+        # A function of its own: written out here, the rarely run gathering and last step
+        # made the common path (sums and test) twice as slow (measured: 17 ms against 8.6 ms
+        # for n = 1e7, m = 3).
+        _gather_and_finish(
+            x,
+            unit,
+            dilation,
+            kernel_norm,
+            p2,
+            power,
+            start,
+            dot.shape[0],
+            chosen,
+            taken,
+            position,
+            dot,
+            sumsq,
+            score,
+            cosine,
+            scale,
+        )
+    return taken, tested >> 32
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

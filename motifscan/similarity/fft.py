@@ -34,13 +34,12 @@ from motifscan.similarity import CandidateTrack, ScoreTrack, span
 from motifscan.similarity.cpu import (
     CONSECUTIVE,
     SAFE_SUMSQ,
-    _fused_test,
-    _gather_and_finish,
     candidate_bounds,
     candidate_buffers,
     finish_run,
     gather_candidates,
     integer_power,
+    test_and_finish,
     threads,
     window_sumsq,
 )
@@ -333,31 +332,25 @@ def _collect_and_test(
             True,
         )
         chosen = np.empty(count, dtype=np.uint8)
-        tested = _fused_test(
-            dot[start : start + count], sumsq[start : start + count], lower, near_lower, near_upper, chosen
+        counts[g], near[g] = test_and_finish(
+            x,
+            unit,
+            dilation,
+            kernel_norm,
+            p2,
+            power,
+            first + start,
+            dot[start : start + count],
+            sumsq[start : start + count],
+            lower,
+            near_lower,
+            near_upper,
+            chosen,
+            position,
+            score,
+            cosine,
+            scale,
         )
-        near[g] = tested >> 32
-        taken = tested & 0xFFFFFFFF
-        counts[g] = taken
-        if taken:
-            _gather_and_finish(
-                x,
-                unit,
-                dilation,
-                kernel_norm,
-                p2,
-                power,
-                first + start,
-                count,
-                chosen,
-                taken,
-                position,
-                dot[start : start + count],
-                sumsq[start : start + count],
-                score,
-                cosine,
-                scale,
-            )
 
 
 class _Plan:
