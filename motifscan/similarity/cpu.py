@@ -1,8 +1,10 @@
-"""Numba CPU backend: a blocked direct scan, one ``prange`` task per run of positions.
+"""Numba CPU backend: a blocked direct scan, runs of positions dealt into ``prange`` tasks.
 
 Layout of the work
-    The output positions are cut into runs of :data:`BLOCK` positions; each ``prange`` task
-    computes one run into small buffers that stay in the L1/L2 cache. Inside a run the
+    The output positions are cut into runs of :data:`BLOCK` positions (:data:`SHORT_RUN`
+    for the fused scan of short kernels); each of at most :data:`TASKS` ``prange`` tasks
+    computes its share of the runs, in order, into small buffers it allocates once and that
+    stay in the L1/L2 cache. Inside a run the
     kernel taps are the *outer* loop and the positions the inner one, so the inner loop is
     ``acc[i] += k0 * x[a + i] + k1 * x[b + i] + ...``: contiguous loads, no dependency
     between iterations, which LLVM turns into AVX2 fused multiply-adds. Four taps are taken

@@ -184,12 +184,6 @@ class CandidateLists:
         self.parts: list[list[tuple]] = [[] for _ in range(n_kernels)]
         self.near = np.zeros(n_kernels, dtype=np.int64)
 
-    @staticmethod
-    def arrays(n_kernels: int, stretch: int, zscore: bool) -> tuple:
-        """Empty ``position``, ``score``, ``cosine``, ``scale``, ``distance`` for a stretch
-        (:func:`motifscan.similarity.cpu.candidate_buffers`)."""
-        return candidate_buffers(n_kernels, stretch, zscore)
-
     def add(self, k0: int, arrays: tuple, counts: np.ndarray, near: np.ndarray, starts: np.ndarray) -> None:
         """Take the chosen windows of kernels ``k0 ..`` from a stretch's arrays (copies)."""
         totals = gather_candidates(counts, starts, *arrays)
@@ -309,7 +303,7 @@ def scan_candidates_numba(
     found = CandidateLists(n_kernels, zscore)
     for begin in range(0, n_out, stretch):
         end = min(n_out, begin + stretch)
-        arrays = CandidateLists.arrays(n_kernels, end - begin, zscore)
+        arrays = candidate_buffers(n_kernels, end - begin, zscore)
         n_blocks = -(-(end - begin) // block)
         counts = np.zeros((n_kernels, n_blocks), dtype=np.int64)
         near = np.zeros((n_kernels, n_blocks), dtype=np.int64)

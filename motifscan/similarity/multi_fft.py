@@ -46,7 +46,7 @@ from motifscan.similarity import CandidateTrack, DistanceTrack, ScoreTrack, Trac
 from motifscan.similarity.fft import QUIET_RATIO, _Plan, _power_of_two
 from motifscan.similarity.spectra import bank_spectra, multiply_spectra
 from motifscan.similarity.multi import prepare_kernels
-from motifscan.similarity.cpu import candidate_bounds, integer_power, serial_twin
+from motifscan.similarity.cpu import candidate_bounds, candidate_buffers, integer_power, serial_twin
 from motifscan.similarity.multi_candidates import CandidateLists, finish_fft_candidates
 from motifscan.similarity.multi_cpu import _BIG, _SMALL, finish_block, _window
 from motifscan.similarity.window import SAFE_SUMSQ
@@ -469,7 +469,7 @@ def _scan_fft(
             # The chunk's last step while its dot products are in cache (each kernel's
             # track does not depend on the others of its chunk or bank).
             if candidates is not None:
-                arrays = CandidateLists.arrays(k1 - k0, count, zscore)
+                arrays = candidate_buffers(k1 - k0, count, zscore)
                 n_blocks = -(-count // FINISH_BLOCK)
                 counts = np.zeros((k1 - k0, n_blocks), dtype=np.int64)
                 near = np.zeros((k1 - k0, n_blocks), dtype=np.int64)
