@@ -514,7 +514,6 @@ def test_and_finish(
             p2,
             power,
             start,
-            dot.shape[0],
             chosen,
             taken,
             position,
@@ -529,13 +528,14 @@ def test_and_finish(
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _gather_and_finish(
-    x, unit, dilation, kernel_norm, p2, power, start, count, chosen, taken, position, dot, sumsq, score, cosine, scale
+    x, unit, dilation, kernel_norm, p2, power, start, chosen, taken, position, dot, sumsq, score, cosine, scale
 ):
-    """Gather a run's ``taken`` chosen windows (``chosen``) to the front of its sums and
-    of ``position[start ..]``, then finish them (:func:`finish_run`, the same operations on
-    each window as for a full track, so the same results bit for bit)."""
+    """Gather a run's ``taken`` chosen windows (``chosen``, of its ``len(dot)`` windows) to
+    the front of its sums and of ``position[start ..]``, then finish them
+    (:func:`finish_run`, the same operations on each window as for a full track, so the same
+    results bit for bit)."""
     kept = 0
-    for i in range(count):
+    for i in range(dot.shape[0]):
         if chosen[i]:
             position[start + kept] = start + i
             dot[kept] = dot[i]
@@ -757,16 +757,19 @@ def sliding_candidates_numba(
         counts,
     )
     starts = np.arange(n_runs, dtype=np.int64) * run
-    (total,) = gather_candidates(counts[None, :n_runs], starts, *arrays)
+    return one_kernel_candidates(arrays, counts[:n_runs], starts, n_out, int(counts[n_runs:].sum()))
+
+
+def one_kernel_candidates(
+    arrays: tuple, counts: np.ndarray, starts: np.ndarray, n_out: int, near: int
+) -> CandidateTrack:
+    """The :class:`CandidateTrack` of a fused scan of one kernel over ``n_out`` positions,
+    from its :func:`candidate_buffers` (``arrays``), where run or segment ``b`` wrote
+    ``counts[b]`` chosen windows from ``starts[b]`` on; ``near`` unfinished windows counted."""
+    (total,) = gather_candidates(counts[None], starts, *arrays)
     # Copies: the slices would otherwise pin the n_out-long buffers.
-    return CandidateTrack(
-        position[:total].copy(),
-        score[:total].copy(),
-        cosine[:total].copy(),
-        scale[:total].copy(),
-        n_out,
-        int(counts[n_runs:].sum()),
-    )
+    position, score, cosine, scale = (column[0, :total].copy() for column in arrays[:4])
+    return CandidateTrack(position, score, cosine, scale, n_out, near)
 
 
 def threads() -> int:

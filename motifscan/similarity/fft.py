@@ -37,8 +37,8 @@ from motifscan.similarity.cpu import (
     candidate_bounds,
     candidate_buffers,
     finish_run,
-    gather_candidates,
     integer_power,
+    one_kernel_candidates,
     test_and_finish,
     threads,
     window_sumsq,
@@ -309,9 +309,9 @@ def _collect_and_test(
     counts,
     near,
 ):
-    """:func:`_collect_and_finish` for detection only: each segment's dot products, the
-    fused test (:func:`motifscan.similarity.cpu._fused_test`), and the last step of the
-    chosen windows only, written from the segment's first position on; ``counts[g]`` and
+    """:func:`_collect_and_finish` for detection only: each segment's dot products, then
+    the fused test and the last step of the chosen windows only
+    (:func:`motifscan.similarity.cpu.test_and_finish`), written from the segment's first position on; ``counts[g]`` and
     ``near[g]`` get how many were chosen and how many others count as near."""
     for g in prange(segments):
         start = g * segment_step
@@ -555,13 +555,4 @@ def sliding_candidates_fft(
             near[at : at + segments],
         )
     starts = np.arange(total_segments, dtype=np.int64) * plan.step
-    (total,) = gather_candidates(counts[None], starts, *arrays)
-    # Copies: the slices would otherwise pin the n_out-long buffers.
-    return CandidateTrack(
-        position[:total].copy(),
-        score[:total].copy(),
-        cosine[:total].copy(),
-        scale[:total].copy(),
-        n_out,
-        int(near.sum()),
-    )
+    return one_kernel_candidates(arrays, counts, starts, n_out, int(near.sum()))
